@@ -1,0 +1,15 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './types/enums.ts';
+import './types/user.ts';
+import './types/stage.ts';
+import './types/transition.ts';
+import './types/account.ts';
+import './types/viewer.ts';
+
+export const schema = builder.toSchema();
+
+/** The SDL checked in as api/schema.graphql; sorted so the file changes only when the schema does. */
+export function printLifelineSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

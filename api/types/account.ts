@@ -1,0 +1,177 @@
+import type { Account } from '../../db/schema.ts';
+import { type AccountFilter, MAX_PAGE_SIZE, countAccounts, getAccount, listAccounts } from '../../domain/accounts.ts';
+import { listTransitions, moveAccountStage } from '../../domain/lifecycle.ts';
+import { builder } from '../builder.ts';
+import { SegmentEnum } from './enums.ts';
+import { StageRef } from './stage.ts';
+import { TransitionRef } from './transition.ts';
+import { UserRef } from './user.ts';
+
+const DAY_MS = 86_400_000;
+
+export const AccountRef = builder.objectRef<Account>('Account').implement({
+  description: 'A customer account and where it stands in the lifecycle.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    externalId: t.exposeString('externalId', { nullable: true, description: 'The CRM id of the account.' }),
+    name: t.exposeString('name'),
+    domain: t.exposeString('domain', { nullable: true }),
+    segment: t.expose('segment', { type: SegmentEnum }),
+    arrCents: t.exposeFloat('arrCents', {
+      description: 'Annual recurring revenue in cents: an integer, typed Float because GraphQL Int is 32-bit.',
+    }),
+    stage: t.field({
+      type: StageRef,
+      resolve: async (account, _args, ctx) => {
+        const stage = await ctx.loaders.stage.load(account.stageKey);
+        if (!stage) throw new Error(`Stage ${account.stageKey} of account ${account.id} is missing`);
+        return stage;
+      },
+    }),
+    stageEnteredAt: t.expose('stageEnteredAt', { type: 'DateTime' }),
+    daysInStage: t.int({
+      description: 'Whole days since the account entered its current stage.',
+      resolve: (account) => Math.floor((Date.now() - account.stageEnteredAt.getTime()) / DAY_MS),
+    }),
+    csm: t.field({
+      type: UserRef,
+      nullable: true,
+      resolve: (account, _args, ctx) => (account.csmId ? ctx.loaders.user.load(account.csmId) : null),
+    }),
+    ae: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'The account executive who sold the deal.',
+      resolve: (account, _args, ctx) => (account.aeId ? ctx.loaders.user.load(account.aeId) : null),
+    }),
+    contractStart: t.expose('contractStart', { type: 'Date', nullable: true }),
+    contractEnd: t.expose('contractEnd', { type: 'Date', nullable: true }),
+    renewalDate: t.expose('contractEnd', {
+      type: 'Date',
+      nullable: true,
+      description: 'The date the contract renews or ends (its end date).',
+    }),
+    version: t.exposeInt('version', {
+      description: 'Changes with every stage move; pass it as `expectedVersion` so a stale view cannot overwrite a newer move.',
+    }),
+    transitions: t.field({
+      type: [TransitionRef],
+      description: 'Stage history, newest first.',
+      args: { first: t.arg.int({ defaultValue: 20 }) },
+      complexity: (args) => ({ field: 5, multiplier: Math.min(Math.max(args.first ?? 20, 0), 100) }),
+      resolve: (account, args, ctx) => listTransitions(ctx.db, account.id, Math.min(Math.max(args.first ?? 20, 0), 100)),
+    }),
+  }),
+});
+
+const PageInfoRef = builder
+  .objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo')
+  .implement({
+    fields: (t) => ({
+      hasNextPage: t.exposeBoolean('hasNextPage'),
+      endCursor: t.exposeString('endCursor', { nullable: true, description: 'Pass as `after` to get the next page.' }),
+    }),
+  });
+
+const AccountEdgeRef = builder.objectRef<{ node: Account; cursor: string }>('AccountEdge').implement({
+  fields: (t) => ({
+    node: t.field({ type: AccountRef, resolve: (edge) => edge.node }),
+    cursor: t.exposeString('cursor'),
+  }),
+});
+
+interface AccountConnection {
+  edges: { node: Account; cursor: string }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  filter: AccountFilter;
+}
+
+const AccountConnectionRef = builder.objectRef<AccountConnection>('AccountConnection').implement({
+  fields: (t) => ({
+    // The page size is already counted by `accounts(first:)`; edges must not multiply it again.
+    edges: t.field({ type: [AccountEdgeRef], complexity: { field: 0, multiplier: 1 }, resolve: (connection) => connection.edges }),
+    pageInfo: t.field({ type: PageInfoRef, resolve: (connection) => connection.pageInfo }),
+    totalCount: t.int({
+      description: 'Accounts matching the filter, across all pages.',
+      resolve: (connection, _args, ctx) => countAccounts(ctx.db, connection.filter),
+    }),
+  }),
+});
+
+const AccountFilterInput = builder.inputType('AccountFilter', {
+  fields: (t) => ({
+    stage: t.string({ required: false, description: 'A stage key, e.g. `onboarding`.' }),
+    ownerId: t.id({ required: false, description: 'Accounts where this user is the CSM or the account executive.' }),
+    segment: t.field({ type: SegmentEnum, required: false }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  accounts: t.field({
+    type: AccountConnectionRef,
+    description: `Accounts by name, a page at a time (at most ${MAX_PAGE_SIZE} per page).`,
+    args: {
+      filter: t.arg({ type: AccountFilterInput, required: false }),
+      first: t.arg.int({ defaultValue: 25 }),
+      after: t.arg.string({ required: false }),
+    },
+    complexity: (args) => ({ field: 5, multiplier: Math.min(Math.max(args.first ?? 25, 1), MAX_PAGE_SIZE) }),
+    resolve: async (_root, args, ctx) => {
+      const filter: AccountFilter = {
+        stage: args.filter?.stage ?? null,
+        ownerId: args.filter?.ownerId ? String(args.filter.ownerId) : null,
+        segment: args.filter?.segment ?? null,
+      };
+      const page = await listAccounts(ctx.db, { filter, first: args.first ?? 25, after: args.after ?? null });
+      for (const account of page.accounts) ctx.loaders.account.prime(account.id, account);
+      return {
+        edges: page.accounts.map((node, index) => ({ node, cursor: page.cursors[index] ?? '' })),
+        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+        filter,
+      };
+    },
+  }),
+  account: t.field({
+    type: AccountRef,
+    nullable: true,
+    description: 'One account by id; null when there is none.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => (await getAccount(ctx.db, String(args.id))) ?? null,
+  }),
+}));
+
+const MoveAccountStageInput = builder.inputType('MoveAccountStageInput', {
+  fields: (t) => ({
+    accountId: t.id({ required: true }),
+    toStage: t.string({ required: true, description: 'The key of the stage to move to.' }),
+    expectedVersion: t.int({ required: true, description: 'The `version` of the account you are looking at.' }),
+    reason: t.string({ required: false, description: 'Why: recorded in the history and shown in Slack.' }),
+  }),
+});
+
+const MoveAccountStagePayload = builder
+  .objectRef<{ account: Account; transition: import('../../db/schema.ts').StageTransition }>('MoveAccountStagePayload')
+  .implement({
+    fields: (t) => ({
+      account: t.field({ type: AccountRef, resolve: (payload) => payload.account }),
+      transition: t.field({ type: TransitionRef, resolve: (payload) => payload.transition }),
+    }),
+  });
+
+builder.mutationField('moveAccountStage', (t) =>
+  t.field({
+    type: MoveAccountStagePayload,
+    description:
+      'Moves an account to another stage (forward or backward) and records the transition. Fails with STALE_VERSION when the account moved since you read it.',
+    args: { input: t.arg({ type: MoveAccountStageInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      moveAccountStage(ctx.db, {
+        accountId: String(input.accountId),
+        toStage: input.toStage,
+        expectedVersion: input.expectedVersion,
+        reason: input.reason ?? null,
+        actor: ctx.actor,
+        source: 'api',
+      }),
+  }),
+);

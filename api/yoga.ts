@@ -1,0 +1,79 @@
+import { GraphQLError } from 'graphql';
+import { type YogaServerInstance, createYoga, maskError as defaultMaskError } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.ts';
+import { DomainError } from '../domain/errors.ts';
+import { authenticateToken } from '../domain/tokens.ts';
+import { type ApiContext, createApiContext } from './context.ts';
+import { schema } from './schema.ts';
+
+export interface GraphqlOptions {
+  db: Db;
+  logger: Logger;
+  bootstrapAdminToken?: string | undefined;
+}
+
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="lifeline"' } } },
+  });
+}
+
+/** Domain errors keep their message and code; anything unexpected is logged and masked. */
+function toClientError(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof DomainError) {
+    const graphqlError = error instanceof GraphQLError ? error : undefined;
+    return new GraphQLError(original.message, {
+      ...(graphqlError?.nodes ? { nodes: graphqlError.nodes } : {}),
+      ...(graphqlError?.path ? { path: graphqlError.path } : {}),
+      extensions: { code: original.code, ...(original.field ? { field: original.field } : {}) },
+    });
+  }
+  return defaultMaskError(error, message, isDev);
+}
+
+export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance<Record<string, never>, ApiContext> {
+  const { db, logger } = options;
+  return createYoga<Record<string, never>, ApiContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug({ args }, 'graphql'),
+      info: (...args) => logger.info({ args }, 'graphql'),
+      warn: (...args) => logger.warn({ args }, 'graphql'),
+      error: (...args) => logger.error({ args }, 'graphql'),
+    },
+    graphiql: {
+      title: 'Lifeline GraphQL',
+      defaultQuery: `# Add a header {"Authorization": "Bearer <your token>"} below, then run.
+query Book {
+  viewer { label role }
+  stages { key name slaDays }
+  accounts(first: 10) {
+    totalCount
+    edges { node { id name stage { name } daysInStage csm { name } arrCents renewalDate version } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`,
+    },
+    maskedErrors: { maskError: toClientError },
+    context: async ({ request }) => {
+      const header = request.headers.get('authorization');
+      if (!header) {
+        throw unauthenticated('Missing bearer token: send the header "Authorization: Bearer <token>" with a Lifeline API token.');
+      }
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!match?.[1]) {
+        throw unauthenticated('The Authorization header must be "Bearer <token>".');
+      }
+      const actor = await authenticateToken(db, match[1], { bootstrapAdminToken: options.bootstrapAdminToken });
+      if (!actor) {
+        throw unauthenticated('This API token is unknown or revoked. Ask a Lifeline admin for a new token.');
+      }
+      return createApiContext(db, actor);
+    },
+  });
+}

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { App, HTTPReceiver } from '@slack/bolt';
+import type { RetryOptions } from '@slack/web-api';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.ts';
+import { DomainError } from '../domain/errors.ts';
+import { boltLogger } from './bolt-logger.ts';
+import * as actions from './listeners/actions/index.ts';
+import * as commands from './listeners/commands/index.ts';
+
+// Bolt exports the extended handler's argument type only from a deep path; take it from App's own signature.
+type ExtendedErrorHandlerArgs = Parameters<Parameters<App['error']>[0]>[0];
+
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+export interface SlackAppOptions {
+  db: Db;
+  logger: Logger;
+  botToken: string;
+  signingSecret: string;
+  /** Web API base URL: Slack's, a proxy, the local preview or a test server. */
+  apiUrl: string;
+  /** Retries of interactive Web API calls; the person is waiting, so keep this short. */
+  retryConfig?: RetryOptions;
+}
+
+export interface SlackApp {
+  app: App;
+  receiver: HTTPReceiver;
+}
+
+function responseUrlOf(body: unknown): string | undefined {
+  if (typeof body === 'object' && body !== null && 'response_url' in body && typeof body.response_url === 'string') {
+    return body.response_url;
+  }
+  return undefined;
+}
+
+export function createSlackApp(options: SlackAppOptions): SlackApp {
+  const logger = boltLogger(options.logger);
+  // SECURITY: Bolt verifies every request's signature and timestamp with the signing secret; there is no bypass.
+  const receiver = new HTTPReceiver({
+    signingSecret: options.signingSecret,
+    endpoints: SLACK_EVENTS_PATH,
+    processBeforeResponse: false,
+    logger,
+  });
+  const app = new App({
+    receiver,
+    token: options.botToken,
+    logger,
+    extendedErrorHandler: true,
+    clientOptions: {
+      slackApiUrl: options.apiUrl,
+      retryConfig: options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 },
+    },
+  });
+
+  const deps = { db: options.db, logger: options.logger };
+  commands.register(app, deps);
+  actions.register(app, deps);
+
+  // One place turns failures into answers: the person always learns why nothing happened.
+  app.error(async ({ error, body }: ExtendedErrorHandlerArgs) => {
+    const responseUrl = responseUrlOf(body);
+    let text: string;
+    if (error instanceof DomainError) {
+      options.logger.info({ code: error.code }, 'slack request refused: %s', error.message);
+      text = error.message;
+    } else {
+      const reference = randomUUID().slice(0, 8);
+      options.logger.error({ err: error, reference }, 'slack listener failed');
+      text = `Something went wrong on Lifeline's side and nothing was changed. Try again in a minute; if it keeps failing, give an admin this reference: ${reference}.`;
+    }
+    if (!responseUrl) return;
+    const response = await fetch(responseUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
+    });
+    if (!response.ok) options.logger.warn({ status: response.status }, 'could not send the ephemeral error reply');
+  });
+
+  return { app, receiver };
+}

@@ -1,0 +1,48 @@
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import { searchAccountsByName } from '../../../domain/accounts.ts';
+import { requireUserBySlackId } from '../../../domain/users.ts';
+import { renderAccountCard } from '../../cards.ts';
+import type { BotDeps } from '../../deps.ts';
+import { accountChooser, helpMessage, noticeMessage } from '../../views/account-card.ts';
+
+type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
+
+/** `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. */
+export function lifelineCommand({ db }: BotDeps) {
+  return async ({ command, ack, respond }: CommandArgs): Promise<void> => {
+    await ack();
+    await requireUserBySlackId(db, command.user_id);
+    const [subcommand = '', ...rest] = command.text.trim().split(/\s+/);
+    const argument = rest.join(' ');
+
+    switch (subcommand.toLowerCase()) {
+      case '':
+      case 'help':
+        await respond({ response_type: 'ephemeral', ...helpMessage() });
+        return;
+      case 'account': {
+        if (argument === '') {
+          await respond({ response_type: 'ephemeral', ...helpMessage('Which account? Try `/lifeline account Acme`.') });
+          return;
+        }
+        const matches = await searchAccountsByName(db, argument, 11);
+        const exact = matches.filter((account) => account.name.toLowerCase() === argument.toLowerCase());
+        const chosen = exact.length === 1 ? exact[0] : matches.length === 1 ? matches[0] : undefined;
+        if (chosen) {
+          const card = await renderAccountCard(db, chosen.id, { shareable: true });
+          await respond({ response_type: 'ephemeral', ...card });
+        } else if (matches.length === 0) {
+          await respond({
+            response_type: 'ephemeral',
+            ...noticeMessage(`No account matches “${argument}”. Check the spelling, or try part of the name.`),
+          });
+        } else {
+          await respond({ response_type: 'ephemeral', ...accountChooser(argument, matches) });
+        }
+        return;
+      }
+      default:
+        await respond({ response_type: 'ephemeral', ...helpMessage(`I don't know \`${subcommand}\`.`) });
+    }
+  };
+}

@@ -1,0 +1,149 @@
+import type { KnownBlock, PlainTextOption } from '@slack/types';
+import type { LifecycleStage } from '../../db/schema.ts';
+import type { AccountOverview } from '../../domain/accounts.ts';
+import { ActionIds, cardBlockId } from '../ids.ts';
+import {
+  daysBetween,
+  escapeMrkdwn,
+  formatCents,
+  formatSegment,
+  personMention,
+  personName,
+  plural,
+  slackDate,
+  truncate,
+} from './format.ts';
+
+export interface SlackMessage {
+  /** Plain-text fallback: notifications, screen readers and clients that cannot render blocks. */
+  text: string;
+  blocks: KnownBlock[];
+}
+
+export interface AccountCardOptions {
+  /** The lifecycle, in order, for the stage select. */
+  stages: LifecycleStage[];
+  now?: Date;
+  /** An ephemeral card offers to share itself in the channel. */
+  shareable?: boolean;
+}
+
+// Slack limits (SLACK-NOTES.md): header 150, option text 75, 100 options in a static select.
+const MAX_SELECT_OPTIONS = 100;
+
+function stageOption(stage: LifecycleStage): PlainTextOption {
+  return { text: { type: 'plain_text', text: truncate(stage.name, 75) }, value: stage.key };
+}
+
+function renewalText(contractEnd: string | null, now: Date): string {
+  if (!contractEnd) return '_no contract end on file_';
+  const days = daysBetween(now, new Date(`${contractEnd}T00:00:00Z`));
+  if (days < 0) return `${contractEnd} (ended ${plural(-days, 'day')} ago)`;
+  return `${contractEnd} (in ${plural(days, 'day')})`;
+}
+
+/** An account at a glance, with a stage select that moves it. Pure: data in, blocks out. */
+export function accountCard(overview: AccountOverview, options: AccountCardOptions): SlackMessage {
+  const { account, stage, csm, ae, lastTransition } = overview;
+  const now = options.now ?? new Date();
+  const daysInStage = daysBetween(account.stageEnteredAt, now);
+  const overSla = stage.slaDays !== null && daysInStage > stage.slaDays;
+  const stageLine = `${escapeMrkdwn(stage.name)} · ${plural(daysInStage, 'day')}${overSla ? ` :warning: over the ${stage.slaDays}-day SLA` : ''}`;
+
+  const selectable = options.stages.slice(0, MAX_SELECT_OPTIONS);
+  const current = selectable.find((candidate) => candidate.key === stage.key);
+
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(account.name, 150), emoji: false } },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: truncate(`*Stage*\n${stageLine}`, 2000) },
+        { type: 'mrkdwn', text: `*ARR*\n${formatCents(account.arrCents)}` },
+        { type: 'mrkdwn', text: `*CSM*\n${personMention(csm)}` },
+        { type: 'mrkdwn', text: `*Account executive*\n${personMention(ae)}` },
+        { type: 'mrkdwn', text: `*Segment*\n${formatSegment(account.segment)}` },
+        { type: 'mrkdwn', text: `*Renewal*\n${renewalText(account.contractEnd, now)}` },
+      ],
+    },
+    {
+      type: 'actions',
+      block_id: cardBlockId(account.id, account.version),
+      elements: [
+        {
+          type: 'static_select',
+          action_id: ActionIds.stageSelect,
+          placeholder: { type: 'plain_text', text: 'Move to stage…' },
+          options: selectable.map(stageOption),
+          ...(current ? { initial_option: stageOption(current) } : {}),
+        },
+        ...(options.shareable
+          ? [
+              {
+                type: 'button' as const,
+                action_id: ActionIds.shareCard,
+                text: { type: 'plain_text' as const, text: 'Share in channel' },
+                value: account.id,
+              },
+            ]
+          : []),
+      ],
+    },
+  ];
+
+  if (lastTransition) {
+    const move =
+      lastTransition.direction === 'initial'
+        ? `Started in ${escapeMrkdwn(stage.key === lastTransition.toStage ? stage.name : lastTransition.toStage)}`
+        : `${escapeMrkdwn(lastTransition.actorLabel)} moved it ${lastTransition.direction}`;
+    const reason = lastTransition.reason && lastTransition.direction !== 'initial' ? `: “${escapeMrkdwn(lastTransition.reason)}”` : '';
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: truncate(`${move} ${slackDate(lastTransition.occurredAt)}${reason}`, 3000) }],
+    });
+  }
+
+  const text = truncate(
+    `${account.name}: ${stage.name} for ${plural(daysInStage, 'day')}, ARR ${formatCents(account.arrCents)}, CSM ${personName(csm)}, renewal ${account.contractEnd ?? 'not on file'}`,
+    3000,
+  );
+  return { text, blocks };
+}
+
+/** Several accounts matched a search: let the person pick one. */
+export function accountChooser(query: string, matches: AccountOverview['account'][]): SlackMessage {
+  const shown = matches.slice(0, 10);
+  const blocks: KnownBlock[] = [
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: truncate(`${plural(matches.length, 'account')} match “${escapeMrkdwn(query)}”. Which one?`, 3000) },
+    },
+    ...shown.map(
+      (account): KnownBlock => ({
+        type: 'section',
+        text: { type: 'mrkdwn', text: truncate(`*${escapeMrkdwn(account.name)}*${account.domain ? ` · ${escapeMrkdwn(account.domain)}` : ''}`, 3000) },
+        accessory: {
+          type: 'button',
+          action_id: ActionIds.openAccount,
+          text: { type: 'plain_text', text: 'Open' },
+          value: account.id,
+        },
+      }),
+    ),
+  ];
+  return { text: `${plural(matches.length, 'account')} match "${query}": ${shown.map((account) => account.name).join(', ')}`, blocks };
+}
+
+export function helpMessage(problem?: string): SlackMessage {
+  const usage = [
+    '*Lifeline* keeps your book of accounts moving.',
+    '• `/lifeline account <name>`: an account card, where you can move its stage',
+    '• `/lifeline help`: this message',
+  ].join('\n');
+  const text = problem ? `${problem}\n\n${usage}` : usage;
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }] };
+}
+
+export function noticeMessage(text: string): SlackMessage {
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }] };
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const configSchema = z
+  .object({
+    PORT: z.coerce
+      .number({ error: 'PORT must be a whole number between 0 and 65535' })
+      .int('PORT must be a whole number between 0 and 65535')
+      .min(0, 'PORT must be a whole number between 0 and 65535')
+      .max(65535, 'PORT must be a whole number between 0 and 65535')
+      .default(3000),
+    DATABASE_URL: optionalText.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// or postgresql:// connection URL')
+        .optional(),
+    ),
+    PGLITE_DIR: z.string().trim().min(1).default('.data/pglite'),
+    SLACK_BOT_TOKEN: optionalText.pipe(
+      z.string().startsWith('xoxb-', 'SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"').optional(),
+    ),
+    SLACK_SIGNING_SECRET: optionalText,
+    SLACK_API_URL: z
+      .url({ error: 'SLACK_API_URL must be an http(s) URL such as https://slack.com/api/' })
+      .default('https://slack.com/api/'),
+    LIFELINE_ADMIN_TOKEN: optionalText.pipe(
+      z.string().min(24, 'LIFELINE_ADMIN_TOKEN must be at least 24 characters long').optional(),
+    ),
+    LOG_LEVEL: z.enum(logLevels, { error: `LOG_LEVEL must be one of ${logLevels.join(', ')}` }).default('info'),
+    LIFELINE_SEED_DEMO: z
+      .enum(['auto', 'never'], { error: 'LIFELINE_SEED_DEMO must be "auto" or "never"' })
+      .default('auto'),
+  })
+  .superRefine((env, ctx) => {
+    // SECURITY: a bot that can post but cannot verify what it receives would act on forged requests.
+    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message:
+          'SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set (copy it from your Slack app\'s "Basic Information" page)',
+      });
+    }
+    if (env.SLACK_SIGNING_SECRET && !env.SLACK_BOT_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_BOT_TOKEN'],
+        message:
+          'SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set (copy the xoxb- token from "OAuth & Permissions"), or unset both to run in local mode',
+      });
+    }
+  });
+
+type ParsedEnv = z.output<typeof configSchema>;
+
+export interface Config {
+  port: number;
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dir: string };
+  slack:
+    | { mode: 'slack'; botToken: string; signingSecret: string; apiUrl: string }
+    | { mode: 'local'; apiUrl: string };
+  adminToken: string | undefined;
+  logLevel: (typeof logLevels)[number];
+  seedDemo: 'auto' | 'never';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Lifeline cannot start, the configuration has ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function toConfig(env: ParsedEnv): Config {
+  return {
+    port: env.PORT,
+    database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dir: env.PGLITE_DIR },
+    slack:
+      env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET
+        ? { mode: 'slack', botToken: env.SLACK_BOT_TOKEN, signingSecret: env.SLACK_SIGNING_SECRET, apiUrl: env.SLACK_API_URL }
+        : { mode: 'local', apiUrl: env.SLACK_API_URL },
+    adminToken: env.LIFELINE_ADMIN_TOKEN,
+    logLevel: env.LOG_LEVEL,
+    seedDemo: env.LIFELINE_SEED_DEMO,
+  };
+}
+
+/** Parses an environment once; every problem is reported together, each naming its variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const variable = issue.path.join('.');
+      return issue.message.startsWith(variable) ? issue.message : `${variable}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return toConfig(result.data);
+}
+
+/** The one place that reads process.env. */
+export function loadConfig(): Config {
+  return parseConfig(process.env);
+}

@@ -1,0 +1,105 @@
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { type SQL, sql } from 'drizzle-orm';
+import type { Logger } from 'drizzle-orm/logger';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from './schema.ts';
+
+export type Schema = typeof schema;
+/** The one database type the domain sees: PGlite and postgres.js both satisfy it. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+export const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** Arbitrary but fixed: serialises migrations when several replicas start at once. */
+const MIGRATION_LOCK_ID = 7_246_311_001;
+
+export type DatabaseTarget = { kind: 'postgres'; url: string; max?: number } | { kind: 'pglite'; dir?: string; pglite?: PGlite };
+
+export interface Database {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  /** Applies checked-in migrations; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  /** True when the database answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  logger?: Logger;
+}
+
+export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
+  if (target.kind === 'postgres') return openPostgres(target.url, target.max ?? 10, options);
+  return openPglite(target, options);
+}
+
+function openPostgres(url: string, max: number, options: OpenOptions): Database {
+  const client = postgres(url, {
+    max,
+    onnotice: () => {},
+    connection: { application_name: 'lifeline' },
+  });
+  const db = drizzlePostgres({ client, schema, logger: options.logger ?? false });
+  return {
+    db,
+    kind: 'postgres',
+    async migrate() {
+      const reserved = await client.reserve();
+      try {
+        await reserved`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        await migratePostgres(drizzlePostgres({ client: reserved, schema }), { migrationsFolder });
+      } finally {
+        await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
+        reserved.release();
+      }
+    },
+    ping: () => pingWith(db),
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(target: { dir?: string; pglite?: PGlite }, options: OpenOptions): Promise<Database> {
+  let client = target.pglite;
+  if (!client) {
+    if (target.dir) await mkdir(target.dir, { recursive: true });
+    client = await PGlite.create(target.dir ? { dataDir: target.dir } : {});
+  }
+  const pglite = client;
+  const db = drizzlePglite({ client: pglite, schema, logger: options.logger ?? false });
+  return {
+    db,
+    kind: 'pglite',
+    // PGlite is single-connection and in-process: no other replica can race the migration.
+    migrate: () => migratePglite(db, { migrationsFolder }),
+    ping: () => pingWith(db),
+    close: async () => {
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+async function pingWith(db: Db): Promise<boolean> {
+  try {
+    await db.execute(sql`select 1`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Rows of a raw statement: postgres.js returns an array, PGlite an object with `rows`. */
+export async function queryRows<Row extends Record<string, unknown>>(db: Db | Tx, query: SQL): Promise<Row[]> {
+  const result: unknown = await db.execute(query);
+  if (Array.isArray(result)) return result as Row[];
+  return (result as { rows: Row[] }).rows;
+}

@@ -1,0 +1,140 @@
+import { asc, count, eq } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { type Segment, type User, type UserRole, accounts, users as usersTable } from '../schema.ts';
+import { actorFromUser } from '../../domain/actors.ts';
+import { createAccount } from '../../domain/accounts.ts';
+import { defaultStages, ensureDefaultStages, moveAccountStage } from '../../domain/lifecycle.ts';
+import { createUser } from '../../domain/users.ts';
+
+const people: { name: string; email: string; role: UserRole; slackUserId: string }[] = [
+  { name: 'Alex Rivera', email: 'alex@lifeline.example', role: 'admin', slackUserId: 'U0DEMOADM1' },
+  { name: 'Maya Patel', email: 'maya@lifeline.example', role: 'manager', slackUserId: 'U0DEMOMGR1' },
+  { name: 'Sam Okafor', email: 'sam@lifeline.example', role: 'csm', slackUserId: 'U0DEMOCSM1' },
+  { name: 'Lena Fischer', email: 'lena@lifeline.example', role: 'csm', slackUserId: 'U0DEMOCSM2' },
+  { name: 'Diego Alvarez', email: 'diego@lifeline.example', role: 'csm', slackUserId: 'U0DEMOCSM3' },
+  { name: 'Priya Nair', email: 'priya@lifeline.example', role: 'csm', slackUserId: 'U0DEMOCSM4' },
+  { name: 'Tom Becker', email: 'tom@lifeline.example', role: 'ae', slackUserId: 'U0DEMOAE01' },
+  { name: 'Grace Kim', email: 'grace@lifeline.example', role: 'ae', slackUserId: 'U0DEMOAE02' },
+  { name: 'Omar Haddad', email: 'omar@lifeline.example', role: 'ae', slackUserId: 'U0DEMOAE03' },
+  { name: 'Jo Lindqvist', email: 'jo@lifeline.example', role: 'viewer', slackUserId: 'U0DEMOVWR1' },
+];
+
+const companies = [
+  'Acme Analytics', 'Brightwave Health', 'Cobalt Logistics', 'Driftwood Media', 'Evergreen Foods', 'Fjord Robotics',
+  'Granite Insurance', 'Harbor Freight Labs', 'Ironclad Security', 'Juniper Learning', 'Kestrel Aviation', 'Lumen Energy',
+  'Meridian Bank', 'Northwind Traders', 'Orchid Biotech', 'Pioneer Telecom', 'Quartz Retail', 'Redwood Legal',
+  'Summit Outdoor', 'Tidal Payments', 'Umbra Games', 'Vantage Realty', 'Willow Care', 'Xenon Chemicals',
+  'Yarrow Farms', 'Zephyr Travel', 'Atlas Manufacturing', 'Beacon Nonprofit', 'Cedar Hospitality', 'Delta Dental Group',
+  'Ember Studios', 'Falcon Freight', 'Glacier Water', 'Helix Genomics', 'Indigo Fashion', 'Jade Pharmacy',
+  'Keystone Builders', 'Lighthouse Schools', 'Mosaic Marketing', 'Nimbus Cloudworks',
+];
+
+/** A small deterministic generator, so the demo book is the same on every machine. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) % 4_294_967_296;
+    return state / 4_294_967_296;
+  };
+}
+
+const DAY_MS = 86_400_000;
+
+const closedWonRule = { userId: null, role: 'admin', label: 'Closed-won rule' } as const;
+
+function isoDate(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+/**
+ * Seeds a realistic demo book on an empty database: people with Slack ids, about 40 accounts spread over
+ * every stage, and the history that brought them there. Does nothing when accounts already exist.
+ */
+export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: boolean; admin: User | undefined }> {
+  await ensureDefaultStages(db);
+  const [existing] = await db.select({ total: count() }).from(accounts);
+  if ((existing?.total ?? 0) > 0) {
+    const [admin] = await db.select().from(usersTable).where(eq(usersTable.role, 'admin')).orderBy(asc(usersTable.createdAt)).limit(1);
+    return { seeded: false, admin };
+  }
+
+  const random = seededRandom(42);
+  const users: User[] = [];
+  for (const person of people) users.push(await createUser(db, person));
+  const byRole = (role: UserRole) => users.filter((user) => user.role === role);
+  const csms = byRole('csm');
+  const aes = byRole('ae');
+  const manager = byRole('manager')[0];
+  const admin = byRole('admin')[0];
+  const stageKeys = defaultStages.map((stage) => stage.key);
+  const segmentsInOrder: Segment[] = ['smb', 'mid_market', 'enterprise'];
+  const arrBySegment: Record<Segment, [number, number]> = { smb: [8_000, 30_000], mid_market: [30_000, 120_000], enterprise: [120_000, 600_000] };
+
+  for (const [index, name] of companies.entries()) {
+    // Most of a book sits in adoption; a few accounts are new or lost.
+    const stageIndex = index < 4 ? 0 : index < 10 ? 1 : index < 17 ? 2 : index < 25 ? 3 : index < 37 ? 4 : 5;
+    const targetStage = stageKeys[stageIndex] ?? 'onboarding';
+    const segment = segmentsInOrder[index % 3] ?? 'smb';
+    const [low, high] = arrBySegment[segment];
+    const arrDollars = Math.round((low + random() * (high - low)) / 500) * 500;
+    const csm = csms[index % csms.length];
+    const ae = aes[index % aes.length];
+    if (!csm || !ae || !manager) throw new Error('Demo people are missing');
+
+    const ageDays = 20 + stageIndex * 70 + Math.floor(random() * 60);
+    const createdAt = new Date(now.getTime() - ageDays * DAY_MS);
+    const contractStart = new Date(createdAt.getTime() + 7 * DAY_MS);
+    const contractEnd = new Date(contractStart.getTime() + (index % 4 === 0 ? 730 : 365) * DAY_MS);
+
+    const account = await createAccount(db, {
+      name,
+      segment,
+      domain: `${name.toLowerCase().replace(/[^a-z]+/g, '')}.example`,
+      externalId: `crm-${1000 + index}`,
+      arrCents: arrDollars * 100,
+      csmId: csm.id,
+      aeId: ae.id,
+      contractStart: isoDate(contractStart),
+      contractEnd: isoDate(contractEnd),
+      stageKey: 'pre_onboarding',
+      enteredAt: createdAt,
+      actor: actorFromUser(ae),
+      source: 'import',
+    });
+
+    // Walk the account forward through each stage up to its current one, with realistic gaps.
+    let version = account.version;
+    let at = createdAt.getTime();
+    const step = Math.max(1, Math.floor((now.getTime() - at) / ((stageIndex + 1) * DAY_MS)));
+    for (let next = 1; next <= stageIndex; next += 1) {
+      const toStage = stageKeys[next];
+      if (!toStage) break;
+      at += Math.floor(step * (0.6 + random() * 0.5)) * DAY_MS;
+      const mover = toStage === 'churned' ? manager : csm;
+      const moved = await moveAccountStage(db, {
+        accountId: account.id,
+        toStage,
+        expectedVersion: version,
+        // Closed-won moves an account into onboarding by rule; later moves are people's.
+        actor: next === 1 ? closedWonRule : actorFromUser(mover),
+        source: next === 1 ? 'rule' : 'import',
+        reason: toStage === 'churned' ? 'Budget cut after acquisition; chose to consolidate vendors.' : null,
+        occurredAt: new Date(Math.min(at, now.getTime() - DAY_MS)),
+      });
+      version = moved.account.version;
+    }
+    // One account slipped back: implementation stalled and it returned to onboarding.
+    if (index === 12) {
+      await moveAccountStage(db, {
+        accountId: account.id,
+        toStage: 'onboarding',
+        expectedVersion: version,
+        actor: actorFromUser(csm),
+        source: 'import',
+        reason: 'Champion left; restarting onboarding with the new team.',
+        occurredAt: new Date(now.getTime() - 3 * DAY_MS),
+      });
+    }
+  }
+  return { seeded: true, admin };
+}

@@ -1,0 +1,68 @@
+import { ConfigError, loadConfig } from './config.ts';
+import { openDatabase } from './db/client.ts';
+import { seedDemoBook } from './db/seed/demo.ts';
+import { ensureDefaultStages } from './domain/lifecycle.ts';
+import { createApiToken, revokeApiTokensNamed } from './domain/tokens.ts';
+import { createLogger } from './logger.ts';
+import { startLifeline } from './server.ts';
+
+const DEMO_TOKEN_NAME = 'Local demo';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const database = await openDatabase(config.database);
+  await database.migrate();
+  await ensureDefaultStages(database.db);
+
+  // The demo book only ever goes into the embedded database: a real server's data is never touched.
+  let demoToken: string | undefined;
+  if (config.database.kind === 'pglite' && config.seedDemo === 'auto') {
+    const { seeded, admin } = await seedDemoBook(database.db);
+    if (seeded) logger.info('seeded the demo book: 40 accounts, 10 people');
+    // A fresh token at every start, so no token outlives the process that printed it.
+    await revokeApiTokensNamed(database.db, DEMO_TOKEN_NAME);
+    const { token } = await createApiToken(database.db, { name: DEMO_TOKEN_NAME, role: 'admin', userId: admin?.id ?? null });
+    demoToken = token;
+  }
+
+  const lifeline = await startLifeline({ config, database, logger });
+  const lines = [
+    '',
+    `Lifeline is running on ${lifeline.url}`,
+    `  GraphiQL:       ${lifeline.url}/graphql`,
+    `  Slack events:   ${lifeline.url}/slack/events`,
+    `  Health:         ${lifeline.url}/healthz`,
+    `  Database:       ${config.database.kind === 'pglite' ? `embedded PGlite in ${config.database.dir}` : 'PostgreSQL (DATABASE_URL)'}`,
+    config.slack.mode === 'local'
+      ? `  Slack:          local mode (no SLACK_BOT_TOKEN): messages are printed here and shown at ${lifeline.url}/local-slack/preview`
+      : '  Slack:          connected with SLACK_BOT_TOKEN',
+  ];
+  if (demoToken) {
+    lines.push(
+      `  Demo API token: ${demoToken}`,
+      `  Try it:         curl -s ${lifeline.url}/graphql -H 'Authorization: Bearer ${demoToken}' -H 'content-type: application/json' -d '{"query":"{ accounts(first: 5) { totalCount edges { node { name stage { name } } } } }"}'`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    await lifeline.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+await main();

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RetryOptions } from '@slack/web-api';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createGraphqlServer } from './api/yoga.ts';
+import { SLACK_EVENTS_PATH, createSlackApp } from './bot/app.ts';
+import { LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local-slack.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/client.ts';
+
+export interface LifelineOptions {
+  config: Config;
+  database: Database;
+  logger: Logger;
+  /** Interface to listen on; all interfaces by default. */
+  host?: string;
+  slackRetryConfig?: RetryOptions;
+  /** Where local mode prints what it would have posted; the console by default. */
+  printLocal?: (line: string) => void;
+}
+
+export interface Lifeline {
+  url: string;
+  server: Server;
+  /** Set in local mode: what the bot would have posted to Slack. */
+  localSlack: LocalSlack | undefined;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+/** Starts one HTTP server for GraphQL, Slack, health and metrics. */
+export async function startLifeline(options: LifelineOptions): Promise<Lifeline> {
+  const { config, database, logger } = options;
+  let handler: Handler = (_req, res) => sendJson(res, 503, { status: 'starting' });
+  const server = createServer((req, res) => {
+    Promise.resolve(handler(req, res)).catch((error: unknown) => {
+      logger.error({ err: error, path: req.url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`;
+
+  // Local mode runs the real Bolt app and WebClient against an in-process stand-in for the Web API.
+  const localSlack =
+    config.slack.mode === 'local' ? createLocalSlack(options.printLocal ?? ((line) => process.stdout.write(`${line}\n`))) : undefined;
+  const slack = createSlackApp({
+    db: database.db,
+    logger: logger.child({ component: 'slack' }),
+    ...(config.slack.mode === 'slack'
+      ? { botToken: config.slack.botToken, signingSecret: config.slack.signingSecret, apiUrl: config.slack.apiUrl }
+      : {
+          botToken: 'xoxb-local-preview',
+          // SECURITY: nobody outside this process knows it, so no request from outside can pass as Slack.
+          signingSecret: randomBytes(32).toString('hex'),
+          apiUrl: `http://127.0.0.1:${port}${LOCAL_SLACK_PATH}/api/`,
+        }),
+    ...(options.slackRetryConfig ? { retryConfig: options.slackRetryConfig } : {}),
+  });
+  const yoga = createGraphqlServer({ db: database.db, logger: logger.child({ component: 'graphql' }), bootstrapAdminToken: config.adminToken });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+
+  handler = async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://lifeline.invalid').pathname;
+    if (path === '/graphql') return yoga(req, res);
+    if (path === SLACK_EVENTS_PATH) return slack.receiver.requestListener(req, res);
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const ready = await database.ping();
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(await metrics.metrics());
+      return;
+    }
+    if (localSlack && path.startsWith(LOCAL_SLACK_PATH)) return localSlack.handle(req, res, path);
+    if (path === '/') {
+      res.writeHead(302, { location: '/graphql' });
+      res.end();
+      return;
+    }
+    sendJson(res, 404, { error: `Nothing at ${path}. Try /graphql, ${SLACK_EVENTS_PATH}, /healthz or /readyz.` });
+  };
+
+  return {
+    url,
+    server,
+    localSlack,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
