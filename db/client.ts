@@ -54,13 +54,13 @@ function openPostgres(url: string, max: number, options: OpenOptions): Database 
     db,
     kind: 'postgres',
     async migrate() {
-      const reserved = await client.reserve();
+      // One dedicated connection, so the advisory lock and the migration share a session.
+      const migrator = postgres(url, { max: 1, onnotice: () => {} });
       try {
-        await reserved`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
-        await migratePostgres(drizzlePostgres({ client: reserved, schema }), { migrationsFolder });
+        await migrator`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        await migratePostgres(drizzlePostgres({ client: migrator, schema }), { migrationsFolder });
       } finally {
-        await reserved`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
-        reserved.release();
+        await migrator.end({ timeout: 5 });
       }
     },
     ping: () => pingWith(db),

@@ -840,19 +840,23 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       return;
     }
 
-    const channel = str(parsed.body.channel);
-    let outcome: Outcome;
     const handler = handlers[method];
-    if (parsed.parseError) outcome = fail(parsed.parseError);
-    else if (!handler) outcome = fail('unknown_method');
-    else if (!parsed.token && !AUTH_FREE_METHODS.has(method)) outcome = fail('not_authed');
-    else if (method === 'chat.postMessage' && channel && isRateLimited(channel)) {
+    let outcome: Outcome;
+    if (parsed.parseError) {
+      outcome = fail(parsed.parseError);
+    } else if (!handler) {
+      outcome = fail('unknown_method');
+    } else if (!parsed.token && !AUTH_FREE_METHODS.has(method)) {
+      outcome = fail('not_authed');
+    } else if (method === 'chat.postMessage' && isRateLimited(str(parsed.body.channel) ?? '')) {
       call.outcome = 'rate_limited';
       call.error = 'ratelimited';
       record(call);
       sendJson(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' });
       return;
-    } else outcome = handler({ body: parsed.body, record: call });
+    } else {
+      outcome = handler({ body: parsed.body, record: call });
+    }
 
     const response = outcome.response;
     if (response.ok !== true) {
@@ -862,7 +866,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
     if (parsed.warnings.includes('missing_charset')) {
       response.warning = 'missing_charset';
-      response.response_metadata = { ...(isRecord(response.response_metadata) ? response.response_metadata : {}), warnings: ['missing_charset'] };
+      const metadata = isRecord(response.response_metadata) ? response.response_metadata : {};
+      response.response_metadata = { ...metadata, warnings: ['missing_charset'] };
     }
     record(call);
     sendJson(res, 200, response);

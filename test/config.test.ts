@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../config.ts';
+
+describe('configuration', () => {
+  it('runs with no environment at all: embedded database, local Slack mode, port 3000', () => {
+    const config = parseConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.database).toEqual({ kind: 'pglite', dir: '.data/pglite' });
+    expect(config.slack.mode).toBe('local');
+    expect(config.adminToken).toBeUndefined();
+  });
+
+  it('switches to PostgreSQL when DATABASE_URL is set and to Slack when both Slack secrets are', () => {
+    const config = parseConfig({
+      DATABASE_URL: 'postgres://lifeline@db.internal:5432/lifeline',
+      SLACK_BOT_TOKEN: 'xoxb-1-2-3',
+      SLACK_SIGNING_SECRET: 'shh',
+      SLACK_API_URL: 'http://127.0.0.1:9999/api/',
+    });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://lifeline@db.internal:5432/lifeline' });
+    expect(config.slack).toEqual({ mode: 'slack', botToken: 'xoxb-1-2-3', signingSecret: 'shh', apiUrl: 'http://127.0.0.1:9999/api/' });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(parseConfig({ DATABASE_URL: '', SLACK_BOT_TOKEN: ' ', SLACK_SIGNING_SECRET: '' }).slack.mode).toBe('local');
+  });
+
+  it('a bot token without a signing secret is refused with a message that says what to set', () => {
+    expect(() => parseConfig({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrowError(/SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set/);
+    expect(() => parseConfig({ SLACK_SIGNING_SECRET: 'shh' })).toThrowError(/SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set/);
+  });
+
+  it('reports every problem at once, each naming its variable', () => {
+    let caught: unknown;
+    try {
+      parseConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', SLACK_BOT_TOKEN: 'xoxp-user', LIFELINE_ADMIN_TOKEN: 'short' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const problems = caught instanceof ConfigError ? caught.problems : [];
+    expect(problems.join('\n')).toMatch(/PORT must be a whole number/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL must be a postgres:\/\//);
+    expect(problems.join('\n')).toMatch(/LOG_LEVEL must be one of/);
+    expect(problems.join('\n')).toMatch(/SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"/);
+    expect(problems.join('\n')).toMatch(/LIFELINE_ADMIN_TOKEN must be at least 24 characters/);
+    expect(problems.length).toBeGreaterThanOrEqual(5);
+  });
+});

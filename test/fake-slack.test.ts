@@ -1,0 +1,568 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { App, LogLevel, type types, verifySlackRequest } from '@slack/bolt';
+import { ErrorCode, type Logger, WebClient } from '@slack/web-api';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type FakeSlack, startFakeSlack, validateBlocks, validateView } from './support/fake-slack.ts';
+import {
+  appHomeOpenedEvent,
+  buttonAction,
+  createSlackClient,
+  signSlackRequest,
+  slashCommand,
+  staticSelectAction,
+  viewSubmissionPayload,
+} from './support/slack-requests.ts';
+
+const SIGNING_SECRET = 'test-signing-secret';
+
+function section(text: string): types.SectionBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text } };
+}
+
+// WebClient logs a platform error's response_metadata.messages at error level, so even LogLevel.ERROR prints them.
+const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.ERROR,
+  setName: () => undefined,
+};
+
+function webClient(fake: FakeSlack, options: { token?: string; rejectRateLimitedCalls?: boolean } = {}): WebClient {
+  return new WebClient('token' in options ? options.token : 'xoxb-test', {
+    slackApiUrl: fake.apiUrl,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: options.rejectRateLimitedCalls ?? false,
+    logger: silentLogger,
+  });
+}
+
+describe('fake Slack Web API', () => {
+  let fake: FakeSlack;
+
+  beforeAll(async () => {
+    fake = await startFakeSlack();
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+  beforeEach(() => {
+    fake.reset();
+  });
+
+  it('records chat.postMessage with blocks parsed back from the form body', async () => {
+    const client = webClient(fake);
+    const blocks: types.KnownBlock[] = [section('*Acme* renewal in 30 days'), { type: 'divider' }];
+    const first = await client.chat.postMessage({ channel: 'C0001', text: 'Acme renewal', blocks });
+    const second = await client.chat.postMessage({ channel: 'C0001', text: 'again' });
+
+    expect(first.ok).toBe(true);
+    expect(first.channel).toBe('C0001');
+    expect(first.ts).toMatch(/^\d{10}\.\d{6}$/);
+    expect(Number(second.ts)).toBeGreaterThan(Number(first.ts));
+    expect(first.message?.blocks).toEqual(blocks);
+
+    const [call] = fake.callsTo('chat.postMessage');
+    expect(call).toMatchObject({
+      method: 'chat.postMessage',
+      token: 'xoxb-test',
+      outcome: 'ok',
+      warnings: [],
+      body: { channel: 'C0001', text: 'Acme renewal', blocks },
+    });
+    expect(call?.body).not.toHaveProperty('token');
+  });
+
+  it('accepts blocks without a text fallback but records a warning', async () => {
+    await webClient(fake).chat.postMessage({ channel: 'C0001', blocks: [section('hi')] });
+    expect(fake.callsTo('chat.postMessage')[0]?.warnings).toEqual(['missing_text_fallback']);
+  });
+
+  it('rejects 51 blocks with invalid_blocks, as a platform error', async () => {
+    const blocks = Array.from({ length: 51 }, (_, i) => section(`row ${i}`));
+    await expect(webClient(fake).chat.postMessage({ channel: 'C0001', text: 'x', blocks })).rejects.toMatchObject({
+      code: ErrorCode.PlatformError,
+      data: { ok: false, error: 'invalid_blocks', errors: ['no more than 50 items allowed [json-pointer:/blocks]'] },
+    });
+    expect(fake.callsTo('chat.postMessage')[0]).toMatchObject({ outcome: 'error', error: 'invalid_blocks' });
+  });
+
+  it('rejects a 3001-character section with a json pointer to the text', async () => {
+    const blocks: types.KnownBlock[] = [section('ok'), { type: 'divider' }, section('x'.repeat(3001))];
+    await expect(webClient(fake).chat.postMessage({ channel: 'C0001', text: 'x', blocks })).rejects.toMatchObject({
+      code: ErrorCode.PlatformError,
+      data: { error: 'invalid_blocks', errors: ['must be less than 3001 characters [json-pointer:/blocks/2/text/text]'] },
+    });
+  });
+
+  it('reports an invalid modal as invalid_arguments with the detail in response_metadata', async () => {
+    const view = { type: 'modal' as const, title: { type: 'plain_text' as const, text: 'A title that is far too long' }, blocks: [] };
+    await expect(webClient(fake).views.open({ trigger_id: '1.2.3', view })).rejects.toMatchObject({
+      code: ErrorCode.PlatformError,
+      data: {
+        error: 'invalid_arguments',
+        response_metadata: { messages: ['[ERROR] must be less than 25 characters [json-pointer:/view/title/text]'] },
+      },
+    });
+  });
+
+  it('opens and publishes views, answering with a view id', async () => {
+    const client = webClient(fake);
+    const opened = await client.views.open({
+      trigger_id: '1.2.3',
+      view: { type: 'modal', title: { type: 'plain_text', text: 'Log a touchpoint' }, blocks: [section('hi')] },
+    });
+    const published = await client.views.publish({ user_id: 'U1', view: { type: 'home', blocks: [section('home')] } });
+    const republished = await client.views.publish({ user_id: 'U1', view: { type: 'home', blocks: [] } });
+    expect(opened.view?.id).toMatch(/^V/);
+    expect(published.view?.id).toBe(republished.view?.id);
+    expect(fake.callsTo('views.publish')[0]?.body.view).toEqual({ type: 'home', blocks: [section('home')] });
+  });
+
+  it('surfaces an injected 500 as an HTTP error, then answers normally', async () => {
+    const client = webClient(fake);
+    fake.failNext('chat.postMessage', { status: 500 });
+    await expect(client.chat.postMessage({ channel: 'C0001', text: 'x' })).rejects.toMatchObject({
+      code: ErrorCode.HTTPError,
+      statusCode: 500,
+    });
+    await expect(client.chat.postMessage({ channel: 'C0001', text: 'x' })).resolves.toMatchObject({ ok: true });
+    expect(fake.callsTo('chat.postMessage').map((c) => c.outcome)).toEqual(['http_500', 'ok']);
+  });
+
+  it('surfaces an injected ok:false error as a platform error', async () => {
+    fake.failNext('chat.postMessage', { error: 'channel_not_found' }, 2);
+    const client = webClient(fake);
+    for (let i = 0; i < 2; i += 1) {
+      await expect(client.chat.postMessage({ channel: 'C404', text: 'x' })).rejects.toMatchObject({
+        code: ErrorCode.PlatformError,
+        data: { error: 'channel_not_found' },
+      });
+    }
+    await expect(client.chat.postMessage({ channel: 'C404', text: 'x' })).resolves.toMatchObject({ ok: true });
+  });
+
+  it('answers an injected 429 with Retry-After, which rejectRateLimitedCalls turns into an error', async () => {
+    fake.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 1 });
+    const client = webClient(fake, { rejectRateLimitedCalls: true });
+    await expect(client.chat.postMessage({ channel: 'C0001', text: 'x' })).rejects.toMatchObject({
+      code: ErrorCode.RateLimitedError,
+      retryAfter: 1,
+    });
+    expect(fake.callsTo('chat.postMessage')[0]?.outcome).toBe('rate_limited');
+  });
+
+  it('answers not_authed without a token and unknown_method for anything it does not implement', async () => {
+    await expect(webClient(fake, { token: undefined }).chat.postMessage({ channel: 'C1', text: 'x' })).rejects.toMatchObject({
+      data: { error: 'not_authed' },
+    });
+    await expect(webClient(fake).apiCall('reactions.add', { name: 'tada' })).rejects.toMatchObject({
+      data: { error: 'unknown_method' },
+    });
+  });
+
+  it('refuses chat.update on an ephemeral message, which only its response_url can replace', async () => {
+    const client = webClient(fake);
+    const ephemeral = await client.chat.postEphemeral({ channel: 'C0001', user: 'U1', text: 'only you' });
+    expect(ephemeral.message_ts).toMatch(/^\d{10}\.\d{6}$/);
+    await expect(
+      client.chat.update({ channel: 'C0001', ts: ephemeral.message_ts ?? '', text: 'edited' }),
+    ).rejects.toMatchObject({ data: { error: 'message_not_found' } });
+
+    const posted = await client.chat.postMessage({ channel: 'C0001', text: 'v1' });
+    await expect(client.chat.update({ channel: 'C0001', ts: posted.ts ?? '', text: 'v2' })).resolves.toMatchObject({
+      ok: true,
+      ts: posted.ts,
+    });
+  });
+
+  it('opens DMs and looks users up deterministically', async () => {
+    const client = webClient(fake);
+    const dm = await client.conversations.open({ users: 'U123' });
+    expect(dm.channel?.id).toBe('DU123');
+    const a = await client.users.lookupByEmail({ email: 'Ada@Example.com' });
+    const b = await client.users.lookupByEmail({ email: 'ada@example.com' });
+    expect(a.user?.id).toMatch(/^U[0-9A-F]{10}$/);
+    expect(a.user?.id).toBe(b.user?.id);
+    const info = await client.users.info({ user: 'U123' });
+    expect(info.user?.id).toBe('U123');
+    const auth = await client.auth.test();
+    expect(auth).toMatchObject({ user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T0001' });
+  });
+
+  it('records response_url posts as Slack answers them: text/plain ok, 400 on invalid blocks', async () => {
+    const url = fake.responseUrl('cmd-1');
+    const post = (body: unknown): Promise<Response> =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    const good = await post({ text: 'done', replace_original: true, blocks: [section('done')] });
+    expect(good.status).toBe(200);
+    expect(await good.text()).toBe('ok');
+
+    const bad = await post({ text: 'x', blocks: [{ type: 'header', text: { type: 'plain_text', text: 'h'.repeat(151) } }] });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toBe('invalid_blocks');
+
+    expect(fake.callsTo('response_url')).toMatchObject([
+      { responseId: 'cmd-1', outcome: 'ok', token: undefined, body: { replace_original: true, blocks: [section('done')] } },
+      { responseId: 'cmd-1', outcome: 'error', errors: ['must be less than 151 characters [json-pointer:/blocks/0/text/text]'] },
+    ]);
+  });
+
+  it('waitForCalls resolves on a later call and explains a timeout', async () => {
+    const waiting = fake.waitForCalls('chat.postMessage', 1, 1000);
+    await webClient(fake).chat.postMessage({ channel: 'C0001', text: 'late' });
+    await expect(waiting).resolves.toHaveLength(1);
+    await expect(fake.waitForCalls('views.open', 1, 30)).rejects.toThrow(
+      /expected 1 call\(s\) to views\.open within 30 ms, got 0\. Received:\n {2}chat\.postMessage → ok/,
+    );
+  });
+});
+
+describe('fake Slack per-channel rate limit', () => {
+  it('answers 429 with Retry-After: 1 beyond perSecond posts to one channel', async () => {
+    const fake = await startFakeSlack({ channelRateLimit: { perSecond: 1 } });
+    try {
+      const client = webClient(fake, { rejectRateLimitedCalls: true });
+      await client.chat.postMessage({ channel: 'C0001', text: 'first' });
+      // Another channel has its own budget.
+      await client.chat.postMessage({ channel: 'C0002', text: 'other channel' });
+      await expect(client.chat.postMessage({ channel: 'C0001', text: 'second' })).rejects.toMatchObject({
+        code: ErrorCode.RateLimitedError,
+        retryAfter: 1,
+      });
+      expect(fake.callsTo('chat.postMessage').map((c) => c.outcome)).toEqual(['ok', 'ok', 'rate_limited']);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('validateBlocks / validateView', () => {
+  const button = (text: string, extra: Record<string, unknown> = {}) => ({
+    type: 'button',
+    text: { type: 'plain_text', text },
+    action_id: `a-${text.length}`,
+    ...extra,
+  });
+  const option = (i: number) => ({ text: { type: 'plain_text', text: `Option ${i}` }, value: `v${i}` });
+
+  it('accepts a well-formed message', () => {
+    expect(
+      validateBlocks(
+        [
+          { type: 'header', text: { type: 'plain_text', text: 'Acme' } },
+          { type: 'section', fields: [{ type: 'mrkdwn', text: '*ARR*' }], accessory: button('Open') },
+          { type: 'actions', elements: [button('Yes'), { type: 'static_select', action_id: 's', options: [option(1)] }] },
+          { type: 'context', elements: [{ type: 'mrkdwn', text: 'updated now' }] },
+        ],
+        'message',
+      ),
+    ).toEqual([]);
+  });
+
+  it('pins the limits that matter for Lifeline builders', () => {
+    expect(validateBlocks([section('')], 'message')).toEqual(['must be more than 0 characters [json-pointer:/blocks/0/text/text]']);
+    expect(validateBlocks([{ type: 'section', fields: Array.from({ length: 11 }, () => ({ type: 'mrkdwn', text: 'f' })) }], 'message')).toEqual([
+      'no more than 10 items allowed [json-pointer:/blocks/0/fields]',
+    ]);
+    expect(validateBlocks([{ type: 'actions', elements: [button('b'.repeat(76))] }], 'message')).toEqual([
+      'must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]',
+    ]);
+    expect(validateBlocks([{ type: 'actions', elements: [button('ok', { value: 'v'.repeat(2001) })] }], 'message')).toEqual([
+      'must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]',
+    ]);
+    expect(
+      validateBlocks([{ type: 'section', text: { type: 'mrkdwn', text: 'pick' }, accessory: { type: 'static_select', options: Array.from({ length: 101 }, (_, i) => option(i)) } }], 'message'),
+    ).toEqual(['no more than 100 items allowed [json-pointer:/blocks/0/accessory/options]']);
+    expect(validateBlocks([{ type: 'actions', elements: [{ type: 'overflow', options: Array.from({ length: 6 }, (_, i) => option(i)) }] }], 'message')).toEqual([
+      'no more than 5 items allowed [json-pointer:/blocks/0/elements/0/options]',
+    ]);
+    expect(validateBlocks([section('a'), { ...section('b'), block_id: 'x' }, { ...section('c'), block_id: 'x' }], 'message')).toEqual([
+      'duplicate block_id: x [json-pointer:/blocks/2/block_id]',
+    ]);
+    expect(validateBlocks(Array.from({ length: 100 }, () => ({ type: 'divider' })), 'home')).toEqual([]);
+    expect(validateBlocks(Array.from({ length: 101 }, () => ({ type: 'divider' })), 'modal')).toEqual([
+      'no more than 100 items allowed [json-pointer:/blocks]',
+    ]);
+  });
+
+  it('checks modal chrome and metadata', () => {
+    const input = { type: 'input', label: { type: 'plain_text', text: 'Note' }, element: { type: 'plain_text_input', action_id: 'note' } };
+    expect(
+      validateView({
+        type: 'modal',
+        title: { type: 'plain_text', text: 'Touchpoint' },
+        close: { type: 'plain_text', text: 'c'.repeat(25) },
+        private_metadata: 'm'.repeat(3001),
+        callback_id: 'c'.repeat(256),
+        blocks: [input],
+      }),
+    ).toEqual([
+      'must be less than 25 characters [json-pointer:/view/close/text]',
+      'must be less than 3001 characters [json-pointer:/view/private_metadata]',
+      'must be less than 256 characters [json-pointer:/view/callback_id]',
+      'must provide submit when the view contains input blocks [json-pointer:/view/submit]',
+    ]);
+  });
+});
+
+describe('Slack request signing', () => {
+  const body = 'token=x&command=%2Flifeline&text=acme';
+
+  it('produces signatures that Bolt verifies', () => {
+    const headers = signSlackRequest(SIGNING_SECRET, body);
+    expect(headers['x-slack-signature']).toMatch(/^v0=[0-9a-f]{64}$/);
+    expect(() =>
+      verifySlackRequest({
+        signingSecret: SIGNING_SECRET,
+        body,
+        headers: {
+          'x-slack-signature': headers['x-slack-signature'],
+          'x-slack-request-timestamp': Number(headers['x-slack-request-timestamp']),
+        },
+      }),
+    ).not.toThrow();
+  });
+
+  it('fails Bolt verification with the wrong secret', () => {
+    const headers = signSlackRequest('another-secret', body);
+    expect(() =>
+      verifySlackRequest({
+        signingSecret: SIGNING_SECRET,
+        body,
+        headers: {
+          'x-slack-signature': headers['x-slack-signature'],
+          'x-slack-request-timestamp': Number(headers['x-slack-request-timestamp']),
+        },
+      }),
+    ).toThrow(/signature mismatch/);
+  });
+
+  it('fails Bolt verification when the timestamp is 6 minutes old, even if correctly signed', () => {
+    const stale = Math.floor(Date.now() / 1000) - 6 * 60;
+    const headers = signSlackRequest(SIGNING_SECRET, body, stale);
+    expect(headers['x-slack-request-timestamp']).toBe(String(stale));
+    expect(() =>
+      verifySlackRequest({
+        signingSecret: SIGNING_SECRET,
+        body,
+        headers: { 'x-slack-signature': headers['x-slack-signature'], 'x-slack-request-timestamp': stale },
+      }),
+    ).toThrow(/stale/);
+  });
+});
+
+describe('createSlackClient', () => {
+  let server: Server;
+  let url: string;
+  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"received":true}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    url = `http://127.0.0.1:${address.port}/slack/events`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  beforeEach(() => {
+    received.length = 0;
+  });
+
+  const verified = (entry: { headers: IncomingHttpHeaders; body: string } | undefined): boolean => {
+    if (!entry) return false;
+    try {
+      verifySlackRequest({
+        signingSecret: SIGNING_SECRET,
+        body: entry.body,
+        headers: {
+          'x-slack-signature': String(entry.headers['x-slack-signature']),
+          'x-slack-request-timestamp': Number(entry.headers['x-slack-request-timestamp']),
+        },
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('sends slash commands as plain form fields with the exact content type, signed', async () => {
+    const client = createSlackClient({ url, signingSecret: SIGNING_SECRET });
+    const res = await client.command(slashCommand({ text: 'health acme corp', user_id: 'U1', response_url: 'http://x/r' }));
+    expect(res.json()).toEqual({ received: true });
+    const entry = received[0];
+    expect(entry?.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(verified(entry)).toBe(true);
+    const form = new URLSearchParams(entry?.body);
+    expect(Object.fromEntries(form)).toMatchObject({
+      command: '/lifeline',
+      text: 'health acme corp',
+      user_id: 'U1',
+      team_id: 'T0001',
+      channel_id: 'C0001',
+      api_app_id: 'A0001',
+      is_enterprise_install: 'false',
+      response_url: 'http://x/r',
+    });
+    expect(form.get('trigger_id')).toMatch(/^\d+\.\d+\.[0-9a-f]+$/);
+  });
+
+  it('sends interactivity as a single payload field and events as JSON', async () => {
+    const client = createSlackClient({ url, signingSecret: SIGNING_SECRET });
+    const action = staticSelectAction({
+      userId: 'U1',
+      actionId: 'stage',
+      blockId: 'acct',
+      selectedValue: 'renewal',
+      responseUrl: 'http://x/r',
+      container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000100', isEphemeral: true },
+    });
+    await client.blockAction(action);
+    await client.event(appHomeOpenedEvent({ userId: 'U1' }));
+
+    const [form, event] = received;
+    expect(form?.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    const fields = [...new URLSearchParams(form?.body).keys()];
+    expect(fields).toEqual(['payload']);
+    const payload: unknown = JSON.parse(new URLSearchParams(form?.body).get('payload') ?? '');
+    expect(payload).toMatchObject({
+      type: 'block_actions',
+      container: { type: 'message', message_ts: '1700000000.000100', channel_id: 'C0001', is_ephemeral: true },
+      actions: [{ type: 'static_select', action_id: 'stage', block_id: 'acct', selected_option: { value: 'renewal' } }],
+    });
+    expect(payload).not.toHaveProperty('message');
+
+    expect(event?.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(event?.body ?? '')).toMatchObject({
+      type: 'event_callback',
+      event: { type: 'app_home_opened', user: 'U1', tab: 'home' },
+    });
+    expect(verified(event)).toBe(true);
+  });
+
+  it('can forge, age or drop the signature', async () => {
+    const client = createSlackClient({ url, signingSecret: SIGNING_SECRET });
+    await client.send('a=1', 'application/x-www-form-urlencoded', { signature: 'v0=deadbeef' });
+    await client.send('a=1', 'application/x-www-form-urlencoded', { omitHeaders: true, headers: { 'x-slack-retry-num': '1' } });
+    const [forged, bare] = received;
+    expect(forged?.headers['x-slack-signature']).toBe('v0=deadbeef');
+    expect(verified(forged)).toBe(false);
+    expect(bare?.headers['x-slack-signature']).toBeUndefined();
+    expect(bare?.headers['x-slack-retry-num']).toBe('1');
+  });
+
+  it('refuses a message on an ephemeral container, as Slack never sends one', () => {
+    expect(() =>
+      buttonAction({
+        userId: 'U1',
+        actionId: 'a',
+        blockId: 'b',
+        value: 'v',
+        responseUrl: 'http://x/r',
+        container: { type: 'message', channelId: 'C0001', messageTs: '1.1', isEphemeral: true },
+        message: { blocks: [], text: '', ts: '1.1' },
+      }),
+    ).toThrow(/ephemeral/);
+  });
+});
+
+describe('Bolt app against the fake and signed requests', () => {
+  let fake: FakeSlack;
+  let app: App;
+  let client: ReturnType<typeof createSlackClient>;
+
+  beforeAll(async () => {
+    fake = await startFakeSlack();
+    app = new App({
+      signingSecret: SIGNING_SECRET,
+      token: 'xoxb-test',
+      // Both ids given, so Bolt skips its start-up auth.test call.
+      botId: 'BBOT',
+      botUserId: 'UBOT',
+      logLevel: LogLevel.ERROR,
+      clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
+    });
+    app.command('/lifeline', async ({ ack, command, respond, client: web }) => {
+      await ack();
+      await respond({ response_type: 'ephemeral', text: `looking up ${command.text}` });
+      await web.chat.postMessage({ channel: command.channel_id, text: 'posted' });
+    });
+    app.action('stage', async ({ ack, action, respond }) => {
+      await ack();
+      if (action.type === 'static_select') await respond({ replace_original: true, text: action.selected_option.value });
+    });
+    app.action('open', async ({ ack, body, client: web }) => {
+      await ack();
+      if (body.type === 'block_actions') {
+        await web.views.open({ trigger_id: body.trigger_id, view: { type: 'modal', title: { type: 'plain_text', text: 'Note' }, blocks: [] } });
+      }
+    });
+    app.view('note', async ({ ack, view }) => {
+      await ack({ response_action: 'errors', errors: { note: `bad ${view.private_metadata}` } });
+    });
+    app.event('app_home_opened', async ({ event, client: web }) => {
+      await web.views.publish({ user_id: event.user, view: { type: 'home', blocks: [section('Home')] } });
+    });
+    const server = await app.start({ port: 0, host: '127.0.0.1' });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    client = createSlackClient({ url: `http://127.0.0.1:${address.port}/slack/events`, signingSecret: SIGNING_SECRET });
+  });
+  afterAll(async () => {
+    await app.stop();
+    await fake.close();
+  });
+  beforeEach(() => {
+    fake.reset();
+  });
+
+  it('routes a slash command; respond() and the client both land on the fake', async () => {
+    const res = await client.command(slashCommand({ text: 'acme', user_id: 'U1', response_url: fake.responseUrl('cmd') }));
+    expect(res.status).toBe(200);
+    const [responded] = await fake.waitForCalls('response_url', 1);
+    expect(responded).toMatchObject({ responseId: 'cmd', body: { text: 'looking up acme', response_type: 'ephemeral' } });
+    await fake.waitForCalls('chat.postMessage', 1);
+    expect(fake.callsTo('auth.test')).toEqual([]);
+  });
+
+  it('routes block actions and view submissions', async () => {
+    const container = { type: 'message' as const, channelId: 'C0001', messageTs: '1700000000.000100', isEphemeral: false };
+    await client.blockAction(
+      staticSelectAction({ userId: 'U1', actionId: 'stage', blockId: 'acct', selectedValue: 'churn-risk', responseUrl: fake.responseUrl('sel'), container }),
+    );
+    const [replaced] = await fake.waitForCalls('response_url', 1);
+    expect(replaced).toMatchObject({ responseId: 'sel', body: { replace_original: true, text: 'churn-risk' } });
+
+    await client.blockAction(buttonAction({ userId: 'U1', actionId: 'open', blockId: 'b', value: 'x', responseUrl: fake.responseUrl(), container }));
+    const [opened] = await fake.waitForCalls('views.open', 1);
+    expect(opened?.outcome).toBe('ok');
+
+    const res = await client.viewSubmission(viewSubmissionPayload({ userId: 'U1', callbackId: 'note', privateMetadata: 'acct-7', values: {} }));
+    expect(res.json()).toEqual({ response_action: 'errors', errors: { note: 'bad acct-7' } });
+  });
+
+  it('routes events and rejects forged or stale requests with 401', async () => {
+    const res = await client.event(appHomeOpenedEvent({ userId: 'U9' }));
+    expect(res.status).toBe(200);
+    const [published] = await fake.waitForCalls('views.publish', 1);
+    expect(published?.body.user_id).toBe('U9');
+
+    const payload = slashCommand({ text: 'x', user_id: 'U1', response_url: fake.responseUrl() });
+    expect((await client.command(payload, { signature: 'v0=forged' })).status).toBe(401);
+    expect((await client.command(payload, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 })).status).toBe(401);
+  });
+});

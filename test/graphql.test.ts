@@ -1,0 +1,237 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { printLifelineSchema } from '../api/schema.ts';
+import type { Account, User } from '../db/schema.ts';
+import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createAccount, createToken, createUser } from './support/factories.ts';
+import { createGraphqlClient } from './support/graphql.ts';
+
+let database: TestDatabase;
+let api: ReturnType<typeof createGraphqlClient>;
+let manager: User;
+let managerToken: string;
+let csm: User;
+let book: Account[];
+const BOOTSTRAP_TOKEN = 'bootstrap-admin-token-0123456789';
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  api = createGraphqlClient(database.db, { bootstrapAdminToken: BOOTSTRAP_TOKEN });
+  manager = await createUser(database.db, { role: 'manager', name: 'Maya Manager' });
+  managerToken = await createToken(database.db, 'manager', manager);
+  csm = await createUser(database.db, { role: 'csm', name: 'Sam CSM' });
+  book = [];
+  for (let index = 0; index < 7; index += 1) {
+    book.push(
+      await createAccount(database.db, {
+        name: `Book ${String(index).padStart(2, '0')}`,
+        stageKey: index < 4 ? 'onboarding' : 'implementation',
+        segment: index % 2 === 0 ? 'enterprise' : 'smb',
+        csmId: index < 3 ? csm.id : null,
+        arrCents: 1_000_000 * (index + 1),
+      }),
+    );
+  }
+});
+afterAll(async () => {
+  await database?.destroy();
+});
+
+const ACCOUNTS = /* GraphQL */ `
+  query Accounts($filter: AccountFilter, $first: Int, $after: String) {
+    accounts(filter: $filter, first: $first, after: $after) {
+      totalCount
+      edges { cursor node { id name version segment arrCents stage { key name } csm { name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+
+const MOVE = /* GraphQL */ `
+  mutation Move($input: MoveAccountStageInput!) {
+    moveAccountStage(input: $input) {
+      account { id version stage { key } }
+      transition { direction fromStage { key } toStage { key } actor { name } actorLabel source reason accountVersion }
+    }
+  }
+`;
+
+interface AccountsData {
+  accounts: {
+    totalCount: number;
+    edges: { cursor: string; node: { id: string; name: string; version: number; csm: { name: string } | null; stage: { key: string } } }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  };
+}
+
+describe('GraphQL authentication', () => {
+  it('answers 401 with instructions when the bearer token is missing', async () => {
+    const response = await api.request('{ stages { key } }');
+    expect(response.status).toBe(401);
+    expect(response.body.errors?.[0]?.message).toMatch(/Missing bearer token: send the header "Authorization: Bearer <token>"/);
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('answers 401 for an unknown or revoked token and for a malformed header', async () => {
+    const unknown = await api.request('{ stages { key } }', {}, 'llt_not-a-real-token');
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.errors?.[0]?.message).toMatch(/unknown or revoked/);
+    const malformed = await api.request('{ stages { key } }', {}, undefined, { authorization: 'Token abc' });
+    expect(malformed.status).toBe(401);
+    expect(malformed.body.errors?.[0]?.message).toMatch(/must be "Bearer <token>"/);
+  });
+
+  it('accepts LIFELINE_ADMIN_TOKEN as an admin and a stored token as its user', async () => {
+    const bootstrap = await api.request('{ viewer { role label user { name } } }', {}, BOOTSTRAP_TOKEN);
+    expect(bootstrap.body.data).toEqual({ viewer: { role: 'admin', label: 'Admin token', user: null } });
+    const personal = await api.request('{ viewer { role label user { name } } }', {}, managerToken);
+    expect(personal.body.data).toEqual({ viewer: { role: 'manager', label: 'Maya Manager', user: { name: 'Maya Manager' } } });
+  });
+});
+
+describe('reading accounts', () => {
+  it('pages through accounts by name with cursors and a total count', async () => {
+    const first = await api.request(ACCOUNTS, { first: 3 }, managerToken);
+    const firstPage = first.body.data as unknown as AccountsData;
+    expect(first.body.errors).toBeUndefined();
+    expect(firstPage.accounts.totalCount).toBe(7);
+    expect(firstPage.accounts.edges.map((edge) => edge.node.name)).toEqual(['Book 00', 'Book 01', 'Book 02']);
+    expect(firstPage.accounts.pageInfo.hasNextPage).toBe(true);
+
+    const rest = await api.request(ACCOUNTS, { first: 10, after: firstPage.accounts.pageInfo.endCursor }, managerToken);
+    const restPage = rest.body.data as unknown as AccountsData;
+    expect(restPage.accounts.edges.map((edge) => edge.node.name)).toEqual(['Book 03', 'Book 04', 'Book 05', 'Book 06']);
+    expect(restPage.accounts.pageInfo).toEqual({ hasNextPage: false, endCursor: restPage.accounts.edges[3]?.cursor });
+  });
+
+  it('filters by stage, owner and segment, and counts what matches', async () => {
+    const byStage = (await api.request(ACCOUNTS, { filter: { stage: 'implementation' } }, managerToken)).body.data as unknown as AccountsData;
+    expect(byStage.accounts.totalCount).toBe(3);
+    expect(byStage.accounts.edges.every((edge) => edge.node.stage.key === 'implementation')).toBe(true);
+
+    const byOwner = (await api.request(ACCOUNTS, { filter: { ownerId: csm.id } }, managerToken)).body.data as unknown as AccountsData;
+    expect(byOwner.accounts.edges.map((edge) => edge.node.name)).toEqual(['Book 00', 'Book 01', 'Book 02']);
+    expect(byOwner.accounts.edges.every((edge) => edge.node.csm?.name === 'Sam CSM')).toBe(true);
+
+    const combined = (await api.request(ACCOUNTS, { filter: { segment: 'enterprise', stage: 'onboarding' } }, managerToken)).body
+      .data as unknown as AccountsData;
+    expect(combined.accounts.edges.map((edge) => edge.node.name)).toEqual(['Book 00', 'Book 02']);
+  });
+
+  it('reads one account with its history, and null for an unknown id', async () => {
+    const target = book[5];
+    const found = await api.request(
+      'query ($id: ID!) { account(id: $id) { name arrCents renewalDate daysInStage transitions { direction toStage { key } actorLabel } } }',
+      { id: target?.id },
+      managerToken,
+    );
+    expect(found.body.data).toEqual({
+      account: {
+        name: 'Book 05',
+        arrCents: 6_000_000,
+        renewalDate: '2027-01-01',
+        daysInStage: 0,
+        transitions: [{ direction: 'initial', toStage: { key: 'implementation' }, actorLabel: 'Test setup' }],
+      },
+    });
+    const missing = await api.request('query ($id: ID!) { account(id: $id) { name } }', { id: 'no-such-account' }, managerToken);
+    expect(missing.body).toEqual({ data: { account: null } });
+  });
+
+  it('lists the lifecycle stages in order', async () => {
+    const response = await api.request('{ stages { key position terminal slaDays ownerRole } }', {}, managerToken);
+    const stages = (response.body.data as { stages: { key: string }[] }).stages;
+    expect(stages.map((stage) => stage.key)).toEqual(['pre_onboarding', 'onboarding', 'implementation', 'early_adoption', 'mature_adoption', 'churned']);
+  });
+
+  it('refuses a page larger than 100 with a message that says how to page', async () => {
+    const response = await api.request(ACCOUNTS, { first: 500 }, managerToken);
+    const error = response.body.errors?.[0];
+    expect(error?.extensions?.code).toMatch(/BAD_USER_INPUT|QUERY_TOO_COMPLEX/);
+    expect(error?.message).toMatch(/first|smaller pages/);
+  });
+
+  it('refuses a cursor it did not issue', async () => {
+    const response = await api.request(ACCOUNTS, { after: 'garbage' }, managerToken);
+    expect(response.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+    expect(response.body.errors?.[0]?.message).toMatch(/Pass the `endCursor` of a previous page/);
+  });
+
+  it('rejects a query with too many selections, naming the limit it hit', async () => {
+    const nested = '{ accounts(first: 5) { edges { node { csm { name } transitions { actor { name } fromStage { name } } } } } }';
+    expect((await api.request(nested, {}, managerToken)).body.errors).toBeUndefined();
+    const tooWide = `{ ${Array.from({ length: 300 }, (_, index) => `s${index}: stages { key }`).join(' ')} }`;
+    const wide = await api.request(tooWide, {}, managerToken);
+    expect(wide.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX' });
+    expect(wide.body.errors?.[0]?.message).toMatch(/^Query (breadth|complexity) is \d+, over the limit of \d+\./);
+    expect(wide.body.data ?? null).toBeNull();
+  });
+});
+
+describe('moving a stage through GraphQL', () => {
+  it('moves the account, returns the new version and the recorded transition', async () => {
+    const account = await createAccount(database.db, { stageKey: 'onboarding', name: 'Movable Inc' });
+    const response = await api.request(MOVE, { input: { accountId: account.id, toStage: 'implementation', expectedVersion: 1, reason: 'Kickoff held' } }, managerToken);
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data).toEqual({
+      moveAccountStage: {
+        account: { id: account.id, version: 2, stage: { key: 'implementation' } },
+        transition: {
+          direction: 'forward',
+          fromStage: { key: 'onboarding' },
+          toStage: { key: 'implementation' },
+          actor: { name: 'Maya Manager' },
+          actorLabel: 'Maya Manager',
+          source: 'api',
+          reason: 'Kickoff held',
+          accountVersion: 2,
+        },
+      },
+    });
+  });
+
+  it('answers STALE_VERSION with who moved it, and leaves the account as it was', async () => {
+    const account = await createAccount(database.db, { stageKey: 'onboarding' });
+    await api.request(MOVE, { input: { accountId: account.id, toStage: 'implementation', expectedVersion: 1 } }, managerToken);
+    const stale = await api.request(MOVE, { input: { accountId: account.id, toStage: 'churned', expectedVersion: 1 } }, managerToken);
+    expect(stale.body.errors?.[0]?.extensions).toEqual({ code: 'STALE_VERSION', field: 'expectedVersion' });
+    expect(stale.body.errors?.[0]?.message).toMatch(/Maya Manager moved it to Implementation at/);
+    const after = await api.request('query ($id: ID!) { account(id: $id) { version stage { key } } }', { id: account.id }, managerToken);
+    expect(after.body.data).toEqual({ account: { version: 2, stage: { key: 'implementation' } } });
+  });
+
+  it('answers FORBIDDEN to a CSM moving an account they do not own', async () => {
+    const account = await createAccount(database.db, { stageKey: 'onboarding' });
+    const otherCsm = await createUser(database.db, { role: 'csm' });
+    const token = await createToken(database.db, 'csm', otherCsm);
+    const response = await api.request(MOVE, { input: { accountId: account.id, toStage: 'implementation', expectedVersion: 1 } }, token);
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(response.body.errors?.[0]?.message).toMatch(/only move accounts you own/);
+  });
+
+  it('explains bad input: an unknown stage, and a variable of the wrong type', async () => {
+    const account = await createAccount(database.db, { stageKey: 'onboarding' });
+    const unknownStage = await api.request(MOVE, { input: { accountId: account.id, toStage: 'live', expectedVersion: 1 } }, managerToken);
+    expect(unknownStage.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'toStage' } });
+    expect(unknownStage.body.errors?.[0]?.message).toMatch(/There is no stage "live". Use one of:/);
+
+    const wrongType = await api.request(MOVE, { input: { accountId: account.id, toStage: 'implementation', expectedVersion: 'one' } }, managerToken);
+    expect(wrongType.body.errors?.[0]?.message).toMatch(/expectedVersion.*Int cannot represent non-integer value: "one"/);
+  });
+
+  it('masks unexpected errors instead of leaking internals', async () => {
+    const broken = await createTestDatabase();
+    const brokenApi = createGraphqlClient(broken.db, { bootstrapAdminToken: BOOTSTRAP_TOKEN });
+    await broken.destroy();
+    const response = await brokenApi.request('{ stages { key } }', {}, BOOTSTRAP_TOKEN);
+    expect(response.body.errors?.[0]?.message).toBe('Unexpected error.');
+    expect(JSON.stringify(response.body)).not.toMatch(/select|lifecycle_stages|closed|terminat/i);
+  });
+});
+
+describe('the checked-in schema', () => {
+  it('api/schema.graphql matches the served schema (run `npm run schema` after changing the API)', async () => {
+    const checkedIn = await readFile(new URL('../api/schema.graphql', import.meta.url), 'utf8');
+    expect(checkedIn).toBe(printLifelineSchema());
+  });
+});

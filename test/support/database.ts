@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import type { Logger } from 'drizzle-orm/logger';
+import postgres from 'postgres';
+import { type Database, openDatabase } from '../../db/client.ts';
+import { PGLITE_TEMPLATE_FILE, POSTGRES_TEMPLATE_DB, databaseUrlWithName } from './template.ts';
+
+export interface TestDatabase extends Database {
+  /** Drops the copy (PostgreSQL) or closes it (PGlite). */
+  destroy(): Promise<void>;
+}
+
+/** Counts SQL statements, for tests that pin how many a request costs. */
+export class StatementCounter implements Logger {
+  statements: string[] = [];
+
+  logQuery(query: string): void {
+    this.statements.push(query);
+  }
+
+  reset(): void {
+    this.statements = [];
+  }
+}
+
+/**
+ * A private, migrated database for one test file: PGlite by default, PostgreSQL when TEST_DATABASE_URL is set.
+ * Copies are isolated, so test files run in parallel without seeing each other's rows.
+ */
+export async function createTestDatabase(options: { logger?: Logger } = {}): Promise<TestDatabase> {
+  const url = process.env.TEST_DATABASE_URL;
+  const openOptions = options.logger ? { logger: options.logger } : {};
+  if (url) {
+    const name = `lifeline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name} template ${POSTGRES_TEMPLATE_DB}`);
+    const database = await openDatabase({ kind: 'postgres', url: databaseUrlWithName(url, name), max: 10 }, openOptions);
+    return {
+      ...database,
+      async destroy() {
+        await database.close();
+        await admin.unsafe(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      },
+    };
+  }
+  const template = await readFile(PGLITE_TEMPLATE_FILE);
+  const pglite = await PGlite.create({ loadDataDir: new Blob([template]) });
+  const database = await openDatabase({ kind: 'pglite', pglite }, openOptions);
+  return { ...database, destroy: () => database.close() };
+}

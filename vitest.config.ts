@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // graphql ships CommonJS and ESM builds; Node (and so Pothos and Yoga) load the CommonJS one, and our
+    // sources must use the same instance or the schema fails with "from another module or realm".
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
+  test: {
+    include: ['test/**/*.test.ts', '**/*.unit.test.ts'],
+    exclude: ['node_modules/**', '.data/**'],
+    globalSetup: ['test/support/global-setup.ts'],
+    // Each file opens its own database (a PGlite copy or a PostgreSQL database): keep it in its own process.
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
