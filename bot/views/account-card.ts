@@ -37,7 +37,9 @@ function stageOption(stage: LifecycleStage): PlainTextOption {
 
 function renewalText(contractEnd: string | null, now: Date): string {
   if (!contractEnd) return '_no contract end on file_';
-  const days = daysBetween(now, new Date(`${contractEnd}T00:00:00Z`));
+  // Calendar days, not elapsed hours: a contract ending tomorrow is "in 1 day" all day today.
+  const today = new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);
+  const days = daysBetween(today, new Date(`${contractEnd}T00:00:00Z`));
   if (days < 0) return `${contractEnd} (ended ${plural(-days, 'day')} ago)`;
   return `${contractEnd} (in ${plural(days, 'day')})`;
 }

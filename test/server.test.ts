@@ -1,0 +1,122 @@
+import { WebClient } from '@slack/web-api';
+import { count, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../config.ts';
+import { queryRows } from '../db/client.ts';
+import { accounts, lifecycleStages, users } from '../db/schema.ts';
+import { seedDemoBook } from '../db/seed/demo.ts';
+import { type Lifeline, startLifeline } from '../server.ts';
+import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { silentLogger } from './support/graphql.ts';
+
+let database: TestDatabase;
+let lifeline: Lifeline;
+const printed: string[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  lifeline = await startLifeline({
+    config: parseConfig({ PORT: '0' }),
+    database,
+    logger: silentLogger,
+    host: '127.0.0.1',
+    printLocal: (line) => printed.push(line),
+  });
+});
+afterAll(async () => {
+  await lifeline?.close();
+  await database?.destroy();
+});
+
+describe('the HTTP server', () => {
+  it('serves /healthz, /readyz and /metrics, and says where to go for an unknown path', async () => {
+    expect(await (await fetch(`${lifeline.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${lifeline.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await (await fetch(`${lifeline.url}/metrics`)).text()).toMatch(/process_cpu_user_seconds_total/);
+    const missing = await fetch(`${lifeline.url}/nope`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/Try \/graphql/);
+  });
+
+  it('serves GraphiQL to a browser without a token, but no data', async () => {
+    const page = await fetch(`${lifeline.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/Lifeline GraphQL/);
+    const data = await fetch(`${lifeline.url}/graphql?query=${encodeURIComponent('{ stages { key } }')}`, { headers: { accept: 'application/json' } });
+    expect(data.status).toBe(401);
+  });
+});
+
+describe('local mode (no SLACK_BOT_TOKEN)', () => {
+  it('answers the Web API like Slack, prints messages readably and keeps them for the preview page', async () => {
+    expect(lifeline.localSlack).toBeDefined();
+    const client = new WebClient('xoxb-local-preview', { slackApiUrl: `${lifeline.url}/local-slack/api/`, retryConfig: { retries: 0 } });
+    const posted = await client.chat.postMessage({
+      channel: 'C-HANDOFFS',
+      text: 'New customer: Acme',
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'New customer: Acme' } },
+        { type: 'section', text: { type: 'mrkdwn', text: 'AE <@U1> hands over to CSM <@U2>' } },
+      ],
+    });
+    expect(posted.ok).toBe(true);
+    expect(posted.ts).toMatch(/^\d+\.\d{6}$/);
+    expect(printed.join('\n')).toMatch(/Slack chat\.postMessage → C-HANDOFFS\n│ == New customer: Acme ==\n│ AE @U1 hands over to CSM @U2/);
+    const preview = await (await fetch(`${lifeline.url}/local-slack/preview`)).text();
+    expect(preview).toContain('AE @U1 hands over to CSM @U2');
+  });
+});
+
+describe('the demo book', () => {
+  it('seeds about 40 accounts across every stage, people with Slack ids, and a consistent history; only once', async () => {
+    const demo = await createTestDatabase();
+    try {
+      const first = await seedDemoBook(demo.db, new Date('2026-11-25T09:00:00Z'));
+      expect(first.seeded).toBe(true);
+      expect(first.admin?.role).toBe('admin');
+      const [accountTotal] = await demo.db.select({ total: count() }).from(accounts);
+      expect(accountTotal?.total).toBe(40);
+      const perStage = await demo.db
+        .select({ stage: lifecycleStages.key, total: count(accounts.id) })
+        .from(lifecycleStages)
+        .leftJoin(accounts, eq(accounts.stageKey, lifecycleStages.key))
+        .groupBy(lifecycleStages.key);
+      for (const row of perStage) expect(row.total, `accounts in ${row.stage}`).toBeGreaterThan(0);
+      const people = await demo.db.select().from(users);
+      expect(people.every((person) => person.slackUserId?.startsWith('U'))).toBe(true);
+      // Every account's version equals the length of its history, and the chain has no gaps.
+      const broken = await queryRows(
+        demo.db,
+        sql`select a.id from accounts a join stage_transitions t on t.account_id = a.id
+            group by a.id, a.version having count(*) <> a.version or max(t.account_version) <> a.version`,
+      );
+      expect(broken).toEqual([]);
+      const backward = await queryRows<{ total: number }>(demo.db, sql`select count(*)::int as total from stage_transitions where direction = 'backward'`);
+      expect(backward[0]?.total).toBeGreaterThan(0);
+
+      const second = await seedDemoBook(demo.db);
+      expect(second.seeded).toBe(false);
+      const [again] = await demo.db.select({ total: count() }).from(accounts);
+      expect(again?.total).toBe(40);
+    } finally {
+      await demo.destroy();
+    }
+  });
+});
+
+describe('readiness', () => {
+  it('reports 503 on /readyz when the database is gone, while /healthz stays up', async () => {
+    const doomed = await createTestDatabase();
+    const server = await startLifeline({ config: parseConfig({ PORT: '0' }), database: doomed, logger: silentLogger, host: '127.0.0.1', printLocal: () => {} });
+    try {
+      await doomed.destroy();
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'database unavailable' });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});

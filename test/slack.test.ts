@@ -1,0 +1,290 @@
+import { asc, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../config.ts';
+import { accounts, stageTransitions, type User } from '../db/schema.ts';
+import { ActionIds } from '../bot/ids.ts';
+import { type Lifeline, startLifeline } from '../server.ts';
+import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createAccount, createUser } from './support/factories.ts';
+import { type FakeSlack, type RecordedCall, startFakeSlack, validateBlocks } from './support/fake-slack.ts';
+import { silentLogger } from './support/graphql.ts';
+import { type SlackRequestClient, buttonAction, createSlackClient, slashCommand, staticSelectAction } from './support/slack-requests.ts';
+
+const SIGNING_SECRET = 'test-signing-secret-8f3a1c';
+
+let database: TestDatabase;
+let fake: FakeSlack;
+let lifeline: Lifeline;
+let slack: SlackRequestClient;
+let csm: User;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  fake = await startFakeSlack();
+  lifeline = await startLifeline({
+    config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl }),
+    database,
+    logger: silentLogger,
+    host: '127.0.0.1',
+    slackRetryConfig: { retries: 0 },
+  });
+  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
+  csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
+});
+afterAll(async () => {
+  await lifeline?.close();
+  await fake?.close();
+  await database?.destroy();
+});
+beforeEach(() => fake.reset());
+
+function stringField(value: unknown, key: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const found: unknown = Reflect.get(value, key);
+  return typeof found === 'string' ? found : undefined;
+}
+
+/** The account card's actions block id, which carries the account id and the version it shows. */
+function cardBlockIdIn(call: RecordedCall | undefined): string {
+  const blocks = call?.body.blocks;
+  if (!Array.isArray(blocks)) throw new Error(`No blocks in ${JSON.stringify(call?.body)}`);
+  const actions = blocks.find((block) => stringField(block, 'type') === 'actions');
+  const blockId = stringField(actions, 'block_id');
+  if (!blockId) throw new Error('The card has no actions block');
+  return blockId;
+}
+
+function textOf(call: RecordedCall | undefined): string {
+  return stringField(call?.body, 'text') ?? '';
+}
+
+async function historyOf(accountId: string) {
+  return database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, accountId)).orderBy(asc(stageTransitions.accountVersion));
+}
+
+async function openCard(userId: string, accountName: string): Promise<{ blockId: string; responseUrl: string }> {
+  const responseUrl = fake.responseUrl(`command-${accountName.replace(/\W+/g, "-")}-${Date.now()}`);
+  const response = await slack.command(slashCommand({ text: `account ${accountName}`, user_id: userId, response_url: responseUrl }));
+  expect(response.status).toBe(200);
+  const [call] = await fake.waitForCalls('response_url', 1);
+  expect(call?.responseId).toBe(new URL(responseUrl).pathname.split('/').pop());
+  fake.reset();
+  return { blockId: cardBlockIdIn(call), responseUrl };
+}
+
+describe('/lifeline account <name>', () => {
+  it('answers with an ephemeral account card that fits Slack limits and carries a stage select', async () => {
+    const ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker', slackUserId: 'UAE00001' });
+    const account = await createAccount(database.db, {
+      name: 'Acme Analytics',
+      csmId: csm.id,
+      aeId: ae.id,
+      stageKey: 'onboarding',
+      arrCents: 12_000_000,
+      contractEnd: '2027-03-31',
+    });
+    const responseUrl = fake.responseUrl('acme-card');
+    const response = await slack.command(slashCommand({ text: 'account acme analytics', user_id: 'UCSM0001', response_url: responseUrl }));
+    expect(response.status).toBe(200);
+    const [call] = await fake.waitForCalls('response_url', 1);
+    expect(call?.outcome).toBe('ok');
+    expect(call?.body.response_type).toBe('ephemeral');
+    expect(textOf(call)).toMatch(/^Acme Analytics: Onboarding for 0 days, ARR \$120,000, CSM Sam Okafor, renewal 2027-03-31/);
+    expect(validateBlocks(call?.body.blocks, 'message')).toEqual([]);
+    const rendered = JSON.stringify(call?.body.blocks);
+    expect(rendered).toContain('<@UCSM0001>');
+    expect(rendered).toContain('<@UAE00001>');
+    expect(rendered).toContain(ActionIds.stageSelect);
+    expect(cardBlockIdIn(call)).toBe(`account_card:${account.id}:1`);
+  });
+
+  it('offers a chooser when several accounts match, and says so when none does', async () => {
+    await createAccount(database.db, { name: 'Globex East' });
+    await createAccount(database.db, { name: 'Globex West' });
+    await slack.command(slashCommand({ text: 'account globex', user_id: 'UCSM0001', response_url: fake.responseUrl('chooser') }));
+    const [chooser] = await fake.waitForCalls('response_url', 1);
+    expect(textOf(chooser)).toMatch(/2 accounts match "globex": Globex East, Globex West/);
+    expect(validateBlocks(chooser?.body.blocks, 'message')).toEqual([]);
+
+    fake.reset();
+    await slack.command(slashCommand({ text: 'account nothing-like-this', user_id: 'UCSM0001', response_url: fake.responseUrl('none') }));
+    const [none] = await fake.waitForCalls('response_url', 1);
+    expect(textOf(none)).toMatch(/No account matches “nothing-like-this”/);
+  });
+
+  it('tells a Slack user who is not linked to Lifeline, ephemerally, and shows them nothing', async () => {
+    await slack.command(slashCommand({ text: 'account Acme Analytics', user_id: 'UNOBODY01', response_url: fake.responseUrl('stranger') }));
+    const [call] = await fake.waitForCalls('response_url', 1);
+    expect(call?.body.response_type).toBe('ephemeral');
+    expect(textOf(call)).toMatch(/Your Slack account is not linked to Lifeline/);
+    expect(JSON.stringify(call?.body)).not.toContain('Acme');
+  });
+
+  it('answers help for an empty or unknown subcommand', async () => {
+    await slack.command(slashCommand({ text: 'frobnicate', user_id: 'UCSM0001', response_url: fake.responseUrl('help') }));
+    const [call] = await fake.waitForCalls('response_url', 1);
+    expect(textOf(call)).toMatch(/I don't know `frobnicate`[\s\S]*\/lifeline account <name>/);
+  });
+});
+
+describe('moving a stage from the card', () => {
+  it('moves the stage, records one transition, and redraws the ephemeral card in place', async () => {
+    const account = await createAccount(database.db, { name: 'Brightwave Health', csmId: csm.id, stageKey: 'onboarding' });
+    const card = await openCard('UCSM0001', 'Brightwave Health');
+    const response = await slack.blockAction(
+      staticSelectAction({
+        userId: 'UCSM0001',
+        actionId: ActionIds.stageSelect,
+        blockId: card.blockId,
+        selectedValue: 'implementation',
+        responseUrl: card.responseUrl,
+        container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000100', isEphemeral: true },
+      }),
+    );
+    expect(response.status).toBe(200);
+    const [update] = await fake.waitForCalls('response_url', 1);
+    expect(update?.body.replace_original).toBe(true);
+    expect(cardBlockIdIn(update)).toBe(`account_card:${account.id}:2`);
+    expect(textOf(update)).toMatch(/Brightwave Health: Implementation/);
+
+    const history = await historyOf(account.id);
+    expect(history).toHaveLength(2);
+    expect(history[1]).toMatchObject({ fromStage: 'onboarding', toStage: 'implementation', source: 'slack', actorId: csm.id, actorLabel: 'Sam Okafor' });
+  });
+
+  it('a card shared in the channel is updated with chat.update', async () => {
+    const account = await createAccount(database.db, { name: 'Cobalt Logistics', csmId: csm.id, stageKey: 'implementation' });
+    const card = await openCard('UCSM0001', 'Cobalt Logistics');
+    await slack.blockAction(
+      buttonAction({
+        userId: 'UCSM0001',
+        actionId: ActionIds.shareCard,
+        blockId: card.blockId,
+        value: account.id,
+        responseUrl: card.responseUrl,
+        container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000200', isEphemeral: true },
+      }),
+    );
+    const [posted] = await fake.waitForCalls('chat.postMessage', 1);
+    expect(posted?.body.channel).toBe('C0001');
+    expect(posted?.warnings).toEqual([]);
+    const sharedBlockId = cardBlockIdIn(posted);
+    const ts = '1700000000.000300';
+
+    await slack.blockAction(
+      staticSelectAction({
+        userId: 'UCSM0001',
+        actionId: ActionIds.stageSelect,
+        blockId: sharedBlockId,
+        selectedValue: 'early_adoption',
+        responseUrl: fake.responseUrl('shared-card'),
+        container: { type: 'message', channelId: 'C0001', messageTs: ts, isEphemeral: false },
+        message: { blocks: [], text: 'card', ts },
+      }),
+    );
+    const [update] = await fake.waitForCalls('chat.update', 1);
+    expect(update?.body).toMatchObject({ channel: 'C0001', ts });
+    expect(update?.outcome).toBe('ok');
+    expect(cardBlockIdIn(update)).toBe(`account_card:${account.id}:2`);
+    const [row] = await database.db.select().from(accounts).where(eq(accounts.id, account.id));
+    expect(row?.stageKey).toBe('early_adoption');
+  });
+
+  it('a stale card says who moved the account meanwhile and shows it as it is now', async () => {
+    const manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
+    const account = await createAccount(database.db, { name: 'Driftwood Media', csmId: csm.id, stageKey: 'onboarding' });
+    const staleCard = await openCard('UCSM0001', 'Driftwood Media');
+    const managerCard = await openCard('UMGR0001', 'Driftwood Media');
+    const select = (userId: string, card: { blockId: string; responseUrl: string }, stage: string) =>
+      slack.blockAction(
+        staticSelectAction({
+          userId,
+          actionId: ActionIds.stageSelect,
+          blockId: card.blockId,
+          selectedValue: stage,
+          responseUrl: card.responseUrl,
+          container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000400', isEphemeral: true },
+        }),
+      );
+    await select('UMGR0001', managerCard, 'implementation');
+    await fake.waitForCalls('response_url', 1);
+    fake.reset();
+
+    await select('UCSM0001', staleCard, 'churned');
+    const calls = await fake.waitForCalls('response_url', 2);
+    const notice = calls.find((call) => call.body.replace_original === false);
+    const refreshed = calls.find((call) => call.body.replace_original === true);
+    expect(notice?.body.response_type).toBe('ephemeral');
+    expect(textOf(notice)).toMatch(/Driftwood Media changed since you loaded it .*Maya Patel moved it to Implementation/);
+    expect(cardBlockIdIn(refreshed)).toBe(`account_card:${account.id}:2`);
+    expect((await historyOf(account.id)).map((row) => row.toStage)).toEqual(['onboarding', 'implementation']);
+    expect(manager.role).toBe('manager');
+  });
+
+  it('a CSM who does not own the account is told why, and nothing moves', async () => {
+    const other = await createUser(database.db, { role: 'csm', name: 'Lena Fischer', slackUserId: 'UCSM0002' });
+    const account = await createAccount(database.db, { name: 'Evergreen Foods', csmId: csm.id, stageKey: 'onboarding' });
+    const card = await openCard('UCSM0002', 'Evergreen Foods');
+    await slack.blockAction(
+      staticSelectAction({
+        userId: other.slackUserId ?? '',
+        actionId: ActionIds.stageSelect,
+        blockId: card.blockId,
+        selectedValue: 'implementation',
+        responseUrl: card.responseUrl,
+        container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000500', isEphemeral: true },
+      }),
+    );
+    const [call] = await fake.waitForCalls('response_url', 1);
+    expect(call?.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect(textOf(call)).toMatch(/You can only move accounts you own as CSM; Evergreen Foods belongs to another CSM/);
+    expect(await historyOf(account.id)).toHaveLength(1);
+  });
+
+  it('an unlinked Slack user clicking a card is told to get linked, and nothing moves', async () => {
+    const account = await createAccount(database.db, { name: 'Fjord Robotics', csmId: csm.id, stageKey: 'onboarding' });
+    await slack.blockAction(
+      staticSelectAction({
+        userId: 'UNOBODY02',
+        actionId: ActionIds.stageSelect,
+        blockId: `account_card:${account.id}:1`,
+        selectedValue: 'implementation',
+        responseUrl: fake.responseUrl('unlinked-click'),
+        container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000600', isEphemeral: true },
+      }),
+    );
+    const [call] = await fake.waitForCalls('response_url', 1);
+    expect(textOf(call)).toMatch(/Your Slack account is not linked to Lifeline/);
+    expect(await historyOf(account.id)).toHaveLength(1);
+  });
+});
+
+describe('requests that do not come from Slack', () => {
+  it('a badly signed copy of a valid stage move is rejected with 401 and changes nothing', async () => {
+    const account = await createAccount(database.db, { name: 'Granite Insurance', csmId: csm.id, stageKey: 'onboarding' });
+    const payload = staticSelectAction({
+      userId: 'UCSM0001',
+      actionId: ActionIds.stageSelect,
+      blockId: `account_card:${account.id}:1`,
+      selectedValue: 'implementation',
+      responseUrl: fake.responseUrl('forged'),
+      container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000700', isEphemeral: true },
+    });
+    const forged = await slack.blockAction(payload, { signature: 'v0=0000000000000000000000000000000000000000000000000000000000000000' });
+    expect(forged.status).toBe(401);
+    const unsigned = await slack.blockAction(payload, { omitHeaders: true });
+    expect(unsigned.status).toBe(401);
+    const stale = await slack.blockAction(payload, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+    expect(stale.status).toBe(401);
+    const wrongSecret = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: 'not-the-secret' });
+    expect((await wrongSecret.blockAction(payload)).status).toBe(401);
+
+    expect(await historyOf(account.id)).toHaveLength(1);
+    expect(fake.calls).toEqual([]);
+
+    // The same request, correctly signed, does move it: the rejections above were about the signature only.
+    expect((await slack.blockAction(payload)).status).toBe(200);
+    await fake.waitForCalls('response_url', 1);
+    expect(await historyOf(account.id)).toHaveLength(2);
+  });
+});
