@@ -1,0 +1,135 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  date,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/** Roles a person can hold. `integration` is only ever given to API tokens (CRM, product analytics, support desk). */
+export const userRoles = ['admin', 'manager', 'csm', 'ae', 'viewer'] as const;
+export const tokenRoles = [...userRoles, 'integration'] as const;
+export const segments = ['smb', 'mid_market', 'enterprise'] as const;
+export const transitionSources = ['slack', 'api', 'rule', 'import'] as const;
+export const transitionDirections = ['initial', 'forward', 'backward'] as const;
+
+export type UserRole = (typeof userRoles)[number];
+export type TokenRole = (typeof tokenRoles)[number];
+export type Segment = (typeof segments)[number];
+export type TransitionSource = (typeof transitionSources)[number];
+export type TransitionDirection = (typeof transitionDirections)[number];
+
+export const userRole = pgEnum('user_role', userRoles);
+export const tokenRole = pgEnum('token_role', tokenRoles);
+export const segment = pgEnum('segment', segments);
+export const transitionSource = pgEnum('transition_source', transitionSources);
+export const transitionDirection = pgEnum('transition_direction', transitionDirections);
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    email: text('email').notNull(),
+    slackUserId: text('slack_user_id'),
+    role: userRole('role').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('users_email_key').on(sql`lower(${t.email})`),
+    uniqueIndex('users_slack_user_id_key').on(t.slackUserId),
+  ],
+);
+
+export const lifecycleStages = pgTable('lifecycle_stages', {
+  key: text('key').primaryKey(),
+  name: text('name').notNull(),
+  position: integer('position').notNull().unique(),
+  ownerRole: userRole('owner_role').notNull(),
+  entryCriteria: text('entry_criteria').notNull(),
+  exitCriteria: text('exit_criteria').notNull(),
+  slaDays: integer('sla_days'),
+  terminal: boolean('terminal').notNull().default(false),
+});
+
+export const accounts = pgTable(
+  'accounts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    externalId: text('external_id').unique(),
+    name: text('name').notNull(),
+    domain: text('domain'),
+    segment: segment('segment').notNull(),
+    arrCents: bigint('arr_cents', { mode: 'number' }).notNull().default(0),
+    csmId: uuid('csm_id').references(() => users.id),
+    aeId: uuid('ae_id').references(() => users.id),
+    stageKey: text('stage_key')
+      .notNull()
+      .references(() => lifecycleStages.key),
+    stageEnteredAt: timestamp('stage_entered_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    contractStart: date('contract_start', { mode: 'string' }),
+    contractEnd: date('contract_end', { mode: 'string' }),
+    /** Optimistic concurrency: bumped by every stage move; equals the number of transitions recorded. */
+    version: integer('version').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('accounts_stage_key_idx').on(t.stageKey, t.id),
+    index('accounts_csm_id_idx').on(t.csmId, t.id),
+    index('accounts_ae_id_idx').on(t.aeId, t.id),
+    index('accounts_segment_idx').on(t.segment, t.id),
+    index('accounts_name_idx').on(sql`lower(${t.name})`),
+  ],
+);
+
+/** Append-only: every stage change, forward or backward, is one row. Never updated, never deleted. */
+export const stageTransitions = pgTable(
+  'stage_transitions',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    fromStage: text('from_stage').references(() => lifecycleStages.key),
+    toStage: text('to_stage')
+      .notNull()
+      .references(() => lifecycleStages.key),
+    direction: transitionDirection('direction').notNull(),
+    actorId: uuid('actor_id').references(() => users.id),
+    /** Who or what moved it, as shown to people: a user's name, an API token's name, a rule's name. */
+    actorLabel: text('actor_label').notNull(),
+    source: transitionSource('source').notNull(),
+    reason: text('reason'),
+    /** The account version this transition produced; unique per account, so the chain has no forks. */
+    accountVersion: integer('account_version').notNull(),
+    occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('stage_transitions_account_version_key').on(t.accountId, t.accountVersion)],
+);
+
+export const apiTokens = pgTable('api_tokens', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  /** SECURITY: only the SHA-256 of a token is stored; the token itself is shown once, at creation. */
+  tokenHash: text('token_hash').notNull().unique(),
+  role: tokenRole('role').notNull(),
+  userId: uuid('user_id').references(() => users.id),
+  createdAt: createdAt(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+});
+
+export type User = typeof users.$inferSelect;
+export type LifecycleStage = typeof lifecycleStages.$inferSelect;
+export type Account = typeof accounts.$inferSelect;
+export type StageTransition = typeof stageTransitions.$inferSelect;
+export type ApiToken = typeof apiTokens.$inferSelect;
