@@ -2,3 +2,4 @@
 export * from './schema/core.ts';
 export * from './schema/signals.ts';
 export * from './schema/delivery.ts';
+export * from './schema/health.ts';
