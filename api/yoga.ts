@@ -5,6 +5,7 @@ import type { Db } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { authenticateToken } from '../domain/tokens.ts';
 import { type ApiContext, createApiContext } from './context.ts';
+import { queryDocumentLimitPlugins } from './limits.ts';
 import { schema } from './schema.ts';
 
 export interface GraphqlOptions {
@@ -33,6 +34,13 @@ function toClientError(error: unknown, message: string, isDev?: boolean): Error 
   return defaultMaskError(error, message, isDev);
 }
 
+/** Yoga logs errors as positional arguments; pino serialises an Error only under `err`. */
+function logFields(args: unknown[]): Record<string, unknown> {
+  const err = args.find((arg) => arg instanceof Error);
+  const rest = args.filter((arg) => !(arg instanceof Error));
+  return { ...(err ? { err } : {}), ...(rest.length > 0 ? { args: rest } : {}) };
+}
+
 export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance<Record<string, never>, ApiContext> {
   const { db, logger } = options;
   return createYoga<Record<string, never>, ApiContext>({
@@ -40,10 +48,10 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: {
-      debug: (...args) => logger.debug({ args }, 'graphql'),
-      info: (...args) => logger.info({ args }, 'graphql'),
-      warn: (...args) => logger.warn({ args }, 'graphql'),
-      error: (...args) => logger.error({ args }, 'graphql'),
+      debug: (...args) => logger.debug(logFields(args), 'graphql'),
+      info: (...args) => logger.info(logFields(args), 'graphql'),
+      warn: (...args) => logger.warn(logFields(args), 'graphql'),
+      error: (...args) => logger.error(logFields(args), 'graphql'),
     },
     graphiql: {
       title: 'Lifeline GraphQL',
@@ -60,6 +68,7 @@ query Book {
 `,
     },
     maskedErrors: { maskError: toClientError },
+    plugins: queryDocumentLimitPlugins(),
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {

@@ -47,6 +47,7 @@ function openPostgres(url: string, max: number, options: OpenOptions): Database 
   const client = postgres(url, {
     max,
     onnotice: () => {},
+    connect_timeout: 5,
     connection: { application_name: 'lifeline' },
   });
   const db = drizzlePostgres({ client, schema, logger: options.logger ?? false });
@@ -88,12 +89,20 @@ async function openPglite(target: { dir?: string; pglite?: PGlite }, options: Op
   };
 }
 
+/** Readiness probes must answer quickly even when the server hangs rather than refuses. */
+const PING_TIMEOUT_MS = 2000;
+
 async function pingWith(db: Db): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+  });
   try {
-    await db.execute(sql`select 1`);
-    return true;
+    return await Promise.race([db.execute(sql`select 1`).then(() => true), timeout]);
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

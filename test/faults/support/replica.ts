@@ -1,0 +1,79 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const projectRoot = fileURLToPath(new URL('../../..', import.meta.url));
+
+export interface Replica {
+  url: string;
+  process: ChildProcess;
+  /** Everything the process printed, for diagnosing a failed scenario. */
+  output(): string;
+  /** SIGKILL: no shutdown hook runs, as in a crash or an OOM kill. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+}
+
+export interface ReplicaOptions {
+  databaseUrl: string;
+  slackApiUrl: string;
+  signingSecret: string;
+  env?: Record<string, string>;
+}
+
+/** Starts `main.ts` as its own process, exactly as `npm start` would, and waits until it is ready. */
+export async function startReplica(options: ReplicaOptions): Promise<Replica> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+    cwd: projectRoot,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      PORT: '0',
+      DATABASE_URL: options.databaseUrl,
+      SLACK_BOT_TOKEN: 'xoxb-fault-suite',
+      SLACK_SIGNING_SECRET: options.signingSecret,
+      SLACK_API_URL: options.slackApiUrl,
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`replica did not start within 60 s:\n${output}`)), 60_000);
+    const check = () => {
+      const match = /Lifeline is running on (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`replica exited with ${code} before starting:\n${output}`));
+    });
+  });
+
+  return {
+    url,
+    process: child,
+    output: () => output,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
