@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { type YogaServerInstance, createYoga, maskError as defaultMaskError } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { Db } from '../db/client.ts';
+import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { authenticateToken } from '../domain/tokens.ts';
 import { type ApiContext, createApiContext } from './context.ts';
@@ -30,6 +30,12 @@ function toClientError(error: unknown, message: string, isDev?: boolean): Error 
       ...(graphqlError?.path ? { path: graphqlError.path } : {}),
       extensions: { code: original.code, ...(original.field ? { field: original.field } : {}) },
     });
+  }
+  if (isDatabaseUnavailable(original)) {
+    return new GraphQLError(
+      "Lifeline's database is unavailable right now, so nothing was read or changed. Retry in a minute; /readyz reports when it is back.",
+      { extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'Retry-After': '30' } } } },
+    );
   }
   return defaultMaskError(error, message, isDev);
 }

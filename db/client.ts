@@ -112,3 +112,35 @@ export async function queryRows<Row extends Record<string, unknown>>(db: Db | Tx
   if (Array.isArray(result)) return result as Row[];
   return (result as { rows: Row[] }).rows;
 }
+
+// Error codes that mean "the database cannot be reached right now", as opposed to a bad query:
+// socket errors, postgres.js connection states, and PostgreSQL's shutdown / cannot-connect SQLSTATEs.
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+
+/** True when an error means the database is unreachable, so callers can say "try again" instead of "bug". */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    const code: unknown = Reflect.get(current, 'code');
+    if (typeof code === 'string' && unavailableCodes.has(code)) return true;
+    if (/PGlite is closed/i.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
