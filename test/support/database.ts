@@ -4,7 +4,8 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'drizzle-orm/logger';
 import postgres from 'postgres';
 import { type Database, openDatabase } from '../../db/client.ts';
-import { PGLITE_TEMPLATE_FILE, POSTGRES_TEMPLATE_DB, databaseUrlWithName } from './template.ts';
+import { inject } from 'vitest';
+import { databaseUrlWithName } from './template.ts';
 
 export interface TestDatabase extends Database {
   /** Drops the copy (PostgreSQL) or closes it (PGlite). */
@@ -34,7 +35,7 @@ export async function createTestDatabase(options: { logger?: Logger } = {}): Pro
   if (url) {
     const name = `lifeline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
     const admin = postgres(url, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${name} template ${POSTGRES_TEMPLATE_DB}`);
+    await admin.unsafe(`create database ${name} template ${inject('postgresTemplate')}`);
     const database = await openDatabase({ kind: 'postgres', url: databaseUrlWithName(url, name), max: 10 }, openOptions);
     return {
       ...database,
@@ -45,7 +46,7 @@ export async function createTestDatabase(options: { logger?: Logger } = {}): Pro
       },
     };
   }
-  const template = await readFile(PGLITE_TEMPLATE_FILE);
+  const template = await readFile(inject('pgliteTemplate'));
   const pglite = await PGlite.create({ loadDataDir: new Blob([template]) });
   const database = await openDatabase({ kind: 'pglite', pglite }, openOptions);
   return { ...database, destroy: () => database.close() };
