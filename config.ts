@@ -1,3 +1,4 @@
+import { validate as isCronExpression } from 'node-cron';
 import { z } from 'zod';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -7,6 +8,26 @@ const optionalText = z
   .trim()
   .transform((value) => (value === '' ? undefined : value))
   .optional();
+
+/** Jobs whose schedule can be overridden, each with `LIFELINE_SCHEDULE_<JOB>`. */
+const scheduledJobs = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;
+
+const cronSchedule = (variable: string) =>
+  optionalText.pipe(
+    z
+      .string()
+      .refine(isCronExpression, `${variable} must be a cron expression such as "0 * * * *" (minute hour day month weekday, optional seconds first)`)
+      .optional(),
+  );
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const configSchema = z
   .object({
@@ -27,6 +48,12 @@ const configSchema = z
       z.string().startsWith('xoxb-', 'SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"').optional(),
     ),
     SLACK_SIGNING_SECRET: optionalText,
+    SLACK_HANDOFF_CHANNEL: optionalText.pipe(
+      z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'SLACK_HANDOFF_CHANNEL must be a Slack channel id such as C0123456789 (not a #name)').optional(),
+    ),
+    SLACK_AT_RISK_CHANNEL: optionalText.pipe(
+      z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'SLACK_AT_RISK_CHANNEL must be a Slack channel id such as C0123456789 (not a #name)').optional(),
+    ),
     SLACK_API_URL: z
       .url({ error: 'SLACK_API_URL must be an http(s) URL such as https://slack.com/api/' })
       .default('https://slack.com/api/'),
@@ -37,6 +64,26 @@ const configSchema = z
     LIFELINE_SEED_DEMO: z
       .enum(['auto', 'never'], { error: 'LIFELINE_SEED_DEMO must be "auto" or "never"' })
       .default('auto'),
+    CRM_WEBHOOK_SECRET: optionalText.pipe(
+      z.string().min(24, 'CRM_WEBHOOK_SECRET must be at least 24 characters long (generate one with `openssl rand -hex 32`)').optional(),
+    ),
+    LIFELINE_TIMEZONE: z
+      .string()
+      .trim()
+      .refine(isTimeZone, 'LIFELINE_TIMEZONE must be an IANA time zone such as Europe/Paris or America/New_York')
+      .default('UTC'),
+    LIFELINE_JOBS: z.enum(['on', 'off'], { error: 'LIFELINE_JOBS must be "on" or "off"' }).default('on'),
+    LIFELINE_SCHEDULE_HEALTH: cronSchedule('LIFELINE_SCHEDULE_HEALTH'),
+    LIFELINE_SCHEDULE_RENEWALS: cronSchedule('LIFELINE_SCHEDULE_RENEWALS'),
+    LIFELINE_SCHEDULE_RULES: cronSchedule('LIFELINE_SCHEDULE_RULES'),
+    LIFELINE_SCHEDULE_DIGEST: cronSchedule('LIFELINE_SCHEDULE_DIGEST'),
+    LIFELINE_SCHEDULE_OUTBOX: cronSchedule('LIFELINE_SCHEDULE_OUTBOX'),
+    LIFELINE_RENEWAL_WINDOW_DAYS: z.coerce
+      .number({ error: 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365' })
+      .int('LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')
+      .min(1, 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')
+      .max(365, 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')
+      .default(90),
   })
   .superRefine((env, ctx) => {
     // SECURITY: a bot that can post but cannot verify what it receives would act on forged requests.
@@ -66,9 +113,22 @@ export interface Config {
   slack:
     | { mode: 'slack'; botToken: string; signingSecret: string; apiUrl: string }
     | { mode: 'local'; apiUrl: string };
+  /** Where channel notifications go; unset channels park their notifications with a message saying so. */
+  slackChannels: { handoffs: string | undefined; atRisk: string | undefined };
   adminToken: string | undefined;
+  /** Shared secret that signs POST /webhooks/crm; unset: the webhook answers 404. */
+  crmWebhookSecret: string | undefined;
   logLevel: (typeof logLevels)[number];
   seedDemo: 'auto' | 'never';
+  jobs: {
+    /** Off: this replica serves HTTP only and schedules nothing. */
+    enabled: boolean;
+    /** IANA zone the cron schedules are read in (the digest's 09:00 is 09:00 there). */
+    timezone: string;
+    /** Overrides of the default cron schedules, by job. */
+    schedules: Partial<Record<(typeof scheduledJobs)[number], string>>;
+    renewalWindowDays: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -86,9 +146,22 @@ function toConfig(env: ParsedEnv): Config {
       env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET
         ? { mode: 'slack', botToken: env.SLACK_BOT_TOKEN, signingSecret: env.SLACK_SIGNING_SECRET, apiUrl: env.SLACK_API_URL }
         : { mode: 'local', apiUrl: env.SLACK_API_URL },
+    slackChannels: { handoffs: env.SLACK_HANDOFF_CHANNEL, atRisk: env.SLACK_AT_RISK_CHANNEL },
     adminToken: env.LIFELINE_ADMIN_TOKEN,
+    crmWebhookSecret: env.CRM_WEBHOOK_SECRET,
     logLevel: env.LOG_LEVEL,
     seedDemo: env.LIFELINE_SEED_DEMO,
+    jobs: {
+      enabled: env.LIFELINE_JOBS === 'on',
+      timezone: env.LIFELINE_TIMEZONE,
+      schedules: Object.fromEntries(
+        scheduledJobs.flatMap((job) => {
+          const expression = env[`LIFELINE_SCHEDULE_${job.toUpperCase()}` as `LIFELINE_SCHEDULE_${Uppercase<typeof job>}`];
+          return expression ? [[job, expression]] : [];
+        }),
+      ),
+      renewalWindowDays: env.LIFELINE_RENEWAL_WINDOW_DAYS,
+    },
   };
 }
 

@@ -3,8 +3,11 @@ import { openDatabase } from './db/client.ts';
 import { seedDemoBook } from './db/seed/demo.ts';
 import { ensureDefaultStages } from './domain/lifecycle.ts';
 import { createApiToken, revokeApiTokensNamed } from './domain/tokens.ts';
+import { type JobFn, type JobRegistry, createCoreJobs, registerJobs } from './jobs/registry.ts';
+import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
 import { startLifeline } from './server.ts';
+import { createSlackJobs } from './bot/jobs.ts';
 
 const DEMO_TOKEN_NAME = 'Local demo';
 
@@ -36,6 +39,20 @@ async function main(): Promise<void> {
   }
 
   const lifeline = await startLifeline({ config, database, logger });
+
+  // SLACK SIDE: pass the `digest` and `outbox` job functions here; they are then scheduled (coordinated across
+  // replicas, recorded in job_runs) and runnable by hand with the runJob mutation.
+  const slackJobs: Partial<Record<'digest' | 'outbox', JobFn>> = createSlackJobs(lifeline.delivery);
+  const jobs: JobRegistry = { ...createCoreJobs({ renewalWindowDays: config.jobs.renewalWindowDays }), ...slackJobs };
+  registerJobs(jobs, logger.child({ component: 'jobs' }));
+  const stopScheduler = config.jobs.enabled
+    ? startScheduler({ db: database.db, logger, jobs, schedules: config.jobs.schedules, timezone: config.jobs.timezone })
+    : async () => {};
+
+  // Slack delivery: the outbox loop posts notifications as they are queued (woken by clicks, polling otherwise);
+  // every replica runs one, and FOR UPDATE SKIP LOCKED keeps them from posting the same row twice.
+  lifeline.delivery.start();
+
   const lines = [
     '',
     `Lifeline is running on ${lifeline.url}`,
@@ -57,6 +74,7 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
+    await stopScheduler();
     await lifeline.close();
     await database.close();
     process.exit(0);

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RetryOptions } from '@slack/web-api';
+import { type RetryOptions, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createGraphqlServer } from './api/yoga.ts';
+import { CRM_WEBHOOK_PATH, handleCrmWebhook } from './api/webhooks/crm.ts';
 import { SLACK_EVENTS_PATH, createSlackApp } from './bot/app.ts';
+import { type DeliveryWorker, type DeliveryWorkerOptions, createDeliveryWorker } from './bot/delivery.ts';
 import { LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local-slack.ts';
+import { createNotificationRenderer } from './bot/notifications.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
 
@@ -19,6 +22,8 @@ export interface LifelineOptions {
   slackRetryConfig?: RetryOptions;
   /** Where local mode prints what it would have posted; the console by default. */
   printLocal?: (line: string) => void;
+  /** Tests and benchmarks tune the outbox worker (clock, backoff); production uses the defaults. */
+  delivery?: Partial<Pick<DeliveryWorkerOptions, 'clock' | 'backoff' | 'maxAttempts' | 'concurrency' | 'pollMs' | 'perTargetIntervalMs'>>;
 }
 
 export interface Lifeline {
@@ -26,6 +31,8 @@ export interface Lifeline {
   server: Server;
   /** Set in local mode: what the bot would have posted to Slack. */
   localSlack: LocalSlack | undefined;
+  /** Drains the outbox into Slack (or the local preview); main.ts starts its loop. */
+  delivery: DeliveryWorker;
   close(): Promise<void>;
 }
 
@@ -57,6 +64,27 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`;
 
+  // The outbox owns retries: the delivery client fails fast and surfaces 429s with their Retry-After.
+  const deliveryClient = new WebClient(config.slack.mode === 'slack' ? config.slack.botToken : 'xoxb-local-preview', {
+    slackApiUrl: config.slack.mode === 'slack' ? config.slack.apiUrl : `http://127.0.0.1:${port}${LOCAL_SLACK_PATH}/api/`,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+  });
+  const delivery = createDeliveryWorker({
+    db: database.db,
+    client: deliveryClient,
+    logger: logger.child({ component: 'delivery' }),
+    // Local mode has no real channels: named stand-ins let every notification reach the preview.
+    channels:
+      config.slack.mode === 'local'
+        ? { handoffs: config.slackChannels.handoffs ?? 'CLOCALHANDOFFS', atRisk: config.slackChannels.atRisk ?? 'CLOCALATRISK' }
+        : config.slackChannels,
+    render: createNotificationRenderer(database.db, options.delivery?.clock),
+    ...options.delivery,
+  });
+
+
   // Local mode runs the real Bolt app and WebClient against an in-process stand-in for the Web API.
   const localSlack =
     config.slack.mode === 'local' ? createLocalSlack(options.printLocal ?? ((line) => process.stdout.write(`${line}\n`))) : undefined;
@@ -72,7 +100,10 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
           apiUrl: `http://127.0.0.1:${port}${LOCAL_SLACK_PATH}/api/`,
         }),
     ...(options.slackRetryConfig ? { retryConfig: options.slackRetryConfig } : {}),
+    onNotificationsQueued: () => delivery.wake(),
+    ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
   });
+
   const yoga = createGraphqlServer({ db: database.db, logger: logger.child({ component: 'graphql' }), bootstrapAdminToken: config.adminToken });
 
   const metrics = new Registry();
@@ -82,6 +113,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     const path = new URL(req.url ?? '/', 'http://lifeline.invalid').pathname;
     if (path === '/graphql') return yoga(req, res);
     if (path === SLACK_EVENTS_PATH) return slack.receiver.requestListener(req, res);
+    if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger });
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const ready = await database.ping();
@@ -105,7 +137,9 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     url,
     server,
     localSlack,
+    delivery,
     async close() {
+      await delivery.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

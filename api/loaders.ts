@@ -1,8 +1,11 @@
 import DataLoader from 'dataloader';
+import { desc, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import type { Account, LifecycleStage, User } from '../db/schema.ts';
-import { getAccountsByIds } from '../domain/accounts.ts';
+import { type Account, type AccountHealth, type Handoff, type LifecycleStage, type Renewal, type User, accountHealth, renewals } from '../db/schema.ts';
+import { getAccountsByIds, isUuid } from '../domain/accounts.ts';
+import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { listStages } from '../domain/lifecycle.ts';
+import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
 
 /** Per-request batching: a page of accounts costs one statement per related kind, not one per account. */
@@ -10,11 +13,31 @@ export interface Loaders {
   user: DataLoader<string, User | null>;
   account: DataLoader<string, Account | null>;
   stage: DataLoader<string, LifecycleStage | null>;
+  health: DataLoader<string, AccountHealth | null>;
+  handoffByAccount: DataLoader<string, Handoff | null>;
+  renewalByAccount: DataLoader<string, Renewal | null>;
+  signals: DataLoader<string, SignalsSummary | null>;
 }
 
 function byKey<K, V>(rows: readonly V[], keyOf: (row: V) => K, keys: readonly K[]): (V | null)[] {
   const index = new Map(rows.map((row) => [keyOf(row), row]));
   return keys.map((key) => index.get(key) ?? null);
+}
+
+async function loadHealth(db: Db, ids: readonly string[]): Promise<AccountHealth[]> {
+  const valid = ids.filter(isUuid);
+  return valid.length === 0 ? [] : db.select().from(accountHealth).where(inArray(accountHealth.accountId, valid));
+}
+
+/** The latest renewal of each account: the one with the latest contract end. */
+async function loadRenewals(db: Db, ids: readonly string[]): Promise<Renewal[]> {
+  const valid = ids.filter(isUuid);
+  if (valid.length === 0) return [];
+  return db
+    .selectDistinctOn([renewals.accountId])
+    .from(renewals)
+    .where(inArray(renewals.accountId, valid))
+    .orderBy(renewals.accountId, desc(renewals.contractEnd));
 }
 
 export function createLoaders(db: Db): Loaders {
@@ -27,5 +50,9 @@ export function createLoaders(db: Db): Loaders {
       stages ??= listStages(db);
       return byKey(await stages, (stage) => stage.key, keys);
     }),
+    health: new DataLoader(async (ids) => byKey(await loadHealth(db, ids), (row) => row.accountId, ids)),
+    handoffByAccount: new DataLoader(async (ids) => byKey(await getLatestHandoffsByAccountIds(db, ids), (row) => row.accountId, ids)),
+    renewalByAccount: new DataLoader(async (ids) => byKey(await loadRenewals(db, ids), (row) => row.accountId, ids)),
+    signals: new DataLoader(async (ids) => byKey(await getSignalsSummaries(db, ids), (row) => row.accountId, ids)),
   };
 }

@@ -6,6 +6,14 @@ import './types/stage.ts';
 import './types/transition.ts';
 import './types/account.ts';
 import './types/viewer.ts';
+import './types/health.ts';
+import './types/jobs.ts';
+import './types/handoff.ts';
+import './types/renewal.ts';
+import './types/ingestion.ts';
+import './types/admin.ts';
+import './types/metrics.ts';
+import './types/outbox.ts';
 
 export const schema = builder.toSchema();
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { GraphQLError } from 'graphql';
 import { type YogaServerInstance, createYoga, maskError as defaultMaskError } from 'graphql-yoga';
 import type { Logger } from 'pino';
@@ -7,6 +9,9 @@ import { authenticateToken } from '../domain/tokens.ts';
 import { type ApiContext, createApiContext } from './context.ts';
 import { queryDocumentLimitPlugins } from './limits.ts';
 import { schema } from './schema.ts';
+
+/** GraphiQL opens on the dashboard example; every file in api/examples is exercised by test/api-examples.test.ts. */
+const DASHBOARD_EXAMPLE = readFileSync(new URL('./examples/dashboard.graphql', import.meta.url), 'utf8');
 
 export interface GraphqlOptions {
   db: Db;
@@ -61,20 +66,10 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     },
     graphiql: {
       title: 'Lifeline GraphQL',
-      defaultQuery: `# Add a header {"Authorization": "Bearer <your token>"} below, then run.
-query Book {
-  viewer { label role }
-  stages { key name slaDays }
-  accounts(first: 10) {
-    totalCount
-    edges { node { id name stage { name } daysInStage csm { name } arrCents renewalDate version } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-`,
+      defaultQuery: DASHBOARD_EXAMPLE,
     },
     maskedErrors: { maskError: toClientError },
-    plugins: queryDocumentLimitPlugins(),
+    plugins: [...queryDocumentLimitPlugins(), useGraphQlJit()],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {

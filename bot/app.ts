@@ -7,6 +7,9 @@ import { DomainError } from '../domain/errors.ts';
 import { boltLogger } from './bolt-logger.ts';
 import * as actions from './listeners/actions/index.ts';
 import * as commands from './listeners/commands/index.ts';
+import * as events from './listeners/events/index.ts';
+import * as views from './listeners/views/index.ts';
+import { recordSlackEvent } from '../domain/outbox.ts';
 
 // Bolt exports the extended handler's argument type only from a deep path; take it from App's own signature.
 type ExtendedErrorHandlerArgs = Parameters<Parameters<App['error']>[0]>[0];
@@ -22,6 +25,14 @@ export interface SlackAppOptions {
   apiUrl: string;
   /** Retries of interactive Web API calls; the person is waiting, so keep this short. */
   retryConfig?: RetryOptions;
+  /** Called after a click queued notifications (e.g. a handoff update), to deliver them without waiting. */
+  onNotificationsQueued?: () => void;
+  clock?: () => Date;
+}
+
+function eventIdOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || !('event_id' in body) || typeof body.event_id !== 'string') return undefined;
+  return body.event_id;
 }
 
 export interface SlackApp {
@@ -56,9 +67,22 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
   });
 
-  const deps = { db: options.db, logger: options.logger };
+  // Slack retries an event it thinks failed, with the same event_id, and Bolt does not dedupe: the first
+  // delivery wins in the database, so a retry (or the same event reaching another replica) does nothing.
+  app.use(async ({ body, next }) => {
+    const eventId = eventIdOf(body);
+    if (eventId !== undefined && !(await recordSlackEvent(options.db, eventId))) {
+      options.logger.debug({ eventId }, 'duplicate Slack event ignored');
+      return;
+    }
+    await next();
+  });
+
+  const deps = { db: options.db, logger: options.logger, onNotificationsQueued: options.onNotificationsQueued, ...(options.clock ? { clock: options.clock } : {}) };
   commands.register(app, deps);
   actions.register(app, deps);
+  views.register(app, deps);
+  events.register(app, deps);
 
   // One place turns failures into answers: the person always learns why nothing happened.
   app.error(async ({ error, body }: ExtendedErrorHandlerArgs) => {

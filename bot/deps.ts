@@ -5,4 +5,7 @@ import type { Db } from '../db/client.ts';
 export interface BotDeps {
   db: Db;
   logger: Logger;
+  /** Wakes the outbox worker after a change queued notifications, so the message updates without waiting a poll. */
+  onNotificationsQueued?: (() => void) | undefined;
+  clock?: () => Date;
 }

@@ -3,3 +3,4 @@ export * from './schema/core.ts';
 export * from './schema/signals.ts';
 export * from './schema/delivery.ts';
 export * from './schema/health.ts';
+export * from './schema/jobs.ts';

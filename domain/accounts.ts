@@ -1,7 +1,14 @@
-import { type SQL, and, asc, count, desc, eq, gt, ilike, inArray, or, sql } from 'drizzle-orm';
-import type { Db, Tx } from '../db/client.ts';
+import { type Placeholder, type SQL, and, asc, count, desc, eq, ilike, inArray, or, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { z } from 'zod';
+import { type Db, type Tx, queryRows } from '../db/client.ts';
 import {
   type Account,
+  type AccountHealth,
+  type HealthStatus,
+  type Renewal,
+  renewals,
+  accountHealth,
   type LifecycleStage,
   type Segment,
   type StageTransition,
@@ -9,87 +16,227 @@ import {
   type User,
   accounts,
   lifecycleStages,
+  segments,
   stageTransitions,
   users,
 } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
+import { requireAccess } from './access.ts';
 import { InvalidInputError } from './errors.ts';
+import { parseInput } from './validation.ts';
+
+export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
+export type AccountOrder = (typeof accountOrders)[number];
 
 export interface AccountFilter {
   stage?: string | null;
   /** Accounts where this user is the CSM or the AE. */
   ownerId?: string | null;
   segment?: Segment | null;
+  healthStatus?: HealthStatus | null;
+  /** Accounts whose contract ends between today and this many days from today. */
+  renewalWithinDays?: number | null;
+  /** Part of the account name, case-insensitive. */
+  search?: string | null;
+  /** SECURITY: set from the actor, never from client input: an AE reads only the accounts they sold. */
+  visibleToAeId?: string | null;
 }
 
 export interface ListAccountsParams {
   filter?: AccountFilter;
   first: number;
   after?: string | null;
+  orderBy?: AccountOrder;
+  /** "Today" for renewal windows; now by default. */
+  now?: Date;
 }
 
 export interface AccountPage {
   accounts: Account[];
+  /** What the listing already joined, so callers need not load it again: latest health, owners, latest renewal. */
+  health: AccountHealth[];
+  owners: User[];
+  stages: LifecycleStage[];
+  renewals: Renewal[];
   hasNextPage: boolean;
   /** Cursor of each returned account, in order. */
   cursors: string[];
 }
 
 export const MAX_PAGE_SIZE = 100;
+const MAX_RENEWAL_WINDOW_DAYS = 3660;
 
-// Cursors are opaque to clients: base64url of the sort key (name, id), so paging is stable under inserts.
-function encodeCursor(account: Pick<Account, 'name' | 'id'>): string {
-  return Buffer.from(JSON.stringify([account.name, account.id])).toString('base64url');
+/**
+ * Each ordering is one ascending sort key plus the id as a tie-breaker, so keyset paging works the same for all.
+ * Descending orders negate a number; accounts without the value (no health yet, no contract end) come last.
+ */
+const sortKeys: Record<AccountOrder, SQL> = {
+  name: sql`${accounts.name}`,
+  health: sql`coalesce(${accountHealth.score}, 1000)::float8`,
+  // Biggest drop over the last week first; no week-old score means no known drop.
+  health_drop: sql`(-coalesce(${accountHealth.scoreWeekAgo} - ${accountHealth.score}, -1000))::float8`,
+  renewal_date: sql`coalesce(${accounts.contractEnd} - date '2000-01-01', 1000000)::float8`,
+  arr: sql`(-${accounts.arrCents})::float8`,
+  // Longest in its stage first; milliseconds, so the key survives the JSON round trip of a cursor exactly.
+  time_in_stage: sql`floor(extract(epoch from ${accounts.stageEnteredAt}) * 1000)::float8`,
+};
+
+// Cursors are opaque to clients: base64url of [ordering, sort key, id], so paging is stable under inserts.
+function encodeCursor(order: AccountOrder, key: string | number, id: string): string {
+  return Buffer.from(JSON.stringify([order, key, id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { name: string; id: string } {
+function decodeCursor(cursor: string, order: AccountOrder): { key: string | number; id: string } {
+  let decoded: unknown;
   try {
-    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(decoded) && decoded.length === 2 && typeof decoded[0] === 'string' && typeof decoded[1] === 'string') {
-      return { name: decoded[0], id: decoded[1] };
-    }
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the error below
+    decoded = undefined;
+  }
+  if (
+    Array.isArray(decoded) &&
+    decoded.length === 3 &&
+    typeof decoded[2] === 'string' &&
+    isUuid(decoded[2]) &&
+    (order === 'name' ? typeof decoded[1] === 'string' : typeof decoded[1] === 'number')
+  ) {
+    if (decoded[0] !== order) {
+      throw new InvalidInputError(
+        `The \`after\` cursor belongs to a listing ordered by ${String(decoded[0])}, not ${order}. Start again without \`after\` when you change the order.`,
+        'after',
+      );
+    }
+    return { key: decoded[1], id: decoded[2] };
   }
   throw new InvalidInputError('The `after` cursor is not one this API issued. Pass the `endCursor` of a previous page.', 'after');
 }
 
-function filterConditions(filter: AccountFilter | undefined): SQL[] {
+function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+function filterConditions(filter: AccountFilter | undefined, now: Date): SQL[] {
   const conditions: SQL[] = [];
   if (filter?.stage) conditions.push(eq(accounts.stageKey, filter.stage));
   if (filter?.segment) conditions.push(eq(accounts.segment, filter.segment));
   if (filter?.ownerId) {
+    if (!isUuid(filter.ownerId)) throw new InvalidInputError('filter.ownerId must be a user id from the `users` query.', 'filter.ownerId');
     const owner = or(eq(accounts.csmId, filter.ownerId), eq(accounts.aeId, filter.ownerId));
     if (owner) conditions.push(owner);
   }
+  if (filter?.visibleToAeId) conditions.push(eq(accounts.aeId, filter.visibleToAeId));
+  if (filter?.healthStatus) conditions.push(eq(accountHealth.status, filter.healthStatus));
+  if (filter?.renewalWithinDays !== null && filter?.renewalWithinDays !== undefined) {
+    const days = filter.renewalWithinDays;
+    if (!Number.isInteger(days) || days < 0 || days > MAX_RENEWAL_WINDOW_DAYS) {
+      throw new InvalidInputError(`filter.renewalWithinDays must be a whole number of days from 0 to ${MAX_RENEWAL_WINDOW_DAYS}.`, 'filter.renewalWithinDays');
+    }
+    const today = isoDay(now);
+    conditions.push(sql`${accounts.contractEnd} between ${today}::date and ${today}::date + ${days}::int`);
+  }
+  const needle = filter?.search?.trim();
+  if (needle) {
+    const escaped = needle.replace(/[\\%_]/g, (char) => `\\${char}`);
+    conditions.push(ilike(accounts.name, `%${escaped}%`));
+  }
   return conditions;
+}
+
+/**
+ * A LIMIT written into the statement text instead of sent as a parameter. PostgreSQL plans `limit $1` for an
+ * unknown count (a tenth of the table), so that generic plan always looks worse than a custom one and a prepared
+ * page query would be planned again on every execution; with the count in the text, each page size is planned
+ * once per connection (EXPLAIN ANALYZE on 100k accounts: planning took longer than running the page).
+ * Drizzle's `limit()` writes an SQL object verbatim; its type admits only a number or a placeholder.
+ * SECURITY: only a whole number within the page bounds becomes SQL text.
+ */
+function inlineLimit(rows: number): Placeholder {
+  if (!Number.isInteger(rows) || rows < 0 || rows > MAX_PAGE_SIZE + 1) throw new Error(`Page limit ${rows} is out of bounds`);
+  return sql.raw(String(rows)) as unknown as Placeholder;
 }
 
 export async function listAccounts(db: Db, params: ListAccountsParams): Promise<AccountPage> {
   if (!Number.isInteger(params.first) || params.first < 0 || params.first > MAX_PAGE_SIZE) {
     throw new InvalidInputError(`\`first\` must be between 0 and ${MAX_PAGE_SIZE}; page through larger sets with \`after\`.`, 'first');
   }
-  const conditions = filterConditions(params.filter);
+  const order = params.orderBy ?? 'name';
+  const sortKey = sortKeys[order];
+  const conditions = filterConditions(params.filter, params.now ?? new Date());
   if (params.after) {
-    const cursor = decodeCursor(params.after);
-    const afterCursor = or(gt(accounts.name, cursor.name), and(eq(accounts.name, cursor.name), gt(accounts.id, cursor.id)));
-    if (afterCursor) conditions.push(afterCursor);
+    const cursor = decodeCursor(params.after, order);
+    conditions.push(
+      typeof cursor.key === 'string'
+        ? sql`(${sortKey}, ${accounts.id}) > (${cursor.key}, ${cursor.id}::uuid)`
+        : sql`(${sortKey}, ${accounts.id}) > (${cursor.key}::float8, ${cursor.id}::uuid)`,
+    );
   }
-  const rows = await db
+  // One statement for the page and what a dashboard shows beside each account (stage, health, owners, renewal):
+  // primary-key lookups per returned row, so the cost stays flat in the size of the book. Prepared, with the page
+  // size in the text (inlineLimit): each connection plans a shape once, as PostGraphile does with its statements.
+  const csmUser = alias(users, 'csm_user');
+  const aeUser = alias(users, 'ae_user');
+  const latestRenewal = db
     .select()
+    .from(renewals)
+    .where(eq(renewals.accountId, accounts.id))
+    .orderBy(desc(renewals.contractEnd))
+    .limit(1)
+    .as('latest_renewal');
+  const rows = await db
+    .select({
+      account: accounts,
+      stage: lifecycleStages,
+      health: accountHealth,
+      csm: csmUser,
+      ae: aeUser,
+      renewal: {
+        id: latestRenewal.id,
+        accountId: latestRenewal.accountId,
+        contractEnd: latestRenewal.contractEnd,
+        windowOpensOn: latestRenewal.windowOpensOn,
+        status: latestRenewal.status,
+        outcome: latestRenewal.outcome,
+        closedAt: latestRenewal.closedAt,
+        createdAt: latestRenewal.createdAt,
+      },
+      sortKey: sql<string | number>`${sortKey}`,
+    })
     .from(accounts)
+    .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
+    .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
+    .leftJoin(csmUser, eq(csmUser.id, accounts.csmId))
+    .leftJoin(aeUser, eq(aeUser.id, accounts.aeId))
+    .leftJoinLateral(latestRenewal, sql`true`)
     .where(and(...conditions))
-    .orderBy(asc(accounts.name), asc(accounts.id))
-    .limit(params.first + 1);
+    .orderBy(sortKey, asc(accounts.id))
+    .limit(inlineLimit(params.first + 1))
+    .prepare('list_accounts')
+    .execute();
   const page = rows.slice(0, params.first);
-  return { accounts: page, hasNextPage: rows.length > params.first, cursors: page.map(encodeCursor) };
+  const owners = new Map<string, User>();
+  for (const row of page) {
+    if (row.csm) owners.set(row.csm.id, row.csm);
+    if (row.ae) owners.set(row.ae.id, row.ae);
+  }
+  return {
+    accounts: page.map((row) => row.account),
+    health: page.flatMap((row) => (row.health ? [row.health] : [])),
+    owners: [...owners.values()],
+    stages: [...new Map(page.map((row) => [row.stage.key, row.stage])).values()],
+    renewals: page.flatMap((row) => (row.renewal ? [row.renewal] : [])),
+    hasNextPage: rows.length > params.first,
+    cursors: page.map((row) => encodeCursor(order, order === 'name' ? String(row.sortKey) : Number(row.sortKey), row.account.id)),
+  };
 }
 
-export async function countAccounts(db: Db, filter: AccountFilter | undefined): Promise<number> {
+export async function countAccounts(db: Db, filter: AccountFilter | undefined, now = new Date()): Promise<number> {
   const [row] = await db
     .select({ total: count() })
     .from(accounts)
-    .where(and(...filterConditions(filter)));
+    .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
+    .where(and(...filterConditions(filter, now)))
+    .prepare('count_accounts')
+    .execute();
   return row?.total ?? 0;
 }
 
@@ -216,4 +363,135 @@ export async function getAccountOverview(db: Db, accountId: string): Promise<Acc
     ae: owners.find((user) => user.id === account.aeId) ?? null,
     lastTransition: lastTransitions[0] ?? null,
   };
+}
+
+const upsertAccountSchema = z.object({
+  externalId: z.string().trim().min(1, 'the CRM account id is required').max(200),
+  name: z.string().trim().min(1, 'the account name is required').max(200),
+  domain: z.string().trim().max(253).nullish(),
+  segment: z.enum(segments, `use one of ${segments.join(', ')}`),
+  arrCents: z.number().int('ARR is whole cents').min(0, 'ARR cannot be negative').max(Number.MAX_SAFE_INTEGER),
+  csmId: z.uuid('must be a Lifeline user id').nullish(),
+  aeId: z.uuid('must be a Lifeline user id').nullish(),
+  contractStart: z.iso.date('use a calendar date written YYYY-MM-DD').nullish(),
+  contractEnd: z.iso.date('use a calendar date written YYYY-MM-DD').nullish(),
+  /** Only for accounts seen for the first time; an existing account moves stage only through moveAccountStage. */
+  stageKey: z.string().trim().min(1).nullish(),
+});
+
+export type UpsertAccountInput = z.input<typeof upsertAccountSchema>;
+export const MAX_UPSERT_ACCOUNTS = 10_000;
+
+export interface UpsertAccountsParams {
+  accounts: UpsertAccountInput[];
+  actor: Actor;
+  /** Days before contract end that the renewal window opens; 90 by default. */
+  renewalWindowDays?: number;
+  now?: Date;
+}
+
+export interface UpsertAccountsResult {
+  created: number;
+  updated: number;
+  /** Lifeline id of each CRM id, in input order (a CRM id sent twice appears once, with its last values). */
+  accounts: { externalId: string; id: string; created: boolean }[];
+}
+
+/**
+ * Bulk create-or-update by CRM id, set-based: one statement upserts every account, records the initial stage of
+ * the new ones and their renewals. Existing accounts keep their stage (moves are events, not overwrites) and keep
+ * owners and dates the CRM did not send.
+ */
+export async function upsertAccounts(db: Db, params: UpsertAccountsParams): Promise<UpsertAccountsResult> {
+  requireAccess(params.actor, 'ingest');
+  if (params.accounts.length > MAX_UPSERT_ACCOUNTS) {
+    throw new InvalidInputError(`Send at most ${MAX_UPSERT_ACCOUNTS} accounts per call; split the load into several calls.`, 'accounts');
+  }
+  const parsed = params.accounts.map((row, index) => parseInput(upsertAccountSchema, row, `accounts[${index}]`));
+  const latest = new Map(parsed.map((row, index) => [row.externalId, { row, index }]));
+  const rows = [...latest.values()];
+  if (rows.length === 0) return { created: 0, updated: 0, accounts: [] };
+  const windowDays = params.renewalWindowDays ?? 90;
+  const today = (params.now ?? new Date()).toISOString().slice(0, 10);
+
+  return db.transaction(async (tx) => {
+    const stageKeys = new Set((await tx.select({ key: lifecycleStages.key }).from(lifecycleStages)).map((stage) => stage.key));
+    const userIds = [...new Set(rows.flatMap(({ row }) => [row.csmId, row.aeId].filter((id): id is string => Boolean(id))))];
+    const knownUsers = new Set(
+      userIds.length > 0 ? (await tx.select({ id: users.id }).from(users).where(inArray(users.id, userIds))).map((user) => user.id) : [],
+    );
+    for (const { row, index } of rows) {
+      if (row.stageKey && !stageKeys.has(row.stageKey)) {
+        throw new InvalidInputError(
+          `accounts[${index}].stageKey: there is no stage "${row.stageKey}". Use one of: ${[...stageKeys].join(', ')}.`,
+          `accounts[${index}].stageKey`,
+        );
+      }
+      for (const field of ['csmId', 'aeId'] as const) {
+        const id = row[field];
+        if (id && !knownUsers.has(id)) {
+          throw new InvalidInputError(`accounts[${index}].${field}: there is no Lifeline user with id ${id}. List people with the \`users\` query.`, `accounts[${index}].${field}`);
+        }
+      }
+    }
+    const payload = JSON.stringify(
+      rows.map(({ row }) => ({
+        x: row.externalId,
+        n: row.name,
+        dm: row.domain ?? null,
+        sg: row.segment,
+        arr: row.arrCents,
+        csm: row.csmId ?? null,
+        ae: row.aeId ?? null,
+        cs: row.contractStart ?? null,
+        ce: row.contractEnd ?? null,
+        st: row.stageKey ?? 'pre_onboarding',
+      })),
+    );
+    const result = await queryRows<{ id: string; external_id: string; inserted: boolean }>(
+      tx,
+      sql`with input as (
+            select * from json_to_recordset(${payload}::json)
+              as r(x text, n text, dm text, sg segment, arr bigint, csm uuid, ae uuid, cs date, ce date, st text)
+          ),
+          upserted as (
+            insert into accounts (external_id, name, domain, segment, arr_cents, csm_id, ae_id, contract_start, contract_end, stage_key, version)
+            select x, n, dm, sg, arr, csm, ae, cs, ce, st, 1 from input
+            on conflict (external_id) do update set
+              name = excluded.name,
+              segment = excluded.segment,
+              arr_cents = excluded.arr_cents,
+              domain = coalesce(excluded.domain, accounts.domain),
+              csm_id = coalesce(excluded.csm_id, accounts.csm_id),
+              ae_id = coalesce(excluded.ae_id, accounts.ae_id),
+              contract_start = coalesce(excluded.contract_start, accounts.contract_start),
+              contract_end = coalesce(excluded.contract_end, accounts.contract_end),
+              updated_at = now()
+            returning id, external_id, stage_key, contract_end, stage_entered_at, (xmax = 0) as inserted
+          ),
+          initial as (
+            insert into stage_transitions (account_id, from_stage, to_stage, direction, actor_id, actor_label, source, reason, account_version, occurred_at)
+            select id, null, stage_key, 'initial', ${params.actor.userId}::uuid, ${params.actor.label}, 'import', 'Imported from the CRM', 1, stage_entered_at
+            from upserted where inserted
+            returning 1
+          ),
+          renewal as (
+            insert into renewals (account_id, contract_end, window_opens_on, status)
+            select id, contract_end, contract_end - ${windowDays}::int,
+              (case when contract_end - ${windowDays}::int <= ${today}::date then 'open' else 'upcoming' end)::renewal_status
+            from upserted where contract_end is not null
+            on conflict do nothing
+            returning 1
+          )
+          select id, external_id, inserted from upserted`,
+    );
+    const byExternalId = new Map(result.map((row) => [row.external_id, row]));
+    const summary = rows.map(({ row }) => {
+      const written = byExternalId.get(row.externalId);
+      if (!written) throw new Error(`Account ${row.externalId} was not written`);
+      return { externalId: row.externalId, id: written.id, created: written.inserted };
+    });
+    const created = summary.filter((row) => row.created).length;
+    return { created, updated: summary.length - created, accounts: summary };
+  });
 }

@@ -136,60 +136,66 @@ function forbiddenMoveMessage(actor: Actor, account: Account): string {
  * The account row is locked, so concurrent moves are serialised and exactly one wins per version.
  */
 export async function moveAccountStage(db: Db, params: MoveAccountStageParams): Promise<StageMove> {
+  return db.transaction((tx) => moveAccountStageInTx(tx, params));
+}
+
+/**
+ * The same move inside a caller's transaction, so a move can commit together with the change that causes it
+ * (closed-won creates a handoff and moves the account into Onboarding atomically).
+ */
+export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParams): Promise<StageMove> {
   const reason = params.reason?.trim() || null;
   if (reason !== null && reason.length > 2000) {
     throw new InvalidInputError('The reason is too long: keep it under 2000 characters.', 'reason');
   }
-  return db.transaction(async (tx) => {
-    const [account] = await tx.select().from(accounts).where(eq(accounts.id, params.accountId)).for('update');
-    if (!account) {
-      throw new NotFoundError(`No account with id ${params.accountId}. Check the id, or search accounts by name.`, 'accountId');
-    }
-    if (!canMoveAccount(params.actor, account)) {
-      throw new ForbiddenError(forbiddenMoveMessage(params.actor, account));
-    }
-    const stages = await listStages(tx);
-    const target = stages.find((stage) => stage.key === params.toStage);
-    if (!target) {
-      throw new InvalidInputError(
-        `There is no stage "${params.toStage}". Use one of: ${stages.map((stage) => stage.key).join(', ')}.`,
-        'toStage',
-      );
-    }
-    if (account.version !== params.expectedVersion) {
-      throw await staleVersionError(tx, account, params.expectedVersion, stages);
-    }
-    if (account.stageKey === target.key) {
-      throw new InvalidInputError(`${account.name} is already in ${target.name}.`, 'toStage');
-    }
-    const current = stages.find((stage) => stage.key === account.stageKey);
-    const direction = current && current.position > target.position ? 'backward' : 'forward';
-    const now = params.occurredAt ?? new Date();
-    const nextVersion = account.version + 1;
+  const [account] = await tx.select().from(accounts).where(eq(accounts.id, params.accountId)).for('update');
+  if (!account) {
+    throw new NotFoundError(`No account with id ${params.accountId}. Check the id, or search accounts by name.`, 'accountId');
+  }
+  if (!canMoveAccount(params.actor, account)) {
+    throw new ForbiddenError(forbiddenMoveMessage(params.actor, account));
+  }
+  const stages = await listStages(tx);
+  const target = stages.find((stage) => stage.key === params.toStage);
+  if (!target) {
+    throw new InvalidInputError(
+      `There is no stage "${params.toStage}". Use one of: ${stages.map((stage) => stage.key).join(', ')}.`,
+      'toStage',
+    );
+  }
+  if (account.version !== params.expectedVersion) {
+    throw await staleVersionError(tx, account, params.expectedVersion, stages);
+  }
+  if (account.stageKey === target.key) {
+    throw new InvalidInputError(`${account.name} is already in ${target.name}.`, 'toStage');
+  }
+  const current = stages.find((stage) => stage.key === account.stageKey);
+  const direction = current && current.position > target.position ? 'backward' : 'forward';
+  const now = params.occurredAt ?? new Date();
+  const nextVersion = account.version + 1;
 
-    const [transition] = await tx
-      .insert(stageTransitions)
-      .values({
-        accountId: account.id,
-        fromStage: account.stageKey,
-        toStage: target.key,
-        direction,
-        actorId: params.actor.userId,
-        actorLabel: params.actor.label,
-        source: params.source,
-        reason,
-        accountVersion: nextVersion,
-        occurredAt: now,
-      })
-      .returning();
-    const [moved] = await tx
-      .update(accounts)
-      .set({ stageKey: target.key, stageEnteredAt: now, version: nextVersion, updatedAt: now })
-      .where(and(eq(accounts.id, account.id), eq(accounts.version, account.version)))
-      .returning();
-    if (!transition || !moved) throw new Error(`Stage move of account ${account.id} wrote nothing`);
-    return { account: moved, transition };
-  });
+  const [transition] = await tx
+    .insert(stageTransitions)
+    .values({
+      accountId: account.id,
+      fromStage: account.stageKey,
+      toStage: target.key,
+      direction,
+      actorId: params.actor.userId,
+      actorLabel: params.actor.label,
+      source: params.source,
+      reason,
+      accountVersion: nextVersion,
+      occurredAt: now,
+    })
+    .returning();
+  const [moved] = await tx
+    .update(accounts)
+    .set({ stageKey: target.key, stageEnteredAt: now, version: nextVersion, updatedAt: now })
+    .where(and(eq(accounts.id, account.id), eq(accounts.version, account.version)))
+    .returning();
+  if (!transition || !moved) throw new Error(`Stage move of account ${account.id} wrote nothing`);
+  return { account: moved, transition };
 }
 
 async function staleVersionError(

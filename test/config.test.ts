@@ -8,6 +8,43 @@ describe('configuration', () => {
     expect(config.database).toEqual({ kind: 'pglite', dir: '.data/pglite' });
     expect(config.slack.mode).toBe('local');
     expect(config.adminToken).toBeUndefined();
+    expect(config.slackChannels).toEqual({ handoffs: undefined, atRisk: undefined });
+  });
+
+  it('takes the handoff and at-risk channels as channel ids and refuses a #name', () => {
+    const config = parseConfig({ SLACK_HANDOFF_CHANNEL: 'C0HANDOFF1', SLACK_AT_RISK_CHANNEL: 'C0ATRISK01' });
+    expect(config.slackChannels).toEqual({ handoffs: 'C0HANDOFF1', atRisk: 'C0ATRISK01' });
+    expect(() => parseConfig({ SLACK_AT_RISK_CHANNEL: '#at-risk' })).toThrowError(/SLACK_AT_RISK_CHANNEL must be a Slack channel id/);
+  });
+
+  it('schedules jobs in UTC with the default renewal window unless told otherwise', () => {
+    expect(parseConfig({}).jobs).toEqual({ enabled: true, timezone: 'UTC', schedules: {}, renewalWindowDays: 90 });
+    const config = parseConfig({
+      LIFELINE_TIMEZONE: 'Europe/Paris',
+      LIFELINE_SCHEDULE_HEALTH: '*/15 * * * *',
+      LIFELINE_SCHEDULE_DIGEST: '30 8 * * 1-5',
+      LIFELINE_RENEWAL_WINDOW_DAYS: '120',
+      LIFELINE_JOBS: 'off',
+    });
+    expect(config.jobs).toEqual({
+      enabled: false,
+      timezone: 'Europe/Paris',
+      schedules: { health: '*/15 * * * *', digest: '30 8 * * 1-5' },
+      renewalWindowDays: 120,
+    });
+  });
+
+  it('refuses an unknown time zone, a broken cron schedule and a renewal window out of range, naming each', () => {
+    let caught: unknown;
+    try {
+      parseConfig({ LIFELINE_TIMEZONE: 'Mars/Olympus', LIFELINE_SCHEDULE_RULES: 'every day', LIFELINE_RENEWAL_WINDOW_DAYS: '0' });
+    } catch (error) {
+      caught = error;
+    }
+    const problems = caught instanceof ConfigError ? caught.problems.join('\n') : '';
+    expect(problems).toMatch(/LIFELINE_TIMEZONE must be an IANA time zone/);
+    expect(problems).toMatch(/LIFELINE_SCHEDULE_RULES must be a cron expression/);
+    expect(problems).toMatch(/LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365/);
   });
 
   it('switches to PostgreSQL when DATABASE_URL is set and to Slack when both Slack secrets are', () => {
@@ -45,5 +82,11 @@ describe('configuration', () => {
     expect(problems.join('\n')).toMatch(/SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"/);
     expect(problems.join('\n')).toMatch(/LIFELINE_ADMIN_TOKEN must be at least 24 characters/);
     expect(problems.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('enables the CRM webhook only with a long enough CRM_WEBHOOK_SECRET', () => {
+    expect(parseConfig({}).crmWebhookSecret).toBeUndefined();
+    expect(parseConfig({ CRM_WEBHOOK_SECRET: 'a-shared-secret-of-32-characters' }).crmWebhookSecret).toBe('a-shared-secret-of-32-characters');
+    expect(() => parseConfig({ CRM_WEBHOOK_SECRET: 'short' })).toThrowError(/CRM_WEBHOOK_SECRET must be at least 24 characters/);
   });
 });

@@ -1,8 +1,9 @@
 import type { Account } from '../../db/schema.ts';
 import { type AccountFilter, MAX_PAGE_SIZE, countAccounts, getAccount, listAccounts } from '../../domain/accounts.ts';
 import { listTransitions, moveAccountStage } from '../../domain/lifecycle.ts';
+import { canReadAccount, readableOwnerId } from '../../domain/access.ts';
 import { builder } from '../builder.ts';
-import { SegmentEnum } from './enums.ts';
+import { AccountOrderEnum, HealthStatusEnum, SegmentEnum } from './enums.ts';
 import { StageRef } from './stage.ts';
 import { TransitionRef } from './transition.ts';
 import { UserRef } from './user.ts';
@@ -30,7 +31,7 @@ export const AccountRef = builder.objectRef<Account>('Account').implement({
     }),
     stageEnteredAt: t.expose('stageEnteredAt', { type: 'DateTime' }),
     daysInStage: t.int({
-      description: 'Whole days since the account entered its current stage.',
+      description: 'Whole days since the account entered its current stage (time in stage).',
       resolve: (account) => Math.floor((Date.now() - account.stageEnteredAt.getTime()) / DAY_MS),
     }),
     csm: t.field({
@@ -99,21 +100,26 @@ const AccountConnectionRef = builder.objectRef<AccountConnection>('AccountConnec
 });
 
 const AccountFilterInput = builder.inputType('AccountFilter', {
+  description: 'All given conditions must hold.',
   fields: (t) => ({
     stage: t.string({ required: false, description: 'A stage key, e.g. `onboarding`.' }),
     ownerId: t.id({ required: false, description: 'Accounts where this user is the CSM or the account executive.' }),
     segment: t.field({ type: SegmentEnum, required: false }),
+    healthStatus: t.field({ type: HealthStatusEnum, required: false, description: 'Accounts whose latest health has this status.' }),
+    renewalWithinDays: t.int({ required: false, description: 'Accounts whose contract ends between today and this many days from now.' }),
+    search: t.string({ required: false, description: 'Part of the account name, case-insensitive.' }),
   }),
 });
 
 builder.queryFields((t) => ({
   accounts: t.field({
     type: AccountConnectionRef,
-    description: `Accounts by name, a page at a time (at most ${MAX_PAGE_SIZE} per page).`,
+    description: `Accounts, a page at a time (at most ${MAX_PAGE_SIZE} per page), filtered and ordered; Relay-style cursors. Account executives see only the accounts they sold.`,
     args: {
       filter: t.arg({ type: AccountFilterInput, required: false }),
       first: t.arg.int({ defaultValue: 25 }),
       after: t.arg.string({ required: false }),
+      orderBy: t.arg({ type: AccountOrderEnum, defaultValue: 'name' }),
     },
     complexity: (args) => ({ field: 5, multiplier: Math.min(Math.max(args.first ?? 25, 1), MAX_PAGE_SIZE) }),
     resolve: async (_root, args, ctx) => {
@@ -121,9 +127,20 @@ builder.queryFields((t) => ({
         stage: args.filter?.stage ?? null,
         ownerId: args.filter?.ownerId ? String(args.filter.ownerId) : null,
         segment: args.filter?.segment ?? null,
+        healthStatus: args.filter?.healthStatus ?? null,
+        renewalWithinDays: args.filter?.renewalWithinDays ?? null,
+        search: args.filter?.search ?? null,
+        visibleToAeId: readableOwnerId(ctx.actor),
       };
-      const page = await listAccounts(ctx.db, { filter, first: args.first ?? 25, after: args.after ?? null });
-      for (const account of page.accounts) ctx.loaders.account.prime(account.id, account);
+      const page = await listAccounts(ctx.db, { filter, first: args.first ?? 25, after: args.after ?? null, orderBy: args.orderBy ?? 'name' });
+      for (const account of page.accounts) {
+        ctx.loaders.account.prime(account.id, account);
+        // The listing already joined health and the latest renewal: an account without one is known to have none.
+        ctx.loaders.health.prime(account.id, page.health.find((health) => health.accountId === account.id) ?? null);
+        ctx.loaders.renewalByAccount.prime(account.id, page.renewals.find((renewal) => renewal.accountId === account.id) ?? null);
+      }
+      for (const owner of page.owners) ctx.loaders.user.prime(owner.id, owner);
+      for (const stage of page.stages) ctx.loaders.stage.prime(stage.key, stage);
       return {
         edges: page.accounts.map((node, index) => ({ node, cursor: page.cursors[index] ?? '' })),
         pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
@@ -136,7 +153,12 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One account by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, ctx) => (await getAccount(ctx.db, String(args.id))) ?? null,
+    resolve: async (_root, args, ctx) => {
+      readableOwnerId(ctx.actor);
+      const account = await getAccount(ctx.db, String(args.id));
+      // An AE asking for someone else's account gets the same answer as for a missing one.
+      return account && canReadAccount(ctx.actor, account) ? account : null;
+    },
   }),
 }));
 

@@ -1,4 +1,17 @@
-import { segments, tokenRoles, transitionDirections, transitionSources, userRoles } from '../../db/schema.ts';
+import {
+  handoffStatuses,
+  healthStatuses,
+  renewalStatuses,
+  revenueChangeKinds,
+  segments,
+  surveyKinds,
+  ticketSeverities,
+  tokenRoles,
+  transitionDirections,
+  transitionSources,
+  userRoles,
+} from '../../db/schema.ts';
+import { accountOrders } from '../../domain/accounts.ts';
 import { builder } from '../builder.ts';
 
 export const SegmentEnum = builder.enumType('Segment', {
@@ -24,4 +37,37 @@ export const TransitionSourceEnum = builder.enumType('TransitionSource', {
 export const TransitionDirectionEnum = builder.enumType('TransitionDirection', {
   description: '`initial` is the first stage of an account; `backward` moves to an earlier stage.',
   values: transitionDirections,
+});
+
+export const HealthStatusEnum = builder.enumType('HealthStatus', {
+  description: 'Healthy (score ≥ 70), at risk (40-69), critical (< 40).',
+  values: healthStatuses,
+});
+
+export const HandoffStatusEnum = builder.enumType('HandoffStatus', {
+  description: 'A handoff goes pending → confirmed (by the AE) → accepted (by the CSM) → kickoff_scheduled → completed.',
+  values: handoffStatuses,
+});
+
+export const TicketSeverityEnum = builder.enumType('TicketSeverity', { values: ticketSeverities });
+
+export const SurveyKindEnum = builder.enumType('SurveyKind', {
+  description: '`nps` scores 0-10, `csat` scores 1-5.',
+  values: surveyKinds,
+});
+
+export const RevenueChangeKindEnum = builder.enumType('RevenueChangeKind', {
+  description: 'new, expansion and reactivation add MRR (positive delta); contraction and churn remove it (negative delta).',
+  values: revenueChangeKinds,
+});
+
+export const RenewalStatusEnum = builder.enumType('RenewalStatus', {
+  description: '`upcoming` until the renewal window opens, then `open`, then `renewed` or `churned`.',
+  values: renewalStatuses,
+});
+
+export const AccountOrderEnum = builder.enumType('AccountOrder', {
+  description:
+    '`name` A→Z; `health` lowest score first; `health_drop` biggest fall over the last week first; `renewal_date` soonest contract end first; `arr` largest first; `time_in_stage` longest in its current stage first. Accounts without the value come last.',
+  values: accountOrders,
 });

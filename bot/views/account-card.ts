@@ -139,8 +139,11 @@ export function accountChooser(query: string, matches: AccountOverview['account'
 export function helpMessage(problem?: string): SlackMessage {
   const usage = [
     '*Lifeline* keeps your book of accounts moving.',
-    '• `/lifeline account <name>`: an account card, where you can move its stage',
+    '• `/lifeline account <name>`: an account card, where you can move its stage (share it to show the channel)',
+    '• `/lifeline at-risk`: your accounts that need attention today, and why',
+    '• `/lifeline renewals`: your renewals in the next 90 days',
     '• `/lifeline help`: this message',
+    'Answers are visible only to you. Your App Home tab shows your whole book.',
   ].join('\n');
   const text = problem ? `${problem}\n\n${usage}` : usage;
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } }] };

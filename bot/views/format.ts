@@ -38,12 +38,54 @@ export function daysBetween(from: Date, to: Date): number {
   return Math.floor((to.getTime() - from.getTime()) / DAY_MS);
 }
 
-export function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
+export function plural(count: number, word: string, pluralWord = `${word}s`): string {
+  return `${count} ${count === 1 ? word : pluralWord}`;
 }
 
 /** Slack renders a date token in each reader's own time zone; the fallback is for clients that cannot. */
 export function slackDate(date: Date): string {
   const seconds = Math.floor(date.getTime() / 1000);
   return `<!date^${seconds}^{date_short_pretty} at {time}|${date.toISOString()}>`;
+}
+
+/** A section of mrkdwn, cut to Slack's 3000-character limit (an empty section is `invalid_blocks`, hence the dash). */
+export function sectionBlock(text: string): { type: 'section'; text: { type: 'mrkdwn'; text: string } } {
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text === '' ? '–' : text, 3000) } };
+}
+
+export function contextBlock(text: string): { type: 'context'; elements: [{ type: 'mrkdwn'; text: string }] } {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text === '' ? '–' : text, 3000) }] };
+}
+
+export function plainText(text: string, max: number): { type: 'plain_text'; text: string; emoji: true } {
+  return { type: 'plain_text', text: truncate(text === '' ? '–' : text, max), emoji: true };
+}
+
+/** Calendar days from today to a date (negative when past), the way people count "renews in 12 days". */
+export function daysUntil(day: string, now: Date): number {
+  const today = new Date(`${now.toISOString().slice(0, 10)}T00:00:00Z`);
+  return daysBetween(today, new Date(`${day}T00:00:00Z`));
+}
+
+export function relativeDays(days: number): string {
+  if (days === 0) return 'today';
+  return days > 0 ? `in ${plural(days, 'day')}` : `${plural(-days, 'day')} ago`;
+}
+
+const statusNames = { healthy: 'Healthy', at_risk: 'At risk', critical: 'Critical' } as const;
+const statusEmoji = { healthy: ':large_green_circle:', at_risk: ':large_yellow_circle:', critical: ':red_circle:' } as const;
+
+export function formatHealth(status: keyof typeof statusNames, score: number): string {
+  return `${statusEmoji[status]} ${statusNames[status]} ${score}`;
+}
+
+export function formatHealthPlain(status: keyof typeof statusNames, score: number): string {
+  return `${statusNames[status]} ${score}`;
+}
+
+/** "▼18" / "▲4" / "±0" against an earlier score, or nothing when there is none. */
+export function formatTrend(score: number, earlier: number | null): string {
+  if (earlier === null) return '';
+  const change = score - earlier;
+  return change < 0 ? `▼${-change}` : change > 0 ? `▲${change}` : '±0';
 }

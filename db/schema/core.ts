@@ -89,6 +89,8 @@ export const accounts = pgTable(
     index('accounts_ae_id_idx').on(t.aeId, t.id),
     index('accounts_segment_idx').on(t.segment, t.id),
     index('accounts_name_idx').on(sql`lower(${t.name})`),
+    // The default listing order: keyset pages by (name, id) read the index instead of sorting every account.
+    index('accounts_name_id_idx').on(t.name, t.id),
   ],
 );
 

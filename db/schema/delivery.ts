@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, date, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { accounts, users } from './core.ts';
 
 export const outboxStatuses = ['pending', 'sent', 'parked'] as const;
 export type OutboxStatus = (typeof outboxStatuses)[number];
@@ -32,7 +33,11 @@ export const outbox = pgTable(
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     sentAt: timestamptz('sent_at'),
   },
-  (t) => [index('outbox_due_idx').on(t.nextAttemptAt, t.id).where(sql`${t.status} = 'pending'`)],
+  (t) => [
+    index('outbox_due_idx').on(t.nextAttemptAt, t.id).where(sql`${t.status} = 'pending'`),
+    // Delivery keeps each target's messages in order: it only claims the oldest pending row of a target.
+    index('outbox_pending_target_idx').on(t.target, t.id).where(sql`${t.status} = 'pending'`),
+  ],
 );
 
 /** Where a message lives in Slack, so later changes update it with chat.update. */
@@ -45,3 +50,30 @@ export const slackMessages = pgTable('slack_messages', {
 
 export type OutboxRow = typeof outbox.$inferSelect;
 export type SlackMessageRow = typeof slackMessages.$inferSelect;
+
+/**
+ * Slack retries an event it thinks failed (same `event_id`) and Bolt does not dedupe: the first insert wins,
+ * later deliveries of the same event are dropped.
+ */
+export const slackEvents = pgTable('slack_events', {
+  eventId: text('event_id').primaryKey(),
+  receivedAt: timestamptz('received_at').notNull().defaultNow(),
+});
+
+/**
+ * Follow-up state of an account on the daily at-risk digest: who acknowledged it, until when it is snoozed, and
+ * when it was escalated for being listed without anyone acknowledging it.
+ */
+export const atRiskFollowUps = pgTable('at_risk_follow_ups', {
+  accountId: uuid('account_id')
+    .primaryKey()
+    .references(() => accounts.id),
+  firstListedOn: date('first_listed_on', { mode: 'string' }).notNull(),
+  lastListedOn: date('last_listed_on', { mode: 'string' }).notNull(),
+  acknowledgedAt: timestamptz('acknowledged_at'),
+  acknowledgedBy: uuid('acknowledged_by').references(() => users.id),
+  snoozedUntil: timestamptz('snoozed_until'),
+  escalatedOn: date('escalated_on', { mode: 'string' }),
+});
+
+export type AtRiskFollowUp = typeof atRiskFollowUps.$inferSelect;

@@ -1,5 +1,5 @@
-import { bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { accounts } from './core.ts';
+import { bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { accounts, users } from './core.ts';
 
 export const healthStatuses = ['healthy', 'at_risk', 'critical'] as const;
 export type HealthStatus = (typeof healthStatuses)[number];
@@ -11,6 +11,7 @@ export type HealthComponentName = (typeof healthComponentNames)[number];
 /** One component of a score as computed: null score means no data, and its weight went to the others. */
 export interface HealthComponent {
   score: number | null;
+  /** Its share of the score in percent, after re-weighting (0 when it had no data). */
   weight: number;
   detail: string;
 }
@@ -45,16 +46,65 @@ export const accountHealth = pgTable(
       .references(() => accounts.id),
     score: integer('score').notNull(),
     status: healthStatus('status').notNull(),
-    /** Score about a day and a week before `computedAt`, for "drop since yesterday / last week". */
+    /** Score in effect a day and a week before the latest recompute, for "drop since yesterday / last week". */
     scoreDayAgo: integer('score_day_ago'),
     scoreWeekAgo: integer('score_week_ago'),
     reasons: jsonb('reasons').$type<string[]>().notNull(),
+    /**
+     * When the current score was computed: its last change, the time of the newest history point. A recompute that
+     * finds the same health leaves the row alone; when health was last recomputed is the health job's run time.
+     */
     computedAt: timestamptz('computed_at').notNull(),
     modelVersion: integer('model_version').notNull(),
     note: text('note'),
+    /** The components of the current score, so a card shows them without reading history. */
+    components: jsonb('components').$type<HealthComponents>(),
   },
   (t) => [index('account_health_status_idx').on(t.status, t.score), index('account_health_score_idx').on(t.score)],
 );
 
+/** Component weights of the model; they need not sum to 100, the score divides by the weights present. */
+export type HealthWeights = Record<HealthComponentName, number>;
+
+/**
+ * Admin-edited model settings: one row for `default`, and optionally one per segment that overrides it.
+ * Missing rows fall back to the defaults in domain/health-model.ts.
+ */
+export const healthSettings = pgTable('health_settings', {
+  /** `default` or a segment key (`smb`, `mid_market`, `enterprise`). */
+  scope: text('scope').primaryKey(),
+  weights: jsonb('weights').$type<HealthWeights>().notNull(),
+  /** Healthy at or above this score. */
+  healthyMin: integer('healthy_min').notNull(),
+  /** At risk at or above this score (and below `healthy_min`); Critical below it. */
+  atRiskMin: integer('at_risk_min').notNull(),
+  updatedBy: uuid('updated_by').references(() => users.id),
+  updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+});
+
+/**
+ * Every rule firing, once per rule, account and occasion (a week, a renewal checkpoint, a handoff): the unique
+ * key is what makes a rule fire once even when the job runs again or on two replicas.
+ */
+export const ruleFirings = pgTable(
+  'rule_firings',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    rule: text('rule').notNull(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    occasion: text('occasion').notNull(),
+    reason: text('reason').notNull(),
+    firedAt: timestamptz('fired_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('rule_firings_rule_account_occasion_key').on(t.rule, t.accountId, t.occasion),
+    index('rule_firings_account_idx').on(t.accountId, t.firedAt),
+  ],
+);
+
 export type HealthScore = typeof healthScores.$inferSelect;
+export type HealthSettingsRow = typeof healthSettings.$inferSelect;
+export type RuleFiring = typeof ruleFirings.$inferSelect;
 export type AccountHealth = typeof accountHealth.$inferSelect;

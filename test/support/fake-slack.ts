@@ -537,11 +537,21 @@ function parseApiRequest(req: IncomingMessage, url: URL, raw: string): ParsedReq
   return { body, token: bearer ?? formToken, parseError, warnings };
 }
 
+/** A message as the fake keeps it, so conversations.history and conversations.replies can answer. */
+interface StoredMessage {
+  channel: string;
+  ephemeral: boolean;
+  ts: string;
+  text?: string;
+  threadTs?: string;
+  metadata?: unknown;
+}
+
 export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   const calls: RecordedCall[] = [];
   const failures = new Map<string, FakeFailure[]>();
   const waiters = new Set<{ check: () => boolean; abort: (error: Error) => void }>();
-  const messages = new Map<string, { channel: string; ephemeral: boolean }>();
+  const messages = new Map<string, StoredMessage>();
   const viewHashes = new Map<string, string>();
   const homeViewIds = new Map<string, string>();
   const postTimes = new Map<string, number[]>();
@@ -701,7 +711,15 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       // Posting to a user id lands in the bot's DM with them, as conversations.open would give.
       const resolved = /^[UW]/.test(channel) ? `D${channel}` : channel;
       const ts = nextTs();
-      messages.set(ts, { channel: resolved, ephemeral: false });
+      const threadTs = str(body.thread_ts);
+      messages.set(ts, {
+        channel: resolved,
+        ephemeral: false,
+        ts,
+        text: str(body.text) ?? '',
+        ...(threadTs ? { threadTs } : {}),
+        ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+      });
       return ok({ channel: resolved, ts, message: messageObject(body, ts) });
     },
     'chat.update': ({ body, record: call }) => {
@@ -728,7 +746,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const problem = checkMessageContent(body, call);
       if (problem) return problem;
       const ts = nextTs();
-      messages.set(ts, { channel, ephemeral: true });
+      messages.set(ts, { channel, ephemeral: true, ts });
       return ok({ message_ts: ts });
     },
     'chat.delete': ({ body }) => {
@@ -774,6 +792,47 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const conflict = checkHash(body, viewId);
       if (conflict) return conflict;
       return ok({ view: viewOutput(view, viewId) });
+    },
+    // Newest first, top-level messages only, metadata only when asked for: as Slack answers.
+    'conversations.history': ({ body }) => {
+      const channel = str(body.channel);
+      if (!channel) return fail('channel_not_found');
+      const oldest = Number(str(body.oldest) ?? '0');
+      const limit = Math.min(Number(str(body.limit) ?? '100') || 100, 999);
+      const withMetadata = str(body.include_all_metadata) === 'true' || body.include_all_metadata === true;
+      const found = [...messages.values()]
+        .filter((message) => message.channel === channel && !message.ephemeral && !message.threadTs && Number(message.ts) >= oldest)
+        .sort((a, b) => Number(b.ts) - Number(a.ts));
+      return ok({
+        messages: found.slice(0, limit).map((message) => ({
+          type: 'message',
+          ts: message.ts,
+          text: message.text ?? '',
+          bot_id: FAKE_BOT_ID,
+          ...(withMetadata && message.metadata !== undefined ? { metadata: message.metadata } : {}),
+        })),
+        has_more: found.length > limit,
+      });
+    },
+    'conversations.replies': ({ body }) => {
+      const channel = str(body.channel);
+      const ts = str(body.ts);
+      if (!channel || !ts) return fail('thread_not_found');
+      const withMetadata = str(body.include_all_metadata) === 'true' || body.include_all_metadata === true;
+      const thread = [...messages.values()]
+        .filter((message) => message.channel === channel && (message.ts === ts || message.threadTs === ts))
+        .sort((a, b) => Number(a.ts) - Number(b.ts));
+      if (thread.length === 0) return fail('thread_not_found');
+      return ok({
+        messages: thread.map((message) => ({
+          type: 'message',
+          ts: message.ts,
+          text: message.text ?? '',
+          ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+          ...(withMetadata && message.metadata !== undefined ? { metadata: message.metadata } : {}),
+        })),
+        has_more: false,
+      });
     },
     'conversations.open': ({ body }) => {
       const channel = str(body.channel);

@@ -1,17 +1,19 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { rememberSlackMessage } from '../../../domain/outbox.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
-/** "Open" in the account chooser: replace the chooser with the chosen account's card. */
+/** "Open" in the account chooser (replaces the chooser) or on an alert or App Home (a card just for the clicker). */
 export function openAccountAction({ db }: BotDeps) {
   return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
     await ack();
     await requireUserBySlackId(db, body.user.id);
     const card = await renderAccountCard(db, action.value ?? '', { shareable: true });
-    await respond({ response_type: 'ephemeral', replace_original: true, ...card });
+    // Only an ephemeral chooser is replaced: an alert in a DM stays, the card comes beside it.
+    await respond({ response_type: 'ephemeral', replace_original: body.container.is_ephemeral === true, ...card });
   };
 }
 
@@ -26,7 +28,11 @@ export function shareCardAction({ db }: BotDeps) {
       return;
     }
     const card = await renderAccountCard(db, action.value ?? '', { shareable: false });
-    await client.chat.postMessage({ channel, text: card.text, blocks: card.blocks, unfurl_links: false });
+    const posted = await client.chat.postMessage({ channel, text: card.text, blocks: card.blocks, unfurl_links: false });
+    // The first shared card becomes the account's thread (unless its handoff already is): audit notes go under it.
+    if (typeof posted.ts === 'string' && typeof posted.channel === 'string') {
+      await rememberSlackMessage(db, { messageKey: `account:${action.value ?? ''}`, channel: posted.channel, ts: posted.ts });
+    }
     await respond({ delete_original: true });
   };
 }

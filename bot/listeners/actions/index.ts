@@ -1,11 +1,24 @@
-import type { App, BlockAction, ButtonAction, StaticSelectAction } from '@slack/bolt';
+import type { App, BlockAction, ButtonAction, DatepickerAction, StaticSelectAction } from '@slack/bolt';
 import type { BotDeps } from '../../deps.ts';
 import { ActionIds } from '../../ids.ts';
 import { openAccountAction, shareCardAction } from './card-buttons.ts';
+import { acknowledgeAction, digestMoveStageAction, digestOpenAccountAction, showMoreAction, snoozeAction } from './digest-buttons.ts';
+import { acceptHandoffAction, confirmHandoffAction, editHandoffAction, kickoffDateAction } from './handoff-buttons.ts';
 import { stageSelectAction } from './stage-select.ts';
 
 export function register(app: App, deps: BotDeps): void {
+  const button = (actionId: string, handler: Parameters<typeof app.action<BlockAction<ButtonAction>>>[1]) =>
+    app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: actionId }, handler);
   app.action<BlockAction<StaticSelectAction>>({ type: 'block_actions', action_id: ActionIds.stageSelect }, stageSelectAction(deps));
-  app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: ActionIds.openAccount }, openAccountAction(deps));
-  app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: ActionIds.shareCard }, shareCardAction(deps));
+  button(ActionIds.openAccount, openAccountAction(deps));
+  button(ActionIds.shareCard, shareCardAction(deps));
+  button(ActionIds.handoffConfirm, confirmHandoffAction(deps));
+  button(ActionIds.handoffEdit, editHandoffAction(deps));
+  button(ActionIds.handoffAccept, acceptHandoffAction(deps));
+  app.action<BlockAction<DatepickerAction>>({ type: 'block_actions', action_id: ActionIds.handoffKickoff }, kickoffDateAction(deps));
+  button(ActionIds.digestAcknowledge, acknowledgeAction(deps));
+  button(ActionIds.digestSnooze, snoozeAction(deps));
+  button(ActionIds.digestMoveStage, digestMoveStageAction(deps));
+  button(ActionIds.digestOpenAccount, digestOpenAccountAction(deps));
+  button(ActionIds.digestShowMore, showMoreAction(deps));
 }

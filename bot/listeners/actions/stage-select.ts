@@ -1,11 +1,13 @@
 import type { AllMiddlewareArgs, BlockAction, SlackActionMiddlewareArgs, StaticSelectAction } from '@slack/bolt';
 import { actorFromUser } from '../../../domain/actors.ts';
 import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts';
-import { moveAccountStage } from '../../../domain/lifecycle.ts';
+import { moveStageWithAudit, previewStageMove } from '../../../domain/stage-moves.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { type CardLocation, refreshAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { parseCardBlockId } from '../../ids.ts';
+import { stageMoveModal } from '../../views/stage-move.ts';
+import { encodeStageMoveMetadata } from '../views/stage-move.ts';
 
 type StageSelectArgs = SlackActionMiddlewareArgs<BlockAction<StaticSelectAction>> & AllMiddlewareArgs;
 
@@ -14,7 +16,15 @@ export function cardLocation(body: BlockAction, respond: StageSelectArgs['respon
   return { kind: 'message', channel: body.channel.id, ts: body.message.ts };
 }
 
-/** A stage chosen on an account card: move it through the domain, then redraw the card in place. */
+/** Where the audit note goes if the account has no thread yet: the channel of a shared card, else the handoff channel. */
+export function auditTargetFor(location: CardLocation): string | undefined {
+  return location.kind === 'message' ? location.channel : undefined;
+}
+
+/**
+ * A stage chosen on an account card. Forward moves happen at once; moving backward or to a final stage
+ * opens a modal that asks for the reason (the domain refuses such a move without one).
+ */
 export function stageSelectAction({ db }: BotDeps) {
   return async ({ ack, body, action, client, respond }: StageSelectArgs): Promise<void> => {
     await ack();
@@ -24,15 +34,36 @@ export function stageSelectAction({ db }: BotDeps) {
     }
     const user = await requireUserBySlackId(db, body.user.id);
     const location = cardLocation(body, respond);
+    const move = {
+      accountId: card.accountId,
+      toStage: action.selected_option.value,
+      expectedVersion: card.version,
+      actor: actorFromUser(user),
+      source: 'slack' as const,
+    };
     try {
-      await moveAccountStage(db, {
-        accountId: card.accountId,
-        toStage: action.selected_option.value,
-        expectedVersion: card.version,
-        actor: actorFromUser(user),
-        source: 'slack',
-        reason: null,
-      });
+      const preview = await previewStageMove(db, move);
+      if (preview.needsReason) {
+        // trigger_id lives 3 seconds from the click: open the modal before anything else slow.
+        await client.views.open({
+          trigger_id: body.trigger_id,
+          view: stageMoveModal({
+            account: preview.account,
+            stages: preview.stages,
+            toStage: preview.to,
+            reasonRequired: true,
+            privateMetadata: encodeStageMoveMetadata({
+              accountId: card.accountId,
+              version: card.version,
+              toStage: preview.to.key,
+              ...(location.kind === 'message' ? { channel: location.channel, ts: location.ts } : { responseUrl: body.response_url }),
+            }),
+          }),
+        });
+        return;
+      }
+      const auditTarget = auditTargetFor(location);
+      await moveStageWithAudit(db, { ...move, reason: null, ...(auditTarget ? { auditTarget } : {}) });
     } catch (error) {
       // A stale card is an everyday race, not a failure: say who moved it and show the account as it is now.
       if (!(error instanceof StaleVersionError)) throw error;

@@ -1,25 +1,41 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { searchAccountsByName } from '../../../domain/accounts.ts';
+import { RENEWAL_WINDOW_DAYS, listUpcomingRenewals } from '../../../domain/book.ts';
+import { digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { accountChooser, helpMessage, noticeMessage } from '../../views/account-card.ts';
+import { atRiskDigest } from '../../views/digest.ts';
+import { renewalsMessage } from '../../views/home.ts';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /** `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. */
-export function lifelineCommand({ db }: BotDeps) {
+export function lifelineCommand({ db, clock }: BotDeps) {
   return async ({ command, ack, respond }: CommandArgs): Promise<void> => {
     await ack();
-    await requireUserBySlackId(db, command.user_id);
+    const user = await requireUserBySlackId(db, command.user_id);
     const [subcommand = '', ...rest] = command.text.trim().split(/\s+/);
     const argument = rest.join(' ');
+    const now = clock?.() ?? new Date();
 
     switch (subcommand.toLowerCase()) {
       case '':
       case 'help':
         await respond({ response_type: 'ephemeral', ...helpMessage() });
         return;
+      case 'at-risk':
+      case 'atrisk': {
+        const items = await listDigestItems(db, { csmId: user.id, now });
+        await respond({ response_type: 'ephemeral', ...atRiskDigest(items, { day: digestDay(now), now, csmId: user.id }) });
+        return;
+      }
+      case 'renewals': {
+        const renewals = await listUpcomingRenewals(db, { userId: user.id, now, days: RENEWAL_WINDOW_DAYS });
+        await respond({ response_type: 'ephemeral', ...renewalsMessage(renewals, now, RENEWAL_WINDOW_DAYS) });
+        return;
+      }
       case 'account': {
         if (argument === '') {
           await respond({ response_type: 'ephemeral', ...helpMessage('Which account? Try `/lifeline account Acme`.') });

@@ -1,0 +1,176 @@
+import type { Account, Handoff } from '../../db/schema.ts';
+import { readableOwnerId } from '../../domain/access.ts';
+import {
+  HANDOFF_SLA_DAYS,
+  acceptHandoff,
+  completeHandoff,
+  confirmHandoff,
+  getHandoff,
+  listHandoffs,
+  recordClosedWon,
+  scheduleKickoff,
+} from '../../domain/handoffs.ts';
+import { builder } from '../builder.ts';
+import { AccountRef } from './account.ts';
+import { HandoffStatusEnum, SegmentEnum } from './enums.ts';
+import { UserRef } from './user.ts';
+
+export const HandoffRef = builder.objectRef<Handoff>('Handoff').implement({
+  description: `The sales-to-CS handoff created at closed-won. Kickoff should be scheduled within ${HANDOFF_SLA_DAYS} days (slaDueAt).`,
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    opportunityId: t.exposeString('opportunityId', { description: 'The CRM opportunity id.' }),
+    account: t.field({
+      type: AccountRef,
+      resolve: async (handoff, _args, ctx) => {
+        const account = await ctx.loaders.account.load(handoff.accountId);
+        if (!account) throw new Error(`Account ${handoff.accountId} of handoff ${handoff.id} is missing`);
+        return account;
+      },
+    }),
+    ae: t.field({ type: UserRef, nullable: true, resolve: (handoff, _args, ctx) => (handoff.aeId ? ctx.loaders.user.load(handoff.aeId) : null) }),
+    csm: t.field({ type: UserRef, nullable: true, resolve: (handoff, _args, ctx) => (handoff.csmId ? ctx.loaders.user.load(handoff.csmId) : null) }),
+    status: t.expose('status', { type: HandoffStatusEnum }),
+    closedWonAt: t.expose('closedWonAt', { type: 'DateTime' }),
+    goals: t.exposeString('goals', { nullable: true }),
+    promises: t.exposeString('promises', { nullable: true, description: 'What sales promised the customer.' }),
+    stakeholders: t.exposeString('stakeholders', { nullable: true }),
+    risks: t.exposeString('risks', { nullable: true }),
+    notes: t.exposeString('notes', { nullable: true }),
+    kickoffAt: t.expose('kickoffAt', { type: 'DateTime', nullable: true }),
+    goLiveTarget: t.expose('goLiveTarget', { type: 'Date', nullable: true }),
+    slaDueAt: t.expose('slaDueAt', { type: 'DateTime', description: 'Schedule the kickoff by this time: closed-won plus the handoff SLA.' }),
+    confirmedAt: t.expose('confirmedAt', { type: 'DateTime', nullable: true }),
+    acceptedAt: t.expose('acceptedAt', { type: 'DateTime', nullable: true }),
+    kickoffScheduledAt: t.expose('kickoffScheduledAt', { type: 'DateTime', nullable: true, description: 'When the kickoff was first put in the calendar.' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    version: t.exposeInt('version', { description: 'Bumped by every change of the handoff.' }),
+  }),
+});
+
+builder.objectField(AccountRef, 'handoff', (t) =>
+  t.field({
+    type: HandoffRef,
+    nullable: true,
+    description: 'The latest handoff of the account, if it was closed-won through Lifeline.',
+    resolve: (account, _args, ctx) => ctx.loaders.handoffByAccount.load(account.id),
+  }),
+);
+
+builder.queryFields((t) => ({
+  handoffs: t.field({
+    type: [HandoffRef],
+    description: 'Handoffs, the most urgent SLA first (at most 200). Account executives see their own.',
+    args: { status: t.arg({ type: HandoffStatusEnum, required: false }) },
+    complexity: { field: 5, multiplier: 20 },
+    resolve: (_root, args, ctx) => listHandoffs(ctx.db, { status: args.status ?? null, userId: readableOwnerId(ctx.actor) }),
+  }),
+  handoff: t.field({
+    type: HandoffRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const aeId = readableOwnerId(ctx.actor);
+      const handoff = await getHandoff(ctx.db, String(args.id));
+      if (!handoff || (aeId !== null && handoff.aeId !== aeId)) return null;
+      return handoff;
+    },
+  }),
+}));
+
+const HandoffContextInput = builder.inputType('HandoffContextInput', {
+  description: 'The sales context handed to CS. Omitted fields are left as they are.',
+  fields: (t) => ({
+    goals: t.string({ required: false }),
+    promises: t.string({ required: false }),
+    stakeholders: t.string({ required: false }),
+    risks: t.string({ required: false }),
+    notes: t.string({ required: false }),
+  }),
+});
+
+const ClosedWonAccountInput = builder.inputType('ClosedWonAccountInput', {
+  fields: (t) => ({
+    externalId: t.string({ required: true, description: 'The CRM account id: the account is created or updated by it.' }),
+    name: t.string({ required: true }),
+    domain: t.string({ required: false }),
+    segment: t.field({ type: SegmentEnum, required: true }),
+    arrCents: t.float({ required: true, description: 'Whole cents.' }),
+    contractStart: t.field({ type: 'Date', required: false }),
+    contractEnd: t.field({ type: 'Date', required: false, description: 'Also records the renewal; its window opens 90 days before.' }),
+  }),
+});
+
+const RecordClosedWonInput = builder.inputType('RecordClosedWonInput', {
+  fields: (t) => ({
+    opportunityId: t.string({ required: true, description: 'Recording the same opportunity again changes nothing.' }),
+    account: t.field({ type: ClosedWonAccountInput, required: true }),
+    aeId: t.id({ required: false }),
+    csmId: t.id({ required: false }),
+    closedWonAt: t.field({ type: 'DateTime', required: true }),
+    context: t.field({ type: HandoffContextInput, required: false }),
+    goLiveTarget: t.field({ type: 'Date', required: false }),
+  }),
+});
+
+const ClosedWonPayload = builder.objectRef<{ handoff: Handoff; account: Account; created: boolean }>('ClosedWonPayload').implement({
+  fields: (t) => ({
+    handoff: t.field({ type: HandoffRef, resolve: (payload) => payload.handoff }),
+    account: t.field({ type: AccountRef, resolve: (payload) => payload.account }),
+    created: t.exposeBoolean('created', { description: 'False when this opportunity was already recorded (nothing changed).' }),
+  }),
+});
+
+const optionalId = (value: string | number | null | undefined) => (value === null || value === undefined ? null : String(value));
+
+builder.mutationFields((t) => ({
+  recordClosedWon: t.field({
+    type: ClosedWonPayload,
+    description:
+      'A deal closed-won (integration or admin): upserts the account by CRM id, creates the handoff, moves the account into Onboarding and posts the handoff to Slack. Idempotent on opportunityId.',
+    args: { input: t.arg({ type: RecordClosedWonInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      recordClosedWon(ctx.db, {
+        opportunityId: input.opportunityId,
+        account: {
+          externalId: input.account.externalId,
+          name: input.account.name,
+          domain: input.account.domain ?? null,
+          segment: input.account.segment,
+          arrCents: input.account.arrCents,
+          contractStart: input.account.contractStart ?? null,
+          contractEnd: input.account.contractEnd ?? null,
+        },
+        aeId: optionalId(input.aeId),
+        csmId: optionalId(input.csmId),
+        closedWonAt: input.closedWonAt,
+        context: input.context ?? {},
+        goLiveTarget: input.goLiveTarget ?? null,
+        actor: ctx.actor,
+      }),
+  }),
+  confirmHandoff: t.field({
+    type: HandoffRef,
+    description: "The account executive confirms the handoff's sales context, optionally editing it (pending → confirmed).",
+    args: { handoffId: t.arg.id({ required: true }), context: t.arg({ type: HandoffContextInput, required: false }) },
+    resolve: (_root, args, ctx) => confirmHandoff(ctx.db, { handoffId: String(args.handoffId), actor: ctx.actor, context: args.context ?? {} }),
+  }),
+  acceptHandoff: t.field({
+    type: HandoffRef,
+    description: 'The CSM accepts the handoff (confirmed → accepted). A CSM accepting a handoff without a CSM takes it.',
+    args: { handoffId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => acceptHandoff(ctx.db, { handoffId: String(args.handoffId), actor: ctx.actor }),
+  }),
+  scheduleKickoff: t.field({
+    type: HandoffRef,
+    description: 'Sets the kickoff time (accepted → kickoff_scheduled); call again to reschedule.',
+    args: { handoffId: t.arg.id({ required: true }), kickoffAt: t.arg({ type: 'DateTime', required: true }) },
+    resolve: (_root, args, ctx) => scheduleKickoff(ctx.db, { handoffId: String(args.handoffId), actor: ctx.actor, kickoffAt: args.kickoffAt }),
+  }),
+  completeHandoff: t.field({
+    type: HandoffRef,
+    description: 'The kickoff was held (kickoff_scheduled → completed).',
+    args: { handoffId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => completeHandoff(ctx.db, { handoffId: String(args.handoffId), actor: ctx.actor }),
+  }),
+}));

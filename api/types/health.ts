@@ -1,0 +1,202 @@
+import type { AccountHealth, CsmSentiment, HealthComponentName } from '../../db/schema.ts';
+import { healthComponentNames, sentiments } from '../../db/schema.ts';
+import { readableOwnerId } from '../../domain/access.ts';
+import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk } from '../../domain/health.ts';
+import { type HealthModelSettings, loadHealthSettings, updateHealthSettings } from '../../domain/health-model.ts';
+import { builder } from '../builder.ts';
+import { AccountRef } from './account.ts';
+import { HealthStatusEnum } from './enums.ts';
+import { UserRef } from './user.ts';
+
+const HealthComponentNameEnum = builder.enumType('HealthComponentName', {
+  description: 'The parts of the health score: product usage, support tickets, NPS/CSAT answers, CSM engagement.',
+  values: healthComponentNames,
+});
+
+const SentimentEnum = builder.enumType('Sentiment', { values: sentiments });
+
+interface ComponentView {
+  name: HealthComponentName;
+  score: number | null;
+  weight: number;
+  detail: string;
+}
+
+const HealthComponentRef = builder.objectRef<ComponentView>('HealthComponent').implement({
+  description: 'One component of a score. A component with no data has no score and weight 0: the others shared its weight.',
+  fields: (t) => ({
+    name: t.expose('name', { type: HealthComponentNameEnum }),
+    score: t.exposeInt('score', { nullable: true, description: '0-100; null when there was no data.' }),
+    weight: t.exposeFloat('weight', { description: 'Its share of the score in percent, after re-weighting.' }),
+    detail: t.exposeString('detail', { description: 'The facts behind it, in words.' }),
+  }),
+});
+
+const HealthPointRef = builder.objectRef<HealthPoint>('HealthPoint').implement({
+  description: 'A score as it changed: history keeps one point per change.',
+  fields: (t) => ({
+    score: t.exposeInt('score'),
+    status: t.expose('status', { type: HealthStatusEnum }),
+    computedAt: t.expose('computedAt', { type: 'DateTime' }),
+    reasons: t.exposeStringList('reasons'),
+  }),
+});
+
+const CsmSentimentRef = builder.objectRef<CsmSentiment>('CsmSentiment').implement({
+  description: "The CSM's own read of the account: shown beside the score, never part of it.",
+  fields: (t) => ({
+    sentiment: t.expose('sentiment', { type: SentimentEnum }),
+    note: t.exposeString('note', { nullable: true }),
+    recordedAt: t.expose('recordedAt', { type: 'DateTime' }),
+  }),
+});
+
+export const AccountHealthRef = builder.objectRef<AccountHealth>('AccountHealth').implement({
+  description: "An account's latest computed health score and why it is what it is.",
+  fields: (t) => ({
+    score: t.exposeInt('score', { description: '0-100.' }),
+    status: t.expose('status', { type: HealthStatusEnum }),
+    scoreDayAgo: t.exposeInt('scoreDayAgo', { nullable: true }),
+    scoreWeekAgo: t.exposeInt('scoreWeekAgo', { nullable: true }),
+    dropSinceYesterday: t.int({
+      nullable: true,
+      description: 'scoreDayAgo − score: positive when health fell since yesterday; null without a day-old score.',
+      resolve: (health) => (health.scoreDayAgo === null ? null : health.scoreDayAgo - health.score),
+    }),
+    dropOverWeek: t.int({
+      nullable: true,
+      description: 'scoreWeekAgo − score: positive when health fell over the last week; null without a week-old score.',
+      resolve: (health) => (health.scoreWeekAgo === null ? null : health.scoreWeekAgo - health.score),
+    }),
+    reasons: t.exposeStringList('reasons', { description: 'What moved the score, in words.' }),
+    computedAt: t.expose('computedAt', { type: 'DateTime' }),
+    modelVersion: t.exposeInt('modelVersion', { description: 'The version of the health model that computed it.' }),
+    components: t.field({
+      type: [HealthComponentRef],
+      resolve: (health) =>
+        healthComponentNames.map((name) => {
+          const component = health.components?.[name];
+          return { name, score: component?.score ?? null, weight: component?.weight ?? 0, detail: component?.detail ?? 'not computed yet' };
+        }),
+    }),
+    history: t.field({
+      type: [HealthPointRef],
+      description: 'Score changes over the last `days` days, newest first: the trend.',
+      args: { days: t.arg.int({ defaultValue: 30 }) },
+      complexity: { field: 5, multiplier: 10 },
+      resolve: async (health, args, ctx) =>
+        (await getAccountHealth(ctx.db, health.accountId, { historyDays: Math.min(Math.max(args.days ?? 30, 1), 365) }))?.history ?? [],
+    }),
+    sentiment: t.field({
+      type: CsmSentimentRef,
+      nullable: true,
+      description: "The CSM's latest sentiment, shown beside the score and never mixed into it.",
+      resolve: async (health, _args, ctx) => (await getAccountHealth(ctx.db, health.accountId, { historyDays: 1 }))?.sentiment ?? null,
+    }),
+  }),
+});
+
+builder.objectField(AccountRef, 'health', (t) =>
+  t.field({
+    type: AccountHealthRef,
+    nullable: true,
+    description: 'The latest health score; null until health has been computed for the account.',
+    resolve: (account, _args, ctx) => ctx.loaders.health.load(account.id),
+  }),
+);
+
+const AtRiskItemRef = builder.objectRef<AtRiskItem>('AtRiskAccount').implement({
+  description: 'An account At risk, Critical, or falling fast, with why.',
+  fields: (t) => ({
+    account: t.field({ type: AccountRef, resolve: (item) => item.account }),
+    score: t.exposeInt('score'),
+    status: t.expose('status', { type: HealthStatusEnum }),
+    scoreDayAgo: t.exposeInt('scoreDayAgo', { nullable: true }),
+    drop: t.exposeInt('drop', { description: 'Points lost since about a day ago; positive means it fell.' }),
+    reasons: t.exposeStringList('reasons'),
+    renewalDate: t.expose('renewalDate', { type: 'Date', nullable: true }),
+    csm: t.field({ type: UserRef, nullable: true, resolve: (item) => item.csm }),
+  }),
+});
+
+builder.queryField('atRisk', (t) =>
+  t.field({
+    type: [AtRiskItemRef],
+    description: 'Accounts At risk or Critical, or whose score dropped the most, biggest drop first, then lowest score.',
+    args: { csmId: t.arg.id({ required: false }), first: t.arg.int({ defaultValue: 25 }) },
+    complexity: (args) => ({ field: 5, multiplier: Math.min(Math.max(args.first ?? 25, 1), 100) }),
+    resolve: (_root, args, ctx) =>
+      listAtRisk(ctx.db, {
+        csmId: args.csmId ? String(args.csmId) : null,
+        ownerId: readableOwnerId(ctx.actor),
+        limit: Math.min(Math.max(args.first ?? 25, 1), 100),
+      }),
+  }),
+);
+
+interface ScopedSettings extends HealthModelSettings {
+  scope: string;
+}
+
+const HealthWeightsRef = builder.objectRef<HealthModelSettings['weights']>('HealthWeights').implement({
+  fields: (t) => ({
+    usage: t.exposeFloat('usage'),
+    support: t.exposeFloat('support'),
+    nps: t.exposeFloat('nps'),
+    engagement: t.exposeFloat('engagement'),
+  }),
+});
+
+const HealthSettingsRef = builder.objectRef<ScopedSettings>('HealthSettings').implement({
+  description: 'Weights and thresholds of the health model, for everyone (`default`) or one segment.',
+  fields: (t) => ({
+    scope: t.exposeString('scope'),
+    weights: t.field({ type: HealthWeightsRef, resolve: (settings) => settings.weights }),
+    healthyMin: t.exposeInt('healthyMin', { description: 'Healthy at or above this score.' }),
+    atRiskMin: t.exposeInt('atRiskMin', { description: 'At risk at or above this score (below healthyMin); Critical below it.' }),
+  }),
+});
+
+builder.queryField('healthSettings', (t) =>
+  t.field({
+    type: [HealthSettingsRef],
+    description: 'The health model settings in effect, for `default` and each segment.',
+    resolve: async (_root, _args, ctx) => {
+      readableOwnerId(ctx.actor);
+      const settings = await loadHealthSettings(ctx.db);
+      return (['default', 'smb', 'mid_market', 'enterprise'] as const).map((scope) => ({ scope, ...settings[scope] }));
+    },
+  }),
+);
+
+const HealthWeightsInput = builder.inputType('HealthWeightsInput', {
+  fields: (t) => ({
+    usage: t.float({ required: true }),
+    support: t.float({ required: true }),
+    nps: t.float({ required: true }),
+    engagement: t.float({ required: true }),
+  }),
+});
+
+builder.mutationField('updateHealthSettings', (t) =>
+  t.field({
+    type: HealthSettingsRef,
+    description: 'Admins only: sets weights and thresholds for everyone (`default`) or one segment; applies at the next recompute.',
+    args: {
+      scope: t.arg.string({ required: true, description: '`default`, `smb`, `mid_market` or `enterprise`.' }),
+      weights: t.arg({ type: HealthWeightsInput, required: true }),
+      healthyMin: t.arg.int({ required: true }),
+      atRiskMin: t.arg.int({ required: true }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const settings = await updateHealthSettings(ctx.db, {
+        scope: args.scope,
+        weights: args.weights,
+        healthyMin: args.healthyMin,
+        atRiskMin: args.atRiskMin,
+        actor: ctx.actor,
+      });
+      return { scope: args.scope, ...settings };
+    },
+  }),
+);

@@ -1,0 +1,239 @@
+import type { RevenueChange, SurveyResponse, Ticket } from '../../db/schema.ts';
+import { MAX_UPSERT_ACCOUNTS, type UpsertAccountsResult, upsertAccounts } from '../../domain/accounts.ts';
+import { recordRevenueChange } from '../../domain/revenue.ts';
+import { MAX_USAGE_ROWS, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../../domain/signals.ts';
+import { builder } from '../builder.ts';
+import { RevenueChangeKindEnum, SegmentEnum, SurveyKindEnum, TicketSeverityEnum } from './enums.ts';
+
+// Ingestion mutations: integration tokens (CRM, product analytics, support desk) and admins. Each is idempotent
+// on its natural key, so an integration can retry a call it is unsure about.
+
+const optionalString = (value: string | number | null | undefined) => (value === null || value === undefined ? null : String(value));
+
+const UpsertAccountInput = builder.inputType('UpsertAccountInput', {
+  fields: (t) => ({
+    externalId: t.string({ required: true, description: 'The CRM account id; the key of the upsert.' }),
+    name: t.string({ required: true }),
+    domain: t.string({ required: false }),
+    segment: t.field({ type: SegmentEnum, required: true }),
+    arrCents: t.float({ required: true, description: 'Whole cents.' }),
+    csmId: t.id({ required: false, description: 'Omitted: an existing account keeps its CSM.' }),
+    aeId: t.id({ required: false }),
+    contractStart: t.field({ type: 'Date', required: false }),
+    contractEnd: t.field({ type: 'Date', required: false, description: 'Also records the renewal of this contract end.' }),
+    stageKey: t.string({ required: false, description: 'Stage of a new account (default pre_onboarding); ignored for existing accounts, which move only by moveAccountStage.' }),
+  }),
+});
+
+const UpsertedAccountRef = builder
+  .objectRef<UpsertAccountsResult['accounts'][number]>('UpsertedAccount')
+  .implement({
+    fields: (t) => ({
+      externalId: t.exposeString('externalId'),
+      id: t.exposeID('id'),
+      created: t.exposeBoolean('created'),
+    }),
+  });
+
+const UpsertAccountsPayload = builder.objectRef<UpsertAccountsResult>('UpsertAccountsPayload').implement({
+  fields: (t) => ({
+    created: t.exposeInt('created'),
+    updated: t.exposeInt('updated'),
+    accounts: t.field({ type: [UpsertedAccountRef], complexity: 0, resolve: (payload) => payload.accounts }),
+  }),
+});
+
+const UsageDayInput = builder.inputType('UsageDayInput', {
+  description: 'One account-day of product usage. Give accountId or accountExternalId.',
+  fields: (t) => ({
+    accountId: t.id({ required: false }),
+    accountExternalId: t.string({ required: false }),
+    day: t.field({ type: 'Date', required: true }),
+    activeUsers: t.int({ required: true }),
+    seats: t.int({ required: true }),
+    keyEvents: t.int({ required: false }),
+    advancedEvents: t.int({ required: false, description: 'Uses of advanced features.' }),
+  }),
+});
+
+const RecordUsagePayload = builder.objectRef<{ written: number }>('RecordUsagePayload').implement({
+  fields: (t) => ({ written: t.exposeInt('written', { description: 'Account-days written (a repeated account-day counts once).' }) }),
+});
+
+const TicketRef = builder.objectRef<Ticket>('Ticket').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    externalId: t.exposeString('externalId', { nullable: true }),
+    accountId: t.exposeID('accountId'),
+    severity: t.expose('severity', { type: TicketSeverityEnum }),
+    subject: t.exposeString('subject'),
+    openedAt: t.expose('openedAt', { type: 'DateTime' }),
+    resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const SurveyResponseRef = builder.objectRef<SurveyResponse>('SurveyResponse').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    accountId: t.exposeID('accountId'),
+    kind: t.expose('kind', { type: SurveyKindEnum }),
+    score: t.exposeInt('score'),
+    comment: t.exposeString('comment', { nullable: true }),
+    respondedAt: t.expose('respondedAt', { type: 'DateTime' }),
+  }),
+});
+
+const RevenueChangeRef = builder.objectRef<RevenueChange>('RevenueChange').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    accountId: t.exposeID('accountId'),
+    kind: t.expose('kind', { type: RevenueChangeKindEnum }),
+    mrrDeltaCents: t.exposeFloat('mrrDeltaCents', { description: 'Signed whole cents.' }),
+    effectiveDate: t.expose('effectiveDate', { type: 'Date' }),
+  }),
+});
+
+const FirstValueRef = builder.objectRef<{ accountId: string; reachedAt: Date }>('FirstValue').implement({
+  fields: (t) => ({ accountId: t.exposeID('accountId'), reachedAt: t.expose('reachedAt', { type: 'DateTime' }) }),
+});
+
+builder.mutationFields((t) => ({
+  upsertAccounts: t.field({
+    type: UpsertAccountsPayload,
+    description: `Creates or updates accounts by CRM id, set-based (up to ${MAX_UPSERT_ACCOUNTS} per call). Idempotent.`,
+    args: { accounts: t.arg({ type: [UpsertAccountInput], required: true }) },
+    resolve: (_root, args, ctx) =>
+      upsertAccounts(ctx.db, {
+        actor: ctx.actor,
+        accounts: args.accounts.map((row) => ({
+          externalId: row.externalId,
+          name: row.name,
+          domain: row.domain ?? null,
+          segment: row.segment,
+          arrCents: row.arrCents,
+          csmId: optionalString(row.csmId),
+          aeId: optionalString(row.aeId),
+          contractStart: row.contractStart ?? null,
+          contractEnd: row.contractEnd ?? null,
+          stageKey: row.stageKey ?? null,
+        })),
+      }),
+  }),
+  recordUsage: t.field({
+    type: RecordUsagePayload,
+    description: `Daily product usage, set-based (up to ${MAX_USAGE_ROWS} account-days per call). Idempotent on account and day: re-sending a day replaces it. All or nothing: an unknown account rejects the whole call.`,
+    args: { rows: t.arg({ type: [UsageDayInput], required: true }) },
+    resolve: (_root, args, ctx) =>
+      recordUsage(ctx.db, {
+        actor: ctx.actor,
+        rows: args.rows.map((row) => ({
+          accountId: optionalString(row.accountId),
+          accountExternalId: row.accountExternalId ?? null,
+          day: row.day,
+          activeUsers: row.activeUsers,
+          seats: row.seats,
+          keyEvents: row.keyEvents ?? 0,
+          advancedEvents: row.advancedEvents ?? 0,
+        })),
+      }),
+  }),
+  recordTicket: t.field({
+    type: TicketRef,
+    description: 'A support ticket opened. Idempotent on externalId (the help desk id) when given.',
+    args: {
+      accountId: t.arg.id({ required: false }),
+      accountExternalId: t.arg.string({ required: false }),
+      externalId: t.arg.string({ required: false }),
+      severity: t.arg({ type: TicketSeverityEnum, required: true }),
+      subject: t.arg.string({ required: true }),
+      openedAt: t.arg({ type: 'DateTime', required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      recordTicket(ctx.db, {
+        actor: ctx.actor,
+        accountId: optionalString(args.accountId),
+        accountExternalId: args.accountExternalId ?? null,
+        externalId: args.externalId ?? null,
+        severity: args.severity,
+        subject: args.subject,
+        openedAt: args.openedAt,
+      }),
+  }),
+  resolveTicket: t.field({
+    type: TicketRef,
+    description: 'Marks a ticket resolved, by Lifeline ticketId or help desk externalId.',
+    args: { ticketId: t.arg.id({ required: false }), externalId: t.arg.string({ required: false }), resolvedAt: t.arg({ type: 'DateTime', required: true }) },
+    resolve: (_root, args, ctx) =>
+      resolveTicket(ctx.db, { actor: ctx.actor, ticketId: optionalString(args.ticketId), externalId: args.externalId ?? null, resolvedAt: args.resolvedAt }),
+  }),
+  recordNps: t.field({
+    type: SurveyResponseRef,
+    description: 'An NPS (0-10) or CSAT (1-5) response. Idempotent on externalId when given.',
+    args: {
+      accountId: t.arg.id({ required: false }),
+      accountExternalId: t.arg.string({ required: false }),
+      externalId: t.arg.string({ required: false }),
+      kind: t.arg({ type: SurveyKindEnum, defaultValue: 'nps' }),
+      score: t.arg.int({ required: true }),
+      respondentEmail: t.arg.string({ required: false }),
+      respondentRole: t.arg.string({ required: false }),
+      comment: t.arg.string({ required: false }),
+      respondedAt: t.arg({ type: 'DateTime', required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      recordNps(ctx.db, {
+        actor: ctx.actor,
+        accountId: optionalString(args.accountId),
+        accountExternalId: args.accountExternalId ?? null,
+        externalId: args.externalId ?? null,
+        kind: args.kind ?? 'nps',
+        score: args.score,
+        respondentEmail: args.respondentEmail ?? null,
+        respondentRole: args.respondentRole ?? null,
+        comment: args.comment ?? null,
+        respondedAt: args.respondedAt,
+      }),
+  }),
+  recordRevenueChange: t.field({
+    type: RevenueChangeRef,
+    description: 'An MRR movement (new, expansion, contraction, churn, reactivation) with its signed delta and effective date. Idempotent on externalId when given.',
+    args: {
+      accountId: t.arg.id({ required: false }),
+      accountExternalId: t.arg.string({ required: false }),
+      externalId: t.arg.string({ required: false }),
+      kind: t.arg({ type: RevenueChangeKindEnum, required: true }),
+      mrrDeltaCents: t.arg.float({ required: true }),
+      effectiveDate: t.arg({ type: 'Date', required: true }),
+      note: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      recordRevenueChange(ctx.db, {
+        actor: ctx.actor,
+        accountId: optionalString(args.accountId),
+        accountExternalId: args.accountExternalId ?? null,
+        externalId: args.externalId ?? null,
+        kind: args.kind,
+        mrrDeltaCents: args.mrrDeltaCents,
+        effectiveDate: args.effectiveDate,
+        note: args.note ?? null,
+      }),
+  }),
+  recordFirstValue: t.field({
+    type: FirstValueRef,
+    description: 'The customer reached first value. Set once; a repeat keeps the first time.',
+    args: {
+      accountId: t.arg.id({ required: false }),
+      accountExternalId: t.arg.string({ required: false }),
+      reachedAt: t.arg({ type: 'DateTime', required: true }),
+      description: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      recordFirstValue(ctx.db, {
+        actor: ctx.actor,
+        accountId: optionalString(args.accountId),
+        accountExternalId: args.accountExternalId ?? null,
+        reachedAt: args.reachedAt,
+        description: args.description ?? null,
+      }),
+  }),
+}));

@@ -1,0 +1,75 @@
+import type { Renewal } from '../../db/schema.ts';
+import type { SignalsSummary } from '../../domain/signals.ts';
+import { readableOwnerId } from '../../domain/access.ts';
+import { listRenewals } from '../../domain/renewal-queries.ts';
+import { builder } from '../builder.ts';
+import { AccountRef } from './account.ts';
+import { RenewalStatusEnum } from './enums.ts';
+
+export const RenewalRef = builder.objectRef<Renewal>('Renewal').implement({
+  description: 'A contract end and its renewal window.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    account: t.field({
+      type: AccountRef,
+      resolve: async (renewal, _args, ctx) => {
+        const account = await ctx.loaders.account.load(renewal.accountId);
+        if (!account) throw new Error(`Account ${renewal.accountId} of renewal ${renewal.id} is missing`);
+        return account;
+      },
+    }),
+    contractEnd: t.expose('contractEnd', { type: 'Date' }),
+    windowOpensOn: t.expose('windowOpensOn', { type: 'Date', description: 'Contract end minus the renewal window (90 days unless configured).' }),
+    status: t.expose('status', { type: RenewalStatusEnum }),
+    outcome: t.exposeString('outcome', { nullable: true }),
+    daysUntilContractEnd: t.int({
+      resolve: (renewal) => Math.round((Date.parse(`${renewal.contractEnd}T00:00:00Z`) - Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`)) / 86_400_000),
+    }),
+  }),
+});
+
+const SignalsSummaryRef = builder.objectRef<SignalsSummary>('SignalsSummary').implement({
+  description: 'What the customer signals say, in one place. CSM sentiment is shown beside the health score, never mixed into it.',
+  fields: (t) => ({
+    avgActiveUsers30d: t.exposeFloat('avgActiveUsers30d', { nullable: true, description: 'Average daily active users over the last 30 days.' }),
+    seats: t.exposeInt('seats', { nullable: true, description: 'Most seats seen in the last 30 days.' }),
+    keyEvents30d: t.exposeInt('keyEvents30d'),
+    advancedEvents30d: t.exposeInt('advancedEvents30d', { description: 'Uses of advanced features over the last 30 days.' }),
+    openTickets: t.exposeInt('openTickets'),
+    urgentOpenTickets: t.exposeInt('urgentOpenTickets'),
+    lastNpsScore: t.exposeInt('lastNpsScore', { nullable: true }),
+    lastNpsAt: t.expose('lastNpsAt', { type: 'DateTime', nullable: true }),
+    firstValueAt: t.expose('firstValueAt', { type: 'DateTime', nullable: true, description: 'When the customer first reached value.' }),
+    csmSentiment: t.exposeString('csmSentiment', { nullable: true, description: "The CSM's latest read: positive, neutral or negative." }),
+  }),
+});
+
+builder.objectFields(AccountRef, (t) => ({
+  renewal: t.field({
+    type: RenewalRef,
+    nullable: true,
+    description: 'The renewal of the latest contract end.',
+    resolve: (account, _args, ctx) => ctx.loaders.renewalByAccount.load(account.id),
+  }),
+  signals: t.field({
+    type: SignalsSummaryRef,
+    description: 'Usage, support, NPS and first value at a glance.',
+    complexity: 5,
+    resolve: async (account, _args, ctx) => {
+      const summary = await ctx.loaders.signals.load(account.id);
+      if (!summary) throw new Error(`Signals of account ${account.id} could not be summarised`);
+      return summary;
+    },
+  }),
+}));
+
+builder.queryField('renewals', (t) =>
+  t.field({
+    type: [RenewalRef],
+    description: 'Renewals whose contract ends within the next `withinDays` days (default 90), soonest first (at most 500). Account executives see their own.',
+    args: { withinDays: t.arg.int({ defaultValue: 90 }) },
+    complexity: { field: 5, multiplier: 20 },
+    resolve: (_root, args, ctx) =>
+      listRenewals(ctx.db, { withinDays: args.withinDays ?? 90, aeId: readableOwnerId(ctx.actor) }),
+  }),
+);

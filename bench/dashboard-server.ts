@@ -1,0 +1,59 @@
+// One server of the dashboard benchmark, in its own process so the load generator does not share its event loop:
+//   node --import tsx bench/dashboard-server.ts <lifeline|postgraphile|sql> <port> <database url>
+// Prints "ready" when it listens.
+import { type RequestListener, createServer } from 'node:http';
+import pino from 'pino';
+import postgres from 'postgres';
+import { createGraphqlServer } from '../api/yoga.ts';
+import { openDatabase } from '../db/client.ts';
+import { DASHBOARD_SQL } from './dashboard-queries.ts';
+
+const [kindArg, portText, urlArg] = process.argv.slice(2);
+if (!kindArg || !portText || !urlArg) throw new Error('usage: dashboard-server.ts <lifeline|postgraphile|sql> <port> <database url>');
+const kind: string = kindArg;
+const url: string = urlArg;
+const port = Number(portText);
+
+type PostgraphileFactory = (url: string, schema: string, options: Record<string, unknown>) => RequestListener;
+const POOL = 10;
+
+async function start(): Promise<void> {
+  if (kind === 'lifeline') {
+    const database = await openDatabase({ kind: 'postgres', url, max: POOL });
+    const yoga = createGraphqlServer({ db: database.db, logger: pino({ level: 'silent' }) });
+    createServer(yoga).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
+    return;
+  }
+  if (kind === 'postgraphile') {
+    // Imported by a computed name at run time: it is a dependency of bench/ only (bench/package.json), so the
+    // typecheck of Lifeline must not need it installed.
+    const moduleName = 'postgraphile';
+    const { postgraphile } = (await import(moduleName)) as { postgraphile: PostgraphileFactory };
+    const handler = postgraphile(url, 'public', { disableDefaultMutations: true, disableQueryLog: true, graphiql: false, retryOnInitFail: false });
+    createServer(handler).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
+    return;
+  }
+  if (kind === 'sql') {
+    const client = postgres(url, { max: POOL, onnotice: () => {} });
+    createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        // A tagged template, so postgres.js prepares it as it does by default (a bare `unsafe` without arguments
+        // uses the simple protocol and plans the statement on every request: a weaker baseline).
+        client`${client.unsafe(DASHBOARD_SQL)}`
+          .then((rows) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ data: { accounts: rows } }));
+          })
+          .catch((error: unknown) => {
+            res.writeHead(500);
+            res.end(String(error));
+          });
+      });
+    }).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
+    return;
+  }
+  throw new Error(`unknown server kind ${kind}`);
+}
+
+await start();

@@ -1,0 +1,340 @@
+import { ErrorCode, type WebClient } from '@slack/web-api';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.ts';
+import type { OutboxRow } from '../db/schema.ts';
+import { isUuid } from '../domain/accounts.ts';
+import {
+  claimDueNotifications,
+  findSlackMessage,
+  markNotificationSent,
+  nextNotificationDueAt,
+  parkNotification,
+  retryNotificationLater,
+} from '../domain/outbox.ts';
+import { getUsersByIds } from '../domain/users.ts';
+import type { SlackMessage } from './views/account-card.ts';
+
+/** What a notification looks like in Slack, rendered from the database as it is at delivery time. */
+export interface RenderedNotification {
+  message: SlackMessage;
+  /**
+   * Post as a reply in the thread of the message kept under this key; when there is no such message yet, the
+   * notification is posted to its target and becomes that thread (stored under the key).
+   */
+  threadKey?: string;
+  /** Further keys under which to remember the posted message (e.g. `account:<id>` for a handoff). */
+  storeAs?: string[];
+}
+
+export type NotificationRenderer = (row: OutboxRow) => Promise<RenderedNotification>;
+
+/** A notification that can never be delivered as it is (unknown target, unlinked person, unknown kind): park it. */
+export class UndeliverableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UndeliverableError';
+  }
+}
+
+export interface DeliveryChannels {
+  handoffs?: string | undefined;
+  atRisk?: string | undefined;
+}
+
+export interface DeliveryWorkerOptions {
+  db: Db;
+  /** Create it with `rejectRateLimitedCalls: true` and `retryConfig: { retries: 0 }`: the outbox owns retries. */
+  client: WebClient;
+  logger: Logger;
+  channels: DeliveryChannels;
+  render: NotificationRenderer;
+  /** Rows claimed per round; each round holds at most one row per target. */
+  batchSize?: number;
+  /** Rows posted at the same time (to different targets). */
+  concurrency?: number;
+  maxAttempts?: number;
+  backoff?: { baseMs: number; maxMs: number };
+  /** Longest idle wait of the continuous loop between drains (it wakes earlier when a retry falls due). */
+  pollMs?: number;
+  /**
+   * Slack allows about one message a second per channel. Posting faster only earns 429s, so a channel's next
+   * new message waits this long after its previous one (per worker; across replicas the 429s still pace them).
+   */
+  perTargetIntervalMs?: number;
+  clock?: () => Date;
+}
+
+export interface DrainResult {
+  sent: number;
+  retried: number;
+  parked: number;
+}
+
+type Settled = keyof DrainResult | 'paced';
+
+export interface DeliveryWorker {
+  drainOnce(): Promise<DrainResult>;
+  start(): void;
+  stop(): Promise<void>;
+  /** Ends the loop's idle wait now: something was just queued. A no-op when the loop is not running. */
+  wake(): void;
+}
+
+type Outcome =
+  | { kind: 'sent' }
+  | { kind: 'paced'; until: Date }
+  | { kind: 'rate_limited'; retryAfterMs: number; error: string }
+  | { kind: 'transient'; error: string }
+  | { kind: 'permanent'; error: string };
+
+// Platform errors Slack documents as temporary; every other `ok: false` answer is about the message or the
+// channel and would fail the same way again.
+const TRANSIENT_PLATFORM_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
+
+const PLATFORM_HINTS: Record<string, string> = {
+  channel_not_found: 'the channel does not exist or the bot cannot see it; check the channel id in the configuration',
+  not_in_channel: 'the bot is not a member of the channel; invite @Lifeline to it',
+  is_archived: 'the channel is archived',
+  invalid_blocks: 'the message broke a Block Kit limit (a bug in Lifeline: report it)',
+  invalid_auth: 'the bot token is not valid',
+  account_inactive: 'the bot token belongs to a deactivated app or workspace',
+  user_not_found: 'the Slack user no longer exists',
+};
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function slackErrorDetails(error: unknown): { code: string | undefined; platformError?: string; retryAfter?: number; statusCode?: number; messages: string[] } {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return { code: undefined, messages: [] };
+  const code = str(error.code);
+  const messages: string[] = [];
+  let platformError: string | undefined;
+  if ('data' in error && typeof error.data === 'object' && error.data !== null) {
+    if ('error' in error.data) platformError = str(error.data.error);
+    const metadata = 'response_metadata' in error.data ? error.data.response_metadata : undefined;
+    if (typeof metadata === 'object' && metadata !== null && 'messages' in metadata && Array.isArray(metadata.messages)) {
+      for (const message of metadata.messages) if (typeof message === 'string') messages.push(message);
+    }
+  }
+  const retryAfter = 'retryAfter' in error && typeof error.retryAfter === 'number' ? error.retryAfter : undefined;
+  const statusCode = 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
+  return {
+    code,
+    messages,
+    ...(platformError !== undefined ? { platformError } : {}),
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+    ...(statusCode !== undefined ? { statusCode } : {}),
+  };
+}
+
+/** Decides what a failure means for the notification: wait as told, retry with backoff, or park. */
+export function classifyDeliveryError(error: unknown): Exclude<Outcome, { kind: 'sent' }> {
+  if (error instanceof UndeliverableError) return { kind: 'permanent', error: error.message };
+  const details = slackErrorDetails(error);
+  switch (details.code) {
+    case ErrorCode.RateLimitedError: {
+      const seconds = Math.max(details.retryAfter ?? 1, 1);
+      return { kind: 'rate_limited', retryAfterMs: seconds * 1000, error: `Slack rate limited the call; retrying after ${seconds}s` };
+    }
+    case ErrorCode.PlatformError: {
+      const platformError = details.platformError ?? 'unknown_error';
+      const detail = [PLATFORM_HINTS[platformError], ...details.messages].filter((part) => part !== undefined).join('; ');
+      const text = `Slack refused the message: ${platformError}${detail ? ` (${detail})` : ''}`;
+      return TRANSIENT_PLATFORM_ERRORS.has(platformError) ? { kind: 'transient', error: text } : { kind: 'permanent', error: text };
+    }
+    case ErrorCode.HTTPError: {
+      const status = details.statusCode ?? 0;
+      const text = `Slack answered HTTP ${status}`;
+      return status >= 500 || status === 408 ? { kind: 'transient', error: text } : { kind: 'permanent', error: text };
+    }
+    case ErrorCode.RequestError:
+      return { kind: 'transient', error: `Could not reach Slack: ${error instanceof Error ? error.message : String(error)}` };
+    default:
+      // Our own failure (a database hiccup, a rendering bug): retried, and parked with the error if it persists.
+      return { kind: 'transient', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  }
+}
+
+const SLACK_ID = /^[CDGUW][A-Z0-9]{2,}$/;
+
+/** The channel had a message less than a second ago: this one waits for its slot, without calling Slack. */
+class Paced extends Error {
+  constructor(readonly until: Date) {
+    super('waiting for the channel’s next slot');
+  }
+}
+
+export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
+  const { db, client, logger, channels, render } = options;
+  const batchSize = options.batchSize ?? 50;
+  const concurrency = options.concurrency ?? 8;
+  const maxAttempts = options.maxAttempts ?? 8;
+  const backoff = options.backoff ?? { baseMs: 5_000, maxMs: 10 * 60_000 };
+  const clock = options.clock ?? (() => new Date());
+  const perTargetIntervalMs = options.perTargetIntervalMs ?? 1000;
+  const lastPostAt = new Map<string, number>();
+
+  async function resolveTarget(target: string): Promise<string> {
+    if (target === 'channel:handoffs' || target === 'channel:at_risk') {
+      const channel = target === 'channel:handoffs' ? channels.handoffs : channels.atRisk;
+      const variable = target === 'channel:handoffs' ? 'SLACK_HANDOFF_CHANNEL' : 'SLACK_AT_RISK_CHANNEL';
+      if (!channel) throw new UndeliverableError(`No channel is configured for ${target}: set ${variable} to a channel id and requeue.`);
+      return channel;
+    }
+    if (target.startsWith('user:')) {
+      const userId = target.slice('user:'.length);
+      const [user] = isUuid(userId) ? await getUsersByIds(db, [userId]) : [];
+      if (!user) throw new UndeliverableError(`The recipient ${userId} is not a Lifeline user.`);
+      // Posting to a member id lands in the bot's DM with them, without a conversations.open round trip.
+      if (!user.slackUserId) throw new UndeliverableError(`${user.name} is not linked to Slack: set their Slack user id, then requeue.`);
+      return user.slackUserId;
+    }
+    if (SLACK_ID.test(target)) return target;
+    throw new UndeliverableError(`Unknown target "${target}": expected channel:handoffs, channel:at_risk, user:<id> or a Slack id.`);
+  }
+
+  async function post(row: OutboxRow, rendered: RenderedNotification): Promise<{ channel: string; ts: string; keys: string[] }> {
+    const { text, blocks } = rendered.message;
+    const keys = [row.messageKey, ...(rendered.storeAs ?? [])].filter((key): key is string => typeof key === 'string');
+
+    if (row.messageKey) {
+      const existing = await findSlackMessage(db, row.messageKey);
+      if (existing) {
+        try {
+          await client.chat.update({ channel: existing.channel, ts: existing.ts, text, blocks });
+          return { channel: existing.channel, ts: existing.ts, keys };
+        } catch (error) {
+          // Someone deleted the message: post it again rather than lose the update.
+          if (slackErrorDetails(error).platformError !== 'message_not_found') throw error;
+        }
+      }
+    }
+
+    const thread = rendered.threadKey ? await findSlackMessage(db, rendered.threadKey) : undefined;
+    const channel = thread?.channel ?? (await resolveTarget(row.target));
+    // Only new messages count against a channel's ~1/s; updates (chat.update) have their own, looser tier.
+    const last = lastPostAt.get(channel);
+    const now = clock().getTime();
+    if (last !== undefined && now >= last && now - last < perTargetIntervalMs) throw new Paced(new Date(last + perTargetIntervalMs));
+    lastPostAt.set(channel, now);
+    const result = await client.chat.postMessage({
+      channel,
+      text,
+      blocks,
+      unfurl_links: false,
+      unfurl_media: false,
+      ...(thread ? { thread_ts: thread.ts } : {}),
+    });
+    const ts = str(result.ts);
+    if (!ts) throw new Error('chat.postMessage answered ok without a ts');
+    if (rendered.threadKey && !thread) keys.push(rendered.threadKey);
+    return { channel: str(result.channel) ?? channel, ts, keys };
+  }
+
+  async function deliverOne(row: OutboxRow): Promise<Outcome> {
+    try {
+      const rendered = await render(row);
+      const posted = await post(row, rendered);
+      await markNotificationSent(db, { id: row.id, channel: posted.channel, ts: posted.ts, now: clock(), messageKeys: posted.keys });
+      return { kind: 'sent' };
+    } catch (error) {
+      if (error instanceof Paced) return { kind: 'paced', until: error.until };
+      return classifyDeliveryError(error);
+    }
+  }
+
+  async function settle(row: OutboxRow, outcome: Outcome): Promise<Settled> {
+    const now = clock();
+    switch (outcome.kind) {
+      case 'sent':
+        return 'sent';
+      case 'paced':
+        // Not an attempt and not an error: the row just waits for its channel's next slot.
+        await retryNotificationLater(db, { id: row.id, at: outcome.until, error: row.lastError, countsAsAttempt: false });
+        return 'paced';
+      case 'rate_limited':
+        await retryNotificationLater(db, { id: row.id, at: new Date(now.getTime() + outcome.retryAfterMs), error: outcome.error, countsAsAttempt: false });
+        return 'retried';
+      case 'transient': {
+        if (row.attempts >= maxAttempts) {
+          const error = `Gave up after ${row.attempts} attempts: ${outcome.error}`;
+          await parkNotification(db, { id: row.id, error });
+          logger.warn({ notification: row.id, kind: row.kind, target: row.target, error }, 'notification parked');
+          return 'parked';
+        }
+        // Exponential backoff with jitter, so a Slack outage does not end in a synchronised stampede.
+        const delay = Math.min(backoff.baseMs * 2 ** (row.attempts - 1), backoff.maxMs) * (0.8 + Math.random() * 0.4);
+        await retryNotificationLater(db, { id: row.id, at: new Date(now.getTime() + delay), error: outcome.error, countsAsAttempt: true });
+        return 'retried';
+      }
+      case 'permanent':
+        await parkNotification(db, { id: row.id, error: outcome.error });
+        logger.warn({ notification: row.id, kind: row.kind, target: row.target, error: outcome.error }, 'notification parked');
+        return 'parked';
+    }
+  }
+
+  async function drainOnce(): Promise<DrainResult> {
+    const result: DrainResult = { sent: 0, retried: 0, parked: 0 };
+    // Each round claims at most one row per target; keep going until nothing is due, so one drain also
+    // delivers a target's second and third messages, in order.
+    for (let round = 0; round < 10_000; round += 1) {
+      const rows = await claimDueNotifications(db, { now: clock(), limit: batchSize });
+      if (rows.length === 0) break;
+      let next = 0;
+      const lanes = Array.from({ length: Math.min(concurrency, rows.length) }, async () => {
+        while (next < rows.length) {
+          const row = rows[next++];
+          if (!row) break;
+          const settled = await settle(row, await deliverOne(row));
+          if (settled !== 'paced') result[settled] += 1;
+        }
+      });
+      await Promise.all(lanes);
+    }
+    return result;
+  }
+
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+
+  return {
+    drainOnce,
+    start() {
+      if (running) return;
+      stopped = false;
+      running = (async () => {
+        while (!stopped) {
+          try {
+            await drainOnce();
+          } catch (error) {
+            // The loop must outlive a database blip; rows stay pending and the next round retries them.
+            logger.error({ err: error }, 'outbox drain failed');
+          }
+          if (stopped) break;
+          // A failed look-up only means sleeping the full poll interval; the next drain reports real trouble.
+          const due = await nextNotificationDueAt(db).catch(() => null);
+          const untilDue = due ? Math.max(due.getTime() - clock().getTime(), 10) : Number.POSITIVE_INFINITY;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(options.pollMs ?? 1000, untilDue));
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+      })();
+    },
+    wake() {
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await running;
+      running = undefined;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { App } from '@slack/bolt';
+import type { ViewResponseAction } from '@slack/bolt';
+import { DomainError } from '../../../domain/errors.ts';
+import type { BotDeps } from '../../deps.ts';
+import { CallbackIds } from '../../ids.ts';
+import { noticeModal } from '../../views/stage-move.ts';
+import { handoffContextSubmission } from './handoff-context.ts';
+import { type ViewArgs, stageMoveSubmission } from './stage-move.ts';
+
+function inputBlockIds(view: ViewArgs['view']): Set<string> {
+  return new Set(view.blocks.filter((block) => block.type === 'input' && typeof block.block_id === 'string').map((block) => String(block.block_id)));
+}
+
+/**
+ * Errors in a modal belong in the modal. app.error cannot answer a view submission (only the ack can), so
+ * submissions go through this one wrapper: a domain error about an input becomes `response_action: errors`
+ * on that input's block, any other domain error replaces the form with a modal that says why, and anything
+ * unexpected still goes to app.error.
+ */
+export function modalErrors(handler: (args: ViewArgs) => Promise<void>) {
+  return async (args: ViewArgs): Promise<void> => {
+    let acked = false;
+    const ack = async (response?: ViewResponseAction): Promise<void> => {
+      acked = true;
+      await args.ack(response);
+    };
+    try {
+      await handler({ ...args, ack });
+    } catch (error) {
+      if (acked || !(error instanceof DomainError)) throw error;
+      if (error.field && inputBlockIds(args.view).has(error.field)) {
+        await args.ack({ response_action: 'errors', errors: { [error.field]: error.message } });
+      } else {
+        await args.ack({ response_action: 'update', view: noticeModal('Nothing changed', error.message) });
+      }
+    }
+  };
+}
+
+export function register(app: App, deps: BotDeps): void {
+  app.view(CallbackIds.stageMove, modalErrors(stageMoveSubmission(deps)));
+  app.view(CallbackIds.handoffContext, modalErrors(handoffContextSubmission(deps)));
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import type { OutboxRow } from '../db/schema.ts';
+import { getAccount } from '../domain/accounts.ts';
+import { listDigestItems } from '../domain/digest.ts';
+import { getHandoff } from '../domain/handoffs.ts';
+import { listStages, listTransitions } from '../domain/lifecycle.ts';
+import { getUsersByIds } from '../domain/users.ts';
+import { type NotificationRenderer, type RenderedNotification, UndeliverableError } from './delivery.ts';
+import { atRiskDigest, escalationMessage } from './views/digest.ts';
+import { handoffMessage, handoffOverdueMessage, type HandoffView } from './views/handoff.ts';
+import { alertMessage, renewalCheckpointMessage, stageAuditNote } from './views/notifications.ts';
+
+const handoffPayload = z.object({ handoffId: z.string() });
+const alertPayload = z.object({ accountId: z.string(), rule: z.string().min(1), reason: z.string().min(1) });
+const renewalPayload = z.object({ accountId: z.string(), daysLeft: z.number().int(), reason: z.string().min(1) });
+const digestPayload = z.object({ day: z.string(), csmId: z.string().optional() });
+const escalationPayload = z.object({ day: z.string(), accountIds: z.array(z.string()) });
+const auditPayload = z.object({ accountId: z.string(), transitionId: z.number().int() });
+
+function parse<T>(schema: z.ZodType<T>, row: OutboxRow): T {
+  const result = schema.safeParse(row.payload);
+  if (!result.success) throw new UndeliverableError(`The ${row.kind} notification has a malformed payload: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  return result.data;
+}
+
+async function requireAccount(db: Db, accountId: string) {
+  const account = await getAccount(db, accountId);
+  if (!account) throw new UndeliverableError(`Account ${accountId} no longer exists.`);
+  return account;
+}
+
+async function handoffView(db: Db, handoffId: string, now: Date): Promise<HandoffView> {
+  const handoff = await getHandoff(db, handoffId);
+  if (!handoff) throw new UndeliverableError(`Handoff ${handoffId} no longer exists.`);
+  const account = await requireAccount(db, handoff.accountId);
+  const people = await getUsersByIds(db, [handoff.aeId, handoff.csmId].filter((id): id is string => id !== null));
+  const find = (id: string | null) => people.find((person) => person.id === id) ?? null;
+  return { handoff, account, ae: find(handoff.aeId), csm: find(handoff.csmId), now };
+}
+
+/**
+ * Renders each kind of notification from the database as it is at delivery time, so a handoff update that
+ * was queued twice still shows the latest state, and a digest shows who already acknowledged what.
+ */
+export function createNotificationRenderer(db: Db, clock: () => Date = () => new Date()): NotificationRenderer {
+  return async (row): Promise<RenderedNotification> => {
+    const now = clock();
+    switch (row.kind) {
+      case 'handoff': {
+        const { handoffId } = parse(handoffPayload, row);
+        const view = await handoffView(db, handoffId, now);
+        // The handoff message is the account's thread: stage audit notes go under it.
+        return { message: handoffMessage(view), storeAs: [`account:${view.account.id}`] };
+      }
+      case 'handoff_overdue': {
+        const { handoffId } = parse(handoffPayload, row);
+        return { message: handoffOverdueMessage(await handoffView(db, handoffId, now)) };
+      }
+      case 'alert': {
+        const payload = parse(alertPayload, row);
+        const account = await requireAccount(db, payload.accountId);
+        const [owner] = account.csmId ? await getUsersByIds(db, [account.csmId]) : [];
+        const audience = row.target.startsWith('user:') ? 'owner' : 'channel';
+        return { message: alertMessage({ account, rule: payload.rule, reason: payload.reason, owner: owner ?? null, audience }) };
+      }
+      case 'renewal_checkpoint': {
+        const payload = parse(renewalPayload, row);
+        const account = await requireAccount(db, payload.accountId);
+        return { message: renewalCheckpointMessage({ account, daysLeft: payload.daysLeft, reason: payload.reason }) };
+      }
+      case 'at_risk_digest': {
+        const payload = parse(digestPayload, row);
+        const items = await listDigestItems(db, { now, csmId: payload.csmId ?? null });
+        return { message: atRiskDigest(items, { day: payload.day, now, csmId: payload.csmId ?? null }) };
+      }
+      case 'at_risk_escalation': {
+        const payload = parse(escalationPayload, row);
+        const wanted = new Set(payload.accountIds);
+        const items = (await listDigestItems(db, { now, includeSnoozed: true })).filter((item) => wanted.has(item.account.id));
+        const accounts = items.map((item) => ({
+          name: item.account.name,
+          csmName: item.csm?.name ?? null,
+          status: item.status,
+          score: item.score,
+          firstListedOn: item.followUp?.firstListedOn ?? payload.day,
+        }));
+        if (accounts.length === 0) throw new UndeliverableError('Every escalated account recovered or was acknowledged before delivery; nothing to say.');
+        return { message: escalationMessage(accounts, payload.day) };
+      }
+      case 'stage_audit': {
+        const payload = parse(auditPayload, row);
+        const account = await requireAccount(db, payload.accountId);
+        const [transitions, stages] = await Promise.all([listTransitions(db, account.id, 200), listStages(db)]);
+        const transition = transitions.find((candidate) => candidate.id === payload.transitionId);
+        if (!transition) throw new UndeliverableError(`Stage transition ${payload.transitionId} of ${account.name} is missing.`);
+        const [actor] = transition.actorId ? await getUsersByIds(db, [transition.actorId]) : [];
+        const name = (key: string | null) => stages.find((stage) => stage.key === key)?.name ?? key ?? 'nowhere';
+        return {
+          message: stageAuditNote({ accountName: account.name, transition, actor: actor ?? null, fromName: name(transition.fromStage), toName: name(transition.toStage) }),
+          threadKey: `account:${account.id}`,
+        };
+      }
+      default:
+        throw new UndeliverableError(`Lifeline does not know how to show a "${row.kind}" notification.`);
+    }
+  };
+}

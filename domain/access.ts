@@ -1,0 +1,72 @@
+import type { Account, TokenRole } from '../db/schema.ts';
+import type { Actor } from './actors.ts';
+import { ForbiddenError } from './errors.ts';
+
+/**
+ * Who may do what. Roles, from the issue: admin (everything), manager (read all, move any stage, metrics),
+ * csm (read all, write own accounts), ae (read own accounts, confirm handoffs), viewer (read only),
+ * integration (ingestion mutations only). Every domain function that reads or writes checks here, so the
+ * API, the bot and jobs enforce the same rules.
+ */
+export const operations = [
+  'read_accounts',
+  'read_people',
+  'read_metrics',
+  'ingest',
+  'manage_stages',
+  'manage_people',
+  'manage_tokens',
+] as const;
+export type Operation = (typeof operations)[number];
+
+const allowed: Record<Operation, readonly TokenRole[]> = {
+  // AEs read, but only their own accounts: listings are narrowed by `readableOwnerId`.
+  read_accounts: ['admin', 'manager', 'csm', 'ae', 'viewer'],
+  read_people: ['admin', 'manager', 'csm', 'ae', 'viewer'],
+  read_metrics: ['admin', 'manager'],
+  ingest: ['admin', 'integration'],
+  manage_stages: ['admin'],
+  manage_people: ['admin'],
+  manage_tokens: ['admin'],
+};
+
+const explanations: Record<Operation, string> = {
+  read_accounts: 'read accounts',
+  read_people: 'read people',
+  read_metrics: 'read metrics (managers and admins can)',
+  ingest: 'send ingestion data (use an integration token, or ask an admin)',
+  manage_stages: 'edit lifecycle stages (ask an admin)',
+  manage_people: 'manage people and Slack links (ask an admin)',
+  manage_tokens: 'create or revoke API tokens (ask an admin)',
+};
+
+export function can(actor: Actor, operation: Operation): boolean {
+  return allowed[operation].includes(actor.role);
+}
+
+export function requireAccess(actor: Actor, operation: Operation): void {
+  if (!can(actor, operation)) {
+    throw new ForbiddenError(`Your role (${actor.role}) cannot ${explanations[operation]}.`);
+  }
+}
+
+/** The owner an AE's account reads are narrowed to; null when the actor reads every account. */
+export function readableOwnerId(actor: Actor): string | null {
+  requireAccess(actor, 'read_accounts');
+  if (actor.role !== 'ae') return null;
+  // SECURITY: an AE token without a user would otherwise read nothing rather than everything; make that explicit.
+  if (!actor.userId) throw new ForbiddenError('This account executive token is not linked to a user, so it owns no accounts. Ask an admin to link it.');
+  return actor.userId;
+}
+
+/** Whether the actor may read this one account. */
+export function canReadAccount(actor: Actor, account: Pick<Account, 'aeId'>): boolean {
+  if (!can(actor, 'read_accounts')) return false;
+  return actor.role !== 'ae' || (actor.userId !== null && account.aeId === actor.userId);
+}
+
+/** Writes on an account's own data (not stage moves, which lifecycle decides): admins, managers, its CSM. */
+export function canWriteAccount(actor: Actor, account: Pick<Account, 'csmId'>): boolean {
+  if (actor.role === 'admin' || actor.role === 'manager') return true;
+  return actor.role === 'csm' && actor.userId !== null && account.csmId === actor.userId;
+}

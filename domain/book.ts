@@ -1,0 +1,68 @@
+import { and, asc, eq, gte, inArray, lte, or } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { type Account, type AccountHealth, type Handoff, accountHealth, accounts, handoffs } from '../db/schema.ts';
+import { type DigestItem, listDigestItems } from './digest.ts';
+
+export const RENEWAL_WINDOW_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+export interface BookAccount {
+  account: Account;
+  health: AccountHealth | null;
+}
+
+export interface Book {
+  accounts: BookAccount[];
+  /** Handoffs where the next step is this person's. */
+  handoffsWaiting: (Handoff & { accountName: string })[];
+  renewals: Account[];
+  atRisk: DigestItem[];
+}
+
+/** Accounts this person owns (as CSM or AE) whose contract ends within the window, soonest first. */
+export function listUpcomingRenewals(db: Db, params: { userId: string; now: Date; days?: number }): Promise<Account[]> {
+  const today = params.now.toISOString().slice(0, 10);
+  const until = new Date(params.now.getTime() + (params.days ?? RENEWAL_WINDOW_DAYS) * DAY_MS).toISOString().slice(0, 10);
+  return db
+    .select()
+    .from(accounts)
+    .where(
+      and(
+        or(eq(accounts.csmId, params.userId), eq(accounts.aeId, params.userId)),
+        gte(accounts.contractEnd, today),
+        lte(accounts.contractEnd, until),
+      ),
+    )
+    .orderBy(asc(accounts.contractEnd), asc(accounts.name));
+}
+
+/** One person's book, for App Home: their accounts with health, what waits on them, renewals, at-risk items. */
+export async function getBook(db: Db, params: { userId: string; now: Date }): Promise<Book> {
+  const [owned, waiting, renewals, atRisk] = await Promise.all([
+    db
+      .select({ account: accounts, health: accountHealth })
+      .from(accounts)
+      .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
+      .where(or(eq(accounts.csmId, params.userId), eq(accounts.aeId, params.userId)))
+      .orderBy(asc(accounts.name)),
+    db
+      .select({ handoff: handoffs, accountName: accounts.name })
+      .from(handoffs)
+      .innerJoin(accounts, eq(accounts.id, handoffs.accountId))
+      .where(
+        or(
+          and(eq(handoffs.aeId, params.userId), eq(handoffs.status, 'pending')),
+          and(eq(handoffs.csmId, params.userId), inArray(handoffs.status, ['confirmed', 'accepted'])),
+        ),
+      )
+      .orderBy(asc(handoffs.slaDueAt)),
+    listUpcomingRenewals(db, params),
+    listDigestItems(db, { csmId: params.userId, now: params.now }),
+  ]);
+  return {
+    accounts: owned,
+    handoffsWaiting: waiting.map((row) => ({ ...row.handoff, accountName: row.accountName })),
+    renewals,
+    atRisk,
+  };
+}

@@ -1,0 +1,177 @@
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../db/client.ts';
+import {
+  type Account,
+  type AtRiskFollowUp,
+  type HealthStatus,
+  type User,
+  accountHealth,
+  accounts,
+  atRiskFollowUps,
+  users,
+} from '../db/schema.ts';
+import { enqueueNotification } from './outbox.ts';
+
+/** A score that fell at least this many points in a day makes the digest even while the status is still Healthy. */
+export const DIGEST_DROP_POINTS = 10;
+export const AT_RISK_CHANNEL_TARGET = 'channel:at_risk';
+
+export interface DigestItem {
+  account: Account;
+  score: number;
+  status: HealthStatus;
+  scoreDayAgo: number | null;
+  /** Points lost since about a day ago; 0 when it rose or there is no earlier score. */
+  drop: number;
+  reasons: string[];
+  renewalDate: string | null;
+  csm: User | null;
+  followUp: (AtRiskFollowUp & { acknowledgedByName: string | null }) | null;
+}
+
+export interface ListDigestParams {
+  /** Only this CSM's accounts. */
+  csmId?: string | null;
+  now: Date;
+  /** Include accounts snoozed until after `now` (App Home shows them, the digest does not). */
+  includeSnoozed?: boolean;
+}
+
+const dropSql = sql<number>`greatest(coalesce(${accountHealth.scoreDayAgo} - ${accountHealth.score}, 0), 0)`;
+
+/** Accounts that need attention today, biggest drop first, then the lowest score. */
+export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Promise<DigestItem[]> {
+  const acknowledger = users.id;
+  const rows = await db
+    .select({
+      account: accounts,
+      health: accountHealth,
+      csm: users,
+      followUp: atRiskFollowUps,
+      drop: dropSql,
+    })
+    .from(accountHealth)
+    .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
+    .leftJoin(users, eq(acknowledger, accounts.csmId))
+    .leftJoin(atRiskFollowUps, eq(atRiskFollowUps.accountId, accounts.id))
+    .where(
+      and(
+        ne(accounts.stageKey, 'churned'),
+        or(inArray(accountHealth.status, ['at_risk', 'critical']), sql`${dropSql} >= ${DIGEST_DROP_POINTS}`),
+        params.csmId ? eq(accounts.csmId, params.csmId) : undefined,
+        params.includeSnoozed ? undefined : or(isNull(atRiskFollowUps.snoozedUntil), lte(atRiskFollowUps.snoozedUntil, params.now)),
+      ),
+    )
+    .orderBy(desc(dropSql), asc(accountHealth.score), asc(accounts.name), asc(accounts.id));
+
+  const acknowledgerIds = [...new Set(rows.map((row) => row.followUp?.acknowledgedBy).filter((id): id is string => typeof id === 'string'))];
+  const names = new Map(
+    acknowledgerIds.length === 0
+      ? []
+      : (await db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, acknowledgerIds))).map((user) => [user.id, user.name]),
+  );
+  return rows.map((row) => ({
+    account: row.account,
+    score: row.health.score,
+    status: row.health.status,
+    scoreDayAgo: row.health.scoreDayAgo,
+    drop: Number(row.drop),
+    reasons: row.health.reasons,
+    renewalDate: row.account.contractEnd,
+    csm: row.csm,
+    followUp: row.followUp ? { ...row.followUp, acknowledgedByName: row.followUp.acknowledgedBy ? (names.get(row.followUp.acknowledgedBy) ?? null) : null } : null,
+  }));
+}
+
+export function digestDay(now: Date): string {
+  return now.toISOString().slice(0, 10);
+}
+
+export interface DigestPayload {
+  day: string;
+  /** Unset: the whole book, for the at-risk channel. */
+  csmId?: string;
+}
+
+export interface DigestRun {
+  items: number;
+  channelDigests: number;
+  csmDigests: number;
+  escalated: number;
+  [key: string]: number;
+}
+
+/**
+ * The `digest` job: queues today's at-risk digest for the channel and one DM per CSM with listed accounts,
+ * and escalates to managers what was listed at a previous digest and still has not been acknowledged.
+ * Dedupe keys are per channel or person and day, so running it twice in a day (a retry, a second replica)
+ * queues nothing new.
+ */
+export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<DigestRun> {
+  const day = digestDay(params.now);
+  return db.transaction(async (tx) => {
+    const items = await listDigestItems(tx, { now: params.now });
+    const run: DigestRun = { items: items.length, channelDigests: 0, csmDigests: 0, escalated: 0 };
+
+    // Listed before today, still listed, nobody acknowledged it, not escalated yet.
+    const overdue = items.filter(
+      (item) => item.followUp && item.followUp.lastListedOn < day && item.followUp.acknowledgedAt === null && item.followUp.escalatedOn === null,
+    );
+    if (overdue.length > 0) {
+      const accountIds = overdue.map((item) => item.account.id);
+      const managers = await tx.select().from(users).where(eq(users.role, 'manager')).orderBy(asc(users.name));
+      const targets = managers.length > 0 ? managers.map((manager) => `user:${manager.id}`) : [AT_RISK_CHANNEL_TARGET];
+      for (const target of targets) {
+        await enqueueNotification(tx, {
+          kind: 'at_risk_escalation',
+          dedupeKey: `at_risk_escalation:${target}:${day}`,
+          target,
+          payload: { day, accountIds },
+        });
+      }
+      await tx.update(atRiskFollowUps).set({ escalatedOn: day }).where(inArray(atRiskFollowUps.accountId, accountIds));
+      run.escalated = overdue.length;
+    }
+
+    if (items.length > 0) {
+      await tx
+        .insert(atRiskFollowUps)
+        .values(items.map((item) => ({ accountId: item.account.id, firstListedOn: day, lastListedOn: day })))
+        .onConflictDoUpdate({ target: atRiskFollowUps.accountId, set: { lastListedOn: day } });
+    }
+    // An account that recovered starts afresh if it relapses: its old acknowledgement no longer says anything.
+    await tx
+      .delete(atRiskFollowUps)
+      .where(and(lt(atRiskFollowUps.lastListedOn, day), or(isNull(atRiskFollowUps.snoozedUntil), lte(atRiskFollowUps.snoozedUntil, params.now))));
+
+    if (items.length > 0) {
+      const channelQueued = await enqueueNotification(tx, {
+        kind: 'at_risk_digest',
+        dedupeKey: `at_risk_digest:channel:${day}`,
+        target: AT_RISK_CHANNEL_TARGET,
+        payload: { day },
+      });
+      if (channelQueued) run.channelDigests += 1;
+    }
+    const csmIds = [...new Set(items.map((item) => item.account.csmId).filter((id): id is string => id !== null))];
+    for (const csmId of csmIds) {
+      const queued = await enqueueNotification(tx, {
+        kind: 'at_risk_digest',
+        dedupeKey: `at_risk_digest:user:${csmId}:${day}`,
+        target: `user:${csmId}`,
+        payload: { day, csmId },
+      });
+      if (queued) run.csmDigests += 1;
+    }
+    return run;
+  });
+}
+
+/** Follow-ups snoozed past `now`, for people who want to see what they put aside. */
+export function countSnoozed(db: Db, now: Date): Promise<number> {
+  return db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(atRiskFollowUps)
+    .where(gt(atRiskFollowUps.snoozedUntil, now))
+    .then((rows) => rows[0]?.count ?? 0);
+}

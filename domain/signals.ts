@@ -1,0 +1,323 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { type Db, type Tx, queryRows } from '../db/client.ts';
+import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets } from '../db/schema.ts';
+import { requireAccess } from './access.ts';
+import { isUuid } from './accounts.ts';
+import type { Actor } from './actors.ts';
+import { InvalidInputError, NotFoundError } from './errors.ts';
+import { parseInput } from './validation.ts';
+
+/** Rows per statement: big enough to amortise a round trip, small enough to keep one statement's memory modest. */
+export const USAGE_CHUNK_ROWS = 10_000;
+/** One call may carry this many days; larger loads are split by the caller. */
+export const MAX_USAGE_ROWS = 100_000;
+
+const accountRef = {
+  accountId: z.uuid('must be a Lifeline account id').nullish(),
+  accountExternalId: z.string().trim().min(1).max(200).nullish(),
+};
+const hasAccount = (row: { accountId?: string | null | undefined; accountExternalId?: string | null | undefined }) =>
+  Boolean(row.accountId) !== Boolean(row.accountExternalId);
+const accountMessage = 'give exactly one of accountId (Lifeline id) or accountExternalId (CRM id)';
+
+const count = z.number().int('must be a whole number').min(0, 'cannot be negative').max(2_000_000_000);
+const usageRowSchema = z
+  .object({
+    ...accountRef,
+    day: z.iso.date('use a calendar date written YYYY-MM-DD'),
+    activeUsers: count,
+    seats: count,
+    keyEvents: count.default(0),
+    advancedEvents: count.default(0),
+  })
+  .refine(hasAccount, { message: accountMessage, path: ['accountId'] });
+
+export type UsageRowInput = z.input<typeof usageRowSchema>;
+
+export interface RecordUsageParams {
+  rows: UsageRowInput[];
+  actor: Actor;
+}
+
+export interface UsageResult {
+  /** Rows written (after collapsing repeats of the same account and day within the call; the last one wins). */
+  written: number;
+}
+
+/**
+ * Daily product usage, idempotent on account and day: re-sending a day replaces it. Set-based: each chunk is
+ * one INSERT … SELECT over json_to_recordset, which both PGlite and PostgreSQL run as a single statement.
+ */
+export async function recordUsage(db: Db, params: RecordUsageParams): Promise<UsageResult> {
+  requireAccess(params.actor, 'ingest');
+  if (params.rows.length > MAX_USAGE_ROWS) {
+    throw new InvalidInputError(`Send at most ${MAX_USAGE_ROWS} usage rows per call; split the load into several calls.`, 'rows');
+  }
+  const rows = params.rows.map((row, index) => parseInput(usageRowSchema, row, `rows[${index}]`));
+  // Later rows win for the same account and day; ON CONFLICT cannot touch one row twice in a statement.
+  const latest = new Map<string, { index: number; row: (typeof rows)[number] }>();
+  rows.forEach((row, index) => latest.set(`${row.accountId ?? ''}|${row.accountExternalId ?? ''}|${row.day}`, { index, row }));
+  const unique = [...latest.values()];
+  return db.transaction(async (tx) => {
+    for (let start = 0; start < unique.length; start += USAGE_CHUNK_ROWS) {
+      const chunk = unique.slice(start, start + USAGE_CHUNK_ROWS);
+      const payload = JSON.stringify(
+        chunk.map(({ index, row }) => ({
+          i: index,
+          a: row.accountId ?? null,
+          x: row.accountExternalId ?? null,
+          d: row.day,
+          u: row.activeUsers,
+          s: row.seats,
+          k: row.keyEvents,
+          v: row.advancedEvents,
+        })),
+      );
+      const written = await queryRows<{ unknown_index: number | null; written: number }>(
+        tx,
+        sql`with input as (
+              select r.i, coalesce(r.a, ext.id) as account_id, r.d, r.u, r.s, r.k, r.v
+              from json_to_recordset(${payload}::json) as r(i int, a uuid, x text, d date, u int, s int, k int, v int)
+              left join accounts ext on r.a is null and ext.external_id = r.x
+            ),
+            known as (
+              select input.* from input join accounts on accounts.id = input.account_id
+            ),
+            upserted as (
+              insert into usage_daily (account_id, day, active_users, seats, key_events, advanced_events)
+              select account_id, d, u, s, k, v from known
+              on conflict (account_id, day) do update set
+                active_users = excluded.active_users, seats = excluded.seats,
+                key_events = excluded.key_events, advanced_events = excluded.advanced_events
+              returning 1
+            )
+            select (select min(i) from input where input.i not in (select i from known)) as unknown_index,
+                   (select count(*)::int from upserted) as written`,
+      );
+      const result = written[0];
+      if (result?.unknown_index !== null && result?.unknown_index !== undefined) {
+        const row = rows[result.unknown_index];
+        const field = row?.accountId ? 'accountId' : 'accountExternalId';
+        // Throwing rolls back the whole call: a load is all or nothing, so a retry after fixing it is safe.
+        throw new InvalidInputError(
+          `rows[${result.unknown_index}].${field}: no account ${row?.accountId ?? row?.accountExternalId}. Create it first with upsertAccounts.`,
+          `rows[${result.unknown_index}].${field}`,
+        );
+      }
+    }
+    return { written: unique.length };
+  });
+}
+
+async function resolveAccountId(db: Db | Tx, ref: { accountId?: string | null | undefined; accountExternalId?: string | null | undefined }): Promise<string> {
+  const rows = await queryRows<{ id: string }>(
+    db,
+    ref.accountId
+      ? sql`select id from accounts where id = ${ref.accountId}`
+      : sql`select id from accounts where external_id = ${ref.accountExternalId ?? ''}`,
+  );
+  const id = rows[0]?.id;
+  if (!id) {
+    const field = ref.accountId ? 'accountId' : 'accountExternalId';
+    throw new NotFoundError(`No account ${ref.accountId ?? ref.accountExternalId}. Create it first with upsertAccounts.`, field);
+  }
+  return id;
+}
+
+const ticketSchema = z
+  .object({
+    ...accountRef,
+    externalId: z.string().trim().min(1).max(200).nullish(),
+    severity: z.enum(ticketSeverities, `use one of ${ticketSeverities.join(', ')}`),
+    subject: z.string().trim().min(1, 'the subject is required').max(500),
+    openedAt: z.date('must be a valid time'),
+  })
+  .refine(hasAccount, { message: accountMessage, path: ['accountId'] });
+
+export type RecordTicketParams = z.input<typeof ticketSchema> & { actor: Actor };
+
+/** A support ticket opened; idempotent on the help desk's ticket id when given (a repeat updates it). */
+export async function recordTicket(db: Db, params: RecordTicketParams): Promise<Ticket> {
+  requireAccess(params.actor, 'ingest');
+  const input = parseInput(ticketSchema, params);
+  const accountId = await resolveAccountId(db, input);
+  const values = { accountId, externalId: input.externalId ?? null, severity: input.severity, subject: input.subject, openedAt: input.openedAt };
+  const [ticket] = input.externalId
+    ? await db
+        .insert(tickets)
+        .values(values)
+        .onConflictDoUpdate({ target: tickets.externalId, set: { severity: values.severity, subject: values.subject, openedAt: values.openedAt } })
+        .returning()
+    : await db.insert(tickets).values(values).returning();
+  if (!ticket) throw new Error('Ticket insert returned no row');
+  return ticket;
+}
+
+const resolveSchema = z
+  .object({
+    ticketId: z.uuid('must be a Lifeline ticket id').nullish(),
+    externalId: z.string().trim().min(1).max(200).nullish(),
+    resolvedAt: z.date('must be a valid time'),
+  })
+  .refine((input) => Boolean(input.ticketId) !== Boolean(input.externalId), {
+    message: 'give exactly one of ticketId or externalId',
+    path: ['ticketId'],
+  });
+
+export type ResolveTicketParams = z.input<typeof resolveSchema> & { actor: Actor };
+
+/** Marks a ticket resolved. Resolving it again keeps the first resolution time. */
+export async function resolveTicket(db: Db, params: ResolveTicketParams): Promise<Ticket> {
+  requireAccess(params.actor, 'ingest');
+  const input = parseInput(resolveSchema, params);
+  const match = input.ticketId ? eq(tickets.id, input.ticketId) : eq(tickets.externalId, input.externalId ?? '');
+  const [existing] = await db.select().from(tickets).where(match);
+  if (!existing) {
+    throw new NotFoundError(`No ticket ${input.ticketId ?? input.externalId}. Record it first with recordTicket.`, input.ticketId ? 'ticketId' : 'externalId');
+  }
+  if (input.resolvedAt.getTime() < existing.openedAt.getTime()) {
+    throw new InvalidInputError(`resolvedAt is before the ticket was opened (${existing.openedAt.toISOString()}).`, 'resolvedAt');
+  }
+  const [updated] = await db
+    .update(tickets)
+    .set({ resolvedAt: input.resolvedAt })
+    .where(and(eq(tickets.id, existing.id), isNull(tickets.resolvedAt)))
+    .returning();
+  return updated ?? existing;
+}
+
+const surveySchema = z
+  .object({
+    ...accountRef,
+    externalId: z.string().trim().min(1).max(200).nullish(),
+    kind: z.enum(surveyKinds).default('nps'),
+    score: z.number().int('must be a whole number'),
+    respondentEmail: z.email('must be an email address').nullish(),
+    respondentRole: z.string().trim().max(200).nullish(),
+    comment: z.string().trim().max(10_000).nullish(),
+    respondedAt: z.date('must be a valid time'),
+  })
+  .refine(hasAccount, { message: accountMessage, path: ['accountId'] })
+  .refine((input) => (input.kind === 'nps' ? input.score >= 0 && input.score <= 10 : input.score >= 1 && input.score <= 5), {
+    message: 'NPS scores are 0 to 10 and CSAT scores 1 to 5',
+    path: ['score'],
+  });
+
+export type RecordNpsParams = z.input<typeof surveySchema> & { actor: Actor };
+
+/** An NPS or CSAT response; idempotent on the survey tool's response id when given. */
+export async function recordNps(db: Db, params: RecordNpsParams): Promise<SurveyResponse> {
+  requireAccess(params.actor, 'ingest');
+  const input = parseInput(surveySchema, params);
+  const accountId = await resolveAccountId(db, input);
+  const values = {
+    accountId,
+    externalId: input.externalId ?? null,
+    kind: input.kind,
+    score: input.score,
+    respondentEmail: input.respondentEmail ?? null,
+    respondentRole: input.respondentRole ?? null,
+    comment: input.comment ?? null,
+    respondedAt: input.respondedAt,
+  };
+  const [response] = input.externalId
+    ? await db
+        .insert(surveyResponses)
+        .values(values)
+        .onConflictDoUpdate({ target: surveyResponses.externalId, set: { score: values.score, comment: values.comment } })
+        .returning()
+    : await db.insert(surveyResponses).values(values).returning();
+  if (!response) throw new Error('Survey response insert returned no row');
+  return response;
+}
+
+const firstValueSchema = z
+  .object({ ...accountRef, reachedAt: z.date('must be a valid time'), description: z.string().trim().max(2000).nullish() })
+  .refine(hasAccount, { message: accountMessage, path: ['accountId'] });
+
+export type RecordFirstValueParams = z.input<typeof firstValueSchema> & { actor: Actor };
+
+/** First value reached; set once per account (a repeat keeps the first time). */
+export async function recordFirstValue(db: Db, params: RecordFirstValueParams): Promise<{ accountId: string; reachedAt: Date }> {
+  requireAccess(params.actor, 'ingest');
+  const input = parseInput(firstValueSchema, params);
+  const accountId = await resolveAccountId(db, input);
+  await db.insert(firstValues).values({ accountId, reachedAt: input.reachedAt, description: input.description ?? null }).onConflictDoNothing();
+  const [row] = await db.select().from(firstValues).where(eq(firstValues.accountId, accountId));
+  if (!row) throw new Error('First value insert returned no row');
+  return { accountId, reachedAt: row.reachedAt };
+}
+
+export interface SignalsSummary {
+  accountId: string;
+  /** Averages over the last 30 days of usage rows. */
+  avgActiveUsers30d: number | null;
+  seats: number | null;
+  keyEvents30d: number;
+  advancedEvents30d: number;
+  openTickets: number;
+  urgentOpenTickets: number;
+  lastNpsScore: number | null;
+  lastNpsAt: Date | null;
+  firstValueAt: Date | null;
+  csmSentiment: string | null;
+}
+
+/** One statement for any number of accounts, so a page of accounts costs the same as one. */
+export async function getSignalsSummaries(db: Db, accountIds: readonly string[], now = new Date()): Promise<SignalsSummary[]> {
+  const ids = accountIds.filter(isUuid);
+  if (ids.length === 0) return [];
+  const since = new Date(now.getTime() - 30 * 86_400_000).toISOString().slice(0, 10);
+  const rows = await queryRows<{
+    account_id: string;
+    avg_active: number | null;
+    seats: number | null;
+    key_events: number;
+    advanced_events: number;
+    open_tickets: number;
+    urgent_open: number;
+    nps_score: number | null;
+    nps_at: string | Date | null;
+    first_value_at: string | Date | null;
+    sentiment: string | null;
+  }>(
+    db,
+    sql`select ids.id as account_id,
+          u.avg_active::float8 as avg_active, u.seats, coalesce(u.key_events, 0)::int as key_events,
+          coalesce(u.advanced_events, 0)::int as advanced_events,
+          coalesce(t.open_tickets, 0)::int as open_tickets, coalesce(t.urgent_open, 0)::int as urgent_open,
+          n.score as nps_score, n.responded_at as nps_at, f.reached_at as first_value_at, s.sentiment::text as sentiment
+        from json_array_elements_text(${JSON.stringify(ids)}::json) as ids_text(value)
+        cross join lateral (select ids_text.value::uuid as id) ids
+        left join lateral (
+          select avg(active_users) as avg_active, max(seats) as seats, sum(key_events) as key_events, sum(advanced_events) as advanced_events
+          from usage_daily where account_id = ids.id and day >= ${since}::date
+        ) u on true
+        left join lateral (
+          select count(*) as open_tickets, count(*) filter (where severity = 'urgent') as urgent_open
+          from tickets where account_id = ids.id and resolved_at is null
+        ) t on true
+        left join lateral (
+          select score, responded_at from survey_responses where account_id = ids.id and kind = 'nps' order by responded_at desc limit 1
+        ) n on true
+        left join first_values f on f.account_id = ids.id
+        left join lateral (
+          select sentiment from csm_sentiments where account_id = ids.id order by recorded_at desc limit 1
+        ) s on true`,
+  );
+  const toDate = (value: string | Date | null) => (value === null ? null : value instanceof Date ? value : new Date(value));
+  return rows.map((row) => ({
+    accountId: row.account_id,
+    avgActiveUsers30d: row.avg_active === null ? null : Number(row.avg_active),
+    seats: row.seats === null ? null : Number(row.seats),
+    keyEvents30d: Number(row.key_events),
+    advancedEvents30d: Number(row.advanced_events),
+    openTickets: Number(row.open_tickets),
+    urgentOpenTickets: Number(row.urgent_open),
+    lastNpsScore: row.nps_score === null ? null : Number(row.nps_score),
+    lastNpsAt: toDate(row.nps_at),
+    firstValueAt: toDate(row.first_value_at),
+    csmSentiment: row.sentiment,
+  }));
+}

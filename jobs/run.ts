@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.ts';
+import type { JobRun } from '../db/schema.ts';
+import type { Actor } from '../domain/actors.ts';
+import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
+import { finishRun, startManualRun } from './coordinator.ts';
+import { type JobFn, type JobName, type JobRegistry, isJobName, jobNames } from './registry.ts';
+
+/** Runs a job body against its job_runs row: the outcome and counts, or the error, are recorded either way. */
+export async function executeRun(
+  db: Db,
+  run: JobRun,
+  fn: JobFn,
+  options: { now: Date; logger: Logger },
+): Promise<JobRun> {
+  const logger = options.logger.child({ job: run.job, runId: run.id, trigger: run.trigger });
+  try {
+    const counts = await fn({ db, now: options.now, logger });
+    const finished = await finishRun(db, run.id, { status: 'succeeded', counts });
+    logger.info({ counts }, `job ${run.job} succeeded`);
+    return finished;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error({ err: error }, `job ${run.job} failed`);
+    return finishRun(db, run.id, { status: 'failed', error: message });
+  }
+}
+
+export function resolveJob(jobs: JobRegistry, name: string): { name: JobName; fn: JobFn } {
+  if (!isJobName(name)) {
+    throw new InvalidInputError(`There is no job "${name}". Run one of: ${jobNames.join(', ')}.`, 'name');
+  }
+  const fn = jobs[name];
+  if (!fn) {
+    const available = jobNames.filter((job) => jobs[job]);
+    throw new InvalidInputError(
+      `The ${name} job has no function registered in this process, so it cannot run here. ` +
+        `Job functions are wired in main.ts for the server and in jobs/cli.ts for npm run job; available here: ${available.join(', ') || 'none'}.`,
+      'name',
+    );
+  }
+  return { name, fn };
+}
+
+export interface RunJobByHandParams {
+  name: string;
+  jobs: JobRegistry;
+  logger: Logger;
+  /** Who asked; only admins may run jobs through the API. Omitted for the operator's CLI. */
+  actor?: Actor;
+  instanceId?: string;
+  now?: Date;
+}
+
+/** Runs a job now, outside its schedule, and records it in job_runs as a manual run. */
+export async function runJobByHand(db: Db, params: RunJobByHandParams): Promise<JobRun> {
+  if (params.actor && params.actor.role !== 'admin') {
+    throw new ForbiddenError(`Only admins can run jobs by hand; your role is ${params.actor.role}. Ask an admin, or wait for the schedule.`);
+  }
+  const { name, fn } = resolveJob(params.jobs, params.name);
+  const now = params.now ?? new Date();
+  const run = await startManualRun(db, { job: name, instanceId: params.instanceId ?? `manual:${process.pid}`, now });
+  return executeRun(db, run, fn, { now, logger: params.logger });
+}

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Account, type HealthStatus, type User, accountHealth } from '../db/schema.ts';
+import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createAccount, createToken, createUser } from './support/factories.ts';
+import { createGraphqlClient } from './support/graphql.ts';
+
+const counter = new StatementCounter();
+let database: TestDatabase;
+let api: ReturnType<typeof createGraphqlClient>;
+let token: string;
+let csm: User;
+const named = new Map<string, Account>();
+
+const DAY_MS = 86_400_000;
+const inDays = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
+
+async function withHealth(account: Account, score: number, status: HealthStatus, scoreWeekAgo: number | null) {
+  await database.db.insert(accountHealth).values({
+    accountId: account.id,
+    score,
+    status,
+    scoreDayAgo: null,
+    scoreWeekAgo,
+    reasons: [`score ${score}`],
+    computedAt: new Date(),
+    modelVersion: 1,
+  });
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase({ logger: counter });
+  api = createGraphqlClient(database.db);
+  token = await createToken(database.db, 'viewer', await createUser(database.db, { role: 'viewer' }));
+  csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor' });
+  const book: [name: string, arr: number, renewalInDays: number, health: [number, HealthStatus, number | null] | null, enteredDaysAgo: number][] = [
+    ['Acme Analytics', 5_000_000, 30, [82, 'healthy', 85], 3],
+    ['Brightwave Health', 9_000_000, 200, [35, 'critical', 75], 40],
+    ['Cobalt Logistics', 1_000_000, 60, [55, 'at_risk', 57], 10],
+    ['Driftwood Media', 7_000_000, 400, null, 100],
+    ['Evergreen Foods', 3_000_000, 10, [65, 'at_risk', 90], 1],
+  ];
+  for (const [name, arrCents, renewal, health, entered] of book) {
+    const account = await createAccount(database.db, {
+      name,
+      arrCents,
+      contractEnd: inDays(renewal),
+      csmId: name.startsWith('A') || name.startsWith('E') ? csm.id : null,
+      enteredAt: new Date(Date.now() - entered * DAY_MS),
+    });
+    named.set(name, account);
+    if (health) await withHealth(account, ...health);
+  }
+});
+afterAll(async () => {
+  await database?.destroy();
+});
+
+const LIST = /* GraphQL */ `
+  query ($filter: AccountFilter, $orderBy: AccountOrder, $first: Int, $after: String) {
+    accounts(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+      totalCount
+      edges { node { name health { score status dropOverWeek } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`;
+
+interface ListData {
+  accounts: { totalCount: number; edges: { node: { name: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+}
+
+async function names(variables: Record<string, unknown>): Promise<string[]> {
+  const response = await api.request(LIST, { first: 50, ...variables }, token);
+  expect(response.body.errors).toBeUndefined();
+  return (response.body.data as unknown as ListData).accounts.edges.map((edge) => edge.node.name.split(' ')[0] ?? '');
+}
+
+describe('ordering accounts', () => {
+  it.each([
+    ['health', ['Brightwave', 'Cobalt', 'Evergreen', 'Acme', 'Driftwood']],
+    ['health_drop', ['Brightwave', 'Evergreen', 'Acme', 'Cobalt', 'Driftwood']],
+    ['renewal_date', ['Evergreen', 'Acme', 'Cobalt', 'Brightwave', 'Driftwood']],
+    ['arr', ['Brightwave', 'Driftwood', 'Acme', 'Evergreen', 'Cobalt']],
+    ['time_in_stage', ['Driftwood', 'Brightwave', 'Cobalt', 'Acme', 'Evergreen']],
+    ['name', ['Acme', 'Brightwave', 'Cobalt', 'Driftwood', 'Evergreen']],
+  ])('orders by %s, accounts without the value last', async (orderBy, expected) => {
+    expect(await names({ orderBy })).toEqual(expected);
+  });
+
+  it('pages through an ordering with cursors without skipping or repeating', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 5; page += 1) {
+      const response = await api.request(LIST, { orderBy: 'health_drop', first: 2, after }, token);
+      const data = (response.body.data as unknown as ListData).accounts;
+      seen.push(...data.edges.map((edge) => edge.node.name.split(' ')[0] ?? ''));
+      if (!data.pageInfo.hasNextPage) break;
+      after = data.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(['Brightwave', 'Evergreen', 'Acme', 'Cobalt', 'Driftwood']);
+  });
+
+  it('refuses a cursor from another ordering, saying to start again', async () => {
+    const first = await api.request(LIST, { orderBy: 'arr', first: 1 }, token);
+    const cursor = (first.body.data as unknown as ListData).accounts.pageInfo.endCursor;
+    const mixed = await api.request(LIST, { orderBy: 'health', first: 1, after: cursor }, token);
+    expect(mixed.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+    expect(mixed.body.errors?.[0]?.message).toMatch(/ordered by arr, not health/);
+  });
+});
+
+describe('filtering accounts', () => {
+  it('by health status, renewal window, owner and name, with a matching total', async () => {
+    expect(await names({ filter: { healthStatus: 'at_risk' } })).toEqual(['Cobalt', 'Evergreen']);
+    expect(await names({ filter: { renewalWithinDays: 60 }, orderBy: 'renewal_date' })).toEqual(['Evergreen', 'Acme', 'Cobalt']);
+    expect(await names({ filter: { ownerId: csm.id, healthStatus: 'at_risk' } })).toEqual(['Evergreen']);
+    expect(await names({ filter: { search: 'WAVE' } })).toEqual(['Brightwave']);
+    const total = await api.request(LIST, { filter: { renewalWithinDays: 60 }, first: 1 }, token);
+    expect((total.body.data as unknown as ListData).accounts.totalCount).toBe(3);
+  });
+
+  it('explains a negative renewal window', async () => {
+    const response = await api.request(LIST, { filter: { renewalWithinDays: -5 } }, token);
+    expect(response.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.renewalWithinDays' } });
+  });
+});
+
+describe('cost of a dashboard page', () => {
+  const DASHBOARD = /* GraphQL */ `
+    query ($first: Int) {
+      accounts(first: $first, orderBy: health) {
+        edges { node { name stage { name } daysInStage csm { name } ae { name } health { score status reasons } renewal { contractEnd status } } }
+      }
+    }
+  `;
+
+  it('a page of 100 accounts with owners, stage, health and renewal runs the same few statements as a page of 5', async () => {
+    const ae = await createUser(database.db, { role: 'ae' });
+    for (let index = 0; index < 100; index += 1) {
+      const account = await createAccount(database.db, { name: `Bulk ${String(index).padStart(3, '0')}`, csmId: csm.id, aeId: ae.id });
+      if (index % 2 === 0) await withHealth(account, 50 + (index % 40), 'at_risk', null);
+    }
+    const pageStatements = () => counter.statements.filter((statement) => !statement.includes('"api_tokens"'));
+    counter.reset();
+    const small = await api.request(DASHBOARD, { first: 5 }, token);
+    expect(small.body.errors).toBeUndefined();
+    // The page, joined with stage, health, owners and the latest renewal; plus the token lookup unless the token
+    // was seen in the last few seconds.
+    expect(pageStatements()).toHaveLength(1);
+    expect(counter.statements.length).toBeLessThanOrEqual(2);
+
+    counter.reset();
+    const large = await api.request(DASHBOARD, { first: 100 }, token);
+    expect(large.body.errors).toBeUndefined();
+    expect((large.body.data as { accounts: { edges: unknown[] } }).accounts.edges).toHaveLength(100);
+    // Whatever the page size; and the token, just looked up, comes from this process's cache.
+    expect(counter.statements).toEqual(pageStatements());
+    expect(counter.statements).toHaveLength(1);
+    // The page size is written into the statement, not sent as a parameter: PostgreSQL would re-plan a prepared
+    // `limit $1` on every request (domain/accounts.ts, inlineLimit).
+    expect(counter.statements[0]).toMatch(/ limit 101$/);
+  });
+});

@@ -1,0 +1,168 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../db/client.ts';
+import { accounts, renewals, stageTransitions } from '../db/schema.ts';
+import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createToken, createUser } from './support/factories.ts';
+import { createGraphqlClient } from './support/graphql.ts';
+
+let database: TestDatabase;
+let api: ReturnType<typeof createGraphqlClient>;
+let integration: string;
+let manager: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  api = createGraphqlClient(database.db);
+  integration = await createToken(database.db, 'integration');
+  manager = await createToken(database.db, 'manager', await createUser(database.db, { role: 'manager' }));
+});
+afterAll(async () => {
+  await database?.destroy();
+});
+
+const UPSERT = 'mutation ($accounts: [UpsertAccountInput!]!) { upsertAccounts(accounts: $accounts) { created updated accounts { externalId id created } } }';
+const USAGE = 'mutation ($rows: [UsageDayInput!]!) { recordUsage(rows: $rows) { written } }';
+
+function crmAccounts(count: number, prefix: string, overrides: Record<string, unknown> = {}) {
+  return Array.from({ length: count }, (_, index) => ({
+    externalId: `${prefix}-${index}`,
+    name: `${prefix} customer ${index}`,
+    segment: index % 3 === 0 ? 'enterprise' : 'smb',
+    arrCents: 1_000_000 + index,
+    contractEnd: '2027-06-30',
+    ...overrides,
+  }));
+}
+
+describe('upsertAccounts', () => {
+  it('creates thousands of accounts in one call, then updates them on a repeat without touching their stage', async () => {
+    const first = await api.request(UPSERT, { accounts: crmAccounts(2000, 'bulk') }, integration);
+    expect(first.body.errors).toBeUndefined();
+    const created = (first.body.data as { upsertAccounts: { created: number; updated: number; accounts: { id: string }[] } }).upsertAccounts;
+    expect([created.created, created.updated, created.accounts.length]).toEqual([2000, 0, 2000]);
+
+    const one = created.accounts[7]?.id ?? '';
+    const history = await database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, one));
+    expect(history.map((row) => [row.direction, row.toStage, row.source])).toEqual([['initial', 'pre_onboarding', 'import']]);
+    const [renewal] = await database.db.select().from(renewals).where(eq(renewals.accountId, one));
+    expect(renewal).toMatchObject({ contractEnd: '2027-06-30', windowOpensOn: '2027-04-01' });
+
+    await database.db.update(accounts).set({ stageKey: 'implementation' }).where(eq(accounts.id, one));
+    const again = await api.request(UPSERT, { accounts: crmAccounts(2000, 'bulk', { arrCents: 42 }) }, integration);
+    const updated = (again.body.data as { upsertAccounts: { created: number; updated: number } }).upsertAccounts;
+    expect([updated.created, updated.updated]).toEqual([0, 2000]);
+    const [reloaded] = await database.db.select().from(accounts).where(eq(accounts.id, one));
+    expect(reloaded).toMatchObject({ arrCents: 42, stageKey: 'implementation' });
+    const [counts] = await queryRows<{ accounts: number; transitions: number; renewals: number }>(
+      database.db,
+      sql`select (select count(*)::int from accounts where external_id like 'bulk-%') as accounts,
+                 (select count(*)::int from stage_transitions t join accounts a on a.id = t.account_id where a.external_id like 'bulk-%') as transitions,
+                 (select count(*)::int from renewals r join accounts a on a.id = r.account_id where a.external_id like 'bulk-%') as renewals`,
+    );
+    expect(counts).toEqual({ accounts: 2000, transitions: 2000, renewals: 2000 });
+  });
+
+  it('names the offending row and field, and writes nothing from a bad batch', async () => {
+    const batch = crmAccounts(3, 'bad');
+    batch[2] = { ...batch[2], stageKey: 'golive' } as (typeof batch)[number];
+    const response = await api.request(UPSERT, { accounts: batch }, integration);
+    expect(response.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'accounts[2].stageKey' } });
+    expect(response.body.errors?.[0]?.message).toMatch(/there is no stage "golive". Use one of:/);
+    const negative = await api.request(UPSERT, { accounts: [{ externalId: 'neg', name: 'Neg', segment: 'smb', arrCents: -1 }] }, integration);
+    expect(negative.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'accounts[0].arrCents' } });
+    const [count] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from accounts where external_id like 'bad-%' or external_id = 'neg'`);
+    expect(count?.n).toBe(0);
+  });
+});
+
+describe('recordUsage', () => {
+  it('writes a batch of days set-based, and re-sending a day replaces it instead of adding to it', async () => {
+    await api.request(UPSERT, { accounts: crmAccounts(50, 'usage') }, integration);
+    const rows = Array.from({ length: 5000 }, (_, index) => ({
+      accountExternalId: `usage-${index % 50}`,
+      day: new Date(Date.UTC(2026, 0, 1) + Math.floor(index / 50) * 86_400_000).toISOString().slice(0, 10),
+      activeUsers: 5,
+      seats: 10,
+      keyEvents: 1,
+    }));
+    const first = await api.request(USAGE, { rows }, integration);
+    expect(first.body).toEqual({ data: { recordUsage: { written: 5000 } } });
+    const resent = await api.request(USAGE, { rows: [...rows.slice(0, 10).map((row) => ({ ...row, activeUsers: 9 })), { ...rows[0], activeUsers: 7 }] }, integration);
+    // The repeated account-day in one call counts once; the last value wins.
+    expect(resent.body).toEqual({ data: { recordUsage: { written: 10 } } });
+    const [totals] = await queryRows<{ days: number; active: number; first_day: number }>(
+      database.db,
+      sql`select count(*)::int as days, sum(active_users)::int as active,
+            (select active_users from usage_daily u join accounts a on a.id = u.account_id where a.external_id = 'usage-0' and day = '2026-01-01') as first_day
+          from usage_daily u join accounts a on a.id = u.account_id where a.external_id like 'usage-%'`,
+    );
+    // 5000 days; 4990 × 5 + 9 × 9 + 7 = 25 038.
+    expect(totals).toEqual({ days: 5000, active: 4990 * 5 + 9 * 9 + 7, first_day: 7 });
+  });
+
+  it('rejects the whole call when one row names an unknown account, saying which row', async () => {
+    const response = await api.request(
+      USAGE,
+      { rows: [{ accountExternalId: 'usage-1', day: '2026-05-01', activeUsers: 1, seats: 1 }, { accountExternalId: 'nobody', day: '2026-05-01', activeUsers: 1, seats: 1 }] },
+      integration,
+    );
+    expect(response.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'rows[1].accountExternalId' } });
+    expect(response.body.errors?.[0]?.message).toMatch(/no account nobody. Create it first with upsertAccounts/);
+    const [count] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from usage_daily where day = '2026-05-01'`);
+    expect(count?.n).toBe(0);
+  });
+
+  it('validates each row with the field that is wrong', async () => {
+    const negative = await api.request(USAGE, { rows: [{ accountExternalId: 'usage-1', day: '2026-05-02', activeUsers: -3, seats: 1 }] }, integration);
+    expect(negative.body.errors?.[0]).toMatchObject({ message: 'rows[0].activeUsers: cannot be negative', extensions: { code: 'BAD_USER_INPUT', field: 'rows[0].activeUsers' } });
+    const neither = await api.request(USAGE, { rows: [{ day: '2026-05-02', activeUsers: 3, seats: 1 }] }, integration);
+    expect(neither.body.errors?.[0]?.message).toMatch(/rows\[0\]\.accountId: give exactly one of accountId/);
+  });
+});
+
+describe('tickets, NPS, first value and revenue', () => {
+  it('a ticket opened and resolved by its help desk id shows in the account signals', async () => {
+    const opened = await api.request(
+      'mutation { recordTicket(accountExternalId: "usage-2", externalId: "zd-1", severity: urgent, subject: "SSO broken", openedAt: "2026-11-20T09:00:00Z") { id resolvedAt } }',
+      {},
+      integration,
+    );
+    expect(opened.body.errors).toBeUndefined();
+    await api.request('mutation { recordTicket(accountExternalId: "usage-2", externalId: "zd-2", severity: low, subject: "Typo", openedAt: "2026-11-21T09:00:00Z") { id } }', {}, integration);
+    await api.request('mutation { recordNps(accountExternalId: "usage-2", score: 9, respondedAt: "2026-11-22T09:00:00Z") { id } }', {}, integration);
+    const id = (await queryRows<{ id: string }>(database.db, sql`select id from accounts where external_id = 'usage-2'`))[0]?.id;
+    const signals = () => api.request('query ($id: ID!) { account(id: $id) { signals { openTickets urgentOpenTickets lastNpsScore } } }', { id }, manager);
+    expect((await signals()).body.data).toEqual({ account: { signals: { openTickets: 2, urgentOpenTickets: 1, lastNpsScore: 9 } } });
+    const resolved = await api.request('mutation { resolveTicket(externalId: "zd-1", resolvedAt: "2026-11-22T10:00:00Z") { resolvedAt } }', {}, integration);
+    expect(resolved.body.data).toEqual({ resolveTicket: { resolvedAt: '2026-11-22T10:00:00.000Z' } });
+    expect((await signals()).body.data).toEqual({ account: { signals: { openTickets: 1, urgentOpenTickets: 0, lastNpsScore: 9 } } });
+  });
+
+  it('explains an out-of-range NPS score and a revenue change whose sign does not match its kind', async () => {
+    const nps = await api.request('mutation { recordNps(accountExternalId: "usage-2", score: 11, respondedAt: "2026-11-22T09:00:00Z") { id } }', {}, integration);
+    expect(nps.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'score' } });
+    expect(nps.body.errors?.[0]?.message).toMatch(/NPS scores are 0 to 10/);
+    const revenue = await api.request(
+      'mutation { recordRevenueChange(accountExternalId: "usage-2", kind: churn, mrrDeltaCents: 500, effectiveDate: "2026-11-01") { id } }',
+      {},
+      integration,
+    );
+    expect(revenue.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'mrrDeltaCents' } });
+    expect(revenue.body.errors?.[0]?.message).toMatch(/contraction and churn remove it \(a negative delta\)/);
+  });
+
+  it('a revenue change sent twice with the same id is recorded once', async () => {
+    const send = () =>
+      api.request(
+        'mutation { recordRevenueChange(accountExternalId: "usage-3", externalId: "inv-9", kind: expansion, mrrDeltaCents: 2500, effectiveDate: "2026-11-01") { id mrrDeltaCents } }',
+        {},
+        integration,
+      );
+    const first = await send();
+    const second = await send();
+    expect(second.body.data).toEqual(first.body.data);
+    const [count] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from revenue_changes where external_id = 'inv-9'`);
+    expect(count?.n).toBe(1);
+  });
+});

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../config.ts';
+import { type User, accountHealth } from '../db/schema.ts';
+import { recordClosedWon } from '../domain/handoffs.ts';
+import { type Lifeline, startLifeline } from '../server.ts';
+import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createAccount, createUser } from './support/factories.ts';
+import { type FakeSlack, startFakeSlack, validateView } from './support/fake-slack.ts';
+import { silentLogger } from './support/graphql.ts';
+import { type SlackRequestClient, appHomeOpenedEvent, createSlackClient } from './support/slack-requests.ts';
+
+const SIGNING_SECRET = 'home-secret-5b2d';
+const DAY_MS = 86_400_000;
+
+let database: TestDatabase;
+let fake: FakeSlack;
+let lifeline: Lifeline;
+let slack: SlackRequestClient;
+let csm: User;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  fake = await startFakeSlack();
+  lifeline = await startLifeline({
+    config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl }),
+    database,
+    logger: silentLogger,
+    host: '127.0.0.1',
+    slackRetryConfig: { retries: 0 },
+  });
+  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
+  csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
+});
+afterAll(async () => {
+  await lifeline?.close();
+  await fake?.close();
+  await database?.destroy();
+});
+beforeEach(() => fake.reset());
+
+describe('App Home', () => {
+  it('shows the person their book: accounts by stage with health and trend, handoffs waiting on them, renewals, at-risk items', async () => {
+    const soon = new Date(Date.now() + 30 * DAY_MS).toISOString().slice(0, 10);
+    const risky = await createAccount(database.db, { name: 'Acme Analytics', csmId: csm.id, stageKey: 'mature_adoption', contractEnd: soon });
+    await database.db.insert(accountHealth).values({ accountId: risky.id, score: 35, status: 'critical', scoreDayAgo: 60, scoreWeekAgo: 70, reasons: ['Weekly active users down 48%'], computedAt: new Date(), modelVersion: 1 });
+    const steady = await createAccount(database.db, { name: 'Borealis Bank', csmId: csm.id, stageKey: 'implementation' });
+    await database.db.insert(accountHealth).values({ accountId: steady.id, score: 81, status: 'healthy', scoreDayAgo: 80, scoreWeekAgo: 77, reasons: [], computedAt: new Date(), modelVersion: 1 });
+    const ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker', slackUserId: 'UAE00001' });
+    const { handoff } = await recordClosedWon(database.db, {
+      opportunityId: 'opp-home-1',
+      account: { externalId: 'crm-home-1', name: 'Cobalt Logistics', segment: 'smb', arrCents: 1_200_000 },
+      aeId: ae.id,
+      csmId: csm.id,
+      closedWonAt: new Date(),
+      context: {},
+      actor: { userId: null, role: 'integration', label: 'CRM' },
+    });
+    expect(handoff.status).toBe('pending');
+
+    const response = await slack.event(appHomeOpenedEvent({ userId: 'UCSM0001' }));
+    expect(response.status).toBe(200);
+    const [published] = await fake.waitForCalls('views.publish', 1);
+    expect(published?.outcome).toBe('ok');
+    expect(published?.body.user_id).toBe('UCSM0001');
+    const view = published?.body.view;
+    expect(validateView(view)).toEqual([]);
+    const json = JSON.stringify(view);
+    expect(json).toContain("Sam Okafor's book");
+    expect(json).toContain('*Acme Analytics* · :red_circle: Critical 35 ▼25');
+    expect(json).toContain(`*Acme Analytics* · ${soon} (in 30 days)`);
+    expect(json).toContain('*Mature adoption* (1)');
+    expect(json).toContain('Borealis Bank · :large_green_circle: Healthy 81 ▲4');
+    expect(json).toContain('*Onboarding* (1)');
+
+    // The AE sees the handoff that waits on them.
+    fake.reset();
+    await slack.event(appHomeOpenedEvent({ userId: 'UAE00001' }));
+    const [aeHome] = await fake.waitForCalls('views.publish', 1);
+    expect(JSON.stringify(aeHome?.body.view)).toContain('*Cobalt Logistics*: confirm the sales context');
+  });
+
+  it('an unlinked person is told why there is nothing to show', async () => {
+    await slack.event(appHomeOpenedEvent({ userId: 'UNOBODY01' }));
+    const [published] = await fake.waitForCalls('views.publish', 1);
+    expect(validateView(published?.body.view)).toEqual([]);
+    expect(JSON.stringify(published?.body.view)).toContain('Your Slack account is not linked to Lifeline yet');
+  });
+
+  it('a retried event (same event_id) is handled once', async () => {
+    const event = appHomeOpenedEvent({ userId: 'UCSM0001' });
+    await slack.event(event);
+    await fake.waitForCalls('views.publish', 1);
+    const retry = await slack.event(event, { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
+    expect(retry.status).toBe(200);
+    // A different event afterwards: once it is published, the retry before it has long been dropped.
+    await slack.event(appHomeOpenedEvent({ userId: 'UNOBODY02' }));
+    const calls = await fake.waitForCalls('views.publish', 2);
+    expect(calls.filter((call) => call.body.user_id === 'UCSM0001')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,240 @@
+import { asc, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
+import { parseConfig } from '../config.ts';
+import { type User, slackMessages, stageTransitions } from '../db/schema.ts';
+import { type Lifeline, startLifeline } from '../server.ts';
+import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createAccount, createUser } from './support/factories.ts';
+import { type FakeSlack, type RecordedCall, startFakeSlack, validateView } from './support/fake-slack.ts';
+import { silentLogger } from './support/graphql.ts';
+import {
+  type SlackRequestClient,
+  type ViewStateValues,
+  buttonAction,
+  createSlackClient,
+  slashCommand,
+  staticSelectAction,
+  viewSubmissionPayload,
+} from './support/slack-requests.ts';
+
+const SIGNING_SECRET = 'stage-moves-secret-1f9a';
+const HANDOFF_CHANNEL = 'C0HANDOFF1';
+
+let database: TestDatabase;
+let fake: FakeSlack;
+let lifeline: Lifeline;
+let slack: SlackRequestClient;
+let csm: User;
+let manager: User;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  fake = await startFakeSlack();
+  lifeline = await startLifeline({
+    config: parseConfig({
+      PORT: '0',
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: fake.apiUrl,
+      SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL,
+    }),
+    database,
+    logger: silentLogger,
+    host: '127.0.0.1',
+    slackRetryConfig: { retries: 0 },
+    // Audit notes of consecutive tests share the handoff channel; pacing them a second apart is tested elsewhere.
+    delivery: { perTargetIntervalMs: 0 },
+  });
+  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
+  csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
+  manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
+});
+afterAll(async () => {
+  await lifeline?.close();
+  await fake?.close();
+  await database?.destroy();
+});
+beforeEach(async () => {
+  // Audit notes left by an earlier test's moves go out first, so each test sees only its own.
+  await lifeline.delivery.drainOnce();
+  fake.reset();
+});
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
+}
+
+function cardBlockIdIn(call: RecordedCall | undefined): string {
+  const blocks = call?.body.blocks;
+  const actions = Array.isArray(blocks) ? blocks.find((block) => field(block, 'type') === 'actions') : undefined;
+  const blockId = field(actions, 'block_id');
+  if (typeof blockId !== 'string') throw new Error(`no card actions block in ${JSON.stringify(call?.body)}`);
+  return blockId;
+}
+
+async function historyOf(accountId: string) {
+  return database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, accountId)).orderBy(asc(stageTransitions.accountVersion));
+}
+
+async function openCard(userId: string, accountName: string) {
+  const responseUrl = fake.responseUrl(`card-${accountName.replace(/\W+/g, '-')}-${userId}`);
+  await slack.command(slashCommand({ text: `account ${accountName}`, user_id: userId, response_url: responseUrl }));
+  const [call] = await fake.waitForCalls('response_url', 1);
+  fake.reset();
+  return { blockId: cardBlockIdIn(call), responseUrl };
+}
+
+function selectStage(userId: string, card: { blockId: string; responseUrl: string }, stage: string) {
+  return slack.blockAction(
+    staticSelectAction({
+      userId,
+      actionId: ActionIds.stageSelect,
+      blockId: card.blockId,
+      selectedValue: stage,
+      responseUrl: card.responseUrl,
+      container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000100', isEphemeral: true },
+    }),
+  );
+}
+
+function reasonValues(reason: string | null): ViewStateValues {
+  return { [FieldIds.reason]: { [INPUT_ACTION]: { type: 'plain_text_input', value: reason } } };
+}
+
+async function submitModal(userId: string, opened: RecordedCall | undefined, values: ViewStateValues) {
+  const view = field(opened?.body, 'view');
+  const privateMetadata = field(view, 'private_metadata');
+  if (typeof privateMetadata !== 'string') throw new Error('the modal has no private_metadata');
+  const blocks = field(view, 'blocks');
+  return slack.viewSubmission(
+    viewSubmissionPayload({
+      userId,
+      callbackId: CallbackIds.stageMove,
+      privateMetadata,
+      values,
+      ...(Array.isArray(blocks) ? { blocks } : {}),
+    }),
+  );
+}
+
+describe('moving a stage backward or to Churned', () => {
+  it('asks for a reason in a modal first, and moves nothing until it is given', async () => {
+    const account = await createAccount(database.db, { name: 'Lumen Retail', csmId: csm.id, stageKey: 'early_adoption' });
+    const card = await openCard('UCSM0001', 'Lumen Retail');
+    expect((await selectStage('UCSM0001', card, 'onboarding')).status).toBe(200);
+    const [opened] = await fake.waitForCalls('views.open', 1);
+    expect(opened?.outcome).toBe('ok');
+    expect(validateView(field(opened?.body, 'view'))).toEqual([]);
+    expect(JSON.stringify(field(opened?.body, 'view'))).toMatch(/Move \*Lumen Retail\* from \*Early adoption\* to \*Onboarding\*\? This moves it backward/);
+    expect(await historyOf(account.id)).toHaveLength(1);
+
+    // A submission without the reason comes back as an error on the reason field, and nothing moves.
+    const missing = await submitModal('UCSM0001', opened, reasonValues(''));
+    expect(missing.status).toBe(200);
+    expect(missing.json()).toEqual({
+      response_action: 'errors',
+      errors: { [FieldIds.reason]: 'Moving Lumen Retail backward needs a reason, so the team knows why.' },
+    });
+    expect(await historyOf(account.id)).toHaveLength(1);
+
+    const submitted = await submitModal('UCSM0001', opened, reasonValues('Champion left; restarting onboarding with the new team.'));
+    expect(submitted.status).toBe(200);
+    expect(submitted.text).toBe('');
+    const [redrawn] = await fake.waitForCalls('response_url', 1);
+    expect(redrawn?.body.replace_original).toBe(true);
+    expect(cardBlockIdIn(redrawn)).toBe(`account_card:${account.id}:2`);
+    const history = await historyOf(account.id);
+    expect(history[1]).toMatchObject({ direction: 'backward', toStage: 'onboarding', reason: 'Champion left; restarting onboarding with the new team.', actorId: csm.id });
+
+    // The audit note: the account has no thread yet, so it starts one in the handoff channel.
+    expect(await lifeline.delivery.drainOnce()).toMatchObject({ sent: 1, parked: 0 });
+    const [note] = fake.callsTo('chat.postMessage');
+    expect(note?.body.channel).toBe(HANDOFF_CHANNEL);
+    expect(note?.body.text).toBe('Sam Okafor moved Lumen Retail from Early adoption to Onboarding: Champion left; restarting onboarding with the new team.');
+    expect(JSON.stringify(note?.body.blocks)).toContain('<@UCSM0001> moved *Lumen Retail*');
+  });
+
+  it('moving to Churned asks for confirmation, with a title and button that say so', async () => {
+    await createAccount(database.db, { name: 'Quarry Labs', csmId: csm.id, stageKey: 'mature_adoption' });
+    const card = await openCard('UMGR0001', 'Quarry Labs');
+    await selectStage('UMGR0001', card, 'churned');
+    const [opened] = await fake.waitForCalls('views.open', 1);
+    const view = field(opened?.body, 'view');
+    expect(field(field(view, 'title'), 'text')).toBe('Confirm churn');
+    expect(field(field(view, 'submit'), 'text')).toBe('Move to Churned');
+    expect(JSON.stringify(view)).toContain('Churned is final');
+  });
+
+  it('a modal submitted after someone else moved the account says who, and moves nothing', async () => {
+    const account = await createAccount(database.db, { name: 'Riverbend Clinics', csmId: csm.id, stageKey: 'implementation' });
+    const card = await openCard('UCSM0001', 'Riverbend Clinics');
+    await selectStage('UCSM0001', card, 'onboarding');
+    const [opened] = await fake.waitForCalls('views.open', 1);
+    const managerCard = await openCard('UMGR0001', 'Riverbend Clinics');
+    await selectStage('UMGR0001', managerCard, 'early_adoption');
+    await fake.waitForCalls('response_url', 1);
+
+    const late = await submitModal('UCSM0001', opened, reasonValues('Rollout stalled'));
+    const answer = late.json();
+    expect(field(answer, 'response_action')).toBe('update');
+    expect(JSON.stringify(field(answer, 'view'))).toMatch(/Riverbend Clinics changed since you loaded it .*Maya Patel moved it to Early adoption/);
+    expect(validateView(field(answer, 'view'))).toEqual([]);
+    expect((await historyOf(account.id)).map((row) => row.toStage)).toEqual(['implementation', 'early_adoption']);
+    expect(manager.role).toBe('manager');
+  });
+
+  it('a CSM who does not own the account is refused before any modal opens', async () => {
+    const other = await createUser(database.db, { role: 'csm', name: 'Lena Fischer', slackUserId: 'UCSM0002' });
+    const account = await createAccount(database.db, { name: 'Saltmarsh Energy', csmId: csm.id, stageKey: 'implementation' });
+    const card = await openCard('UCSM0002', 'Saltmarsh Energy');
+    await selectStage(other.slackUserId ?? '', card, 'churned');
+    const [reply] = await fake.waitForCalls('response_url', 1);
+    expect(reply?.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect(String(reply?.body.text)).toMatch(/You can only move accounts you own as CSM; Saltmarsh Energy belongs to another CSM/);
+    expect(fake.callsTo('views.open')).toEqual([]);
+    expect(await historyOf(account.id)).toHaveLength(1);
+  });
+});
+
+describe('the audit note of a move', () => {
+  it('goes into the thread of the card shared in the channel', async () => {
+    const account = await createAccount(database.db, { name: 'Tidewater Mills', csmId: csm.id, stageKey: 'onboarding' });
+    const card = await openCard('UCSM0001', 'Tidewater Mills');
+    await slack.blockAction(
+      buttonAction({
+        userId: 'UCSM0001',
+        actionId: ActionIds.shareCard,
+        blockId: card.blockId,
+        value: account.id,
+        responseUrl: card.responseUrl,
+        container: { type: 'message', channelId: 'C0SHARED01', messageTs: '1700000000.000200', isEphemeral: true },
+      }),
+    );
+    const [shared] = await fake.waitForCalls('chat.postMessage', 1);
+    await fake.waitForCalls('response_url', 1);
+    // The share recorded the posted card as the account's thread.
+    const [thread] = await database.db.select().from(slackMessages).where(eq(slackMessages.messageKey, `account:${account.id}`));
+    expect(thread?.channel).toBe('C0SHARED01');
+    const sharedTs = thread?.ts ?? '';
+    fake.reset();
+    await slack.blockAction(
+      staticSelectAction({
+        userId: 'UCSM0001',
+        actionId: ActionIds.stageSelect,
+        blockId: cardBlockIdIn(shared),
+        selectedValue: 'implementation',
+        responseUrl: fake.responseUrl('shared-move'),
+        container: { type: 'message', channelId: 'C0SHARED01', messageTs: sharedTs, isEphemeral: false },
+        message: { blocks: [], text: 'card', ts: sharedTs },
+      }),
+    );
+    await fake.waitForCalls('chat.update', 1);
+    expect(await lifeline.delivery.drainOnce()).toMatchObject({ sent: 1 });
+    const [note] = fake.callsTo('chat.postMessage');
+    expect(note?.outcome).toBe('ok');
+    expect(note?.body.channel).toBe('C0SHARED01');
+    expect(note?.body.thread_ts).toBe(sharedTs);
+    expect(note?.body.text).toBe('Sam Okafor moved Tidewater Mills from Onboarding to Implementation');
+  });
+});

@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { atRiskDigest, escalationMessage } from '../bot/views/digest.ts';
+import { handoffContextModal, handoffMessage, handoffOverdueMessage } from '../bot/views/handoff.ts';
+import { appHome, renewalsMessage } from '../bot/views/home.ts';
+import { alertMessage, renewalCheckpointMessage, stageAuditNote } from '../bot/views/notifications.ts';
+import { stageMoveModal } from '../bot/views/stage-move.ts';
+import type { Account, Handoff, LifecycleStage, User } from '../db/schema.ts';
+import type { Book } from '../domain/book.ts';
+import type { DigestItem } from '../domain/digest.ts';
+import { defaultStages } from '../domain/lifecycle.ts';
+import { validateBlocks, validateView } from './support/fake-slack.ts';
+
+// Every builder is fed inputs far beyond what a real book holds, and must still produce what Slack accepts.
+const now = new Date('2026-11-25T12:00:00Z');
+const huge = (label: string, length = 5000) => `${label} <!channel> & ${'x'.repeat(length)}`;
+
+function account(index: number, overrides: Partial<Account> = {}): Account {
+  return {
+    id: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`,
+    externalId: null,
+    name: huge(`Account ${index}`, 400),
+    domain: null,
+    segment: 'enterprise',
+    arrCents: 123_456_789_00,
+    csmId: 'csm',
+    aeId: 'ae',
+    stageKey: defaultStages[index % defaultStages.length]?.key ?? 'onboarding',
+    stageEnteredAt: new Date('2026-01-01T00:00:00Z'),
+    contractStart: '2026-01-01',
+    contractEnd: '2027-01-31',
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+}
+
+const person: User = { id: 'p', name: huge('Person', 300), email: 'p@x.test', slackUserId: 'U0PERSON1', role: 'csm', createdAt: now };
+
+function handoff(overrides: Partial<Handoff> = {}): Handoff {
+  return {
+    id: '00000000-0000-4000-8000-00000000aaaa',
+    opportunityId: 'opp',
+    accountId: 'a',
+    aeId: 'ae',
+    csmId: 'csm',
+    status: 'pending',
+    closedWonAt: new Date('2026-11-20T00:00:00Z'),
+    goals: huge('Goals', 10_000),
+    promises: huge('Promises', 10_000),
+    stakeholders: huge('Stakeholders', 10_000),
+    risks: huge('Risks', 10_000),
+    notes: huge('Notes', 10_000),
+    kickoffAt: null,
+    goLiveTarget: null,
+    slaDueAt: new Date('2026-11-23T00:00:00Z'),
+    confirmedAt: null,
+    confirmedBy: null,
+    acceptedAt: null,
+    acceptedBy: null,
+    kickoffScheduledAt: null,
+    completedAt: null,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+}
+
+function digestItem(index: number): DigestItem {
+  return {
+    account: account(index),
+    score: index % 70,
+    status: index % 2 === 0 ? 'critical' : 'at_risk',
+    scoreDayAgo: 90,
+    drop: 90 - (index % 70),
+    reasons: Array.from({ length: 10 }, (_, reason) => huge(`Reason ${reason}`, 1000)),
+    renewalDate: '2027-01-31',
+    csm: person,
+    followUp: index % 3 === 0 ? { accountId: 'a', firstListedOn: '2026-11-20', lastListedOn: '2026-11-24', acknowledgedAt: now, acknowledgedBy: 'p', snoozedUntil: null, escalatedOn: null, acknowledgedByName: huge('Acker', 500) } : null,
+  };
+}
+
+const manyStages: LifecycleStage[] = Array.from({ length: 150 }, (_, index) => ({
+  key: `stage_${index}`,
+  name: huge(`Stage ${index}`, 200),
+  position: index,
+  ownerRole: 'csm',
+  entryCriteria: '',
+  exitCriteria: '',
+  slaDays: null,
+  terminal: index === 149,
+}));
+
+function mrkdwnTexts(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(mrkdwnTexts);
+  if (typeof value !== 'object' || value === null) return [];
+  const own = Reflect.get(value, 'type') === 'mrkdwn' && typeof Reflect.get(value, 'text') === 'string' ? [String(Reflect.get(value, 'text'))] : [];
+  return [...own, ...Object.values(value).flatMap(mrkdwnTexts)];
+}
+
+function expectFallback(text: string): void {
+  expect(text.length).toBeGreaterThan(0);
+  expect(text.length).toBeLessThanOrEqual(3000);
+}
+
+describe('Block Kit builders with large inputs', () => {
+  it('the handoff message fits in every status, with 10,000-character context fields, and says what is next', () => {
+    for (const status of ['pending', 'confirmed', 'accepted', 'kickoff_scheduled', 'completed'] as const) {
+      const message = handoffMessage({
+        handoff: handoff({ status, kickoffAt: status === 'kickoff_scheduled' ? now : null, kickoffScheduledAt: status === 'kickoff_scheduled' ? now : null }),
+        account: account(1),
+        ae: person,
+        csm: null,
+        now,
+      });
+      expect(validateBlocks(message.blocks, 'message')).toEqual([]);
+      expectFallback(message.text);
+      // What people typed is escaped wherever Slack reads mrkdwn (plain_text never pings anyone).
+      expect(mrkdwnTexts(message.blocks).some((text) => text.includes('<!channel>'))).toBe(false);
+      expect(mrkdwnTexts(message.blocks).some((text) => text.includes('&lt;!channel&gt;'))).toBe(true);
+    }
+    const overdue = handoffMessage({ handoff: handoff(), account: account(1), ae: person, csm: person, now });
+    expect(overdue.text).toMatch(/SLA breached\.$/);
+    expect(validateBlocks(handoffOverdueMessage({ handoff: handoff(), account: account(1), ae: person, csm: person, now }).blocks, 'message')).toEqual([]);
+  });
+
+  it('the handoff context modal fits with huge existing context', () => {
+    expect(validateView(handoffContextModal(handoff(), huge('Name', 3000), JSON.stringify({ handoffId: 'x' })))).toEqual([]);
+  });
+
+  it('the stage move modal fits with 150 stages and long names, with and without a chosen stage', () => {
+    const target = manyStages[149];
+    const modal = stageMoveModal({ account: account(2, { stageKey: 'stage_3' }), stages: manyStages, toStage: target, reasonRequired: true, privateMetadata: '{}' });
+    expect(validateView(modal)).toEqual([]);
+    expect(validateView(stageMoveModal({ account: account(2, { stageKey: 'stage_3' }), stages: manyStages, reasonRequired: false, privateMetadata: '{}' }))).toEqual([]);
+  });
+
+  it('the at-risk digest fits on its first, middle and last page with 300 accounts and ten long reasons each', () => {
+    const items = Array.from({ length: 300 }, (_, index) => digestItem(index));
+    for (const page of [0, 14, 29, 99]) {
+      const message = atRiskDigest(items, { day: '2026-11-25', now, page });
+      expect(validateBlocks(message.blocks, 'message')).toEqual([]);
+      expectFallback(message.text);
+    }
+    const empty = atRiskDigest([], { day: '2026-11-25', now });
+    expect(empty.text).toBe('At-risk digest 2026-11-25: no account needs attention today.');
+    expect(validateBlocks(empty.blocks, 'message')).toEqual([]);
+  });
+
+  it('the escalation fits with 500 accounts', () => {
+    const accounts = Array.from({ length: 500 }, (_, index) => ({ name: huge(`Escalated ${index}`, 300), csmName: huge('CSM', 200), status: 'critical' as const, score: 10, firstListedOn: '2026-11-20' }));
+    const message = escalationMessage(accounts, '2026-11-25');
+    expect(validateBlocks(message.blocks, 'message')).toEqual([]);
+    expectFallback(message.text);
+  });
+
+  it('alerts, renewal checkpoints and audit notes fit with 5,000-character reasons, and say why', () => {
+    for (const rule of ['health_worsened', 'usage_drop', 'expansion_signal', 'sla_breach', 'stage_sla', 'some_new_rule']) {
+      for (const audience of ['owner', 'channel'] as const) {
+        const message = alertMessage({ account: account(3), rule, reason: huge('reason', 5000), owner: person, audience });
+        expect(validateBlocks(message.blocks, 'message')).toEqual([]);
+        expectFallback(message.text);
+        expect(JSON.stringify(message.blocks)).toMatch(/You get this because|Posted here/);
+      }
+    }
+    const renewal = renewalCheckpointMessage({ account: account(4), daysLeft: 30, reason: huge('renewal', 5000) });
+    expect(validateBlocks(renewal.blocks, 'message')).toEqual([]);
+    const note = stageAuditNote({
+      accountName: huge('Account', 3000),
+      transition: { direction: 'backward', actorLabel: huge('Actor', 500), reason: huge('why', 5000), occurredAt: now },
+      actor: null,
+      fromName: huge('From', 500),
+      toName: huge('To', 500),
+    });
+    expect(validateBlocks(note.blocks, 'message')).toEqual([]);
+    expectFallback(note.text);
+  });
+
+  it('App Home fits 100 blocks with 500 accounts over 150 stages, 200 handoffs, 300 renewals and 300 at-risk items', () => {
+    const accounts = Array.from({ length: 500 }, (_, index) => ({
+      account: account(index, { stageKey: `stage_${index % 150}` }),
+      health: { accountId: 'a', score: 50, status: 'at_risk' as const, scoreDayAgo: 60, scoreWeekAgo: 70, reasons: [], components: null, computedAt: now, modelVersion: 1, note: null },
+    }));
+    const book: Book = {
+      accounts,
+      handoffsWaiting: Array.from({ length: 200 }, (_, index) => ({ ...handoff({ status: index % 2 === 0 ? 'pending' : 'confirmed' }), accountName: huge('Handoff', 300) })),
+      renewals: Array.from({ length: 300 }, (_, index) => account(index)),
+      atRisk: Array.from({ length: 300 }, (_, index) => digestItem(index)),
+    };
+    const home = appHome({ user: person, book, stages: manyStages, now });
+    expect(validateView(home)).toEqual([]);
+    const empty = appHome({ user: person, book: { accounts: [], handoffsWaiting: [], renewals: [], atRisk: [] }, stages: defaultStages, now });
+    expect(validateView(empty)).toEqual([]);
+    expect(JSON.stringify(empty)).toContain('No accounts are assigned to you yet.');
+  });
+
+  it('the renewals answer fits with 500 renewals', () => {
+    const message = renewalsMessage(Array.from({ length: 500 }, (_, index) => account(index)), now, 90);
+    expect(validateBlocks(message.blocks, 'message')).toEqual([]);
+    expectFallback(message.text);
+    expect(renewalsMessage([], now, 90).text).toBe('None of your accounts renews in the next 90 days.');
+  });
+});

@@ -1,0 +1,337 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../db/client.ts';
+import { accountHealth, healthScores } from '../db/schema.ts';
+import { getAccountHealth, listAtRisk, recomputeHealth } from '../domain/health.ts';
+import { updateHealthSettings } from '../domain/health-model.ts';
+import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createAccount, createUser } from './support/factories.ts';
+import { DAY_MS, addSentiment, addSurvey, addTicket, addTouch, addUsage, daysBefore } from './health-fixtures.ts';
+
+const NOW = new Date('2026-11-25T12:00:00.000Z');
+const admin = { userId: null, role: 'admin' as const, label: 'Test admin' };
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database.destroy();
+});
+
+async function scoreOf(accountId: string) {
+  const health = await getAccountHealth(database.db, accountId, { now: NOW });
+  if (!health) throw new Error(`account ${accountId} has no health`);
+  return health;
+}
+
+describe('health components', () => {
+  it('usage: active users against seats, the 14-day trend against the 28 days before, and key events', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 41, toDaysAgo: 14, activeUsers: 10, seats: 10, keyEvents: 20 });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 13, toDaysAgo: 0, activeUsers: 6, seats: 10, keyEvents: 12 });
+
+    const result = await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    expect(result.accounts).toBe(1);
+    const health = await scoreOf(account.id);
+    // adoption 60, trend 20 (down 40%), key events 100: 0.5*60 + 0.3*20 + 0.2*100
+    expect(health.components?.usage.score).toBe(56);
+    expect(health.score).toBe(56);
+    expect(health.status).toBe('at_risk');
+    expect(health.reasons[0]).toBe('active users down 40% vs prior 4 weeks');
+    expect(health.components?.usage.detail).toBe('6 of 10 seats active (14-day average), -40% vs prior 4 weeks, 2.0 key events per active user a day');
+  });
+
+  it('support: open tickets weighted by severity and age, with the oldest urgent one named', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 9 });
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 3 });
+    await addTicket(db, account.id, NOW, { severity: 'normal', openedDaysAgo: 20, resolvedDaysAgo: 10 });
+
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    const health = await scoreOf(account.id);
+    // 30 x (1 + 9/30) + 30 x (1 + 3/30) = 72 points off; the resolved ticket costs nothing.
+    expect(health.components?.support.score).toBe(28);
+    expect(health.status).toBe('critical');
+    expect(health.reasons[0]).toBe('2 open urgent tickets, oldest 9 days');
+  });
+
+  it('NPS: the latest answer of each respondent, decaying with age, and the champion named when they are a detractor', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addSurvey(db, account.id, NOW, { score: 3, daysAgo: 100, email: 'user@acme.test', role: 'user' });
+    await addSurvey(db, account.id, NOW, { score: 9, daysAgo: 10, email: 'user@acme.test', role: 'user' });
+    await addSurvey(db, account.id, NOW, { score: 4, daysAgo: 5, email: 'champ@acme.test', role: 'champion' });
+    await addSurvey(db, account.id, NOW, { score: 0, daysAgo: 400, email: 'old@acme.test' });
+
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    const health = await scoreOf(account.id);
+    const userWeight = 0.5 ** (10 / 90);
+    const champWeight = 0.5 ** (5 / 90);
+    const expected = Math.round((90 * userWeight + 40 * champWeight) / (userWeight + champWeight));
+    expect(health.components?.nps.score).toBe(expected);
+    expect(health.components?.nps.detail).toBe('2 respondents in the last year, recent answers weigh more');
+    expect(health.reasons[0]).toBe('NPS 4 from the champion');
+  });
+
+  it('engagement: days since the last CSM touch and time in stage against its SLA', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'implementation', enteredAt: daysBefore(NOW, 60) });
+    await addTouch(db, account.id, NOW, 37);
+
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    const health = await scoreOf(account.id);
+    // touch: (60 - 37) / 46 = 50; SLA: 60 days of 45 = 67; engagement is their mean.
+    expect(health.components?.engagement.score).toBe(58);
+    expect(health.reasons).toEqual([
+      'no CSM touch in 37 days',
+      '60 days in Implementation, past its 45-day SLA',
+      'no usage or support or NPS/CSAT data: scored on engagement',
+    ]);
+  });
+});
+
+describe('health reasons', () => {
+  it('names the three costliest facts, costliest first, then the components it had no data for', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 41, toDaysAgo: 14, activeUsers: 10, seats: 10, keyEvents: 0 });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 13, toDaysAgo: 0, activeUsers: 2, seats: 10, keyEvents: 0 });
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 0 });
+    await addTouch(db, account.id, NOW, 37);
+
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    const health = await scoreOf(account.id);
+    // Usage has half the weight (40 of 80): adoption costs 20 points, the trend 15 (+1), key events 10; the
+    // urgent ticket 7.5 (+1) and the late touch 6.25 are true but cost less, so they are not said.
+    expect(health.reasons).toEqual([
+      'only 2 of 10 seats active',
+      'active users down 80% vs prior 4 weeks',
+      '0.0 key events per active user a day, target 2',
+      'no NPS/CSAT data: scored on usage, support, engagement',
+    ]);
+  });
+});
+
+describe('health score', () => {
+  it('leaves out a component with no data, shares its weight among the others, and says so', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 41, toDaysAgo: 0, activeUsers: 10, seats: 10, keyEvents: 20 });
+    await addSurvey(db, account.id, NOW, { score: 0, daysAgo: 0 });
+
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    const health = await scoreOf(account.id);
+    // usage 100 at weight 40, NPS 0 at weight 20; support and engagement have no data.
+    expect(health.score).toBe(67);
+    expect(health.components?.usage.weight).toBe(66.7);
+    expect(health.components?.nps.weight).toBe(33.3);
+    expect(health.components?.support).toMatchObject({ score: null, weight: 0 });
+    expect(health.components?.engagement).toMatchObject({ score: null, weight: 0 });
+    expect(health.reasons).toContain('NPS 0 from a respondent');
+    expect(health.reasons.at(-1)).toBe('no support or engagement data: scored on usage, NPS/CSAT');
+  });
+
+  it('uses the admin-edited thresholds and weights of the account segment', async () => {
+    const { db } = database;
+    const smb = await createAccount(db, { stageKey: 'mature_adoption', segment: 'smb' });
+    const enterprise = await createAccount(db, { stageKey: 'mature_adoption', segment: 'enterprise' });
+    for (const account of [smb, enterprise]) {
+      await addUsage(db, account.id, NOW, { fromDaysAgo: 41, toDaysAgo: 0, activeUsers: 10, seats: 10, keyEvents: 20 });
+      await addSurvey(db, account.id, NOW, { score: 0, daysAgo: 0 });
+    }
+    await updateHealthSettings(db, {
+      scope: 'enterprise',
+      weights: { usage: 80, support: 20, nps: 20, engagement: 20 },
+      healthyMin: 80,
+      atRiskMin: 50,
+      actor: admin,
+    });
+    await updateHealthSettings(db, {
+      scope: 'smb',
+      weights: { usage: 40, support: 20, nps: 20, engagement: 20 },
+      healthyMin: 60,
+      atRiskMin: 30,
+      actor: admin,
+    });
+    await recomputeHealth(db, { now: NOW, accountIds: [smb.id, enterprise.id] });
+
+    expect(await scoreOf(smb.id)).toMatchObject({ score: 67, status: 'healthy' });
+    // usage 100 x 80 + NPS 0 x 20, over 100: 80 meets the enterprise bar of 80.
+    expect(await scoreOf(enterprise.id)).toMatchObject({ score: 80, status: 'healthy' });
+  });
+
+  it('refuses thresholds that leave no room for At risk, and refuses non-admins', async () => {
+    const { db } = database;
+    await expect(
+      updateHealthSettings(db, { scope: 'default', weights: { usage: 40, support: 20, nps: 20, engagement: 20 }, healthyMin: 50, atRiskMin: 60, actor: admin }),
+    ).rejects.toThrow(/atRiskMin \(60\) must be below healthyMin \(50\)/);
+    await expect(
+      updateHealthSettings(db, {
+        scope: 'default',
+        weights: { usage: 40, support: 20, nps: 20, engagement: 20 },
+        healthyMin: 70,
+        atRiskMin: 40,
+        actor: { userId: null, role: 'manager', label: 'A manager' },
+      }),
+    ).rejects.toThrow(/Only admins can change health weights/);
+  });
+
+  it('classifies Healthy at 70, At risk from 40 to 69 and Critical below 40 by default', async () => {
+    const { db } = database;
+    // One open urgent ticket of age a costs 30 x (1 + a/30) points: 30 at age 0, 60 at 30 days.
+    const cases = [
+      { age: 0, score: 70, status: 'healthy' },
+      { age: 1, score: 69, status: 'at_risk' },
+      { age: 20, score: 50, status: 'at_risk' },
+      { age: 30, score: 40, status: 'at_risk' },
+    ] as const;
+    for (const item of cases) {
+      const account = await createAccount(db, { stageKey: 'mature_adoption' });
+      await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: item.age });
+      await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+      expect(await scoreOf(account.id)).toMatchObject({ score: item.score, status: item.status });
+    }
+    const critical = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, critical.id, NOW, { severity: 'urgent', openedDaysAgo: 30 });
+    await addTicket(db, critical.id, NOW, { severity: 'low', openedDaysAgo: 0 });
+    await recomputeHealth(db, { now: NOW, accountIds: [critical.id] });
+    expect(await scoreOf(critical.id)).toMatchObject({ score: 37, status: 'critical' });
+  });
+
+  it('shows CSM sentiment beside the score without changing it', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 30, resolvedDaysAgo: 20 });
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    await addSentiment(db, account.id, NOW, 'negative');
+    await recomputeHealth(db, { now: new Date(NOW.getTime() + 60_000), accountIds: [account.id] });
+    const health = await scoreOf(account.id);
+    expect(health.score).toBe(100);
+    expect(health.sentiment?.sentiment).toBe('negative');
+  });
+});
+
+describe('health history', () => {
+  it('keeps every change, so the trend and the drop since yesterday and last week can be shown', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 30, resolvedDaysAgo: 20 });
+
+    const first = await recomputeHealth(db, { now: daysBefore(NOW, 8), accountIds: [account.id] });
+    expect(first).toMatchObject({ accounts: 1, statusChanges: 0, historyRows: 1 });
+    const unchanged = await recomputeHealth(db, { now: new Date(daysBefore(NOW, 8).getTime() + 3_600_000), accountIds: [account.id] });
+    expect(unchanged.historyRows).toBe(0);
+
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 5 });
+    const worse = await recomputeHealth(db, { now: daysBefore(NOW, 2), accountIds: [account.id] });
+    expect(worse).toMatchObject({ accounts: 1, statusChanges: 1, historyRows: 1 });
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+
+    const health = await scoreOf(account.id);
+    expect(health.score).toBe(65);
+    expect(health.scoreDayAgo).toBe(67);
+    expect(health.scoreWeekAgo).toBe(100);
+    expect(health.dropSinceYesterday).toBe(2);
+    expect(health.dropSinceLastWeek).toBe(35);
+    expect(health.history.map((point) => point.score)).toEqual([65, 67, 100]);
+    const rows = await db.select().from(healthScores).where(eq(healthScores.accountId, account.id));
+    expect(rows.every((row) => row.modelVersion === 1)).toBe(true);
+  });
+
+  it('recomputes one account without touching the others, and all accounts in one call', async () => {
+    const { db } = database;
+    const one = await createAccount(db, { stageKey: 'mature_adoption' });
+    const other = await createAccount(db, { stageKey: 'mature_adoption' });
+    for (const account of [one, other]) await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 1 });
+    await recomputeHealth(db, { now: NOW, accountIds: [one.id] });
+    const [otherHealth] = await db.select().from(accountHealth).where(eq(accountHealth.accountId, other.id));
+    expect(otherHealth).toBeUndefined();
+
+    const all = await recomputeHealth(db, { now: new Date(NOW.getTime() + DAY_MS) });
+    expect(all.accounts).toBeGreaterThanOrEqual(2);
+    const [afterAll] = await db.select().from(accountHealth).where(eq(accountHealth.accountId, other.id));
+    expect(afterAll?.score).toBeGreaterThan(0);
+  });
+});
+
+describe('unchanged health', () => {
+  it('leaves an unchanged score alone: computedAt stays at the last change while the day- and week-old scores move on', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 40, resolvedDaysAgo: 30 });
+    const start = daysBefore(NOW, 10);
+    const at = (days: number) => new Date(start.getTime() + days * DAY_MS);
+
+    expect(await recomputeHealth(db, { now: start, accountIds: [account.id] })).toMatchObject({ historyRows: 1, rowsWritten: 1 });
+    expect(await recomputeHealth(db, { now: at(0.1), accountIds: [account.id] })).toMatchObject({ accounts: 1, historyRows: 0, rowsWritten: 0 });
+    expect(await scoreOf(account.id)).toMatchObject({ score: 100, computedAt: start, scoreDayAgo: null, scoreWeekAgo: null });
+
+    // Two days on, the score of a day ago is known: the row is rewritten for it, but the score was not recomputed anew.
+    expect(await recomputeHealth(db, { now: at(2), accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
+    expect(await scoreOf(account.id)).toMatchObject({ score: 100, computedAt: start, scoreDayAgo: 100, scoreWeekAgo: null });
+    expect(await recomputeHealth(db, { now: at(3), accountIds: [account.id] })).toMatchObject({ rowsWritten: 0 });
+    expect(await recomputeHealth(db, { now: at(8), accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
+    expect(await scoreOf(account.id)).toMatchObject({ computedAt: start, scoreDayAgo: 100, scoreWeekAgo: 100 });
+
+    // A change moves computedAt, and it is the time of the newest history point.
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 1 });
+    expect(await recomputeHealth(db, { now: NOW, accountIds: [account.id] })).toMatchObject({ historyRows: 1, rowsWritten: 1, statusChanges: 1 });
+    const health = await scoreOf(account.id);
+    expect(health).toMatchObject({ score: 69, status: 'at_risk', computedAt: NOW, scoreDayAgo: 100, scoreWeekAgo: 100 });
+    expect(health.history[0]?.computedAt).toEqual(health.computedAt);
+  });
+
+  it('runs inside a caller\'s transaction and leaves its settings as they were', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 3 });
+    const workMem = await db.transaction(async (tx) => {
+      await tx.execute(sql`set local work_mem = '5MB'`);
+      await recomputeHealth(tx, { now: NOW, accountIds: [account.id] });
+      const [row] = await queryRows<{ work_mem: string }>(tx, sql`select current_setting('work_mem') as work_mem`);
+      return row?.work_mem;
+    });
+    expect(workMem).toBe('5MB');
+    expect((await scoreOf(account.id)).score).toBe(97);
+  });
+});
+
+describe('at-risk list', () => {
+  it('lists a CSM\'s at-risk, critical and fast-falling accounts, biggest drop first, with reasons and renewal date', async () => {
+    const { db } = database;
+    const csm = await createUser(db, { role: 'csm' });
+    const make = (name: string) => createAccount(db, { name, stageKey: 'mature_adoption', csmId: csm.id, contractEnd: '2027-02-01' });
+    const falling = await make('Falling Healthy');
+    const atRisk = await make('At Risk');
+    const critical = await make('Critical');
+    const fine = await make('Fine');
+    for (const account of [falling, fine]) await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 40, resolvedDaysAgo: 35 });
+    await addTicket(db, atRisk.id, NOW, { severity: 'urgent', openedDaysAgo: 5 });
+    await addTicket(db, critical.id, NOW, { severity: 'urgent', openedDaysAgo: 9 });
+    await addTicket(db, critical.id, NOW, { severity: 'urgent', openedDaysAgo: 3 });
+    const ids = [falling.id, atRisk.id, critical.id, fine.id];
+    await recomputeHealth(db, { now: daysBefore(NOW, 2), accountIds: ids });
+    // A quarter of a day old at NOW: 30.25 points off, 70 and still Healthy, but 30 down since yesterday.
+    await db.insert((await import('../db/schema.ts')).tickets).values({
+      accountId: falling.id,
+      severity: 'urgent',
+      subject: 'Outage',
+      openedAt: new Date(NOW.getTime() - DAY_MS / 4),
+    });
+    await recomputeHealth(db, { now: NOW, accountIds: ids });
+
+    const list = await listAtRisk(db, { csmId: csm.id, now: NOW });
+    expect(list.map((item) => [item.account.name, item.score, item.status, item.drop])).toEqual([
+      ['Falling Healthy', 70, 'healthy', 30],
+      ['Critical', 28, 'critical', 4],
+      ['At Risk', 65, 'at_risk', 2],
+    ]);
+    expect(list[1]?.reasons[0]).toBe('2 open urgent tickets, oldest 9 days');
+    expect(list[1]?.csm?.id).toBe(csm.id);
+    expect(list[1]?.renewalDate).toBe('2027-02-01');
+    expect(await listAtRisk(db, { csmId: csm.id, limit: 1 })).toHaveLength(1);
+  });
+});
