@@ -50,7 +50,7 @@ const request = async () => {
   if (response.status !== 200 || text.includes('"errors"')) throw new Error(text.slice(0, 300));
 };
 
-await time('token lookup (authenticateToken)', () => authenticateToken(database.db, token));
+await time('token check (authenticateToken; cached after the first)', () => authenticateToken(database.db, token));
 await time('page query through drizzle (listAccounts)', () =>
   listAccounts(database.db, { filter: {}, first: 50, orderBy: 'name' }),
 );

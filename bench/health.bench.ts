@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { RECOMPUTE_WORK_MEM, recomputeHealth } from '../domain/health.ts';
 import { ensureDefaultStages } from '../domain/lifecycle.ts';
 
 export interface HealthBenchOptions {
@@ -34,8 +34,6 @@ export interface HealthBenchResult {
 
 // Its own database, dropped and recreated each run; BENCH_HEALTH_DB renames it so two runs never collide.
 const BENCH_DB = process.env.BENCH_HEALTH_DB ?? 'lifeline_bench_health';
-/** What domain/health.ts sets for its statement, so the floor can run under the same settings. */
-const RECOMPUTE_WORK_MEM_SHOWN = '64MB';
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
@@ -109,7 +107,7 @@ async function floorScan(db: Db, today: string, nowIso: string): Promise<void> {
 /** The floor under the recompute's settings (jit off, its work_mem), in a transaction as the recompute is. */
 async function floorScanAsRecompute(db: Db, today: string, nowIso: string): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('jit', 'off', true), set_config('work_mem', ${RECOMPUTE_WORK_MEM_SHOWN}, true)`);
+    await tx.execute(sql`select set_config('jit', 'off', true), set_config('work_mem', ${RECOMPUTE_WORK_MEM}, true)`);
     await floorScan(tx as unknown as Db, today, nowIso);
   });
 }
@@ -237,7 +235,7 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
     print(`  recompute vs floor: ${(first.ms / floorMs).toFixed(2)}x (first), ${(steady.ms / floorMs).toFixed(2)}x (steady)  [goal: <= 2x]`);
     print(`  peak RSS of this process: ${result.peakRssMb.toFixed(0)} MB`);
     print(
-      `  PostgreSQL temp files written: ${result.recomputeTempMb.toFixed(0)} MB (first), ${result.recomputeSteadyTempMb.toFixed(0)} MB (steady); recompute work_mem ${RECOMPUTE_WORK_MEM_SHOWN}`,
+      `  PostgreSQL temp files written: ${result.recomputeTempMb.toFixed(0)} MB (first), ${result.recomputeSteadyTempMb.toFixed(0)} MB (steady); recompute work_mem ${RECOMPUTE_WORK_MEM}`,
     );
     return result;
   } finally {

@@ -5,7 +5,9 @@ import type { OutboxRow } from '../db/schema.ts';
 import { isUuid } from '../domain/accounts.ts';
 import {
   claimDueNotifications,
+  clearNotificationPosting,
   findSlackMessage,
+  markNotificationPosting,
   markNotificationSent,
   nextNotificationDueAt,
   parkNotification,
@@ -158,6 +160,22 @@ export function classifyDeliveryError(error: unknown): Exclude<Outcome, { kind: 
 
 const SLACK_ID = /^[CDGUW][A-Z0-9]{2,}$/;
 
+/** Every new message carries its outbox id in Slack message metadata, so an uncertain post can be found later. */
+const METADATA_EVENT = 'lifeline_notification';
+
+/** How far before the recorded start of an uncertain post to search, for clock skew between us and Slack. */
+const RECONCILE_SKEW_S = 120;
+
+function outboxIdIn(message: unknown): string | undefined {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const metadata: unknown = Reflect.get(message, 'metadata');
+  if (typeof metadata !== 'object' || metadata === null || Reflect.get(metadata, 'event_type') !== METADATA_EVENT) return undefined;
+  const payload: unknown = Reflect.get(metadata, 'event_payload');
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const id: unknown = Reflect.get(payload, 'outbox_id');
+  return typeof id === 'string' ? id : undefined;
+}
+
 /** The channel had a message less than a second ago: this one waits for its slot, without calling Slack. */
 class Paced extends Error {
   constructor(readonly until: Date) {
@@ -213,23 +231,59 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
     const thread = rendered.threadKey ? await findSlackMessage(db, rendered.threadKey) : undefined;
     const channel = thread?.channel ?? (await resolveTarget(row.target));
+    if (row.postingSince) {
+      // The previous attempt died between asking Slack to post and recording the answer: it may have landed.
+      const found = await findUncertainPost(row, row.postingThreadTs ?? thread?.ts ?? null);
+      if (found) {
+        if (rendered.threadKey && !thread) keys.push(rendered.threadKey);
+        return { ...found, keys };
+      }
+    }
     // Only new messages count against a channel's ~1/s; updates (chat.update) have their own, looser tier.
     const last = lastPostAt.get(channel);
     const now = clock().getTime();
     if (last !== undefined && now >= last && now - last < perTargetIntervalMs) throw new Paced(new Date(last + perTargetIntervalMs));
     lastPostAt.set(channel, now);
+    await markNotificationPosting(db, { id: row.id, channel, threadTs: thread?.ts ?? null, at: clock() });
     const result = await client.chat.postMessage({
       channel,
       text,
       blocks,
       unfurl_links: false,
       unfurl_media: false,
+      metadata: { event_type: METADATA_EVENT, event_payload: { outbox_id: String(row.id) } },
       ...(thread ? { thread_ts: thread.ts } : {}),
     });
     const ts = str(result.ts);
     if (!ts) throw new Error('chat.postMessage answered ok without a ts');
     if (rendered.threadKey && !thread) keys.push(rendered.threadKey);
     return { channel: str(result.channel) ?? channel, ts, keys };
+  }
+
+  /** Looks in Slack for the message an interrupted attempt may have posted, by the outbox id in its metadata. */
+  async function findUncertainPost(row: OutboxRow, threadTs: string | null): Promise<{ channel: string; ts: string } | undefined> {
+    let channel = row.slackChannel ?? (await resolveTarget(row.target));
+    // A DM was posted to the member id; its history lives under the DM's own channel id.
+    if (/^[UW]/.test(channel)) {
+      const opened = await client.conversations.open({ users: channel });
+      channel = str(opened.channel?.id) ?? channel;
+    }
+    const oldest = String(Math.floor((row.postingSince?.getTime() ?? 0) / 1000) - RECONCILE_SKEW_S);
+    let messages: unknown[];
+    try {
+      const answer = threadTs
+        ? await client.conversations.replies({ channel, ts: threadTs, oldest, include_all_metadata: true, limit: 200 })
+        : await client.conversations.history({ channel, oldest, include_all_metadata: true, limit: 200 });
+      messages = answer.messages ?? [];
+    } catch (error) {
+      // Without history access (a missing *:history scope) a duplicate is possible but a lost message is worse.
+      logger.warn({ err: error, notification: row.id, channel }, 'could not check Slack for an interrupted post; posting again');
+      return undefined;
+    }
+    const match = messages.find((message) => outboxIdIn(message) === String(row.id));
+    const ts = typeof match === 'object' && match !== null ? str(Reflect.get(match, 'ts')) : undefined;
+    if (ts) logger.info({ notification: row.id, channel, ts }, 'an interrupted post had reached Slack: recorded, not posted again');
+    return ts ? { channel, ts } : undefined;
   }
 
   async function deliverOne(row: OutboxRow): Promise<Outcome> {
@@ -254,6 +308,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         await retryNotificationLater(db, { id: row.id, at: outcome.until, error: row.lastError, countsAsAttempt: false });
         return 'paced';
       case 'rate_limited':
+        await clearNotificationPosting(db, row.id);
         await retryNotificationLater(db, { id: row.id, at: new Date(now.getTime() + outcome.retryAfterMs), error: outcome.error, countsAsAttempt: false });
         return 'retried';
       case 'transient': {
@@ -269,6 +324,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         return 'retried';
       }
       case 'permanent':
+        await clearNotificationPosting(db, row.id);
         await parkNotification(db, { id: row.id, error: outcome.error });
         logger.warn({ notification: row.id, kind: row.kind, target: row.target, error: outcome.error }, 'notification parked');
         return 'parked';

@@ -12,7 +12,6 @@ export const ActionIds = {
   digestMoveStage: 'digest_move_stage',
   digestOpenAccount: 'digest_open_account',
   digestShowMore: 'digest_show_more',
-  homeOpenAccount: 'home_open_account',
 } as const;
 
 export const CallbackIds = {

@@ -113,7 +113,7 @@ function reasonCandidates(): ReasonCandidate[] {
 }
 
 /** work_mem for the recompute statement only: its hash aggregates hold one entry per account (100k: ~20 MB). */
-const RECOMPUTE_WORK_MEM = '64MB';
+export const RECOMPUTE_WORK_MEM = '64MB';
 
 /** How many reasons a score states, costliest first (the note on missing components comes after them). */
 const REASONS_SHOWN = 3;

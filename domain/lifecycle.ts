@@ -12,6 +12,8 @@ import {
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError } from './errors.ts';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** The default lifecycle. Data, not code: admins edit it, and these rows only seed an empty database. */
 export const defaultStages: LifecycleStage[] = [
   {
@@ -148,7 +150,10 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
   if (reason !== null && reason.length > 2000) {
     throw new InvalidInputError('The reason is too long: keep it under 2000 characters.', 'reason');
   }
-  const [account] = await tx.select().from(accounts).where(eq(accounts.id, params.accountId)).for('update');
+  // Not a UUID means no such account; asking PostgreSQL would fail with a type error instead.
+  const [account] = UUID.test(params.accountId)
+    ? await tx.select().from(accounts).where(eq(accounts.id, params.accountId)).for('update')
+    : [];
   if (!account) {
     throw new NotFoundError(`No account with id ${params.accountId}. Check the id, or search accounts by name.`, 'accountId');
   }

@@ -105,7 +105,7 @@ export async function markNotificationSent(db: Db, params: DeliveredParams): Pro
   await db.transaction(async (tx) => {
     await tx
       .update(outbox)
-      .set({ status: 'sent', slackChannel: params.channel, slackTs: params.ts, sentAt: params.now, lastError: null })
+      .set({ status: 'sent', slackChannel: params.channel, slackTs: params.ts, sentAt: params.now, lastError: null, postingSince: null, postingThreadTs: null })
       .where(eq(outbox.id, params.id));
     for (const messageKey of params.messageKeys) {
       await tx
@@ -134,6 +134,29 @@ export async function retryNotificationLater(db: Db, params: RetryParams): Promi
       ...(params.countsAsAttempt ? {} : { attempts: sql`greatest(${outbox.attempts} - 1, 0)` }),
     })
     .where(eq(outbox.id, params.id));
+}
+
+export interface PostingParams {
+  id: number;
+  channel: string;
+  threadTs: string | null;
+  at: Date;
+}
+
+/**
+ * Records that a new message is about to be posted, so a crash between Slack accepting it and
+ * markNotificationSent leaves a trace: the next attempt searches Slack for it instead of posting twice.
+ */
+export async function markNotificationPosting(db: Db, params: PostingParams): Promise<void> {
+  await db
+    .update(outbox)
+    .set({ postingSince: params.at, slackChannel: params.channel, postingThreadTs: params.threadTs })
+    .where(eq(outbox.id, params.id));
+}
+
+/** The attempt ended with an answer that proves nothing was posted (a refusal, a 429): no search is needed. */
+export async function clearNotificationPosting(db: Db, id: number): Promise<void> {
+  await db.update(outbox).set({ postingSince: null, postingThreadTs: null }).where(eq(outbox.id, id));
 }
 
 /** Stops retrying a notification; it stays visible (GraphQL `notifications(status: PARKED)`) with its last error. */

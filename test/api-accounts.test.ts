@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Account, type HealthStatus, type User, accountHealth } from '../db/schema.ts';
+import { desc, inArray } from 'drizzle-orm';
+import { type Account, type HealthStatus, type User, accountHealth, accounts, lifecycleStages, renewals, users } from '../db/schema.ts';
+import { listAccounts } from '../domain/accounts.ts';
 import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
@@ -122,6 +124,25 @@ describe('filtering accounts', () => {
   it('explains a negative renewal window', async () => {
     const response = await api.request(LIST, { filter: { renewalWithinDays: -5 } }, token);
     expect(response.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.renewalWithinDays' } });
+  });
+});
+
+describe('the page query', () => {
+  it('returns accounts, stages, health, owners and renewals exactly as a plain select reads them', async () => {
+    const page = await listAccounts(database.db, { first: 100, orderBy: 'name' });
+    expect(page.accounts.length).toBeGreaterThan(0);
+    const ids = page.accounts.map((account) => account.id);
+    const byId = new Map((await database.db.select().from(accounts).where(inArray(accounts.id, ids))).map((row) => [row.id, row]));
+    expect(page.accounts).toEqual(ids.map((id) => byId.get(id)));
+    const healthById = new Map((await database.db.select().from(accountHealth).where(inArray(accountHealth.accountId, ids))).map((row) => [row.accountId, row]));
+    expect(page.health).toEqual(ids.flatMap((id) => healthById.get(id) ?? []));
+    const ownerIds = [...new Set(page.accounts.flatMap((account) => [account.csmId, account.aeId].filter((id): id is string => id !== null)))];
+    const stored = await database.db.select().from(users).where(inArray(users.id, ownerIds));
+    expect([...page.owners].sort((a, b) => a.id.localeCompare(b.id))).toEqual(stored.sort((a, b) => a.id.localeCompare(b.id)));
+    const stageRows = await database.db.select().from(lifecycleStages);
+    for (const stage of page.stages) expect(stage).toEqual(stageRows.find((row) => row.key === stage.key));
+    const latest = await database.db.selectDistinctOn([renewals.accountId]).from(renewals).where(inArray(renewals.accountId, ids)).orderBy(renewals.accountId, desc(renewals.contractEnd));
+    expect([...page.renewals].sort((a, b) => a.id.localeCompare(b.id))).toEqual(latest.sort((a, b) => a.id.localeCompare(b.id)));
   });
 });
 

@@ -5,7 +5,7 @@ import { createDeliveryWorker } from '../bot/delivery.ts';
 import { createNotificationRenderer } from '../bot/notifications.ts';
 import { parseConfig } from '../config.ts';
 import { type User, outbox, slackMessages } from '../db/schema.ts';
-import { enqueueNotification } from '../domain/outbox.ts';
+import { claimDueNotifications, enqueueNotification, markNotificationPosting } from '../domain/outbox.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
@@ -249,6 +249,46 @@ describe('the outbox delivery worker', () => {
     expect(new Set(texts).size).toBe(12);
     const rows = await database.db.select().from(outbox).where(eq(outbox.status, 'sent')).orderBy(asc(outbox.id));
     expect(rows.filter((row) => keys.includes(row.dedupeKey)).every((row) => row.attempts === 1)).toBe(true);
+  });
+});
+
+describe('a crash between posting and recording', () => {
+  it('a message that reached Slack before the worker died is found by its metadata and not posted again', async () => {
+    await queueAlert('crash:landed', 'channel:at_risk', 'Interrupted Co');
+    const [claimed] = await claimDueNotifications(database.db, { now: clock(), limit: 10 });
+    if (!claimed) throw new Error('nothing claimed');
+    // What the dead worker managed to do: note the attempt, and have Slack accept the post. Then it died.
+    await markNotificationPosting(database.db, { id: claimed.id, channel: AT_RISK_CHANNEL, threadTs: null, at: clock() });
+    const client = new WebClient('xoxb-test-token', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } });
+    const landed = await client.chat.postMessage({
+      channel: AT_RISK_CHANNEL,
+      text: 'Usage dropped: Interrupted Co',
+      metadata: { event_type: 'lifeline_notification', event_payload: { outbox_id: String(claimed.id) } },
+    });
+    // Not fake.reset(): that would also forget the message Slack now holds.
+    const postsBefore = fake.callsTo('chat.postMessage').length;
+    offsetMs += 120_000; // the dead worker's lease runs out
+
+    expect(await lifeline.delivery.drainOnce()).toMatchObject({ sent: 1, parked: 0 });
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(postsBefore);
+    expect(fake.callsTo('conversations.history')).toHaveLength(1);
+    const row = await rowByKey('crash:landed');
+    expect(row).toMatchObject({ status: 'sent', slackChannel: AT_RISK_CHANNEL, slackTs: landed.ts, postingSince: null });
+  });
+
+  it('a post that never reached Slack is posted on the next attempt, once', async () => {
+    await queueAlert('crash:lost', 'channel:at_risk', 'Never Landed Co');
+    const [claimed] = await claimDueNotifications(database.db, { now: clock(), limit: 10 });
+    if (!claimed) throw new Error('nothing claimed');
+    await markNotificationPosting(database.db, { id: claimed.id, channel: AT_RISK_CHANNEL, threadTs: null, at: clock() });
+    fake.reset();
+    offsetMs += 120_000;
+
+    expect(await lifeline.delivery.drainOnce()).toMatchObject({ sent: 1, parked: 0 });
+    const posts = fake.callsTo('chat.postMessage');
+    expect(posts).toHaveLength(1);
+    expect(posts[0]?.body.metadata).toEqual({ event_type: 'lifeline_notification', event_payload: { outbox_id: String(claimed.id) } });
+    expect(await rowByKey('crash:lost')).toMatchObject({ status: 'sent', postingSince: null });
   });
 });
 

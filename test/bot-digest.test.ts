@@ -42,7 +42,8 @@ beforeAll(async () => {
     host: '127.0.0.1',
     slackRetryConfig: { retries: 0 },
     // The worker's clock also decides when rows are due: keep it at least at the wall clock.
-    delivery: { clock: () => (now.getTime() > Date.now() ? now : new Date()) },
+    // No per-channel pacing: these tests post several digests to one channel within a second on purpose.
+    delivery: { clock: () => (now.getTime() > Date.now() ? now : new Date()), perTargetIntervalMs: 0 },
   });
   slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
   sam = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });

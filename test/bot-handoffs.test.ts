@@ -39,7 +39,7 @@ beforeAll(async () => {
     logger: silentLogger,
     host: '127.0.0.1',
     slackRetryConfig: { retries: 0 },
-    delivery: { pollMs: 50 },
+    delivery: { pollMs: 50, perTargetIntervalMs: 0 },
   });
   // The real delivery loop runs, woken by each click: the handoff message updates the way it does in production.
   lifeline.delivery.start();

@@ -167,6 +167,15 @@ describe('reading accounts', () => {
     expect(response.body.errors?.[0]?.message).toMatch(/^Query complexity is \d+, over the limit of \d+\. Ask for smaller pages/);
     expect(response.body.data ?? null).toBeNull();
   });
+
+  it('prices page sizes passed as variables the same as written ones, on every run of the same document', async () => {
+    const query = 'query ($first: Int, $nested: Int) { accounts(first: $first) { edges { node { transitions(first: $nested) { id } } } } }';
+    expect((await api.request(query, { first: 5, nested: 5 }, managerToken)).body.errors).toBeUndefined();
+    // The same document again (compiled and cached by now) with costly variables is still refused.
+    const response = await api.request(query, { first: 100, nested: 100 }, managerToken);
+    expect(response.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'complexity' });
+    expect(response.body.data ?? null).toBeNull();
+  });
 });
 
 describe('moving a stage through GraphQL', () => {

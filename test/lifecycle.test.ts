@@ -124,6 +124,9 @@ describe('moving an account between lifecycle stages', () => {
     await expect(
       moveAccountStage(database.db, { accountId: '00000000-0000-4000-8000-000000000000', toStage: 'onboarding', expectedVersion: 1, actor: admin, source: 'api' }),
     ).rejects.toBeInstanceOf(NotFoundError);
+    await expect(
+      moveAccountStage(database.db, { accountId: "'; drop table accounts; --", toStage: 'onboarding', expectedVersion: 1, actor: admin, source: 'api' }),
+    ).rejects.toThrow(/No account with id '; drop table accounts; --\. Check the id/);
     const unknownStage = moveAccountStage(database.db, { accountId: account.id, toStage: 'won', expectedVersion: 1, actor: admin, source: 'api' });
     await expect(unknownStage).rejects.toBeInstanceOf(InvalidInputError);
     await expect(unknownStage).rejects.toThrow(/There is no stage "won". Use one of: pre_onboarding, onboarding/);

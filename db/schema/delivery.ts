@@ -30,6 +30,14 @@ export const outbox = pgTable(
     lastError: text('last_error'),
     slackChannel: text('slack_channel'),
     slackTs: text('slack_ts'),
+    /**
+     * Set just before a new message is posted and cleared once the outcome is known. Still set when a row is
+     * claimed again means the previous attempt died (or lost Slack's answer) mid-post: the message may exist,
+     * so delivery looks for it before posting again.
+     */
+    postingSince: timestamptz('posting_since'),
+    /** The thread the uncertain post went into, if it was a reply. */
+    postingThreadTs: text('posting_thread_ts'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     sentAt: timestamptz('sent_at'),
   },

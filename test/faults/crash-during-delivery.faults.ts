@@ -37,17 +37,22 @@ describe('crash during delivery', () => {
       }
     };
 
+    // Replacements start in the background, so kills keep landing while the outbox is busy; at least one
+    // replica is always alive.
+    const starting: Promise<unknown>[] = [];
     for (let kill = 0; kill < KILLS; kill += 1) {
       await enqueueWave();
-      await sleep(100 + Math.floor(Math.random() * 900));
+      await sleep(300 + Math.floor(Math.random() * 1200));
+      while (stack.replicas.length < 2) await sleep(200);
       const victimIndex = Math.floor(Math.random() * stack.replicas.length);
       const victim = stack.replicas[victimIndex];
       if (!victim) throw new Error('no replica');
-      await victim.kill();
       stack.replicas.splice(victimIndex, 1);
       stack.slackClients.splice(victimIndex, 1);
-      await stack.addReplica({ LIFELINE_JOBS: 'off' });
+      await victim.kill();
+      starting.push(stack.addReplica({ LIFELINE_JOBS: 'off' }));
     }
+    await Promise.all(starting);
 
     // Everything queued must drain: leases of rows the killed replicas held expire and are taken over.
     const deadline = Date.now() + 180_000;

@@ -561,10 +561,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   let viewCounter = 0;
   let responseCounter = 0;
 
+  // Like Slack's: the posting time in seconds plus a unique, increasing suffix, so `oldest` filters work.
+  let lastTs = 0;
   function nextTs(): string {
     tsCounter += 1;
-    const micros = tsCounter * 100;
-    return `${1_700_000_000 + Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, '0')}`;
+    const micros = Math.max(Date.now() * 1000, lastTs + 1);
+    lastTs = micros;
+    return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, '0')}`;
   }
 
   function record(call: RecordedCall): void {
