@@ -3,29 +3,20 @@ import type { Db, Tx } from '../db/client.ts';
 import {
   type Account,
   type AtRiskFollowUp,
-  type HealthStatus,
-  type User,
   accountHealth,
   accounts,
   atRiskFollowUps,
   users,
 } from '../db/schema.ts';
+import type { AtRiskItem } from './health.ts';
 import { enqueueNotification } from './outbox.ts';
 
 /** A score that fell at least this many points in a day makes the digest even while the status is still Healthy. */
 export const DIGEST_DROP_POINTS = 10;
 export const AT_RISK_CHANNEL_TARGET = 'channel:at_risk';
 
-export interface DigestItem {
-  account: Account;
-  score: number;
-  status: HealthStatus;
-  scoreDayAgo: number | null;
-  /** Points lost since about a day ago; 0 when it rose or there is no earlier score. */
-  drop: number;
-  reasons: string[];
-  renewalDate: string | null;
-  csm: User | null;
+/** An at-risk account as the digest shows it: its health, plus who acknowledged or snoozed it. */
+export interface DigestItem extends AtRiskItem {
   followUp: (AtRiskFollowUp & { acknowledgedByName: string | null }) | null;
 }
 
