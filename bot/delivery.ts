@@ -263,14 +263,14 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   /** Looks in Slack for the message an interrupted attempt may have posted, by the outbox id in its metadata. */
   async function findUncertainPost(row: OutboxRow, threadTs: string | null): Promise<{ channel: string; ts: string } | undefined> {
     let channel = row.slackChannel ?? (await resolveTarget(row.target));
-    // A DM was posted to the member id; its history lives under the DM's own channel id.
-    if (/^[UW]/.test(channel)) {
-      const opened = await client.conversations.open({ users: channel });
-      channel = str(opened.channel?.id) ?? channel;
-    }
     const oldest = String(Math.floor((row.postingSince?.getTime() ?? 0) / 1000) - RECONCILE_SKEW_S);
     let messages: unknown[];
     try {
+      // A DM was posted to the member id; its history lives under the DM's own channel id.
+      if (/^[UW]/.test(channel)) {
+        const opened = await client.conversations.open({ users: channel });
+        channel = str(opened.channel?.id) ?? channel;
+      }
       const answer = threadTs
         ? await client.conversations.replies({ channel, ts: threadTs, oldest, include_all_metadata: true, limit: 200 })
         : await client.conversations.history({ channel, oldest, include_all_metadata: true, limit: 200 });

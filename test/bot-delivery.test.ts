@@ -276,6 +276,25 @@ describe('a crash between posting and recording', () => {
     expect(row).toMatchObject({ status: 'sent', slackChannel: AT_RISK_CHANNEL, slackTs: landed.ts, postingSince: null });
   });
 
+  it('an interrupted direct message is found in the DM, not sent twice', async () => {
+    await queueAlert('crash:dm', `user:${csm.id}`, 'Interrupted DM Co');
+    const [claimed] = await claimDueNotifications(database.db, { now: clock(), limit: 10 });
+    if (!claimed || !csm.slackUserId) throw new Error('nothing claimed');
+    await markNotificationPosting(database.db, { id: claimed.id, channel: csm.slackUserId, threadTs: null, at: clock() });
+    const client = new WebClient('xoxb-test-token', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } });
+    const landed = await client.chat.postMessage({
+      channel: csm.slackUserId,
+      text: 'Usage dropped: Interrupted DM Co',
+      metadata: { event_type: 'lifeline_notification', event_payload: { outbox_id: String(claimed.id) } },
+    });
+    const postsBefore = fake.callsTo('chat.postMessage').length;
+    offsetMs += 120_000;
+
+    expect(await lifeline.delivery.drainOnce()).toMatchObject({ sent: 1, parked: 0 });
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(postsBefore);
+    expect(await rowByKey('crash:dm')).toMatchObject({ status: 'sent', slackChannel: landed.channel, slackTs: landed.ts });
+  });
+
   it('a post that never reached Slack is posted on the next attempt, once', async () => {
     await queueAlert('crash:lost', 'channel:at_risk', 'Never Landed Co');
     const [claimed] = await claimDueNotifications(database.db, { now: clock(), limit: 10 });
