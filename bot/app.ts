@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { App, HTTPReceiver } from '@slack/bolt';
+import { App, HTTPReceiver, UnknownError } from '@slack/bolt';
 import type { RetryOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
-import type { Db } from '../db/client.ts';
+import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { boltLogger } from './bolt-logger.ts';
+import { type BotDeps, createAfterAckPool } from './deps.ts';
 import * as actions from './listeners/actions/index.ts';
 import * as commands from './listeners/commands/index.ts';
 import * as events from './listeners/events/index.ts';
@@ -28,6 +29,8 @@ export interface SlackAppOptions {
   /** Called after a click queued notifications (e.g. a handoff update), to deliver them without waiting. */
   onNotificationsQueued?: () => void;
   clock?: () => Date;
+  /** How many requests may do their after-ack work at once (default 4); see createAfterAckPool. */
+  afterAckConcurrency?: number;
 }
 
 function eventIdOf(body: unknown): string | undefined {
@@ -61,6 +64,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     token: options.botToken,
     logger,
     extendedErrorHandler: true,
+    // Conversation state is kept in the database; Bolt's in-memory store would only cost time on every request.
+    convoStore: false,
     clientOptions: {
       slackApiUrl: options.apiUrl,
       retryConfig: options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 },
@@ -78,7 +83,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     await next();
   });
 
-  const deps = { db: options.db, logger: options.logger, onNotificationsQueued: options.onNotificationsQueued, ...(options.clock ? { clock: options.clock } : {}) };
+  const deps: BotDeps = {
+    db: options.db,
+    logger: options.logger,
+    onNotificationsQueued: options.onNotificationsQueued,
+    afterAck: createAfterAckPool(options.afterAckConcurrency ?? 4),
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
   commands.register(app, deps);
   actions.register(app, deps);
   views.register(app, deps);
@@ -87,10 +98,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   // One place turns failures into answers: the person always learns why nothing happened.
   app.error(async ({ error, body }: ExtendedErrorHandlerArgs) => {
     const responseUrl = responseUrlOf(body);
+    // Bolt hands over errors without a `code` wrapped in its UnknownError, the thrown one under `original`.
+    const cause: unknown = error instanceof UnknownError ? error.original : error;
     let text: string;
     if (error instanceof DomainError) {
       options.logger.info({ code: error.code }, 'slack request refused: %s', error.message);
       text = error.message;
+    } else if (isDatabaseUnavailable(cause)) {
+      options.logger.warn({ err: error }, 'slack request failed: the database is unavailable');
+      text = "Lifeline can't reach its database right now, so nothing was changed. Try again in a minute.";
     } else {
       const reference = randomUUID().slice(0, 8);
       options.logger.error({ err: error, reference }, 'slack listener failed');

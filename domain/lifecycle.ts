@@ -145,7 +145,8 @@ export async function moveAccountStage(db: Db, params: MoveAccountStageParams): 
  * The same move inside a caller's transaction, so a move can commit together with the change that causes it
  * (closed-won creates a handoff and moves the account into Onboarding atomically).
  */
-export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParams): Promise<StageMove> {
+/** `stages`: the stage definitions when the caller already read them in this transaction. */
+export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParams, stages?: LifecycleStage[]): Promise<StageMove> {
   const reason = params.reason?.trim() || null;
   if (reason !== null && reason.length > 2000) {
     throw new InvalidInputError('The reason is too long: keep it under 2000 characters.', 'reason');
@@ -160,7 +161,7 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
   if (!canMoveAccount(params.actor, account)) {
     throw new ForbiddenError(forbiddenMoveMessage(params.actor, account));
   }
-  const stages = await listStages(tx);
+  stages ??= await listStages(tx);
   const target = stages.find((stage) => stage.key === params.toStage);
   if (!target) {
     throw new InvalidInputError(

@@ -19,20 +19,50 @@ export interface AuditedMoveParams extends MoveAccountStageParams {
   auditTarget?: string;
 }
 
+/** What the person sees before giving a reason: the account as they knew it, and the stages either side. */
+export interface StageMovePreview {
+  account: Account;
+  from: LifecycleStage | undefined;
+  to: LifecycleStage;
+  stages: LifecycleStage[];
+}
+
+/**
+ * The move is allowed, but moving backward or to a final stage needs a reason first. Thrown inside the move's
+ * transaction, so nothing was written; it carries what the bot needs to ask for the reason.
+ */
+export class ReasonRequiredError extends InvalidInputError {
+  constructor(
+    message: string,
+    readonly preview: StageMovePreview,
+  ) {
+    super(message, 'reason');
+  }
+}
+
 /**
  * A stage move made by a person, with its audit note queued in the same transaction: the note is posted in
- * the account's thread (or starts it), so the channel sees every move, who made it and why.
+ * the account's thread (or starts it), so the channel sees every move, who made it and why. Permissions, a
+ * stale version and an unknown stage are refused with the domain's own errors; a move that needs a reason
+ * and has none is refused with ReasonRequiredError.
  */
 export async function moveStageWithAudit(db: Db, params: AuditedMoveParams): Promise<StageMove> {
   return db.transaction(async (tx) => {
     const stages = await listStages(tx);
-    const move = await moveAccountStageInTx(tx, params);
-    if (move.transition.fromStage && moveNeedsReason(stages, move.transition.fromStage, move.transition.toStage) && !move.transition.reason) {
-      const to = stages.find((stage) => stage.key === move.transition.toStage);
-      throw new InvalidInputError(
-        `Moving ${move.account.name} ${to?.terminal ? `to ${to.name}` : 'backward'} needs a reason, so the team knows why.`,
-        'reason',
-      );
+    const move = await moveAccountStageInTx(tx, params, stages);
+    const { fromStage, toStage, reason } = move.transition;
+    if (fromStage && moveNeedsReason(stages, fromStage, toStage) && !reason) {
+      const from = stages.find((stage) => stage.key === fromStage);
+      const to = stages.find((stage) => stage.key === toStage);
+      if (!to) throw new Error(`Stage ${toStage} vanished during a move`);
+      // Rolled back with the transaction: the account as the person saw it before the move.
+      const account = { ...move.account, stageKey: fromStage, version: params.expectedVersion };
+      throw new ReasonRequiredError(`Moving ${move.account.name} ${to.terminal ? `to ${to.name}` : 'backward'} needs a reason, so the team knows why.`, {
+        account,
+        from,
+        to,
+        stages,
+      });
     }
     await enqueueNotification(tx, {
       kind: 'stage_audit',
@@ -42,40 +72,4 @@ export async function moveStageWithAudit(db: Db, params: AuditedMoveParams): Pro
     });
     return move;
   });
-}
-
-export interface StageMovePreview {
-  account: Account;
-  from: LifecycleStage | undefined;
-  to: LifecycleStage;
-  stages: LifecycleStage[];
-  needsReason: boolean;
-}
-
-/** Thrown to roll back a dry run; never escapes this module. */
-class DryRun extends Error {}
-
-/**
- * Would this move be accepted? Runs the real move in a transaction and rolls it back, so permissions, a
- * stale version and an unknown stage are refused with exactly the domain's own messages, before the bot
- * asks anyone for a reason.
- */
-export async function previewStageMove(db: Db, params: MoveAccountStageParams): Promise<StageMovePreview> {
-  let preview: StageMovePreview | undefined;
-  try {
-    await db.transaction(async (tx) => {
-      const stages = await listStages(tx);
-      const move = await moveAccountStageInTx(tx, { ...params, reason: null });
-      const from = stages.find((stage) => stage.key === move.transition.fromStage);
-      const to = stages.find((stage) => stage.key === move.transition.toStage);
-      if (!to) throw new Error(`Stage ${move.transition.toStage} vanished during a dry run`);
-      const account = { ...move.account, stageKey: from?.key ?? move.account.stageKey, version: params.expectedVersion };
-      preview = { account, from, to, stages, needsReason: moveNeedsReason(stages, account.stageKey, to.key) };
-      throw new DryRun();
-    });
-  } catch (error) {
-    if (!(error instanceof DryRun)) throw error;
-  }
-  if (!preview) throw new Error('Stage move dry run produced no preview');
-  return preview;
 }

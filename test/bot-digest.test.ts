@@ -2,20 +2,19 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { DIGEST_PAGE_SIZE, encodeDigestValue } from '../bot/views/digest.ts';
-import { parseConfig } from '../config.ts';
 import { type HealthStatus, type User, accountHealth, accounts, atRiskFollowUps, outbox } from '../db/schema.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
-import { type Lifeline, startLifeline } from '../server.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import type { Lifeline } from '../server.ts';
+import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, startFakeSlack, validateBlocks } from './support/fake-slack.ts';
-import { silentLogger } from './support/graphql.ts';
-import { type SlackRequestClient, buttonAction, createSlackClient, slashCommand } from './support/slack-requests.ts';
+import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
+import { type SlackRequestClient, buttonAction, slashCommand } from './support/slack-requests.ts';
+import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
-const SIGNING_SECRET = 'digest-secret-0c4e';
 const AT_RISK_CHANNEL = 'C0ATRISK01';
 const DAY_MS = 86_400_000;
 
+let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -27,33 +26,19 @@ let manager: User;
 let now = new Date('2026-11-25T09:00:00Z');
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  fake = await startFakeSlack();
-  lifeline = await startLifeline({
-    config: parseConfig({
-      PORT: '0',
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: fake.apiUrl,
-      SLACK_AT_RISK_CHANNEL: AT_RISK_CHANNEL,
-    }),
-    database,
-    logger: silentLogger,
-    host: '127.0.0.1',
-    slackRetryConfig: { retries: 0 },
-    // The worker's clock also decides when rows are due: keep it at least at the wall clock.
-    // No per-channel pacing: these tests post several digests to one channel within a second on purpose.
+  // The worker's clock also decides when rows are due: keep it at least at the wall clock.
+  // No per-channel pacing: these tests post several digests to one channel within a second on purpose.
+  harness = await startSlackHarness({
+    env: { SLACK_AT_RISK_CHANNEL: AT_RISK_CHANNEL },
     delivery: { clock: () => (now.getTime() > Date.now() ? now : new Date()), perTargetIntervalMs: 0 },
   });
-  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
+  ({ database, fake, lifeline, slack } = harness);
   sam = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
   lena = await createUser(database.db, { role: 'csm', name: 'Lena Fischer', slackUserId: 'UCSM0002' });
   manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
 });
 afterAll(async () => {
-  await lifeline?.close();
-  await fake?.close();
-  await database?.destroy();
+  await harness?.close();
 });
 beforeEach(async () => {
   // Each test starts from an empty digest: no health rows, no follow-ups, nothing queued.

@@ -2,20 +2,19 @@ import type { BlockAction, DatepickerAction } from '@slack/bolt';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
-import { parseConfig } from '../config.ts';
 import { type User, handoffs, outbox } from '../db/schema.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
 import { getHandoff, recordClosedWon } from '../domain/handoffs.ts';
-import { type Lifeline, startLifeline } from '../server.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import type { Lifeline } from '../server.ts';
+import type { TestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, startFakeSlack, validateBlocks, validateView } from './support/fake-slack.ts';
-import { silentLogger } from './support/graphql.ts';
-import { type SlackRequestClient, type ViewStateValues, buttonAction, createSlackClient, viewSubmissionPayload } from './support/slack-requests.ts';
+import { type FakeSlack, type RecordedCall, validateBlocks, validateView } from './support/fake-slack.ts';
+import { type SlackRequestClient, type ViewStateValues, buttonAction, viewSubmissionPayload } from './support/slack-requests.ts';
+import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
-const SIGNING_SECRET = 'handoff-secret-77c1';
 const HANDOFF_CHANNEL = 'C0HANDOFF1';
 
+let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -25,33 +24,16 @@ let csm: User;
 let manager: User;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  fake = await startFakeSlack();
-  lifeline = await startLifeline({
-    config: parseConfig({
-      PORT: '0',
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: fake.apiUrl,
-      SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL,
-    }),
-    database,
-    logger: silentLogger,
-    host: '127.0.0.1',
-    slackRetryConfig: { retries: 0 },
-    delivery: { pollMs: 50, perTargetIntervalMs: 0 },
-  });
+  harness = await startSlackHarness({ env: { SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL }, delivery: { pollMs: 50, perTargetIntervalMs: 0 } });
+  ({ database, fake, lifeline, slack } = harness);
   // The real delivery loop runs, woken by each click: the handoff message updates the way it does in production.
   lifeline.delivery.start();
-  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
   ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker', slackUserId: 'UAE00001' });
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
   manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
 });
 afterAll(async () => {
-  await lifeline?.close();
-  await fake?.close();
-  await database?.destroy();
+  await harness?.close();
 });
 beforeEach(() => fake.reset());
 

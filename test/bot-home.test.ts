@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../config.ts';
 import { type User, accountHealth } from '../db/schema.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
-import { type Lifeline, startLifeline } from '../server.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import type { Lifeline } from '../server.ts';
+import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, startFakeSlack, validateView } from './support/fake-slack.ts';
-import { silentLogger } from './support/graphql.ts';
+import { type FakeSlack, validateView } from './support/fake-slack.ts';
 import { type SlackRequestClient, appHomeOpenedEvent, createSlackClient } from './support/slack-requests.ts';
+import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
-const SIGNING_SECRET = 'home-secret-5b2d';
 const DAY_MS = 86_400_000;
 
+let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -19,22 +18,12 @@ let slack: SlackRequestClient;
 let csm: User;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  fake = await startFakeSlack();
-  lifeline = await startLifeline({
-    config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl }),
-    database,
-    logger: silentLogger,
-    host: '127.0.0.1',
-    slackRetryConfig: { retries: 0 },
-  });
-  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
+  harness = await startSlackHarness();
+  ({ database, fake, lifeline, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
 });
 afterAll(async () => {
-  await lifeline?.close();
-  await fake?.close();
-  await database?.destroy();
+  await harness?.close();
 });
 beforeEach(() => fake.reset());
 

@@ -1,26 +1,17 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
-import { parseConfig } from '../config.ts';
 import { type User, slackMessages, stageTransitions } from '../db/schema.ts';
-import { type Lifeline, startLifeline } from '../server.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import type { Lifeline } from '../server.ts';
+import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, startFakeSlack, validateView } from './support/fake-slack.ts';
-import { silentLogger } from './support/graphql.ts';
-import {
-  type SlackRequestClient,
-  type ViewStateValues,
-  buttonAction,
-  createSlackClient,
-  slashCommand,
-  staticSelectAction,
-  viewSubmissionPayload,
-} from './support/slack-requests.ts';
+import { type FakeSlack, type RecordedCall, validateView } from './support/fake-slack.ts';
+import { type SlackRequestClient, type ViewStateValues, buttonAction, slashCommand, staticSelectAction, viewSubmissionPayload } from './support/slack-requests.ts';
+import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
-const SIGNING_SECRET = 'stage-moves-secret-1f9a';
 const HANDOFF_CHANNEL = 'C0HANDOFF1';
 
+let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -29,31 +20,14 @@ let csm: User;
 let manager: User;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  fake = await startFakeSlack();
-  lifeline = await startLifeline({
-    config: parseConfig({
-      PORT: '0',
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: fake.apiUrl,
-      SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL,
-    }),
-    database,
-    logger: silentLogger,
-    host: '127.0.0.1',
-    slackRetryConfig: { retries: 0 },
-    // Audit notes of consecutive tests share the handoff channel; pacing them a second apart is tested elsewhere.
-    delivery: { perTargetIntervalMs: 0 },
-  });
-  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
+  // Audit notes of consecutive tests share the handoff channel; pacing them a second apart is tested elsewhere.
+  harness = await startSlackHarness({ env: { SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL }, delivery: { perTargetIntervalMs: 0 } });
+  ({ database, fake, lifeline, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
   manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
 });
 afterAll(async () => {
-  await lifeline?.close();
-  await fake?.close();
-  await database?.destroy();
+  await harness?.close();
 });
 beforeEach(async () => {
   // Audit notes left by an earlier test's moves go out first, so each test sees only its own.
@@ -236,5 +210,25 @@ describe('the audit note of a move', () => {
     expect(note?.body.channel).toBe('C0SHARED01');
     expect(note?.body.thread_ts).toBe(sharedTs);
     expect(note?.body.text).toBe('Sam Okafor moved Tidewater Mills from Onboarding to Implementation');
+  });
+});
+
+describe('a burst of clicks', () => {
+  it('acks every click and finishes every move, though only a few run their after-ack work at once', async () => {
+    const names = Array.from({ length: 12 }, (_, index) => `Burst Account ${String(index + 1).padStart(2, '0')}`);
+    const moved = [];
+    for (const name of names) moved.push(await createAccount(database.db, { name, csmId: csm.id, stageKey: 'onboarding' }));
+    const cards = [];
+    for (const name of names) cards.push(await openCard('UCSM0001', name));
+
+    const responses = await Promise.all(cards.map((card) => selectStage('UCSM0001', card, 'implementation')));
+    expect(responses.map((response) => response.status)).toEqual(names.map(() => 200));
+
+    // Each card is redrawn once, at its new version, and each account has exactly one new transition.
+    const redraws = await fake.waitForCalls('response_url', names.length);
+    expect(redraws.map(cardBlockIdIn).sort()).toEqual(moved.map((account) => `account_card:${account.id}:2`).sort());
+    for (const account of moved) {
+      expect((await historyOf(account.id)).map((transition) => transition.toStage)).toEqual(['onboarding', 'implementation']);
+    }
   });
 });

@@ -1,17 +1,16 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../config.ts';
 import { accounts, stageTransitions, type User } from '../db/schema.ts';
 import { ActionIds } from '../bot/ids.ts';
-import { type Lifeline, startLifeline } from '../server.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import type { Lifeline } from '../server.ts';
+import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, startFakeSlack, validateBlocks } from './support/fake-slack.ts';
-import { silentLogger } from './support/graphql.ts';
+import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
 import { type SlackRequestClient, buttonAction, createSlackClient, slashCommand, staticSelectAction } from './support/slack-requests.ts';
+import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
-const SIGNING_SECRET = 'test-signing-secret-8f3a1c';
 
+let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -19,22 +18,12 @@ let slack: SlackRequestClient;
 let csm: User;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  fake = await startFakeSlack();
-  lifeline = await startLifeline({
-    config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl }),
-    database,
-    logger: silentLogger,
-    host: '127.0.0.1',
-    slackRetryConfig: { retries: 0 },
-  });
-  slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret: SIGNING_SECRET });
+  harness = await startSlackHarness();
+  ({ database, fake, lifeline, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
 });
 afterAll(async () => {
-  await lifeline?.close();
-  await fake?.close();
-  await database?.destroy();
+  await harness?.close();
 });
 beforeEach(() => fake.reset());
 
@@ -286,5 +275,22 @@ describe('requests that do not come from Slack', () => {
     expect((await slack.blockAction(payload)).status).toBe(200);
     await fake.waitForCalls('response_url', 1);
     expect(await historyOf(account.id)).toHaveLength(2);
+  });
+});
+
+describe('when the database is unavailable', () => {
+  it('a command is answered ephemerally with what happened, instead of a generic failure with a reference', async () => {
+    const outage = await startSlackHarness();
+    try {
+      await createUser(outage.database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
+      await outage.database.close();
+      const response = await outage.slack.command(slashCommand({ text: 'at-risk', user_id: 'UCSM0001', response_url: outage.fake.responseUrl('outage') }));
+      expect(response.status).toBe(200);
+      const [reply] = await outage.fake.waitForCalls('response_url', 1);
+      expect(reply?.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/can't reach its database.*nothing was changed/) });
+      expect(String(reply?.body.text)).not.toMatch(/reference/);
+    } finally {
+      await outage.close();
+    }
   });
 });

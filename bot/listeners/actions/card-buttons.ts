@@ -2,25 +2,23 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import { rememberSlackMessage } from '../../../domain/outbox.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
-import type { BotDeps } from '../../deps.ts';
+import { type BotDeps, ackFirst } from '../../deps.ts';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
 /** "Open" in the account chooser (replaces the chooser) or on an alert or App Home (a card just for the clicker). */
-export function openAccountAction({ db }: BotDeps) {
-  return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
-    await ack();
+export function openAccountAction({ db, afterAck }: BotDeps) {
+  return ackFirst(afterAck, async ({ body, action, respond }: ButtonArgs): Promise<void> => {
     await requireUserBySlackId(db, body.user.id);
     const card = await renderAccountCard(db, action.value ?? '', { shareable: true });
     // Only an ephemeral chooser is replaced: an alert in a DM stays, the card comes beside it.
     await respond({ response_type: 'ephemeral', replace_original: body.container.is_ephemeral === true, ...card });
-  };
+  });
 }
 
 /** "Share in channel": post the card for everyone; from then on it is updated with chat.update. */
-export function shareCardAction({ db }: BotDeps) {
-  return async ({ ack, body, action, client, respond }: ButtonArgs): Promise<void> => {
-    await ack();
+export function shareCardAction({ db, afterAck }: BotDeps) {
+  return ackFirst(afterAck, async ({ body, action, client, respond }: ButtonArgs): Promise<void> => {
     await requireUserBySlackId(db, body.user.id);
     const channel = body.channel?.id ?? body.container.channel_id;
     if (typeof channel !== 'string') {
@@ -34,5 +32,5 @@ export function shareCardAction({ db }: BotDeps) {
       await rememberSlackMessage(db, { messageKey: `account:${action.value ?? ''}`, channel: posted.channel, ts: posted.ts });
     }
     await respond({ delete_original: true });
-  };
+  });
 }

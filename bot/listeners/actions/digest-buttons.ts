@@ -7,7 +7,7 @@ import { InvalidInputError, NotFoundError } from '../../../domain/errors.ts';
 import { listStages } from '../../../domain/lifecycle.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
-import type { BotDeps } from '../../deps.ts';
+import { type BotDeps, ackFirst } from '../../deps.ts';
 import { type DigestButtonValue, atRiskDigest, decodeDigestValue } from '../../views/digest.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
 import { encodeStageMoveMetadata } from '../views/stage-move.ts';
@@ -29,23 +29,21 @@ async function renderPage(deps: BotDeps, value: DigestButtonValue) {
 
 /** Acknowledge or snooze, then redraw the digest page in place so everyone sees who is on it. */
 function followUpAction(deps: BotDeps, apply: typeof acknowledgeAtRisk) {
-  return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
-    await ack();
+  return ackFirst(deps.afterAck, async ({ body, action, respond }: ButtonArgs): Promise<void> => {
     const value = buttonValue(action);
     const user = await requireUserBySlackId(deps.db, body.user.id);
     await apply(deps.db, { accountId: value.accountId, actor: actorFromUser(user), now: deps.clock?.() ?? new Date() });
     const page = await renderPage(deps, value);
     await respond({ replace_original: true, text: page.text, blocks: page.blocks });
-  };
+  });
 }
 
 export const acknowledgeAction = (deps: BotDeps) => followUpAction(deps, acknowledgeAtRisk);
 export const snoozeAction = (deps: BotDeps) => followUpAction(deps, snoozeAtRisk);
 
 /** "Move stage" from the digest: a modal with the stage choice and the reason. */
-export function digestMoveStageAction({ db }: BotDeps) {
-  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
-    await ack();
+export function digestMoveStageAction({ db, afterAck }: BotDeps) {
+  return ackFirst(afterAck, async ({ body, action, client }: ButtonArgs): Promise<void> => {
     const value = buttonValue(action);
     await requireUserBySlackId(db, body.user.id);
     const [account, stages] = await Promise.all([getAccount(db, value.accountId), listStages(db)]);
@@ -59,27 +57,25 @@ export function digestMoveStageAction({ db }: BotDeps) {
         privateMetadata: encodeStageMoveMetadata({ accountId: account.id, version: account.version }),
       }),
     });
-  };
+  });
 }
 
 /** "Open account": the account card, only for the person who clicked. */
-export function digestOpenAccountAction({ db }: BotDeps) {
-  return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
-    await ack();
+export function digestOpenAccountAction({ db, afterAck }: BotDeps) {
+  return ackFirst(afterAck, async ({ body, action, respond }: ButtonArgs): Promise<void> => {
     const value = buttonValue(action);
     await requireUserBySlackId(db, body.user.id);
     const card = await renderAccountCard(db, value.accountId, { shareable: true });
     await respond({ response_type: 'ephemeral', replace_original: false, ...card });
-  };
+  });
 }
 
 /** "Show more": the next page, only for the person who asked; a page asked for that way replaces itself. */
 export function showMoreAction(deps: BotDeps) {
-  return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
-    await ack();
+  return ackFirst(deps.afterAck, async ({ body, action, respond }: ButtonArgs): Promise<void> => {
     const value = buttonValue(action);
     await requireUserBySlackId(deps.db, body.user.id);
     const page = await renderPage(deps, value);
     await respond({ response_type: 'ephemeral', replace_original: body.container.is_ephemeral === true, text: page.text, blocks: page.blocks });
-  };
+  });
 }

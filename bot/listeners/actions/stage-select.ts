@@ -1,10 +1,10 @@
 import type { AllMiddlewareArgs, BlockAction, SlackActionMiddlewareArgs, StaticSelectAction } from '@slack/bolt';
 import { actorFromUser } from '../../../domain/actors.ts';
 import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts';
-import { moveStageWithAudit, previewStageMove } from '../../../domain/stage-moves.ts';
+import { ReasonRequiredError, moveStageWithAudit } from '../../../domain/stage-moves.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { type CardLocation, refreshAccountCard } from '../../cards.ts';
-import type { BotDeps } from '../../deps.ts';
+import { type BotDeps, ackFirst } from '../../deps.ts';
 import { parseCardBlockId } from '../../ids.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
 import { encodeStageMoveMetadata } from '../views/stage-move.ts';
@@ -25,9 +25,8 @@ export function auditTargetFor(location: CardLocation): string | undefined {
  * A stage chosen on an account card. Forward moves happen at once; moving backward or to a final stage
  * opens a modal that asks for the reason (the domain refuses such a move without one).
  */
-export function stageSelectAction({ db }: BotDeps) {
-  return async ({ ack, body, action, client, respond }: StageSelectArgs): Promise<void> => {
-    await ack();
+export function stageSelectAction({ db, afterAck }: BotDeps) {
+  return ackFirst(afterAck, async ({ body, action, client, respond }: StageSelectArgs): Promise<void> => {
     const card = parseCardBlockId(action.block_id);
     if (!card) {
       throw new InvalidInputError('This card is out of date. Open the account again with `/lifeline account <name>`.');
@@ -41,10 +40,14 @@ export function stageSelectAction({ db }: BotDeps) {
       actor: actorFromUser(user),
       source: 'slack' as const,
     };
+    const auditTarget = auditTargetFor(location);
     try {
-      const preview = await previewStageMove(db, move);
-      if (preview.needsReason) {
+      // Forward moves happen in one transaction; one that needs a reason is refused there, with nothing written.
+      await moveStageWithAudit(db, { ...move, reason: null, ...(auditTarget ? { auditTarget } : {}) });
+    } catch (error) {
+      if (error instanceof ReasonRequiredError) {
         // trigger_id lives 3 seconds from the click: open the modal before anything else slow.
+        const { preview } = error;
         await client.views.open({
           trigger_id: body.trigger_id,
           view: stageMoveModal({
@@ -62,9 +65,6 @@ export function stageSelectAction({ db }: BotDeps) {
         });
         return;
       }
-      const auditTarget = auditTargetFor(location);
-      await moveStageWithAudit(db, { ...move, reason: null, ...(auditTarget ? { auditTarget } : {}) });
-    } catch (error) {
       // A stale card is an everyday race, not a failure: say who moved it and show the account as it is now.
       if (!(error instanceof StaleVersionError)) throw error;
       await respond({ response_type: 'ephemeral', replace_original: false, text: error.message });
@@ -72,5 +72,5 @@ export function stageSelectAction({ db }: BotDeps) {
       return;
     }
     await refreshAccountCard(db, client, location, card.accountId);
-  };
+  });
 }

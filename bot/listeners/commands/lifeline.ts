@@ -4,7 +4,7 @@ import { RENEWAL_WINDOW_DAYS, listUpcomingRenewals } from '../../../domain/book.
 import { digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
-import type { BotDeps } from '../../deps.ts';
+import { type BotDeps, ackFirst } from '../../deps.ts';
 import { accountChooser, helpMessage, noticeMessage } from '../../views/account-card.ts';
 import { atRiskDigest } from '../../views/digest.ts';
 import { renewalsMessage } from '../../views/home.ts';

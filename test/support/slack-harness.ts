@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { parseConfig } from '../../config.ts';
+import { type Lifeline, type LifelineOptions, startLifeline } from '../../server.ts';
+import { type TestDatabase, createTestDatabase } from './database.ts';
+import { type FakeSlack, startFakeSlack } from './fake-slack.ts';
+import { silentLogger } from './graphql.ts';
+import { type SlackRequestClient, createSlackClient } from './slack-requests.ts';
+
+/** Lifeline as Slack sees it: a real server on loopback, its Web API calls going to a fake Slack, signed requests in. */
+export interface SlackHarness {
+  database: TestDatabase;
+  fake: FakeSlack;
+  lifeline: Lifeline;
+  /** Sends requests signed with this Lifeline's signing secret to its /slack/events. */
+  slack: SlackRequestClient;
+  signingSecret: string;
+  close(): Promise<void>;
+}
+
+export interface SlackHarnessOptions {
+  /** Extra configuration, e.g. SLACK_HANDOFF_CHANNEL. */
+  env?: Record<string, string>;
+  delivery?: LifelineOptions['delivery'];
+  /** An existing database to serve; one of its own by default (and destroyed on close). */
+  database?: TestDatabase;
+}
+
+export async function startSlackHarness(options: SlackHarnessOptions = {}): Promise<SlackHarness> {
+  const signingSecret = randomBytes(16).toString('hex');
+  const database = options.database ?? (await createTestDatabase());
+  const fake = await startFakeSlack();
+  const lifeline = await startLifeline({
+    config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: signingSecret, SLACK_API_URL: fake.apiUrl, ...options.env }),
+    database,
+    logger: silentLogger,
+    host: '127.0.0.1',
+    // Interactive Web API calls fail at once, so a test that makes the fake answer 500 sees it without waiting.
+    slackRetryConfig: { retries: 0 },
+    ...(options.delivery ? { delivery: options.delivery } : {}),
+  });
+  const slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret });
+  return {
+    database,
+    fake,
+    lifeline,
+    slack,
+    signingSecret,
+    async close() {
+      await lifeline.close();
+      await fake.close();
+      if (!options.database) await database.destroy();
+    },
+  };
+}
