@@ -12,6 +12,7 @@ import { LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local
 import { createNotificationRenderer } from './bot/notifications.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
+import { type HealthRefresher, createHealthRefresher } from './domain/health-refresh.ts';
 
 export interface LifelineOptions {
   config: Config;
@@ -24,6 +25,8 @@ export interface LifelineOptions {
   printLocal?: (line: string) => void;
   /** Tests and benchmarks tune the outbox worker (clock, backoff); production uses the defaults. */
   delivery?: Partial<Pick<DeliveryWorkerOptions, 'clock' | 'backoff' | 'maxAttempts' | 'concurrency' | 'pollMs' | 'perTargetIntervalMs'>>;
+  /** How long new signals are gathered before their accounts' health is recomputed (domain/health-refresh.ts). */
+  healthRefreshDelayMs?: number;
 }
 
 export interface Lifeline {
@@ -33,6 +36,8 @@ export interface Lifeline {
   localSlack: LocalSlack | undefined;
   /** Drains the outbox into Slack (or the local preview); main.ts starts its loop. */
   delivery: DeliveryWorker;
+  /** Recomputes health soon after ingestion brings new signals. */
+  healthRefresher: HealthRefresher;
   close(): Promise<void>;
 }
 
@@ -83,7 +88,12 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     render: createNotificationRenderer(database.db, options.delivery?.clock),
     ...options.delivery,
   });
-
+  const healthRefresher = createHealthRefresher({
+    db: database.db,
+    logger: logger.child({ component: 'health-refresh' }),
+    ...(options.healthRefreshDelayMs !== undefined ? { delayMs: options.healthRefreshDelayMs } : {}),
+    ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
+  });
 
   // Local mode runs the real Bolt app and WebClient against an in-process stand-in for the Web API.
   const localSlack =
@@ -104,7 +114,12 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
   });
 
-  const yoga = createGraphqlServer({ db: database.db, logger: logger.child({ component: 'graphql' }), bootstrapAdminToken: config.adminToken });
+  const yoga = createGraphqlServer({
+    db: database.db,
+    logger: logger.child({ component: 'graphql' }),
+    bootstrapAdminToken: config.adminToken,
+    onSignals: (accountIds) => healthRefresher.touch(accountIds),
+  });
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -138,8 +153,10 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     server,
     localSlack,
     delivery,
+    healthRefresher,
     async close() {
       await delivery.stop();
+      await healthRefresher.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -17,6 +17,8 @@ export interface GraphqlOptions {
   db: Db;
   logger: Logger;
   bootstrapAdminToken?: string | undefined;
+  /** Called with the accounts an ingestion mutation brought new signals for (see domain/health-refresh.ts). */
+  onSignals?: ((accountIds: readonly string[]) => void) | undefined;
 }
 
 function unauthenticated(message: string): GraphQLError {
@@ -87,7 +89,7 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
       if (!actor) {
         throw unauthenticated('This API token is unknown or revoked. Ask a Lifeline admin for a new token.');
       }
-      return createApiContext(db, actor);
+      return createApiContext(db, actor, options.onSignals);
     },
   });
 }

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recomputeHealth } from '../domain/health.ts';
+import { createHealthRefresher } from '../domain/health-refresh.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
-import { createGraphqlClient } from './support/graphql.ts';
+import { createGraphqlClient, silentLogger } from './support/graphql.ts';
 import { addSentiment, addTicket, daysBefore } from './health-fixtures.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
@@ -70,5 +71,39 @@ describe('health through the API', () => {
     const read = await client.request(`{ healthSettings { scope healthyMin } }`, {}, await createToken(db, 'viewer'));
     expect(read.body.data?.healthSettings).toContainEqual({ scope: 'smb', healthyMin: 75 });
     expect(read.body.data?.healthSettings).toContainEqual({ scope: 'default', healthyMin: 70 });
+  });
+
+  it('recomputes an account soon after a ticket or an NPS answer arrives, without waiting for the hourly run', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { name: 'Fresh Signals Co', stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, new Date(), { severity: 'low', openedDaysAgo: 40, resolvedDaysAgo: 30 });
+    await recomputeHealth(db, { accountIds: [account.id] });
+    const refresher = createHealthRefresher({ db, logger: silentLogger, delayMs: 60_000 });
+    const client = createGraphqlClient(db, { onSignals: (ids) => refresher.touch(ids) });
+    const integration = await createToken(db, 'integration');
+    const health = async () => {
+      const response = await client.request(`query ($id: ID!) { account(id: $id) { health { score status reasons } } }`, { id: account.id }, await createToken(db, 'viewer'));
+      return (response.body.data?.account as { health: { score: number; status: string; reasons: string[] } }).health;
+    };
+    expect(await health()).toMatchObject({ score: 100, status: 'healthy' });
+
+    const ticket = await client.request(
+      `mutation ($account: ID!, $at: DateTime!) { recordTicket(accountId: $account, severity: urgent, subject: "Exports fail", openedAt: $at) { id } }`,
+      { account: account.id, at: new Date(Date.now() - 60_000).toISOString() },
+      integration,
+    );
+    expect(ticket.body.errors).toBeUndefined();
+    const survey = await client.request(
+      `mutation ($account: ID!, $at: DateTime!) { recordNps(accountId: $account, score: 3, respondentRole: "champion", respondedAt: $at) { id } }`,
+      { account: account.id, at: new Date(Date.now() - 60_000).toISOString() },
+      integration,
+    );
+    expect(survey.body.errors).toBeUndefined();
+    // Gathered, not yet recomputed: the score moves when the refresher runs (after its delay, or flushed here).
+    expect(await health()).toMatchObject({ score: 100, status: 'healthy' });
+    await refresher.stop();
+    const refreshed = await health();
+    expect(refreshed.score).toBeLessThan(70);
+    expect(refreshed.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/1 open urgent ticket/), expect.stringMatching(/NPS 3 from the champion/)]));
   });
 });

@@ -148,8 +148,8 @@ builder.mutationFields((t) => ({
       subject: t.arg.string({ required: true }),
       openedAt: t.arg({ type: 'DateTime', required: true }),
     },
-    resolve: (_root, args, ctx) =>
-      recordTicket(ctx.db, {
+    resolve: async (_root, args, ctx) => {
+      const recorded = await recordTicket(ctx.db, {
         actor: ctx.actor,
         accountId: optionalString(args.accountId),
         accountExternalId: args.accountExternalId ?? null,
@@ -157,14 +157,20 @@ builder.mutationFields((t) => ({
         severity: args.severity,
         subject: args.subject,
         openedAt: args.openedAt,
-      }),
+      });
+      ctx.signalsArrived([recorded.accountId]);
+      return recorded;
+    },
   }),
   resolveTicket: t.field({
     type: TicketRef,
     description: 'Marks a ticket resolved, by Lifeline ticketId or help desk externalId.',
     args: { ticketId: t.arg.id({ required: false }), externalId: t.arg.string({ required: false }), resolvedAt: t.arg({ type: 'DateTime', required: true }) },
-    resolve: (_root, args, ctx) =>
-      resolveTicket(ctx.db, { actor: ctx.actor, ticketId: optionalString(args.ticketId), externalId: args.externalId ?? null, resolvedAt: args.resolvedAt }),
+    resolve: async (_root, args, ctx) => {
+      const recorded = await resolveTicket(ctx.db, { actor: ctx.actor, ticketId: optionalString(args.ticketId), externalId: args.externalId ?? null, resolvedAt: args.resolvedAt });
+      ctx.signalsArrived([recorded.accountId]);
+      return recorded;
+    },
   }),
   recordNps: t.field({
     type: SurveyResponseRef,
@@ -180,8 +186,8 @@ builder.mutationFields((t) => ({
       comment: t.arg.string({ required: false }),
       respondedAt: t.arg({ type: 'DateTime', required: true }),
     },
-    resolve: (_root, args, ctx) =>
-      recordNps(ctx.db, {
+    resolve: async (_root, args, ctx) => {
+      const recorded = await recordNps(ctx.db, {
         actor: ctx.actor,
         accountId: optionalString(args.accountId),
         accountExternalId: args.accountExternalId ?? null,
@@ -192,7 +198,10 @@ builder.mutationFields((t) => ({
         respondentRole: args.respondentRole ?? null,
         comment: args.comment ?? null,
         respondedAt: args.respondedAt,
-      }),
+      });
+      ctx.signalsArrived([recorded.accountId]);
+      return recorded;
+    },
   }),
   recordRevenueChange: t.field({
     type: RevenueChangeRef,
@@ -227,13 +236,16 @@ builder.mutationFields((t) => ({
       reachedAt: t.arg({ type: 'DateTime', required: true }),
       description: t.arg.string({ required: false }),
     },
-    resolve: (_root, args, ctx) =>
-      recordFirstValue(ctx.db, {
+    resolve: async (_root, args, ctx) => {
+      const recorded = await recordFirstValue(ctx.db, {
         actor: ctx.actor,
         accountId: optionalString(args.accountId),
         accountExternalId: args.accountExternalId ?? null,
         reachedAt: args.reachedAt,
         description: args.description ?? null,
-      }),
+      });
+      ctx.signalsArrived([recorded.accountId]);
+      return recorded;
+    },
   }),
 }));

@@ -13,8 +13,8 @@ export interface GraphqlResponse {
 export const silentLogger = pino({ level: 'silent' });
 
 /** Runs operations through the real Yoga server in-process (yoga.fetch), with a bearer token. */
-export function createGraphqlClient(db: Db, options: { bootstrapAdminToken?: string } = {}) {
-  const yoga = createGraphqlServer({ db, logger: silentLogger, bootstrapAdminToken: options.bootstrapAdminToken });
+export function createGraphqlClient(db: Db, options: { bootstrapAdminToken?: string; onSignals?: (accountIds: readonly string[]) => void } = {}) {
+  const yoga = createGraphqlServer({ db, logger: silentLogger, bootstrapAdminToken: options.bootstrapAdminToken, onSignals: options.onSignals });
   return {
     yoga,
     async request(query: string, variables: Record<string, unknown> = {}, token?: string, headers: Record<string, string> = {}): Promise<GraphqlResponse> {
