@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { App, HTTPReceiver, UnknownError } from '@slack/bolt';
+import { App, UnknownError } from '@slack/bolt';
 import type { RetryOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { boltLogger } from './bolt-logger.ts';
-import { type BotDeps, createAfterAckPool } from './deps.ts';
+import { type BotDeps, DATABASE_UNAVAILABLE_MESSAGE } from './deps.ts';
+import { SlackReceiver } from './receiver.ts';
 import * as actions from './listeners/actions/index.ts';
 import * as commands from './listeners/commands/index.ts';
 import * as events from './listeners/events/index.ts';
@@ -29,8 +30,8 @@ export interface SlackAppOptions {
   /** Called after a click queued notifications (e.g. a handoff update), to deliver them without waiting. */
   onNotificationsQueued?: () => void;
   clock?: () => Date;
-  /** How many requests may do their after-ack work at once (default 4); see createAfterAckPool. */
-  afterAckConcurrency?: number;
+  /** How many acked requests are routed and worked on at once (default 4); see SlackReceiver. */
+  dispatchConcurrency?: number;
 }
 
 function eventIdOf(body: unknown): string | undefined {
@@ -40,7 +41,7 @@ function eventIdOf(body: unknown): string | undefined {
 
 export interface SlackApp {
   app: App;
-  receiver: HTTPReceiver;
+  receiver: SlackReceiver;
 }
 
 function responseUrlOf(body: unknown): string | undefined {
@@ -52,13 +53,8 @@ function responseUrlOf(body: unknown): string | undefined {
 
 export function createSlackApp(options: SlackAppOptions): SlackApp {
   const logger = boltLogger(options.logger);
-  // SECURITY: Bolt verifies every request's signature and timestamp with the signing secret; there is no bypass.
-  const receiver = new HTTPReceiver({
-    signingSecret: options.signingSecret,
-    endpoints: SLACK_EVENTS_PATH,
-    processBeforeResponse: false,
-    logger,
-  });
+  // SECURITY: every request's signature and timestamp are verified with the signing secret; there is no bypass.
+  const receiver = new SlackReceiver({ signingSecret: options.signingSecret, logger, dispatchConcurrency: options.dispatchConcurrency ?? 4 });
   const app = new App({
     receiver,
     token: options.botToken,
@@ -87,7 +83,6 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     db: options.db,
     logger: options.logger,
     onNotificationsQueued: options.onNotificationsQueued,
-    afterAck: createAfterAckPool(options.afterAckConcurrency ?? 4),
     ...(options.clock ? { clock: options.clock } : {}),
   };
   commands.register(app, deps);
@@ -106,7 +101,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       text = error.message;
     } else if (isDatabaseUnavailable(cause)) {
       options.logger.warn({ err: error }, 'slack request failed: the database is unavailable');
-      text = "Lifeline can't reach its database right now, so nothing was changed. Try again in a minute.";
+      text = DATABASE_UNAVAILABLE_MESSAGE;
     } else {
       const reference = randomUUID().slice(0, 8);
       options.logger.error({ err: error, reference }, 'slack listener failed');

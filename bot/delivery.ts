@@ -6,6 +6,7 @@ import { isUuid } from '../domain/accounts.ts';
 import {
   claimDueNotifications,
   clearNotificationPosting,
+  deferPendingNotifications,
   findSlackMessage,
   markNotificationPosting,
   markNotificationSent,
@@ -276,6 +277,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         : await client.conversations.history({ channel, oldest, include_all_metadata: true, limit: 200 });
       messages = answer.messages ?? [];
     } catch (error) {
+      // Slack down or throttling: search again at the next attempt; posting blind now could double the message.
+      if (classifyDeliveryError(error).kind !== 'permanent') throw error;
       // Without history access (a missing *:history scope) a duplicate is possible but a lost message is worse.
       logger.warn({ err: error, notification: row.id, channel }, 'could not check Slack for an interrupted post; posting again');
       return undefined;
@@ -298,7 +301,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     }
   }
 
-  async function settle(row: OutboxRow, outcome: Outcome): Promise<Settled> {
+  /** Set when Slack answered 429 during the current drain: rows claimed in it but not yet posted wait too. */
+  interface DrainPause {
+    until: number;
+  }
+
+  async function settle(row: OutboxRow, outcome: Outcome, pause: DrainPause): Promise<Settled> {
     const now = clock();
     switch (outcome.kind) {
       case 'sent':
@@ -307,10 +315,17 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         // Not an attempt and not an error: the row just waits for its channel's next slot.
         await retryNotificationLater(db, { id: row.id, at: outcome.until, error: row.lastError, countsAsAttempt: false });
         return 'paced';
-      case 'rate_limited':
-        await clearNotificationPosting(db, row.id);
-        await retryNotificationLater(db, { id: row.id, at: new Date(now.getTime() + outcome.retryAfterMs), error: outcome.error, countsAsAttempt: false });
+      case 'rate_limited': {
+        const until = new Date(now.getTime() + outcome.retryAfterMs);
+        // The 429 proves this attempt posted nothing; an earlier interrupted one may have, so its trace stays.
+        if (!row.postingSince) await clearNotificationPosting(db, row.id);
+        await retryNotificationLater(db, { id: row.id, at: until, error: outcome.error, countsAsAttempt: false });
+        // Slack's limits hold per method across the workspace: posting other notifications before Retry-After
+        // only earns more 429s. Every pending row waits, in the database, so other replicas' workers wait too.
+        await deferPendingNotifications(db, { until });
+        pause.until = Math.max(pause.until, until.getTime());
         return 'retried';
+      }
       case 'transient': {
         if (row.attempts >= maxAttempts) {
           const error = `Gave up after ${row.attempts} attempts: ${outcome.error}`;
@@ -324,7 +339,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         return 'retried';
       }
       case 'permanent':
-        await clearNotificationPosting(db, row.id);
+        if (!row.postingSince) await clearNotificationPosting(db, row.id);
         await parkNotification(db, { id: row.id, error: outcome.error });
         logger.warn({ notification: row.id, kind: row.kind, target: row.target, error: outcome.error }, 'notification parked');
         return 'parked';
@@ -333,6 +348,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   async function drainOnce(): Promise<DrainResult> {
     const result: DrainResult = { sent: 0, retried: 0, parked: 0 };
+    const pause: DrainPause = { until: 0 };
     // Each round claims at most one row per target; keep going until nothing is due, so one drain also
     // delivers a target's second and third messages, in order.
     for (let round = 0; round < 10_000; round += 1) {
@@ -343,7 +359,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         while (next < rows.length) {
           const row = rows[next++];
           if (!row) break;
-          const settled = await settle(row, await deliverOne(row));
+          const outcome: Outcome = clock().getTime() < pause.until ? { kind: 'paced', until: new Date(pause.until) } : await deliverOne(row);
+          const settled = await settle(row, outcome, pause);
           if (settled !== 'paced') result[settled] += 1;
         }
       });

@@ -65,6 +65,16 @@ export function canReadAccount(actor: Actor, account: Pick<Account, 'aeId'>): bo
   return actor.role !== 'ae' || (actor.userId !== null && account.aeId === actor.userId);
 }
 
+/** Refuses an account the actor may not read, saying why; the bot shows cards and pages by ids from buttons. */
+export function requireReadAccount(actor: Actor, account: Pick<Account, 'aeId'>): void {
+  if (canReadAccount(actor, account)) return;
+  throw new ForbiddenError(
+    actor.role === 'ae'
+      ? 'Account executives see only the accounts they sold, and this is not one of them. Ask its CSM or a manager.'
+      : `Your role (${actor.role}) cannot ${explanations.read_accounts}.`,
+  );
+}
+
 /** Writes on an account's own data (not stage moves, which lifecycle decides): admins, managers, its CSM. */
 export function canWriteAccount(actor: Actor, account: Pick<Account, 'csmId'>): boolean {
   if (actor.role === 'admin' || actor.role === 'manager') return true;

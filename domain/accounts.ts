@@ -21,7 +21,7 @@ import {
   users,
 } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
-import { requireAccess } from './access.ts';
+import { readableOwnerId, requireAccess, requireReadAccount } from './access.ts';
 import { InvalidInputError } from './errors.ts';
 import { parseInput } from './validation.ts';
 
@@ -281,20 +281,28 @@ export async function getAccountsByIds(db: Db, ids: readonly string[]): Promise<
   return db.select().from(accounts).where(inArray(accounts.id, valid));
 }
 
+export interface SearchAccountsParams {
+  query: string;
+  limit?: number;
+  /** Who is searching: an account executive finds only the accounts they sold. */
+  reader: Actor;
+}
+
 /** Accounts whose name matches, best first: exact, then prefix, then anywhere in the name. */
-export async function searchAccountsByName(db: Db, query: string, limit = 10): Promise<Account[]> {
-  const needle = query.trim();
+export async function searchAccountsByName(db: Db, params: SearchAccountsParams): Promise<Account[]> {
+  const needle = params.query.trim();
   if (needle === '') return [];
+  const aeId = readableOwnerId(params.reader);
   const escaped = needle.replace(/[\\%_]/g, (char) => `\\${char}`);
   return db
     .select()
     .from(accounts)
-    .where(ilike(accounts.name, `%${escaped}%`))
+    .where(and(ilike(accounts.name, `%${escaped}%`), aeId ? eq(accounts.aeId, aeId) : undefined))
     .orderBy(
       sql`case when lower(${accounts.name}) = lower(${needle}) then 0 when lower(${accounts.name}) like lower(${`${escaped}%`}) then 1 else 2 end`,
       asc(accounts.name),
     )
-    .limit(limit);
+    .limit(params.limit ?? 10);
 }
 
 export interface CreateAccountParams {
@@ -368,10 +376,14 @@ export interface AccountOverview {
   lastTransition: StageTransition | null;
 }
 
-/** An account with what a person needs to see beside it: stage, owners, the latest move. */
-export async function getAccountOverview(db: Db, accountId: string): Promise<AccountOverview | undefined> {
-  const account = await getAccount(db, accountId);
+/**
+ * An account with what a person needs to see beside it: stage, owners, the latest move. Refused when the reader
+ * may not read the account (an AE reads only the accounts they sold), whatever button carried its id.
+ */
+export async function getAccountOverview(db: Db, params: { accountId: string; reader: Actor }): Promise<AccountOverview | undefined> {
+  const account = await getAccount(db, params.accountId);
   if (!account) return undefined;
+  requireReadAccount(params.reader, account);
   const ownerIds = [account.csmId, account.aeId].filter((id): id is string => id !== null);
   const [stageRows, owners, lastTransitions] = await Promise.all([
     db.select().from(lifecycleStages).where(eq(lifecycleStages.key, account.stageKey)),

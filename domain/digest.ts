@@ -1,14 +1,16 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import {
-  type Account,
   type AtRiskFollowUp,
   accountHealth,
   accounts,
   atRiskFollowUps,
   users,
 } from '../db/schema.ts';
+import { readableOwnerId } from './access.ts';
+import type { Actor } from './actors.ts';
 import type { AtRiskItem } from './health.ts';
+import { allManagerIds, escalationManagers } from './escalations.ts';
 import { enqueueNotification } from './outbox.ts';
 
 /** A score that fell at least this many points in a day makes the digest even while the status is still Healthy. */
@@ -26,12 +28,15 @@ export interface ListDigestParams {
   now: Date;
   /** Include accounts snoozed until after `now` (App Home shows them, the digest does not). */
   includeSnoozed?: boolean;
+  /** A person asking for a page: an account executive sees only the accounts they sold. Jobs pass none. */
+  reader?: Actor;
 }
 
 const dropSql = sql<number>`greatest(coalesce(${accountHealth.scoreDayAgo} - ${accountHealth.score}, 0), 0)`;
 
 /** Accounts that need attention today, biggest drop first, then the lowest score. */
 export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Promise<DigestItem[]> {
+  const aeId = params.reader ? readableOwnerId(params.reader) : null;
   const acknowledger = users.id;
   const rows = await db
     .select({
@@ -50,6 +55,7 @@ export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Pr
         ne(accounts.stageKey, 'churned'),
         or(inArray(accountHealth.status, ['at_risk', 'critical']), sql`${dropSql} >= ${DIGEST_DROP_POINTS}`),
         params.csmId ? eq(accounts.csmId, params.csmId) : undefined,
+        aeId ? eq(accounts.aeId, aeId) : undefined,
         params.includeSnoozed ? undefined : or(isNull(atRiskFollowUps.snoozedUntil), lte(atRiskFollowUps.snoozedUntil, params.now)),
       ),
     )
@@ -110,14 +116,20 @@ export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<D
     );
     if (overdue.length > 0) {
       const accountIds = overdue.map((item) => item.account.id);
-      const managers = await tx.select().from(users).where(eq(users.role, 'manager')).orderBy(asc(users.name));
-      const targets = managers.length > 0 ? managers.map((manager) => `user:${manager.id}`) : [AT_RISK_CHANNEL_TARGET];
-      for (const target of targets) {
+      // Each CSM's manager hears about their reports' accounts; the rest goes to every manager, or the channel.
+      const everyManager = await allManagerIds(tx);
+      const byTarget = new Map<string, string[]>();
+      for (const item of overdue) {
+        const managers = escalationManagers(item.csm, everyManager);
+        const targets = managers.length > 0 ? managers.map((id) => `user:${id}`) : [AT_RISK_CHANNEL_TARGET];
+        for (const target of targets) byTarget.set(target, [...(byTarget.get(target) ?? []), item.account.id]);
+      }
+      for (const [target, ids] of byTarget) {
         await enqueueNotification(tx, {
           kind: 'at_risk_escalation',
           dedupeKey: `at_risk_escalation:${target}:${day}`,
           target,
-          payload: { day, accountIds },
+          payload: { day, accountIds: ids },
         });
       }
       await tx.update(atRiskFollowUps).set({ escalatedOn: day }).where(inArray(atRiskFollowUps.accountId, accountIds));

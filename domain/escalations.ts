@@ -1,11 +1,26 @@
 import { and, asc, eq, inArray, lt } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
-import { handoffs, users } from '../db/schema.ts';
+import type { Db, Tx } from '../db/client.ts';
+import { type User, handoffs, users } from '../db/schema.ts';
 import { enqueueNotification } from './outbox.ts';
+
+/** The managers who hear about escalations with no one else to go to. */
+export async function allManagerIds(tx: Tx): Promise<string[]> {
+  const managers = await tx.select({ id: users.id }).from(users).where(eq(users.role, 'manager')).orderBy(asc(users.name), asc(users.id));
+  return managers.map((manager) => manager.id);
+}
+
+/**
+ * Where an escalation about a person's work goes: the manager they report to, or every manager when they have
+ * none on record (and when nobody owns the work).
+ */
+export function escalationManagers(person: Pick<User, 'managerId'> | null | undefined, everyManager: readonly string[]): string[] {
+  return person?.managerId ? [person.managerId] : [...everyManager];
+}
 
 /**
  * Handoffs past their SLA without a kickoff date: redraw the handoff message (its clock turns red) and tell
- * the managers, once per handoff. Lifeline has no reporting lines yet, so "the CSM's manager" is every manager.
+ * the CSM's manager (the AE's when there is no CSM yet; every manager when neither reports to anyone), once
+ * per handoff.
  */
 export async function queueOverdueHandoffs(db: Db, params: { now: Date }): Promise<{ overdueHandoffs: number }> {
   return db.transaction(async (tx) => {
@@ -15,7 +30,10 @@ export async function queueOverdueHandoffs(db: Db, params: { now: Date }): Promi
       .where(and(inArray(handoffs.status, ['pending', 'confirmed', 'accepted']), lt(handoffs.slaDueAt, params.now)))
       .orderBy(asc(handoffs.slaDueAt));
     if (overdue.length === 0) return { overdueHandoffs: 0 };
-    const managers = await tx.select({ id: users.id }).from(users).where(eq(users.role, 'manager'));
+    const everyManager = await allManagerIds(tx);
+    const ownerIds = [...new Set(overdue.flatMap((handoff) => [handoff.csmId, handoff.aeId]).filter((id): id is string => id !== null))];
+    const owners = ownerIds.length > 0 ? await tx.select().from(users).where(inArray(users.id, ownerIds)) : [];
+    const ownerById = new Map(owners.map((owner) => [owner.id, owner]));
     for (const handoff of overdue) {
       await enqueueNotification(tx, {
         kind: 'handoff',
@@ -24,11 +42,12 @@ export async function queueOverdueHandoffs(db: Db, params: { now: Date }): Promi
         messageKey: `handoff:${handoff.id}`,
         payload: { handoffId: handoff.id },
       });
-      for (const manager of managers) {
+      const owner = (handoff.csmId ? ownerById.get(handoff.csmId) : undefined) ?? (handoff.aeId ? ownerById.get(handoff.aeId) : undefined);
+      for (const managerId of escalationManagers(owner, everyManager)) {
         await enqueueNotification(tx, {
           kind: 'handoff_overdue',
-          dedupeKey: `handoff_overdue:${handoff.id}:${manager.id}`,
-          target: `user:${manager.id}`,
+          dedupeKey: `handoff_overdue:${handoff.id}:${managerId}`,
+          target: `user:${managerId}`,
           payload: { handoffId: handoff.id },
         });
       }

@@ -407,6 +407,19 @@ export async function confirmHandoff(db: Db, params: ConfirmHandoffParams): Prom
   });
 }
 
+/**
+ * The handoff whose context someone is about to edit, refused as confirming it would be (only its AE or a
+ * manager, only while pending), so the form never opens for someone who cannot save it.
+ */
+export async function getHandoffToConfirm(db: Db, params: { handoffId: string; actor: Actor }): Promise<Handoff> {
+  return db.transaction(async (tx) => {
+    const handoff = await lockHandoff(tx, params.handoffId);
+    await requireAe(tx, handoff, params.actor);
+    requireStatus(handoff, ['pending'], 'be confirmed');
+    return handoff;
+  });
+}
+
 export interface HandoffActionParams {
   handoffId: string;
   actor: Actor;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { and, desc, eq, gte, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
@@ -45,75 +46,171 @@ function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
-/** Per-segment weights and thresholds as a VALUES list, so one statement scores every segment. */
+/**
+ * Per-segment weights and thresholds as a VALUES list, so one statement scores every segment. Each row also names
+ * its weights with a 64-bit hash: the weights shown with a score follow from them and from which components had
+ * data, so the hash stands for them among the facts.
+ */
 function settingsValues(settings: ResolvedHealthSettings): SQL {
   const rows = segments.map((segment: Segment) => {
     const s = settings[segment];
-    return sql`(${segment}::segment, ${s.weights.usage}::float8, ${s.weights.support}::float8, ${s.weights.nps}::float8, ${s.weights.engagement}::float8, ${s.healthyMin}::int, ${s.atRiskMin}::int)`;
+    const weights = [s.weights.usage, s.weights.support, s.weights.nps, s.weights.engagement];
+    const weightsKey = createHash('sha256').update(JSON.stringify(weights)).digest().readBigInt64BE(0).toString();
+    return sql`(${segment}::segment, ${s.weights.usage}::float8, ${s.weights.support}::float8, ${s.weights.nps}::float8, ${s.weights.engagement}::float8, ${s.healthyMin}::int, ${s.atRiskMin}::int, ${weightsKey}::int8)`;
   });
   return sql.join(rows, sql`, `);
 }
 
-/** A fact that may explain a score: said when `when` holds, ranked by the points it cost (`impact`). */
+/**
+ * What a score says, as numbers: the component details and the reasons are written from these alone (and from the
+ * segment's weights, the stage name and the survey answer that three of them stand for), so a recompute compares
+ * facts, not sentences, and writes text only for the scores whose facts moved. Stored in account_health.facts, in
+ * this order. Each fact between the version and SAID_FACTS_END is said as it is, so when one of them differs the
+ * text differs; the ones after it stand for something said, which may read the same.
+ * Changing what a fact holds, or how the text below is written from it, must bump FACTS_VERSION (the first fact):
+ * every score is then compared anew.
+ */
+const FACT_NAMES = [
+  'version',
+  'usageScore',
+  'recentActive',
+  'seats',
+  /** Active users against the prior 4 weeks, in whole percent as shown; null without prior weeks. */
+  'trendPercent',
+  'keyEventsTenths',
+  'supportScore',
+  'openTickets',
+  'openOldestDays',
+  'npsScore',
+  'npsRespondents',
+  'engagementScore',
+  'touchDays',
+  /** Days in stage, the stage's SLA and a hash of its name: only for a stage with an SLA, the only time they are said. */
+  'daysInStage',
+  'slaDays',
+  'stageName',
+  /** The reasons said, costliest first: each the index of a reason candidate, null when fewer are said. */
+  'reason1',
+  'reason2',
+  'reason3',
+  /** The ticket reason, when said: urgent (1), high (2) or any open ticket (3), how many, and the oldest's age. */
+  'ticketKind',
+  'ticketCount',
+  'ticketOldestDays',
+  /** The segment's weights (a hash): with which component scores are null, they give the weights shown. */
+  'weights',
+  /** The survey reason, when said: which answer is the worst (see surveyAnswerKey). */
+  'npsWorst',
+] as const;
+type FactName = (typeof FACT_NAMES)[number];
+
+/** The facts said as they are (1-based, inclusive, as SQL array slices count): 'usageScore' to 'ticketOldestDays'. */
+const SAID_FACTS = `${FACT_NAMES.indexOf('usageScore') + 1}:${FACT_NAMES.indexOf('ticketOldestDays') + 1}`;
+
+const FACTS_VERSION = 1;
+
+/**
+ * num / den rounded half away from zero, in integers (den > 0): what round((num / den)::numeric) says. The ratios
+ * the text shows are of whole counts, so they are rounded exactly here instead of through float8 and numeric.
+ */
+function roundedRatio(num: SQL, den: SQL): SQL {
+  return sql`(sign(${num}) * ((2 * abs(${num}) + ${den}) / (2 * ${den})))::int8`;
+}
+
+/** One fact of the row being written (alias `q`), by name. */
+function fact(name: FactName): SQL {
+  return sql.raw(`q.facts[${FACT_NAMES.indexOf(name) + 1}]`);
+}
+
+/**
+ * Orders a survey answer (alias `r`) worst first: by its normalized score, then the most recent first (to the
+ * millisecond). Exact in float8 (below 2^53): 0-100 times 2^42, plus 2^42 less the answer's epoch milliseconds.
+ * The worst answer's key is a fact, and the NPS reason looks the answer up by it.
+ */
+function surveyAnswerKey(r: string): SQL {
+  const normalized = sql.raw(`case ${r}.kind when 'nps' then ${r}.score * 10.0 else (${r}.score - 1) * 25.0 end::float8`);
+  const span = sql.raw('4398046511104::float8');
+  return sql`(${normalized} * ${span} + ${span} - round(date_part('epoch', ${sql.raw(r)}.responded_at) * 1000))`;
+}
+
+type ReasonKey = 'usageDown' | 'adoption' | 'keyEvents' | 'tickets' | 'nps' | 'touch' | 'sla' | 'usageUp';
+
+/**
+ * A fact that may explain a score: said when `when` holds, ranked by the points it cost (`impact`); both read the
+ * scored row (alias `s`). `text` writes it from the facts (alias `q`).
+ */
 interface ReasonCandidate {
+  key: ReasonKey;
   when: SQL;
   impact: SQL;
   text: SQL;
 }
 
-/** Columns of `scored` (alias `s`) the reasons are made of; every fact the model can name, in tie-break order. */
+/** Every fact the model can name, in tie-break order. */
 function reasonCandidates(): ReasonCandidate[] {
   const parts = MODEL.usageParts;
+  const plural = (count: SQL) => sql`case when ${count} = 1 then '' else 's' end`;
   return [
     {
+      key: 'usageDown',
       when: sql`s.trend_ratio <= ${1 - MODEL.usageTrendReasonPercent / 100}::float8`,
       impact: sql`s.usage_share * ${parts.trend}::float8 * (100 - coalesce(s.trend, 100)) + 1`,
-      text: sql`'active users down ' || round((100 * (1 - s.trend_ratio))::numeric) || '% vs prior 4 weeks'`,
+      // round(100 * (1 - r)) is exactly -round(100 * (r - 1)): float negation and numeric rounding are symmetric.
+      text: sql`'active users down ' || -${fact('trendPercent')} || '% vs prior 4 weeks'`,
     },
     {
+      key: 'adoption',
       when: sql`s.adoption < 50`,
       impact: sql`s.usage_share * ${parts.adoption}::float8 * (100 - coalesce(s.adoption, 100))`,
-      text: sql`'only ' || round(coalesce(s.recent_active, 0)::numeric) || ' of ' || round(s.seats::numeric) || ' seats active'`,
+      text: sql`'only ' || ${fact('recentActive')} || ' of ' || ${fact('seats')} || ' seats active'`,
     },
     {
+      key: 'keyEvents',
       when: sql`s.key_events < 50`,
       impact: sql`s.usage_share * ${parts.keyEvents}::float8 * (100 - coalesce(s.key_events, 100))`,
-      text: sql`round(s.key_events_per_user_day::numeric, 1) || ' key events per active user a day, target ' || ${MODEL.keyEventsPerUserDayTarget}::int`,
+      text: sql`${fact('keyEventsTenths')} * 0.1 || ' key events per active user a day, target ' || ${MODEL.keyEventsPerUserDayTarget}::int`,
     },
     {
+      key: 'tickets',
       when: sql`(s.urgent_count > 0 or s.high_count > 0 or s.support_score < 70)`,
       impact: sql`s.support_share * (100 - coalesce(s.support_score, 100)) + 1`,
-      text: sql`case when s.urgent_count > 0
-                     then s.urgent_count || ' open urgent ticket' || case when s.urgent_count = 1 then '' else 's' end || ', oldest ' || floor(s.urgent_oldest) || ' days'
-                     when s.high_count > 0
-                     then s.high_count || ' open high-severity ticket' || case when s.high_count = 1 then '' else 's' end || ', oldest ' || floor(s.high_oldest) || ' days'
-                     else s.open_count || ' open tickets, oldest ' || floor(s.open_oldest) || ' days' end`,
+      text: sql`case ${fact('ticketKind')}
+                  when 1 then ${fact('ticketCount')} || ' open urgent ticket' || ${plural(fact('ticketCount'))} || ', oldest ' || ${fact('ticketOldestDays')} || ' days'
+                  when 2 then ${fact('ticketCount')} || ' open high-severity ticket' || ${plural(fact('ticketCount'))} || ', oldest ' || ${fact('ticketOldestDays')} || ' days'
+                  else ${fact('ticketCount')} || ' open tickets, oldest ' || ${fact('ticketOldestDays')} || ' days' end`,
     },
     {
+      key: 'nps',
       when: sql`s.nps_worst <= 60`,
       impact: sql`s.nps_share * (100 - coalesce(s.nps_score, 100)) + 1`,
-      text: sql`s.nps_worst_text`,
+      text: sql`worst.text`,
     },
     {
+      key: 'touch',
       when: sql`s.touch_days > ${MODEL.touchFreshDays}::int`,
       impact: sql`s.engagement_share * (100 - coalesce(s.touch_score, 100)) / 2`,
-      text: sql`'no CSM touch in ' || floor(s.touch_days) || ' days'`,
+      text: sql`'no CSM touch in ' || ${fact('touchDays')} || ' days'`,
     },
     {
+      key: 'sla',
       when: sql`s.sla_days > 0 and s.days_in_stage > s.sla_days`,
       impact: sql`s.engagement_share * (100 - coalesce(s.sla_score, 100)) / 2`,
-      text: sql`floor(s.days_in_stage) || ' days in ' || s.stage_name || ', past its ' || s.sla_days || '-day SLA'`,
+      text: sql`${fact('daysInStage')} || ' days in ' || q.stage_name || ', past its ' || ${fact('slaDays')} || '-day SLA'`,
     },
     {
+      key: 'usageUp',
       when: sql`s.trend_ratio >= ${1 + MODEL.usageTrendReasonPercent / 100}::float8`,
       impact: sql`0::float8`,
-      text: sql`'active users up ' || round((100 * (s.trend_ratio - 1))::numeric) || '% vs prior 4 weeks'`,
+      text: sql`'active users up ' || ${fact('trendPercent')} || '% vs prior 4 weeks'`,
     },
   ];
 }
 
 /** work_mem for the recompute statement only: its hash aggregates hold one entry per account (100k: ~20 MB). */
 export const RECOMPUTE_WORK_MEM = '64MB';
+
+/** Arbitrary but fixed: the advisory lock health recomputes take turns on. */
+const RECOMPUTE_LOCK_ID = 7_246_311_002;
 
 /** How many reasons a score states, costliest first (the note on missing components comes after them). */
 const REASONS_SHOWN = 3;
@@ -133,21 +230,159 @@ function reasonRanks(candidates: ReasonCandidate[]): SQL {
   );
 }
 
-/** The reasons as a jsonb array: the first `REASONS_SHOWN` by rank, then the note on missing components. Only those sentences are formatted. */
-function reasonsJson(candidates: ReasonCandidate[]): SQL {
-  const positions = Array.from({ length: REASONS_SHOWN }, (_, position) =>
+/** The facts of a ranked row (alias `s`), as an int8[] in FACT_NAMES order. */
+function factsArray(candidates: ReasonCandidate[]): SQL {
+  const said = (key: ReasonKey) => sql.raw(`s.rank_${candidates.findIndex((candidate) => candidate.key === key)} < ${REASONS_SHOWN}`);
+  const withUsage = (value: SQL) => sql`case when s.usage_score is not null then ${value} end`;
+  const withSla = (value: SQL) => sql`case when s.sla_days > 0 then ${value} end`;
+  const ticketKind = sql`case when s.urgent_count > 0 then 1 when s.high_count > 0 then 2 else 3 end`;
+  const byTicketKind = (urgent: string, high: string, open: string) =>
+    sql.raw(`case when s.urgent_count > 0 then s.${urgent} when s.high_count > 0 then s.${high} else s.${open} end`);
+  const position = (place: number) =>
     sql`case ${sql.join(
-      candidates.map((candidate, i) => sql`when s.rank_${sql.raw(String(i))} = ${sql.raw(String(position))} then ${candidate.text}`),
+      candidates.map((_, i) => sql.raw(`when s.rank_${i} = ${place} then ${i}`)),
       sql` `,
-    )} end`,
+    )} end`;
+  const facts: Record<FactName, SQL> = {
+    version: sql`${FACTS_VERSION}::int8`,
+    weights: sql`s.weights_key`,
+    usageScore: sql`round(s.usage_score)::int8`,
+    // The averages are sums over counts of days: recent_active is recent_users / recent_days (0 without recent days).
+    recentActive: withUsage(sql`case when s.recent_days > 0 then ${roundedRatio(sql`s.sum_recent_users`, sql`s.recent_days`)} else 0 end`),
+    seats: withUsage(sql`s.seats::int8`),
+    // 100 * (recent_active / prior_active - 1), as one fraction of whole numbers.
+    trendPercent: sql`case when s.trend_ratio is not null then
+      case when s.recent_days = 0 then -100
+           else ${roundedRatio(sql`100 * (s.sum_recent_users * s.prior_days - s.recent_days * s.sum_prior_users)`, sql`(s.recent_days * s.sum_prior_users)`)} end end`,
+    keyEventsTenths: withUsage(roundedRatio(sql`10 * s.sum_recent_key_events`, sql`greatest(s.sum_recent_users, 1)`)),
+    supportScore: sql`round(s.support_score)::int8`,
+    openTickets: sql`s.open_count`,
+    openOldestDays: sql`case when s.open_count > 0 then floor(s.open_oldest)::int8 end`,
+    npsScore: sql`round(s.nps_score)::int8`,
+    npsRespondents: sql`s.nps_responses`,
+    engagementScore: sql`round(s.engagement_score)::int8`,
+    touchDays: sql`floor(s.touch_days)::int8`,
+    daysInStage: withSla(sql`floor(s.days_in_stage)::int8`),
+    slaDays: withSla(sql`s.sla_days::int8`),
+    stageName: withSla(sql`s.stage_name_hash`),
+    reason1: position(0),
+    reason2: position(1),
+    reason3: position(2),
+    ticketKind: sql`case when ${said('tickets')} then ${ticketKind} end`,
+    ticketCount: sql`case when ${said('tickets')} then ${byTicketKind('urgent_count', 'high_count', 'open_count')} end`,
+    ticketOldestDays: sql`case when ${said('tickets')} then floor(${byTicketKind('urgent_oldest', 'high_oldest', 'open_oldest')})::int8 end`,
+    npsWorst: sql`case when ${said('nps')} then s.nps_worst_key::int8 end`,
+  };
+  return sql`array[${sql.join(
+    FACT_NAMES.map((name) => facts[name]),
+    sql`, `,
+  )}]::int8[]`;
+}
+
+/** The components as stored (jsonb), written from the facts of `q`. */
+function componentsJson(): SQL {
+  const weight = (share: string) => sql`round((100 * q.${sql.raw(share)})::numeric, 1)`;
+  const score = (name: FactName) => sql`${fact(name)}::int`;
+  return sql`jsonb_build_object(
+    'usage', jsonb_build_object(
+      'score', ${score('usageScore')}, 'weight', ${weight('usage_share')},
+      'detail', case when ${fact('usageScore')} is null then 'no usage data in the last 6 weeks: left out, its weight shared by the others'
+                     else ${fact('recentActive')} || ' of ' || ${fact('seats')} || ' seats active (14-day average)'
+                          || case when ${fact('trendPercent')} is null then ', no earlier weeks to compare'
+                                  else ', ' || to_char(${fact('trendPercent')}, 'FMSG999990') || '% vs prior 4 weeks' end
+                          || ', ' || ${fact('keyEventsTenths')} * 0.1 || ' key events per active user a day' end),
+    'support', jsonb_build_object(
+      'score', ${score('supportScore')}, 'weight', ${weight('support_share')},
+      'detail', case when ${fact('supportScore')} is null then 'no tickets on record: left out, its weight shared by the others'
+                     when ${fact('openTickets')} = 0 then 'no open tickets'
+                     else ${fact('openTickets')} || ' open ticket' || case when ${fact('openTickets')} = 1 then '' else 's' end
+                          || ', oldest ' || ${fact('openOldestDays')} || ' days' end),
+    'nps', jsonb_build_object(
+      'score', ${score('npsScore')}, 'weight', ${weight('nps_share')},
+      'detail', case when ${fact('npsScore')} is null then 'no NPS or CSAT answer in the last year: left out, its weight shared by the others'
+                     else ${fact('npsRespondents')} || ' respondent' || case when ${fact('npsRespondents')} = 1 then '' else 's' end
+                          || ' in the last year, recent answers weigh more' end),
+    'engagement', jsonb_build_object(
+      'score', ${score('engagementScore')}, 'weight', ${weight('engagement_share')},
+      'detail', case when ${fact('engagementScore')} is null then 'no CSM touch and no stage SLA: left out, its weight shared by the others'
+                     else concat_ws('; ',
+                            case when ${fact('touchDays')} is null then 'no CSM touch recorded' else 'last CSM touch ' || ${fact('touchDays')} || ' days ago' end,
+                            case when ${fact('slaDays')} > 0 then ${fact('daysInStage')} || ' days in ' || q.stage_name || ' (SLA ' || ${fact('slaDays')} || ' days)' end) end)
+  )`;
+}
+
+/** The reasons as a jsonb array, written from the facts of `q`: the ones said, costliest first, then the note on missing components. */
+function reasonsJson(candidates: ReasonCandidate[]): SQL {
+  const positions = (['reason1', 'reason2', 'reason3'] as const).slice(0, REASONS_SHOWN).map(
+    (name) =>
+      sql`case ${fact(name)} ${sql.join(
+        candidates.map((candidate, i) => sql`when ${sql.raw(String(i))} then ${candidate.text}`),
+        sql` `,
+      )} end`,
   );
-  return sql`to_jsonb(array_remove(array[${sql.join(positions, sql`, `)}, s.coverage_note]::text[], null))`;
+  const missing = (name: FactName) => sql`${fact(name)} is null`;
+  const present = (name: FactName) => sql`${fact(name)} is not null`;
+  const coverageNote = sql`case when ${missing('usageScore')} or ${missing('supportScore')} or ${missing('npsScore')} or ${missing('engagementScore')}
+    then 'no ' || array_to_string(array[case when ${missing('usageScore')} then 'usage' end, case when ${missing('supportScore')} then 'support' end,
+                                        case when ${missing('npsScore')} then 'NPS/CSAT' end, case when ${missing('engagementScore')} then 'engagement' end], ' or ')
+         || ' data: scored on '
+         || array_to_string(array[case when ${present('usageScore')} then 'usage' end, case when ${present('supportScore')} then 'support' end,
+                                  case when ${present('npsScore')} then 'NPS/CSAT' end, case when ${present('engagementScore')} then 'engagement' end], ', ')
+    end`;
+  return sql`to_jsonb(array_remove(array[${sql.join(positions, sql`, `)}, ${coverageNote}]::text[], null))`;
+}
+
+/**
+ * The day- and week-old scores: the score in effect a day or a week before now. History holds only changes, so it is
+ * the newest point at or before that moment. It needs no lookup when the current score was computed by then, or
+ * when the moment is still inside the span the stored value is known to hold for (account_health.score_day_ago_from
+ * and _until); otherwise index probes find the point, and the next point with another score, which ends its span.
+ */
+interface Ago {
+  name: 'day' | 'week';
+  moment: SQL;
+  stored: { score: string; from: string; until: string };
+}
+
+/** On `compared`: whether the stored values answer, and what they are. */
+function agoFlags({ name, moment, stored }: Ago): SQL {
+  const p = (column: string) => sql.raw(`p.${column}`);
+  const as = (column: string) => sql.raw(`${name}_${column}`);
+  // An account without a current score (a new one) has no history either, unless someone removed its current score.
+  return sql`coalesce(p.computed_at <= ${moment}, false) as ${as('current')},
+         (${p(stored.from)} is not null or ${p(stored.until)} is not null)
+           and coalesce(${p(stored.from)} <= ${moment}, true) and coalesce(${moment} < ${p(stored.until)}, true)
+         or p.account_id is null and not exists (select from health_scores h where h.account_id = f.account_id) as ${as('kept')},
+         ${p(stored.score)} as ${as('stored_score')}, ${p(stored.from)} as ${as('stored_from')}, ${p(stored.until)} as ${as('stored_until')}`;
+}
+
+/** On `moved` (alias `c`): the score a day or a week ago and the point it comes from, looked up only when needed. */
+function agoPoint({ name, moment }: Ago): SQL {
+  const c = (column: string) => sql.raw(`c.${name}_${column}`);
+  const newest = (column: string) =>
+    sql`(select h.${sql.raw(column)} from health_scores h where h.account_id = c.account_id and h.computed_at <= ${moment}
+         order by h.computed_at desc limit 1)`;
+  const as = (column: string) => sql.raw(`${name}_${column}`);
+  return sql`case when ${c('current')} then c.previous_score when ${c('kept')} then ${c('stored_score')} else ${newest('score')} end as ${as('score')},
+         case when ${c('current')} then c.previous_computed_at when ${c('kept')} then ${c('stored_from')} else ${newest('computed_at')} end as ${as('from')},
+         case when ${c('kept')} and not ${c('current')} then ${c('stored_until')} end as ${as('until_known')},
+         not ${c('current')} and not ${c('kept')} as ${as('looked_up')}`;
+}
+
+/** For an account written (alias `q`): until when that score holds, the next point with another score. */
+function agoUntil({ name, moment }: Ago): SQL {
+  const q = (column: string) => sql.raw(`q.${name}_${column}`);
+  return sql`case when not ${q('looked_up')} then ${q('until_known')}
+              else (select h.computed_at from health_scores h where h.account_id = q.account_id and h.computed_at > ${moment}
+                      and h.score is distinct from ${q('score')} order by h.computed_at limit 1) end as ${sql.raw(`${name}_until`)}`;
 }
 
 /**
  * Recomputes health as one statement over aggregates: each signal table is scanned once with GROUP BY (hash
- * aggregates), the components, score, status and reasons are derived per account in SQL, and the same statement
- * appends history and writes account_health for the scores that changed only. No loop over accounts.
+ * aggregates), the components, score, status and the facts they are said with are derived per account in SQL, and
+ * the same statement appends history and writes account_health for the scores that changed only. No loop over
+ * accounts. A score's components and reasons are written out (as text) only when its facts differ from the stored
+ * ones; the others are compared as numbers and left alone.
  *
  * `computedAt` of an account's health is when its current score was computed, i.e. when it last changed (it equals
  * the newest history point); a recompute that finds the same score, status, components and reasons leaves the row
@@ -173,40 +408,69 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
   const penalty = MODEL.ticketPenalty;
   const parts = MODEL.usageParts;
   const candidates = reasonCandidates();
-  const changed = sql`(p.account_id is null or p.score <> c.score or p.status <> c.status or p.reasons <> c.reasons
-                       or p.components is distinct from c.components or p.model_version <> ${HEALTH_MODEL_VERSION}::int)`;
+  const version = sql`${HEALTH_MODEL_VERSION}::int`;
+  const ago: Ago[] = [
+    { name: 'day', moment: sql`(${nowTs} - interval '1 day')`, stored: { score: 'score_day_ago', from: 'score_day_ago_from', until: 'score_day_ago_until' } },
+    { name: 'week', moment: sql`(${nowTs} - interval '7 days')`, stored: { score: 'score_week_ago', from: 'score_week_ago_from', until: 'score_week_ago_until' } },
+  ];
+  // A day- or week-old score holds until the next point with another score: a score changed now ends its span here.
+  const endedNow = (name: 'day' | 'week') => {
+    const until = sql.raw(`${name}_until`);
+    return sql`case when changed and score is distinct from ${sql.raw(`${name}_score`)} then least(${until}, ${nowTs}) else ${until} end`;
+  };
 
   const statement = sql`
-with settings(segment, w_usage, w_support, w_nps, w_engagement, healthy_min, at_risk_min) as (
+with settings(segment, w_usage, w_support, w_nps, w_engagement, healthy_min, at_risk_min, weights_key) as (
   values ${settingsValues(settings)}
 ),
+stages as materialized (
+  -- A stage's name is said with its SLA; a hash of it stands for it among the facts, computed once per stage.
+  select key, name, sla_days, hashtextextended(name, 0) as name_hash
+  from lifecycle_stages
+  where not terminal
+),
 target as (
-  select a.id as account_id, a.segment, s.name as stage_name, s.sla_days,
+  select a.id as account_id, a.segment, s.name as stage_name, s.sla_days, s.name_hash as stage_name_hash,
          extract(epoch from (${nowTs} - a.stage_entered_at))::float8 / 86400 as days_in_stage
   from accounts a
-  join lifecycle_stages s on s.key = a.stage_key
-  where not s.terminal ${only(sql`a.id`)}
+  join stages s on s.key = a.stage_key
+  where true ${only(sql`a.id`)}
 ),
 usage as (
+  -- Sums and counts only: they aggregate in place (no per-account state to allocate), and the averages follow.
   select u.account_id,
-         avg(u.active_users) filter (where u.day > ${today} - ${recent}::int)::float8 as recent_active,
-         avg(u.active_users) filter (where u.day <= ${today} - ${recent}::int)::float8 as prior_active,
-         max(u.seats)::float8 as seats,
-         coalesce(sum(u.key_events) filter (where u.day > ${today} - ${recent}::int), 0)::float8 as recent_key_events,
-         coalesce(sum(u.active_users) filter (where u.day > ${today} - ${recent}::int), 0)::float8 as recent_user_days
+         sum(u.active_users) filter (where u.day > ${today} - ${recent}::int) as recent_users,
+         count(*) filter (where u.day > ${today} - ${recent}::int) as recent_days,
+         sum(u.active_users) as window_users,
+         count(*) as window_days,
+         max(u.seats) as seats,
+         sum(u.key_events) filter (where u.day > ${today} - ${recent}::int) as recent_key_events
   from usage_daily u
   where u.day > ${today} - ${window}::int and u.day <= ${today} ${only(sql`u.account_id`)}
   group by u.account_id
 ),
 usage_parts as (
-  select account_id, recent_active, prior_active, seats,
+  select account_id, recent_active, prior_active, seats, sum_recent_users, recent_days, sum_prior_users, prior_days, sum_recent_key_events,
          100 * least(1, coalesce(recent_active, 0) / greatest(seats, 1)) as adoption,
          case when prior_active > 0
               then 100 * greatest(0, least(1, 1 - 2 * (1 - coalesce(recent_active, 0) / prior_active))) end as trend,
          case when prior_active > 0 then coalesce(recent_active, 0) / prior_active end as trend_ratio,
          100 * least(1, recent_key_events / greatest(recent_user_days, 1) / ${MODEL.keyEventsPerUserDayTarget}::float8) as key_events,
          recent_key_events / greatest(recent_user_days, 1) as key_events_per_user_day
-  from usage
+  from (
+    select account_id,
+           recent_users::float8 / nullif(recent_days, 0) as recent_active,
+           (window_users - coalesce(recent_users, 0))::float8 / nullif(window_days - recent_days, 0) as prior_active,
+           seats::float8 as seats,
+           coalesce(recent_key_events, 0)::float8 as recent_key_events,
+           coalesce(recent_users, 0)::float8 as recent_user_days,
+           -- The same as whole numbers, for the facts.
+           coalesce(recent_users, 0) as sum_recent_users, recent_days,
+           window_users - coalesce(recent_users, 0) as sum_prior_users, window_days - recent_days as prior_days,
+           coalesce(recent_key_events, 0) as sum_recent_key_events
+    from usage
+    offset 0
+  ) u
 ),
 support as (
   select t.account_id,
@@ -222,18 +486,22 @@ support as (
          max(t.age_days) filter (where t.open and t.severity = 'high') as high_oldest,
          max(t.age_days) filter (where t.open) as open_oldest
   from (
-    select account_id, severity,
-           (resolved_at is null or resolved_at > ${nowTs}) as open,
-           extract(epoch from (${nowTs} - opened_at))::float8 / 86400 as age_days
-    from tickets
-    where opened_at <= ${nowTs} ${only(sql`account_id`)}
+    select account_id, severity, open,
+           -- The age of open tickets only, once per ticket: resolved ones cost nothing.
+           case when open then extract(epoch from (${nowTs} - opened_at))::float8 / 86400 end as age_days
+    from (
+      select account_id, severity, opened_at, (resolved_at is null or resolved_at > ${nowTs}) as open
+      from tickets
+      where opened_at <= ${nowTs} ${only(sql`account_id`)}
+    ) o
+    offset 0
   ) t
   group by t.account_id
 ),
 latest_surveys as (
   -- The latest answer of each respondent: someone who answered 3 then 9 is a 9 now.
   select distinct on (account_id, coalesce(lower(respondent_email), id::text))
-         account_id, kind, score, respondent_role, respondent_email,
+         account_id, ${surveyAnswerKey('survey_responses')} as answer_key,
          case kind when 'nps' then score * 10.0 else (score - 1) * 25.0 end::float8 as normalized,
          power(0.5, extract(epoch from (${nowTs} - responded_at))::float8 / 86400 / ${MODEL.surveyHalfLifeDays}::float8) as decay
   from survey_responses
@@ -246,10 +514,7 @@ nps as (
          sum(normalized * decay) / sum(decay) as score,
          count(*) as responses,
          min(normalized) as worst,
-         (array_agg(
-            upper(kind::text) || ' ' || score || ' from '
-            || coalesce('the ' || nullif(trim(respondent_role), ''), respondent_email, 'a respondent')
-            order by normalized, decay desc))[1] as worst_text
+         min(answer_key) as worst_key
   from latest_surveys
   group by account_id
 ),
@@ -260,21 +525,22 @@ touches as (
   group by account_id
 ),
 components as (
-  select t.account_id, t.segment, t.stage_name, t.sla_days, t.days_in_stage,
+  select t.account_id, t.segment, t.stage_name, t.stage_name_hash, t.sla_days, t.days_in_stage,
          up.recent_active, up.prior_active, up.seats, up.adoption, up.trend, up.trend_ratio, up.key_events, up.key_events_per_user_day,
+         up.sum_recent_users, up.recent_days, up.sum_prior_users, up.prior_days, up.sum_recent_key_events,
          case when up.account_id is not null then
            (${parts.adoption}::float8 * up.adoption + ${parts.keyEvents}::float8 * up.key_events + coalesce(${parts.trend}::float8 * up.trend, 0))
            / (${parts.adoption + parts.keyEvents}::float8 + case when up.trend is null then 0 else ${parts.trend}::float8 end)
          end as usage_score,
          sp.open_count, sp.urgent_count, sp.urgent_oldest, sp.high_count, sp.high_oldest, sp.open_oldest,
          case when sp.account_id is not null then greatest(0, 100 - sp.penalty) end as support_score,
-         n.score as nps_score, n.responses as nps_responses, n.worst as nps_worst, n.worst_text as nps_worst_text,
+         n.score as nps_score, n.responses as nps_responses, n.worst as nps_worst, n.worst_key as nps_worst_key,
          tc.days_since as touch_days,
          case when tc.account_id is not null then
            100 * greatest(0, least(1, (${MODEL.touchStaleDays}::float8 - tc.days_since) / ${MODEL.touchStaleDays - MODEL.touchFreshDays}::float8))
          end as touch_score,
          case when t.sla_days > 0 then 100 * greatest(0, least(1, 2 - t.days_in_stage / t.sla_days)) end as sla_score,
-         s.w_usage, s.w_support, s.w_nps, s.w_engagement, s.healthy_min, s.at_risk_min
+         s.w_usage, s.w_support, s.w_nps, s.w_engagement, s.healthy_min, s.at_risk_min, s.weights_key
   from target t
   join settings s on s.segment = t.segment
   left join usage_parts up on up.account_id = t.account_id
@@ -318,15 +584,7 @@ reasoned as (
          ${sql.join(
            candidates.map((candidate, i) => sql`case when ${candidate.when} then ${candidate.impact} end as impact_${sql.raw(String(i))}`),
            sql`, `,
-         )},
-         -- The score says when it stands on fewer components than the model has.
-         case when s.usage_score is null or s.support_score is null or s.nps_score is null or s.engagement_score is null
-              then 'no ' || array_to_string(array[case when s.usage_score is null then 'usage' end, case when s.support_score is null then 'support' end,
-                                                  case when s.nps_score is null then 'NPS/CSAT' end, case when s.engagement_score is null then 'engagement' end], ' or ')
-                   || ' data: scored on '
-                   || array_to_string(array[case when s.usage_score is not null then 'usage' end, case when s.support_score is not null then 'support' end,
-                                            case when s.nps_score is not null then 'NPS/CSAT' end, case when s.engagement_score is not null then 'engagement' end], ', ')
-         end as coverage_note
+         )}
   from scored s
   offset 0
 ),
@@ -335,67 +593,99 @@ ranked as (
   from reasoned s
   offset 0
 ),
-final as (
+facts as (
   select s.account_id, s.score,
          (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' else 'critical' end)::health_status as status,
-         jsonb_build_object(
-           'usage', jsonb_build_object(
-             'score', round(s.usage_score)::int, 'weight', round((100 * s.usage_share)::numeric, 1),
-             'detail', case when s.usage_score is null then 'no usage data in the last 6 weeks: left out, its weight shared by the others'
-                            else round(coalesce(s.recent_active, 0)::numeric) || ' of ' || round(s.seats::numeric) || ' seats active (14-day average)'
-                                 || case when s.trend_ratio is null then ', no earlier weeks to compare'
-                                         else ', ' || to_char(round((100 * (s.trend_ratio - 1))::numeric), 'FMSG999990') || '% vs prior 4 weeks' end
-                                 || ', ' || round(s.key_events_per_user_day::numeric, 1) || ' key events per active user a day' end),
-           'support', jsonb_build_object(
-             'score', round(s.support_score)::int, 'weight', round((100 * s.support_share)::numeric, 1),
-             'detail', case when s.support_score is null then 'no tickets on record: left out, its weight shared by the others'
-                            when s.open_count = 0 then 'no open tickets'
-                            else s.open_count || ' open ticket' || case when s.open_count = 1 then '' else 's' end
-                                 || ', oldest ' || floor(s.open_oldest) || ' days' end),
-           'nps', jsonb_build_object(
-             'score', round(s.nps_score)::int, 'weight', round((100 * s.nps_share)::numeric, 1),
-             'detail', case when s.nps_score is null then 'no NPS or CSAT answer in the last year: left out, its weight shared by the others'
-                            else s.nps_responses || ' respondent' || case when s.nps_responses = 1 then '' else 's' end
-                                 || ' in the last year, recent answers weigh more' end),
-           'engagement', jsonb_build_object(
-             'score', round(s.engagement_score)::int, 'weight', round((100 * s.engagement_share)::numeric, 1),
-             'detail', case when s.engagement_score is null then 'no CSM touch and no stage SLA: left out, its weight shared by the others'
-                            else concat_ws('; ',
-                                   case when s.touch_days is null then 'no CSM touch recorded' else 'last CSM touch ' || floor(s.touch_days) || ' days ago' end,
-                                   case when s.sla_days > 0 then floor(s.days_in_stage) || ' days in ' || s.stage_name || ' (SLA ' || s.sla_days || ' days)' end) end)
-         ) as components,
-         ${reasonsJson(candidates)} as reasons
+         s.stage_name, s.usage_share, s.support_share, s.nps_share, s.engagement_share, ${factsArray(candidates)} as facts
   from ranked s
-  offset 0 -- built once: compared refers to components and reasons twice
+  offset 0 -- built once: compared refers to the facts and the status twice
 ),
-compared as materialized (
-  select c.account_id, c.score, c.status, c.components, c.reasons,
-         p.account_id is not null as existed, p.status as previous_status,
-         ${changed} as changed,
-         -- History holds only changes, so the newest point at or before a moment is the score in effect then; a score
-         -- computed at or before that moment and still current needs no lookup.
-         case when p.computed_at <= ${nowTs} - interval '1 day' then p.score
-              else (select h.score from health_scores h where h.account_id = c.account_id and h.computed_at <= ${nowTs} - interval '1 day'
-                    order by h.computed_at desc limit 1) end as score_day_ago,
-         case when p.computed_at <= ${nowTs} - interval '7 days' then p.score
-              else (select h.score from health_scores h where h.account_id = c.account_id and h.computed_at <= ${nowTs} - interval '7 days'
-                    order by h.computed_at desc limit 1) end as score_week_ago,
-         p.score_day_ago as previous_day_ago, p.score_week_ago as previous_week_ago
-  from final c
-  left join account_health p on p.account_id = c.account_id
+compared as (
+  select f.account_id, f.score, f.status, f.stage_name, f.usage_share, f.support_share, f.nps_share, f.engagement_share, f.facts,
+         p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
+         p.computed_at as previous_computed_at, p.facts as previous_facts,
+         -- Only these can have other text than the stored one; the rest say exactly what they said.
+         (p.account_id is null or p.score <> f.score or p.status <> f.status or p.model_version <> ${version}
+          or p.facts is distinct from f.facts) as candidate,
+         ${sql.join(ago.map(agoFlags), sql`, `)}
+  from facts f
+  left join account_health p on p.account_id = f.account_id
+  offset 0
+),
+moved as (
+  select c.*, ${sql.join(ago.map(agoPoint), sql`, `)}
+  from compared c
+  offset 0
+),
+pending as materialized (
+  -- Every scored account, to count them; what a write needs is kept only for the accounts written.
+  select m.existed, m.status, m.previous_status, m.to_write, ${sql.join(
+    [
+      'account_id', 'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'moved_on',
+      'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
+      'week_looked_up',
+    ].map((column) => sql.raw(`case when m.to_write then m.${column} end as ${column}`)),
+    sql`, `,
+  )}
+  from (
+    select m.*,
+           m.candidate or m.day_looked_up or m.week_looked_up
+           or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score as to_write,
+           -- Changed, whatever its text: a new score, or a fact said as it is that moved. Its stored text need not be read.
+           not m.existed or m.score <> m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
+           or m.candidate and coalesce(m.previous_facts[1] = m.facts[1]
+                                       and m.previous_facts[${sql.raw(SAID_FACTS)}] <> m.facts[${sql.raw(SAID_FACTS)}], false) as moved_on
+    from moved m
+    offset 0
+  ) m
+),
+decided as materialized (
+  select w.*,
+         w.moved_on or (w.candidate and (w.reasons <> w.previous_reasons or w.components is distinct from w.previous_components)) as changed
+  from (
+    select q.account_id, q.existed, q.score, q.status, q.facts, q.candidate, q.moved_on,
+           q.previous_computed_at, previous.reasons as previous_reasons, previous.components as previous_components,
+           q.day_score, q.day_from, q.week_score, q.week_from, ${sql.join(ago.map(agoUntil), sql`, `)},
+           case when q.candidate then ${componentsJson()} else previous.components end as components,
+           case when q.candidate then ${reasonsJson(candidates)} else previous.reasons end as reasons
+    from pending q
+    -- The stored text, read only for the accounts written that may still say the same (the comparison above read
+    -- numbers only): new facts with the same score, or a day- or week-old score that moved on.
+    left join lateral (
+      select h.reasons, h.components from account_health h where not q.moved_on and h.account_id = q.account_id offset 0
+    ) previous on true
+    -- The survey answer the NPS reason names, looked up only for a score written anew that says it.
+    left join lateral (
+      select upper(r.kind::text) || ' ' || r.score || ' from '
+             || coalesce('the ' || nullif(trim(r.respondent_role), ''), r.respondent_email, 'a respondent') as text
+      from (
+        -- The account's answers (by its index), then the one with that key.
+        select * from survey_responses r
+        where q.candidate and ${fact('npsWorst')} is not null and r.account_id = q.account_id
+          and r.responded_at <= ${nowTs} and r.responded_at > ${nowTs} - make_interval(days => ${MODEL.surveyLookbackDays}::int)
+        offset 0
+      ) r
+      where ${surveyAnswerKey('r')}::int8 = ${fact('npsWorst')}
+      limit 1
+    ) worst on true
+    where q.to_write
+    offset 0 -- written out once: changed compares it, history and account_health store it
+  ) w
 ),
 history as (
   insert into health_scores (account_id, score, status, components, reasons, model_version, computed_at)
-  select c.account_id, c.score, c.status, c.components, c.reasons, ${HEALTH_MODEL_VERSION}::int, ${nowTs}
-  from compared c
-  where c.changed
+  select account_id, score, status, components, reasons, ${version}, ${nowTs}
+  from decided
+  where changed
   returning account_id
 ),
 written as (
-  insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, computed_at, model_version)
-  select c.account_id, c.score, c.status, c.score_day_ago, c.score_week_ago, c.reasons, c.components, ${nowTs}, ${HEALTH_MODEL_VERSION}::int
-  from compared c
-  where c.changed or c.score_day_ago is distinct from c.previous_day_ago or c.score_week_ago is distinct from c.previous_week_ago
+  insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, computed_at, model_version, facts,
+                              score_day_ago_from, score_day_ago_until, score_week_ago_from, score_week_ago_until)
+  select account_id, score, status, day_score, week_score, reasons, components,
+         case when changed then ${nowTs} else previous_computed_at end, ${version}, facts,
+         day_from, ${endedNow('day')}, week_from, ${endedNow('week')}
+  from decided
   on conflict (account_id) do update set
     score = excluded.score, status = excluded.status, score_day_ago = excluded.score_day_ago,
     score_week_ago = excluded.score_week_ago, reasons = excluded.reasons, components = excluded.components,
@@ -403,23 +693,28 @@ written as (
     computed_at = case when (account_health.score, account_health.status, account_health.model_version) = (excluded.score, excluded.status, excluded.model_version)
                             and account_health.reasons = excluded.reasons and account_health.components is not distinct from excluded.components
                        then account_health.computed_at else excluded.computed_at end,
-    model_version = excluded.model_version
+    model_version = excluded.model_version, facts = excluded.facts,
+    score_day_ago_from = excluded.score_day_ago_from, score_day_ago_until = excluded.score_day_ago_until,
+    score_week_ago_from = excluded.score_week_ago_from, score_week_ago_until = excluded.score_week_ago_until
   returning account_id
 )
-select (select count(*) from compared) as accounts,
-       (select count(*) from compared where existed and previous_status <> status) as status_changes,
+select (select count(*) from pending) as accounts,
+       (select count(*) from pending where existed and previous_status <> status) as status_changes,
        (select count(*) from history) as history_rows,
        (select count(*) from written) as rows_written
 `;
 
   type Counts = { accounts: number | string; status_changes: number | string; history_rows: number | string; rows_written: number | string };
+  // Recomputes take turns (a transaction-level advisory lock, released at commit): a run that overlaps another, a
+  // slow hourly fire and the next one or a refresh after new signals, takes its snapshot after the other committed,
+  // so it compares with what that one wrote and never records the same change twice.
   // JIT compiling this statement's many expressions costs seconds, more than it saves on ~100k rows; the hash
   // aggregates over usage need more than the default work_mem to stay in memory (100k accounts: ~20 MB).
   // Set for this transaction only, and put back afterwards for a caller's transaction that goes on.
   const row = await db.transaction(async (tx) => {
     const [before] = await queryRows<{ jit: string; work_mem: string }>(
       tx,
-      sql`select current_setting('jit') as jit, current_setting('work_mem') as work_mem,
+      sql`select pg_advisory_xact_lock(${RECOMPUTE_LOCK_ID}::int8) as locked, current_setting('jit') as jit, current_setting('work_mem') as work_mem,
                  set_config('jit', 'off', true) as jit_off, set_config('work_mem', ${RECOMPUTE_WORK_MEM}, true) as work_mem_set`,
     );
     const [counts] = await queryRows<Counts>(tx, statement);

@@ -133,6 +133,11 @@ function forbiddenMoveMessage(actor: Actor, account: Account): string {
   }
 }
 
+/** Refuses a move the actor may not make, saying who can; the bot asks before it opens a form for one. */
+export function requireMoveRights(actor: Actor, account: Account): void {
+  if (!canMoveAccount(actor, account)) throw new ForbiddenError(forbiddenMoveMessage(actor, account));
+}
+
 /**
  * Moves an account to another lifecycle stage and records the transition, in one transaction.
  * The account row is locked, so concurrent moves are serialised and exactly one wins per version.
@@ -158,9 +163,7 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
   if (!account) {
     throw new NotFoundError(`No account with id ${params.accountId}. Check the id, or search accounts by name.`, 'accountId');
   }
-  if (!canMoveAccount(params.actor, account)) {
-    throw new ForbiddenError(forbiddenMoveMessage(params.actor, account));
-  }
+  requireMoveRights(params.actor, account);
   stages ??= await listStages(tx);
   const target = stages.find((stage) => stage.key === params.toStage);
   if (!target) {

@@ -150,8 +150,21 @@ export interface PostingParams {
 export async function markNotificationPosting(db: Db, params: PostingParams): Promise<void> {
   await db
     .update(outbox)
-    .set({ postingSince: params.at, slackChannel: params.channel, postingThreadTs: params.threadTs })
+    // The earliest unanswered attempt is kept: the search for a landed post must reach back to it, however
+    // many failed attempts came after it.
+    .set({ postingSince: sql`coalesce(${outbox.postingSince}, ${params.at.toISOString()}::timestamptz)`, slackChannel: params.channel, postingThreadTs: params.threadTs })
     .where(eq(outbox.id, params.id));
+}
+
+/**
+ * Slack answered 429: every pending notification due before `until` waits until then, not only the refused
+ * one. Stored in the outbox, so every replica's worker holds back, not only the one that was told.
+ */
+export async function deferPendingNotifications(db: Db, params: { until: Date }): Promise<void> {
+  await db
+    .update(outbox)
+    .set({ nextAttemptAt: params.until })
+    .where(and(eq(outbox.status, 'pending'), lt(outbox.nextAttemptAt, params.until)));
 }
 
 /** The attempt ended with an answer that proves nothing was posted (a refusal, a 429): no search is needed. */

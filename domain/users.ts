@@ -1,10 +1,12 @@
 import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { type User, type UserRole, users } from '../db/schema.ts';
+import { z } from 'zod';
+import { type User, type UserRole, userRoles, users } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
 import { isUuid } from './accounts.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError, SlackUserNotLinkedError } from './errors.ts';
+import { parseInput } from './validation.ts';
 
 export async function findUserBySlackId(db: Db, slackUserId: string): Promise<User | undefined> {
   const [user] = await db.select().from(users).where(eq(users.slackUserId, slackUserId));
@@ -92,4 +94,102 @@ export async function findUserIdsByEmail(db: Db, emails: readonly string[]): Pro
   if (wanted.length === 0) return new Map();
   const rows = await db.select({ id: users.id, email: users.email }).from(users).where(inArray(sql`lower(${users.email})`, wanted));
   return new Map(rows.map((row) => [row.email.toLowerCase(), row.id]));
+}
+
+export const MAX_UPSERT_PEOPLE = 2000;
+
+const personSchema = z.object({
+  email: z.email('must be an email address').trim().max(320),
+  name: z.string().trim().min(1, 'the name is required').max(200),
+  role: z.enum(userRoles, `use one of ${userRoles.join(', ')}`),
+  slackUserId: z
+    .string()
+    .trim()
+    .regex(/^[UW][A-Z0-9]{2,20}$/, "must be a Slack member id such as U024BE7LH (the person's Slack profile → ⋮ → Copy member ID)")
+    .nullish(),
+  /** Whom they report to, by email: someone in the same call or already in Lifeline, a manager or an admin. */
+  managerEmail: z.email('must be an email address').trim().nullish(),
+});
+
+export type PersonInput = z.input<typeof personSchema>;
+
+export interface UpsertPeopleResult {
+  created: number;
+  updated: number;
+  people: User[];
+}
+
+/**
+ * Creates or updates people by email (case-insensitive), with their role, Slack link and manager: the way an
+ * admin loads the team from an HR or identity system. Idempotent; a repeat of the same list changes nothing.
+ * An omitted Slack id or manager keeps the current one. All or nothing.
+ */
+export async function upsertPeople(db: Db, params: { actor: Actor; people: PersonInput[] }): Promise<UpsertPeopleResult> {
+  requireAccess(params.actor, 'manage_people');
+  if (params.people.length > MAX_UPSERT_PEOPLE) {
+    throw new InvalidInputError(`Send at most ${MAX_UPSERT_PEOPLE} people per call; split the list into several calls.`, 'people');
+  }
+  const people = params.people.map((person, index) => parseInput(personSchema, person, `people[${index}]`));
+  const indexByEmail = new Map<string, number>();
+  people.forEach((person, index) => {
+    const email = person.email.toLowerCase();
+    if (indexByEmail.has(email)) throw new InvalidInputError(`people[${index}].email: ${person.email} appears twice in this call.`, `people[${index}].email`);
+    indexByEmail.set(email, index);
+    if (person.managerEmail?.toLowerCase() === email) {
+      throw new InvalidInputError(`people[${index}].managerEmail: ${person.name} cannot be their own manager.`, `people[${index}].managerEmail`);
+    }
+  });
+
+  return db.transaction(async (tx) => {
+    const emails = people.map((person) => person.email.toLowerCase());
+    const managerEmails = people.flatMap((person) => (person.managerEmail ? [person.managerEmail.toLowerCase()] : []));
+    const slackIds = people.flatMap((person) => (person.slackUserId ? [person.slackUserId] : []));
+    const [existing, managers, slackHolders] = await Promise.all([
+      tx.select({ email: users.email }).from(users).where(inArray(sql`lower(${users.email})`, emails)),
+      managerEmails.length > 0 ? tx.select().from(users).where(inArray(sql`lower(${users.email})`, managerEmails)) : Promise.resolve([]),
+      slackIds.length > 0 ? tx.select().from(users).where(inArray(users.slackUserId, slackIds)) : Promise.resolve([]),
+    ]);
+
+    // Each manager must be a manager or an admin, as they are after this call.
+    const managerRole = new Map(managers.map((manager) => [manager.email.toLowerCase(), manager.role]));
+    for (const person of people) managerRole.set(person.email.toLowerCase(), person.role);
+    people.forEach((person, index) => {
+      if (!person.managerEmail) return;
+      const role = managerRole.get(person.managerEmail.toLowerCase());
+      const field = `people[${index}].managerEmail`;
+      if (!role) throw new InvalidInputError(`${field}: nobody in Lifeline or in this call has the email ${person.managerEmail}.`, field);
+      if (role !== 'manager' && role !== 'admin') {
+        throw new InvalidInputError(`${field}: ${person.managerEmail} is a ${role}; escalations go to a manager or an admin.`, field);
+      }
+    });
+    const slackIdOwners = new Map<string, string>(slackHolders.map((holder) => [holder.slackUserId ?? '', holder.email.toLowerCase()]));
+    people.forEach((person, index) => {
+      if (!person.slackUserId) return;
+      const owner = slackIdOwners.get(person.slackUserId);
+      if (owner && owner !== person.email.toLowerCase()) {
+        const field = `people[${index}].slackUserId`;
+        throw new InvalidInputError(`${field}: Slack user ${person.slackUserId} is already linked to ${owner}. Unlink it there first.`, field);
+      }
+      slackIdOwners.set(person.slackUserId, person.email.toLowerCase());
+    });
+
+    const payload = JSON.stringify(
+      people.map((person) => ({ e: person.email, n: person.name, r: person.role, s: person.slackUserId ?? null, m: person.managerEmail ?? null })),
+    );
+    await tx.execute(sql`
+      insert into users (email, name, role, slack_user_id)
+      select r.e, r.n, r.r::user_role, r.s from json_to_recordset(${payload}::json) as r(e text, n text, r text, s text, m text)
+      on conflict (lower(email)) do update set
+        name = excluded.name, role = excluded.role, slack_user_id = coalesce(excluded.slack_user_id, users.slack_user_id)`);
+    // Managers are set once everyone exists, so a call may name a manager it creates itself.
+    await tx.execute(sql`
+      update users u set manager_id = m.id
+      from json_to_recordset(${payload}::json) as r(e text, n text, r text, s text, m text)
+      join users m on lower(m.email) = lower(r.m)
+      where r.m is not null and lower(u.email) = lower(r.e)`);
+    const saved = await tx.select().from(users).where(inArray(sql`lower(${users.email})`, emails));
+    const byEmail = new Map(saved.map((user) => [user.email.toLowerCase(), user]));
+    const ordered = emails.map((email) => byEmail.get(email)).filter((user): user is User => user !== undefined);
+    return { created: people.length - existing.length, updated: existing.length, people: ordered };
+  });
 }

@@ -3,27 +3,43 @@ import type { Db } from '../db/client.ts';
 import type { JobRun } from '../db/schema.ts';
 import type { Actor } from '../domain/actors.ts';
 import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
-import { finishRun, startManualRun } from './coordinator.ts';
+import { DEFAULT_LEASE_MS, findRun, finishRun, startHeartbeat, startManualRun } from './coordinator.ts';
 import { type JobFn, type JobName, type JobRegistry, isJobName, jobNames } from './registry.ts';
 
-/** Runs a job body against its job_runs row: the outcome and counts, or the error, are recorded either way. */
-export async function executeRun(
-  db: Db,
-  run: JobRun,
-  fn: JobFn,
-  options: { now: Date; logger: Logger },
-): Promise<JobRun> {
-  const logger = options.logger.child({ job: run.job, runId: run.id, trigger: run.trigger });
+export interface ExecuteRunOptions {
+  /** The moment the job runs for: the slot of a scheduled run, even when it is redone later. */
+  now: Date;
+  logger: Logger;
+  /** How long the run's lease is; it is extended every `heartbeatMs` while the job body runs. */
+  leaseMs?: number;
+  /** A third of the lease by default, so two missed beats in a row still leave the run its lease. */
+  heartbeatMs?: number;
+}
+
+/**
+ * Runs a job body against its job_runs row: the outcome and counts, or the error, are recorded either way. While
+ * the body runs, a heartbeat keeps the run's lease fresh, so only a run whose process died is ever presumed lost.
+ */
+export async function executeRun(db: Db, run: JobRun, fn: JobFn, options: ExecuteRunOptions): Promise<JobRun> {
+  const logger = options.logger.child({ job: run.job, runId: run.id, trigger: run.trigger, attempt: run.attempt });
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const heartbeat = startHeartbeat(db, run, { leaseMs, everyMs: options.heartbeatMs ?? leaseMs / 3, logger });
+  let outcome: { status: 'succeeded'; counts: Record<string, number> } | { status: 'failed'; error: string };
   try {
-    const counts = await fn({ db, now: options.now, logger });
-    const finished = await finishRun(db, run.id, { status: 'succeeded', counts });
-    logger.info({ counts }, `job ${run.job} succeeded`);
-    return finished;
+    outcome = { status: 'succeeded', counts: await fn({ db, now: options.now, logger }) };
+    logger.info({ counts: outcome.counts }, `job ${run.job} succeeded`);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    outcome = { status: 'failed', error: error instanceof Error ? error.message : String(error) };
     logger.error({ err: error }, `job ${run.job} failed`);
-    return finishRun(db, run.id, { status: 'failed', error: message });
+  } finally {
+    await heartbeat.stop();
   }
+  const finished = await finishRun(db, run, outcome);
+  if (finished) return finished;
+  logger.warn(`job ${run.job} ${outcome.status}, but another replica had taken the run over: its outcome is the one recorded`);
+  const current = await findRun(db, run.id);
+  if (!current) throw new Error(`Job run ${run.id} disappeared before it finished`);
+  return current;
 }
 
 export function resolveJob(jobs: JobRegistry, name: string): { name: JobName; fn: JobFn } {

@@ -116,3 +116,59 @@ describe('people and tokens', () => {
     expect(response.body.errors?.[0]).toMatchObject({ message: 'A csm token must belong to a person: pass userId.', extensions: { code: 'BAD_USER_INPUT', field: 'userId' } });
   });
 });
+
+describe('people', () => {
+  const upsert = `mutation ($people: [PersonInput!]!) {
+    upsertPeople(people: $people) { created updated people { email name role slackUserId manager { email } } } }`;
+
+  it('an admin loads the team with roles, Slack links and reporting lines; repeating the list changes nothing', async () => {
+    const people = [
+      { email: 'ivy.chen@people.test', name: 'Ivy Chen', role: 'csm', slackUserId: 'UIVY00001', managerEmail: 'Ruth.Mensah@people.test' },
+      { email: 'ruth.mensah@people.test', name: 'Ruth Mensah', role: 'manager' },
+      { email: 'omar.haddad@people.test', name: 'Omar Haddad', role: 'ae', managerEmail: 'ruth.mensah@people.test' },
+    ];
+    const first = await api.request(upsert, { people }, ADMIN);
+    expect(first.body.errors).toBeUndefined();
+    expect(first.body.data?.upsertPeople).toEqual({
+      created: 3,
+      updated: 0,
+      people: [
+        { email: 'ivy.chen@people.test', name: 'Ivy Chen', role: 'csm', slackUserId: 'UIVY00001', manager: { email: 'ruth.mensah@people.test' } },
+        { email: 'ruth.mensah@people.test', name: 'Ruth Mensah', role: 'manager', slackUserId: null, manager: null },
+        { email: 'omar.haddad@people.test', name: 'Omar Haddad', role: 'ae', slackUserId: null, manager: { email: 'ruth.mensah@people.test' } },
+      ],
+    });
+
+    // Keyed on email whatever its case; omitted Slack id and manager keep what is there.
+    const again = await api.request(upsert, { people: [{ email: 'IVY.CHEN@people.test', name: 'Ivy Chen-Li', role: 'csm' }] }, ADMIN);
+    expect(again.body.data?.upsertPeople).toEqual({
+      created: 0,
+      updated: 1,
+      people: [{ email: 'ivy.chen@people.test', name: 'Ivy Chen-Li', role: 'csm', slackUserId: 'UIVY00001', manager: { email: 'ruth.mensah@people.test' } }],
+    });
+  });
+
+  it('refuses a list that cannot be right, naming the row and field, and saves none of it', async () => {
+    const cases: [Record<string, unknown>[], string, RegExp][] = [
+      [[{ email: 'nobody-knows@people.test', name: 'N', role: 'csm', managerEmail: 'ghost@people.test' }], 'people[0].managerEmail', /nobody .* has the email ghost@people.test/],
+      [[{ email: 'a1@people.test', name: 'A', role: 'csm' }, { email: 'b1@people.test', name: 'B', role: 'csm', managerEmail: 'a1@people.test' }], 'people[1].managerEmail', /is a csm; escalations go to a manager or an admin/],
+      [[{ email: 'self@people.test', name: 'S', role: 'manager', managerEmail: 'SELF@people.test' }], 'people[0].managerEmail', /cannot be their own manager/],
+      [[{ email: 'twice@people.test', name: 'T', role: 'csm' }, { email: 'Twice@people.test', name: 'T', role: 'csm' }], 'people[1].email', /appears twice/],
+      [[{ email: 'not-an-email', name: 'X', role: 'csm' }], 'people[0].email', /must be an email address/],
+      [[{ email: 'slack@people.test', name: 'X', role: 'csm', slackUserId: 'UIVY00001' }], 'people[0].slackUserId', /already linked to ivy.chen@people.test/],
+    ];
+    for (const [people, field, message] of cases) {
+      const refused = await api.request(upsert, { people }, ADMIN);
+      expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expect(refused.body.errors?.[0]?.message).toMatch(message);
+    }
+    const listed = await api.request('{ users { email } }', {}, ADMIN);
+    const emails = (listed.body.data?.users as { email: string }[]).map((user) => user.email);
+    expect(emails.filter((email) => /^(nobody-knows|a1|b1|self|twice|slack)@/.test(email))).toEqual([]);
+
+    const manager = await createUser(database.db, { role: 'manager' });
+    const token = await createApiToken(database.db, { name: 'manager', role: 'manager', userId: manager.id });
+    const forbidden = await api.request(upsert, { people: [{ email: 'm@people.test', name: 'M', role: 'csm' }] }, token.token);
+    expect(forbidden.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+});

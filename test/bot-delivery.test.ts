@@ -154,6 +154,52 @@ describe('the outbox delivery worker', () => {
     expect((await rowByKey('order:1')).attempts).toBe(1);
   });
 
+  it('after a 429 no notification is posted before Retry-After, not only the refused one, by any worker', async () => {
+    const serial = createDeliveryWorker({
+      db: database.db,
+      client: new WebClient('xoxb-test-token', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true }),
+      logger: silentLogger,
+      channels: { handoffs: HANDOFF_CHANNEL, atRisk: AT_RISK_CHANNEL },
+      render: createNotificationRenderer(database.db),
+      clock,
+      concurrency: 1,
+    });
+    await queueAlert('throttle:1', 'C0THROTTLE1', 'Throttled One');
+    await queueAlert('throttle:2', 'C0THROTTLE2', 'Throttled Two');
+    fake.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 30 });
+    expect(await serial.drainOnce()).toEqual({ sent: 0, retried: 1, parked: 0 });
+    // The other channel's notification was claimed in the same drain but not posted.
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
+    expect(await rowByKey('throttle:2')).toMatchObject({ status: 'pending', attempts: 0 });
+
+    // Another replica's worker holds back too: the wait is in the outbox, not in one process.
+    offsetMs = 10_000;
+    expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 0, retried: 0, parked: 0 });
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
+
+    offsetMs = 31_000;
+    expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 2, retried: 0, parked: 0 });
+    expect(fake.callsTo('chat.postMessage').map((call) => call.outcome)).toEqual(['rate_limited', 'ok', 'ok']);
+  });
+
+  it('a post that landed although Slack answered 500 is found once Slack is back, not posted twice', async () => {
+    await queueAlert('outage:landed', 'C0LANDED01', 'Landed Co');
+    fake.failNext('chat.postMessage', { status: 500, processed: true });
+    expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 0, retried: 1, parked: 0 });
+
+    // Slack is still down when the worker looks for the uncertain post: it waits rather than post blind.
+    fake.failNext('conversations.history', { status: 500 });
+    offsetMs = 10_000;
+    expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 0, retried: 1, parked: 0 });
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
+
+    offsetMs = 30_000;
+    expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 1, retried: 0, parked: 0 });
+    expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
+    expect(fake.callsTo('conversations.history').map((call) => call.outcome)).toEqual(['http_500', 'ok']);
+    expect(await rowByKey('outage:landed')).toMatchObject({ status: 'sent', slackChannel: 'C0LANDED01', postingSince: null });
+  });
+
   it('parks a message Slack refuses for good, with the error and a hint, and moves on', async () => {
     await queueAlert('alert:not-in-channel', 'C0PRIVATE1');
     fake.failNext('chat.postMessage', { error: 'not_in_channel' });

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type User, accountHealth } from '../db/schema.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
-import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, validateView } from './support/fake-slack.ts';
-import { type SlackRequestClient, appHomeOpenedEvent, createSlackClient } from './support/slack-requests.ts';
+import { type SlackRequestClient, appHomeOpenedEvent } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
 const DAY_MS = 86_400_000;
@@ -13,13 +12,12 @@ const DAY_MS = 86_400_000;
 let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
-let lifeline: Lifeline;
 let slack: SlackRequestClient;
 let csm: User;
 
 beforeAll(async () => {
   harness = await startSlackHarness();
-  ({ database, fake, lifeline, slack } = harness);
+  ({ database, fake, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
 });
 afterAll(async () => {

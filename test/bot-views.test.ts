@@ -35,7 +35,7 @@ function account(index: number, overrides: Partial<Account> = {}): Account {
   };
 }
 
-const person: User = { id: 'p', name: huge('Person', 300), email: 'p@x.test', slackUserId: 'U0PERSON1', role: 'csm', createdAt: now };
+const person: User = { id: 'p', name: huge('Person', 300), email: 'p@x.test', slackUserId: 'U0PERSON1', role: 'csm', managerId: null, createdAt: now };
 
 function handoff(overrides: Partial<Handoff> = {}): Handoff {
   return {
@@ -180,7 +180,7 @@ describe('Block Kit builders with large inputs', () => {
   it('App Home fits 100 blocks with 500 accounts over 150 stages, 200 handoffs, 300 renewals and 300 at-risk items', () => {
     const accounts = Array.from({ length: 500 }, (_, index) => ({
       account: account(index, { stageKey: `stage_${index % 150}` }),
-      health: { accountId: 'a', score: 50, status: 'at_risk' as const, scoreDayAgo: 60, scoreWeekAgo: 70, reasons: [], components: null, computedAt: now, modelVersion: 1, note: null },
+      health: { accountId: 'a', score: 50, status: 'at_risk' as const, scoreDayAgo: 60, scoreWeekAgo: 70, reasons: [], components: null, computedAt: now, modelVersion: 1, note: null, facts: null, scoreDayAgoFrom: null, scoreDayAgoUntil: null, scoreWeekAgoFrom: null, scoreWeekAgoUntil: null },
     }));
     const book: Book = {
       accounts,

@@ -240,6 +240,40 @@ describe('fake Slack per-channel rate limit', () => {
   });
 });
 
+describe('fake Slack failure rules on a simulated clock', () => {
+  it('fails calls by schedule and by channel, records its own time, and can lose the answer to a post that landed', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const fake = await startFakeSlack({ clock: () => now });
+    try {
+      fake.failWhen('*', ({ at }) => (at < Date.parse('2030-01-01T00:05:00Z') ? { status: 500 } : undefined));
+      fake.failWhen('chat.postMessage', ({ body }) => (body.channel === 'CGONE' ? { error: 'channel_not_found' } : undefined));
+      const client = webClient(fake, { rejectRateLimitedCalls: true });
+      await expect(client.chat.postMessage({ channel: 'C0001', text: 'during' })).rejects.toMatchObject({ code: ErrorCode.HTTPError, statusCode: 500 });
+      now += 5 * 60_000;
+      await expect(client.chat.postMessage({ channel: 'C0001', text: 'after' })).resolves.toMatchObject({ ok: true });
+      await expect(client.chat.postMessage({ channel: 'CGONE', text: 'gone' })).rejects.toMatchObject({ data: { error: 'channel_not_found' } });
+      expect(fake.callsTo('chat.postMessage').map((call) => [call.at - Date.parse('2030-01-01T00:00:00Z'), call.outcome])).toEqual([
+        [0, 'http_500'],
+        [300_000, 'ok'],
+        [300_000, 'error'],
+      ]);
+
+      // A one-off failure still comes first; a processed 500 stores the post, which history then shows.
+      fake.failNext('chat.postMessage', { status: 500, processed: true });
+      await expect(client.chat.postMessage({ channel: 'C0002', text: 'landed anyway' })).rejects.toMatchObject({ statusCode: 500 });
+      expect(fake.callsTo('chat.postMessage').at(-1)).toMatchObject({ outcome: 'http_500', processed: true });
+      const history = await client.conversations.history({ channel: 'C0002' });
+      expect(history.messages?.map((message) => message.text)).toEqual(['landed anyway']);
+
+      fake.reset();
+      now -= 5 * 60_000;
+      await expect(client.chat.postMessage({ channel: 'C0001', text: 'rules cleared' })).resolves.toMatchObject({ ok: true });
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
 describe('validateBlocks / validateView', () => {
   const button = (text: string, extra: Record<string, unknown> = {}) => ({
     type: 'button',

@@ -1,12 +1,12 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { accounts, stageTransitions, type User } from '../db/schema.ts';
-import { ActionIds } from '../bot/ids.ts';
+import { ActionIds, CallbackIds } from '../bot/ids.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
-import { type SlackRequestClient, buttonAction, createSlackClient, slashCommand, staticSelectAction } from './support/slack-requests.ts';
+import { type SlackRequestClient, buttonAction, createSlackClient, slashCommand, staticSelectAction, viewSubmissionPayload } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
 
@@ -289,8 +289,35 @@ describe('when the database is unavailable', () => {
       const [reply] = await outage.fake.waitForCalls('response_url', 1);
       expect(reply?.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/can't reach its database.*nothing was changed/) });
       expect(String(reply?.body.text)).not.toMatch(/reference/);
+
+      // A modal cannot be answered through response_url: the submission's ack replaces the form with the reason.
+      const submitted = await outage.slack.viewSubmission(
+        viewSubmissionPayload({
+          userId: 'UCSM0001',
+          callbackId: CallbackIds.stageMove,
+          privateMetadata: JSON.stringify({ accountId: '00000000-0000-4000-8000-000000000001', version: 1, toStage: 'implementation' }),
+          values: {},
+        }),
+      );
+      expect(submitted.status).toBe(200);
+      expect(submitted.json()).toMatchObject({ response_action: 'update', view: { type: 'modal' } });
+      expect(JSON.stringify(submitted.json())).toMatch(/can't reach its database right now, so nothing was changed/);
     } finally {
       await outage.close();
     }
+  });
+});
+
+describe('the Slack endpoint', () => {
+  it("answers Slack's URL verification and SSL check, signed, and nothing unsigned or not a POST", async () => {
+    const challenge = await slack.send(JSON.stringify({ type: 'url_verification', token: 'x', challenge: 'c-8812' }), 'application/json');
+    expect(challenge.status).toBe(200);
+    expect(challenge.json()).toEqual({ challenge: 'c-8812' });
+    const unsigned = await slack.send(JSON.stringify({ type: 'url_verification', challenge: 'c-8812' }), 'application/json', { omitHeaders: true });
+    expect(unsigned.status).toBe(401);
+    const sslCheck = await slack.send('ssl_check=1&token=x', 'application/x-www-form-urlencoded');
+    expect(sslCheck.status).toBe(200);
+    expect((await fetch(`${lifeline.url}/slack/events`)).status).toBe(405);
+    expect(fake.calls).toEqual([]);
   });
 });

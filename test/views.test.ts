@@ -27,7 +27,7 @@ function account(overrides: Partial<Account> = {}): Account {
   };
 }
 
-const person = (name: string, slackUserId: string | null): User => ({ id: name, name, email: `${name}@x.test`, slackUserId, role: 'csm', createdAt: now });
+const person = (name: string, slackUserId: string | null): User => ({ id: name, name, email: `${name}@x.test`, slackUserId, role: 'csm', managerId: null, createdAt: now });
 
 describe('the account card', () => {
   it('shows stage and time in it, SLA overrun, ARR, owners as mentions, and renewal countdown', () => {

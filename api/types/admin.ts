@@ -2,11 +2,30 @@ import type { ApiToken } from '../../db/schema.ts';
 import { requireAccess } from '../../domain/access.ts';
 import { defineStage, updateStage } from '../../domain/stage-definitions.ts';
 import { issueApiToken, revokeApiToken } from '../../domain/tokens.ts';
-import { linkSlackUser, listUsers } from '../../domain/users.ts';
+import { MAX_UPSERT_PEOPLE, type UpsertPeopleResult, linkSlackUser, listUsers, upsertPeople } from '../../domain/users.ts';
 import { builder } from '../builder.ts';
 import { TokenRoleEnum, UserRoleEnum } from './enums.ts';
 import { StageRef } from './stage.ts';
 import { UserRef } from './user.ts';
+
+const PersonInput = builder.inputType('PersonInput', {
+  description: 'A person as an HR or identity system knows them; email is the key.',
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    name: t.string({ required: true }),
+    role: t.field({ type: UserRoleEnum, required: true }),
+    slackUserId: t.string({ required: false, description: 'Their Slack member id (U…); omitted keeps the current link.' }),
+    managerEmail: t.string({ required: false, description: 'Whom they report to, a manager or admin in Lifeline or in the same call; omitted keeps the current one.' }),
+  }),
+});
+
+const UpsertPeoplePayload = builder.objectRef<UpsertPeopleResult>('UpsertPeoplePayload').implement({
+  fields: (t) => ({
+    created: t.exposeInt('created'),
+    updated: t.exposeInt('updated'),
+    people: t.field({ type: [UserRef], complexity: 0, resolve: (payload) => payload.people }),
+  }),
+});
 
 builder.queryField('users', (t) =>
   t.field({
@@ -103,6 +122,22 @@ builder.mutationFields((t) => ({
         terminal: given(input.terminal),
       });
     },
+  }),
+  upsertPeople: t.field({
+    type: UpsertPeoplePayload,
+    description: `Creates or updates people by email, with role, Slack link and manager (admins; up to ${MAX_UPSERT_PEOPLE} per call). Idempotent, all or nothing; an omitted Slack id or manager keeps the current one.`,
+    args: { people: t.arg({ type: [PersonInput], required: true }) },
+    resolve: (_root, args, ctx) =>
+      upsertPeople(ctx.db, {
+        actor: ctx.actor,
+        people: args.people.map((person) => ({
+          email: person.email,
+          name: person.name,
+          role: person.role,
+          slackUserId: person.slackUserId ?? null,
+          managerEmail: person.managerEmail ?? null,
+        })),
+      }),
   }),
   linkSlackUser: t.field({
     type: UserRef,

@@ -12,3 +12,12 @@ export const UserRef = builder.objectRef<User>('User').implement({
     slackUserId: t.exposeString('slackUserId', { nullable: true, description: 'The linked Slack user (U…), if any.' }),
   }),
 });
+
+builder.objectField(UserRef, 'manager', (t) =>
+  t.field({
+    type: UserRef,
+    nullable: true,
+    description: 'Whom this person reports to: escalations about their accounts (overdue handoffs, unacknowledged at-risk items) go there.',
+    resolve: (user, _args, ctx) => (user.managerId ? ctx.loaders.user.load(user.managerId) : null),
+  }),
+);

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
   boolean,
   date,
@@ -42,6 +43,8 @@ export const users = pgTable(
     email: text('email').notNull(),
     slackUserId: text('slack_user_id'),
     role: userRole('role').notNull(),
+    /** Whom this person reports to: escalations about their accounts go to this manager. */
+    managerId: uuid('manager_id').references((): AnyPgColumn => users.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
   },
   (t) => [

@@ -59,6 +59,20 @@ export const accountHealth = pgTable(
     note: text('note'),
     /** The components of the current score, so a card shows them without reading history. */
     components: jsonb('components').$type<HealthComponents>(),
+    /**
+     * The numbers the components and reasons are written from (domain/health.ts lists them), so a recompute compares
+     * numbers and writes text only for the scores that changed. Null before the first recompute that stored them.
+     */
+    facts: bigint('facts', { mode: 'number' }).array(),
+    /**
+     * The history points `scoreDayAgo` / `scoreWeekAgo` hold between: each stays the score in effect for any moment
+     * from `…From` (null: since the first point) until `…Until` (null: until the next change), so a recompute looks
+     * history up only when the moment a day or a week ago has left that span. All null: not known yet.
+     */
+    scoreDayAgoFrom: timestamptz('score_day_ago_from'),
+    scoreDayAgoUntil: timestamptz('score_day_ago_until'),
+    scoreWeekAgoFrom: timestamptz('score_week_ago_from'),
+    scoreWeekAgoUntil: timestamptz('score_week_ago_until'),
   },
   (t) => [index('account_health_status_idx').on(t.status, t.score), index('account_health_score_idx').on(t.score)],
 );

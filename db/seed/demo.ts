@@ -1,4 +1,4 @@
-import { asc, count, eq } from 'drizzle-orm';
+import { asc, count, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { type Segment, type User, type UserRole, accounts, users as usersTable } from '../schema.ts';
 import { actorFromUser } from '../../domain/actors.ts';
@@ -66,6 +66,13 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
   const aes = byRole('ae');
   const manager = byRole('manager')[0];
   const admin = byRole('admin')[0];
+  // The CSMs and AEs report to the manager: escalations about their accounts go to her.
+  if (manager) {
+    await db
+      .update(usersTable)
+      .set({ managerId: manager.id })
+      .where(inArray(usersTable.id, [...csms, ...aes].map((user) => user.id)));
+  }
   const stageKeys = defaultStages.map((stage) => stage.key);
   const segmentsInOrder: Segment[] = ['smb', 'mid_market', 'enterprise'];
   const arrBySegment: Record<Segment, [number, number]> = { smb: [8_000, 30_000], mid_market: [30_000, 120_000], enterprise: [120_000, 600_000] };
@@ -73,7 +80,6 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
   for (const [index, name] of companies.entries()) {
     // Most of a book sits in adoption; a few accounts are new or lost.
     const stageIndex = index < 4 ? 0 : index < 10 ? 1 : index < 17 ? 2 : index < 25 ? 3 : index < 37 ? 4 : 5;
-    const targetStage = stageKeys[stageIndex] ?? 'onboarding';
     const segment = segmentsInOrder[index % 3] ?? 'smb';
     const [low, high] = arrBySegment[segment];
     const arrDollars = Math.round((low + random() * (high - low)) / 500) * 500;

@@ -23,9 +23,24 @@ export interface RecordedCall {
   errors?: string[];
   /** Things Slack accepts but that are probably mistakes, e.g. `missing_text_fallback`. */
   warnings: string[];
+  /** Answered 500 after Slack did the work (a `processed` failure): the caller cannot know it landed. */
+  processed?: boolean;
 }
 
-export type FakeFailure = { status: 500 } | { status: 429; retryAfterSeconds: number } | { error: string };
+/**
+ * `processed: true` on a 500: Slack did the work (a post is stored and shows in conversations.history), then
+ * the answer was lost, as when a gateway times out behind a healthy backend.
+ */
+export type FakeFailure = { status: 500; processed?: boolean } | { status: 429; retryAfterSeconds: number } | { error: string };
+
+/** What a failure rule sees of a call: its arguments and the fake's time. */
+export interface FailureProbe {
+  body: Record<string, unknown>;
+  at: number;
+}
+
+/** Decides, call by call, whether the fake fails it: an outage schedule, a channel that is gone, … */
+export type FailureRule = (call: FailureProbe) => FakeFailure | undefined;
 
 export interface FakeSlackUser {
   id: string;
@@ -40,6 +55,11 @@ export interface FakeSlackOptions {
   channelRateLimit?: { perSecond: number };
   /** Users answered by users.info / users.lookupByEmail; unknown ids and emails get a deterministic synthetic user. */
   users?: FakeSlackUser[];
+  /**
+   * The fake's time in ms: recorded call times, the per-channel rate window and failure rules read it. The wall
+   * clock by default; a simulated clock lets a test play minutes of an outage in a second.
+   */
+  clock?: () => number;
 }
 
 export interface FakeSlack {
@@ -49,6 +69,11 @@ export interface FakeSlack {
   callsTo(method: string): RecordedCall[];
   waitForCalls(method: string, count: number, timeoutMs?: number): Promise<RecordedCall[]>;
   failNext(method: string, failure: FakeFailure, times?: number): void;
+  /**
+   * Consulted for every call to `method` (`*` for every method and response_url) that no `failNext` failure
+   * took; the first rule that answers a failure decides. Cleared by reset().
+   */
+  failWhen(method: string, rule: FailureRule): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -550,6 +575,8 @@ interface StoredMessage {
 export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<FakeSlack> {
   const calls: RecordedCall[] = [];
   const failures = new Map<string, FakeFailure[]>();
+  const failureRules: { method: string; rule: FailureRule }[] = [];
+  const now = options.clock ?? Date.now;
   const waiters = new Set<{ check: () => boolean; abort: (error: Error) => void }>();
   const messages = new Map<string, StoredMessage>();
   const viewHashes = new Map<string, string>();
@@ -565,7 +592,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   let lastTs = 0;
   function nextTs(): string {
     tsCounter += 1;
-    const micros = Math.max(Date.now() * 1000, lastTs + 1);
+    const micros = Math.max(now() * 1000, lastTs + 1);
     lastTs = micros;
     return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, '0')}`;
   }
@@ -575,20 +602,26 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     for (const waiter of [...waiters]) waiter.check();
   }
 
-  function takeFailure(method: string): FakeFailure | undefined {
+  function takeFailure(method: string, probe: FailureProbe): FakeFailure | undefined {
     const queue = failures.get(method);
     const failure = queue?.shift();
     if (queue && queue.length === 0) failures.delete(method);
-    return failure;
+    if (failure) return failure;
+    for (const entry of failureRules) {
+      if (entry.method !== method && entry.method !== '*') continue;
+      const ruled = entry.rule(probe);
+      if (ruled) return ruled;
+    }
+    return undefined;
   }
 
   function isRateLimited(channel: string): boolean {
     const limit = options.channelRateLimit;
     if (!limit) return false;
-    const now = Date.now();
-    const recent = (postTimes.get(channel) ?? []).filter((t) => now - t < 1000);
+    const at = now();
+    const recent = (postTimes.get(channel) ?? []).filter((t) => at - t < 1000);
     const limited = recent.length >= limit.perSecond;
-    if (!limited) recent.push(now);
+    if (!limited) recent.push(at);
     postTimes.set(channel, recent);
     return limited;
   }
@@ -891,13 +924,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       method,
       body: parsed.body,
       token: parsed.token,
-      at: Date.now(),
+      at: now(),
       outcome: 'ok',
       warnings: parsed.warnings,
     };
 
-    const failure = takeFailure(method);
-    if (failure) {
+    const failure = takeFailure(method, { body: parsed.body, at: call.at });
+    const processedFailure = failure && 'status' in failure && failure.status === 500 && failure.processed === true;
+    if (failure && !processedFailure) {
       applyFailure(res, call, failure, false);
       return;
     }
@@ -921,6 +955,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     }
 
     const response = outcome.response;
+    if (failure) {
+      call.processed = response.ok === true;
+      applyFailure(res, call, failure, false);
+      return;
+    }
     if (response.ok !== true) {
       call.outcome = 'error';
       call.error = typeof response.error === 'string' ? response.error : 'unknown_error';
@@ -940,12 +979,11 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       method: 'response_url',
       body: {},
       token: undefined,
-      at: Date.now(),
+      at: now(),
       responseId: id,
       outcome: 'ok',
       warnings: [],
     };
-    const failure = takeFailure('response_url');
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
@@ -956,6 +994,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       call.body = parsed;
       parseJsonFields(call.body);
     }
+    const failure = takeFailure('response_url', { body: call.body, at: call.at });
     if (failure) {
       applyFailure(res, call, failure, true);
       return;
@@ -1057,9 +1096,13 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       for (let i = 0; i < times; i += 1) queue.push(failure);
       failures.set(method, queue);
     },
+    failWhen(method: string, rule: FailureRule): void {
+      failureRules.push({ method, rule });
+    },
     reset(): void {
       calls.length = 0;
       failures.clear();
+      failureRules.length = 0;
       postTimes.clear();
       messages.clear();
       viewHashes.clear();

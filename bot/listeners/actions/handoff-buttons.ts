@@ -1,10 +1,10 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, DatepickerAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { actorFromUser } from '../../../domain/actors.ts';
-import { InvalidInputError, NotFoundError } from '../../../domain/errors.ts';
-import { acceptHandoff, confirmHandoff, getHandoff, scheduleKickoff } from '../../../domain/handoffs.ts';
+import { InvalidInputError } from '../../../domain/errors.ts';
+import { acceptHandoff, confirmHandoff, getHandoffToConfirm, scheduleKickoff } from '../../../domain/handoffs.ts';
 import { getAccount } from '../../../domain/accounts.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
-import { type BotDeps, ackFirst } from '../../deps.ts';
+import type { BotDeps } from '../../deps.ts';
 import { handoffContextModal } from '../../views/handoff.ts';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -18,45 +18,48 @@ function handoffIdOf(blockId: string): string {
 }
 
 /** AE: "Confirm context" as it stands. The message itself is redrawn by the outbox (chat.update). */
-export function confirmHandoffAction({ db, onNotificationsQueued, afterAck }: BotDeps) {
-  return ackFirst(afterAck, async ({ body, action }: ButtonArgs): Promise<void> => {
+export function confirmHandoffAction({ db, onNotificationsQueued }: BotDeps) {
+  return async ({ ack, body, action }: ButtonArgs): Promise<void> => {
+    await ack();
     const user = await requireUserBySlackId(db, body.user.id);
     await confirmHandoff(db, { handoffId: action.value ?? '', actor: actorFromUser(user) });
     onNotificationsQueued?.();
-  });
+  };
 }
 
 /** AE: "Edit context" opens the modal with the required fields. */
-export function editHandoffAction({ db, afterAck }: BotDeps) {
-  return ackFirst(afterAck, async ({ body, action, client }: ButtonArgs): Promise<void> => {
-    await requireUserBySlackId(db, body.user.id);
-    const handoff = await getHandoff(db, action.value ?? '');
-    if (!handoff) throw new NotFoundError('That handoff no longer exists in Lifeline.');
+export function editHandoffAction({ db }: BotDeps) {
+  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
+    await ack();
+    const user = await requireUserBySlackId(db, body.user.id);
+    const handoff = await getHandoffToConfirm(db, { handoffId: action.value ?? '', actor: actorFromUser(user) });
     const account = await getAccount(db, handoff.accountId);
     await client.views.open({
       trigger_id: body.trigger_id,
       view: handoffContextModal(handoff, account?.name ?? 'this account', JSON.stringify({ handoffId: handoff.id })),
     });
-  });
+  };
 }
 
 /** CSM: "Accept handoff". */
-export function acceptHandoffAction({ db, onNotificationsQueued, afterAck }: BotDeps) {
-  return ackFirst(afterAck, async ({ body, action }: ButtonArgs): Promise<void> => {
+export function acceptHandoffAction({ db, onNotificationsQueued }: BotDeps) {
+  return async ({ ack, body, action }: ButtonArgs): Promise<void> => {
+    await ack();
     const user = await requireUserBySlackId(db, body.user.id);
     await acceptHandoff(db, { handoffId: action.value ?? '', actor: actorFromUser(user) });
     onNotificationsQueued?.();
-  });
+  };
 }
 
 /** CSM: a kickoff date picked on the message. */
-export function kickoffDateAction({ db, onNotificationsQueued, afterAck }: BotDeps) {
-  return ackFirst(afterAck, async ({ body, action }: DatepickerArgs): Promise<void> => {
+export function kickoffDateAction({ db, onNotificationsQueued }: BotDeps) {
+  return async ({ ack, body, action }: DatepickerArgs): Promise<void> => {
+    await ack();
     const user = await requireUserBySlackId(db, body.user.id);
     if (!action.selected_date) return;
     // A date picker gives a calendar day; midday UTC keeps it on that day in every office's time zone.
     const kickoffAt = new Date(`${action.selected_date}T12:00:00Z`);
     await scheduleKickoff(db, { handoffId: handoffIdOf(action.block_id), actor: actorFromUser(user), kickoffAt });
     onNotificationsQueued?.();
-  });
+  };
 }

@@ -4,7 +4,7 @@ import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts'
 import { ReasonRequiredError, moveStageWithAudit } from '../../../domain/stage-moves.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { type CardLocation, refreshAccountCard } from '../../cards.ts';
-import { type BotDeps, ackFirst } from '../../deps.ts';
+import type { BotDeps } from '../../deps.ts';
 import { parseCardBlockId } from '../../ids.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
 import { encodeStageMoveMetadata } from '../views/stage-move.ts';
@@ -25,8 +25,9 @@ export function auditTargetFor(location: CardLocation): string | undefined {
  * A stage chosen on an account card. Forward moves happen at once; moving backward or to a final stage
  * opens a modal that asks for the reason (the domain refuses such a move without one).
  */
-export function stageSelectAction({ db, afterAck }: BotDeps) {
-  return ackFirst(afterAck, async ({ body, action, client, respond }: StageSelectArgs): Promise<void> => {
+export function stageSelectAction({ db }: BotDeps) {
+  return async ({ ack, body, action, client, respond }: StageSelectArgs): Promise<void> => {
+    await ack();
     const card = parseCardBlockId(action.block_id);
     if (!card) {
       throw new InvalidInputError('This card is out of date. Open the account again with `/lifeline account <name>`.');
@@ -68,9 +69,9 @@ export function stageSelectAction({ db, afterAck }: BotDeps) {
       // A stale card is an everyday race, not a failure: say who moved it and show the account as it is now.
       if (!(error instanceof StaleVersionError)) throw error;
       await respond({ response_type: 'ephemeral', replace_original: false, text: error.message });
-      await refreshAccountCard(db, client, location, card.accountId);
+      await refreshAccountCard(db, client, location, card.accountId, move.actor);
       return;
     }
-    await refreshAccountCard(db, client, location, card.accountId);
-  });
+    await refreshAccountCard(db, client, location, card.accountId, move.actor);
+  };
 }

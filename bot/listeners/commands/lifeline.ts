@@ -1,10 +1,11 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { searchAccountsByName } from '../../../domain/accounts.ts';
+import { actorFromUser } from '../../../domain/actors.ts';
 import { RENEWAL_WINDOW_DAYS, listUpcomingRenewals } from '../../../domain/book.ts';
 import { digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
-import { type BotDeps, ackFirst } from '../../deps.ts';
+import type { BotDeps } from '../../deps.ts';
 import { accountChooser, helpMessage, noticeMessage } from '../../views/account-card.ts';
 import { atRiskDigest } from '../../views/digest.ts';
 import { renewalsMessage } from '../../views/home.ts';
@@ -13,9 +14,10 @@ type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /** `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. */
 export function lifelineCommand({ db, clock }: BotDeps) {
-  return async ({ command, ack, respond }: CommandArgs): Promise<void> => {
+  return async ({ ack, command, respond }: CommandArgs): Promise<void> => {
     await ack();
     const user = await requireUserBySlackId(db, command.user_id);
+    const reader = actorFromUser(user);
     const [subcommand = '', ...rest] = command.text.trim().split(/\s+/);
     const argument = rest.join(' ');
     const now = clock?.() ?? new Date();
@@ -27,7 +29,7 @@ export function lifelineCommand({ db, clock }: BotDeps) {
         return;
       case 'at-risk':
       case 'atrisk': {
-        const items = await listDigestItems(db, { csmId: user.id, now });
+        const items = await listDigestItems(db, { csmId: user.id, now, reader });
         await respond({ response_type: 'ephemeral', ...atRiskDigest(items, { day: digestDay(now), now, csmId: user.id }) });
         return;
       }
@@ -41,11 +43,11 @@ export function lifelineCommand({ db, clock }: BotDeps) {
           await respond({ response_type: 'ephemeral', ...helpMessage('Which account? Try `/lifeline account Acme`.') });
           return;
         }
-        const matches = await searchAccountsByName(db, argument, 11);
+        const matches = await searchAccountsByName(db, { query: argument, limit: 11, reader });
         const exact = matches.filter((account) => account.name.toLowerCase() === argument.toLowerCase());
         const chosen = exact.length === 1 ? exact[0] : matches.length === 1 ? matches[0] : undefined;
         if (chosen) {
-          const card = await renderAccountCard(db, chosen.id, { shareable: true });
+          const card = await renderAccountCard(db, chosen.id, { shareable: true, reader });
           await respond({ response_type: 'ephemeral', ...card });
         } else if (matches.length === 0) {
           await respond({

@@ -9,25 +9,23 @@ import { sectionBlock } from '../../views/format.ts';
 type HomeArgs = SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs;
 
 /** App Home: publish the person's book each time they open the tab (Bolt has already acked the event). */
-export function appHomeOpened({ db, clock, afterAck }: BotDeps) {
+export function appHomeOpened({ db, clock }: BotDeps) {
   return async ({ event, client }: HomeArgs): Promise<void> => {
     if (event.tab !== 'home') return;
-    await afterAck(async () => {
-      const user = await findUserBySlackId(db, event.user);
-      if (!user) {
-        await client.views.publish({
-          user_id: event.user,
-          view: {
-            type: 'home',
-            blocks: [sectionBlock('Your Slack account is not linked to Lifeline yet, so there is no book to show. Ask a Lifeline admin to link your Slack user to your Lifeline user.')],
-          },
-        });
-        return;
-      }
-      const now = clock?.() ?? new Date();
-      const [book, stages] = await Promise.all([getBook(db, { userId: user.id, now }), listStages(db)]);
-      await client.views.publish({ user_id: event.user, view: appHome({ user, book, stages, now }) });
-    });
+    const user = await findUserBySlackId(db, event.user);
+    if (!user) {
+      await client.views.publish({
+        user_id: event.user,
+        view: {
+          type: 'home',
+          blocks: [sectionBlock('Your Slack account is not linked to Lifeline yet, so there is no book to show. Ask a Lifeline admin to link your Slack user to your Lifeline user.')],
+        },
+      });
+      return;
+    }
+    const now = clock?.() ?? new Date();
+    const [book, stages] = await Promise.all([getBook(db, { userId: user.id, now }), listStages(db)]);
+    await client.views.publish({ user_id: event.user, view: appHome({ user, book, stages, now }) });
   };
 }
 

@@ -1,6 +1,8 @@
 import type { App } from '@slack/bolt';
 import type { ViewResponseAction } from '@slack/bolt';
+import { isDatabaseUnavailable } from '../../../db/client.ts';
 import { DomainError } from '../../../domain/errors.ts';
+import { DATABASE_UNAVAILABLE_MESSAGE } from '../../deps.ts';
 import type { BotDeps } from '../../deps.ts';
 import { CallbackIds } from '../../ids.ts';
 import { noticeModal } from '../../views/stage-move.ts';
@@ -14,8 +16,8 @@ function inputBlockIds(view: ViewArgs['view']): Set<string> {
 /**
  * Errors in a modal belong in the modal. app.error cannot answer a view submission (only the ack can), so
  * submissions go through this one wrapper: a domain error about an input becomes `response_action: errors`
- * on that input's block, any other domain error replaces the form with a modal that says why, and anything
- * unexpected still goes to app.error.
+ * on that input's block, any other domain error (or an unreachable database) replaces the form with a modal that
+ * says why, and anything unexpected still goes to app.error.
  */
 export function modalErrors(handler: (args: ViewArgs) => Promise<void>) {
   return async (args: ViewArgs): Promise<void> => {
@@ -27,6 +29,10 @@ export function modalErrors(handler: (args: ViewArgs) => Promise<void>) {
     try {
       await handler({ ...args, ack });
     } catch (error) {
+      if (!acked && isDatabaseUnavailable(error)) {
+        await args.ack({ response_action: 'update', view: noticeModal('Nothing changed', DATABASE_UNAVAILABLE_MESSAGE) });
+        return;
+      }
       if (acked || !(error instanceof DomainError)) throw error;
       if (error.field && inputBlockIds(args.view).has(error.field)) {
         await args.ack({ response_action: 'errors', errors: { [error.field]: error.message } });

@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
-import { actorFromUser } from '../../../domain/actors.ts';
+import { type Actor, actorFromUser } from '../../../domain/actors.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
 import { moveStageWithAudit } from '../../../domain/stage-moves.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
@@ -46,12 +46,12 @@ export function inputValue(view: ViewSubmitAction['view'], blockId: string): str
   return undefined;
 }
 
-async function redrawCard(db: BotDeps['db'], client: WebClient, metadata: StageMoveMetadata): Promise<void> {
+async function redrawCard(db: BotDeps['db'], client: WebClient, metadata: StageMoveMetadata, reader: Actor): Promise<void> {
   if (metadata.channel && metadata.ts) {
-    const card = await renderAccountCard(db, metadata.accountId, { shareable: false });
+    const card = await renderAccountCard(db, metadata.accountId, { shareable: false, reader });
     await client.chat.update({ channel: metadata.channel, ts: metadata.ts, text: card.text, blocks: card.blocks });
   } else if (metadata.responseUrl) {
-    const card = await renderAccountCard(db, metadata.accountId, { shareable: true });
+    const card = await renderAccountCard(db, metadata.accountId, { shareable: true, reader });
     const response = await fetch(metadata.responseUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -73,16 +73,17 @@ export function stageMoveSubmission({ db }: BotDeps) {
     const toStage = metadata.toStage ?? inputValue(view, FieldIds.toStage);
     if (!toStage) throw new InvalidInputError('Choose the stage to move to.', FieldIds.toStage);
     const auditTarget = metadata.channel && metadata.ts ? metadata.channel : undefined;
+    const actor = actorFromUser(user);
     await moveStageWithAudit(db, {
       accountId: metadata.accountId,
       toStage,
       expectedVersion: metadata.version,
-      actor: actorFromUser(user),
+      actor,
       source: 'slack',
       reason: inputValue(view, FieldIds.reason) ?? null,
       ...(auditTarget ? { auditTarget } : {}),
     });
     await ack();
-    await redrawCard(db, client, metadata);
+    await redrawCard(db, client, metadata, actor);
   };
 }

@@ -1,0 +1,1 @@
+CREATE INDEX "job_runs_running_lease_idx" ON "job_runs" USING btree ("lease_until") WHERE "job_runs"."status" = 'running';

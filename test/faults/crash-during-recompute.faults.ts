@@ -1,0 +1,256 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { queryRows } from '../../db/client.ts';
+import { type JobRun, jobRuns } from '../../db/schema.ts';
+import { createToken } from '../support/factories.ts';
+import { createGraphqlClient } from '../support/graphql.ts';
+import { recordScenario } from './support/report.ts';
+import type { Replica } from './support/replica.ts';
+import { type FaultStack, startFaultStack } from './support/stack.ts';
+
+/** Enough accounts that a full recompute takes a second or two here, so a kill lands inside it. */
+const ACCOUNTS = Number(process.env.FAULT_RECOMPUTE_ACCOUNTS ?? 15_000);
+const KILLS = Number(process.env.FAULT_RECOMPUTE_KILLS ?? 3);
+const STEP_SECONDS = 3;
+const NEVER = '0 0 1 1 *';
+// Only health is scheduled, every 3 seconds; the other jobs stay out of the way.
+const WORKER_ENV = {
+  LIFELINE_JOBS: 'on',
+  LIFELINE_SCHEDULE_HEALTH: `*/${STEP_SECONDS} * * * * *`,
+  LIFELINE_SCHEDULE_RENEWALS: NEVER,
+  LIFELINE_SCHEDULE_RULES: NEVER,
+  LIFELINE_SCHEDULE_DIGEST: NEVER,
+  LIFELINE_SCHEDULE_OUTBOX: NEVER,
+};
+
+let stack: FaultStack;
+
+beforeAll(async () => {
+  stack = await startFaultStack({ replicas: 0, env: { LIFELINE_JOBS: 'off' } });
+});
+afterAll(async () => {
+  await stack?.teardown();
+});
+
+/**
+ * Accounts across stages and segments with six weeks of usage, inserted set-based in one transaction: a replica
+ * that recomputes meanwhile sees all of them or none.
+ */
+async function seedBook(): Promise<void> {
+  await stack.database.db.transaction(async (tx) => {
+    await tx.execute(sql`
+      insert into accounts (name, segment, stage_key, stage_entered_at, contract_start, contract_end, arr_cents, version)
+      select 'Recompute account ' || g, (array['smb', 'mid_market', 'enterprise'])[1 + g % 3]::segment,
+             (array['onboarding', 'implementation', 'early_adoption', 'mature_adoption'])[1 + g % 4],
+             now() - make_interval(days => g % 120), date '2026-01-01', current_date + 700, 100000 * (1 + g % 50), 1
+      from generate_series(1, ${ACCOUNTS}::int) g`);
+    await tx.execute(sql`
+      insert into usage_daily (account_id, day, active_users, seats, key_events, advanced_events)
+      select a.id, d::date, (a.seats * (0.2 + 0.7 * random()))::int, a.seats, (a.seats * 3 * random())::int, 0
+      from (select id, 10 + abs(hashtext(id::text)) % 90 as seats from accounts) a
+      cross join generate_series(current_date - 41, current_date, interval '4 days') d`);
+  });
+  await stack.database.db.execute(sql`analyze`);
+}
+
+/** The recompute statement as pg_stat_activity shows it: its first 1024 bytes only, so its opening words. */
+const RECOMPUTE_MARKER = 'with settings(segment, w_usage';
+
+const healthPage = z.object({
+  accounts: z.object({ edges: z.array(z.object({ node: z.object({ health: z.object({ computedAt: z.string() }).nullable() }) })) }),
+});
+
+function pidOf(run: JobRun): number {
+  return Number(run.instanceId.slice(run.instanceId.lastIndexOf(':') + 1));
+}
+
+/** The first health run after a slot in this status. */
+async function runAfter(slot: Date, status: JobRun['status']): Promise<JobRun | undefined> {
+  const [run] = await stack.database.db
+    .select()
+    .from(jobRuns)
+    .where(and(eq(jobRuns.job, 'health'), eq(jobRuns.status, status), gt(jobRuns.scheduledFor, slot)))
+    .orderBy(asc(jobRuns.scheduledFor))
+    .limit(1);
+  return run;
+}
+
+/** The first succeeded health run after a slot that scored the whole book. */
+async function fullRunAfter(slot: Date): Promise<JobRun | undefined> {
+  const runs = await stack.database.db
+    .select()
+    .from(jobRuns)
+    .where(and(eq(jobRuns.job, 'health'), eq(jobRuns.status, 'succeeded'), gt(jobRuns.scheduledFor, slot)))
+    .orderBy(asc(jobRuns.scheduledFor));
+  return runs.find((run) => run.counts?.accounts === ACCOUNTS);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    await sleep(everyMs);
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+}
+
+interface Generations {
+  rows: number;
+  moments: number;
+  /** History moments that hold some accounts but not all: a recompute that landed halfway. */
+  partialHistory: number;
+}
+
+/** What a reader sees in the database: one statement, so one snapshot. */
+async function readGenerations(): Promise<Generations> {
+  const [row] = await queryRows<{ rows: number | string; moments: number | string; partial: number | string }>(
+    stack.database.db,
+    sql`select (select count(*) from account_health) as rows,
+               (select count(distinct computed_at) from account_health) as moments,
+               (select count(*) from (select computed_at from health_scores group by computed_at having count(*) <> ${ACCOUNTS}::int) p) as partial`,
+  );
+  return { rows: Number(row?.rows ?? 0), moments: Number(row?.moments ?? 0), partialHistory: Number(row?.partial ?? 0) };
+}
+
+describe('crash during recompute', () => {
+  it(`kill -9 the replica running the health recompute ${KILLS} times: no half-written score is ever visible, the next fire completes`, async () => {
+    const { db } = stack.database;
+    const api = createGraphqlClient(db);
+    const token = await createToken(db, 'admin');
+    // Three replicas with the health schedule start while the book is written (their early fires see none of it):
+    // whichever claims a fire is killed, and the others take the next one.
+    const started = Date.now();
+    const workersUp = Promise.all([stack.addReplica(WORKER_ENV), stack.addReplica(WORKER_ENV), stack.addReplica(WORKER_ENV)]);
+    await seedBook();
+    const seedMs = Date.now() - started;
+    await workersUp;
+    const startMs = Date.now() - started;
+
+    // The first full recompute is the generation every reader sees until another one commits.
+    const baseline = await waitFor('a first full health run', () => fullRunAfter(new Date(0)), 30_000, 100);
+    const recomputeMs = (baseline.finishedAt?.getTime() ?? 0) - baseline.startedAt.getTime();
+    expect(await readGenerations()).toEqual({ rows: ACCOUNTS, moments: 1, partialHistory: 0 });
+
+    // An urgent ticket opens on every account: every account's score changes, so the next recompute that commits
+    // rewrites all of them, and one that commits halfway would leave two moments side by side.
+    await db.execute(sql`
+      insert into tickets (account_id, severity, subject, opened_at)
+      select id, 'urgent', 'Everything is on fire', now() - interval '1 hour' from accounts`);
+
+    let observations = 0;
+    let apiObservations = 0;
+    let halfWritten = 0;
+    let apiHalfWritten = 0;
+    let watching = true;
+    const watchDatabase = (async () => {
+      while (watching) {
+        const seen = await readGenerations();
+        observations += 1;
+        if (seen.rows !== ACCOUNTS || seen.moments !== 1 || seen.partialHistory !== 0) halfWritten += 1;
+        await sleep(50);
+      }
+    })();
+    // Through the GraphQL API: a page of the lowest scores, and when each was computed, must come from one run.
+    const watchApi = (async () => {
+      while (watching) {
+        const response = await api.request('{ accounts(first: 100, orderBy: health) { edges { node { health { computedAt } } } } }', {}, token);
+        const page = healthPage.safeParse(response.body.data);
+        const moments = new Set(page.data?.accounts.edges.map((edge) => edge.node.health?.computedAt ?? 'none'));
+        apiObservations += 1;
+        if (response.status !== 200 || page.data?.accounts.edges.length !== 100 || moments.size !== 1 || moments.has('none')) apiHalfWritten += 1;
+        await sleep(50);
+      }
+    })();
+
+    const crashed: { run: JobRun; killedAt: number; midStatement: boolean }[] = [];
+    const replacements: Promise<Replica>[] = [];
+    let lastSlot = baseline.scheduledFor;
+    for (let kill = 0; kill < KILLS; kill += 1) {
+      const run = await waitFor('a health run to start', () => runAfter(lastSlot, 'running'), 20_000);
+      lastSlot = run.scheduledFor;
+      await sleep(Math.max(0, run.startedAt.getTime() + recomputeMs * (0.15 + Math.random() * 0.6) - Date.now()));
+      const [active] = await queryRows<{ total: number | string }>(
+        db,
+        sql`select count(*) as total from pg_stat_activity
+            where state = 'active' and query like ${`%${RECOMPUTE_MARKER}%`} and query_start >= ${run.startedAt.toISOString()}::timestamptz
+              and pid <> pg_backend_pid()`,
+      );
+      if (!run.instanceId.startsWith(`${hostname()}:`)) throw new Error(`no replica of this stack runs ${run.instanceId}`);
+      // A replacement schedules before it says it is ready, so it may claim a fire a moment before it is listed.
+      const victim = await waitFor('the replica running it to be listed', async () => stack.replicas.find((replica) => replica.process.pid === pidOf(run)), 5_000);
+      const victimIndex = stack.replicas.indexOf(victim);
+      await victim.kill();
+      crashed.push({ run, killedAt: Date.now(), midStatement: Number(active?.total ?? 0) > 0 });
+      stack.replicas.splice(victimIndex, 1);
+      stack.slackClients.splice(victimIndex, 1);
+      // Restarted in the background, as an orchestrator would; after the last kill the survivors are enough.
+      if (kill < KILLS - 1) replacements.push(stack.addReplica(WORKER_ENV));
+    }
+
+    const next = await waitFor('a health run after the crashes to succeed', () => runAfter(lastSlot, 'succeeded'), 30_000, 50);
+    const lastKill = crashed.at(-1)?.killedAt ?? Date.now();
+    watching = false;
+    await Promise.all([watchDatabase, watchApi, ...replacements]);
+
+    const crashedRows = await db
+      .select()
+      .from(jobRuns)
+      .where(inArray(jobRuns.id, crashed.map((entry) => entry.run.id)));
+    const midStatement = crashed.filter((entry) => entry.midStatement).length;
+    const final = await readGenerations();
+    const [current] = await queryRows<{ computed_at: Date | string }>(db, sql`select min(computed_at) as computed_at from account_health`);
+    const [duplicates] = await queryRows<{ total: number | string }>(
+      db,
+      sql`select count(*) as total from (
+            select score, status, components, reasons, lag(score) over w as p_score, lag(status) over w as p_status,
+                   lag(components) over w as p_components, lag(reasons) over w as p_reasons
+            from health_scores window w as (partition by account_id order by computed_at, id)) h
+          where (score, status) = (p_score, p_status) and components = p_components and reasons = p_reasons`,
+    );
+    // A killed recompute's server side finishes its statement, finds its client gone and rolls back: its slot
+    // has no history, unless the kill came after the commit, and then all of it.
+    const committedBeforeKill = await queryRows<{ total: number | string }>(
+      db,
+      sql`select count(*) as total from health_scores
+          where computed_at in (${sql.join(crashed.map((entry) => sql`${entry.run.scheduledFor.toISOString()}::timestamptz`), sql`, `)})
+          group by computed_at`,
+    );
+    const recoveredAfterMs = (next.finishedAt?.getTime() ?? 0) - lastKill;
+
+    await recordScenario({
+      scenario: '3. crash during recompute (kill -9)',
+      repetitions: KILLS,
+      expected: ACCOUNTS,
+      delivered: next.counts?.accounts ?? 0,
+      duplicated: Number(duplicates?.total ?? 0),
+      rejected: 0,
+      failures: halfWritten + apiHalfWritten + (next.status === 'succeeded' ? 0 : 1),
+      note:
+        `${ACCOUNTS} accounts seeded in ${seedMs} ms, replicas up in ${startMs} ms; recompute ${recomputeMs} ms; ` +
+        `${midStatement}/${KILLS} kills mid-statement, ${committedBeforeKill.length} after commit; ` +
+        `half-written reads ${halfWritten}/${observations} (SQL), ${apiHalfWritten}/${apiObservations} (API); ` +
+        `next fire succeeded ${recoveredAfterMs} ms after the last kill; crashed runs left ${[...new Set(crashedRows.map((row) => row.status))].join('/')}`,
+    });
+
+    expect(halfWritten).toBe(0);
+    expect(apiHalfWritten).toBe(0);
+    expect(observations).toBeGreaterThan(KILLS);
+    expect(apiObservations).toBeGreaterThan(KILLS);
+    expect(midStatement).toBeGreaterThanOrEqual(1);
+    // The fire after the crashes ran and finished: the crashed claims did not hold the job back.
+    expect(next).toMatchObject({ status: 'succeeded', attempt: 1 });
+    expect(next.counts?.accounts).toBe(ACCOUNTS);
+    expect(recoveredAfterMs).toBeLessThan(2 * STEP_SECONDS * 1000 + 3 * recomputeMs);
+    expect(final).toEqual({ rows: ACCOUNTS, moments: 1, partialHistory: 0 });
+    expect(new Date(current?.computed_at ?? 0).getTime()).toBeGreaterThan(baseline.scheduledFor.getTime());
+    expect(Number(duplicates?.total ?? 0)).toBe(0);
+    for (const slot of committedBeforeKill) expect(Number(slot.total)).toBe(ACCOUNTS);
+    // Each crashed claim stays on record under its own slot, never as succeeded.
+    expect(crashedRows).toHaveLength(KILLS);
+    for (const row of crashedRows) expect(['running', 'abandoned']).toContain(row.status);
+  });
+});
