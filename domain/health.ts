@@ -243,6 +243,8 @@ function factsArray(candidates: ReasonCandidate[]): SQL {
       candidates.map((_, i) => sql.raw(`when s.rank_${i} = ${place} then ${i}`)),
       sql` `,
     )} end`;
+  const trendNumerator = sql`(100 * (s.sum_recent_users * s.prior_days - s.recent_days * s.sum_prior_users))`;
+  const trendDenominator = sql`(s.recent_days * s.sum_prior_users)`;
   const facts: Record<FactName, SQL> = {
     version: sql`${FACTS_VERSION}::int8`,
     weights: sql`s.weights_key`,
@@ -250,10 +252,13 @@ function factsArray(candidates: ReasonCandidate[]): SQL {
     // The averages are sums over counts of days: recent_active is recent_users / recent_days (0 without recent days).
     recentActive: withUsage(sql`case when s.recent_days > 0 then ${roundedRatio(sql`s.sum_recent_users`, sql`s.recent_days`)} else 0 end`),
     seats: withUsage(sql`s.seats::int8`),
-    // 100 * (recent_active / prior_active - 1), as one fraction of whole numbers.
+    // 100 * (recent_active / prior_active - 1), as one fraction of whole numbers. Exactly half a percent is the one
+    // case float8 and that fraction may round apart: there the float8 value decides, as it does in the text.
     trendPercent: sql`case when s.trend_ratio is not null then
       case when s.recent_days = 0 then -100
-           else ${roundedRatio(sql`100 * (s.sum_recent_users * s.prior_days - s.recent_days * s.sum_prior_users)`, sql`(s.recent_days * s.sum_prior_users)`)} end end`,
+           when (2 * ${trendNumerator}) % ${trendDenominator} = 0 and ((2 * ${trendNumerator}) / ${trendDenominator}) % 2 <> 0
+           then round((100 * (s.trend_ratio - 1))::numeric)::int8
+           else ${roundedRatio(trendNumerator, trendDenominator)} end end`,
     keyEventsTenths: withUsage(roundedRatio(sql`10 * s.sum_recent_key_events`, sql`greatest(s.sum_recent_users, 1)`)),
     supportScore: sql`round(s.support_score)::int8`,
     openTickets: sql`s.open_count`,
@@ -459,8 +464,9 @@ usage_parts as (
          recent_key_events / greatest(recent_user_days, 1) as key_events_per_user_day
   from (
     select account_id,
-           recent_users::float8 / nullif(recent_days, 0) as recent_active,
-           (window_users - coalesce(recent_users, 0))::float8 / nullif(window_days - recent_days, 0) as prior_active,
+           -- avg(): the numeric quotient of the sum and count, as float8.
+           (recent_users::numeric / nullif(recent_days, 0))::float8 as recent_active,
+           ((window_users - coalesce(recent_users, 0))::numeric / nullif(window_days - recent_days, 0))::float8 as prior_active,
            seats::float8 as seats,
            coalesce(recent_key_events, 0)::float8 as recent_key_events,
            coalesce(recent_users, 0)::float8 as recent_user_days,

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, healthScores } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk, recomputeHealth } from '../domain/health.ts';
-import { updateHealthSettings } from '../domain/health-model.ts';
+import { resetHealthSettings, updateHealthSettings } from '../domain/health-model.ts';
+import { defineStage, updateStage } from '../domain/stage-definitions.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { DAY_MS, addSentiment, addSurvey, addTicket, addTouch, addUsage, daysBefore } from './health-fixtures.ts';
@@ -296,6 +297,119 @@ describe('unchanged health', () => {
     });
     expect(workMem).toBe('5MB');
     expect((await scoreOf(account.id)).score).toBe(97);
+  });
+});
+
+describe('what a score says, compared without writing it out', () => {
+  const HOUR_MS = 3_600_000;
+
+  it('renaming a stage rewrites the reasons and details that name it, as a change in history', async () => {
+    const { db } = database;
+    await defineStage(db, { key: 'pilot_review', name: 'Pilot review', position: 650, ownerRole: 'csm', slaDays: 10, actor: admin });
+    const account = await createAccount(db, { stageKey: 'pilot_review', enteredAt: daysBefore(NOW, 15) });
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    expect((await scoreOf(account.id)).reasons).toContain('15 days in Pilot review, past its 10-day SLA');
+
+    await updateStage(db, { key: 'pilot_review', name: 'Pilot sign-off', actor: admin });
+    const later = new Date(NOW.getTime() + 60_000);
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1, rowsWritten: 1 });
+    const health = await scoreOf(account.id);
+    expect(health.reasons).toContain('15 days in Pilot sign-off, past its 10-day SLA');
+    expect(health.components?.engagement.detail).toBe('no CSM touch recorded; 15 days in Pilot sign-off (SLA 10 days)');
+    expect(health.computedAt).toEqual(later);
+  });
+
+  it('names the respondent of the worst answer anew when an equal, more recent answer comes from someone else', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addSurvey(db, account.id, NOW, { score: 3, daysAgo: 20, email: 'user@acme.test', role: 'user' });
+    await addSurvey(db, account.id, NOW, { score: 3, daysAgo: 10, email: 'champ@acme.test', role: 'champion' });
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    const before = await scoreOf(account.id);
+    expect(before.reasons[0]).toBe('NPS 3 from the champion');
+
+    // The user answers 3 again: the same score, the same respondents, only the most recent worst answer is theirs.
+    const later = new Date(NOW.getTime() + HOUR_MS);
+    await addSurvey(db, account.id, later, { score: 3, daysAgo: 0, email: 'user@acme.test', role: 'user' });
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1 });
+    const after = await scoreOf(account.id);
+    expect(after).toMatchObject({ score: before.score, components: before.components });
+    expect(after.reasons[0]).toBe('NPS 3 from the user');
+  });
+
+  it('a new weight for a component the account has no data for changes nothing it shows: no history point', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption', segment: 'mid_market' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 41, toDaysAgo: 0, activeUsers: 10, seats: 10, keyEvents: 20 });
+    await addSurvey(db, account.id, NOW, { score: 5, daysAgo: 0 });
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    const before = await scoreOf(account.id);
+
+    try {
+      // Support has no data here: its weight is left out, so the weights shown stay 66.7% and 33.3%.
+      await updateHealthSettings(db, { scope: 'mid_market', weights: { usage: 40, support: 55, nps: 20, engagement: 20 }, healthyMin: 70, atRiskMin: 40, actor: admin });
+      const later = new Date(NOW.getTime() + 60_000);
+      expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 0 });
+      expect(await scoreOf(account.id)).toMatchObject({ score: before.score, components: before.components, reasons: before.reasons, computedAt: NOW });
+
+      // A weight it does use is shown anew, and is a change.
+      await updateHealthSettings(db, { scope: 'mid_market', weights: { usage: 60, support: 55, nps: 20, engagement: 20 }, healthyMin: 70, atRiskMin: 40, actor: admin });
+      expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1 });
+      expect((await scoreOf(account.id)).components?.usage.weight).toBe(75);
+    } finally {
+      await resetHealthSettings(db, 'mid_market');
+    }
+  });
+
+  it('a score stored without its facts (before they were kept) is compared by its text: no history point, computedAt kept', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 40, resolvedDaysAgo: 30 });
+    await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    await db.update(accountHealth).set({ facts: null }).where(eq(accountHealth.accountId, account.id));
+
+    const later = new Date(NOW.getTime() + 60_000);
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
+    const [row] = await db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
+    expect(row?.computedAt).toEqual(NOW);
+    expect(row?.facts).not.toBeNull();
+    // Stored again with its facts, the next recompute finds nothing to write.
+    expect(await recomputeHealth(db, { now: new Date(later.getTime() + 60_000), accountIds: [account.id] })).toMatchObject({ rowsWritten: 0 });
+  });
+
+  it('day- and week-old scores follow history through several changes in a day, and are written only when they move', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    const start = daysBefore(NOW, 9);
+    const at = (hours: number) => new Date(start.getTime() + hours * HOUR_MS);
+    // One respondent and nothing else: the score is their latest answer, x10.
+    const answer = async (hours: number, score: number) => {
+      await addSurvey(db, account.id, at(hours), { score, daysAgo: 0, email: 'only@acme.test' });
+      return recomputeHealth(db, { now: at(hours), accountIds: [account.id] });
+    };
+    await answer(0, 9);
+    await answer(6, 5);
+    await answer(12, 7);
+    expect(await scoreOf(account.id)).toMatchObject({ score: 70, scoreDayAgo: null, scoreWeekAgo: null });
+
+    // A day after the second answer: 50 was in effect a day ago, though the score has changed since.
+    expect(await recomputeHealth(db, { now: at(30), accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
+    expect(await scoreOf(account.id)).toMatchObject({ score: 70, scoreDayAgo: 50, computedAt: at(12) });
+    // An hour on, still 50 a day ago: nothing to write.
+    expect(await recomputeHealth(db, { now: at(31), accountIds: [account.id] })).toMatchObject({ rowsWritten: 0 });
+    // Past a day after the third answer: 70.
+    expect(await recomputeHealth(db, { now: at(37), accountIds: [account.id] })).toMatchObject({ rowsWritten: 1 });
+    expect(await scoreOf(account.id)).toMatchObject({ scoreDayAgo: 70, scoreWeekAgo: null });
+
+    // A week after the first answer: 90 a week ago; a week after the second, 50.
+    await recomputeHealth(db, { now: at(7 * 24 + 1), accountIds: [account.id] });
+    expect(await scoreOf(account.id)).toMatchObject({ scoreDayAgo: 70, scoreWeekAgo: 90 });
+    await recomputeHealth(db, { now: at(7 * 24 + 7), accountIds: [account.id] });
+    expect(await scoreOf(account.id)).toMatchObject({ scoreDayAgo: 70, scoreWeekAgo: 50, dropSinceLastWeek: -20 });
+
+    // Asked about an earlier moment again, the values come from history, not from what was kept for later ones.
+    await recomputeHealth(db, { now: at(8), accountIds: [account.id] });
+    expect(await scoreOf(account.id)).toMatchObject({ scoreDayAgo: null, scoreWeekAgo: null });
   });
 });
 
