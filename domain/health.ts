@@ -34,8 +34,10 @@ export interface RecomputeHealthResult {
   /** History rows written: only scores that changed (score, status, components or reasons) add one. */
   historyRows: number;
   /**
-   * account_health rows inserted or rewritten: a new or changed score, or a day- or week-old score that moved on.
-   * An account whose health is the same is not written at all.
+   * account_health rows inserted or rewritten: a new or changed score, or a day- or week-old score that moved on
+   * (or whose span had to be looked up in history), or a row whose stored facts are renewed without a change (the
+   * first recompute after the facts were added or their version bumped). An account whose health is the same is
+   * not written at all.
    */
   rowsWritten: number;
 }
@@ -110,8 +112,9 @@ const SAID_FACTS = `${FACT_NAMES.indexOf('usageScore') + 1}:${FACT_NAMES.indexOf
 const FACTS_VERSION = 1;
 
 /**
- * num / den rounded half away from zero, in integers (den > 0): what round((num / den)::numeric) says. The ratios
- * the text shows are of whole counts, so they are rounded exactly here instead of through float8 and numeric.
+ * num / den rounded half away from zero, in integers (den > 0). The averages the text shows are ratios of whole
+ * counts; written as round(x::numeric) of their float8 value they come out the same (numeric keeps 15 digits, which
+ * puts a ratio of small counts on the same side of a half), without a numeric conversion for every account.
  */
 function roundedRatio(num: SQL, den: SQL): SQL {
   return sql`(sign(${num}) * ((2 * abs(${num}) + ${den}) / (2 * ${den})))::int8`;
@@ -695,10 +698,8 @@ written as (
   on conflict (account_id) do update set
     score = excluded.score, status = excluded.status, score_day_ago = excluded.score_day_ago,
     score_week_ago = excluded.score_week_ago, reasons = excluded.reasons, components = excluded.components,
-    -- Only a changed score moves computedAt; a day- or week-old score moving on does not.
-    computed_at = case when (account_health.score, account_health.status, account_health.model_version) = (excluded.score, excluded.status, excluded.model_version)
-                            and account_health.reasons = excluded.reasons and account_health.components is not distinct from excluded.components
-                       then account_health.computed_at else excluded.computed_at end,
+    -- Decided above (only a changed score moves computedAt): recomputes take turns, so the row is the one compared.
+    computed_at = excluded.computed_at,
     model_version = excluded.model_version, facts = excluded.facts,
     score_day_ago_from = excluded.score_day_ago_from, score_day_ago_until = excluded.score_day_ago_until,
     score_week_ago_from = excluded.score_week_ago_from, score_week_ago_until = excluded.score_week_ago_until
