@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { desc, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { type Account, type AccountHealth, type Handoff, type LifecycleStage, type Renewal, type User, accountHealth, renewals } from '../db/schema.ts';
+import { type Account, type Handoff, type HealthSummary, type LifecycleStage, type Renewal, type User, accountHealth, healthSummaryColumns, renewals } from '../db/schema.ts';
 import { getAccountsByIds, isUuid } from '../domain/accounts.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { listStages } from '../domain/lifecycle.ts';
@@ -13,7 +13,7 @@ export interface Loaders {
   user: DataLoader<string, User | null>;
   account: DataLoader<string, Account | null>;
   stage: DataLoader<string, LifecycleStage | null>;
-  health: DataLoader<string, AccountHealth | null>;
+  health: DataLoader<string, HealthSummary | null>;
   handoffByAccount: DataLoader<string, Handoff | null>;
   renewalByAccount: DataLoader<string, Renewal | null>;
   signals: DataLoader<string, SignalsSummary | null>;
@@ -24,9 +24,9 @@ function byKey<K, V>(rows: readonly V[], keyOf: (row: V) => K, keys: readonly K[
   return keys.map((key) => index.get(key) ?? null);
 }
 
-async function loadHealth(db: Db, ids: readonly string[]): Promise<AccountHealth[]> {
+async function loadHealth(db: Db, ids: readonly string[]): Promise<HealthSummary[]> {
   const valid = ids.filter(isUuid);
-  return valid.length === 0 ? [] : db.select().from(accountHealth).where(inArray(accountHealth.accountId, valid));
+  return valid.length === 0 ? [] : db.select(healthSummaryColumns).from(accountHealth).where(inArray(accountHealth.accountId, valid));
 }
 
 /** The latest renewal of each account: the one with the latest contract end. */

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
@@ -34,6 +34,29 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Runs a statement and returns its rows as arrays of driver values: the values drizzle's column mappers take
+ * (timestamps and dates as text). For hot paths that build their statement once and decode rows themselves;
+ * everything else goes through drizzle. postgres.js prepares the statement once per connection; the logger
+ * given to openDatabase sees it as it sees drizzle's.
+ */
+export type ValuesQuery = (text: string, params: readonly unknown[]) => Promise<unknown[][]>;
+const valuesQueries = new WeakMap<Db, ValuesQuery>();
+
+export function queryValues(db: Db, text: string, params: readonly unknown[]): Promise<unknown[][]> {
+  const run = valuesQueries.get(db);
+  if (!run) throw new Error('queryValues needs a database opened by openDatabase()');
+  return run(text, params);
+}
+
+/** Drizzle reads these types as text and converts them itself; raw statements must hand them over the same way. */
+const textParsers = Object.fromEntries(
+  [pgliteTypes.TIMESTAMP, pgliteTypes.TIMESTAMPTZ, pgliteTypes.INTERVAL, pgliteTypes.DATE, 1115, 1182, 1185, 1187, 1231].map((oid) => [
+    oid,
+    (value: string) => value,
+  ]),
+);
+
 export interface OpenOptions {
   logger?: Logger;
 }
@@ -51,6 +74,11 @@ function openPostgres(url: string, max: number, options: OpenOptions): Database 
     connection: { application_name: 'lifeline' },
   });
   const db = drizzlePostgres({ client, schema, logger: options.logger ?? false });
+  // drizzle has set the client's parsers for timestamps and dates to pass text through, as queryValues promises.
+  valuesQueries.set(db, async (text, params) => {
+    options.logger?.logQuery(text, [...params]);
+    return client.unsafe(text, [...(params as postgres.ParameterOrJSON<never>[])], { prepare: true }).values();
+  });
   return {
     db,
     kind: 'postgres',
@@ -77,6 +105,10 @@ async function openPglite(target: { dir?: string; pglite?: PGlite }, options: Op
   }
   const pglite = client;
   const db = drizzlePglite({ client: pglite, schema, logger: options.logger ?? false });
+  valuesQueries.set(db, async (text, params) => {
+    options.logger?.logQuery(text, [...params]);
+    return (await pglite.query<unknown[]>(text, [...params], { rowMode: 'array', parsers: textParsers })).rows;
+  });
   return {
     db,
     kind: 'pglite',

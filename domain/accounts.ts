@@ -1,10 +1,11 @@
-import { type Column, type InferSelectModel, type Placeholder, type SQL, type Table, and, asc, count, desc, eq, getTableColumns, getTableName, ilike, inArray, or, sql } from 'drizzle-orm';
+import { Column, type InferSelectModel, type Placeholder, type SQL, type Table, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, inArray, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
-import { type Db, type Tx, queryRows } from '../db/client.ts';
+import { type Db, type Tx, queryRows, queryValues } from '../db/client.ts';
 import {
   type Account,
-  type AccountHealth,
+  type HealthSummary,
+  healthSummaryColumns,
   type HealthStatus,
   type Renewal,
   renewals,
@@ -54,7 +55,7 @@ export interface ListAccountsParams {
 export interface AccountPage {
   accounts: Account[];
   /** What the listing already joined, so callers need not load it again: latest health, owners, latest renewal. */
-  health: AccountHealth[];
+  health: HealthSummary[];
   owners: User[];
   stages: LifecycleStage[];
   renewals: Renewal[];
@@ -115,71 +116,105 @@ function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
-function filterConditions(filter: AccountFilter | undefined, now: Date): SQL[] {
+/** The values a listing's conditions take, by placeholder name. Which names are present is the statement's shape. */
+type ConditionValues = Record<string, string | number>;
+
+/**
+ * The filter as SQL conditions over placeholders, and the values to fill them with: a listing's statement text
+ * depends only on which filters are set, so it is built once per shape (see pageStatement).
+ */
+function filterConditions(filter: AccountFilter | undefined, now: Date): { conditions: SQL[]; values: ConditionValues } {
   const conditions: SQL[] = [];
-  if (filter?.stage) conditions.push(eq(accounts.stageKey, filter.stage));
-  if (filter?.segment) conditions.push(eq(accounts.segment, filter.segment));
+  const values: ConditionValues = {};
+  const where = (condition: SQL | undefined, given: ConditionValues) => {
+    if (condition) conditions.push(condition);
+    Object.assign(values, given);
+  };
+  const param = (name: string) => sql.placeholder(name);
+  if (filter?.stage) where(eq(accounts.stageKey, param('stage')), { stage: filter.stage });
+  if (filter?.segment) where(eq(accounts.segment, param('segment')), { segment: filter.segment });
   if (filter?.ownerId) {
     if (!isUuid(filter.ownerId)) throw new InvalidInputError('filter.ownerId must be a user id from the `users` query.', 'filter.ownerId');
-    const owner = or(eq(accounts.csmId, filter.ownerId), eq(accounts.aeId, filter.ownerId));
-    if (owner) conditions.push(owner);
+    where(or(eq(accounts.csmId, param('ownerId')), eq(accounts.aeId, param('ownerId'))), { ownerId: filter.ownerId });
   }
-  if (filter?.visibleToAeId) conditions.push(eq(accounts.aeId, filter.visibleToAeId));
-  if (filter?.healthStatus) conditions.push(eq(accountHealth.status, filter.healthStatus));
+  if (filter?.visibleToAeId) where(eq(accounts.aeId, param('visibleToAeId')), { visibleToAeId: filter.visibleToAeId });
+  if (filter?.healthStatus) where(eq(accountHealth.status, param('healthStatus')), { healthStatus: filter.healthStatus });
   if (filter?.renewalWithinDays !== null && filter?.renewalWithinDays !== undefined) {
     const days = filter.renewalWithinDays;
     if (!Number.isInteger(days) || days < 0 || days > MAX_RENEWAL_WINDOW_DAYS) {
       throw new InvalidInputError(`filter.renewalWithinDays must be a whole number of days from 0 to ${MAX_RENEWAL_WINDOW_DAYS}.`, 'filter.renewalWithinDays');
     }
-    const today = isoDay(now);
-    conditions.push(sql`${accounts.contractEnd} between ${today}::date and ${today}::date + ${days}::int`);
+    where(sql`${accounts.contractEnd} between ${param('today')}::date and ${param('today')}::date + ${param('days')}::int`, {
+      today: isoDay(now),
+      days,
+    });
   }
   const needle = filter?.search?.trim();
   if (needle) {
     const escaped = needle.replace(/[\\%_]/g, (char) => `\\${char}`);
-    conditions.push(ilike(accounts.name, `%${escaped}%`));
+    where(ilike(accounts.name, param('search')), { search: `%${escaped}%` });
   }
-  return conditions;
+  return { conditions, values };
 }
 
 /**
- * One joined row of a table as a single JSON object built by PostgreSQL, with its decoder: the page query returns
- * six of these per account instead of some sixty columns, because mapping each column through drizzle cost more
- * CPU than the rest of a dashboard request (profiled: bench/dashboard-profile.ts). The object's keys are the
- * schema's own column keys and each value goes through its column's own driver mapping, so a column added to the
- * schema appears here by itself; test/api-accounts.test.ts compares the result with a plain drizzle select.
+ * The columns of one joined table in the page statement, and how to turn them back into a row. The page reads
+ * plain columns by position and converts each value with its own column's driver mapping, exactly as drizzle
+ * would: profiled (bench/dashboard-profile.ts), drizzle's per-field result mapping and a JSON object per joined
+ * table cost more CPU, in Node and in PostgreSQL, than the rest of a dashboard request. The columns come from the
+ * schema, so a column added there appears here by itself; test/api-accounts.test.ts compares the rows with a
+ * plain drizzle select.
  */
-function jsonRow<T extends Table>(table: T, alias: string, keyColumn: string): { alias: string; sql: string; decode: (json: unknown) => InferSelectModel<T> | null } {
-  const columns = Object.entries(getTableColumns(table)) as [string, Column][];
-  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-  const fields = columns.map(([key, column]) => `'${key}', ${quote(alias)}.${quote(column.name)}`).join(', ');
-  // JSON values keep their JSON shape; every other column converts from its text form as drizzle would.
-  const decoders = columns.map(([key, column]) => [key, column.dataType === 'json' ? null : column] as const);
+interface PagePart<Row> {
+  /** Selected columns (of the table or its alias), keyed uniquely within the page. */
+  fields: Record<string, Column>;
+  decode: (values: readonly unknown[], offset: number) => Row | null;
+  width: number;
+}
+
+/**
+ * `columns` are the table's columns to read (all of them, or a read model such as healthSummaryColumns); `source`
+ * is the table itself or the alias the page statement joins it as.
+ */
+function pagePart<Columns extends Record<string, Column>>(
+  name: string,
+  columns: Columns,
+  source: Table,
+  keyColumn: keyof Columns & string,
+): PagePart<{ [Key in keyof Columns]: Columns[Key]['_']['notNull'] extends true ? Columns[Key]['_']['data'] : Columns[Key]['_']['data'] | null }> {
+  const entries = Object.entries(columns);
+  const keyIndex = entries.findIndex(([key]) => key === keyColumn);
+  // Text, uuid and enum columns keep drizzle's identity mapping: their values are used as they arrive.
+  const converters = entries.map(([, column]) =>
+    column.mapFromDriverValue === Column.prototype.mapFromDriverValue ? null : (value: unknown) => column.mapFromDriverValue(value),
+  );
   return {
-    alias,
-    sql: `case when ${quote(alias)}.${quote(keyColumn)} is null then null else json_build_object(${fields}) end`,
-    decode: (json) => {
-      if (json === null || typeof json !== 'object') return null;
-      const source = json as Record<string, unknown>;
+    fields: Object.fromEntries(entries.map(([key, column]) => [`${name}.${key}`, Reflect.get(source, key) as Column ?? column])),
+    width: entries.length,
+    decode: (values, offset) => {
+      // A left join that found nothing has a null key.
+      if (values[offset + keyIndex] === null) return null;
       const row: Record<string, unknown> = {};
-      for (const [key, column] of decoders) {
-        const value = source[key] ?? null;
-        row[key] = value === null || column === null ? value : column.mapFromDriverValue(value);
+      for (let index = 0; index < entries.length; index += 1) {
+        const value = values[offset + index] ?? null;
+        const convert = converters[index];
+        row[(entries[index] as [string, Column])[0]] = value === null || !convert ? value : convert(value);
       }
-      return row as InferSelectModel<T>;
+      return row as never;
     },
   };
 }
 
 const csmUser = alias(users, 'csm_user');
 const aeUser = alias(users, 'ae_user');
-const pageRows = {
-  account: jsonRow(accounts, getTableName(accounts), accounts.id.name),
-  stage: jsonRow(lifecycleStages, getTableName(lifecycleStages), lifecycleStages.key.name),
-  health: jsonRow(accountHealth, getTableName(accountHealth), accountHealth.accountId.name),
-  csm: jsonRow(users, 'csm_user', users.id.name),
-  ae: jsonRow(users, 'ae_user', users.id.name),
-  renewal: jsonRow(renewals, 'latest_renewal', renewals.id.name),
+const latestRenewal = alias(renewals, 'latest_renewal');
+const pageParts = {
+  account: pagePart('account', getTableColumns(accounts), accounts, 'id'),
+  stage: pagePart('stage', getTableColumns(lifecycleStages), lifecycleStages, 'key'),
+  health: pagePart('health', healthSummaryColumns, accountHealth, 'accountId'),
+  csm: pagePart('csm', getTableColumns(users), csmUser, 'id'),
+  ae: pagePart('ae', getTableColumns(users), aeUser, 'id'),
+  renewal: pagePart('renewal', getTableColumns(renewals), latestRenewal, 'id'),
 };
 
 /**
@@ -195,77 +230,101 @@ function inlineLimit(rows: number): Placeholder {
   return sql.raw(String(rows)) as unknown as Placeholder;
 }
 
-export async function listAccounts(db: Db, params: ListAccountsParams): Promise<AccountPage> {
-  if (!Number.isInteger(params.first) || params.first < 0 || params.first > MAX_PAGE_SIZE) {
-    throw new InvalidInputError(`\`first\` must be between 0 and ${MAX_PAGE_SIZE}; page through larger sets with \`after\`.`, 'first');
-  }
-  const order = params.orderBy ?? 'name';
+/** Statement text and parameters (placeholders) of each listing shape seen: order, filters set, cursor, page size. */
+const pageStatements = new Map<string, { text: string; params: unknown[] }>();
+const MAX_PAGE_STATEMENTS = 256;
+
+function pageStatement(db: Db, order: AccountOrder, conditions: SQL[], values: ConditionValues, limit: number): { text: string; params: unknown[] } {
+  const shape = `${order}|${Object.keys(values).join(',')}|${limit}`;
+  const known = pageStatements.get(shape);
+  if (known) return known;
   const sortKey = sortKeys[order];
-  const conditions = filterConditions(params.filter, params.now ?? new Date());
-  if (params.after) {
-    const cursor = decodeCursor(params.after, order);
-    conditions.push(
-      typeof cursor.key === 'string'
-        ? sql`(${sortKey}, ${accounts.id}) > (${cursor.key}, ${cursor.id}::uuid)`
-        : sql`(${sortKey}, ${accounts.id}) > (${cursor.key}::float8, ${cursor.id}::uuid)`,
-    );
-  }
-  // One statement for the page and what a dashboard shows beside each account (stage, health, owners, renewal):
-  // primary-key lookups per returned row, so the cost stays flat in the size of the book. Prepared, with the page
-  // size in the text (inlineLimit): each connection plans a shape once, as PostGraphile does with its statements.
-  const latestRenewal = db
-    .select()
-    .from(renewals)
-    .where(eq(renewals.accountId, accounts.id))
-    .orderBy(desc(renewals.contractEnd))
-    .limit(1)
-    .as(pageRows.renewal.alias);
-  const rows = await db
+  // The latest renewal of each account, found by a lateral lookup in the renewals index.
+  const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as('latest_renewal');
+  const query = db
     .select({
-      account: sql.raw(pageRows.account.sql).mapWith(pageRows.account.decode),
-      stage: sql.raw(pageRows.stage.sql).mapWith(pageRows.stage.decode),
-      health: sql.raw(pageRows.health.sql).mapWith(pageRows.health.decode),
-      csm: sql.raw(pageRows.csm.sql).mapWith(pageRows.csm.decode),
-      ae: sql.raw(pageRows.ae.sql).mapWith(pageRows.ae.decode),
-      renewal: sql.raw(pageRows.renewal.sql).mapWith(pageRows.renewal.decode),
-      sortKey: sql<string | number>`${sortKey}`,
+      ...pageParts.account.fields,
+      ...pageParts.stage.fields,
+      ...pageParts.health.fields,
+      ...pageParts.csm.fields,
+      ...pageParts.ae.fields,
+      ...pageParts.renewal.fields,
+      sortKey: sql<string | number>`${sortKey}`.as('sort_key'),
     })
     .from(accounts)
     .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
     .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
     .leftJoin(csmUser, eq(csmUser.id, accounts.csmId))
     .leftJoin(aeUser, eq(aeUser.id, accounts.aeId))
-    .leftJoinLateral(latestRenewal, sql`true`)
+    .leftJoinLateral(renewal, sql`true`)
     .where(and(...conditions))
     .orderBy(sortKey, asc(accounts.id))
-    .limit(inlineLimit(params.first + 1))
-    .prepare('list_accounts')
-    .execute();
-  const page = rows.slice(0, params.first);
-  const owners = new Map<string, User>();
-  for (const row of page) {
-    if (row.csm) owners.set(row.csm.id, row.csm);
-    if (row.ae) owners.set(row.ae.id, row.ae);
+    .limit(inlineLimit(limit))
+    .toSQL();
+  const statement = { text: query.sql, params: query.params };
+  if (pageStatements.size >= MAX_PAGE_STATEMENTS) pageStatements.delete(pageStatements.keys().next().value ?? '');
+  pageStatements.set(shape, statement);
+  return statement;
+}
+
+export async function listAccounts(db: Db, params: ListAccountsParams): Promise<AccountPage> {
+  if (!Number.isInteger(params.first) || params.first < 0 || params.first > MAX_PAGE_SIZE) {
+    throw new InvalidInputError(`\`first\` must be between 0 and ${MAX_PAGE_SIZE}; page through larger sets with \`after\`.`, 'first');
   }
-  return {
-    accounts: page.flatMap((row) => (row.account ? [row.account] : [])),
-    health: page.flatMap((row) => (row.health ? [row.health] : [])),
-    owners: [...owners.values()],
-    stages: [...new Map(page.flatMap((row) => (row.stage ? [[row.stage.key, row.stage] as const] : []))).values()],
-    renewals: page.flatMap((row) => (row.renewal ? [row.renewal] : [])),
-    hasNextPage: rows.length > params.first,
-    cursors: page.flatMap((row) => (row.account ? [encodeCursor(order, order === 'name' ? String(row.sortKey) : Number(row.sortKey), row.account.id)] : [])),
-  };
+  const order = params.orderBy ?? 'name';
+  const { conditions, values } = filterConditions(params.filter, params.now ?? new Date());
+  if (params.after) {
+    const cursor = decodeCursor(params.after, order);
+    const sortKey = sortKeys[order];
+    conditions.push(
+      typeof cursor.key === 'string'
+        ? sql`(${sortKey}, ${accounts.id}) > (${sql.placeholder('afterKey')}, ${sql.placeholder('afterId')}::uuid)`
+        : sql`(${sortKey}, ${accounts.id}) > (${sql.placeholder('afterKey')}::float8, ${sql.placeholder('afterId')}::uuid)`,
+    );
+    Object.assign(values, { afterKey: cursor.key, afterId: cursor.id });
+  }
+  // One statement for the page and what a dashboard shows beside each account (stage, health, owners, renewal):
+  // primary-key lookups per returned row, so the cost stays flat in the size of the book. Built once per shape
+  // and prepared per connection, with the page size in the text (inlineLimit), as PostGraphile does.
+  const statement = pageStatement(db, order, conditions, values, params.first + 1);
+  const rows = await queryValues(db, statement.text, fillPlaceholders(statement.params, values));
+  const page = rows.slice(0, params.first);
+  const result: AccountPage = { accounts: [], health: [], owners: [], stages: [], renewals: [], hasNextPage: rows.length > params.first, cursors: [] };
+  const owners = new Map<string, User>();
+  const stages = new Map<string, LifecycleStage>();
+  const { account: accountPart, stage: stagePart, health: healthPart, csm: csmPart, ae: aePart, renewal: renewalPart } = pageParts;
+  for (const values of page) {
+    let offset = 0;
+    const account = accountPart.decode(values, offset);
+    const stage = stagePart.decode(values, (offset += accountPart.width));
+    const health = healthPart.decode(values, (offset += stagePart.width));
+    const csm = csmPart.decode(values, (offset += healthPart.width));
+    const ae = aePart.decode(values, (offset += csmPart.width));
+    const renewal = renewalPart.decode(values, (offset += aePart.width));
+    const sortKey = values[offset + renewalPart.width];
+    if (!account) continue;
+    result.accounts.push(account);
+    result.cursors.push(encodeCursor(order, order === 'name' ? String(sortKey) : Number(sortKey), account.id));
+    if (health) result.health.push(health);
+    if (renewal) result.renewals.push(renewal);
+    if (stage) stages.set(stage.key, stage);
+    if (csm) owners.set(csm.id, csm);
+    if (ae) owners.set(ae.id, ae);
+  }
+  result.owners = [...owners.values()];
+  result.stages = [...stages.values()];
+  return result;
 }
 
 export async function countAccounts(db: Db, filter: AccountFilter | undefined, now = new Date()): Promise<number> {
+  const { conditions, values } = filterConditions(filter, now);
   const [row] = await db
     .select({ total: count() })
     .from(accounts)
     .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
-    .where(and(...filterConditions(filter, now)))
+    .where(and(...conditions))
     .prepare('count_accounts')
-    .execute();
+    .execute(values);
   return row?.total ?? 0;
 }
 

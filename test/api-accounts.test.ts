@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { desc, inArray } from 'drizzle-orm';
-import { type Account, type HealthStatus, type User, accountHealth, accounts, lifecycleStages, renewals, users } from '../db/schema.ts';
+import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
 import { listAccounts } from '../domain/accounts.ts';
 import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
@@ -26,6 +26,14 @@ async function withHealth(account: Account, score: number, status: HealthStatus,
     reasons: [`score ${score}`],
     computedAt: new Date(),
     modelVersion: 1,
+    components: {
+      usage: { score, weight: 40, detail: `${score}% of seats active` },
+      support: { score: null, weight: 0, detail: 'No tickets' },
+      nps: { score: 70, weight: 30, detail: 'NPS 8 from the champion' },
+      engagement: { score: 60, weight: 30, detail: 'Last touch 5 days ago' },
+    },
+    facts: [score, 12, 0],
+    scoreWeekAgoFrom: new Date(Date.now() - 9 * 86_400_000),
   });
 }
 
@@ -134,7 +142,10 @@ describe('the page query', () => {
     const ids = page.accounts.map((account) => account.id);
     const byId = new Map((await database.db.select().from(accounts).where(inArray(accounts.id, ids))).map((row) => [row.id, row]));
     expect(page.accounts).toEqual(ids.map((id) => byId.get(id)));
-    const healthById = new Map((await database.db.select().from(accountHealth).where(inArray(accountHealth.accountId, ids))).map((row) => [row.accountId, row]));
+    const healthById = new Map(
+      (await database.db.select(healthSummaryColumns).from(accountHealth).where(inArray(accountHealth.accountId, ids))).map((row) => [row.accountId, row]),
+    );
+    expect(page.health.some((health) => health.components !== null)).toBe(true);
     expect(page.health).toEqual(ids.flatMap((id) => healthById.get(id) ?? []));
     const ownerIds = [...new Set(page.accounts.flatMap((account) => [account.csmId, account.aeId].filter((id): id is string => id !== null)))];
     const stored = await database.db.select().from(users).where(inArray(users.id, ownerIds));

@@ -1,4 +1,4 @@
-import type { AccountHealth, CsmSentiment, HealthComponentName } from '../../db/schema.ts';
+import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/schema.ts';
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
 import { readableOwnerId } from '../../domain/access.ts';
 import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk } from '../../domain/health.ts';
@@ -51,7 +51,7 @@ const CsmSentimentRef = builder.objectRef<CsmSentiment>('CsmSentiment').implemen
   }),
 });
 
-export const AccountHealthRef = builder.objectRef<AccountHealth>('AccountHealth').implement({
+export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth').implement({
   description: "An account's latest computed health score and why it is what it is.",
   fields: (t) => ({
     score: t.exposeInt('score', { description: '0-100.' }),

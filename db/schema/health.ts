@@ -77,6 +77,24 @@ export const accountHealth = pgTable(
   (t) => [index('account_health_status_idx').on(t.status, t.score), index('account_health_score_idx').on(t.score)],
 );
 
+/**
+ * What readers of an account's health see: the score, its status, trend and reasons. The rest of the row is the
+ * recompute's own bookkeeping (facts, history spans), read only by domain/health.ts.
+ */
+export const healthSummaryColumns = {
+  accountId: accountHealth.accountId,
+  score: accountHealth.score,
+  status: accountHealth.status,
+  scoreDayAgo: accountHealth.scoreDayAgo,
+  scoreWeekAgo: accountHealth.scoreWeekAgo,
+  reasons: accountHealth.reasons,
+  computedAt: accountHealth.computedAt,
+  modelVersion: accountHealth.modelVersion,
+  note: accountHealth.note,
+  components: accountHealth.components,
+};
+export type HealthSummary = Pick<AccountHealth, keyof typeof healthSummaryColumns>;
+
 /** Component weights of the model; they need not sum to 100, the score divides by the weights present. */
 export type HealthWeights = Record<HealthComponentName, number>;
 
