@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { desc, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Account, type Handoff, type HealthSummary, type LifecycleStage, type Renewal, type User, accountHealth, healthSummaryColumns, renewals } from '../db/schema.ts';
-import { getAccountsByIds, isUuid } from '../domain/accounts.ts';
+import { type AccountPageRow, getAccountsByIds, isUuid } from '../domain/accounts.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { listStages } from '../domain/lifecycle.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
@@ -17,6 +17,11 @@ export interface Loaders {
   handoffByAccount: DataLoader<string, Handoff | null>;
   renewalByAccount: DataLoader<string, Renewal | null>;
   signals: DataLoader<string, SignalsSummary | null>;
+  /**
+   * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
+   * it returned: its fields answer from here without a load, and so without a promise each.
+   */
+  listed: WeakMap<Account, AccountPageRow>;
 }
 
 function byKey<K, V>(rows: readonly V[], keyOf: (row: V) => K, keys: readonly K[]): (V | null)[] {
@@ -54,5 +59,6 @@ export function createLoaders(db: Db): Loaders {
     handoffByAccount: new DataLoader(async (ids) => byKey(await getLatestHandoffsByAccountIds(db, ids), (row) => row.accountId, ids)),
     renewalByAccount: new DataLoader(async (ids) => byKey(await loadRenewals(db, ids), (row) => row.accountId, ids)),
     signals: new DataLoader(async (ids) => byKey(await getSignalsSummaries(db, ids), (row) => row.accountId, ids)),
+    listed: new WeakMap(),
   };
 }

@@ -51,7 +51,7 @@ const request = async () => {
 };
 
 await time('token check (authenticateToken; cached after the first)', () => authenticateToken(database.db, token));
-await time('page query through drizzle (listAccounts)', () =>
+await time('page query (listAccounts)', () =>
   listAccounts(database.db, { filter: {}, first: 50, orderBy: 'name' }),
 );
 await time('hand-written SQL through postgres.js', () => client.unsafe(DASHBOARD_SQL));

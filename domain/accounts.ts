@@ -52,16 +52,28 @@ export interface ListAccountsParams {
   now?: Date;
 }
 
+/** An account of a listing with what the listing joined beside it: its stage, latest health, owners and renewal. */
+export interface AccountPageRow {
+  account: Account;
+  stage: LifecycleStage;
+  health: HealthSummary | null;
+  csm: User | null;
+  ae: User | null;
+  /** The renewal of the latest contract end. */
+  renewal: Renewal | null;
+  /** The account's key in the listing's order; accountCursor() turns it into a cursor when one is asked for. */
+  sortKey: string | number;
+}
+
 export interface AccountPage {
-  accounts: Account[];
-  /** What the listing already joined, so callers need not load it again: latest health, owners, latest renewal. */
-  health: HealthSummary[];
-  owners: User[];
-  stages: LifecycleStage[];
-  renewals: Renewal[];
+  order: AccountOrder;
+  rows: AccountPageRow[];
   hasNextPage: boolean;
-  /** Cursor of each returned account, in order. */
-  cursors: string[];
+}
+
+/** Where the page after this row starts: pass it as `after`. */
+export function accountCursor(order: AccountOrder, row: AccountPageRow): string {
+  return encodeCursor(order, row.sortKey, row.account.id);
 }
 
 export const MAX_PAGE_SIZE = 100;
@@ -288,12 +300,9 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
   // and prepared per connection, with the page size in the text (inlineLimit), as PostGraphile does.
   const statement = pageStatement(db, order, conditions, values, params.first + 1);
   const rows = await queryValues(db, statement.text, fillPlaceholders(statement.params, values));
-  const page = rows.slice(0, params.first);
-  const result: AccountPage = { accounts: [], health: [], owners: [], stages: [], renewals: [], hasNextPage: rows.length > params.first, cursors: [] };
-  const owners = new Map<string, User>();
-  const stages = new Map<string, LifecycleStage>();
+  const page: AccountPageRow[] = [];
   const { account: accountPart, stage: stagePart, health: healthPart, csm: csmPart, ae: aePart, renewal: renewalPart } = pageParts;
-  for (const values of page) {
+  for (const values of rows.slice(0, params.first)) {
     let offset = 0;
     const account = accountPart.decode(values, offset);
     const stage = stagePart.decode(values, (offset += accountPart.width));
@@ -301,19 +310,11 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
     const csm = csmPart.decode(values, (offset += healthPart.width));
     const ae = aePart.decode(values, (offset += csmPart.width));
     const renewal = renewalPart.decode(values, (offset += aePart.width));
-    const sortKey = values[offset + renewalPart.width];
-    if (!account) continue;
-    result.accounts.push(account);
-    result.cursors.push(encodeCursor(order, order === 'name' ? String(sortKey) : Number(sortKey), account.id));
-    if (health) result.health.push(health);
-    if (renewal) result.renewals.push(renewal);
-    if (stage) stages.set(stage.key, stage);
-    if (csm) owners.set(csm.id, csm);
-    if (ae) owners.set(ae.id, ae);
+    const key = values[offset + renewalPart.width];
+    if (!account || !stage) throw new Error('The page statement returned a row without its account or stage');
+    page.push({ account, stage, health, csm, ae, renewal, sortKey: order === 'name' ? String(key) : Number(key) });
   }
-  result.owners = [...owners.values()];
-  result.stages = [...stages.values()];
-  return result;
+  return { order, rows: page, hasNextPage: rows.length > params.first };
 }
 
 export async function countAccounts(db: Db, filter: AccountFilter | undefined, now = new Date()): Promise<number> {

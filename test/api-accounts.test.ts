@@ -137,23 +137,34 @@ describe('filtering accounts', () => {
 
 describe('the page query', () => {
   it('returns accounts, stages, health, owners and renewals exactly as a plain select reads them', async () => {
+    const [renewed] = await database.db.select().from(accounts).orderBy(accounts.name).limit(1);
+    if (!renewed) throw new Error('no accounts to renew');
+    await database.db.insert(renewals).values([
+      { accountId: renewed.id, contractEnd: '2026-12-31', windowOpensOn: '2026-10-02', status: 'renewed', outcome: 'renewed for a year', closedAt: new Date() },
+      { accountId: renewed.id, contractEnd: '2027-12-31', windowOpensOn: '2027-10-02' },
+    ]);
     const page = await listAccounts(database.db, { first: 100, orderBy: 'name' });
-    expect(page.accounts.length).toBeGreaterThan(0);
-    const ids = page.accounts.map((account) => account.id);
+    expect(page.rows.length).toBeGreaterThan(0);
+    expect(page.rows.find((row) => row.account.id === renewed.id)?.renewal).toMatchObject({ contractEnd: '2027-12-31', status: 'upcoming' });
+    const ids = page.rows.map((row) => row.account.id);
     const byId = new Map((await database.db.select().from(accounts).where(inArray(accounts.id, ids))).map((row) => [row.id, row]));
-    expect(page.accounts).toEqual(ids.map((id) => byId.get(id)));
+    expect(page.rows.map((row) => row.account)).toEqual(ids.map((id) => byId.get(id)));
     const healthById = new Map(
       (await database.db.select(healthSummaryColumns).from(accountHealth).where(inArray(accountHealth.accountId, ids))).map((row) => [row.accountId, row]),
     );
-    expect(page.health.some((health) => health.components !== null)).toBe(true);
-    expect(page.health).toEqual(ids.flatMap((id) => healthById.get(id) ?? []));
-    const ownerIds = [...new Set(page.accounts.flatMap((account) => [account.csmId, account.aeId].filter((id): id is string => id !== null)))];
-    const stored = await database.db.select().from(users).where(inArray(users.id, ownerIds));
-    expect([...page.owners].sort((a, b) => a.id.localeCompare(b.id))).toEqual(stored.sort((a, b) => a.id.localeCompare(b.id)));
+    expect(page.rows.some((row) => row.health?.components)).toBe(true);
+    expect(page.rows.map((row) => row.health)).toEqual(ids.map((id) => healthById.get(id) ?? null));
+    const usersById = new Map((await database.db.select().from(users)).map((row) => [row.id, row]));
+    expect(page.rows.map((row) => [row.csm, row.ae])).toEqual(
+      page.rows.map(({ account }) => [usersById.get(account.csmId ?? '') ?? null, usersById.get(account.aeId ?? '') ?? null]),
+    );
+    expect(page.rows.some((row) => row.csm !== null)).toBe(true);
     const stageRows = await database.db.select().from(lifecycleStages);
-    for (const stage of page.stages) expect(stage).toEqual(stageRows.find((row) => row.key === stage.key));
+    for (const row of page.rows) expect(row.stage).toEqual(stageRows.find((stage) => stage.key === row.account.stageKey));
     const latest = await database.db.selectDistinctOn([renewals.accountId]).from(renewals).where(inArray(renewals.accountId, ids)).orderBy(renewals.accountId, desc(renewals.contractEnd));
-    expect([...page.renewals].sort((a, b) => a.id.localeCompare(b.id))).toEqual(latest.sort((a, b) => a.id.localeCompare(b.id)));
+    const latestById = new Map(latest.map((row) => [row.accountId, row]));
+    expect(page.rows.map((row) => row.renewal)).toEqual(ids.map((id) => latestById.get(id) ?? null));
+    expect(page.rows.some((row) => row.renewal !== null)).toBe(true);
   });
 });
 

@@ -1,5 +1,6 @@
-import type { Account } from '../../db/schema.ts';
-import { type AccountFilter, MAX_PAGE_SIZE, countAccounts, getAccount, listAccounts } from '../../domain/accounts.ts';
+import type { Account, LifecycleStage } from '../../db/schema.ts';
+import type { ApiContext } from '../context.ts';
+import { type AccountFilter, type AccountOrder, type AccountPageRow, MAX_PAGE_SIZE, accountCursor, countAccounts, getAccount, listAccounts } from '../../domain/accounts.ts';
 import { listTransitions, moveAccountStage } from '../../domain/lifecycle.ts';
 import { canReadAccount, readableOwnerId } from '../../domain/access.ts';
 import { builder } from '../builder.ts';
@@ -9,6 +10,12 @@ import { TransitionRef } from './transition.ts';
 import { UserRef } from './user.ts';
 
 const DAY_MS = 86_400_000;
+
+async function loadStage(ctx: ApiContext, account: Account): Promise<LifecycleStage> {
+  const stage = await ctx.loaders.stage.load(account.stageKey);
+  if (!stage) throw new Error(`Stage ${account.stageKey} of account ${account.id} is missing`);
+  return stage;
+}
 
 export const AccountRef = builder.objectRef<Account>('Account').implement({
   description: 'A customer account and where it stands in the lifecycle.',
@@ -23,11 +30,7 @@ export const AccountRef = builder.objectRef<Account>('Account').implement({
     }),
     stage: t.field({
       type: StageRef,
-      resolve: async (account, _args, ctx) => {
-        const stage = await ctx.loaders.stage.load(account.stageKey);
-        if (!stage) throw new Error(`Stage ${account.stageKey} of account ${account.id} is missing`);
-        return stage;
-      },
+      resolve: (account, _args, ctx) => ctx.loaders.listed.get(account)?.stage ?? loadStage(ctx, account),
     }),
     stageEnteredAt: t.expose('stageEnteredAt', { type: 'DateTime' }),
     daysInStage: t.int({
@@ -37,13 +40,13 @@ export const AccountRef = builder.objectRef<Account>('Account').implement({
     csm: t.field({
       type: UserRef,
       nullable: true,
-      resolve: (account, _args, ctx) => (account.csmId ? ctx.loaders.user.load(account.csmId) : null),
+      resolve: (account, _args, ctx) => (account.csmId ? (ctx.loaders.listed.get(account)?.csm ?? ctx.loaders.user.load(account.csmId)) : null),
     }),
     ae: t.field({
       type: UserRef,
       nullable: true,
       description: 'The account executive who sold the deal.',
-      resolve: (account, _args, ctx) => (account.aeId ? ctx.loaders.user.load(account.aeId) : null),
+      resolve: (account, _args, ctx) => (account.aeId ? (ctx.loaders.listed.get(account)?.ae ?? ctx.loaders.user.load(account.aeId)) : null),
     }),
     contractStart: t.expose('contractStart', { type: 'Date', nullable: true }),
     contractEnd: t.expose('contractEnd', { type: 'Date', nullable: true }),
@@ -74,15 +77,18 @@ const PageInfoRef = builder
     }),
   });
 
-const AccountEdgeRef = builder.objectRef<{ node: Account; cursor: string }>('AccountEdge').implement({
+/** A listed account; its cursor is encoded only when asked for. */
+type AccountEdge = { node: Account; order: AccountOrder; row: AccountPageRow };
+
+const AccountEdgeRef = builder.objectRef<AccountEdge>('AccountEdge').implement({
   fields: (t) => ({
     node: t.field({ type: AccountRef, resolve: (edge) => edge.node }),
-    cursor: t.exposeString('cursor'),
+    cursor: t.string({ resolve: (edge) => accountCursor(edge.order, edge.row) }),
   }),
 });
 
 interface AccountConnection {
-  edges: { node: Account; cursor: string }[];
+  edges: AccountEdge[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
   filter: AccountFilter;
 }
@@ -133,17 +139,14 @@ builder.queryFields((t) => ({
         visibleToAeId: readableOwnerId(ctx.actor),
       };
       const page = await listAccounts(ctx.db, { filter, first: args.first ?? 25, after: args.after ?? null, orderBy: args.orderBy ?? 'name' });
-      for (const account of page.accounts) {
-        ctx.loaders.account.prime(account.id, account);
-        // The listing already joined health and the latest renewal: an account without one is known to have none.
-        ctx.loaders.health.prime(account.id, page.health.find((health) => health.accountId === account.id) ?? null);
-        ctx.loaders.renewalByAccount.prime(account.id, page.renewals.find((renewal) => renewal.accountId === account.id) ?? null);
+      const last = page.rows.at(-1);
+      for (const row of page.rows) {
+        ctx.loaders.listed.set(row.account, row);
+        ctx.loaders.account.prime(row.account.id, row.account);
       }
-      for (const owner of page.owners) ctx.loaders.user.prime(owner.id, owner);
-      for (const stage of page.stages) ctx.loaders.stage.prime(stage.key, stage);
       return {
-        edges: page.accounts.map((node, index) => ({ node, cursor: page.cursors[index] ?? '' })),
-        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+        edges: page.rows.map((row) => ({ node: row.account, order: page.order, row })),
+        pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? accountCursor(page.order, last) : null },
         filter,
       };
     },

@@ -101,7 +101,10 @@ builder.objectField(AccountRef, 'health', (t) =>
     type: AccountHealthRef,
     nullable: true,
     description: 'The latest health score; null until health has been computed for the account.',
-    resolve: (account, _args, ctx) => ctx.loaders.health.load(account.id),
+    resolve: (account, _args, ctx) => {
+      const listed = ctx.loaders.listed.get(account);
+      return listed ? listed.health : ctx.loaders.health.load(account.id);
+    },
   }),
 );
 

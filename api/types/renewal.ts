@@ -49,7 +49,10 @@ builder.objectFields(AccountRef, (t) => ({
     type: RenewalRef,
     nullable: true,
     description: 'The renewal of the latest contract end.',
-    resolve: (account, _args, ctx) => ctx.loaders.renewalByAccount.load(account.id),
+    resolve: (account, _args, ctx) => {
+      const listed = ctx.loaders.listed.get(account);
+      return listed ? listed.renewal : ctx.loaders.renewalByAccount.load(account.id);
+    },
   }),
   signals: t.field({
     type: SignalsSummaryRef,
