@@ -34,22 +34,25 @@ export interface Database {
   close(): Promise<void>;
 }
 
+type ValuesQuery = (text: string, params: readonly unknown[]) => Promise<unknown[][]>;
+const valuesQueries = new WeakMap<Db, ValuesQuery>();
+
 /**
  * Runs a statement and returns its rows as arrays of driver values: the values drizzle's column mappers take
  * (timestamps and dates as text). For hot paths that build their statement once and decode rows themselves;
  * everything else goes through drizzle. postgres.js prepares the statement once per connection; the logger
  * given to openDatabase sees it as it sees drizzle's.
  */
-export type ValuesQuery = (text: string, params: readonly unknown[]) => Promise<unknown[][]>;
-const valuesQueries = new WeakMap<Db, ValuesQuery>();
-
 export function queryValues(db: Db, text: string, params: readonly unknown[]): Promise<unknown[][]> {
   const run = valuesQueries.get(db);
   if (!run) throw new Error('queryValues needs a database opened by openDatabase()');
   return run(text, params);
 }
 
-/** Drizzle reads these types as text and converts them itself; raw statements must hand them over the same way. */
+/**
+ * Drizzle reads these types as text and converts them itself; raw statements must hand them over the same way.
+ * The numbered ones are arrays: timestamp[] 1115, date[] 1182, timestamptz[] 1185, interval[] 1187, numeric[] 1231.
+ */
 const textParsers = Object.fromEntries(
   [pgliteTypes.TIMESTAMP, pgliteTypes.TIMESTAMPTZ, pgliteTypes.INTERVAL, pgliteTypes.DATE, 1115, 1182, 1185, 1187, 1231].map((oid) => [
     oid,

@@ -1,4 +1,4 @@
-import { Column, type InferSelectModel, type Placeholder, type SQL, type Table, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, inArray, or, sql } from 'drizzle-orm';
+import { Column, type Placeholder, type SQL, type Table, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, ilike, inArray, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Db, type Tx, queryRows, queryValues } from '../db/client.ts';
@@ -188,12 +188,12 @@ interface PagePart<Row> {
  * `columns` are the table's columns to read (all of them, or a read model such as healthSummaryColumns); `source`
  * is the table itself or the alias the page statement joins it as.
  */
-function pagePart<Columns extends Record<string, Column>>(
-  name: string,
-  columns: Columns,
-  source: Table,
-  keyColumn: keyof Columns & string,
-): PagePart<{ [Key in keyof Columns]: Columns[Key]['_']['notNull'] extends true ? Columns[Key]['_']['data'] : Columns[Key]['_']['data'] | null }> {
+/** The row a set of columns reads as, as drizzle types a select of them. */
+type RowOf<Columns extends Record<string, Column>> = {
+  [Key in keyof Columns]: Columns[Key]['_']['notNull'] extends true ? Columns[Key]['_']['data'] : Columns[Key]['_']['data'] | null;
+};
+
+function pagePart<Columns extends Record<string, Column>>(name: string, columns: Columns, source: Table, keyColumn: keyof Columns & string): PagePart<RowOf<Columns>> {
   const entries = Object.entries(columns);
   const keyIndex = entries.findIndex(([key]) => key === keyColumn);
   // Text, uuid and enum columns keep drizzle's identity mapping: their values are used as they arrive.
@@ -201,7 +201,7 @@ function pagePart<Columns extends Record<string, Column>>(
     column.mapFromDriverValue === Column.prototype.mapFromDriverValue ? null : (value: unknown) => column.mapFromDriverValue(value),
   );
   return {
-    fields: Object.fromEntries(entries.map(([key, column]) => [`${name}.${key}`, Reflect.get(source, key) as Column ?? column])),
+    fields: Object.fromEntries(entries.map(([key]) => [`${name}.${key}`, Reflect.get(source, key) as Column])),
     width: entries.length,
     decode: (values, offset) => {
       // A left join that found nothing has a null key.
@@ -212,14 +212,16 @@ function pagePart<Columns extends Record<string, Column>>(
         const convert = converters[index];
         row[(entries[index] as [string, Column])[0]] = value === null || !convert ? value : convert(value);
       }
-      return row as never;
+      return row as RowOf<Columns>;
     },
   };
 }
 
 const csmUser = alias(users, 'csm_user');
 const aeUser = alias(users, 'ae_user');
-const latestRenewal = alias(renewals, 'latest_renewal');
+/** The lateral subquery of each account's latest renewal (pageStatement), and its columns as the page reads them. */
+const LATEST_RENEWAL = 'latest_renewal';
+const latestRenewal = alias(renewals, LATEST_RENEWAL);
 const pageParts = {
   account: pagePart('account', getTableColumns(accounts), accounts, 'id'),
   stage: pagePart('stage', getTableColumns(lifecycleStages), lifecycleStages, 'key'),
@@ -252,7 +254,7 @@ function pageStatement(db: Db, order: AccountOrder, conditions: SQL[], values: C
   if (known) return known;
   const sortKey = sortKeys[order];
   // The latest renewal of each account, found by a lateral lookup in the renewals index.
-  const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as('latest_renewal');
+  const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
   const query = db
     .select({
       ...pageParts.account.fields,
