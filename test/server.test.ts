@@ -69,7 +69,7 @@ describe('local mode (no SLACK_BOT_TOKEN)', () => {
 });
 
 describe('the demo book', () => {
-  it('seeds about 40 accounts across every stage, people with Slack ids, and a consistent history; only once', async () => {
+  it('seeds about 40 accounts across every stage, people with Slack ids, a consistent history and their signals; only once', async () => {
     const demo = await createTestDatabase();
     try {
       const first = await seedDemoBook(demo.db, new Date('2026-11-25T09:00:00Z'));
@@ -94,6 +94,30 @@ describe('the demo book', () => {
       expect(broken).toEqual([]);
       const backward = await queryRows<{ total: number }>(demo.db, sql`select count(*)::int as total from stage_transitions where direction = 'backward'`);
       expect(backward[0]?.total).toBeGreaterThan(0);
+
+      // Signals behind every kind of health: every live account has a score, and those at risk say why.
+      const health = await queryRows<{ status: string; accounts: number; with_reasons: number }>(
+        demo.db,
+        sql`select h.status, count(*)::int as accounts, count(*) filter (where jsonb_array_length(h.reasons) > 0)::int as with_reasons
+            from account_health h join accounts a on a.id = h.account_id join lifecycle_stages s on s.key = a.stage_key
+            where not s.terminal group by h.status`,
+      );
+      const byStatus = Object.fromEntries(health.map((row) => [row.status, row]));
+      expect(health.reduce((sum, row) => sum + row.accounts, 0)).toBe(37);
+      expect(byStatus.healthy?.accounts).toBeGreaterThan(20);
+      expect((byStatus.at_risk?.accounts ?? 0) + (byStatus.critical?.accounts ?? 0)).toBeGreaterThanOrEqual(3);
+      for (const row of health.filter((entry) => entry.status !== 'healthy')) expect(row.with_reasons, `${row.status} accounts with reasons`).toBe(row.accounts);
+      const [falling] = await queryRows<{ reasons: string[] }>(demo.db, sql`select reasons from account_health order by score limit 1`);
+      expect(falling?.reasons.join(' ')).toMatch(/active users down \d+% vs prior 4 weeks/);
+      // Handoffs at every step, one still pending past its SLA; renewals in and ahead of their window.
+      const handoffs = await queryRows<{ status: string; overdue: boolean }>(demo.db, sql`select status, sla_due_at < ${'2026-11-25T09:00:00Z'}::timestamptz as overdue from handoffs`);
+      expect(new Set(handoffs.map((row) => row.status))).toEqual(new Set(['pending', 'confirmed', 'accepted', 'kickoff_scheduled']));
+      expect(handoffs.find((row) => row.status === 'pending')?.overdue).toBe(true);
+      const renewalStatuses = await queryRows<{ status: string }>(demo.db, sql`select distinct status::text from renewals`);
+      expect(renewalStatuses.map((row) => row.status).sort()).toEqual(['open', 'upcoming']);
+      // A revenue ledger with expansion, contraction and churn, so NRR and GRR differ.
+      const ledger = await queryRows<{ kind: string }>(demo.db, sql`select distinct kind::text from revenue_changes`);
+      expect(ledger.map((row) => row.kind).sort()).toEqual(['churn', 'contraction', 'expansion', 'new']);
 
       const second = await seedDemoBook(demo.db);
       expect(second.seeded).toBe(false);

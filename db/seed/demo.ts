@@ -5,6 +5,7 @@ import { actorFromUser } from '../../domain/actors.ts';
 import { createAccount } from '../../domain/accounts.ts';
 import { defaultStages, ensureDefaultStages, moveAccountStage } from '../../domain/lifecycle.ts';
 import { createUser } from '../../domain/users.ts';
+import { type DemoAccount, seedDemoSignals } from './demo-signals.ts';
 
 const people: { name: string; email: string; role: UserRole; slackUserId: string }[] = [
   { name: 'Alex Rivera', email: 'alex@lifeline.example', role: 'admin', slackUserId: 'U0DEMOADM1' },
@@ -48,7 +49,8 @@ function isoDate(date: Date): string {
 
 /**
  * Seeds a realistic demo book on an empty database: people with Slack ids, about 40 accounts spread over
- * every stage, and the history that brought them there. Does nothing when accounts already exist.
+ * every stage, the history that brought them there, and their signals, revenue, handoffs, renewals and health
+ * (demo-signals.ts). Does nothing when accounts already exist.
  */
 export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: boolean; admin: User | undefined }> {
   await ensureDefaultStages(db);
@@ -77,6 +79,7 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
   const segmentsInOrder: Segment[] = ['smb', 'mid_market', 'enterprise'];
   const arrBySegment: Record<Segment, [number, number]> = { smb: [8_000, 30_000], mid_market: [30_000, 120_000], enterprise: [120_000, 600_000] };
 
+  const book: DemoAccount[] = [];
   for (const [index, name] of companies.entries()) {
     // Most of a book sits in adoption; a few accounts are new or lost.
     const stageIndex = index < 4 ? 0 : index < 10 ? 1 : index < 17 ? 2 : index < 25 ? 3 : index < 37 ? 4 : 5;
@@ -87,7 +90,8 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
     const ae = aes[index % aes.length];
     if (!csm || !ae || !manager) throw new Error('Demo people are missing');
 
-    const ageDays = 20 + stageIndex * 70 + Math.floor(random() * 60);
+    // Deals still in pre-onboarding signed days ago, within the stage's week; the rest are older the further along.
+    const ageDays = stageIndex === 0 ? 2 + index : 20 + stageIndex * 70 + Math.floor(random() * 60);
     const createdAt = new Date(now.getTime() - ageDays * DAY_MS);
     const contractStart = new Date(createdAt.getTime() + 7 * DAY_MS);
     const contractEnd = new Date(contractStart.getTime() + (index % 4 === 0 ? 730 : 365) * DAY_MS);
@@ -109,7 +113,9 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
     });
 
     // Walk the account forward through each stage up to its current one, with realistic gaps.
-    let version = account.version;
+    let current = account;
+    let onboardedAt: Date | null = null;
+    let churnedAt: Date | null = null;
     let at = createdAt.getTime();
     const step = Math.max(1, Math.floor((now.getTime() - at) / ((stageIndex + 1) * DAY_MS)));
     for (let next = 1; next <= stageIndex; next += 1) {
@@ -117,30 +123,36 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
       if (!toStage) break;
       at += Math.floor(step * (0.6 + random() * 0.5)) * DAY_MS;
       const mover = toStage === 'churned' ? manager : csm;
+      const occurredAt = new Date(Math.min(at, now.getTime() - DAY_MS));
       const moved = await moveAccountStage(db, {
         accountId: account.id,
         toStage,
-        expectedVersion: version,
+        expectedVersion: current.version,
         // Closed-won moves an account into onboarding by rule; later moves are people's.
         actor: next === 1 ? closedWonRule : actorFromUser(mover),
         source: next === 1 ? 'rule' : 'import',
         reason: toStage === 'churned' ? 'Budget cut after acquisition; chose to consolidate vendors.' : null,
-        occurredAt: new Date(Math.min(at, now.getTime() - DAY_MS)),
+        occurredAt,
       });
-      version = moved.account.version;
+      current = moved.account;
+      if (next === 1) onboardedAt = occurredAt;
+      if (toStage === 'churned') churnedAt = occurredAt;
     }
     // One account slipped back: implementation stalled and it returned to onboarding.
     if (index === 12) {
-      await moveAccountStage(db, {
+      const moved = await moveAccountStage(db, {
         accountId: account.id,
         toStage: 'onboarding',
-        expectedVersion: version,
+        expectedVersion: current.version,
         actor: actorFromUser(csm),
         source: 'import',
         reason: 'Champion left; restarting onboarding with the new team.',
         occurredAt: new Date(now.getTime() - 3 * DAY_MS),
       });
+      current = moved.account;
     }
+    book.push({ account: current, stageIndex, csm, ae, onboardedAt, churnedAt });
   }
+  await seedDemoSignals(db, book, now, random);
   return { seeded: true, admin };
 }

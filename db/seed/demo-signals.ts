@@ -1,0 +1,168 @@
+import type { Db } from '../client.ts';
+import { type Account, type Segment, type User, csmTouches } from '../schema.ts';
+import type { Actor } from '../../domain/actors.ts';
+import { actorFromUser } from '../../domain/actors.ts';
+import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
+import { recomputeHealth } from '../../domain/health.ts';
+import { runRenewals } from '../../domain/renewals.ts';
+import { recordRevenueChange } from '../../domain/revenue.ts';
+import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../../domain/signals.ts';
+
+/** One account of the demo book as seedDemoBook created it, with where it stands. */
+export interface DemoAccount {
+  account: Account;
+  /** Index of its current stage in the default stages: 0 pre-onboarding … 5 churned. */
+  stageIndex: number;
+  csm: User;
+  ae: User;
+  /** When it entered onboarding (closed-won), if it got there. */
+  onboardedAt: Date | null;
+  /** When it churned, if it did. */
+  churnedAt: Date | null;
+}
+
+/**
+ * How an account's product usage goes over the last 90 days, so the book has every kind of health: steady and
+ * healthy, falling away (usage, tickets and NPS all say so), growing into advanced features (an expansion
+ * signal), or just starting.
+ */
+type Trajectory = 'steady' | 'declining' | 'growing' | 'ramping';
+
+const integration: Actor = { userId: null, role: 'integration', label: 'Demo data' };
+const DAY_MS = 86_400_000;
+const USAGE_DAYS = 90;
+const seatsBySegment: Record<Segment, number> = { smb: 12, mid_market: 60, enterprise: 240 };
+
+function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+function trajectoryOf(demo: DemoAccount, index: number): Trajectory {
+  if (demo.stageIndex <= 2) return 'ramping';
+  if (index % 5 === 0) return 'declining';
+  if (index % 7 === 3) return 'growing';
+  return 'steady';
+}
+
+/** Share of seats active `daysAgo` days ago (0 = today), between 0 and 1; a declining account falls to `floor`. */
+function activeShare(trajectory: Trajectory, daysAgo: number, wobble: number, floor: number): number {
+  const progress = 1 - daysAgo / USAGE_DAYS;
+  const base =
+    trajectory === 'declining'
+      ? daysAgo > 21
+        ? 0.78
+        : floor + ((0.78 - floor) * daysAgo) / 21
+      : trajectory === 'growing'
+        ? 0.55 + 0.35 * progress
+        : trajectory === 'ramping'
+          ? 0.1 + 0.5 * progress
+          : 0.74;
+  return Math.max(0, Math.min(1, base + (wobble - 0.5) * 0.12));
+}
+
+/**
+ * Gives the demo book the signals a real one has, through the same domain functions the API uses: 90 days of
+ * product usage, support tickets, NPS answers, CSM touches, first value, the revenue ledger behind NRR and GRR,
+ * handoffs at every step (one overdue), renewals, and a first health score with its reasons.
+ */
+export async function seedDemoSignals(db: Db, book: DemoAccount[], now: Date, random: () => number): Promise<void> {
+  const usage: UsageRowInput[] = [];
+  const today = Date.parse(`${isoDay(now)}T00:00:00Z`);
+  for (const [index, demo] of book.entries()) {
+    const { account } = demo;
+    const trajectory = trajectoryOf(demo, index);
+    const seats = seatsBySegment[account.segment];
+    const start = demo.onboardedAt ? Math.max(demo.onboardedAt.getTime(), today - (USAGE_DAYS - 1) * DAY_MS) : null;
+    const end = demo.churnedAt ? demo.churnedAt.getTime() : today;
+    for (let day = start === null ? end + DAY_MS : Date.parse(`${isoDay(new Date(start))}T00:00:00Z`); day <= end; day += DAY_MS) {
+      const daysAgo = Math.round((today - day) / DAY_MS);
+      // Weekends are quiet in B2B products.
+      const weekday = new Date(day).getUTCDay();
+      const weekend = weekday === 0 || weekday === 6 ? 0.25 : 1;
+      const activeUsers = Math.round(seats * activeShare(trajectory, daysAgo, random(), index % 10 === 0 ? 0.12 : 0.35) * weekend);
+      const advanced = trajectory === 'growing' ? Math.round(activeUsers * (0.1 + 0.4 * (1 - daysAgo / USAGE_DAYS))) : Math.round(activeUsers * 0.05);
+      usage.push({ accountId: account.id, day: isoDay(new Date(day)), activeUsers, seats, keyEvents: Math.round(activeUsers * (2 + random() * 2)), advancedEvents: advanced });
+    }
+
+    if (demo.onboardedAt === null) continue;
+    // Support: a couple of resolved questions for everyone; open, urgent trouble where usage is falling.
+    const opened = (daysAgo: number) => new Date(now.getTime() - daysAgo * DAY_MS);
+    const resolved = await recordTicket(db, { accountId: account.id, severity: 'normal', subject: 'SSO setup question', openedAt: opened(30 + (index % 20)), actor: integration });
+    await resolveTicket(db, { ticketId: resolved.id, resolvedAt: opened(28 + (index % 20)), actor: integration });
+    if (trajectory === 'declining') {
+      await recordTicket(db, { accountId: account.id, severity: 'urgent', subject: 'Nightly sync failing since the last release', openedAt: opened(9), actor: integration });
+      await recordTicket(db, { accountId: account.id, severity: 'high', subject: 'Dashboards time out for large teams', openedAt: opened(4), actor: integration });
+    }
+    // NPS: the champion and a user, once the account has been live a while.
+    if (demo.stageIndex >= 3) {
+      const champion = trajectory === 'declining' ? 4 : trajectory === 'growing' ? 10 : 8 + (index % 2);
+      const domain = account.domain ?? 'customer.example';
+      await recordNps(db, { accountId: account.id, kind: 'nps', score: champion, respondentRole: 'champion', respondentEmail: `champion@${domain}`, respondedAt: opened(12 + (index % 30)), actor: integration });
+      await recordNps(db, { accountId: account.id, kind: 'nps', score: trajectory === 'declining' ? 6 : 9, respondentRole: 'user', respondentEmail: `user@${domain}`, respondedAt: opened(40 + (index % 30)), actor: integration });
+      await recordFirstValue(db, { accountId: account.id, reachedAt: new Date(demo.onboardedAt.getTime() + (18 + (index % 25)) * DAY_MS), description: 'First weekly report shared with leadership', actor: integration });
+    }
+    if (demo.churnedAt === null) {
+      // Touches: regular for most, none for weeks on a couple of the accounts falling away.
+      const lastTouch = trajectory === 'declining' && index % 2 === 0 ? 45 : 2 + (index % 12);
+      await db.insert(csmTouches).values([
+        { accountId: account.id, userId: demo.csm.id, kind: 'call', occurredAt: opened(lastTouch) },
+        { accountId: account.id, userId: demo.csm.id, kind: 'email', occurredAt: opened(lastTouch + 14) },
+      ]);
+    }
+
+    // The revenue ledger: new business at contract start, then what happened since.
+    const mrr = Math.round(account.arrCents / 12);
+    const contractStart = account.contractStart ?? isoDay(demo.onboardedAt);
+    await recordRevenueChange(db, { accountId: account.id, kind: 'new', mrrDeltaCents: mrr, effectiveDate: contractStart, externalId: `demo-new-${index}`, actor: integration });
+    if (trajectory === 'growing') {
+      await recordRevenueChange(db, { accountId: account.id, kind: 'expansion', mrrDeltaCents: Math.round(mrr * 0.25), effectiveDate: isoDay(new Date(now.getTime() - 20 * DAY_MS)), externalId: `demo-expansion-${index}`, note: 'Added the analytics add-on', actor: integration });
+    }
+    if (trajectory === 'declining' && demo.stageIndex === 4) {
+      await recordRevenueChange(db, { accountId: account.id, kind: 'contraction', mrrDeltaCents: -Math.round(mrr * 0.2), effectiveDate: isoDay(new Date(now.getTime() - 35 * DAY_MS)), externalId: `demo-contraction-${index}`, note: 'Dropped 20% of seats at the mid-term review', actor: integration });
+    }
+    if (demo.churnedAt) {
+      await recordRevenueChange(db, { accountId: account.id, kind: 'churn', mrrDeltaCents: -mrr, effectiveDate: isoDay(demo.churnedAt), externalId: `demo-churn-${index}`, actor: integration });
+    }
+  }
+  await recordUsage(db, { rows: usage, actor: integration });
+  await seedHandoffs(db, book.filter((demo) => demo.stageIndex === 1), now);
+  await runRenewals(db, { now });
+  await recomputeHealth(db, { now });
+}
+
+/** The onboarding accounts came through closed-won: their handoffs are at every step, and one is overdue. */
+async function seedHandoffs(db: Db, onboarding: DemoAccount[], now: Date): Promise<void> {
+  for (const [step, demo] of onboarding.entries()) {
+    const { account } = demo;
+    const { handoff } = await recordClosedWon(db, {
+      opportunityId: `demo-opp-${account.externalId ?? account.id}`,
+      account: {
+        externalId: account.externalId ?? `demo-${account.id}`,
+        name: account.name,
+        domain: account.domain,
+        segment: account.segment,
+        arrCents: account.arrCents,
+        contractStart: account.contractStart,
+        contractEnd: account.contractEnd,
+      },
+      aeId: demo.ae.id,
+      csmId: demo.csm.id,
+      closedWonAt: demo.onboardedAt ?? now,
+      context: {
+        goals: 'Weekly usage reports for leadership; replace the spreadsheet tracker by next quarter.',
+        promises: 'SSO at launch and a named CSM for the first 90 days.',
+        stakeholders: `Champion: head of operations. Economic buyer: CFO. Admin: IT lead at ${account.domain ?? 'the customer'}.`,
+        risks: step % 2 === 0 ? 'Security review not finished; legal asked for a DPA amendment.' : 'Small team; onboarding competes with their busy season.',
+      },
+      goLiveTarget: isoDay(new Date(now.getTime() + (30 + step * 7) * DAY_MS)),
+      actor: integration,
+    });
+    // Step 0 stays pending (its SLA has passed: it is escalated), 1 is confirmed, 2 accepted, the rest have a kickoff.
+    if (step === 0) continue;
+    const confirmed = await confirmHandoff(db, { handoffId: handoff.id, actor: actorFromUser(demo.ae) });
+    if (step === 1) continue;
+    await acceptHandoff(db, { handoffId: confirmed.id, actor: actorFromUser(demo.csm) });
+    if (step === 2) continue;
+    await scheduleKickoff(db, { handoffId: confirmed.id, actor: actorFromUser(demo.csm), kickoffAt: new Date(now.getTime() + step * DAY_MS), now });
+  }
+}
