@@ -8,6 +8,7 @@ import { DomainError } from '../domain/errors.ts';
 import { authenticateToken } from '../domain/tokens.ts';
 import { type ApiContext, createApiContext } from './context.ts';
 import { queryDocumentLimitPlugins } from './limits.ts';
+import { useVariableCoercionErrors } from './variables.ts';
 import { schema } from './schema.ts';
 
 /** GraphiQL opens on the dashboard example; every file in api/examples is exercised by test/api-examples.test.ts. */
@@ -74,8 +75,9 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     // graphql-jit compiles each distinct document once (cached beside Yoga's parse cache) and cut the CPU of a
     // dashboard page by about a third (bench/dashboard-profile.ts). The limits still hold: graphql-armor runs on
     // parse and validate, before execution; the Pothos complexity check wraps the root resolvers, which the
-    // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts).
-    plugins: [...queryDocumentLimitPlugins(), useGraphQlJit()],
+    // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables are
+    // checked by graphql-js first, for its clearer messages (api/variables.ts).
+    plugins: [...queryDocumentLimitPlugins(), useVariableCoercionErrors(), useGraphQlJit()],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {

@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
-import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets } from '../db/schema.ts';
+import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets, touchKinds } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
 import { isUuid } from './accounts.ts';
 import type { Actor } from './actors.ts';
@@ -262,6 +262,92 @@ export interface SignalsSummary {
   lastNpsAt: Date | null;
   firstValueAt: Date | null;
   csmSentiment: string | null;
+}
+
+/** One call may carry this many touches; a CRM's activity sync sends more in several calls. */
+export const MAX_TOUCH_ROWS = 10_000;
+
+const touchRowSchema = z
+  .object({
+    ...accountRef,
+    kind: z.enum(touchKinds, `use one of ${touchKinds.join(', ')}`),
+    occurredAt: z.date('must be a valid time'),
+    /** Who was in contact, matched to a Lifeline person by email; someone not in Lifeline still counts. */
+    userEmail: z.email('must be an email address').nullish(),
+    externalId: z.string().trim().min(1).max(200).nullish(),
+  })
+  .refine(hasAccount, { message: accountMessage, path: ['accountId'] });
+
+export type TouchRowInput = z.input<typeof touchRowSchema>;
+
+export interface RecordTouchesResult {
+  /** Touches written (a repeated externalId within the call counts once; the last one wins). */
+  written: number;
+  /** The accounts touched, for their health to be recomputed. */
+  accountIds: string[];
+}
+
+/**
+ * Contact between the team and a customer (calls, meetings, emails, Slack), as a CRM's activity sync sends it:
+ * the "days since last CSM touch" of the engagement component. One statement, all or nothing: an unknown account
+ * rejects the call. Idempotent on externalId, the CRM activity id: a repeat updates the activity.
+ */
+export async function recordTouches(db: Db, params: { rows: TouchRowInput[]; actor: Actor }): Promise<RecordTouchesResult> {
+  requireAccess(params.actor, 'ingest');
+  if (params.rows.length > MAX_TOUCH_ROWS) {
+    throw new InvalidInputError(`Send at most ${MAX_TOUCH_ROWS} touches per call; split the load into several calls.`, 'rows');
+  }
+  const rows = params.rows.map((row, index) => parseInput(touchRowSchema, row, `rows[${index}]`));
+  // ON CONFLICT cannot touch one row twice in a statement: the last repeat of an activity id wins.
+  const latest = new Map<string, number>();
+  rows.forEach((row, index) => latest.set(row.externalId ?? `#${index}`, index));
+  const payload = JSON.stringify(
+    [...latest.values()].map((index) => {
+      const row = rows[index];
+      return {
+        i: index,
+        a: row?.accountId ?? null,
+        x: row?.accountExternalId ?? null,
+        k: row?.kind,
+        o: row?.occurredAt.toISOString(),
+        e: row?.userEmail ?? null,
+        n: row?.externalId ?? null,
+      };
+    }),
+  );
+  const [result] = await queryRows<{ unknown_index: number | null; written: number; account_ids: string[] | null }>(
+    db,
+    sql`with input as (
+          select r.i, coalesce(r.a, ext.id) as account_id, r.k::touch_kind as kind, r.o as occurred_at, r.e as email, r.n as external_id
+          from json_to_recordset(${payload}::json) as r(i int, a uuid, x text, k text, o timestamptz, e text, n text)
+          left join accounts ext on r.a is null and ext.external_id = r.x
+        ),
+        known as (
+          select input.* from input join accounts on accounts.id = input.account_id
+        ),
+        upserted as (
+          insert into csm_touches (account_id, user_id, kind, occurred_at, external_id)
+          select k.account_id, u.id, k.kind, k.occurred_at, k.external_id
+          from known k left join users u on lower(u.email) = lower(k.email)
+          -- An input that names an unknown account writes nothing at all (checked below, in the same statement).
+          where not exists (select 1 from input where input.i not in (select i from known))
+          on conflict (external_id) do update set
+            account_id = excluded.account_id, user_id = excluded.user_id, kind = excluded.kind, occurred_at = excluded.occurred_at
+          returning account_id
+        )
+        select (select min(i) from input where input.i not in (select i from known)) as unknown_index,
+               (select count(*)::int from upserted) as written,
+               (select array_agg(distinct account_id::text) from upserted) as account_ids`,
+  );
+  if (result?.unknown_index !== null && result?.unknown_index !== undefined) {
+    const row = rows[result.unknown_index];
+    const field = row?.accountId ? 'accountId' : 'accountExternalId';
+    throw new InvalidInputError(
+      `rows[${result.unknown_index}].${field}: no account ${row?.accountId ?? row?.accountExternalId}. Create it first with upsertAccounts.`,
+      `rows[${result.unknown_index}].${field}`,
+    );
+  }
+  return { written: result?.written ?? 0, accountIds: result?.account_ids ?? [] };
 }
 
 /** One statement for any number of accounts, so a page of accounts costs the same as one. */

@@ -1,7 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import { accounts, renewals, stageTransitions } from '../db/schema.ts';
+import { accountHealth, accounts, renewals, stageTransitions } from '../db/schema.ts';
+import { recomputeHealth } from '../domain/health.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
@@ -164,5 +165,75 @@ describe('tickets, NPS, first value and revenue', () => {
     expect(second.body.data).toEqual(first.body.data);
     const [count] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from revenue_changes where external_id = 'inv-9'`);
     expect(count?.n).toBe(1);
+  });
+});
+
+describe('recordTouches', () => {
+  const TOUCHES = 'mutation ($rows: [TouchInput!]!) { recordTouches(rows: $rows) { written } }';
+
+  it('writes contacts by CRM activity id, matches people by email, and a repeat updates instead of adding', async () => {
+    await api.request(UPSERT, { accounts: crmAccounts(3, 'touch') }, integration);
+    const csm = await createUser(database.db, { role: 'csm', email: 'Dana.Touch@lifeline.example' });
+    const rows = [
+      { accountExternalId: 'touch-0', kind: 'call', occurredAt: '2026-11-20T15:00:00Z', userEmail: 'dana.touch@LIFELINE.example', externalId: 'act-1' },
+      { accountExternalId: 'touch-0', kind: 'email', occurredAt: '2026-11-22T09:00:00Z', externalId: 'act-2' },
+      { accountExternalId: 'touch-1', kind: 'meeting', occurredAt: '2026-11-23T10:00:00Z', userEmail: 'someone@customer.example' },
+    ];
+    const first = await api.request(TOUCHES, { rows }, integration);
+    expect(first.body).toEqual({ data: { recordTouches: { written: 3 } } });
+    // The CRM sends act-1 again, moved to the next day; act-2 twice in one call: the last one wins.
+    const again = await api.request(
+      TOUCHES,
+      {
+        rows: [
+          { ...rows[0], occurredAt: '2026-11-21T15:00:00Z' },
+          { ...rows[1], kind: 'slack' },
+          { ...rows[1], kind: 'meeting' },
+        ],
+      },
+      integration,
+    );
+    expect(again.body).toEqual({ data: { recordTouches: { written: 2 } } });
+    const stored = await queryRows<{ external_id: string | null; kind: string; occurred_at: Date | string; user_id: string | null; account: string }>(
+      database.db,
+      sql`select t.external_id, t.kind::text, t.occurred_at, t.user_id, a.external_id as account
+          from csm_touches t join accounts a on a.id = t.account_id where a.external_id like 'touch-%' order by t.occurred_at`,
+    );
+    expect(stored.map((row) => [row.account, row.external_id, row.kind, new Date(row.occurred_at).toISOString(), row.user_id])).toEqual([
+      ['touch-0', 'act-1', 'call', '2026-11-21T15:00:00.000Z', csm.id],
+      ['touch-0', 'act-2', 'meeting', '2026-11-22T09:00:00.000Z', null],
+      ['touch-1', null, 'meeting', '2026-11-23T10:00:00.000Z', null],
+    ]);
+  });
+
+  it('counts as CSM engagement in the next health score', async () => {
+    const [account] = await database.db.select().from(accounts).where(eq(accounts.externalId, 'touch-2'));
+    if (!account) throw new Error('touch-2 was not created');
+    await api.request(TOUCHES, { rows: [{ accountId: account.id, kind: 'call', occurredAt: '2026-11-10T12:00:00Z' }] }, integration);
+    await recomputeHealth(database.db, { now: new Date('2026-11-25T12:00:00Z'), accountIds: [account.id] });
+    const [health] = await database.db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
+    expect(health?.components?.engagement.detail).toMatch(/^last CSM touch 15 days ago/);
+    expect(health?.reasons).toContain('no CSM touch in 15 days');
+  });
+
+  it('rejects the whole call when one row names an unknown account, and refuses roles that do not ingest', async () => {
+    await api.request(UPSERT, { accounts: crmAccounts(1, 'touch-refused') }, integration);
+    const rows = [
+      { accountExternalId: 'touch-refused-0', kind: 'call', occurredAt: '2026-11-24T10:00:00Z', externalId: 'act-unknown-1' },
+      { accountExternalId: 'nobody', kind: 'call', occurredAt: '2026-11-24T10:00:00Z', externalId: 'act-unknown-2' },
+    ];
+    const unknown = await api.request(TOUCHES, { rows }, integration);
+    expect(unknown.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'rows[1].accountExternalId' } });
+    expect(unknown.body.errors?.[0]?.message).toMatch(/no account nobody. Create it first with upsertAccounts/);
+    const late = await api.request(TOUCHES, { rows: [{ ...rows[0], occurredAt: 'yesterday' }] }, integration);
+    // Where the bad value is, and what a good one looks like.
+    expect(late.body.errors?.[0]).toMatchObject({
+      message: 'Variable "$rows" got invalid value "yesterday" at "rows[0].occurredAt"; DateTime must be an ISO 8601 string such as 2026-11-25T09:30:00Z.',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    const forbidden = await api.request(TOUCHES, { rows: [rows[0]] }, manager);
+    expect(forbidden.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    const [count] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from csm_touches where external_id like 'act-unknown-%'`);
+    expect(count?.n).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import {
   segments,
   surveyKinds,
   ticketSeverities,
+  touchKinds,
   tokenRoles,
   transitionDirections,
   transitionSources,
@@ -50,6 +51,8 @@ export const HandoffStatusEnum = builder.enumType('HandoffStatus', {
 });
 
 export const TicketSeverityEnum = builder.enumType('TicketSeverity', { values: ticketSeverities });
+
+export const TouchKindEnum = builder.enumType('TouchKind', { description: 'How the team was in contact with the customer.', values: touchKinds });
 
 export const SurveyKindEnum = builder.enumType('SurveyKind', {
   description: '`nps` scores 0-10, `csat` scores 1-5.',

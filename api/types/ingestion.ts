@@ -1,9 +1,9 @@
 import type { RevenueChange, SurveyResponse, Ticket } from '../../db/schema.ts';
 import { MAX_UPSERT_ACCOUNTS, type UpsertAccountsResult, upsertAccounts } from '../../domain/accounts.ts';
 import { recordRevenueChange } from '../../domain/revenue.ts';
-import { MAX_USAGE_ROWS, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../../domain/signals.ts';
+import { MAX_TOUCH_ROWS, MAX_USAGE_ROWS, recordFirstValue, recordNps, recordTicket, recordTouches, recordUsage, resolveTicket } from '../../domain/signals.ts';
 import { builder } from '../builder.ts';
-import { RevenueChangeKindEnum, SegmentEnum, SurveyKindEnum, TicketSeverityEnum } from './enums.ts';
+import { RevenueChangeKindEnum, SegmentEnum, SurveyKindEnum, TicketSeverityEnum, TouchKindEnum } from './enums.ts';
 
 // Ingestion mutations: integration tokens (CRM, product analytics, support desk) and admins. Each is idempotent
 // on its natural key, so an integration can retry a call it is unsure about.
@@ -58,6 +58,22 @@ const UsageDayInput = builder.inputType('UsageDayInput', {
 
 const RecordUsagePayload = builder.objectRef<{ written: number }>('RecordUsagePayload').implement({
   fields: (t) => ({ written: t.exposeInt('written', { description: 'Account-days written (a repeated account-day counts once).' }) }),
+});
+
+const TouchInput = builder.inputType('TouchInput', {
+  description: 'One contact with a customer (a CRM activity). Give accountId or accountExternalId.',
+  fields: (t) => ({
+    accountId: t.id({ required: false }),
+    accountExternalId: t.string({ required: false }),
+    kind: t.field({ type: TouchKindEnum, required: true }),
+    occurredAt: t.field({ type: 'DateTime', required: true }),
+    userEmail: t.string({ required: false, description: 'Who was in contact; matched to a Lifeline person by email.' }),
+    externalId: t.string({ required: false, description: 'The CRM activity id: sending it again updates the touch.' }),
+  }),
+});
+
+const RecordTouchesPayload = builder.objectRef<{ written: number }>('RecordTouchesPayload').implement({
+  fields: (t) => ({ written: t.exposeInt('written', { description: 'Touches written (a repeated externalId counts once).' }) }),
 });
 
 const TicketRef = builder.objectRef<Ticket>('Ticket').implement({
@@ -136,6 +152,26 @@ builder.mutationFields((t) => ({
           advancedEvents: row.advancedEvents ?? 0,
         })),
       }),
+  }),
+  recordTouches: t.field({
+    type: RecordTouchesPayload,
+    description: `Contacts between the team and customers (calls, meetings, emails, Slack), up to ${MAX_TOUCH_ROWS} per call: health's "days since last CSM touch". Idempotent on externalId. All or nothing: an unknown account rejects the whole call. The accounts' health is recomputed within seconds.`,
+    args: { rows: t.arg({ type: [TouchInput], required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const result = await recordTouches(ctx.db, {
+        actor: ctx.actor,
+        rows: args.rows.map((row) => ({
+          accountId: optionalString(row.accountId),
+          accountExternalId: row.accountExternalId ?? null,
+          kind: row.kind,
+          occurredAt: row.occurredAt,
+          userEmail: row.userEmail ?? null,
+          externalId: row.externalId ?? null,
+        })),
+      });
+      ctx.signalsArrived(result.accountIds);
+      return { written: result.written };
+    },
   }),
   recordTicket: t.field({
     type: TicketRef,

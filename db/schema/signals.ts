@@ -154,8 +154,10 @@ export const csmTouches = pgTable(
     userId: uuid('user_id').references(() => users.id),
     kind: touchKind('kind').notNull(),
     occurredAt: timestamptz('occurred_at').notNull(),
+    /** The CRM activity id, when it came from one: a repeat of the same activity updates it. */
+    externalId: text('external_id'),
   },
-  (t) => [index('csm_touches_account_idx').on(t.accountId, t.occurredAt)],
+  (t) => [index('csm_touches_account_idx').on(t.accountId, t.occurredAt), uniqueIndex('csm_touches_external_idx').on(t.externalId)],
 );
 
 /** First value reached: one row per account, set once. */

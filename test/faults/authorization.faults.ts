@@ -2,7 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { BlockAction, DatepickerAction } from '@slack/bolt';
-import { and, count, eq, isNotNull } from 'drizzle-orm';
+import { and, count, eq, gt, isNotNull, or } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, cardBlockId } from '../../bot/ids.ts';
 import { encodeDigestValue } from '../../bot/views/digest.ts';
@@ -17,6 +17,7 @@ import {
   accounts,
   apiTokens,
   atRiskFollowUps,
+  csmTouches,
   firstValues,
   handoffs,
   healthSettings,
@@ -459,7 +460,9 @@ const graphqlCases: GraphqlCase[] = [
       return {
         query: 'mutation ($id: ID!) { requeueNotification(id: $id) { status } }',
         variables: { id: String(row.id) },
-        changed: exists(() => db.select().from(outbox).where(and(eq(outbox.id, row.id), eq(outbox.status, 'pending')))),
+        // Requeued: pending again, or already claimed by a delivery worker since (which may have parked it again,
+        // since the channel still does not exist; a parked row that was never retried has no attempts).
+        changed: exists(() => db.select().from(outbox).where(and(eq(outbox.id, row.id), or(eq(outbox.status, 'pending'), gt(outbox.attempts, 0))))),
       };
     },
   },
@@ -498,6 +501,19 @@ const graphqlCases: GraphqlCase[] = [
         query: 'mutation ($rows: [UsageDayInput!]!) { recordUsage(rows: $rows) { written } }',
         variables: { rows: [{ accountId: account.id, day: '2026-11-20', activeUsers: 3, seats: 10 }] },
         changed: exists(() => db.select().from(usageDaily).where(eq(usageDaily.accountId, account.id))),
+      };
+    },
+  },
+  {
+    field: 'recordTouches',
+    expect: ingesters,
+    prepare: async () => {
+      const account = await createAccount(db);
+      const externalId = unique('authz-touch');
+      return {
+        query: 'mutation ($rows: [TouchInput!]!) { recordTouches(rows: $rows) { written } }',
+        variables: { rows: [{ accountId: account.id, kind: 'call', occurredAt: '2026-11-20T10:00:00Z', externalId }] },
+        changed: exists(() => db.select().from(csmTouches).where(eq(csmTouches.externalId, externalId))),
       };
     },
   },
