@@ -261,6 +261,8 @@ export interface SignalsSummary {
   lastNpsScore: number | null;
   lastNpsAt: Date | null;
   firstValueAt: Date | null;
+  /** The latest contact between the team and the customer (recordTouches), up to now. */
+  lastTouchAt: Date | null;
   csmSentiment: string | null;
 }
 
@@ -366,6 +368,7 @@ export async function getSignalsSummaries(db: Db, accountIds: readonly string[],
     nps_score: number | null;
     nps_at: string | Date | null;
     first_value_at: string | Date | null;
+    last_touch_at: string | Date | null;
     sentiment: string | null;
   }>(
     db,
@@ -373,7 +376,8 @@ export async function getSignalsSummaries(db: Db, accountIds: readonly string[],
           u.avg_active::float8 as avg_active, u.seats, coalesce(u.key_events, 0)::int as key_events,
           coalesce(u.advanced_events, 0)::int as advanced_events,
           coalesce(t.open_tickets, 0)::int as open_tickets, coalesce(t.urgent_open, 0)::int as urgent_open,
-          n.score as nps_score, n.responded_at as nps_at, f.reached_at as first_value_at, s.sentiment::text as sentiment
+          n.score as nps_score, n.responded_at as nps_at, f.reached_at as first_value_at, c.occurred_at as last_touch_at,
+          s.sentiment::text as sentiment
         from json_array_elements_text(${JSON.stringify(ids)}::json) as ids_text(value)
         cross join lateral (select ids_text.value::uuid as id) ids
         left join lateral (
@@ -388,6 +392,9 @@ export async function getSignalsSummaries(db: Db, accountIds: readonly string[],
           select score, responded_at from survey_responses where account_id = ids.id and kind = 'nps' order by responded_at desc limit 1
         ) n on true
         left join first_values f on f.account_id = ids.id
+        left join lateral (
+          select max(occurred_at) as occurred_at from csm_touches where account_id = ids.id and occurred_at <= ${now.toISOString()}::timestamptz
+        ) c on true
         left join lateral (
           select sentiment from csm_sentiments where account_id = ids.id order by recorded_at desc limit 1
         ) s on true`,
@@ -404,6 +411,7 @@ export async function getSignalsSummaries(db: Db, accountIds: readonly string[],
     lastNpsScore: row.nps_score === null ? null : Number(row.nps_score),
     lastNpsAt: toDate(row.nps_at),
     firstValueAt: toDate(row.first_value_at),
+    lastTouchAt: toDate(row.last_touch_at),
     csmSentiment: row.sentiment,
   }));
 }

@@ -210,6 +210,8 @@ describe('recordTouches', () => {
     const [account] = await database.db.select().from(accounts).where(eq(accounts.externalId, 'touch-2'));
     if (!account) throw new Error('touch-2 was not created');
     await api.request(TOUCHES, { rows: [{ accountId: account.id, kind: 'call', occurredAt: '2026-11-10T12:00:00Z' }] }, integration);
+    const summary = await api.request('query ($id: ID!) { account(id: $id) { signals { lastTouchAt } } }', { id: account.id }, manager);
+    expect(summary.body.data).toEqual({ account: { signals: { lastTouchAt: '2026-11-10T12:00:00.000Z' } } });
     await recomputeHealth(database.db, { now: new Date('2026-11-25T12:00:00Z'), accountIds: [account.id] });
     const [health] = await database.db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
     expect(health?.components?.engagement.detail).toMatch(/^last CSM touch 15 days ago/);

@@ -40,6 +40,7 @@ const SignalsSummaryRef = builder.objectRef<SignalsSummary>('SignalsSummary').im
     lastNpsScore: t.exposeInt('lastNpsScore', { nullable: true }),
     lastNpsAt: t.expose('lastNpsAt', { type: 'DateTime', nullable: true }),
     firstValueAt: t.expose('firstValueAt', { type: 'DateTime', nullable: true, description: 'When the customer first reached value.' }),
+    lastTouchAt: t.expose('lastTouchAt', { type: 'DateTime', nullable: true, description: 'The latest call, meeting, email or Slack contact with the customer (recordTouches).' }),
     csmSentiment: t.exposeString('csmSentiment', { nullable: true, description: "The CSM's latest read: positive, neutral or negative." }),
   }),
 });
