@@ -1,5 +1,5 @@
 import { Column, type Placeholder, type SQL, type Table, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, ilike, inArray, or, sql } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/pg-core';
+import { type PgColumn, alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Db, type Tx, queryRows, queryValues } from '../db/client.ts';
 import {
@@ -179,7 +179,7 @@ function filterConditions(filter: AccountFilter | undefined, now: Date): { condi
  */
 interface PagePart<Row> {
   /** Selected columns (of the table or its alias), keyed uniquely within the page. */
-  fields: Record<string, Column>;
+  fields: Record<string, PgColumn>;
   decode: (values: readonly unknown[], offset: number) => Row | null;
   width: number;
 }
@@ -201,7 +201,7 @@ function pagePart<Columns extends Record<string, Column>>(name: string, columns:
     column.mapFromDriverValue === Column.prototype.mapFromDriverValue ? null : (value: unknown) => column.mapFromDriverValue(value),
   );
   return {
-    fields: Object.fromEntries(entries.map(([key]) => [`${name}.${key}`, Reflect.get(source, key) as Column])),
+    fields: Object.fromEntries(entries.map(([key]) => [`${name}.${key}`, Reflect.get(source, key) as PgColumn])),
     width: entries.length,
     decode: (values, offset) => {
       // A left join that found nothing has a null key.
@@ -215,6 +215,24 @@ function pagePart<Columns extends Record<string, Column>>(name: string, columns:
       return row as RowOf<Columns>;
     },
   };
+}
+
+type PartRows<Parts extends Record<string, PagePart<unknown>>> = { [Key in keyof Parts]: ReturnType<Parts[Key]['decode']> };
+
+/** The select list of several parts, in the order of `parts`: decodeParts reads them back in the same order. */
+function partFields(parts: Record<string, PagePart<unknown>>): Record<string, PgColumn> {
+  return Object.assign({}, ...Object.values(parts).map((part) => part.fields));
+}
+
+/** One statement row (plain values by position) as the rows of its parts; `rest` is what follows them. */
+function decodeParts<Parts extends Record<string, PagePart<unknown>>>(parts: Parts, values: readonly unknown[]): { rows: PartRows<Parts>; rest: readonly unknown[] } {
+  const rows: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, part] of Object.entries(parts)) {
+    rows[name] = part.decode(values, offset);
+    offset += part.width;
+  }
+  return { rows: rows as PartRows<Parts>, rest: values.slice(offset) };
 }
 
 const csmUser = alias(users, 'csm_user');
@@ -256,15 +274,7 @@ function pageStatement(db: Db, order: AccountOrder, conditions: SQL[], values: C
   // The latest renewal of each account, found by a lateral lookup in the renewals index.
   const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
   const query = db
-    .select({
-      ...pageParts.account.fields,
-      ...pageParts.stage.fields,
-      ...pageParts.health.fields,
-      ...pageParts.csm.fields,
-      ...pageParts.ae.fields,
-      ...pageParts.renewal.fields,
-      sortKey: sql<string | number>`${sortKey}`.as('sort_key'),
-    })
+    .select({ ...partFields(pageParts), sortKey: sql<string | number>`${sortKey}`.as('sort_key') })
     .from(accounts)
     .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
     .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
@@ -303,18 +313,11 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
   const statement = pageStatement(db, order, conditions, values, params.first + 1);
   const rows = await queryValues(db, statement.text, fillPlaceholders(statement.params, values));
   const page: AccountPageRow[] = [];
-  const { account: accountPart, stage: stagePart, health: healthPart, csm: csmPart, ae: aePart, renewal: renewalPart } = pageParts;
   for (const values of rows.slice(0, params.first)) {
-    let offset = 0;
-    const account = accountPart.decode(values, offset);
-    const stage = stagePart.decode(values, (offset += accountPart.width));
-    const health = healthPart.decode(values, (offset += stagePart.width));
-    const csm = csmPart.decode(values, (offset += healthPart.width));
-    const ae = aePart.decode(values, (offset += csmPart.width));
-    const renewal = renewalPart.decode(values, (offset += aePart.width));
-    const key = values[offset + renewalPart.width];
+    const { rows: parts, rest } = decodeParts(pageParts, values);
+    const { account, stage, health, csm, ae, renewal } = parts;
     if (!account || !stage) throw new Error('The page statement returned a row without its account or stage');
-    page.push({ account, stage, health, csm, ae, renewal, sortKey: order === 'name' ? String(key) : Number(key) });
+    page.push({ account, stage, health, csm, ae, renewal, sortKey: order === 'name' ? String(rest[0]) : Number(rest[0]) });
   }
   return { order, rows: page, hasNextPage: rows.length > params.first };
 }
@@ -435,37 +438,55 @@ export interface AccountOverview {
   stage: LifecycleStage;
   csm: User | null;
   ae: User | null;
+  /** The latest health score, null until one is computed. */
+  health: HealthSummary | null;
   lastTransition: StageTransition | null;
 }
 
+const LATEST_TRANSITION = 'latest_transition';
+const overviewParts = {
+  account: pagePart('account', getTableColumns(accounts), accounts, 'id'),
+  stage: pagePart('stage', getTableColumns(lifecycleStages), lifecycleStages, 'key'),
+  csm: pagePart('csm', getTableColumns(users), csmUser, 'id'),
+  ae: pagePart('ae', getTableColumns(users), aeUser, 'id'),
+  health: pagePart('health', healthSummaryColumns, accountHealth, 'accountId'),
+  lastTransition: pagePart('lastTransition', getTableColumns(stageTransitions), alias(stageTransitions, LATEST_TRANSITION), 'id'),
+};
+let overviewStatement: { text: string; params: unknown[] } | undefined;
+
 /**
- * An account with what a person needs to see beside it: stage, owners, the latest move. Refused when the reader
- * may not read the account (an AE reads only the accounts they sold), whatever button carried its id.
+ * An account with what a person needs to see beside it: stage, owners, health, the latest move; one statement,
+ * as a card is drawn after every click. Refused when the reader may not read the account (an AE reads only the
+ * accounts they sold), whatever button carried its id.
  */
 export async function getAccountOverview(db: Db, params: { accountId: string; reader: Actor }): Promise<AccountOverview | undefined> {
-  const account = await getAccount(db, params.accountId);
-  if (!account) return undefined;
-  requireReadAccount(params.reader, account);
-  const ownerIds = [account.csmId, account.aeId].filter((id): id is string => id !== null);
-  const [stageRows, owners, lastTransitions] = await Promise.all([
-    db.select().from(lifecycleStages).where(eq(lifecycleStages.key, account.stageKey)),
-    ownerIds.length > 0 ? db.select().from(users).where(inArray(users.id, ownerIds)) : Promise.resolve([]),
-    db
+  if (!isUuid(params.accountId)) return undefined;
+  if (!overviewStatement) {
+    const latest = db
       .select()
       .from(stageTransitions)
-      .where(eq(stageTransitions.accountId, account.id))
+      .where(eq(stageTransitions.accountId, accounts.id))
       .orderBy(desc(stageTransitions.accountVersion))
-      .limit(1),
-  ]);
-  const stage = stageRows[0];
-  if (!stage) throw new Error(`Stage ${account.stageKey} of account ${account.id} is missing`);
-  return {
-    account,
-    stage,
-    csm: owners.find((user) => user.id === account.csmId) ?? null,
-    ae: owners.find((user) => user.id === account.aeId) ?? null,
-    lastTransition: lastTransitions[0] ?? null,
-  };
+      .limit(1)
+      .as(LATEST_TRANSITION);
+    const query = db
+      .select(partFields(overviewParts))
+      .from(accounts)
+      .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
+      .leftJoin(csmUser, eq(csmUser.id, accounts.csmId))
+      .leftJoin(aeUser, eq(aeUser.id, accounts.aeId))
+      .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
+      .leftJoinLateral(latest, sql`true`)
+      .where(eq(accounts.id, sql.placeholder('accountId')))
+      .toSQL();
+    overviewStatement = { text: query.sql, params: query.params };
+  }
+  const [values] = await queryValues(db, overviewStatement.text, fillPlaceholders(overviewStatement.params, { accountId: params.accountId }));
+  if (!values) return undefined;
+  const { account, stage, csm, ae, health, lastTransition } = decodeParts(overviewParts, values).rows;
+  if (!account || !stage) throw new Error(`The overview of account ${params.accountId} came back without its account or stage`);
+  requireReadAccount(params.reader, account);
+  return { account, stage, csm, ae, health, lastTransition };
 }
 
 const upsertAccountSchema = z.object({

@@ -1,6 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { accounts, stageTransitions, type User } from '../db/schema.ts';
+import { accountHealth, accounts, stageTransitions, type User } from '../db/schema.ts';
 import { ActionIds, CallbackIds } from '../bot/ids.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
@@ -72,18 +72,30 @@ describe('/lifeline account <name>', () => {
       arrCents: 12_000_000,
       contractEnd: '2027-03-31',
     });
+    await database.db.insert(accountHealth).values({
+      accountId: account.id,
+      score: 55,
+      status: 'at_risk',
+      scoreDayAgo: 58,
+      scoreWeekAgo: 71,
+      reasons: ['active users down 38% vs prior 4 weeks', 'NPS 4 from the champion'],
+      computedAt: new Date(),
+      modelVersion: 1,
+    });
     const responseUrl = fake.responseUrl('acme-card');
     const response = await slack.command(slashCommand({ text: 'account acme analytics', user_id: 'UCSM0001', response_url: responseUrl }));
     expect(response.status).toBe(200);
     const [call] = await fake.waitForCalls('response_url', 1);
     expect(call?.outcome).toBe('ok');
     expect(call?.body.response_type).toBe('ephemeral');
-    expect(textOf(call)).toMatch(/^Acme Analytics: Onboarding for 0 days, ARR \$120,000, CSM Sam Okafor, renewal 2027-03-31/);
+    expect(textOf(call)).toMatch(/^Acme Analytics: Onboarding for 0 days, health At risk 55, ARR \$120,000, CSM Sam Okafor, renewal 2027-03-31/);
     expect(validateBlocks(call?.body.blocks, 'message')).toEqual([]);
     const rendered = JSON.stringify(call?.body.blocks);
     expect(rendered).toContain('<@UCSM0001>');
     expect(rendered).toContain('<@UAE00001>');
     expect(rendered).toContain(ActionIds.stageSelect);
+    expect(rendered).toContain('At risk 55 (▼16 this week)');
+    expect(rendered).toContain('active users down 38% vs prior 4 weeks · NPS 4 from the champion');
     expect(cardBlockIdIn(call)).toBe(`account_card:${account.id}:1`);
   });
 

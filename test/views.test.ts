@@ -34,7 +34,7 @@ describe('the account card', () => {
     const onboarding = defaultStages.find((stage) => stage.key === 'onboarding');
     if (!onboarding) throw new Error('no onboarding stage');
     const card = accountCard(
-      { account: account(), stage: onboarding, csm: person('Sam', 'U1'), ae: person('Tom', null), lastTransition: null },
+      { account: account(), stage: onboarding, csm: person('Sam', 'U1'), ae: person('Tom', null), health: null, lastTransition: null },
       { stages: defaultStages, now },
     );
     const json = JSON.stringify(card.blocks);
@@ -43,7 +43,32 @@ describe('the account card', () => {
     expect(json).toContain('<@U1>');
     expect(json).toContain('*Account executive*\\nTom');
     expect(json).toContain('2027-01-31 (in 67 days)');
-    expect(card.text).toBe('Acme Analytics: Onboarding for 55 days, ARR $240,000, CSM Sam, renewal 2027-01-31');
+    expect(json).toContain('*Health*\\n_not computed yet_');
+    expect(card.text).toBe('Acme Analytics: Onboarding for 55 days, health not computed yet, ARR $240,000, CSM Sam, renewal 2027-01-31');
+    expect(validateBlocks(card.blocks, 'message')).toEqual([]);
+  });
+
+  it('shows the health score, its trend over the week and the top reasons, escaped', () => {
+    const onboarding = defaultStages.find((stage) => stage.key === 'onboarding');
+    if (!onboarding) throw new Error('no onboarding stage');
+    const health = {
+      accountId: 'a',
+      score: 48,
+      status: 'at_risk' as const,
+      scoreDayAgo: 50,
+      scoreWeekAgo: 66,
+      reasons: ['active users down 38% vs prior 4 weeks', '2 open urgent tickets, oldest 9 days', 'NPS 4 from the <champion>', 'a fourth reason'],
+      computedAt: now,
+      modelVersion: 1,
+      note: null,
+      components: null,
+    };
+    const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, now });
+    const json = JSON.stringify(card.blocks);
+    expect(json).toContain('*Health*\\n:large_yellow_circle: At risk 48 (▼18 this week)');
+    expect(json).toContain('active users down 38% vs prior 4 weeks · 2 open urgent tickets, oldest 9 days · NPS 4 from the &lt;champion&gt;');
+    expect(json).not.toContain('a fourth reason');
+    expect(card.text).toContain('health At risk 48');
     expect(validateBlocks(card.blocks, 'message')).toEqual([]);
   });
 
@@ -74,7 +99,14 @@ describe('the account card', () => {
       occurredAt: now,
     };
     const card = accountCard(
-      { account: account({ name: 'N'.repeat(400), stageKey: current.key }), stage: current, csm: null, ae: null, lastTransition: transition },
+      {
+        account: account({ name: 'N'.repeat(400), stageKey: current.key }),
+        stage: current,
+        csm: null,
+        ae: null,
+        health: { accountId: 'a', score: 12, status: 'critical', scoreDayAgo: null, scoreWeekAgo: null, reasons: Array.from({ length: 9 }, () => 'q'.repeat(2000)), computedAt: now, modelVersion: 1, note: null, components: null },
+        lastTransition: transition,
+      },
       { stages, now, shareable: true },
     );
     expect(validateBlocks(card.blocks, 'message')).toEqual([]);

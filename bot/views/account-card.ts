@@ -6,7 +6,10 @@ import {
   daysBetween,
   escapeMrkdwn,
   formatCents,
+  formatHealth,
+  formatHealthPlain,
   formatSegment,
+  formatTrend,
   personMention,
   personName,
   plural,
@@ -44,9 +47,15 @@ function renewalText(contractEnd: string | null, now: Date): string {
   return `${contractEnd} (in ${plural(days, 'day')})`;
 }
 
+function healthText(health: AccountOverview['health']): string {
+  if (!health) return '_not computed yet_';
+  const trend = formatTrend(health.score, health.scoreWeekAgo);
+  return `${formatHealth(health.status, health.score)}${trend ? ` (${trend} this week)` : ''}`;
+}
+
 /** An account at a glance, with a stage select that moves it. Pure: data in, blocks out. */
 export function accountCard(overview: AccountOverview, options: AccountCardOptions): SlackMessage {
-  const { account, stage, csm, ae, lastTransition } = overview;
+  const { account, stage, csm, ae, health, lastTransition } = overview;
   const now = options.now ?? new Date();
   const daysInStage = daysBetween(account.stageEnteredAt, now);
   const overSla = stage.slaDays !== null && daysInStage > stage.slaDays;
@@ -66,8 +75,13 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
         { type: 'mrkdwn', text: `*Account executive*\n${personMention(ae)}` },
         { type: 'mrkdwn', text: `*Segment*\n${formatSegment(account.segment)}` },
         { type: 'mrkdwn', text: `*Renewal*\n${renewalText(account.contractEnd, now)}` },
+        { type: 'mrkdwn', text: `*Health*\n${healthText(health)}` },
       ],
     },
+    // Why the score is what it is, in the words the digest uses: the few facts that moved it most.
+    ...(health && health.reasons.length > 0
+      ? [{ type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: truncate(health.reasons.slice(0, 3).map((reason) => escapeMrkdwn(reason)).join(' · '), 3000) }] }]
+      : []),
     {
       type: 'actions',
       block_id: cardBlockId(account.id, account.version),
@@ -106,7 +120,7 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
   }
 
   const text = truncate(
-    `${account.name}: ${stage.name} for ${plural(daysInStage, 'day')}, ARR ${formatCents(account.arrCents)}, CSM ${personName(csm)}, renewal ${account.contractEnd ?? 'not on file'}`,
+    `${account.name}: ${stage.name} for ${plural(daysInStage, 'day')}, ${health ? `health ${formatHealthPlain(health.status, health.score)}` : 'health not computed yet'}, ARR ${formatCents(account.arrCents)}, CSM ${personName(csm)}, renewal ${account.contractEnd ?? 'not on file'}`,
     3000,
   );
   return { text, blocks };
