@@ -86,6 +86,23 @@ export async function claimScheduledRun(db: Db, params: ClaimScheduledRunParams)
   });
 }
 
+/**
+ * Whether a scheduled slot was missed: no fire of it is recorded, nor any later one (a later fire does its work),
+ * and the job has run on schedule at this deployment before, so a brand-new install does not begin by catching
+ * up a slot it never had. Several replicas may find the same slot missed: claimScheduledRun decides which one
+ * runs it.
+ */
+export async function wasSlotMissed(db: Db, params: { job: JobName; slot: Date }): Promise<boolean> {
+  const slot = sql`${params.slot.toISOString()}::timestamptz`;
+  const scheduled = sql`job_runs.job = ${params.job} and job_runs.trigger = 'schedule'`;
+  const [row] = await queryRows<{ ran_before: boolean; fired_since: boolean }>(
+    db,
+    sql`select exists (select 1 from job_runs where ${scheduled} and scheduled_for < ${slot}) as ran_before,
+               exists (select 1 from job_runs where ${scheduled} and scheduled_for >= ${slot}) as fired_since`,
+  );
+  return row?.ran_before === true && row.fired_since === false;
+}
+
 /** Records a run by hand. `now` is the moment the job runs for; its lease is on the database's clock. */
 export async function startManualRun(db: Db, params: { job: JobName; instanceId: string; now: Date; leaseMs?: number }): Promise<JobRun> {
   const trigger: JobRunTrigger = 'manual';
