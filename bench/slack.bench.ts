@@ -2,6 +2,7 @@
 // (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); creates and drops its own database.
 //  1. Ack latency: rounds of 50 concurrent signed stage-select actions into the real Bolt receiver, first on an
 //     idle server (the baseline), then while a full health recompute runs. Goal: p99 ≤ 50 ms under recompute.
+//     The server, the fake Slack it calls after each ack and this load generator each run in their own process.
 //  2. Digest fan-out: the daily digest to 200 CSMs (plus 3 alerts each, so every DM channel needs 4 posts) through
 //     the outbox, against the fake Slack enforcing 1 message/s per channel with 429 + Retry-After.
 // BENCH_SLACK_ACCOUNTS (accounts with 30 days of usage for the recompute, default 20000), BENCH_SLACK_ROUNDS (default 6).
@@ -138,7 +139,8 @@ async function main(): Promise<void> {
     const { moveAccountIds } = await generate(database.db);
     print(`setup: ${ACCOUNTS} accounts with 30 days of usage, ${CSMS} CSMs, in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`);
 
-    const server = await startServer(databaseUrlWithName(serverUrl, BENCH_DB), fake.apiUrl);
+    const ackSlack = await startFakeSlackProcess();
+    const server = await startServer(databaseUrlWithName(serverUrl, BENCH_DB), `${ackSlack.baseUrl}/api/`);
 
     // --- 1. ack latency -------------------------------------------------------------------------------------
     // Requests are signed before the clock starts and sent with node:http over kept-alive sockets: what is timed
@@ -168,7 +170,7 @@ async function main(): Promise<void> {
           actionId: ActionIds.stageSelect,
           blockId: `account_card:${accountId}:1`,
           selectedValue: 'implementation',
-          responseUrl: fake.responseUrl(`bench-${next}-${index}`),
+          responseUrl: `${ackSlack.baseUrl}/response/bench-${next}-${index}`,
           container: { type: 'message', channelId: 'C0BENCH001', messageTs: '1700000000.000100', isEphemeral: true },
         });
         return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
@@ -207,7 +209,7 @@ async function main(): Promise<void> {
     const busyServer = await serverStats();
     idle.sort((a, b) => a - b);
     busy.sort((a, b) => a - b);
-    print(`ack latency, 50 concurrent signed stage-select actions (signed request written → HTTP 200 from Bolt), server in its own process, ${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)}:`);
+    print(`ack latency, 50 concurrent signed stage-select actions (signed request written → HTTP 200 from Bolt), server and fake Slack each in their own process, ${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)}:`);
     print(`  idle server:         n=${idle.length}  p50 ${percentile(idle, 50).toFixed(1)} ms  p99 ${percentile(idle, 99).toFixed(1)} ms  max ${percentile(idle, 100).toFixed(1)} ms`);
     print(`  during recompute:    n=${busy.length}  p50 ${percentile(busy, 50).toFixed(1)} ms  p99 ${percentile(busy, 99).toFixed(1)} ms  max ${percentile(busy, 100).toFixed(1)} ms  (recompute of ${recomputed.accounts} accounts took ${(recomputed.ms / 1000).toFixed(1)} s${recomputeDone && rounds <= 1 ? ', shorter than one round' : ''})`);
     print(`  server side (request arrived → response finished): idle p50 ${idleServer.p50.toFixed(1)} ms p99 ${idleServer.p99.toFixed(1)} ms; during recompute p50 ${busyServer.p50.toFixed(1)} ms p99 ${busyServer.p99.toFixed(1)} ms`);
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
     const timer = setTimeout(() => server.child.kill(), 10_000);
     await exited;
     clearTimeout(timer);
+    ackSlack.child.stdin?.end();
 
     // The fan-out runs its own Lifeline in this process: it measures delivery throughput, not request latency.
     const lifeline = await startLifeline({
@@ -282,8 +285,38 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * `--fake-slack`: a fake Slack Web API in a process of its own, for the ack measurement. Slack's servers are not
+ * in the clicking client's process: kept in the load generator, the fake's work for the server's after-ack calls
+ * (response_url answers, audit notes, each checked against Block Kit's limits) would delay the timing of the acks
+ * it reads. Prints its base URL, then serves until stdin closes.
+ */
+async function serveFakeSlack(): Promise<void> {
+  const fake = await startFakeSlack();
+  process.stdout.write(`${JSON.stringify({ url: fake.apiUrl.replace(/\/api\/$/, '') })}\n`);
+  for await (const _line of createInterface({ input: process.stdin })) {
+    // Nothing to do: the fake answers the server; stdin closing ends it.
+  }
+  await fake.close();
+  process.exit(0);
+}
+
+function startFakeSlackProcess(): Promise<{ child: ChildProcess; baseUrl: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--fake-slack'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  if (!child.stdout) throw new Error('no stdout from the fake Slack process');
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return lines.next().then((first) => {
+    const parsed: unknown = JSON.parse(String(first.value));
+    const baseUrl = typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'url') : undefined;
+    if (typeof baseUrl !== 'string') throw new Error(`the fake Slack process did not start: ${String(first.value)}`);
+    return { child, baseUrl };
+  });
+}
+
 if (process.argv[2] === '--serve') {
   await serve(process.argv[3] ?? '', process.argv[4] ?? '');
+} else if (process.argv[2] === '--fake-slack') {
+  await serveFakeSlack();
 } else {
   await main();
 }
