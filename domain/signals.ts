@@ -95,19 +95,22 @@ export async function recordUsage(db: Db, params: RecordUsageParams): Promise<Us
             select (select min(i) from input where input.i not in (select i from known)) as unknown_index,
                    (select count(*)::int from upserted) as written`,
       );
-      const result = written[0];
-      if (result?.unknown_index !== null && result?.unknown_index !== undefined) {
-        const row = rows[result.unknown_index];
-        const field = row?.accountId ? 'accountId' : 'accountExternalId';
-        // Throwing rolls back the whole call: a load is all or nothing, so a retry after fixing it is safe.
-        throw new InvalidInputError(
-          `rows[${result.unknown_index}].${field}: no account ${row?.accountId ?? row?.accountExternalId}. Create it first with upsertAccounts.`,
-          `rows[${result.unknown_index}].${field}`,
-        );
-      }
+      const unknown = written[0]?.unknown_index;
+      // Throwing rolls back the whole call: a load is all or nothing, so a retry after fixing it is safe.
+      if (unknown !== null && unknown !== undefined) throw unknownAccountError(rows, unknown);
     }
     return { written: unique.length };
   });
+}
+
+/** A batch row naming an account Lifeline does not have: which row, which field, and what to do. */
+function unknownAccountError(rows: readonly { accountId?: string | null; accountExternalId?: string | null }[], index: number): InvalidInputError {
+  const row = rows[index];
+  const field = row?.accountId ? 'accountId' : 'accountExternalId';
+  return new InvalidInputError(
+    `rows[${index}].${field}: no account ${row?.accountId ?? row?.accountExternalId}. Create it first with upsertAccounts.`,
+    `rows[${index}].${field}`,
+  );
 }
 
 async function resolveAccountId(db: Db | Tx, ref: { accountId?: string | null | undefined; accountExternalId?: string | null | undefined }): Promise<string> {
@@ -341,14 +344,8 @@ export async function recordTouches(db: Db, params: { rows: TouchRowInput[]; act
                (select count(*)::int from upserted) as written,
                (select array_agg(distinct account_id::text) from upserted) as account_ids`,
   );
-  if (result?.unknown_index !== null && result?.unknown_index !== undefined) {
-    const row = rows[result.unknown_index];
-    const field = row?.accountId ? 'accountId' : 'accountExternalId';
-    throw new InvalidInputError(
-      `rows[${result.unknown_index}].${field}: no account ${row?.accountId ?? row?.accountExternalId}. Create it first with upsertAccounts.`,
-      `rows[${result.unknown_index}].${field}`,
-    );
-  }
+  const unknown = result?.unknown_index;
+  if (unknown !== null && unknown !== undefined) throw unknownAccountError(rows, unknown);
   return { written: result?.written ?? 0, accountIds: result?.account_ids ?? [] };
 }
 

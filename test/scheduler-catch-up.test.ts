@@ -44,6 +44,28 @@ async function afterLooks(clock: { reads: number }, looks: number): Promise<void
   await waitUntil(`${looks} catch-up looks`, async () => (clock.reads > looks ? true : undefined));
 }
 
+/** Runs a scheduler with only the digest job for `looks` catch-up looks, and says how many digests it ran. */
+async function digestsAfterLooks(db: Db, clock: ReturnType<typeof fixedClock>, looks: number, options: { catchUpGraceMs?: number } = {}): Promise<number> {
+  let digests = 0;
+  const stop = startScheduler({
+    db,
+    logger,
+    timezone: PARIS,
+    schedules: { digest: DEFAULT_SCHEDULES.digest },
+    recoveryIntervalMs: 10,
+    now: clock.now,
+    ...options,
+    jobs: {
+      digest: async () => {
+        digests += 1;
+        return {};
+      },
+    },
+  });
+  await afterLooks(clock, looks).finally(stop);
+  return digests;
+}
+
 /** A scheduled fire of an earlier day, as a replica of this deployment ran it. */
 async function ranOnSchedule(db: Db, job: JobName, slot: Date): Promise<void> {
   const run = await claimScheduledRun(db, { job, scheduledFor: slot, instanceId: 'earlier-replica', now: slot });
@@ -169,22 +191,7 @@ describe('slots missed while no replica ran', () => {
     const byHand = await startManualRun(db, { job: 'digest', instanceId: 'operator', now: MONDAY_0900 });
     await finishRun(db, byHand, { status: 'succeeded', counts: {} });
     const clock = fixedClock(TUESDAY_0905);
-    let digests = 0;
-    const stop = startScheduler({
-      db,
-      logger,
-      timezone: PARIS,
-      schedules: { digest: DEFAULT_SCHEDULES.digest },
-      recoveryIntervalMs: 10,
-      now: clock.now,
-      jobs: {
-        digest: async () => {
-          digests += 1;
-          return {};
-        },
-      },
-    });
-    await afterLooks(clock, 3).finally(stop);
+    const digests = await digestsAfterLooks(db, clock, 3);
 
     expect(digests).toBe(0);
     expect(await scheduledRuns(db, 'digest')).toEqual([]);
@@ -228,23 +235,7 @@ describe('slots missed while no replica ran', () => {
     const { db } = database;
     await ranOnSchedule(db, 'digest', MONDAY_0900);
     const clock = fixedClock(new Date(TUESDAY_0900.getTime() + 30_000));
-    let digests = 0;
-    const stop = startScheduler({
-      db,
-      logger,
-      timezone: PARIS,
-      schedules: { digest: DEFAULT_SCHEDULES.digest },
-      recoveryIntervalMs: 10,
-      catchUpGraceMs: 60_000,
-      now: clock.now,
-      jobs: {
-        digest: async () => {
-          digests += 1;
-          return {};
-        },
-      },
-    });
-    await afterLooks(clock, 3).finally(stop);
+    const digests = await digestsAfterLooks(db, clock, 3, { catchUpGraceMs: 60_000 });
 
     expect(digests).toBe(0);
     expect(await scheduledRuns(db, 'digest')).toHaveLength(1);
