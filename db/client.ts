@@ -69,11 +69,22 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
   return openPglite(target, options);
 }
 
+/**
+ * How long a connection waits before it tries the server again, in seconds. A query waits out its connection's
+ * delay, and postgres.js's own grows with every failed attempt up to 20 s: during a database outage requests
+ * hung for up to 20 s before they could say "database unavailable". Capped at about a second, they answer within
+ * about a second, and each connection still tries the server no more than about once a second.
+ */
+function reconnectDelaySeconds(failedAttempts: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failedAttempts, 1);
+}
+
 function openPostgres(url: string, max: number, options: OpenOptions): Database {
   const client = postgres(url, {
     max,
     onnotice: () => {},
     connect_timeout: 5,
+    backoff: reconnectDelaySeconds,
     connection: { application_name: 'lifeline' },
   });
   const db = drizzlePostgres({ client, schema, logger: options.logger ?? false });
