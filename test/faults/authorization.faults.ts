@@ -32,7 +32,6 @@ import {
 } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
-import { enqueueNotification, parkNotification } from '../../domain/outbox.ts';
 import { recordTicket } from '../../domain/signals.ts';
 import { defineStage } from '../../domain/stage-definitions.ts';
 import { createApiToken } from '../../domain/tokens.ts';
@@ -452,11 +451,13 @@ const graphqlCases: GraphqlCase[] = [
     field: 'requeueNotification',
     expect: supervisors,
     prepare: async () => {
-      const dedupeKey = unique('authz:parked');
-      await enqueueNotification(db, { kind: 'alert', dedupeKey, target: 'CAUTHZPARKED', payload: {} });
-      const [row] = await db.select().from(outbox).where(eq(outbox.dedupeKey, dedupeKey));
+      // Written parked from the start: enqueued as pending, a delivery worker could claim it before it was parked
+      // here, and park it again after the requeue below.
+      const [row] = await db
+        .insert(outbox)
+        .values({ kind: 'alert', dedupeKey: unique('authz:parked'), target: 'CAUTHZPARKED', payload: {}, status: 'parked', lastError: 'Slack refused the message: channel_not_found' })
+        .returning();
       if (!row) throw new Error('no outbox row');
-      await parkNotification(db, { id: row.id, error: 'Slack refused the message: channel_not_found' });
       return {
         query: 'mutation ($id: ID!) { requeueNotification(id: $id) { status } }',
         variables: { id: String(row.id) },
