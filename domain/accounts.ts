@@ -262,6 +262,17 @@ function inlineLimit(rows: number): Placeholder {
   return sql.raw(String(rows)) as unknown as Placeholder;
 }
 
+/** Accounts joined with their stage, latest health and owners: what the page and the card both read beside one. */
+function selectWithRelations(db: Db, fields: Record<string, PgColumn | SQL.Aliased>) {
+  return db
+    .select(fields)
+    .from(accounts)
+    .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
+    .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
+    .leftJoin(csmUser, eq(csmUser.id, accounts.csmId))
+    .leftJoin(aeUser, eq(aeUser.id, accounts.aeId));
+}
+
 /** Statement text and parameters (placeholders) of each listing shape seen: order, filters set, cursor, page size. */
 const pageStatements = new Map<string, { text: string; params: unknown[] }>();
 const MAX_PAGE_STATEMENTS = 256;
@@ -273,13 +284,7 @@ function pageStatement(db: Db, order: AccountOrder, conditions: SQL[], values: C
   const sortKey = sortKeys[order];
   // The latest renewal of each account, found by a lateral lookup in the renewals index.
   const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
-  const query = db
-    .select({ ...partFields(pageParts), sortKey: sql<string | number>`${sortKey}`.as('sort_key') })
-    .from(accounts)
-    .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
-    .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
-    .leftJoin(csmUser, eq(csmUser.id, accounts.csmId))
-    .leftJoin(aeUser, eq(aeUser.id, accounts.aeId))
+  const query = selectWithRelations(db, { ...partFields(pageParts), sortKey: sql<string | number>`${sortKey}`.as('sort_key') })
     .leftJoinLateral(renewal, sql`true`)
     .where(and(...conditions))
     .orderBy(sortKey, asc(accounts.id))
@@ -469,13 +474,7 @@ export async function getAccountOverview(db: Db, params: { accountId: string; re
       .orderBy(desc(stageTransitions.accountVersion))
       .limit(1)
       .as(LATEST_TRANSITION);
-    const query = db
-      .select(partFields(overviewParts))
-      .from(accounts)
-      .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
-      .leftJoin(csmUser, eq(csmUser.id, accounts.csmId))
-      .leftJoin(aeUser, eq(aeUser.id, accounts.aeId))
-      .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
+    const query = selectWithRelations(db, partFields(overviewParts))
       .leftJoinLateral(latest, sql`true`)
       .where(eq(accounts.id, sql.placeholder('accountId')))
       .toSQL();

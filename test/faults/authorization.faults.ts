@@ -202,6 +202,22 @@ function exists(probe: () => Promise<unknown[]>): () => Promise<boolean> {
   return async () => (await probe()).length > 0;
 }
 
+/**
+ * An ingestion mutation on a fresh account, keyed by the source system's id (`$ext`): it changed the database when
+ * `rowsWith` finds a row with that id.
+ */
+function ingestedByExternalId(field: string, prefix: string, query: string, rowsWith: (externalId: string) => Promise<unknown[]>): GraphqlCase {
+  return {
+    field,
+    expect: ingesters,
+    prepare: async () => {
+      const account = await createAccount(db);
+      const externalId = unique(prefix);
+      return { query, variables: { id: account.id, ext: externalId }, changed: exists(() => rowsWith(externalId)) };
+    },
+  };
+}
+
 const graphqlCases: GraphqlCase[] = [
   // Queries
   { field: 'viewer', expect: only(...ROLES), prepare: async (role) => ({ query: '{ viewer { role } }', verify: (data) => (Reflect.get(data.viewer ?? {}, 'role') === role ? undefined : 'wrong role') }) },
@@ -518,19 +534,7 @@ const graphqlCases: GraphqlCase[] = [
       };
     },
   },
-  {
-    field: 'recordTicket',
-    expect: ingesters,
-    prepare: async () => {
-      const account = await createAccount(db);
-      const externalId = unique('authz-zd');
-      return {
-        query: 'mutation ($id: ID, $ext: String) { recordTicket(accountId: $id, externalId: $ext, severity: low, subject: "Typo", openedAt: "2026-11-21T09:00:00Z") { id } }',
-        variables: { id: account.id, ext: externalId },
-        changed: exists(() => db.select().from(tickets).where(eq(tickets.externalId, externalId))),
-      };
-    },
-  },
+  ingestedByExternalId('recordTicket', 'authz-zd', 'mutation ($id: ID, $ext: String) { recordTicket(accountId: $id, externalId: $ext, severity: low, subject: "Typo", openedAt: "2026-11-21T09:00:00Z") { id } }', (externalId) => db.select().from(tickets).where(eq(tickets.externalId, externalId))),
   {
     field: 'resolveTicket',
     expect: ingesters,
@@ -548,32 +552,8 @@ const graphqlCases: GraphqlCase[] = [
       };
     },
   },
-  {
-    field: 'recordNps',
-    expect: ingesters,
-    prepare: async () => {
-      const account = await createAccount(db);
-      const externalId = unique('authz-nps');
-      return {
-        query: 'mutation ($id: ID, $ext: String) { recordNps(accountId: $id, externalId: $ext, score: 9, respondedAt: "2026-11-22T09:00:00Z") { id } }',
-        variables: { id: account.id, ext: externalId },
-        changed: exists(() => db.select().from(surveyResponses).where(eq(surveyResponses.externalId, externalId))),
-      };
-    },
-  },
-  {
-    field: 'recordRevenueChange',
-    expect: ingesters,
-    prepare: async () => {
-      const account = await createAccount(db);
-      const externalId = unique('authz-mrr');
-      return {
-        query: 'mutation ($id: ID, $ext: String) { recordRevenueChange(accountId: $id, externalId: $ext, kind: new, mrrDeltaCents: 10000, effectiveDate: "2026-11-01") { id } }',
-        variables: { id: account.id, ext: externalId },
-        changed: exists(() => db.select().from(revenueChanges).where(eq(revenueChanges.externalId, externalId))),
-      };
-    },
-  },
+  ingestedByExternalId('recordNps', 'authz-nps', 'mutation ($id: ID, $ext: String) { recordNps(accountId: $id, externalId: $ext, score: 9, respondedAt: "2026-11-22T09:00:00Z") { id } }', (externalId) => db.select().from(surveyResponses).where(eq(surveyResponses.externalId, externalId))),
+  ingestedByExternalId('recordRevenueChange', 'authz-mrr', 'mutation ($id: ID, $ext: String) { recordRevenueChange(accountId: $id, externalId: $ext, kind: new, mrrDeltaCents: 10000, effectiveDate: "2026-11-01") { id } }', (externalId) => db.select().from(revenueChanges).where(eq(revenueChanges.externalId, externalId))),
   {
     field: 'recordFirstValue',
     expect: ingesters,
