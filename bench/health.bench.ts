@@ -177,7 +177,7 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
       today = kept?.day ?? today;
       now = new Date(`${today}T${now.toISOString().slice(11)}`);
       usageRows = Number(kept?.rows ?? 0);
-      await db.execute(sql`truncate health_scores, account_health`);
+      await db.execute(sql`truncate health_scores, account_health, usage_windows, usage_window_state`);
       print(`health bench: reusing ${BENCH_DB}: ${accounts} accounts, ${usageRows} usage rows, as of ${today}`);
     } else {
       print(`health bench: generating ${accounts} accounts with 90 days of usage, tickets, NPS and touches…`);

@@ -386,6 +386,36 @@ function agoUntil({ name, moment }: Ago): SQL {
 }
 
 /**
+ * For a recompute of every account whose usage windows were aggregated anew: keeps them as the next generation, for
+ * the recomputes that follow on the same day, and drops the earlier one. Days that left the window stop counting.
+ */
+function keepUsageWindows(today: SQL, window: number): SQL {
+  const rebuilt = sql`not exists (select from usage_kept)`;
+  return sql`
+usage_generation as (
+  -- Above any kept row's, even when the state was dropped (usage_daily truncated) and its rows were not.
+  select coalesce(greatest((select generation from usage_window_state), (select max(generation) from usage_windows)), 0) + 1 as generation
+),
+usage_stored as (
+  insert into usage_windows (generation, account_id, recent_users, recent_days, window_users, window_days, seats, recent_key_events)
+  select g.generation, l.account_id, l.recent_users, l.recent_days, l.window_users, l.window_days, l.seats, l.recent_key_events
+  from usage_live l cross join usage_generation g
+),
+usage_dropped as (
+  -- The rows inserted above are not seen here: this drops the earlier generations only.
+  delete from usage_windows where ${rebuilt}
+),
+usage_state as (
+  insert into usage_window_state (id, generation, as_of, changes)
+  select true, g.generation, ${today}, b.changes from usage_generation g cross join usage_basis b where ${rebuilt}
+  on conflict (id) do update set generation = excluded.generation, as_of = excluded.as_of, changes = excluded.changes
+),
+usage_changes_pruned as (
+  delete from usage_changes where ${rebuilt} and day <= ${today} - ${window}::int
+),`;
+}
+
+/**
  * Recomputes health as one statement over aggregates: each signal table is scanned once with GROUP BY (hash
  * aggregates), the components, score, status and the facts they are said with are derived per account in SQL, and
  * the same statement appends history and writes account_health for the scores that changed only. No loop over
@@ -444,8 +474,17 @@ target as (
   join stages s on s.key = a.stage_key
   where true ${only(sql`a.id`)}
 ),
-usage as (
+usage_basis as materialized (
+  -- How often the window's days were written to (a trigger counts every write to usage_daily).
+  select count(*) as changes from usage_changes where day > ${today} - ${window}::int and day <= ${today}
+),
+usage_kept as materialized (
+  -- The kept usage windows answer when they are as of today and nothing was written to their days since.
+  select st.generation from usage_window_state st cross join usage_basis b where st.as_of = ${today} and st.changes = b.changes
+),
+usage_live as (
   -- Sums and counts only: they aggregate in place (no per-account state to allocate), and the averages follow.
+  -- Read only when no kept windows answer (the first recompute of a day, or after new usage).
   select u.account_id,
          sum(u.active_users) filter (where u.day > ${today} - ${recent}::int) as recent_users,
          count(*) filter (where u.day > ${today} - ${recent}::int) as recent_days,
@@ -454,9 +493,16 @@ usage as (
          max(u.seats) as seats,
          sum(u.key_events) filter (where u.day > ${today} - ${recent}::int) as recent_key_events
   from usage_daily u
-  where u.day > ${today} - ${window}::int and u.day <= ${today} ${only(sql`u.account_id`)}
+  where not exists (select from usage_kept) and u.day > ${today} - ${window}::int and u.day <= ${today} ${only(sql`u.account_id`)}
   group by u.account_id
 ),
+usage as (
+  select w.account_id, w.recent_users, w.recent_days, w.window_users, w.window_days, w.seats, w.recent_key_events
+  from usage_windows w
+  where w.generation = (select generation from usage_kept) ${only(sql`w.account_id`)}
+  union all
+  select * from usage_live
+),${idArray ? sql`` : keepUsageWindows(today, window)}
 usage_parts as (
   select account_id, recent_active, prior_active, seats, sum_recent_users, recent_days, sum_prior_users, prior_days, sum_recent_key_events,
          100 * least(1, coalesce(recent_active, 0) / greatest(seats, 1)) as adoption,

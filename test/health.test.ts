@@ -1,13 +1,14 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import { accountHealth, healthScores } from '../db/schema.ts';
+import { accountHealth, healthScores, usageWindowState } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health-model.ts';
+import { recordUsage } from '../domain/signals.ts';
 import { defineStage, updateStage } from '../domain/stage-definitions.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { DAY_MS, addSentiment, addSurvey, addTicket, addTouch, addUsage, daysBefore } from './health-fixtures.ts';
+import { DAY_MS, addSentiment, addSurvey, addTicket, addTouch, addUsage, dayString, daysBefore } from './health-fixtures.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const admin = { userId: null, role: 'admin' as const, label: 'Test admin' };
@@ -410,6 +411,91 @@ describe('what a score says, compared without writing it out', () => {
     // Asked about an earlier moment again, the values come from history, not from what was kept for later ones.
     await recomputeHealth(db, { now: at(8), accountIds: [account.id] });
     expect(await scoreOf(account.id)).toMatchObject({ scoreDayAgo: null, scoreWeekAgo: null });
+  });
+});
+
+describe('usage windows kept between recomputes', () => {
+  const HOUR_MS = 3_600_000;
+  const at = (hours: number) => new Date(NOW.getTime() + hours * HOUR_MS);
+  async function kept(db: TestDatabase['db']) {
+    const [state] = await db.select().from(usageWindowState);
+    return state ?? null;
+  }
+
+  it('aggregates usage once a day, and again only after usage was written, by ingestion or any other writer', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 41, toDaysAgo: 0, activeUsers: 8, seats: 10, keyEvents: 16 });
+
+    await recomputeHealth(db, { now: NOW });
+    const built = await kept(db);
+    expect(built).toMatchObject({ asOf: '2026-11-25' });
+    expect((await scoreOf(account.id)).components?.usage.detail).toMatch(/^8 of 10 seats active/);
+
+    // An hour later, nothing new: the same windows answer.
+    await recomputeHealth(db, { now: at(1) });
+    expect((await kept(db))?.generation).toBe(built?.generation);
+
+    // The last 14 days re-sent with fewer active users: a refresh of the account reads them at once...
+    const resent = Array.from({ length: 14 }, (_, ago) => ({ accountId: account.id, day: dayString(daysBefore(NOW, ago)), activeUsers: 2, seats: 10, keyEvents: 4 }));
+    await recordUsage(db, { actor: admin, rows: resent });
+    await recomputeHealth(db, { now: at(2), accountIds: [account.id] });
+    const refreshed = await scoreOf(account.id);
+    expect(refreshed.components?.usage.detail).toMatch(/^2 of 10 seats active \(14-day average\), -75% vs prior 4 weeks/);
+
+    // ...and the next recompute of every account aggregates the windows anew: nothing it wrote is left to change.
+    const all = await recomputeHealth(db, { now: at(2) });
+    const rebuilt = await kept(db);
+    expect(rebuilt?.generation).toBeGreaterThan(built?.generation ?? Number.POSITIVE_INFINITY);
+    expect(all.accounts).toBeGreaterThan(1);
+    const recomputed = await scoreOf(account.id);
+    expect(recomputed.score).toBe(refreshed.score);
+    expect(recomputed.computedAt).toEqual(refreshed.computedAt);
+
+    // Any writer counts, not only ingestion: a plain insert for another account is seen by the next recompute.
+    const other = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, other.id, NOW, { fromDaysAgo: 3, toDaysAgo: 0, activeUsers: 5, seats: 5 });
+    await recomputeHealth(db, { now: at(3) });
+    expect((await kept(db))?.generation).toBeGreaterThan(rebuilt?.generation ?? Number.POSITIVE_INFINITY);
+    expect((await scoreOf(other.id)).components?.usage.detail).toMatch(/^5 of 5 seats active/);
+  });
+
+  it('scores every account the same from kept windows as from usage_daily itself', async () => {
+    const { db } = database;
+    await recomputeHealth(db, { now: at(4) });
+    const before = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, components: accountHealth.components }).from(accountHealth);
+    // Dropping the state makes the next recompute aggregate from usage_daily; it must find nothing to change.
+    await db.delete(usageWindowState);
+    const fresh = await recomputeHealth(db, { now: at(4) });
+    expect(fresh.historyRows).toBe(0);
+    expect(fresh.rowsWritten).toBe(0);
+    const after = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, components: accountHealth.components }).from(accountHealth);
+    expect(after).toEqual(expect.arrayContaining(before));
+    expect(after).toHaveLength(before.length);
+  });
+
+  it('aggregates anew as of another day, and after usage_daily was emptied', async () => {
+    const { db } = database;
+    await recomputeHealth(db, { now: at(5) });
+    await recomputeHealth(db, { now: new Date(NOW.getTime() + DAY_MS) });
+    expect(await kept(db)).toMatchObject({ asOf: '2026-11-26' });
+
+    // Its own database: emptying usage_daily here would take every other test's usage with it.
+    const own = await createTestDatabase();
+    try {
+      const account = await createAccount(own.db, { stageKey: 'mature_adoption' });
+      await addUsage(own.db, account.id, NOW, { fromDaysAgo: 5, toDaysAgo: 0, activeUsers: 4, seats: 8 });
+      await addTicket(own.db, account.id, NOW, { severity: 'low', openedDaysAgo: 1 });
+      await recomputeHealth(own.db, { now: NOW });
+      expect(await kept(own.db)).not.toBeNull();
+      await own.db.execute(sql`truncate usage_daily`);
+      expect(await kept(own.db)).toBeNull();
+      await recomputeHealth(own.db, { now: NOW });
+      const [health] = await own.db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
+      expect(health?.components?.usage.score).toBeNull();
+    } finally {
+      await own.destroy();
+    }
   });
 });
 

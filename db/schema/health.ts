@@ -1,4 +1,5 @@
-import { bigint, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, date, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 import { accounts, users } from './core.ts';
 
 export const healthStatuses = ['healthy', 'at_risk', 'critical'] as const;
@@ -134,6 +135,55 @@ export const ruleFirings = pgTable(
     uniqueIndex('rule_firings_rule_account_occasion_key').on(t.rule, t.accountId, t.occasion),
     index('rule_firings_account_idx').on(t.accountId, t.firedAt),
   ],
+);
+
+/**
+ * Every change to usage_daily, by day: a trigger on usage_daily appends one row per statement and day written, from
+ * whatever writes it (ingestion, COPY, a fixture). Append-only, so the rows counted for a window only grow while
+ * its usage changes; days that left every window are pruned when the usage windows are rebuilt.
+ */
+export const usageChanges = pgTable(
+  'usage_changes',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    day: date('day', { mode: 'string' }).notNull(),
+  },
+  (t) => [index('usage_changes_day_idx').on(t.day)],
+);
+
+/**
+ * Each account's usage sums over the health model's window (the recent 14 days and the 28 before) as of one day:
+ * what a recompute would aggregate from usage_daily, kept so the hourly recomputes of a day aggregate it once.
+ * Rows belong to a generation; usage_window_state names the one in effect. A cache: dropping it loses nothing.
+ */
+export const usageWindows = pgTable(
+  'usage_windows',
+  {
+    generation: bigint('generation', { mode: 'number' }).notNull(),
+    accountId: uuid('account_id').notNull(),
+    recentUsers: bigint('recent_users', { mode: 'number' }),
+    recentDays: bigint('recent_days', { mode: 'number' }).notNull(),
+    windowUsers: bigint('window_users', { mode: 'number' }).notNull(),
+    windowDays: bigint('window_days', { mode: 'number' }).notNull(),
+    seats: integer('seats'),
+    recentKeyEvents: bigint('recent_key_events', { mode: 'number' }),
+  },
+  (t) => [primaryKey({ columns: [t.generation, t.accountId] })],
+);
+
+/**
+ * The usage windows in effect: their generation, the day they are as of, and how many usage_changes rows of their
+ * window there were when they were built. They answer a recompute as of that day while that count is unchanged.
+ */
+export const usageWindowState = pgTable(
+  'usage_window_state',
+  {
+    id: boolean('id').primaryKey().default(true),
+    generation: bigint('generation', { mode: 'number' }).notNull(),
+    asOf: date('as_of', { mode: 'string' }).notNull(),
+    changes: bigint('changes', { mode: 'number' }).notNull(),
+  },
+  (t) => [check('usage_window_state_single_row', sql`${t.id}`)],
 );
 
 export type HealthScore = typeof healthScores.$inferSelect;
