@@ -385,6 +385,19 @@ function agoUntil({ name, moment }: Ago): SQL {
                       and h.score is distinct from ${q('score')} order by h.computed_at limit 1) end as ${sql.raw(`${name}_until`)}`;
 }
 
+/** What usage_windows keeps of each account's usage: the usage component and the sums its facts are said from. */
+const USAGE_WINDOW_COLUMNS = [
+  'account_id', 'seats', 'sum_recent_users', 'recent_days', 'sum_prior_users', 'prior_days', 'sum_recent_key_events',
+  'adoption', 'trend', 'trend_ratio', 'key_events', 'usage_score',
+] as const;
+
+/** The model constants the kept usage windows are derived with, as a 64-bit hash: other constants make them stale. */
+const USAGE_WINDOW_MODEL = createHash('sha256')
+  .update(JSON.stringify([HEALTH_MODEL_VERSION, MODEL.recentDays, MODEL.priorDays, MODEL.keyEventsPerUserDayTarget, MODEL.usageParts]))
+  .digest()
+  .readBigInt64BE(0)
+  .toString();
+
 /**
  * For a recompute of every account whose usage windows were aggregated anew: keeps them as the next generation, for
  * the recomputes that follow on the same day, and drops the earlier one. Days that left the window stop counting.
@@ -397,18 +410,18 @@ usage_generation as (
   select coalesce(greatest((select generation from usage_window_state), (select max(generation) from usage_windows)), 0) + 1 as generation
 ),
 usage_stored as (
-  insert into usage_windows (generation, account_id, recent_users, recent_days, window_users, window_days, seats, recent_key_events)
-  select g.generation, l.account_id, l.recent_users, l.recent_days, l.window_users, l.window_days, l.seats, l.recent_key_events
-  from usage_live l cross join usage_generation g
+  insert into usage_windows (generation, ${sql.raw(USAGE_WINDOW_COLUMNS.join(', '))})
+  select g.generation, ${sql.raw(USAGE_WINDOW_COLUMNS.map((column) => `c.${column}`).join(', '))}
+  from usage_computed c cross join usage_generation g
 ),
 usage_dropped as (
   -- The rows inserted above are not seen here: this drops the earlier generations only.
   delete from usage_windows where ${rebuilt}
 ),
 usage_state as (
-  insert into usage_window_state (id, generation, as_of, changes)
-  select true, g.generation, ${today}, b.changes from usage_generation g cross join usage_basis b where ${rebuilt}
-  on conflict (id) do update set generation = excluded.generation, as_of = excluded.as_of, changes = excluded.changes
+  insert into usage_window_state (id, generation, as_of, changes, model)
+  select true, g.generation, ${today}, b.changes, ${USAGE_WINDOW_MODEL}::int8 from usage_generation g cross join usage_basis b where ${rebuilt}
+  on conflict (id) do update set generation = excluded.generation, as_of = excluded.as_of, changes = excluded.changes, model = excluded.model
 ),
 usage_changes_pruned as (
   delete from usage_changes where ${rebuilt} and day <= ${today} - ${window}::int
@@ -479,8 +492,10 @@ usage_basis as materialized (
   select count(*) as changes from usage_changes where day > ${today} - ${window}::int and day <= ${today}
 ),
 usage_kept as materialized (
-  -- The kept usage windows answer when they are as of today and nothing was written to their days since.
-  select st.generation from usage_window_state st cross join usage_basis b where st.as_of = ${today} and st.changes = b.changes
+  -- The kept usage windows answer when they are as of today, nothing was written to their days since, and they were
+  -- derived by the same model.
+  select st.generation from usage_window_state st cross join usage_basis b
+  where st.as_of = ${today} and st.changes = b.changes and st.model = ${USAGE_WINDOW_MODEL}::int8
 ),
 usage_live as (
   -- Sums and counts only: they aggregate in place (no per-account state to allocate), and the averages follow.
@@ -496,112 +511,114 @@ usage_live as (
   where not exists (select from usage_kept) and u.day > ${today} - ${window}::int and u.day <= ${today} ${only(sql`u.account_id`)}
   group by u.account_id
 ),
-usage as (
-  select w.account_id, w.recent_users, w.recent_days, w.window_users, w.window_days, w.seats, w.recent_key_events
+usage_computed as (
+  select p.*,
+         (${parts.adoption}::float8 * p.adoption + ${parts.keyEvents}::float8 * p.key_events + coalesce(${parts.trend}::float8 * p.trend, 0))
+         / (${parts.adoption + parts.keyEvents}::float8 + case when p.trend is null then 0 else ${parts.trend}::float8 end) as usage_score
+  from (
+    select account_id, seats, sum_recent_users, recent_days, sum_prior_users, prior_days, sum_recent_key_events,
+           100 * least(1, coalesce(recent_active, 0) / greatest(seats, 1)) as adoption,
+           case when prior_active > 0
+                then 100 * greatest(0, least(1, 1 - 2 * (1 - coalesce(recent_active, 0) / prior_active))) end as trend,
+           case when prior_active > 0 then coalesce(recent_active, 0) / prior_active end as trend_ratio,
+           100 * least(1, recent_key_events / greatest(recent_user_days, 1) / ${MODEL.keyEventsPerUserDayTarget}::float8) as key_events
+    from (
+      select account_id,
+             -- avg(): the numeric quotient of the sum and count, as float8.
+             (recent_users::numeric / nullif(recent_days, 0))::float8 as recent_active,
+             ((window_users - coalesce(recent_users, 0))::numeric / nullif(window_days - recent_days, 0))::float8 as prior_active,
+             seats::float8 as seats,
+             coalesce(recent_key_events, 0)::float8 as recent_key_events,
+             coalesce(recent_users, 0)::float8 as recent_user_days,
+             -- The same as whole numbers, for the facts.
+             coalesce(recent_users, 0) as sum_recent_users, recent_days,
+             window_users - coalesce(recent_users, 0) as sum_prior_users, window_days - recent_days as prior_days,
+             coalesce(recent_key_events, 0) as sum_recent_key_events
+      from usage_live
+      offset 0
+    ) u
+    offset 0
+  ) p
+),
+usage_parts as (
+  select ${sql.raw(USAGE_WINDOW_COLUMNS.map((column) => `w.${column}`).join(', '))}
   from usage_windows w
   where w.generation = (select generation from usage_kept) ${only(sql`w.account_id`)}
   union all
-  select * from usage_live
+  select ${sql.raw(USAGE_WINDOW_COLUMNS.join(', '))} from usage_computed
 ),${idArray ? sql`` : keepUsageWindows(today, window)}
-usage_parts as (
-  select account_id, recent_active, prior_active, seats, sum_recent_users, recent_days, sum_prior_users, prior_days, sum_recent_key_events,
-         100 * least(1, coalesce(recent_active, 0) / greatest(seats, 1)) as adoption,
-         case when prior_active > 0
-              then 100 * greatest(0, least(1, 1 - 2 * (1 - coalesce(recent_active, 0) / prior_active))) end as trend,
-         case when prior_active > 0 then coalesce(recent_active, 0) / prior_active end as trend_ratio,
-         100 * least(1, recent_key_events / greatest(recent_user_days, 1) / ${MODEL.keyEventsPerUserDayTarget}::float8) as key_events,
-         recent_key_events / greatest(recent_user_days, 1) as key_events_per_user_day
-  from (
-    select account_id,
-           -- avg(): the numeric quotient of the sum and count, as float8.
-           (recent_users::numeric / nullif(recent_days, 0))::float8 as recent_active,
-           ((window_users - coalesce(recent_users, 0))::numeric / nullif(window_days - recent_days, 0))::float8 as prior_active,
-           seats::float8 as seats,
-           coalesce(recent_key_events, 0)::float8 as recent_key_events,
-           coalesce(recent_users, 0)::float8 as recent_user_days,
-           -- The same as whole numbers, for the facts.
-           coalesce(recent_users, 0) as sum_recent_users, recent_days,
-           window_users - coalesce(recent_users, 0) as sum_prior_users, window_days - recent_days as prior_days,
-           coalesce(recent_key_events, 0) as sum_recent_key_events
-    from usage
-    offset 0
-  ) u
-),
-support as (
-  select t.account_id,
-         count(*) filter (where t.open) as open_count,
-         coalesce(sum(
-           case t.severity when 'urgent' then ${penalty.urgent}::float8 when 'high' then ${penalty.high}::float8
-                           when 'normal' then ${penalty.normal}::float8 else ${penalty.low}::float8 end
-           * (1 + least(t.age_days, ${MODEL.ticketAgeFullDays}::float8) / ${MODEL.ticketAgeFullDays}::float8)
-         ) filter (where t.open), 0) as penalty,
-         count(*) filter (where t.open and t.severity = 'urgent') as urgent_count,
-         max(t.age_days) filter (where t.open and t.severity = 'urgent') as urgent_oldest,
-         count(*) filter (where t.open and t.severity = 'high') as high_count,
-         max(t.age_days) filter (where t.open and t.severity = 'high') as high_oldest,
-         max(t.age_days) filter (where t.open) as open_oldest
-  from (
-    select account_id, severity, open,
-           -- The age of open tickets only, once per ticket: resolved ones cost nothing.
-           case when open then extract(epoch from (${nowTs} - opened_at))::float8 / 86400 end as age_days
-    from (
-      select account_id, severity, opened_at, (resolved_at is null or resolved_at > ${nowTs}) as open
-      from tickets
-      where opened_at <= ${nowTs} ${only(sql`account_id`)}
-    ) o
-    offset 0
-  ) t
-  group by t.account_id
-),
 latest_surveys as (
-  -- The latest answer of each respondent: someone who answered 3 then 9 is a 9 now.
-  select distinct on (account_id, coalesce(lower(respondent_email), id::text))
+  -- The latest answer of each respondent: someone who answered 3 then 9 is a 9 now. Respondents are told apart by
+  -- their bytes ("C"): only equality matters, not a language's order.
+  select distinct on (account_id, coalesce(lower(respondent_email), id::text) collate "C")
          account_id, ${surveyAnswerKey('survey_responses')} as answer_key,
          case kind when 'nps' then score * 10.0 else (score - 1) * 25.0 end::float8 as normalized,
          power(0.5, extract(epoch from (${nowTs} - responded_at))::float8 / 86400 / ${MODEL.surveyHalfLifeDays}::float8) as decay
   from survey_responses
   where responded_at <= ${nowTs} and responded_at > ${nowTs} - make_interval(days => ${MODEL.surveyLookbackDays}::int)
         ${only(sql`account_id`)}
-  order by account_id, coalesce(lower(respondent_email), id::text), responded_at desc
+  order by account_id, coalesce(lower(respondent_email), id::text) collate "C", responded_at desc
 ),
-nps as (
+signals as (
+  -- Tickets (1), the latest survey answers (2) and CSM touches (3) grouped by account in one pass: one hash table
+  -- and one join instead of one of each per table. Each aggregate reads its own kind of row only.
   select account_id,
-         sum(normalized * decay) / sum(decay) as score,
-         count(*) as responses,
-         min(normalized) as worst,
-         min(answer_key) as worst_key
-  from latest_surveys
-  group by account_id
-),
-touches as (
-  select account_id, extract(epoch from (${nowTs} - max(occurred_at)))::float8 / 86400 as days_since
-  from csm_touches
-  where occurred_at <= ${nowTs} ${only(sql`account_id`)}
+         count(*) filter (where kind = 1) as ticket_rows,
+         count(*) filter (where open) as open_count,
+         coalesce(sum(
+           case severity when 'urgent' then ${penalty.urgent}::float8 when 'high' then ${penalty.high}::float8
+                         when 'normal' then ${penalty.normal}::float8 else ${penalty.low}::float8 end
+           * (1 + least(age_days, ${MODEL.ticketAgeFullDays}::float8) / ${MODEL.ticketAgeFullDays}::float8)
+         ) filter (where open), 0) as penalty,
+         count(*) filter (where open and severity = 'urgent') as urgent_count,
+         max(age_days) filter (where open and severity = 'urgent') as urgent_oldest,
+         count(*) filter (where open and severity = 'high') as high_count,
+         max(age_days) filter (where open and severity = 'high') as high_oldest,
+         max(age_days) filter (where open) as open_oldest,
+         sum(normalized * decay) filter (where kind = 2) / sum(decay) filter (where kind = 2) as nps_score,
+         count(*) filter (where kind = 2) as nps_responses,
+         min(normalized) as nps_worst,
+         min(answer_key) as nps_worst_key,
+         extract(epoch from (${nowTs} - max(occurred_at)))::float8 / 86400 as touch_days
+  from (
+    select account_id, 1 as kind, severity, open,
+           -- The age of open tickets only, once per ticket: resolved ones cost nothing.
+           case when open then extract(epoch from (${nowTs} - opened_at))::float8 / 86400 end as age_days,
+           null::float8 as normalized, null::float8 as decay, null::float8 as answer_key, null::timestamptz as occurred_at
+    from (
+      select account_id, severity, opened_at, (resolved_at is null or resolved_at > ${nowTs}) as open
+      from tickets
+      where opened_at <= ${nowTs} ${only(sql`account_id`)}
+    ) o
+    union all
+    select account_id, 2, null, false, null, normalized, decay, answer_key, null
+    from latest_surveys
+    union all
+    select account_id, 3, null, false, null, null, null, null, occurred_at
+    from csm_touches
+    where occurred_at <= ${nowTs} ${only(sql`account_id`)}
+  ) x
   group by account_id
 ),
 components as (
   select t.account_id, t.segment, t.stage_name, t.stage_name_hash, t.sla_days, t.days_in_stage,
-         up.recent_active, up.prior_active, up.seats, up.adoption, up.trend, up.trend_ratio, up.key_events, up.key_events_per_user_day,
-         up.sum_recent_users, up.recent_days, up.sum_prior_users, up.prior_days, up.sum_recent_key_events,
-         case when up.account_id is not null then
-           (${parts.adoption}::float8 * up.adoption + ${parts.keyEvents}::float8 * up.key_events + coalesce(${parts.trend}::float8 * up.trend, 0))
-           / (${parts.adoption + parts.keyEvents}::float8 + case when up.trend is null then 0 else ${parts.trend}::float8 end)
-         end as usage_score,
-         sp.open_count, sp.urgent_count, sp.urgent_oldest, sp.high_count, sp.high_oldest, sp.open_oldest,
-         case when sp.account_id is not null then greatest(0, 100 - sp.penalty) end as support_score,
-         n.score as nps_score, n.responses as nps_responses, n.worst as nps_worst, n.worst_key as nps_worst_key,
-         tc.days_since as touch_days,
-         case when tc.account_id is not null then
-           100 * greatest(0, least(1, (${MODEL.touchStaleDays}::float8 - tc.days_since) / ${MODEL.touchStaleDays - MODEL.touchFreshDays}::float8))
+         up.seats, up.adoption, up.trend, up.trend_ratio, up.key_events,
+         up.sum_recent_users, up.recent_days, up.sum_prior_users, up.prior_days, up.sum_recent_key_events, up.usage_score,
+         -- Null, not 0, for an account without tickets or answers: the facts say "no data" apart from "none open".
+         ${sql.raw(['open_count', 'urgent_count', 'urgent_oldest', 'high_count', 'high_oldest', 'open_oldest'].map((column) => `case when g.ticket_rows > 0 then g.${column} end as ${column}`).join(', '))},
+         case when g.ticket_rows > 0 then greatest(0, 100 - g.penalty) end as support_score,
+         g.nps_score, case when g.nps_responses > 0 then g.nps_responses end as nps_responses, g.nps_worst, g.nps_worst_key,
+         g.touch_days,
+         -- greatest and least pass over nulls: without a touch there is no touch score.
+         case when g.touch_days is not null then
+           100 * greatest(0, least(1, (${MODEL.touchStaleDays}::float8 - g.touch_days) / ${MODEL.touchStaleDays - MODEL.touchFreshDays}::float8))
          end as touch_score,
          case when t.sla_days > 0 then 100 * greatest(0, least(1, 2 - t.days_in_stage / t.sla_days)) end as sla_score,
          s.w_usage, s.w_support, s.w_nps, s.w_engagement, s.healthy_min, s.at_risk_min, s.weights_key
   from target t
   join settings s on s.segment = t.segment
   left join usage_parts up on up.account_id = t.account_id
-  left join support sp on sp.account_id = t.account_id
-  left join nps n on n.account_id = t.account_id
-  left join touches tc on tc.account_id = t.account_id
+  left join signals g on g.account_id = t.account_id
   offset 0 -- computed once per account: the steps below refer to each column many times
 ),
 shares as (

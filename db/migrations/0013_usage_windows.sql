@@ -8,18 +8,24 @@ CREATE TABLE "usage_window_state" (
 	"generation" bigint NOT NULL,
 	"as_of" date NOT NULL,
 	"changes" bigint NOT NULL,
+	"model" bigint NOT NULL,
 	CONSTRAINT "usage_window_state_single_row" CHECK ("usage_window_state"."id")
 );
 --> statement-breakpoint
 CREATE TABLE "usage_windows" (
 	"generation" bigint NOT NULL,
 	"account_id" uuid NOT NULL,
-	"recent_users" bigint,
+	"seats" double precision NOT NULL,
+	"sum_recent_users" bigint NOT NULL,
 	"recent_days" bigint NOT NULL,
-	"window_users" bigint NOT NULL,
-	"window_days" bigint NOT NULL,
-	"seats" integer,
-	"recent_key_events" bigint,
+	"sum_prior_users" bigint NOT NULL,
+	"prior_days" bigint NOT NULL,
+	"sum_recent_key_events" bigint NOT NULL,
+	"adoption" double precision NOT NULL,
+	"trend" double precision,
+	"trend_ratio" double precision,
+	"key_events" double precision NOT NULL,
+	"usage_score" double precision NOT NULL,
 	CONSTRAINT "usage_windows_generation_account_id_pk" PRIMARY KEY("generation","account_id")
 );
 --> statement-breakpoint

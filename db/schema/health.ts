@@ -1,4 +1,4 @@
-import { bigint, boolean, check, date, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, date, doublePrecision, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { accounts, users } from './core.ts';
 
@@ -152,8 +152,8 @@ export const usageChanges = pgTable(
 );
 
 /**
- * Each account's usage sums over the health model's window (the recent 14 days and the 28 before) as of one day:
- * what a recompute would aggregate from usage_daily, kept so the hourly recomputes of a day aggregate it once.
+ * Each account's usage over the health model's window (the recent 14 days and the 28 before) as of one day: the
+ * usage component and the sums behind it, kept so the hourly recomputes of a day aggregate usage_daily once.
  * Rows belong to a generation; usage_window_state names the one in effect. A cache: dropping it loses nothing.
  */
 export const usageWindows = pgTable(
@@ -161,19 +161,26 @@ export const usageWindows = pgTable(
   {
     generation: bigint('generation', { mode: 'number' }).notNull(),
     accountId: uuid('account_id').notNull(),
-    recentUsers: bigint('recent_users', { mode: 'number' }),
+    seats: doublePrecision('seats').notNull(),
+    sumRecentUsers: bigint('sum_recent_users', { mode: 'number' }).notNull(),
     recentDays: bigint('recent_days', { mode: 'number' }).notNull(),
-    windowUsers: bigint('window_users', { mode: 'number' }).notNull(),
-    windowDays: bigint('window_days', { mode: 'number' }).notNull(),
-    seats: integer('seats'),
-    recentKeyEvents: bigint('recent_key_events', { mode: 'number' }),
+    sumPriorUsers: bigint('sum_prior_users', { mode: 'number' }).notNull(),
+    priorDays: bigint('prior_days', { mode: 'number' }).notNull(),
+    sumRecentKeyEvents: bigint('sum_recent_key_events', { mode: 'number' }).notNull(),
+    /** The usage parts, 0-100 (trend null without prior weeks), and the usage component they make. */
+    adoption: doublePrecision('adoption').notNull(),
+    trend: doublePrecision('trend'),
+    trendRatio: doublePrecision('trend_ratio'),
+    keyEvents: doublePrecision('key_events').notNull(),
+    usageScore: doublePrecision('usage_score').notNull(),
   },
   (t) => [primaryKey({ columns: [t.generation, t.accountId] })],
 );
 
 /**
  * The usage windows in effect: their generation, the day they are as of, and how many usage_changes rows of their
- * window there were when they were built. They answer a recompute as of that day while that count is unchanged.
+ * window there were when they were built, and the model they were derived with. They answer a recompute as of that
+ * day, by that model, while that count is unchanged.
  */
 export const usageWindowState = pgTable(
   'usage_window_state',
@@ -182,6 +189,8 @@ export const usageWindowState = pgTable(
     generation: bigint('generation', { mode: 'number' }).notNull(),
     asOf: date('as_of', { mode: 'string' }).notNull(),
     changes: bigint('changes', { mode: 'number' }).notNull(),
+    /** A hash of the model constants they were derived with. */
+    model: bigint('model', { mode: 'bigint' }).notNull(),
   },
   (t) => [check('usage_window_state_single_row', sql`${t.id}`)],
 );
