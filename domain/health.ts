@@ -470,6 +470,10 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
     return sql`case when changed and score is distinct from ${sql.raw(`${name}_score`)} then least(${until}, ${nowTs}) else ${until} end`;
   };
 
+  // Days from a moment to now, in float8: date_part works in float8, while extract() goes through numeric, which
+  // costs more than the rest of the expression over every ticket, answer, touch and account.
+  const daysSince = (from: SQL) => sql`(date_part('epoch', ${nowTs} - ${from}) / 86400)`;
+
   const statement = sql`
 with settings(segment, w_usage, w_support, w_nps, w_engagement, healthy_min, at_risk_min, weights_key) as (
   values ${settingsValues(settings)}
@@ -482,7 +486,7 @@ stages as materialized (
 ),
 target as (
   select a.id as account_id, a.segment, s.name as stage_name, s.sla_days, s.name_hash as stage_name_hash,
-         extract(epoch from (${nowTs} - a.stage_entered_at))::float8 / 86400 as days_in_stage
+         ${daysSince(sql`a.stage_entered_at`)} as days_in_stage
   from accounts a
   join stages s on s.key = a.stage_key
   where true ${only(sql`a.id`)}
@@ -553,48 +557,55 @@ latest_surveys as (
   select distinct on (account_id, coalesce(lower(respondent_email), id::text) collate "C")
          account_id, ${surveyAnswerKey('survey_responses')} as answer_key,
          case kind when 'nps' then score * 10.0 else (score - 1) * 25.0 end::float8 as normalized,
-         power(0.5, extract(epoch from (${nowTs} - responded_at))::float8 / 86400 / ${MODEL.surveyHalfLifeDays}::float8) as decay
+         power(0.5, ${daysSince(sql`responded_at`)} / ${MODEL.surveyHalfLifeDays}::float8) as decay
   from survey_responses
   where responded_at <= ${nowTs} and responded_at > ${nowTs} - make_interval(days => ${MODEL.surveyLookbackDays}::int)
         ${only(sql`account_id`)}
   order by account_id, coalesce(lower(respondent_email), id::text) collate "C", responded_at desc
 ),
 signals as (
-  -- Tickets (1), the latest survey answers (2) and CSM touches (3) grouped by account in one pass: one hash table
-  -- and one join instead of one of each per table. Each aggregate reads its own kind of row only.
+  -- Tickets, the latest survey answers and CSM touches grouped by account in one pass: one hash table and one join
+  -- instead of one of each per table. Each kind of row fills its own columns and leaves the others null, which
+  -- the aggregates pass over.
   select account_id,
-         count(*) filter (where kind = 1) as ticket_rows,
-         count(*) filter (where open) as open_count,
-         coalesce(sum(
-           case severity when 'urgent' then ${penalty.urgent}::float8 when 'high' then ${penalty.high}::float8
-                         when 'normal' then ${penalty.normal}::float8 else ${penalty.low}::float8 end
-           * (1 + least(age_days, ${MODEL.ticketAgeFullDays}::float8) / ${MODEL.ticketAgeFullDays}::float8)
-         ) filter (where open), 0) as penalty,
-         count(*) filter (where open and severity = 'urgent') as urgent_count,
-         max(age_days) filter (where open and severity = 'urgent') as urgent_oldest,
-         count(*) filter (where open and severity = 'high') as high_count,
-         max(age_days) filter (where open and severity = 'high') as high_oldest,
-         max(age_days) filter (where open) as open_oldest,
-         sum(normalized * decay) filter (where kind = 2) / sum(decay) filter (where kind = 2) as nps_score,
-         count(*) filter (where kind = 2) as nps_responses,
+         count(ticket) as ticket_rows,
+         count(open_age) as open_count,
+         coalesce(sum(penalty), 0) as penalty,
+         count(urgent_age) as urgent_count,
+         max(urgent_age) as urgent_oldest,
+         count(high_age) as high_count,
+         max(high_age) as high_oldest,
+         max(open_age) as open_oldest,
+         sum(weighted) / sum(decay) as nps_score,
+         count(answer) as nps_responses,
          min(normalized) as nps_worst,
          min(answer_key) as nps_worst_key,
-         extract(epoch from (${nowTs} - max(occurred_at)))::float8 / 86400 as touch_days
+         ${daysSince(sql`max(occurred_at)`)} as touch_days
   from (
-    select account_id, 1 as kind, severity, open,
-           -- The age of open tickets only, once per ticket: resolved ones cost nothing.
-           case when open then extract(epoch from (${nowTs} - opened_at))::float8 / 86400 end as age_days,
-           null::float8 as normalized, null::float8 as decay, null::float8 as answer_key, null::timestamptz as occurred_at
+    select account_id, 1 as ticket, age_days as open_age,
+           -- least() passes over a null age: a resolved ticket is left out here, not charged in full.
+           case when age_days is not null then
+             case severity when 'urgent' then ${penalty.urgent}::float8 when 'high' then ${penalty.high}::float8
+                           when 'normal' then ${penalty.normal}::float8 else ${penalty.low}::float8 end
+             * (1 + least(age_days, ${MODEL.ticketAgeFullDays}::float8) / ${MODEL.ticketAgeFullDays}::float8)
+           end as penalty,
+           case when severity = 'urgent' then age_days end as urgent_age,
+           case when severity = 'high' then age_days end as high_age,
+           null::int as answer, null::float8 as weighted, null::float8 as decay, null::float8 as normalized, null::float8 as answer_key,
+           null::timestamptz as occurred_at
     from (
-      select account_id, severity, opened_at, (resolved_at is null or resolved_at > ${nowTs}) as open
+      -- The age of open tickets only (null for resolved ones, which cost nothing), once per ticket.
+      select account_id, severity,
+             case when resolved_at is null or resolved_at > ${nowTs} then ${daysSince(sql`opened_at`)} end as age_days
       from tickets
       where opened_at <= ${nowTs} ${only(sql`account_id`)}
-    ) o
+      offset 0
+    ) t
     union all
-    select account_id, 2, null, false, null, normalized, decay, answer_key, null
+    select account_id, null, null, null, null, null, 1, normalized * decay, decay, normalized, answer_key, null
     from latest_surveys
     union all
-    select account_id, 3, null, false, null, null, null, null, occurred_at
+    select account_id, null, null, null, null, null, null, null, null, null, null, occurred_at
     from csm_touches
     where occurred_at <= ${nowTs} ${only(sql`account_id`)}
   ) x
