@@ -220,6 +220,7 @@ describe('crash during recompute', () => {
           group by computed_at`,
     );
     const recoveredAfterMs = (next.finishedAt?.getTime() ?? 0) - lastKill;
+    const nextRunMs = (next.finishedAt?.getTime() ?? 0) - next.startedAt.getTime();
 
     await recordScenario({
       scenario: '3. crash during recompute (kill -9)',
@@ -233,7 +234,7 @@ describe('crash during recompute', () => {
         `${ACCOUNTS} accounts seeded in ${seedMs} ms, replicas up in ${startMs} ms; recompute ${recomputeMs} ms; ` +
         `${midStatement}/${KILLS} kills mid-statement, ${committedBeforeKill.length} after commit; ` +
         `half-written reads ${halfWritten}/${observations} (SQL), ${apiHalfWritten}/${apiObservations} (API); ` +
-        `next fire succeeded ${recoveredAfterMs} ms after the last kill; crashed runs left ${[...new Set(crashedRows.map((row) => row.status))].join('/')}`,
+        `next fire succeeded ${recoveredAfterMs} ms after the last kill (started after ${next.startedAt.getTime() - lastKill} ms, ran ${nextRunMs} ms); crashed runs left ${[...new Set(crashedRows.map((row) => row.status))].join('/')}`,
     });
 
     expect(halfWritten).toBe(0);
@@ -244,7 +245,12 @@ describe('crash during recompute', () => {
     // The fire after the crashes ran and finished: the crashed claims did not hold the job back.
     expect(next).toMatchObject({ status: 'succeeded', attempt: 1 });
     expect(next.counts?.accounts).toBe(ACCOUNTS);
-    expect(recoveredAfterMs).toBeLessThan(2 * STEP_SECONDS * 1000 + 3 * recomputeMs);
+    // Promptly, not at once: the killed statement runs on in the server until it finishes and rolls back, holding the
+    // recompute lock; the next fire a surviving replica claims waits for it, then rewrites every score (as the first
+    // run did), while replacement replicas start on the same two cores. Measured here: the next run started 4.8-8.2 s
+    // after the last kill and took 2.8-4.5 s, with the first run at 1.1-1.5 s. A crashed claim that held the job back
+    // would wait out its 2-minute lease instead.
+    expect(recoveredAfterMs).toBeLessThan(5 * STEP_SECONDS * 1000 + 4 * recomputeMs);
     expect(final).toEqual({ rows: ACCOUNTS, moments: 1, partialHistory: 0 });
     expect(new Date(current?.computed_at ?? 0).getTime()).toBeGreaterThan(baseline.scheduledFor.getTime());
     expect(Number(duplicates?.total ?? 0)).toBe(0);
