@@ -443,7 +443,7 @@ describe('usage windows kept between recomputes', () => {
     const refreshed = await scoreOf(account.id);
     expect(refreshed.components?.usage.detail).toMatch(/^2 of 10 seats active \(14-day average\), -75% vs prior 4 weeks/);
 
-    // ...and the next recompute of every account aggregates the windows anew: nothing it wrote is left to change.
+    // ...and the next recompute of every account aggregates the windows anew and keeps the score the refresh wrote.
     const all = await recomputeHealth(db, { now: at(2) });
     const rebuilt = await kept(db);
     expect(rebuilt?.generation).toBeGreaterThan(built?.generation ?? Number.POSITIVE_INFINITY);
