@@ -10,6 +10,11 @@ import { RevenueChangeKindEnum, SegmentEnum, SurveyKindEnum, TicketSeverityEnum,
 
 const optionalString = (value: string | number | null | undefined) => (value === null || value === undefined ? null : String(value));
 
+/** The account a row or call names, by Lifeline id or by the CRM's external id, as the domain takes it. */
+function accountRef(input: { accountId?: string | number | null; accountExternalId?: string | null }) {
+  return { accountId: optionalString(input.accountId), accountExternalId: input.accountExternalId ?? null };
+}
+
 const UpsertAccountInput = builder.inputType('UpsertAccountInput', {
   fields: (t) => ({
     externalId: t.string({ required: true, description: 'The CRM account id; the key of the upsert.' }),
@@ -143,8 +148,7 @@ builder.mutationFields((t) => ({
       recordUsage(ctx.db, {
         actor: ctx.actor,
         rows: args.rows.map((row) => ({
-          accountId: optionalString(row.accountId),
-          accountExternalId: row.accountExternalId ?? null,
+          ...accountRef(row),
           day: row.day,
           activeUsers: row.activeUsers,
           seats: row.seats,
@@ -161,8 +165,7 @@ builder.mutationFields((t) => ({
       const result = await recordTouches(ctx.db, {
         actor: ctx.actor,
         rows: args.rows.map((row) => ({
-          accountId: optionalString(row.accountId),
-          accountExternalId: row.accountExternalId ?? null,
+          ...accountRef(row),
           kind: row.kind,
           occurredAt: row.occurredAt,
           userEmail: row.userEmail ?? null,
@@ -187,8 +190,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const recorded = await recordTicket(ctx.db, {
         actor: ctx.actor,
-        accountId: optionalString(args.accountId),
-        accountExternalId: args.accountExternalId ?? null,
+        ...accountRef(args),
         externalId: args.externalId ?? null,
         severity: args.severity,
         subject: args.subject,
@@ -225,8 +227,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const recorded = await recordNps(ctx.db, {
         actor: ctx.actor,
-        accountId: optionalString(args.accountId),
-        accountExternalId: args.accountExternalId ?? null,
+        ...accountRef(args),
         externalId: args.externalId ?? null,
         kind: args.kind ?? 'nps',
         score: args.score,
@@ -254,8 +255,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       recordRevenueChange(ctx.db, {
         actor: ctx.actor,
-        accountId: optionalString(args.accountId),
-        accountExternalId: args.accountExternalId ?? null,
+        ...accountRef(args),
         externalId: args.externalId ?? null,
         kind: args.kind,
         mrrDeltaCents: args.mrrDeltaCents,
@@ -275,8 +275,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const recorded = await recordFirstValue(ctx.db, {
         actor: ctx.actor,
-        accountId: optionalString(args.accountId),
-        accountExternalId: args.accountExternalId ?? null,
+        ...accountRef(args),
         reachedAt: args.reachedAt,
         description: args.description ?? null,
       });
