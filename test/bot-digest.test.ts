@@ -22,8 +22,22 @@ let slack: SlackRequestClient;
 let sam: User;
 let lena: User;
 let manager: User;
-/** The digest runs "today" and "tomorrow": the clock the bot and the worker see. */
-let now = new Date('2026-11-25T09:00:00Z');
+/**
+ * The digest runs "today" and "tomorrow": the clock the bot and the worker see. Today is the next 09:00 UTC at
+ * least a few hours after the wall clock, so the clicks the bot stamps with the wall clock fall before it.
+ */
+const TODAY = nextMorning(new Date());
+let now = TODAY;
+
+function nextMorning(from: Date): Date {
+  const morning = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate() + 1, 9));
+  return morning.getTime() - from.getTime() < 9 * 3_600_000 ? new Date(morning.getTime() + DAY_MS) : morning;
+}
+
+/** The calendar day `days` after today, as the digest prints it. */
+function day(days: number): string {
+  return new Date(TODAY.getTime() + days * DAY_MS).toISOString().slice(0, 10);
+}
 
 beforeAll(async () => {
   // The worker's clock also decides when rows are due: keep it at least at the wall clock.
@@ -45,11 +59,11 @@ beforeEach(async () => {
   await database.db.delete(atRiskFollowUps);
   await database.db.delete(accountHealth);
   await database.db.delete(outbox);
-  now = new Date('2026-11-25T09:00:00Z');
+  now = TODAY;
   fake.reset();
 });
 
-async function withHealth(name: string, csm: User | null, score: number, status: HealthStatus, scoreDayAgo: number | null, reasons: string[], contractEnd = '2027-02-01') {
+async function withHealth(name: string, csm: User | null, score: number, status: HealthStatus, scoreDayAgo: number | null, reasons: string[], contractEnd = day(68)) {
   const account = await createAccount(database.db, { name, csmId: csm?.id ?? null, stageKey: 'mature_adoption', contractEnd });
   await database.db.insert(accountHealth).values({ accountId: account.id, score, status, scoreDayAgo, reasons, computedAt: now, modelVersion: 1 });
   return account;
@@ -72,7 +86,7 @@ function textOf(call: RecordedCall | undefined): string {
 
 describe('the daily at-risk digest', () => {
   it('goes to the at-risk channel and to each CSM for their own accounts, biggest drop first, each saying why', async () => {
-    await withHealth('Acme Analytics', sam, 35, 'critical', 60, ['Weekly active users down 48% in 14 days', '3 urgent tickets open'], '2027-01-15');
+    await withHealth('Acme Analytics', sam, 35, 'critical', 60, ['Weekly active users down 48% in 14 days', '3 urgent tickets open'], day(51));
     await withHealth('Borealis Bank', sam, 55, 'at_risk', 58, ['NPS detractor: "too slow"']);
     await withHealth('Crescent Foods', lena, 72, 'healthy', 90, ['Usage fell by a third this week']);
     await withHealth('Dynamo Health', lena, 88, 'healthy', 90, ['All good']);
@@ -86,18 +100,18 @@ describe('the daily at-risk digest', () => {
     expect(validateBlocks(channel?.body.blocks, 'message')).toEqual([]);
     expect(channel?.warnings).toEqual([]);
     expect(textOf(channel)).toBe(
-      'At-risk digest 2026-11-25: 3 accounts need attention, biggest drop first: Acme Analytics (Critical 35, down 25), Crescent Foods (Healthy 72, down 18), Borealis Bank (At risk 55, down 3)',
+      `At-risk digest ${day(0)}: 3 accounts need attention, biggest drop first: Acme Analytics (Critical 35, down 25), Crescent Foods (Healthy 72, down 18), Borealis Bank (At risk 55, down 3)`,
     );
     const json = JSON.stringify(channel?.body.blocks);
     expect(json).toContain('1 Critical, 1 At risk, 1 Healthy but falling fast');
     expect(json).toContain('*Acme Analytics* · :red_circle: Critical 35 (▼25 since yesterday)');
     expect(json).toContain('• Weekly active users down 48% in 14 days');
-    expect(json).toContain('renews 2027-01-15 (in 51 days) · CSM <@UCSM0001>');
+    expect(json).toContain(`renews ${day(51)} (in 51 days) · CSM <@UCSM0001>`);
     for (const actionId of [ActionIds.digestAcknowledge, ActionIds.digestSnooze, ActionIds.digestMoveStage, ActionIds.digestOpenAccount]) expect(json).toContain(actionId);
     expect(json).not.toContain('Dynamo Health');
 
     const samDm = posts.find((call) => call.body.channel === 'UCSM0001');
-    expect(textOf(samDm)).toMatch(/^At-risk digest 2026-11-25: 2 accounts need attention.*Acme Analytics.*Borealis Bank/);
+    expect(textOf(samDm)).toMatch(new RegExp(`^At-risk digest ${day(0)}: 2 accounts need attention.*Acme Analytics.*Borealis Bank`));
     expect(JSON.stringify(samDm?.body.blocks)).not.toContain('Crescent Foods');
     expect(JSON.stringify(samDm?.body.blocks)).toContain('Your at-risk accounts');
 
@@ -115,7 +129,7 @@ describe('the daily at-risk digest', () => {
       segment: 'smb' as const,
       stageKey: 'mature_adoption',
       csmId: owned[index % 3]?.id ?? null,
-      contractEnd: '2027-03-01',
+      contractEnd: day(96),
     }));
     const inserted = await database.db.insert(accounts).values(rows).returning({ id: accounts.id });
     await database.db.insert(accountHealth).values(
@@ -224,7 +238,7 @@ describe('the daily at-risk digest', () => {
     const escalation = fake.callsTo('chat.postMessage').find((call) => call.body.channel === 'UMGR0001');
     expect(validateBlocks(escalation?.body.blocks, 'message')).toEqual([]);
     expect(textOf(escalation)).toMatch(/^1 at-risk account went a whole day on the digest without anyone acknowledging it\. You get this because you are a manager/);
-    expect(JSON.stringify(escalation?.body.blocks)).toContain('*Harbor Freight* · :red_circle: Critical 25 · CSM Sam Okafor · listed since 2026-11-25');
+    expect(JSON.stringify(escalation?.body.blocks)).toContain(`*Harbor Freight* · :red_circle: Critical 25 · CSM Sam Okafor · listed since ${day(0)}`);
     expect(JSON.stringify(escalation?.body.blocks)).not.toContain('Iris Optics');
 
     // Escalated once: the day after brings no second escalation for the same item.

@@ -122,16 +122,18 @@ describe('the new-customer handoff', () => {
       container: { type: 'message', channelId: HANDOFF_CHANNEL, messageTs: ts, isEphemeral: false },
       message: { blocks: [], text: 'handoff', ts },
     });
+    // A kickoff a week from now: the deal closed today, and a kickoff cannot be before it.
+    const kickoffDay = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
     const datepicker: BlockAction<DatepickerAction> = {
       ...base,
-      actions: [{ type: 'datepicker', action_id: ActionIds.handoffKickoff, block_id: `handoff:${handoff.id}:3`, selected_date: '2026-12-03', action_ts: '1700000000.1' }],
+      actions: [{ type: 'datepicker', action_id: ActionIds.handoffKickoff, block_id: `handoff:${handoff.id}:3`, selected_date: kickoffDay, action_ts: '1700000000.1' }],
     };
     await slack.blockAction(datepicker);
     const scheduled = await fake.waitForCalls('chat.update', 3);
     expect(blocksJson(scheduled[2])).toContain('Kickoff scheduled');
-    expect(blocksJson(scheduled[2])).toContain('"initial_date":"2026-12-03"');
+    expect(blocksJson(scheduled[2])).toContain(`"initial_date":"${kickoffDay}"`);
     expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
-    expect((await getHandoff(database.db, handoff.id))?.kickoffAt?.toISOString()).toBe('2026-12-03T12:00:00.000Z');
+    expect((await getHandoff(database.db, handoff.id))?.kickoffAt?.toISOString()).toBe(`${kickoffDay}T12:00:00.000Z`);
   });
 
   it('someone other than the AE pressing Confirm is told who can, and nothing changes', async () => {
