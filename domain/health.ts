@@ -29,6 +29,11 @@ export interface RecomputeHealthParams {
 export interface RecomputeHealthResult {
   /** Accounts scored (accounts with no signal at all, and churned accounts, are not). */
   accounts: number;
+  /**
+   * Scores removed: accounts that had one and now have no data for any component (every signal aged out of its
+   * window), so no score can be said. Their history stays; they are scored again when a signal arrives.
+   */
+  scoresRemoved: number;
   /** Accounts whose status differs from their previous score. */
   statusChanges: number;
   /** History rows written: only scores that changed (score, status, components or reasons) add one. */
@@ -447,7 +452,7 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
     const parsed = uuidList.safeParse(params.accountIds);
     if (!parsed.success) throw new InvalidInputError('accountIds must be account ids (UUIDs); pass the `id` of each account.', 'accountIds');
     ids = parsed.data;
-    if (ids.length === 0) return { accounts: 0, statusChanges: 0, historyRows: 0, rowsWritten: 0 };
+    if (ids.length === 0) return { accounts: 0, scoresRemoved: 0, statusChanges: 0, historyRows: 0, rowsWritten: 0 };
   }
   const settings = await loadHealthSettings(db);
   const nowTs = sql`${now.toISOString()}::timestamptz`;
@@ -650,15 +655,15 @@ shares as (
   offset 0
 ),
 scored as (
+  -- An account with no weighted component has no score (null): it goes on, so a score it had is removed below.
   select s.*,
          round((coalesce(w_usage * usage_score, 0) + coalesce(w_support * support_score, 0)
-                + coalesce(w_nps * nps_score, 0) + coalesce(w_engagement * engagement_score, 0)) / weight_total)::int as score,
-         case when usage_score is null then 0 else w_usage / weight_total end as usage_share,
-         case when support_score is null then 0 else w_support / weight_total end as support_share,
-         case when nps_score is null then 0 else w_nps / weight_total end as nps_share,
-         case when engagement_score is null then 0 else w_engagement / weight_total end as engagement_share
+                + coalesce(w_nps * nps_score, 0) + coalesce(w_engagement * engagement_score, 0)) / nullif(weight_total, 0))::int as score,
+         case when usage_score is null then 0 else w_usage / nullif(weight_total, 0) end as usage_share,
+         case when support_score is null then 0 else w_support / nullif(weight_total, 0) end as support_share,
+         case when nps_score is null then 0 else w_nps / nullif(weight_total, 0) end as nps_share,
+         case when engagement_score is null then 0 else w_engagement / nullif(weight_total, 0) end as engagement_share
   from shares s
-  where weight_total > 0
   offset 0
 ),
 reasoned as (
@@ -678,14 +683,14 @@ ranked as (
 ),
 facts as (
   select s.account_id, s.score,
-         (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' else 'critical' end)::health_status as status,
+         (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' when s.score is not null then 'critical' end)::health_status as status,
          s.stage_name, s.usage_share, s.support_share, s.nps_share, s.engagement_share, ${factsArray(candidates)} as facts
   from ranked s
   offset 0 -- built once: compared refers to the facts and the status twice
 ),
 compared as (
   select f.account_id, f.score, f.status, f.stage_name, f.usage_share, f.support_share, f.nps_share, f.engagement_share, f.facts,
-         p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
+         f.score is null as unscored, p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
          p.computed_at as previous_computed_at, p.facts as previous_facts,
          -- Only these can have other text than the stored one; the rest say exactly what they said.
          (p.account_id is null or p.score <> f.score or p.status <> f.status or p.model_version <> ${version}
@@ -701,10 +706,11 @@ moved as (
   offset 0
 ),
 pending as materialized (
-  -- Every scored account, to count them; what a write needs is kept only for the accounts written.
-  select m.existed, m.status, m.previous_status, m.to_write, ${sql.join(
+  -- Every account, to count them; what a write needs is kept only for the accounts written.
+  select m.unscored, m.existed, m.status, m.previous_status, m.to_write,
+         case when m.to_write or m.unscored and m.existed then m.account_id end as account_id, ${sql.join(
     [
-      'account_id', 'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'moved_on',
+      'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'moved_on',
       'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
       'week_looked_up',
     ].map((column) => sql.raw(`case when m.to_write then m.${column} end as ${column}`)),
@@ -712,8 +718,8 @@ pending as materialized (
   )}
   from (
     select m.*,
-           m.candidate or m.day_looked_up or m.week_looked_up
-           or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score as to_write,
+           not m.unscored and (m.candidate or m.day_looked_up or m.week_looked_up
+           or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score) as to_write,
            -- Changed, whatever its text: a new score, or a fact said as it is that moved. Its stored text need not be read.
            not m.existed or m.score <> m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
            or m.candidate and coalesce(m.previous_facts[1] = m.facts[1]
@@ -778,14 +784,20 @@ written as (
     score_day_ago_from = excluded.score_day_ago_from, score_day_ago_until = excluded.score_day_ago_until,
     score_week_ago_from = excluded.score_week_ago_from, score_week_ago_until = excluded.score_week_ago_until
   returning account_id
+),
+removed as (
+  delete from account_health h using pending p
+  where p.unscored and p.existed and h.account_id = p.account_id
+  returning h.account_id
 )
-select (select count(*) from pending) as accounts,
+select (select count(*) from pending where not unscored) as accounts,
+       (select count(*) from removed) as scores_removed,
        (select count(*) from pending where existed and previous_status <> status) as status_changes,
        (select count(*) from history) as history_rows,
        (select count(*) from written) as rows_written
 `;
 
-  type Counts = { accounts: number | string; status_changes: number | string; history_rows: number | string; rows_written: number | string };
+  type Counts = { accounts: number | string; scores_removed: number | string; status_changes: number | string; history_rows: number | string; rows_written: number | string };
   // Recomputes take turns (a transaction-level advisory lock, released at commit): a run that overlaps another, a
   // slow hourly fire and the next one or a refresh after new signals, takes its snapshot after the other committed,
   // so it compares with what that one wrote and never records the same change twice.
@@ -804,6 +816,7 @@ select (select count(*) from pending) as accounts,
   });
   return {
     accounts: Number(row?.accounts ?? 0),
+    scoresRemoved: Number(row?.scores_removed ?? 0),
     statusChanges: Number(row?.status_changes ?? 0),
     historyRows: Number(row?.history_rows ?? 0),
     rowsWritten: Number(row?.rows_written ?? 0),

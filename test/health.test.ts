@@ -136,6 +136,31 @@ describe('health score', () => {
     expect(health.reasons.at(-1)).toBe('no support or engagement data: scored on usage, NPS/CSAT');
   });
 
+  it('removes the score of an account left with no data at all, keeps its history, and scores it again on a new signal', async () => {
+    const { db } = database;
+    // A stage without an SLA, no tickets, no touches: usage is all there is, and it ages out of the 6-week window.
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 70, toDaysAgo: 50, activeUsers: 8, seats: 10, keyEvents: 20 });
+    const early = daysBefore(NOW, 40);
+    expect(await recomputeHealth(db, { now: early, accountIds: [account.id] })).toMatchObject({ accounts: 1, scoresRemoved: 0, historyRows: 1 });
+    const before = await scoreOf(account.id);
+
+    const gone = await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
+    expect(gone).toMatchObject({ accounts: 0, scoresRemoved: 1, statusChanges: 0, historyRows: 0, rowsWritten: 0 });
+    expect(await getAccountHealth(db, account.id, { now: NOW })).toBeNull();
+    const history = await db.select().from(healthScores).where(eq(healthScores.accountId, account.id));
+    expect(history.map((point) => point.score)).toEqual([before.score]);
+    // Nothing left to remove the next time.
+    expect(await recomputeHealth(db, { now: new Date(NOW.getTime() + 3_600_000), accountIds: [account.id] })).toMatchObject({ accounts: 0, scoresRemoved: 0 });
+
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 2 });
+    const later = new Date(NOW.getTime() + 2 * 3_600_000);
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ accounts: 1, scoresRemoved: 0, historyRows: 1 });
+    const again = await scoreOf(account.id);
+    expect(again.reasons.at(-1)).toBe('no usage or NPS/CSAT or engagement data: scored on support');
+    expect(again.history.map((point) => point.score)).toEqual([again.score, before.score]);
+  });
+
   it('uses the admin-edited thresholds and weights of the account segment', async () => {
     const { db } = database;
     const smb = await createAccount(db, { stageKey: 'mature_adoption', segment: 'smb' });
