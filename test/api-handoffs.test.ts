@@ -41,7 +41,7 @@ function closedWon(overrides: Partial<RecordClosedWonParams> = {}): RecordClosed
   sequence += 1;
   return {
     opportunityId: `opp-${sequence}`,
-    account: { externalId: `crm-${sequence}`, name: `Closed Co ${sequence}`, segment: 'mid_market', arrCents: 12_000_000, contractEnd: '2027-12-31' },
+    account: { externalId: `crm-${sequence}`, name: `Closed Co ${sequence}`, segment: 'mid_market', arrCents: 12_000_000, contractEnd: '2099-12-31' },
     aeId: ae.id,
     csmId: csm.id,
     closedWonAt: new Date('2026-11-20T10:00:00Z'),
@@ -67,7 +67,8 @@ describe('closed-won', () => {
     const history = await database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, result.account.id));
     expect(history.map((row) => [row.direction, row.toStage, row.source])).toEqual([['initial', 'onboarding', 'rule']]);
     const [renewal] = await database.db.select().from(renewals).where(eq(renewals.accountId, result.account.id));
-    expect(renewal).toMatchObject({ contractEnd: '2027-12-31', windowOpensOn: '2027-10-02', status: 'upcoming' });
+    // A contract end far ahead of any day this runs on: the renewal stays upcoming, its window not yet open.
+    expect(renewal).toMatchObject({ contractEnd: '2099-12-31', windowOpensOn: '2099-10-02', status: 'upcoming' });
     expect(await handoffNotifications(result.handoff.id)).toEqual(['channel:handoffs handoff:ID:v1']);
   });
 

@@ -66,9 +66,13 @@ async function digestsAfterLooks(db: Db, clock: ReturnType<typeof fixedClock>, l
   return digests;
 }
 
-/** A scheduled fire of an earlier day, as a replica of this deployment ran it. */
+/**
+ * A scheduled fire of an earlier day, as a replica of this deployment ran it. Its claim is stamped by the database's
+ * clock, as every claim is, so the scheduler's pruning of old succeeded runs (by that clock) keeps it whatever the
+ * slots' dates.
+ */
 async function ranOnSchedule(db: Db, job: JobName, slot: Date): Promise<void> {
-  const run = await claimScheduledRun(db, { job, scheduledFor: slot, instanceId: 'earlier-replica', now: slot });
+  const run = await claimScheduledRun(db, { job, scheduledFor: slot, instanceId: 'earlier-replica' });
   if (!run) throw new Error(`the ${job} slot ${slot.toISOString()} was already claimed`);
   await finishRun(db, run, { status: 'succeeded', counts: {} });
 }
