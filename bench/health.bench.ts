@@ -24,6 +24,7 @@ export interface HealthBenchResult {
   usageRows: number;
   recomputeMs: number;
   recomputeSteadyMs: number;
+  recomputeNextDayMs: number;
   floorMs: number;
   /** The floor's scan with its aggregates read, for reference (the floor's own are never read, so not computed). */
   floorReadMs: number;
@@ -33,6 +34,10 @@ export interface HealthBenchResult {
   recomputeTempMb: number;
   recomputeSteadyTempMb: number;
 }
+
+/** Hourly recomputes after the first; the steady time is the fastest. */
+const STEADY_RUNS = 3;
+const DAY_MS = 86_400_000;
 
 // Its own database, dropped and recreated each run; BENCH_HEALTH_DB renames it so two runs never collide.
 const BENCH_DB = process.env.BENCH_HEALTH_DB ?? 'lifeline_bench_health';
@@ -211,13 +216,19 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
 
     const tempBeforeFirst = await tempBytes(db);
     const first = await timed(() => recomputeHealth(db, { now }));
+    // The hourly runs that follow, as the scheduler makes them: the fastest of three counts, as the floor's does.
     const tempBeforeSteady = await tempBytes(db);
-    const steady = await timed(() => recomputeHealth(db, { now: new Date(now.getTime() + 3_600_000) }));
+    const hourly: Array<{ ms: number; value: Awaited<ReturnType<typeof recomputeHealth>> }> = [];
+    for (let hour = 1; hour <= STEADY_RUNS; hour++) hourly.push(await timed(() => recomputeHealth(db, { now: new Date(now.getTime() + hour * 3_600_000) })));
     const tempAfterSteady = await tempBytes(db);
+    const steady = hourly.reduce((best, run) => (run.ms < best.ms ? run : best));
+    // The first run of the next day: every usage window moved by a day, so usage is aggregated anew and most scores
+    // (days since a touch, ticket ages) move on.
+    const nextDay = await timed(() => recomputeHealth(db, { now: new Date(now.getTime() + DAY_MS) }));
 
     const sample = await queryRows<{ id: string }>(db, sql`select id from accounts order by random() limit ${loopSample}::int`);
     const loop = await timed(async () => {
-      for (const { id } of sample) await recomputeHealth(db, { now: new Date(now.getTime() + 7_200_000), accountIds: [id] });
+      for (const { id } of sample) await recomputeHealth(db, { now: new Date(now.getTime() + DAY_MS + 3_600_000), accountIds: [id] });
     });
     const loopScaledMs = (loop.ms * accounts) / Math.max(sample.length, 1);
 
@@ -227,12 +238,13 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
       usageRows,
       recomputeMs: first.ms,
       recomputeSteadyMs: steady.ms,
+      recomputeNextDayMs: nextDay.ms,
       floorMs,
       floorReadMs,
       loopScaledMs,
       peakRssMb: peakRss / 1024 / 1024,
       recomputeTempMb: (tempBeforeSteady - tempBeforeFirst) / 1024 / 1024,
-      recomputeSteadyTempMb: (tempAfterSteady - tempBeforeSteady) / 1024 / 1024,
+      recomputeSteadyTempMb: (tempAfterSteady - tempBeforeSteady) / 1024 / 1024 / STEADY_RUNS,
     };
     const rows: [string, string, string][] = [
       ['bare GROUP BY scan of the signals (floor)', `${floorMs.toFixed(0)} ms`, '1.00x'],
@@ -242,10 +254,15 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
         `${first.ms.toFixed(0)} ms`,
         `${(first.ms / floorMs).toFixed(2)}x floor`,
       ],
+      ...hourly.map((run, index): [string, string, string] => [
+        `full recompute, ${index + 1} h later (${run.value.historyRows} history, ${run.value.rowsWritten} rows written)`,
+        `${run.ms.toFixed(0)} ms`,
+        `${(run.ms / floorMs).toFixed(2)}x floor`,
+      ]),
       [
-        `full recompute, an hour later (${steady.value.historyRows} history, ${steady.value.rowsWritten} rows written)`,
-        `${steady.ms.toFixed(0)} ms`,
-        `${(steady.ms / floorMs).toFixed(2)}x floor`,
+        `full recompute, the next day's first (${nextDay.value.historyRows} history, ${nextDay.value.rowsWritten} rows written)`,
+        `${nextDay.ms.toFixed(0)} ms`,
+        `${(nextDay.ms / floorMs).toFixed(2)}x floor`,
       ],
       [`per-account loop, ${sample.length} sampled, scaled to ${accounts}`, `${loopScaledMs.toFixed(0)} ms`, `${(loopScaledMs / floorMs).toFixed(1)}x floor`],
     ];
@@ -253,7 +270,7 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
     print(`health recompute on PostgreSQL: ${accounts} accounts, ${usageRows} usage rows`);
     for (const [what, time, ratio] of rows) print(`  ${what.padEnd(84)} ${time.padStart(10)}  ${ratio}`);
     print(`  recompute vs loop: ${(loopScaledMs / first.ms).toFixed(1)}x faster (first), ${(loopScaledMs / steady.ms).toFixed(1)}x (steady)  [goal: >= 50x]`);
-    print(`  recompute vs floor: ${(first.ms / floorMs).toFixed(2)}x (first), ${(steady.ms / floorMs).toFixed(2)}x (steady)  [goal: <= 2x]`);
+    print(`  recompute vs floor: ${(first.ms / floorMs).toFixed(2)}x (first), ${(steady.ms / floorMs).toFixed(2)}x (steady: fastest hourly run)  [goal: <= 2x]`);
     // The floor counts groups: PostgreSQL leaves out aggregates nothing reads. Against the same GROUP BY with its
     // aggregates computed, as a client selecting them would get them:
     print(`  recompute vs the scan with its aggregates read: ${(first.ms / floorReadMs).toFixed(2)}x (first), ${(steady.ms / floorReadMs).toFixed(2)}x (steady)`);
