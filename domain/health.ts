@@ -36,7 +36,11 @@ export interface RecomputeHealthResult {
   scoresRemoved: number;
   /** Accounts whose status differs from their previous score. */
   statusChanges: number;
-  /** History rows written: only scores that changed (score, status, components or reasons) add one. */
+  /**
+   * History rows written: a point is added when the score moves, the status or the model changes, or the account is
+   * explained by other reasons (see recordedKinds); not when only the numbers said in the same reasons or details
+   * move on with the days ("no CSM touch in 12 days" becoming 13).
+   */
   historyRows: number;
   /**
    * account_health rows inserted or rewritten: a new or changed score, or a day- or week-old score that moved on
@@ -72,8 +76,7 @@ function settingsValues(settings: ResolvedHealthSettings): SQL {
  * What a score says, as numbers: the component details and the reasons are written from these alone (and from the
  * segment's weights, the stage name and the survey answer that three of them stand for), so a recompute compares
  * facts, not sentences, and writes text only for the scores whose facts moved. Stored in account_health.facts, in
- * this order. Each fact between the version and SAID_FACTS_END is said as it is, so when one of them differs the
- * text differs; the ones after it stand for something said, which may read the same.
+ * this order. Which reasons and components they name decides whether a change is a new history point (recordedKinds).
  * Changing what a fact holds, or how the text below is written from it, must bump FACTS_VERSION (the first fact):
  * every score is then compared anew.
  */
@@ -111,8 +114,19 @@ const FACT_NAMES = [
 ] as const;
 type FactName = (typeof FACT_NAMES)[number];
 
-/** The facts said as they are (1-based, inclusive, as SQL array slices count): 'usageScore' to 'ticketOldestDays'. */
-const SAID_FACTS = `${FACT_NAMES.indexOf('usageScore') + 1}:${FACT_NAMES.indexOf('ticketOldestDays') + 1}`;
+/**
+ * What a history point records besides the score and status, from a facts array (an SQL expression): which reasons
+ * are said and in which order, which kind of ticket the ticket reason names, and which components had data. Their
+ * numbers are not part of it: a score whose reasons read the same but for a count of days is the same point.
+ */
+function recordedKinds(facts: string): SQL {
+  const at = (name: FactName) => `${facts}[${FACT_NAMES.indexOf(name) + 1}]`;
+  const kinds = [
+    ...(['reason1', 'reason2', 'reason3', 'ticketKind'] as const).map(at),
+    ...(['usageScore', 'supportScore', 'npsScore', 'engagementScore'] as const).map((name) => `(${at(name)} is null)::int::int8`),
+  ];
+  return sql.raw(`array[${kinds.join(', ')}]`);
+}
 
 const FACTS_VERSION = 1;
 
@@ -440,9 +454,10 @@ usage_changes_pruned as (
  * accounts. A score's components and reasons are written out (as text) only when its facts differ from the stored
  * ones; the others are compared as numbers and left alone.
  *
- * `computedAt` of an account's health is when its current score was computed, i.e. when it last changed (it equals
- * the newest history point); a recompute that finds the same score, status, components and reasons leaves the row
- * alone. When health was last recomputed is the health job run's time (job_runs). The day- and week-old scores are
+ * History records moves: a new score, status or model, or other reasons said. The current row always says what the
+ * latest facts say: when only their numbers moved (days since a touch, a component's own score), it is rewritten
+ * and history is not. `computedAt` of an account's health is when its score last moved, so it equals the newest
+ * history point; a recompute that finds the same facts leaves the row alone. When health was last recomputed is the health job run's time (job_runs). The day- and week-old scores are
  * kept current on every recompute: a row is rewritten when either moved on, without moving `computedAt`.
  */
 export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams = {}): Promise<RecomputeHealthResult> {
@@ -710,7 +725,7 @@ pending as materialized (
   select m.unscored, m.existed, m.status, m.previous_status, m.to_write,
          case when m.to_write or m.unscored and m.existed then m.account_id end as account_id, ${sql.join(
     [
-      'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'moved_on',
+      'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'recorded', 'comparable',
       'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
       'week_looked_up',
     ].map((column) => sql.raw(`case when m.to_write then m.${column} end as ${column}`)),
@@ -720,28 +735,32 @@ pending as materialized (
     select m.*,
            not m.unscored and (m.candidate or m.day_looked_up or m.week_looked_up
            or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score) as to_write,
-           -- Changed, whatever its text: a new score, or a fact said as it is that moved. Its stored text need not be read.
+           -- Worth a history point, from the numbers alone: a new score, status or model, or other reasons said.
            not m.existed or m.score <> m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
            or m.candidate and coalesce(m.previous_facts[1] = m.facts[1]
-                                       and m.previous_facts[${sql.raw(SAID_FACTS)}] <> m.facts[${sql.raw(SAID_FACTS)}], false) as moved_on
+                                       and ${recordedKinds('m.previous_facts')} <> ${recordedKinds('m.facts')}, false) as recorded,
+           -- The stored facts are of the same version: compared above. Otherwise (stored before facts were kept, or
+           -- by an earlier version of them) the reasons are compared as text.
+           coalesce(m.previous_facts[1] = m.facts[1], false) as comparable
     from moved m
     offset 0
   ) m
 ),
 decided as materialized (
   select w.*,
-         w.moved_on or (w.candidate and (w.reasons <> w.previous_reasons or w.components is distinct from w.previous_components)) as changed
+         w.recorded or (w.candidate and not w.comparable and w.reasons <> w.previous_reasons) as changed
   from (
-    select q.account_id, q.existed, q.score, q.status, q.facts, q.candidate, q.moved_on,
-           q.previous_computed_at, previous.reasons as previous_reasons, previous.components as previous_components,
+    select q.account_id, q.existed, q.score, q.status, q.facts, q.candidate, q.recorded, q.comparable,
+           q.previous_computed_at, previous.reasons as previous_reasons,
            q.day_score, q.day_from, q.week_score, q.week_from, ${sql.join(ago.map(agoUntil), sql`, `)},
            case when q.candidate then ${componentsJson()} else previous.components end as components,
            case when q.candidate then ${reasonsJson(candidates)} else previous.reasons end as reasons
     from pending q
-    -- The stored text, read only for the accounts written that may still say the same (the comparison above read
-    -- numbers only): new facts with the same score, or a day- or week-old score that moved on.
+    -- The stored text, read only where it is kept (a day- or week-old score moved on, nothing else) or where the
+    -- reasons are compared as text (stored facts of another version, and no new score).
     left join lateral (
-      select h.reasons, h.components from account_health h where not q.moved_on and h.account_id = q.account_id offset 0
+      select h.reasons, h.components from account_health h
+      where (not q.candidate or not q.comparable and not q.recorded) and h.account_id = q.account_id offset 0
     ) previous on true
     -- The survey answer the NPS reason names, looked up only for a score written anew that says it.
     left join lateral (

@@ -329,7 +329,7 @@ describe('unchanged health', () => {
 describe('what a score says, compared without writing it out', () => {
   const HOUR_MS = 3_600_000;
 
-  it('renaming a stage rewrites the reasons and details that name it, as a change in history', async () => {
+  it('renaming a stage rewrites the reasons and details that name it; the score did not move, so history does not', async () => {
     const { db } = database;
     await defineStage(db, { key: 'pilot_review', name: 'Pilot review', position: 650, ownerRole: 'csm', slaDays: 10, actor: admin });
     const account = await createAccount(db, { stageKey: 'pilot_review', enteredAt: daysBefore(NOW, 15) });
@@ -338,11 +338,41 @@ describe('what a score says, compared without writing it out', () => {
 
     await updateStage(db, { key: 'pilot_review', name: 'Pilot sign-off', actor: admin });
     const later = new Date(NOW.getTime() + 60_000);
-    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1, rowsWritten: 1 });
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
     const health = await scoreOf(account.id);
     expect(health.reasons).toContain('15 days in Pilot sign-off, past its 10-day SLA');
     expect(health.components?.engagement.detail).toBe('no CSM touch recorded; 15 days in Pilot sign-off (SLA 10 days)');
-    expect(health.computedAt).toEqual(later);
+    expect(health.computedAt).toEqual(NOW);
+    expect(health.history).toHaveLength(1);
+  });
+
+  it('day counts moving on rewrite what the score says; another reason said is a history point', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    // A touch past the 60 days that make it stale: its part of the score stays 0 as the days go on.
+    await addTouch(db, account.id, NOW, 70);
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 90, resolvedDaysAgo: 80 });
+    const start = daysBefore(NOW, 3);
+    await recomputeHealth(db, { now: start, accountIds: [account.id] });
+    const first = await scoreOf(account.id);
+    expect(first).toMatchObject({ score: 50, reasons: ['no CSM touch in 67 days', 'no usage or NPS/CSAT data: scored on support, engagement'] });
+
+    // A day on: the same score for the same reason, one day longer, said anew without a history point.
+    const dayOn = new Date(start.getTime() + DAY_MS);
+    expect(await recomputeHealth(db, { now: dayOn, accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
+    const second = await scoreOf(account.id);
+    expect(second).toMatchObject({ score: 50, computedAt: start, reasons: ['no CSM touch in 68 days', 'no usage or NPS/CSAT data: scored on support, engagement'] });
+    expect(second.components?.engagement.detail).toBe('last CSM touch 68 days ago');
+    expect(second.history.map((point) => point.reasons[0])).toEqual(['no CSM touch in 67 days']);
+
+    // An urgent ticket is one more reason said: a history point.
+    const later = new Date(dayOn.getTime() + 3_600_000);
+    await addTicket(db, account.id, later, { severity: 'urgent', openedDaysAgo: 2 });
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1, rowsWritten: 1 });
+    const third = await scoreOf(account.id);
+    expect(third.computedAt).toEqual(later);
+    expect(third.reasons.slice(0, 2)).toEqual(['no CSM touch in 68 days', '1 open urgent ticket, oldest 2 days']);
+    expect(third.history[0]?.reasons).toEqual(third.reasons);
   });
 
   it('names the respondent of the worst answer anew when an equal, more recent answer comes from someone else', async () => {
@@ -357,9 +387,9 @@ describe('what a score says, compared without writing it out', () => {
     // The user answers 3 again: the same score, the same respondents, only the most recent worst answer is theirs.
     const later = new Date(NOW.getTime() + HOUR_MS);
     await addSurvey(db, account.id, later, { score: 3, daysAgo: 0, email: 'user@acme.test', role: 'user' });
-    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1 });
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
     const after = await scoreOf(account.id);
-    expect(after).toMatchObject({ score: before.score, components: before.components });
+    expect(after).toMatchObject({ score: before.score, components: before.components, computedAt: NOW });
     expect(after.reasons[0]).toBe('NPS 3 from the user');
   });
 

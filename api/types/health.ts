@@ -33,7 +33,7 @@ const HealthComponentRef = builder.objectRef<ComponentView>('HealthComponent').i
 });
 
 const HealthPointRef = builder.objectRef<HealthPoint>('HealthPoint').implement({
-  description: 'A score as it changed: history keeps one point per change.',
+  description: 'A score as it moved: history keeps one point each time the score, the status or the reasons said change (not when only the days counted in them go on).',
   fields: (t) => ({
     score: t.exposeInt('score'),
     status: t.expose('status', { type: HealthStatusEnum }),
@@ -69,7 +69,7 @@ export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth'
       resolve: (health) => (health.scoreWeekAgo === null ? null : health.scoreWeekAgo - health.score),
     }),
     reasons: t.exposeStringList('reasons', { description: 'What moved the score, in words.' }),
-    computedAt: t.expose('computedAt', { type: 'DateTime' }),
+    computedAt: t.expose('computedAt', { type: 'DateTime', description: 'When the score last moved: the newest point of its history.' }),
     modelVersion: t.exposeInt('modelVersion', { description: 'The version of the health model that computed it.' }),
     components: t.field({
       type: [HealthComponentRef],
