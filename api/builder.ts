@@ -1,6 +1,6 @@
 import SchemaBuilder from '@pothos/core';
 import ComplexityPlugin from '@pothos/plugin-complexity';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type { ApiContext } from './context.ts';
 
 export const QUERY_LIMITS = { depth: 8, breadth: 200, complexity: 5000 } as const;
@@ -36,27 +36,38 @@ export const builder = new SchemaBuilder<{
 
 const isoDate = /^\d{4}-\d{2}-\d{2}$/;
 
+function parseDateTime(value: unknown): Date {
+  const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) {
+    throw new GraphQLError('DateTime must be an ISO 8601 string such as 2026-11-25T09:30:00Z.');
+  }
+  return date;
+}
+
+function parseDate(value: unknown): string {
+  if (typeof value !== 'string' || !isoDate.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new GraphQLError('Date must be a calendar date written YYYY-MM-DD, such as 2027-03-31.');
+  }
+  return value;
+}
+
+/** A literal written in the document: only a string can be one. Takes the node alone, as graphql-jit compiles it. */
+function stringLiteral(node: ValueNode): unknown {
+  return node.kind === Kind.STRING ? node.value : undefined;
+}
+
 builder.scalarType('DateTime', {
   description: 'A moment in time, as an ISO 8601 string in UTC (2026-11-25T09:30:00.000Z).',
   serialize: (value) => value.toISOString(),
-  parseValue: (value) => {
-    const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
-    if (Number.isNaN(date.getTime())) {
-      throw new GraphQLError('DateTime must be an ISO 8601 string such as 2026-11-25T09:30:00Z.');
-    }
-    return date;
-  },
+  parseValue: parseDateTime,
+  parseLiteral: (node) => parseDateTime(stringLiteral(node)),
 });
 
 builder.scalarType('Date', {
   description: 'A calendar date as YYYY-MM-DD.',
   serialize: (value) => value,
-  parseValue: (value) => {
-    if (typeof value !== 'string' || !isoDate.test(value) || Number.isNaN(Date.parse(value))) {
-      throw new GraphQLError('Date must be a calendar date written YYYY-MM-DD, such as 2027-03-31.');
-    }
-    return value;
-  },
+  parseValue: parseDate,
+  parseLiteral: (node) => parseDate(stringLiteral(node)),
 });
 
 builder.queryType({});

@@ -153,6 +153,23 @@ describe('tickets, NPS, first value and revenue', () => {
     expect(revenue.body.errors?.[0]?.message).toMatch(/contraction and churn remove it \(a negative delta\)/);
   });
 
+  it('explains a moment or a date written in the document that is not one', async () => {
+    const ticket = await api.request(
+      'mutation { recordTicket(accountExternalId: "usage-2", externalId: "zd-bad", severity: low, subject: "Typo", openedAt: "last Tuesday") { id } }',
+      {},
+      integration,
+    );
+    expect(ticket.body.errors?.[0]?.message).toMatch(/DateTime must be an ISO 8601 string such as 2026-11-25T09:30:00Z/);
+    const revenue = await api.request(
+      'mutation { recordRevenueChange(accountExternalId: "usage-2", kind: expansion, mrrDeltaCents: 500, effectiveDate: "next month") { id } }',
+      {},
+      integration,
+    );
+    expect(revenue.body.errors?.[0]?.message).toMatch(/Date must be a calendar date written YYYY-MM-DD/);
+    const [row] = await queryRows<{ count: string | number }>(database.db, sql`select count(*) as count from tickets where external_id = 'zd-bad'`);
+    expect(Number(row?.count)).toBe(0);
+  });
+
   it('a revenue change sent twice with the same id is recorded once', async () => {
     const send = () =>
       api.request(
