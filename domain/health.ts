@@ -457,8 +457,9 @@ usage_changes_pruned as (
  * History records moves: a new score, status or model, or other reasons said. The current row always says what the
  * latest facts say: when only their numbers moved (days since a touch, a component's own score), it is rewritten
  * and history is not. `computedAt` of an account's health is when its score last moved, so it equals the newest
- * history point; a recompute that finds the same facts leaves the row alone. When health was last recomputed is the health job run's time (job_runs). The day- and week-old scores are
- * kept current on every recompute: a row is rewritten when either moved on, without moving `computedAt`.
+ * history point; a recompute that finds the same facts leaves the row alone. When health was last recomputed is the
+ * health job run's time (job_runs). The day- and week-old scores are kept current on every recompute: a row is
+ * rewritten when either moved on, without moving `computedAt`.
  */
 export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams = {}): Promise<RecomputeHealthResult> {
   const now = params.now ?? new Date();
