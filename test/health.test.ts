@@ -346,7 +346,7 @@ describe('what a score says, compared without writing it out', () => {
     expect(health.history).toHaveLength(1);
   });
 
-  it('day counts moving on rewrite what the score says; another reason said is a history point', async () => {
+  it('day counts moving on rewrite what the score says without a history point; a score that moves adds one', async () => {
     const { db } = database;
     const account = await createAccount(db, { stageKey: 'mature_adoption' });
     // A touch past the 60 days that make it stale: its part of the score stays 0 as the days go on.
@@ -365,7 +365,7 @@ describe('what a score says, compared without writing it out', () => {
     expect(second.components?.engagement.detail).toBe('last CSM touch 68 days ago');
     expect(second.history.map((point) => point.reasons[0])).toEqual(['no CSM touch in 67 days']);
 
-    // An urgent ticket is one more reason said: a history point.
+    // An urgent ticket moves the score and is one more reason said: a history point.
     const later = new Date(dayOn.getTime() + 3_600_000);
     await addTicket(db, account.id, later, { severity: 'urgent', openedDaysAgo: 2 });
     expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1, rowsWritten: 1 });
@@ -373,6 +373,23 @@ describe('what a score says, compared without writing it out', () => {
     expect(third.computedAt).toEqual(later);
     expect(third.reasons.slice(0, 2)).toEqual(['no CSM touch in 68 days', '1 open urgent ticket, oldest 2 days']);
     expect(third.history[0]?.reasons).toEqual(third.reasons);
+  });
+
+  it('a component losing its data is a history point even when the score stays the same', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    // Support 100 and NPS 100 from one answer that is about to leave the year the model looks back on.
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 90, resolvedDaysAgo: 80 });
+    await addSurvey(db, account.id, NOW, { score: 10, daysAgo: 364 });
+    const start = NOW;
+    await recomputeHealth(db, { now: start, accountIds: [account.id] });
+    expect((await scoreOf(account.id)).reasons).toEqual(['no usage or engagement data: scored on support, NPS/CSAT']);
+
+    const later = new Date(start.getTime() + 2 * DAY_MS);
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 1, rowsWritten: 1 });
+    const health = await scoreOf(account.id);
+    expect(health).toMatchObject({ score: 100, computedAt: later, reasons: ['no usage or NPS/CSAT or engagement data: scored on support'] });
+    expect(health.history.map((point) => point.score)).toEqual([100, 100]);
   });
 
   it('names the respondent of the worst answer anew when an equal, more recent answer comes from someone else', async () => {
