@@ -12,6 +12,9 @@ const optionalText = z
 /** Jobs whose schedule can be overridden, each with `LIFELINE_SCHEDULE_<JOB>`. */
 const scheduledJobs = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;
 
+const CATCH_UP_GRACE_RANGE =
+  'LIFELINE_CATCH_UP_GRACE_SECONDS must be a whole number of seconds from 0 to 43199 (a missed slot is redone for 12 hours)';
+
 const cronSchedule = (variable: string) =>
   optionalText.pipe(
     z
@@ -84,6 +87,13 @@ const configSchema = z
       .min(1, 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')
       .max(365, 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')
       .default(90),
+    // Below 12 hours: a missed slot older than that is no longer redone (DEFAULT_REDO_WITHIN_MS in jobs/coordinator.ts).
+    LIFELINE_CATCH_UP_GRACE_SECONDS: z.coerce
+      .number({ error: CATCH_UP_GRACE_RANGE })
+      .int(CATCH_UP_GRACE_RANGE)
+      .min(0, CATCH_UP_GRACE_RANGE)
+      .max(43_199, CATCH_UP_GRACE_RANGE)
+      .default(60),
   })
   .superRefine((env, ctx) => {
     // SECURITY: a bot that can post but cannot verify what it receives would act on forged requests.
@@ -128,6 +138,8 @@ export interface Config {
     /** Overrides of the default cron schedules, by job. */
     schedules: Partial<Record<(typeof scheduledJobs)[number], string>>;
     renewalWindowDays: number;
+    /** How long after a slot a replica waits for its own fire before catching the slot up as missed. */
+    catchUpGraceMs: number;
   };
 }
 
@@ -161,6 +173,7 @@ function toConfig(env: ParsedEnv): Config {
         }),
       ),
       renewalWindowDays: env.LIFELINE_RENEWAL_WINDOW_DAYS,
+      catchUpGraceMs: env.LIFELINE_CATCH_UP_GRACE_SECONDS * 1000,
     },
   };
 }

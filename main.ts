@@ -46,7 +46,14 @@ async function main(): Promise<void> {
   const jobs: JobRegistry = { ...createCoreJobs({ renewalWindowDays: config.jobs.renewalWindowDays }), ...slackJobs };
   registerJobs(jobs, logger.child({ component: 'jobs' }));
   const stopScheduler = config.jobs.enabled
-    ? startScheduler({ db: database.db, logger, jobs, schedules: config.jobs.schedules, timezone: config.jobs.timezone })
+    ? startScheduler({
+        db: database.db,
+        logger,
+        jobs,
+        schedules: config.jobs.schedules,
+        timezone: config.jobs.timezone,
+        catchUpGraceMs: config.jobs.catchUpGraceMs,
+      })
     : async () => {};
 
   // Slack delivery: the outbox loop posts notifications as they are queued (woken by clicks, polling otherwise);

@@ -18,12 +18,13 @@ describe('configuration', () => {
   });
 
   it('schedules jobs in UTC with the default renewal window unless told otherwise', () => {
-    expect(parseConfig({}).jobs).toEqual({ enabled: true, timezone: 'UTC', schedules: {}, renewalWindowDays: 90 });
+    expect(parseConfig({}).jobs).toEqual({ enabled: true, timezone: 'UTC', schedules: {}, renewalWindowDays: 90, catchUpGraceMs: 60_000 });
     const config = parseConfig({
       LIFELINE_TIMEZONE: 'Europe/Paris',
       LIFELINE_SCHEDULE_HEALTH: '*/15 * * * *',
       LIFELINE_SCHEDULE_DIGEST: '30 8 * * 1-5',
       LIFELINE_RENEWAL_WINDOW_DAYS: '120',
+      LIFELINE_CATCH_UP_GRACE_SECONDS: '300',
       LIFELINE_JOBS: 'off',
     });
     expect(config.jobs).toEqual({
@@ -31,13 +32,19 @@ describe('configuration', () => {
       timezone: 'Europe/Paris',
       schedules: { health: '*/15 * * * *', digest: '30 8 * * 1-5' },
       renewalWindowDays: 120,
+      catchUpGraceMs: 300_000,
     });
   });
 
-  it('refuses an unknown time zone, a broken cron schedule and a renewal window out of range, naming each', () => {
+  it('refuses an unknown time zone, a broken cron schedule, a renewal window and a catch-up grace out of range, naming each', () => {
     let caught: unknown;
     try {
-      parseConfig({ LIFELINE_TIMEZONE: 'Mars/Olympus', LIFELINE_SCHEDULE_RULES: 'every day', LIFELINE_RENEWAL_WINDOW_DAYS: '0' });
+      parseConfig({
+        LIFELINE_TIMEZONE: 'Mars/Olympus',
+        LIFELINE_SCHEDULE_RULES: 'every day',
+        LIFELINE_RENEWAL_WINDOW_DAYS: '0',
+        LIFELINE_CATCH_UP_GRACE_SECONDS: '86400',
+      });
     } catch (error) {
       caught = error;
     }
@@ -45,6 +52,7 @@ describe('configuration', () => {
     expect(problems).toMatch(/LIFELINE_TIMEZONE must be an IANA time zone/);
     expect(problems).toMatch(/LIFELINE_SCHEDULE_RULES must be a cron expression/);
     expect(problems).toMatch(/LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365/);
+    expect(problems).toMatch(/LIFELINE_CATCH_UP_GRACE_SECONDS must be a whole number of seconds from 0 to 43199/);
   });
 
   it('switches to PostgreSQL when DATABASE_URL is set and to Slack when both Slack secrets are', () => {
