@@ -1,5 +1,6 @@
 import { validate as isCronExpression } from 'node-cron';
 import { z } from 'zod';
+import { DEFAULT_REDO_WITHIN_MS } from './jobs/coordinator.ts';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -12,8 +13,9 @@ const optionalText = z
 /** Jobs whose schedule can be overridden, each with `LIFELINE_SCHEDULE_<JOB>`. */
 const scheduledJobs = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;
 
-const CATCH_UP_GRACE_RANGE =
-  'LIFELINE_CATCH_UP_GRACE_SECONDS must be a whole number of seconds from 0 to 43199 (a missed slot is redone for 12 hours)';
+/** The catch-up grace stays below how long a missed slot may still be redone, or no slot would ever be caught up. */
+const MAX_CATCH_UP_GRACE_SECONDS = DEFAULT_REDO_WITHIN_MS / 1000 - 1;
+const CATCH_UP_GRACE_RANGE = `LIFELINE_CATCH_UP_GRACE_SECONDS must be a whole number of seconds from 0 to ${MAX_CATCH_UP_GRACE_SECONDS} (a missed slot is redone for ${DEFAULT_REDO_WITHIN_MS / 3_600_000} hours)`;
 
 const cronSchedule = (variable: string) =>
   optionalText.pipe(
@@ -87,12 +89,11 @@ const configSchema = z
       .min(1, 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')
       .max(365, 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')
       .default(90),
-    // Below 12 hours: a missed slot older than that is no longer redone (DEFAULT_REDO_WITHIN_MS in jobs/coordinator.ts).
     LIFELINE_CATCH_UP_GRACE_SECONDS: z.coerce
       .number({ error: CATCH_UP_GRACE_RANGE })
       .int(CATCH_UP_GRACE_RANGE)
       .min(0, CATCH_UP_GRACE_RANGE)
-      .max(43_199, CATCH_UP_GRACE_RANGE)
+      .max(MAX_CATCH_UP_GRACE_SECONDS, CATCH_UP_GRACE_RANGE)
       .default(60),
   })
   .superRefine((env, ctx) => {
