@@ -25,6 +25,29 @@ const cronSchedule = (variable: string) =>
       .optional(),
   );
 
+/** An exact web origin as browsers send it in `Origin`: scheme, host and port, nothing after. */
+function isOrigin(candidate: string): boolean {
+  try {
+    const url = new URL(candidate);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === candidate;
+  } catch {
+    return false;
+  }
+}
+
+const corsOrigins = z
+  .string()
+  .default('')
+  .transform((value) => value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+  .superRefine((origins, ctx) => {
+    for (const origin of origins.filter((candidate) => !isOrigin(candidate))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `LIFELINE_CORS_ORIGINS must list origins such as https://dash.example.com, separated by commas (scheme, host and optional port; no path, no trailing slash): "${origin}" is not one`,
+      });
+    }
+  });
+
 function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
@@ -95,6 +118,7 @@ const configSchema = z
       .min(0, CATCH_UP_GRACE_RANGE)
       .max(MAX_CATCH_UP_GRACE_SECONDS, CATCH_UP_GRACE_RANGE)
       .default(60),
+    LIFELINE_CORS_ORIGINS: corsOrigins,
   })
   .superRefine((env, ctx) => {
     // SECURITY: a bot that can post but cannot verify what it receives would act on forged requests.
@@ -129,6 +153,8 @@ export interface Config {
   adminToken: string | undefined;
   /** Shared secret that signs POST /webhooks/crm; unset: the webhook answers 404. */
   crmWebhookSecret: string | undefined;
+  /** Origins whose web pages may call /graphql from a browser; empty: same-origin only (GraphiQL). */
+  corsOrigins: string[];
   logLevel: (typeof logLevels)[number];
   seedDemo: 'auto' | 'never';
   jobs: {
@@ -162,6 +188,7 @@ function toConfig(env: ParsedEnv): Config {
     slackChannels: { handoffs: env.SLACK_HANDOFF_CHANNEL, atRisk: env.SLACK_AT_RISK_CHANNEL },
     adminToken: env.LIFELINE_ADMIN_TOKEN,
     crmWebhookSecret: env.CRM_WEBHOOK_SECRET,
+    corsOrigins: env.LIFELINE_CORS_ORIGINS,
     logLevel: env.LOG_LEVEL,
     seedDemo: env.LIFELINE_SEED_DEMO,
     jobs: {

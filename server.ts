@@ -4,15 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { type RetryOptions, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { GRAPHQL_BODY_LIMIT } from './api/limits.ts';
 import { createGraphqlServer } from './api/yoga.ts';
-import { CRM_WEBHOOK_PATH, handleCrmWebhook } from './api/webhooks/crm.ts';
+import { CRM_WEBHOOK_BODY_LIMIT, CRM_WEBHOOK_PATH, handleCrmWebhook } from './api/webhooks/crm.ts';
 import { SLACK_EVENTS_PATH, createSlackApp } from './bot/app.ts';
 import { type DeliveryWorker, type DeliveryWorkerOptions, createDeliveryWorker } from './bot/delivery.ts';
-import { LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local-slack.ts';
+import { LOCAL_SLACK_BODY_LIMIT, LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local-slack.ts';
 import { createNotificationRenderer } from './bot/notifications.ts';
+import { SLACK_REQUEST_BODY_LIMIT } from './bot/receiver.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
 import { type HealthRefresher, createHealthRefresher } from './domain/health-refresh.ts';
+import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
 
 export interface LifelineOptions {
   config: Config;
@@ -48,12 +51,32 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+/** Paths that read no body (health, metrics, redirects, 404s) still refuse a large one instead of draining it. */
+const NO_BODY_LIMIT = 64 * 1024;
+
+/**
+ * The most of a request body each endpoint reads, in bytes; the reasons are beside each constant. Every endpoint
+ * also stops reading at its bound, so a chunked body (no Content-Length) is refused as soon as it passes it.
+ */
+function bodyLimitFor(path: string): number {
+  if (path === '/graphql') return GRAPHQL_BODY_LIMIT;
+  if (path === SLACK_EVENTS_PATH) return SLACK_REQUEST_BODY_LIMIT;
+  if (path === CRM_WEBHOOK_PATH) return CRM_WEBHOOK_BODY_LIMIT;
+  if (path.startsWith(LOCAL_SLACK_PATH)) return LOCAL_SLACK_BODY_LIMIT;
+  return NO_BODY_LIMIT;
+}
+
 /** Starts one HTTP server for GraphQL, Slack, health and metrics. */
 export async function startLifeline(options: LifelineOptions): Promise<Lifeline> {
   const { config, database, logger } = options;
   let handler: Handler = (_req, res) => sendJson(res, 503, { status: 'starting' });
   const server = createServer((req, res) => {
     Promise.resolve(handler(req, res)).catch((error: unknown) => {
+      if (error instanceof BodyTooLargeError) {
+        logger.warn({ path: req.url, limit: error.limit }, 'refused a request body over its limit');
+        refuseBodyTooLarge(req, res, error.limit, 'Send a smaller request.');
+        return;
+      }
       logger.error({ err: error, path: req.url }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.end();
@@ -118,7 +141,9 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     db: database.db,
     logger: logger.child({ component: 'graphql' }),
     bootstrapAdminToken: config.adminToken,
+    corsOrigins: config.corsOrigins,
     onSignals: (accountIds) => healthRefresher.touch(accountIds),
+    renewalWindowDays: config.jobs.renewalWindowDays,
   });
 
   const metrics = new Registry();
@@ -126,9 +151,18 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
 
   handler = async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://lifeline.invalid').pathname;
-    if (path === '/graphql') return yoga(req, res);
+    // Before any work: a body that says it is larger than its endpoint reads is refused unread.
+    const bodyLimit = bodyLimitFor(path);
+    if (declaresBodyOver(req, bodyLimit)) throw new BodyTooLargeError(bodyLimit);
+    if (path === '/graphql') {
+      if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga(req, res);
+      // Yoga would read the body without a bound; it is read here, up to the bound, and handed over the way Yoga's
+      // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers).
+      const body = await readBoundedBody(req, bodyLimit);
+      return yoga(Object.assign(req, { body }), res);
+    }
     if (path === SLACK_EVENTS_PATH) return slack.receiver.requestListener(req, res);
-    if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger });
+    if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays });
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const ready = await database.ping();

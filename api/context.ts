@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.ts';
 import type { Actor } from '../domain/actors.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals.ts';
 import { type Loaders, createLoaders } from './loaders.ts';
 
 export interface ApiContext {
@@ -8,8 +9,15 @@ export interface ApiContext {
   loaders: Loaders;
   /** Tells the health refresher that these accounts have new signals. */
   signalsArrived: (accountIds: readonly string[]) => void;
+  /** Days before contract end that a renewal window opens (LIFELINE_RENEWAL_WINDOW_DAYS): renewals made through the API use it. */
+  renewalWindowDays: number;
 }
 
-export function createApiContext(db: Db, actor: Actor, signalsArrived: ApiContext['signalsArrived'] = () => {}): ApiContext {
-  return { db, actor, loaders: createLoaders(db), signalsArrived };
+export function createApiContext(
+  db: Db,
+  actor: Actor,
+  signalsArrived: ApiContext['signalsArrived'] = () => {},
+  renewalWindowDays: number = DEFAULT_RENEWAL_WINDOW_DAYS,
+): ApiContext {
+  return { db, actor, loaders: createLoaders(db), signalsArrived, renewalWindowDays };
 }

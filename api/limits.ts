@@ -3,6 +3,7 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { MAX_USAGE_ROWS } from '../domain/signals.ts';
 
 /**
  * Limits applied before a query runs. The Pothos complexity plugin (api/builder.ts) prices schema fields; these
@@ -11,6 +12,13 @@ import type { Plugin } from 'graphql-yoga';
  * The depth allows GraphiQL's own introspection query, which nests about 13 levels through `ofType`.
  */
 export const QUERY_DOCUMENT_LIMITS = { tokens: 5_000, aliases: 50, depth: 15, nesting: 40 } as const;
+
+/**
+ * The largest GraphQL request body accepted, in bytes. The largest legitimate one is a full `recordUsage` batch:
+ * MAX_USAGE_ROWS account-days of about 150 bytes each as JSON (more with CRM ids), so twice that with room to spare.
+ * Anything larger is refused with 413 before it is read into memory.
+ */
+export const GRAPHQL_BODY_LIMIT = MAX_USAGE_ROWS * 320;
 
 /**
  * The deepest bracket nesting in a document, skipping strings and comments. graphql-js parses recursively, so a

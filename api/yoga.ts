@@ -8,7 +8,7 @@ import { DomainError } from '../domain/errors.ts';
 import { authenticateToken } from '../domain/tokens.ts';
 import { type ApiContext, createApiContext } from './context.ts';
 import { queryDocumentLimitPlugins } from './limits.ts';
-import { useVariableCoercionErrors } from './variables.ts';
+import { useNulCharacterRefusal, useVariableCoercionErrors } from './variables.ts';
 import { schema } from './schema.ts';
 
 /** GraphiQL opens on the dashboard example; every file in api/examples is exercised by test/api-examples.test.ts. */
@@ -20,6 +20,13 @@ export interface GraphqlOptions {
   bootstrapAdminToken?: string | undefined;
   /** Called with the accounts an ingestion mutation brought new signals for (see domain/health-refresh.ts). */
   onSignals?: ((accountIds: readonly string[]) => void) | undefined;
+  /** Days before contract end that a renewal window opens (config.jobs.renewalWindowDays); the domain default otherwise. */
+  renewalWindowDays?: number | undefined;
+  /**
+   * Origins (`https://dash.example.com`) whose pages may call the API from a browser, with the bearer token they
+   * hold. None by default: only pages served by Lifeline itself (GraphiQL), which browsers treat as same-origin.
+   */
+  corsOrigins?: readonly string[] | undefined;
 }
 
 function unauthenticated(message: string): GraphQLError {
@@ -55,8 +62,24 @@ function logFields(args: unknown[]): Record<string, unknown> {
   return { ...(err ? { err } : {}), ...(rest.length > 0 ? { args: rest } : {}) };
 }
 
+/**
+ * Codes that mean the client sent something wrong: answered to the client, nothing for an operator to do. Any token
+ * holder can cause them at will, so they are logged at debug, without a stack, or they would flood the logs.
+ */
+const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'STALE_VERSION', 'UNAUTHENTICATED', 'QUERY_TOO_COMPLEX']);
+
+/** The code of a client's own mistake among Yoga's log arguments, or undefined for anything an operator should see. */
+function clientErrorCode(args: unknown[]): string | undefined {
+  const error = args.find((arg) => arg instanceof Error);
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof DomainError) return CLIENT_ERROR_CODES.has(original.code) ? original.code : undefined;
+  const code = original instanceof GraphQLError ? original.extensions.code : undefined;
+  return typeof code === 'string' && CLIENT_ERROR_CODES.has(code) ? code : undefined;
+}
+
 export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance<Record<string, never>, ApiContext> {
   const { db, logger } = options;
+  const corsOrigins = new Set(options.corsOrigins ?? []);
   return createYoga<Record<string, never>, ApiContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -65,7 +88,22 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
       debug: (...args) => logger.debug(logFields(args), 'graphql'),
       info: (...args) => logger.info(logFields(args), 'graphql'),
       warn: (...args) => logger.warn(logFields(args), 'graphql'),
-      error: (...args) => logger.error(logFields(args), 'graphql'),
+      error: (...args) => {
+        const code = clientErrorCode(args);
+        if (code === undefined) {
+          logger.error(logFields(args), 'graphql');
+          return;
+        }
+        const error = args.find((arg) => arg instanceof Error);
+        logger.debug({ code, message: error instanceof Error ? error.message : undefined }, 'graphql request refused');
+      },
+    },
+    // SECURITY: Yoga's default reflects any Origin with credentials allowed, so any web page could call the API
+    // with what the browser holds. Only configured origins get CORS headers; any other gets none, and the
+    // browser keeps the answer from the page (a preflight from it is not allowed either).
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      return origin !== null && corsOrigins.has(origin) ? { origin: [origin], credentials: true } : false;
     },
     graphiql: {
       title: 'Lifeline GraphQL',
@@ -77,7 +115,7 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     // parse and validate, before execution; the Pothos complexity check wraps the root resolvers, which the
     // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that
     // graphql-jit refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
-    plugins: [...queryDocumentLimitPlugins(), useVariableCoercionErrors(), useGraphQlJit()],
+    plugins: [...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), useGraphQlJit()],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {
@@ -91,7 +129,7 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
       if (!actor) {
         throw unauthenticated('This API token is unknown or revoked. Ask a Lifeline admin for a new token.');
       }
-      return createApiContext(db, actor, options.onSignals);
+      return createApiContext(db, actor, options.onSignals, options.renewalWindowDays);
     },
   });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { App, UnknownError } from '@slack/bolt';
-import type { RetryOptions } from '@slack/web-api';
+import { type RetryOptions, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
@@ -12,6 +12,7 @@ import * as commands from './listeners/commands/index.ts';
 import * as events from './listeners/events/index.ts';
 import * as views from './listeners/views/index.ts';
 import { recordSlackEvent } from '../domain/outbox.ts';
+import { postToResponseUrl } from './replies.ts';
 
 // Bolt exports the extended handler's argument type only from a deep path; take it from App's own signature.
 type ExtendedErrorHandlerArgs = Parameters<Parameters<App['error']>[0]>[0];
@@ -44,10 +45,19 @@ export interface SlackApp {
   receiver: SlackReceiver;
 }
 
-function responseUrlOf(body: unknown): string | undefined {
-  if (typeof body === 'object' && body !== null && 'response_url' in body && typeof body.response_url === 'string') {
-    return body.response_url;
-  }
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
+}
+
+/**
+ * How a failed request's answer reaches the person: its response_url when it has one (commands, clicks in
+ * messages), else a DM to the person (clicks on the Home tab or in a modal, which carry no response_url).
+ */
+function answerPathOf(body: unknown): { responseUrl: string } | { userId: string } | undefined {
+  const responseUrl = field(body, 'response_url');
+  if (typeof responseUrl === 'string' && responseUrl !== '') return { responseUrl };
+  const userId = field(field(body, 'user'), 'id');
+  if (field(body, 'type') === 'block_actions' && typeof userId === 'string' && userId !== '') return { userId };
   return undefined;
 }
 
@@ -79,9 +89,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     await next();
   });
 
+  // Calls that spend a click's trigger_id fail fast instead of waiting out a 429: see BotDeps.triggerClient.
+  const triggerClient = new WebClient(options.botToken, {
+    slackApiUrl: options.apiUrl,
+    logger,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+  });
   const deps: BotDeps = {
     db: options.db,
     logger: options.logger,
+    triggerClient,
     onNotificationsQueued: options.onNotificationsQueued,
     ...(options.clock ? { clock: options.clock } : {}),
   };
@@ -92,7 +110,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   // One place turns failures into answers: the person always learns why nothing happened.
   app.error(async ({ error, body }: ExtendedErrorHandlerArgs) => {
-    const responseUrl = responseUrlOf(body);
+    const answerPath = answerPathOf(body);
     // Bolt hands over errors without a `code` wrapped in its UnknownError, the thrown one under `original`.
     const cause: unknown = error instanceof UnknownError ? error.original : error;
     let text: string;
@@ -107,13 +125,16 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       options.logger.error({ err: error, reference }, 'slack listener failed');
       text = `Something went wrong on Lifeline's side and nothing was changed. Try again in a minute; if it keeps failing, give an admin this reference: ${reference}.`;
     }
-    if (!responseUrl) return;
-    const response = await fetch(responseUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
-    });
-    if (!response.ok) options.logger.warn({ status: response.status }, 'could not send the ephemeral error reply');
+    if (!answerPath) return;
+    try {
+      if ('responseUrl' in answerPath) {
+        await postToResponseUrl(answerPath.responseUrl, { response_type: 'ephemeral', replace_original: false, text });
+      } else {
+        await app.client.chat.postMessage({ channel: answerPath.userId, text });
+      }
+    } catch (replyError) {
+      options.logger.warn({ err: replyError }, 'could not tell the person why their request failed');
+    }
   });
 
   return { app, receiver };

@@ -1,14 +1,12 @@
-import type { RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Db } from '../db/client.ts';
 import { getAccountOverview } from '../domain/accounts.ts';
 import type { Actor } from '../domain/actors.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { listStages } from '../domain/lifecycle.ts';
+import type { Reply } from './replies.ts';
 import { type SlackMessage, accountCard } from './views/account-card.ts';
-
-/** Where a card lives: an ephemeral card is replaced through its response_url, a posted one with chat.update. */
-export type CardLocation = { kind: 'ephemeral'; respond: RespondFn } | { kind: 'message'; channel: string; ts: string };
+import { accountCardModal } from './views/card-modal.ts';
 
 /** The card as `reader` may see it: refused when they may not read the account (an AE's is only their own). */
 export async function renderAccountCard(db: Db, accountId: string, options: { shareable: boolean; reader: Actor }): Promise<SlackMessage> {
@@ -19,11 +17,19 @@ export async function renderAccountCard(db: Db, accountId: string, options: { sh
   return accountCard(overview, { stages, shareable: options.shareable });
 }
 
-export async function refreshAccountCard(db: Db, client: WebClient, location: CardLocation, accountId: string, reader: Actor): Promise<void> {
-  const card = await renderAccountCard(db, accountId, { shareable: location.kind === 'ephemeral', reader });
-  if (location.kind === 'ephemeral') {
-    await location.respond({ replace_original: true, text: card.text, blocks: card.blocks });
-  } else {
-    await client.chat.update({ channel: location.channel, ts: location.ts, text: card.text, blocks: card.blocks });
+/**
+ * Redraws the card the click came from, where it is: an ephemeral or posted card through the click's response_url
+ * (which works where the bot is not a member, unlike chat.update), a card in a modal with views.update. Only an
+ * ephemeral card offers to share itself. `notice` (e.g. who moved the account meanwhile) is shown with it in a
+ * modal, and told beside it elsewhere.
+ */
+export async function refreshAccountCard(db: Db, client: WebClient, reply: Reply, accountId: string, reader: Actor, notice?: string): Promise<void> {
+  const { surface } = reply;
+  const card = await renderAccountCard(db, accountId, { shareable: surface.kind === 'ephemeral', reader });
+  if (surface.kind === 'modal') {
+    await client.views.update({ view_id: surface.viewId, view: accountCardModal(card, notice) });
+    return;
   }
+  if (notice) await reply.tell(notice);
+  if (!(await reply.replaceOriginal(card))) await reply.showPrivately(card, { replace: false });
 }

@@ -21,12 +21,14 @@ import type { SlackMessage } from './views/account-card.ts';
 export interface RenderedNotification {
   message: SlackMessage;
   /**
-   * Post as a reply in the thread of the message kept under this key; when there is no such message yet, the
-   * notification is posted to its target and becomes that thread (stored under the key).
+   * The account thread (`account:<id>`) this notification belongs in. An account's thread lives only in the
+   * handoff channel and is the bot's own first post about the account there: a notification posted there is a
+   * reply in it, or starts it when there is none yet. Anywhere else the key is ignored, so no message outside
+   * the handoff channel (a card someone shared in a DM, say) can become the thread or pull notes into it.
    */
   threadKey?: string;
-  /** Further keys under which to remember the posted message (e.g. `account:<id>` for a handoff). */
-  storeAs?: string[];
+  /** A thread this message starts when posted in the handoff channel with none there yet (a handoff message). */
+  startsThread?: string;
 }
 
 export type NotificationRenderer = (row: OutboxRow) => Promise<RenderedNotification>;
@@ -213,16 +215,27 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     throw new UndeliverableError(`Unknown target "${target}": expected channel:handoffs, channel:at_risk, user:<id> or a Slack id.`);
   }
 
-  async function post(row: OutboxRow, rendered: RenderedNotification): Promise<{ channel: string; ts: string; keys: string[] }> {
+  interface Posted {
+    channel: string;
+    ts: string;
+    keys: string[];
+    threadKeys: string[];
+  }
+
+  async function post(row: OutboxRow, rendered: RenderedNotification): Promise<Posted> {
     const { text, blocks } = rendered.message;
-    const keys = [row.messageKey, ...(rendered.storeAs ?? [])].filter((key): key is string => typeof key === 'string');
+    const keys = row.messageKey ? [row.messageKey] : [];
+    // SECURITY: only the handoff channel holds account threads, so where a note goes is decided by its target
+    // alone; nothing a Slack user does elsewhere can redirect it.
+    const holdsThreads = (channel: string) => channels.handoffs !== undefined && channel === channels.handoffs;
+    const startsIn = (channel: string) => (holdsThreads(channel) && rendered.startsThread ? [rendered.startsThread] : []);
 
     if (row.messageKey) {
       const existing = await findSlackMessage(db, row.messageKey);
       if (existing) {
         try {
           await client.chat.update({ channel: existing.channel, ts: existing.ts, text, blocks });
-          return { channel: existing.channel, ts: existing.ts, keys };
+          return { channel: existing.channel, ts: existing.ts, keys, threadKeys: startsIn(existing.channel) };
         } catch (error) {
           // Someone deleted the message: post it again rather than lose the update.
           if (slackErrorDetails(error).platformError !== 'message_not_found') throw error;
@@ -230,15 +243,15 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       }
     }
 
-    const thread = rendered.threadKey ? await findSlackMessage(db, rendered.threadKey) : undefined;
-    const channel = thread?.channel ?? (await resolveTarget(row.target));
+    const channel = await resolveTarget(row.target);
+    const kept = holdsThreads(channel) && rendered.threadKey ? await findSlackMessage(db, rendered.threadKey) : undefined;
+    // A thread recorded elsewhere (by an older release) is not followed; this post replaces it as the thread.
+    const thread = kept && kept.channel === channel ? kept : undefined;
+    const threadKeys = [...startsIn(channel), ...(holdsThreads(channel) && rendered.threadKey && !thread ? [rendered.threadKey] : [])];
     if (row.postingSince) {
       // The previous attempt died between asking Slack to post and recording the answer: it may have landed.
       const found = await findUncertainPost(row, row.postingThreadTs ?? thread?.ts ?? null);
-      if (found) {
-        if (rendered.threadKey && !thread) keys.push(rendered.threadKey);
-        return { ...found, keys };
-      }
+      if (found) return { ...found, keys, threadKeys };
     }
     // Only new messages count against a channel's ~1/s; updates (chat.update) have their own, looser tier.
     const last = lastPostAt.get(channel);
@@ -257,8 +270,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     });
     const ts = str(result.ts);
     if (!ts) throw new Error('chat.postMessage answered ok without a ts');
-    if (rendered.threadKey && !thread) keys.push(rendered.threadKey);
-    return { channel: str(result.channel) ?? channel, ts, keys };
+    return { channel: str(result.channel) ?? channel, ts, keys, threadKeys };
   }
 
   /** Looks in Slack for the message an interrupted attempt may have posted, by the outbox id in its metadata. */
@@ -293,7 +305,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     try {
       const rendered = await render(row);
       const posted = await post(row, rendered);
-      await markNotificationSent(db, { id: row.id, channel: posted.channel, ts: posted.ts, now: clock(), messageKeys: posted.keys });
+      await markNotificationSent(db, { id: row.id, channel: posted.channel, ts: posted.ts, now: clock(), messageKeys: posted.keys, threadKeys: posted.threadKeys });
       return { kind: 'sent' };
     } catch (error) {
       if (error instanceof Paced) return { kind: 'paced', until: error.until };

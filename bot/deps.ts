@@ -1,3 +1,4 @@
+import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 
@@ -11,4 +12,9 @@ export interface BotDeps {
   /** Wakes the outbox worker after a change queued notifications, so the message updates without waiting a poll. */
   onNotificationsQueued?: (() => void) | undefined;
   clock?: () => Date;
+  /**
+   * For calls that spend a click's trigger_id (views.open, views.push): it never retries, because the trigger
+   * expires 3 seconds after the click and a retry after a 429's Retry-After could only fail.
+   */
+  triggerClient: WebClient;
 }

@@ -50,8 +50,8 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
       case 'handoff': {
         const { handoffId } = parse(handoffPayload, row);
         const view = await handoffView(db, handoffId, now);
-        // The handoff message is the account's thread: stage audit notes go under it.
-        return { message: handoffMessage(view), storeAs: [`account:${view.account.id}`] };
+        // The handoff message is the account's thread (unless a note started one first): audit notes go under it.
+        return { message: handoffMessage(view), startsThread: `account:${view.account.id}` };
       }
       case 'handoff_overdue': {
         const { handoffId } = parse(handoffPayload, row);

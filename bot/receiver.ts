@@ -2,11 +2,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type App, HTTPModuleFunctions, HTTPResponseAck, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '@slack/logger';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { refuseBodyTooLarge } from '../request-body.ts';
+
+/**
+ * The largest Slack request accepted, in bytes. Slack's own payloads stay far below it: a view submission carries
+ * one view (Slack refuses views over about 250 kB), a message action one message (at most 50 blocks of 3,000
+ * characters), even form-encoded. Bolt reads a body without any bound unless it is given one, and the signature
+ * can only be checked once the whole body is in memory, so this bound is what stops an unsigned 200 MB POST.
+ */
+export const SLACK_REQUEST_BODY_LIMIT = 1024 * 1024;
 
 export interface SlackReceiverOptions {
   signingSecret: string;
   logger: Logger;
-  /** Largest request body accepted, in bytes; Bolt's default (4 MB) otherwise. */
+  /** Largest request body accepted, in bytes; SLACK_REQUEST_BODY_LIMIT otherwise. */
   bodyLimit?: number;
   /** How many acked requests are routed and worked on at once. */
   dispatchConcurrency: number;
@@ -18,6 +27,23 @@ function answersInAck(body: Record<string, unknown>): boolean {
 }
 
 const noAck = async (): Promise<void> => {};
+
+function isObjectBody(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return `a ${typeof value}`;
+}
+
+/** 400 with a short reason: the sender learns what was wrong, the log says why it was refused. */
+function refuseMalformed(res: ServerResponse, logger: Logger, reason: string): void {
+  logger.warn(`Refused a malformed Slack request: ${reason}`);
+  res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(`Refused: ${reason}.`);
+}
 
 /**
  * Slack's request endpoint, mounted on Lifeline's own HTTP server. Like Bolt's HTTPReceiver it verifies every
@@ -47,7 +73,12 @@ export class SlackReceiver implements Receiver {
   async stop(): Promise<void> {}
 
   readonly requestListener = (req: IncomingMessage, res: ServerResponse): void => {
-    void this.handle(req, res);
+    // Whatever goes wrong with one request is answered and logged here; it must never reach the process.
+    this.handle(req, res).catch((error: unknown) => {
+      this.options.logger.error(`A Slack request failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      if (!res.headersSent) HTTPModuleFunctions.buildNoBodyResponse(res, 500);
+      else if (!res.writableEnded) res.end();
+    });
   };
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -56,31 +87,37 @@ export class SlackReceiver implements Receiver {
       HTTPModuleFunctions.buildNoBodyResponse(res, 405);
       return;
     }
+    const bodyLimit = this.options.bodyLimit ?? SLACK_REQUEST_BODY_LIMIT;
     let request: Awaited<ReturnType<typeof HTTPModuleFunctions.parseAndVerifyHTTPRequest>>;
     try {
-      // SECURITY: signature and timestamp (at most five minutes old) are checked before anything is parsed.
-      request = await HTTPModuleFunctions.parseAndVerifyHTTPRequest(
-        { enabled: true, signingSecret: this.options.signingSecret, ...(this.options.bodyLimit ? { bodyLimit: this.options.bodyLimit } : {}) },
-        req,
-      );
+      // SECURITY: signature and timestamp (at most five minutes old) are checked before anything is parsed. The
+      // body is read first (the signature covers it), at most bodyLimit bytes of it: a larger Content-Length is
+      // refused before reading, and a chunked body stops being read as soon as it passes the bound.
+      request = await HTTPModuleFunctions.parseAndVerifyHTTPRequest({ enabled: true, signingSecret: this.options.signingSecret, bodyLimit }, req);
     } catch (error) {
       if (HTTPModuleFunctions.isRawBodyError(error) && (error.type === 'entity.too.large' || error.statusCode === 413)) {
-        logger.warn(`Refused a Slack request: its body is larger than ${String(error.limit)} bytes`);
-        HTTPModuleFunctions.buildNoBodyResponse(res, 413);
+        logger.warn(`Refused a Slack request: its body is larger than ${bodyLimit} bytes`);
+        refuseBodyTooLarge(req, res, bodyLimit, "Slack's own requests are far smaller; this one did not come from Slack.");
         return;
       }
       logger.warn(`Refused a Slack request that failed verification: ${error instanceof Error ? error.message : String(error)}`);
       HTTPModuleFunctions.buildNoBodyResponse(res, 401);
       return;
     }
-    let body: Record<string, unknown>;
+    let parsed: unknown;
     try {
-      body = HTTPModuleFunctions.parseHTTPRequestBody(request);
+      parsed = HTTPModuleFunctions.parseHTTPRequestBody(request);
     } catch (error) {
-      logger.warn(`Refused a malformed Slack request: ${error instanceof Error ? error.message : String(error)}`);
-      HTTPModuleFunctions.buildNoBodyResponse(res, 400);
+      refuseMalformed(res, logger, `its body is not valid JSON or form data (${error instanceof Error ? error.message : String(error)})`);
       return;
     }
+    // A correctly signed body can still be JSON `null`, a number, a string or a list (or a `payload=` field that
+    // parses to one): every request Slack sends is an object, and Bolt's routing assumes one.
+    if (!isObjectBody(parsed)) {
+      refuseMalformed(res, logger, `its body is ${describeJson(parsed)}, not the JSON object every Slack request is`);
+      return;
+    }
+    const body = parsed;
     if (body.ssl_check === '1') {
       HTTPModuleFunctions.buildSSLCheckResponse(res);
       return;

@@ -24,6 +24,7 @@ import {
 import type { Actor } from './actors.ts';
 import { readableOwnerId, requireAccess, requireReadAccount } from './access.ts';
 import { InvalidInputError } from './errors.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
 import { parseInput } from './validation.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
@@ -508,7 +509,7 @@ export const MAX_UPSERT_ACCOUNTS = 10_000;
 export interface UpsertAccountsParams {
   accounts: UpsertAccountInput[];
   actor: Actor;
-  /** Days before contract end that the renewal window opens; 90 by default. */
+  /** Days before contract end that the renewal window opens (the configured window); DEFAULT_RENEWAL_WINDOW_DAYS otherwise. */
   renewalWindowDays?: number;
   now?: Date;
 }
@@ -534,7 +535,10 @@ export async function upsertAccounts(db: Db, params: UpsertAccountsParams): Prom
   const latest = new Map(parsed.map((row, index) => [row.externalId, { row, index }]));
   const rows = [...latest.values()];
   if (rows.length === 0) return { created: 0, updated: 0, accounts: [] };
-  const windowDays = params.renewalWindowDays ?? 90;
+  const windowDays = params.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS;
+  if (!Number.isInteger(windowDays) || windowDays < 0 || windowDays > MAX_RENEWAL_WINDOW_DAYS) {
+    throw new Error(`The renewal window must be a whole number of days from 0 to ${MAX_RENEWAL_WINDOW_DAYS}, not ${windowDays}`);
+  }
   const today = (params.now ?? new Date()).toISOString().slice(0, 10);
 
   return db.transaction(async (tx) => {

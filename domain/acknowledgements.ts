@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { type AtRiskFollowUp, accounts, atRiskFollowUps } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
 import { digestDay } from './digest.ts';
+import { requireManagerOfOwners } from './escalations.ts';
 import { ForbiddenError, NotFoundError } from './errors.ts';
 import { isUuid } from './accounts.ts';
 
@@ -15,19 +16,29 @@ export interface FollowUpParams {
   now: Date;
 }
 
+/**
+ * The account's own CSM acknowledges or snoozes it; a manager may do it for accounts whose CSM or AE reports to
+ * them, an admin for any (the row keeps who acted in acknowledgedBy).
+ */
 async function requireFollowUpRights(db: Db, params: FollowUpParams): Promise<{ name: string }> {
   const [account] = isUuid(params.accountId) ? await db.select().from(accounts).where(eq(accounts.id, params.accountId)) : [];
   if (!account) throw new NotFoundError('That account no longer exists in Lifeline.', 'accountId');
   const { role, userId } = params.actor;
-  const allowed = role === 'admin' || role === 'manager' || (role === 'csm' && userId !== null && account.csmId === userId);
-  if (!allowed) {
-    throw new ForbiddenError(
-      role === 'csm'
-        ? `Only ${account.name}'s own CSM or a manager can acknowledge or snooze it; it belongs to another CSM.`
-        : `Your role (${role}) cannot acknowledge or snooze at-risk accounts. Ask the account's CSM or a manager.`,
-    );
+  if (role === 'admin' || role === 'manager') {
+    await requireManagerOfOwners(db, {
+      actor: params.actor,
+      ownerIds: [account.csmId, account.aeId],
+      action: 'acknowledge or snooze at-risk accounts',
+      subject: account.name,
+    });
+    return account;
   }
-  return account;
+  if (role === 'csm' && userId !== null && account.csmId === userId) return account;
+  throw new ForbiddenError(
+    role === 'csm'
+      ? `Only ${account.name}'s own CSM or a manager can acknowledge or snooze it; it belongs to another CSM.`
+      : `Your role (${role}) cannot acknowledge or snooze at-risk accounts. Ask the account's CSM or a manager.`,
+  );
 }
 
 /** "I'm on it": the account stops counting towards escalation. */

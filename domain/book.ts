@@ -2,8 +2,13 @@ import { and, asc, eq, gte, inArray, lte, or } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Account, type AccountHealth, type Handoff, accountHealth, accounts, handoffs } from '../db/schema.ts';
 import { type DigestItem, listDigestItems } from './digest.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
 
-export const RENEWAL_WINDOW_DAYS = 90;
+/**
+ * The renewal window a book lists when its caller passes none. Not a window of its own: the one default of
+ * domain/renewals.ts; surfaces pass the configured window (`windowDays`).
+ */
+export const RENEWAL_WINDOW_DAYS = DEFAULT_RENEWAL_WINDOW_DAYS;
 const DAY_MS = 86_400_000;
 
 export interface BookAccount {
@@ -19,10 +24,13 @@ export interface Book {
   atRisk: DigestItem[];
 }
 
-/** Accounts this person owns (as CSM or AE) whose contract ends within the window, soonest first. */
+/**
+ * Accounts this person owns (as CSM or AE) whose contract ends within the window, soonest first. `days` is the
+ * renewal window (LIFELINE_RENEWAL_WINDOW_DAYS); the default window when omitted.
+ */
 export function listUpcomingRenewals(db: Db, params: { userId: string; now: Date; days?: number }): Promise<Account[]> {
   const today = params.now.toISOString().slice(0, 10);
-  const until = new Date(params.now.getTime() + (params.days ?? RENEWAL_WINDOW_DAYS) * DAY_MS).toISOString().slice(0, 10);
+  const until = new Date(params.now.getTime() + (params.days ?? DEFAULT_RENEWAL_WINDOW_DAYS) * DAY_MS).toISOString().slice(0, 10);
   return db
     .select()
     .from(accounts)
@@ -36,8 +44,12 @@ export function listUpcomingRenewals(db: Db, params: { userId: string; now: Date
     .orderBy(asc(accounts.contractEnd), asc(accounts.name));
 }
 
-/** One person's book, for App Home: their accounts with health, what waits on them, renewals, at-risk items. */
-export async function getBook(db: Db, params: { userId: string; now: Date }): Promise<Book> {
+/**
+ * One person's book, for App Home: their accounts with health, what waits on them, renewals within the renewal
+ * window (`renewalWindowDays`, the configured one; the default when omitted), at-risk items.
+ */
+export async function getBook(db: Db, params: { userId: string; now: Date; renewalWindowDays?: number }): Promise<Book> {
+  const renewalWindowDays = params.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS;
   const [owned, waiting, renewals, atRisk] = await Promise.all([
     db
       .select({ account: accounts, health: accountHealth })
@@ -56,7 +68,7 @@ export async function getBook(db: Db, params: { userId: string; now: Date }): Pr
         ),
       )
       .orderBy(asc(handoffs.slaDueAt)),
-    listUpcomingRenewals(db, params),
+    listUpcomingRenewals(db, { userId: params.userId, now: params.now, days: renewalWindowDays }),
     listDigestItems(db, { csmId: params.userId, now: params.now }),
   ]);
   return {

@@ -53,7 +53,8 @@ export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Pr
     .where(
       and(
         ne(accounts.stageKey, 'churned'),
-        or(inArray(accountHealth.status, ['at_risk', 'critical']), sql`${dropSql} >= ${DIGEST_DROP_POINTS}`),
+        // An account without a score (insufficient_data) is neither at risk nor falling: it is never listed.
+        or(inArray(accountHealth.status, ['at_risk', 'critical']), and(eq(accountHealth.status, 'healthy'), sql`${dropSql} >= ${DIGEST_DROP_POINTS}`)),
         params.csmId ? eq(accounts.csmId, params.csmId) : undefined,
         aeId ? eq(accounts.aeId, aeId) : undefined,
         params.includeSnoozed ? undefined : or(isNull(atRiskFollowUps.snoozedUntil), lte(atRiskFollowUps.snoozedUntil, params.now)),
@@ -67,17 +68,26 @@ export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Pr
       ? []
       : (await db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, acknowledgerIds))).map((user) => [user.id, user.name]),
   );
-  return rows.map((row) => ({
-    account: row.account,
-    score: row.health.score,
-    status: row.health.status,
-    scoreDayAgo: row.health.scoreDayAgo,
-    drop: Number(row.drop),
-    reasons: row.health.reasons,
-    renewalDate: row.account.contractEnd,
-    csm: row.csm,
-    followUp: row.followUp ? { ...row.followUp, acknowledgedByName: row.followUp.acknowledgedBy ? (names.get(row.followUp.acknowledgedBy) ?? null) : null } : null,
-  }));
+  return rows.flatMap(({ health, ...row }): DigestItem[] => {
+    // Never without a score (the query above); checked again so the item's type says so.
+    if (health.score === null || health.status === 'insufficient_data') return [];
+    const followUp = row.followUp
+      ? { ...row.followUp, acknowledgedByName: row.followUp.acknowledgedBy ? (names.get(row.followUp.acknowledgedBy) ?? null) : null }
+      : null;
+    return [
+      {
+        account: row.account,
+        score: health.score,
+        status: health.status,
+        scoreDayAgo: health.scoreDayAgo,
+        drop: Number(row.drop),
+        reasons: health.reasons,
+        renewalDate: row.account.contractEnd,
+        csm: row.csm,
+        followUp,
+      },
+    ];
+  });
 }
 
 export function digestDay(now: Date): string {

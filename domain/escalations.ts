@@ -1,6 +1,8 @@
 import { and, asc, eq, inArray, lt } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { type User, handoffs, users } from '../db/schema.ts';
+import type { Actor } from './actors.ts';
+import { ForbiddenError } from './errors.ts';
 import { enqueueNotification } from './outbox.ts';
 
 /** The managers who hear about escalations with no one else to go to. */
@@ -54,4 +56,36 @@ export async function queueOverdueHandoffs(db: Db, params: { now: Date }): Promi
     }
     return { overdueHandoffs: overdue.length };
   });
+}
+
+/**
+ * SECURITY: the one check of a manager acting on someone else's work (confirming a handoff for an absent AE,
+ * accepting it, acknowledging or snoozing an at-risk account). Admins may act on everything; a manager may act when
+ * one of the people who own the work (its CSM, its AE) reports to them, or when none of them reports to anyone,
+ * since escalations about that work go to every manager. Anyone else is refused with who can.
+ */
+export async function requireManagerOfOwners(
+  tx: Db | Tx,
+  params: { actor: Actor; ownerIds: readonly (string | null)[]; action: string; subject: string },
+): Promise<void> {
+  const { actor } = params;
+  if (actor.role === 'admin') return;
+  if (actor.role !== 'manager') {
+    throw new ForbiddenError(`Your role (${actor.role}) cannot ${params.action} for others. Ask the people on ${params.subject}, their manager or an admin.`);
+  }
+  const ownerIds = [...new Set(params.ownerIds.filter((id): id is string => id !== null))];
+  const owners = ownerIds.length > 0 ? await tx.select().from(users).where(inArray(users.id, ownerIds)).orderBy(asc(users.name)) : [];
+  const managerIds = [...new Set(owners.map((owner) => owner.managerId).filter((id): id is string => id !== null))];
+  if (managerIds.length === 0) return;
+  if (actor.userId !== null && managerIds.includes(actor.userId)) return;
+  const managers = await tx.select({ name: users.name }).from(users).where(inArray(users.id, managerIds)).orderBy(asc(users.name));
+  const reporting = owners.filter((owner) => owner.managerId !== null).map((owner) => owner.name);
+  throw new ForbiddenError(
+    `Managers can ${params.action} only for accounts whose CSM or account executive reports to them, and ${listNames(reporting)} ${reporting.length === 1 ? 'reports' : 'report'} to ${listNames(managers.map((manager) => manager.name))}. Ask ${managers.length === 1 ? 'that manager' : 'one of those managers'} or an admin, or the people on ${params.subject}.`,
+  );
+}
+
+function listNames(names: readonly string[]): string {
+  if (names.length <= 1) return names[0] ?? 'nobody';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }

@@ -5,10 +5,12 @@ import {
   type Account,
   type Handoff,
   type HandoffStatus,
+  type RevenueChange,
   type Segment,
   accounts,
   handoffs,
-  renewals,
+  revenueChanges,
+  ruleFirings,
   segments,
   stageTransitions,
   users,
@@ -16,16 +18,21 @@ import {
 import type { Actor } from './actors.ts';
 import { isUuid } from './accounts.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
+import { requireManagerOfOwners } from './escalations.ts';
 import { moveAccountStageInTx } from './lifecycle.ts';
 import { enqueueNotification } from './outbox.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, ensureRenewal, recordContractRenewed } from './renewals.ts';
+import { mrrOnDate, writeRevenueChangeInTx } from './revenue.ts';
 import { parseInput } from './validation.ts';
 
 /** Kickoff should be scheduled within this many days of closed-won (the handoff SLA). */
 export const HANDOFF_SLA_DAYS = 3;
-/** The renewal window opens this many days before the contract ends, unless a caller says otherwise. */
-export const DEFAULT_RENEWAL_WINDOW_DAYS = 90;
 export const ONBOARDING_STAGE = 'onboarding';
+/** The stage before closed-won: an account still here was never a customer, so its first deal is a new customer's. */
+export const PRE_ONBOARDING_STAGE = 'pre_onboarding';
 export const HANDOFF_CHANNEL_TARGET = 'channel:handoffs';
+/** The rule_firings rule under which a deal of an existing customer is recorded, once per opportunity. */
+const EXISTING_CUSTOMER_DEAL_RULE = 'closed_won';
 
 const DAY_MS = 86_400_000;
 
@@ -59,16 +66,39 @@ export interface RecordClosedWonParams {
   context: HandoffContext;
   goLiveTarget?: string | null;
   actor: Actor;
-  /** Days before contract end that the renewal window opens; 90 by default. */
+  /** Days before contract end that the renewal window opens (the configured window); DEFAULT_RENEWAL_WINDOW_DAYS otherwise. */
   renewalWindowDays?: number;
 }
 
-export interface ClosedWon {
-  handoff: Handoff;
+/**
+ * What a closed-won deal was. A new customer (an account Lifeline did not know, or one still in Pre-onboarding)
+ * gets a handoff and enters Onboarding. A deal of an existing customer keeps the account where it is: a renewal
+ * extends the contract; otherwise it brings more ARR (expansion) or less (contraction), brings a churned customer
+ * back (reactivation), or changes neither (an amendment). The revenue it moves is in the ledger either way.
+ */
+export const closedWonKinds = ['new_customer', 'renewal', 'expansion', 'contraction', 'reactivation', 'amendment'] as const;
+export type ClosedWonKind = (typeof closedWonKinds)[number];
+
+interface ClosedWonBase {
   account: Account;
   /** False when this opportunity was already recorded; nothing was changed. */
   created: boolean;
 }
+
+export interface NewCustomerClosedWon extends ClosedWonBase {
+  kind: 'new_customer';
+  handoff: Handoff;
+  revenueChange: null;
+}
+
+export interface ExistingCustomerDeal extends ClosedWonBase {
+  kind: Exclude<ClosedWonKind, 'new_customer'>;
+  handoff: null;
+  /** The ledger entry of the MRR the deal moved (externalId `opportunity:<id>`); null when it moved none. */
+  revenueChange: RevenueChange | null;
+}
+
+export type ClosedWon = NewCustomerClosedWon | ExistingCustomerDeal;
 
 const contextText = z.string().trim().max(10_000, 'keep it under 10,000 characters').nullish();
 const contextSchema = z.object({
@@ -99,6 +129,7 @@ const closedWonSchema = z.object({
   goLiveTarget: isoDay.nullish(),
   renewalWindowDays: z.number().int().min(0).max(730).optional(),
 });
+type ClosedWonInput = z.output<typeof closedWonSchema>;
 
 class OpportunityRaceLost extends Error {}
 
@@ -116,24 +147,6 @@ async function notifyHandoff(tx: Tx, handoff: Pick<Handoff, 'id' | 'version'>): 
   });
 }
 
-function minusDays(isoDate: string, days: number): string {
-  return new Date(Date.parse(`${isoDate}T00:00:00Z`) - days * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** Records a renewal for a contract end, once; the window opens `windowDays` before it. */
-export async function ensureRenewal(tx: Db | Tx, accountId: string, contractEnd: string, windowDays: number, today = new Date()): Promise<void> {
-  const windowOpensOn = minusDays(contractEnd, windowDays);
-  await tx
-    .insert(renewals)
-    .values({
-      accountId,
-      contractEnd,
-      windowOpensOn,
-      status: windowOpensOn <= today.toISOString().slice(0, 10) ? 'open' : 'upcoming',
-    })
-    .onConflictDoNothing();
-}
-
 async function requireUsersExist(tx: Tx, ids: { aeId?: string | null; csmId?: string | null }): Promise<void> {
   const wanted = [ids.aeId, ids.csmId].filter((id): id is string => Boolean(id));
   if (wanted.length === 0) return;
@@ -145,10 +158,18 @@ async function requireUsersExist(tx: Tx, ids: { aeId?: string | null; csmId?: st
   }
 }
 
+/** The ledger id of the MRR an opportunity moved: a repeat of the opportunity finds it instead of adding another. */
+export function opportunityLedgerId(opportunityId: string): string {
+  return `opportunity:${opportunityId}`;
+}
+
 /**
- * A deal closed-won: upserts the account by its CRM id, creates the handoff, moves the account into
- * Onboarding (source `rule`) and queues the handoff message, all in one transaction. Idempotent on the
- * opportunity id: a repeat returns the existing handoff with `created: false` and changes nothing.
+ * A deal closed-won. For a new customer (no account with this CRM id yet, or one still in Pre-onboarding): upserts
+ * the account, creates the handoff, moves the account into Onboarding (source `rule`) and queues the handoff
+ * message. For an existing customer: keeps its stage, name and owners, records the MRR the deal moves in the
+ * revenue ledger and, when the deal ends later than the contract, extends it and opens its next renewal. One
+ * transaction either way, idempotent on the opportunity id: a repeat returns what the first recorded with
+ * `created: false` and changes nothing.
  */
 export async function recordClosedWon(db: Db, params: RecordClosedWonParams): Promise<ClosedWon> {
   if (params.actor.role !== 'admin' && params.actor.role !== 'integration') {
@@ -160,97 +181,16 @@ export async function recordClosedWon(db: Db, params: RecordClosedWonParams): Pr
   try {
     return await db.transaction(async (tx) => {
       await requireUsersExist(tx, input);
-      const now = new Date();
-      const [upserted] = await tx
-        .insert(accounts)
-        .values({
-          externalId: input.account.externalId,
-          name: input.account.name,
-          domain: input.account.domain ?? null,
-          segment: input.account.segment,
-          arrCents: input.account.arrCents,
-          contractStart: input.account.contractStart ?? null,
-          contractEnd: input.account.contractEnd ?? null,
-          aeId: input.aeId ?? null,
-          csmId: input.csmId ?? null,
-          stageKey: ONBOARDING_STAGE,
-          stageEnteredAt: input.closedWonAt,
-          version: 1,
-        })
-        .onConflictDoUpdate({
-          target: accounts.externalId,
-          set: {
-            name: input.account.name,
-            segment: input.account.segment,
-            arrCents: input.account.arrCents,
-            domain: sql`coalesce(excluded.domain, ${accounts.domain})`,
-            contractStart: sql`coalesce(excluded.contract_start, ${accounts.contractStart})`,
-            contractEnd: sql`coalesce(excluded.contract_end, ${accounts.contractEnd})`,
-            aeId: sql`coalesce(excluded.ae_id, ${accounts.aeId})`,
-            csmId: sql`coalesce(excluded.csm_id, ${accounts.csmId})`,
-            updatedAt: now,
-          },
-        })
-        .returning({ id: accounts.id, inserted: sql<boolean>`(xmax = 0)` });
-      if (!upserted) throw new Error('Account upsert returned no row');
-
-      const [handoff] = await tx
-        .insert(handoffs)
-        .values({
-          opportunityId: input.opportunityId,
-          accountId: upserted.id,
-          aeId: input.aeId ?? null,
-          csmId: input.csmId ?? null,
-          closedWonAt: input.closedWonAt,
-          goals: input.context.goals ?? null,
-          promises: input.context.promises ?? null,
-          stakeholders: input.context.stakeholders ?? null,
-          risks: input.context.risks ?? null,
-          notes: input.context.notes ?? null,
-          goLiveTarget: input.goLiveTarget ?? null,
-          slaDueAt: new Date(input.closedWonAt.getTime() + HANDOFF_SLA_DAYS * DAY_MS),
-        })
-        .onConflictDoNothing({ target: handoffs.opportunityId })
-        .returning();
-      // Another request recorded the same opportunity between our check and this insert: roll back ours.
-      if (!handoff) throw new OpportunityRaceLost();
-
-      const ruleActor: Actor = { userId: null, role: 'admin', label: 'Closed-won rule' };
-      const reason = `Closed-won: opportunity ${input.opportunityId}`;
-      if (upserted.inserted) {
-        // A new account starts its history in Onboarding, entered by the rule at closed-won.
-        await tx.insert(stageTransitions).values({
-          accountId: upserted.id,
-          fromStage: null,
-          toStage: ONBOARDING_STAGE,
-          direction: 'initial',
-          actorId: null,
-          actorLabel: ruleActor.label,
-          source: 'rule',
-          reason,
-          accountVersion: 1,
-          occurredAt: input.closedWonAt,
-        });
-      } else {
-        const [current] = await tx.select().from(accounts).where(eq(accounts.id, upserted.id)).for('update');
-        if (current && current.stageKey !== ONBOARDING_STAGE) {
-          await moveAccountStageInTx(tx, {
-            accountId: current.id,
-            toStage: ONBOARDING_STAGE,
-            expectedVersion: current.version,
-            actor: ruleActor,
-            source: 'rule',
-            reason,
-          });
-        }
+      // Locked first, so the deal is judged (new or existing customer) on the account as it stays until commit.
+      const [known] = await tx.select().from(accounts).where(eq(accounts.externalId, input.account.externalId)).for('update');
+      if (known && known.stageKey !== PRE_ONBOARDING_STAGE) {
+        // The same opportunity may have just made this account a new customer in a concurrent delivery: that
+        // delivery's answer is this one's too.
+        const [handedOff] = await tx.select({ id: handoffs.id }).from(handoffs).where(eq(handoffs.opportunityId, input.opportunityId));
+        if (handedOff) throw new OpportunityRaceLost();
+        return recordExistingCustomerDeal(tx, known, input);
       }
-      if (input.account.contractEnd) {
-        await ensureRenewal(tx, upserted.id, input.account.contractEnd, input.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS);
-      }
-      await notifyHandoff(tx, handoff);
-      const [account] = await tx.select().from(accounts).where(eq(accounts.id, upserted.id));
-      if (!account) throw new Error(`Account ${upserted.id} vanished inside its own transaction`);
-      return { handoff, account, created: true };
+      return recordNewCustomer(tx, input);
     });
   } catch (error) {
     if (!(error instanceof OpportunityRaceLost)) throw error;
@@ -260,13 +200,195 @@ export async function recordClosedWon(db: Db, params: RecordClosedWonParams): Pr
   }
 }
 
+async function recordNewCustomer(tx: Tx, input: ClosedWonInput): Promise<NewCustomerClosedWon> {
+  const now = new Date();
+  const [upserted] = await tx
+    .insert(accounts)
+    .values({
+      externalId: input.account.externalId,
+      name: input.account.name,
+      domain: input.account.domain ?? null,
+      segment: input.account.segment,
+      arrCents: input.account.arrCents,
+      contractStart: input.account.contractStart ?? null,
+      contractEnd: input.account.contractEnd ?? null,
+      aeId: input.aeId ?? null,
+      csmId: input.csmId ?? null,
+      stageKey: ONBOARDING_STAGE,
+      stageEnteredAt: input.closedWonAt,
+      version: 1,
+    })
+    .onConflictDoUpdate({
+      target: accounts.externalId,
+      set: {
+        name: input.account.name,
+        segment: input.account.segment,
+        arrCents: input.account.arrCents,
+        domain: sql`coalesce(excluded.domain, ${accounts.domain})`,
+        contractStart: sql`coalesce(excluded.contract_start, ${accounts.contractStart})`,
+        contractEnd: sql`coalesce(excluded.contract_end, ${accounts.contractEnd})`,
+        aeId: sql`coalesce(excluded.ae_id, ${accounts.aeId})`,
+        csmId: sql`coalesce(excluded.csm_id, ${accounts.csmId})`,
+        updatedAt: now,
+      },
+    })
+    .returning({ id: accounts.id, inserted: sql<boolean>`(xmax = 0)` });
+  if (!upserted) throw new Error('Account upsert returned no row');
+
+  const [handoff] = await tx
+    .insert(handoffs)
+    .values({
+      opportunityId: input.opportunityId,
+      accountId: upserted.id,
+      aeId: input.aeId ?? null,
+      csmId: input.csmId ?? null,
+      closedWonAt: input.closedWonAt,
+      goals: input.context.goals ?? null,
+      promises: input.context.promises ?? null,
+      stakeholders: input.context.stakeholders ?? null,
+      risks: input.context.risks ?? null,
+      notes: input.context.notes ?? null,
+      goLiveTarget: input.goLiveTarget ?? null,
+      slaDueAt: new Date(input.closedWonAt.getTime() + HANDOFF_SLA_DAYS * DAY_MS),
+    })
+    .onConflictDoNothing({ target: handoffs.opportunityId })
+    .returning();
+  // Another request recorded the same opportunity between our check and this insert: roll back ours.
+  if (!handoff) throw new OpportunityRaceLost();
+
+  const ruleActor: Actor = { userId: null, role: 'admin', label: 'Closed-won rule' };
+  const reason = `Closed-won: opportunity ${input.opportunityId}`;
+  if (upserted.inserted) {
+    // A new account starts its history in Onboarding, entered by the rule at closed-won.
+    await tx.insert(stageTransitions).values({
+      accountId: upserted.id,
+      fromStage: null,
+      toStage: ONBOARDING_STAGE,
+      direction: 'initial',
+      actorId: null,
+      actorLabel: ruleActor.label,
+      source: 'rule',
+      reason,
+      accountVersion: 1,
+      occurredAt: input.closedWonAt,
+    });
+  } else {
+    const [current] = await tx.select().from(accounts).where(eq(accounts.id, upserted.id)).for('update');
+    if (current && current.stageKey !== ONBOARDING_STAGE) {
+      await moveAccountStageInTx(tx, {
+        accountId: current.id,
+        toStage: ONBOARDING_STAGE,
+        expectedVersion: current.version,
+        actor: ruleActor,
+        source: 'rule',
+        reason,
+      });
+    }
+  }
+  if (input.account.contractEnd) {
+    await ensureRenewal(tx, {
+      accountId: upserted.id,
+      contractEnd: input.account.contractEnd,
+      windowDays: input.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS,
+    });
+  }
+  await notifyHandoff(tx, handoff);
+  const [account] = await tx.select().from(accounts).where(eq(accounts.id, upserted.id));
+  if (!account) throw new Error(`Account ${upserted.id} vanished inside its own transaction`);
+  return { kind: 'new_customer', handoff, account, revenueChange: null, created: true };
+}
+
+/**
+ * A new deal of a customer Lifeline already has (an expansion, a renewal): nothing about who owns the account or
+ * where it is in its lifecycle changes, and nobody is asked to hand it off again. The account is locked.
+ */
+async function recordExistingCustomerDeal(tx: Tx, account: Account, input: ClosedWonInput): Promise<ExistingCustomerDeal> {
+  const ledgerId = opportunityLedgerId(input.opportunityId);
+  const [recorded] = await tx
+    .select()
+    .from(ruleFirings)
+    .where(and(eq(ruleFirings.rule, EXISTING_CUSTOMER_DEAL_RULE), eq(ruleFirings.accountId, account.id), eq(ruleFirings.occasion, input.opportunityId)));
+  if (recorded) return existingDealOf(tx, account, recorded.reason, ledgerId);
+
+  const closedOn = input.closedWonAt.toISOString().slice(0, 10);
+  const extendsContract = input.account.contractEnd !== null && input.account.contractEnd !== undefined && (account.contractEnd === null || input.account.contractEnd > account.contractEnd);
+  // ARR 0 on an existing customer's deal carries no ARR (a co-termed swap, a renewal at the same price): keep it.
+  const arrCents = input.account.arrCents > 0 ? input.account.arrCents : account.arrCents;
+  // The ledger is in MRR: the deal sets the account's MRR from its effective date on (its contract start, or the
+  // day it closed), and the movement's kind follows from the MRR the ledger has then.
+  let revenueChange: RevenueChange | null = null;
+  if (input.account.arrCents > 0) {
+    const effectiveDate = input.account.contractStart ?? closedOn;
+    const { mrrCents, hadRevenue } = await mrrOnDate(tx, account.id, effectiveDate, ledgerId);
+    const delta = Math.round(input.account.arrCents / 12) - mrrCents;
+    if (delta !== 0) {
+      revenueChange = await writeRevenueChangeInTx(tx, account, {
+        accountId: account.id,
+        externalId: ledgerId,
+        kind: mrrCents <= 0 ? (hadRevenue ? 'reactivation' : 'new') : delta > 0 ? 'expansion' : 'contraction',
+        mrrDeltaCents: delta,
+        effectiveDate,
+        note: `Closed-won opportunity ${input.opportunityId}`,
+      });
+    }
+  }
+
+  // What the deal was: the ledger's movement says it best; without one, the ARR Lifeline had for the account.
+  const movement = revenueChange?.kind;
+  const kind: ExistingCustomerDeal['kind'] = extendsContract
+    ? 'renewal'
+    : movement === 'reactivation' || movement === 'expansion' || movement === 'contraction'
+      ? movement
+      : arrCents > account.arrCents
+        ? 'expansion'
+        : arrCents < account.arrCents
+          ? 'contraction'
+          : 'amendment';
+
+  const windowDays = input.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS;
+  if (extendsContract && input.account.contractEnd) {
+    await recordContractRenewed(tx, {
+      accountId: account.id,
+      contractEnd: input.account.contractEnd,
+      windowDays,
+      renewedAt: input.closedWonAt,
+      outcome: `Renewed by opportunity ${input.opportunityId} until ${input.account.contractEnd}`,
+    });
+  }
+  await tx
+    .update(accounts)
+    .set({
+      arrCents,
+      ...(extendsContract ? { contractEnd: input.account.contractEnd ?? account.contractEnd, contractStart: input.account.contractStart ?? account.contractStart } : {}),
+      updatedAt: new Date(),
+    })
+    .where(eq(accounts.id, account.id));
+  await tx.insert(ruleFirings).values({
+    rule: EXISTING_CUSTOMER_DEAL_RULE,
+    accountId: account.id,
+    occasion: input.opportunityId,
+    // The kind, so a repeat of the opportunity answers what the first delivery recorded.
+    reason: kind,
+    firedAt: input.closedWonAt,
+  });
+  const [updated] = await tx.select().from(accounts).where(eq(accounts.id, account.id));
+  if (!updated) throw new Error(`Account ${account.id} vanished inside its own transaction`);
+  return { kind, handoff: null, account: updated, revenueChange, created: true };
+}
+
+async function existingDealOf(tx: Tx, account: Account, recordedKind: string, ledgerId: string): Promise<ExistingCustomerDeal> {
+  const kind = closedWonKinds.find((candidate): candidate is ExistingCustomerDeal['kind'] => candidate === recordedKind && candidate !== 'new_customer') ?? 'amendment';
+  const [revenueChange] = await tx.select().from(revenueChanges).where(eq(revenueChanges.externalId, ledgerId));
+  return { kind, handoff: null, account, revenueChange: revenueChange ?? null, created: false };
+}
+
 async function findExisting(db: Db, opportunityId: string): Promise<ClosedWon | undefined> {
   const [row] = await db
     .select({ handoff: handoffs, account: accounts })
     .from(handoffs)
     .innerJoin(accounts, eq(accounts.id, handoffs.accountId))
     .where(eq(handoffs.opportunityId, opportunityId));
-  return row ? { ...row, created: false } : undefined;
+  return row ? { kind: 'new_customer', ...row, revenueChange: null, created: false } : undefined;
 }
 
 export function getHandoff(db: Db | Tx, id: string): Promise<Handoff | undefined> {
@@ -347,12 +469,26 @@ async function userName(tx: Tx, id: string | null): Promise<string | null> {
   return user?.name ?? null;
 }
 
+/**
+ * A manager or an admin acting on a handoff in place of its AE or CSM: only for handoffs whose people (or the
+ * account's current CSM and AE) report to that manager; the act itself keeps who did it (confirmedBy, acceptedBy).
+ */
+async function requireManagerOfHandoff(tx: Tx, handoff: Handoff, actor: Actor, action: string): Promise<void> {
+  const [account] = await tx.select({ csmId: accounts.csmId, aeId: accounts.aeId, name: accounts.name }).from(accounts).where(eq(accounts.id, handoff.accountId));
+  await requireManagerOfOwners(tx, {
+    actor,
+    ownerIds: [handoff.csmId, handoff.aeId, account?.csmId ?? null, account?.aeId ?? null],
+    action,
+    subject: `the handoff of ${account?.name ?? 'this account'}`,
+  });
+}
+
 function isManagerOrAdmin(actor: Actor): boolean {
   return actor.role === 'admin' || actor.role === 'manager';
 }
 
 async function requireAe(tx: Tx, handoff: Handoff, actor: Actor): Promise<void> {
-  if (isManagerOrAdmin(actor)) return;
+  if (isManagerOrAdmin(actor)) return requireManagerOfHandoff(tx, handoff, actor, 'confirm handoffs');
   if (actor.role === 'ae' && actor.userId !== null && actor.userId === handoff.aeId) return;
   const ae = await userName(tx, handoff.aeId);
   throw new ForbiddenError(
@@ -362,8 +498,9 @@ async function requireAe(tx: Tx, handoff: Handoff, actor: Actor): Promise<void> 
   );
 }
 
-async function requireCsm(tx: Tx, handoff: Handoff, actor: Actor, action: string): Promise<void> {
-  if (isManagerOrAdmin(actor)) return;
+/** `action` says what the CSM does ("accept it"); `managerAction` the same for a manager ("accept handoffs"). */
+async function requireCsm(tx: Tx, handoff: Handoff, actor: Actor, action: string, managerAction: string): Promise<void> {
+  if (isManagerOrAdmin(actor)) return requireManagerOfHandoff(tx, handoff, actor, managerAction);
   if (actor.role === 'csm' && actor.userId !== null && (handoff.csmId === null || handoff.csmId === actor.userId)) return;
   const csm = await userName(tx, handoff.csmId);
   throw new ForbiddenError(
@@ -432,7 +569,7 @@ export interface HandoffActionParams {
 export async function acceptHandoff(db: Db, params: HandoffActionParams): Promise<Handoff> {
   return db.transaction(async (tx) => {
     const handoff = await lockHandoff(tx, params.handoffId);
-    await requireCsm(tx, handoff, params.actor, 'accept it');
+    await requireCsm(tx, handoff, params.actor, 'accept it', 'accept handoffs');
     requireStatus(handoff, ['confirmed'], 'be accepted');
     const claims = handoff.csmId === null && params.actor.role === 'csm' ? params.actor.userId : null;
     if (claims) {
@@ -460,7 +597,7 @@ export async function scheduleKickoff(db: Db, params: ScheduleKickoffParams): Pr
   }
   return db.transaction(async (tx) => {
     const handoff = await lockHandoff(tx, params.handoffId);
-    await requireCsm(tx, handoff, params.actor, 'schedule its kickoff');
+    await requireCsm(tx, handoff, params.actor, 'schedule its kickoff', 'schedule kickoffs');
     requireStatus(handoff, ['accepted', 'kickoff_scheduled'], 'have its kickoff scheduled');
     if (params.kickoffAt.getTime() < handoff.closedWonAt.getTime()) {
       throw new InvalidInputError(
@@ -481,7 +618,7 @@ export async function scheduleKickoff(db: Db, params: ScheduleKickoffParams): Pr
 export async function completeHandoff(db: Db, params: HandoffActionParams): Promise<Handoff> {
   return db.transaction(async (tx) => {
     const handoff = await lockHandoff(tx, params.handoffId);
-    await requireCsm(tx, handoff, params.actor, 'complete it');
+    await requireCsm(tx, handoff, params.actor, 'complete it', 'complete handoffs');
     requireStatus(handoff, ['kickoff_scheduled'], 'be completed');
     return applyChange(tx, handoff, { status: 'completed', completedAt: new Date() });
   });

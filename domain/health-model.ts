@@ -2,8 +2,8 @@ import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db, Tx } from '../db/client.ts';
 import {
-  type HealthStatus,
   type HealthWeights,
+  type ScoredHealthStatus,
   type Segment,
   type TokenRole,
   healthComponentNames,
@@ -53,7 +53,8 @@ export interface HealthModelSettings {
 /** Settings for each segment: the segment's own row, else the `default` row, else the built-in defaults. */
 export type ResolvedHealthSettings = Record<Segment, HealthModelSettings> & { default: HealthModelSettings };
 
-export function statusForScore(score: number, settings: Pick<HealthModelSettings, 'healthyMin' | 'atRiskMin'>): HealthStatus {
+/** The status of a score; an account without one is insufficient_data, decided where scores are (domain/health.ts). */
+export function statusForScore(score: number, settings: Pick<HealthModelSettings, 'healthyMin' | 'atRiskMin'>): ScoredHealthStatus {
   if (score >= settings.healthyMin) return 'healthy';
   if (score >= settings.atRiskMin) return 'at_risk';
   return 'critical';

@@ -7,6 +7,7 @@ import {
   type CsmSentiment,
   type HealthComponents,
   type HealthStatus,
+  type ScoredHealthStatus,
   type Segment,
   type User,
   accountHealth,
@@ -27,11 +28,16 @@ export interface RecomputeHealthParams {
 }
 
 export interface RecomputeHealthResult {
-  /** Accounts scored (accounts with no signal at all, and churned accounts, are not). */
+  /** Accounts scored (churned accounts are not recomputed, and accounts without customer signal have no score). */
   accounts: number;
   /**
-   * Scores removed: accounts that had one and now have no data for any component (every signal aged out of its
-   * window), so no score can be said. Their history stays; they are scored again when a signal arrives.
+   * Accounts recomputed with no customer signal (see CUSTOMER_SIGNAL): status insufficient_data, no score. They are
+   * scored again when a signal arrives.
+   */
+  insufficientData: number;
+  /**
+   * Scores withdrawn: accounts that had a score and now have no customer signal (every signal aged out of its
+   * window), so their status became insufficient_data. History keeps the scores they had.
    */
   scoresRemoved: number;
   /** Accounts whose status differs from their previous score. */
@@ -228,6 +234,13 @@ function reasonCandidates(): ReasonCandidate[] {
   ];
 }
 
+/**
+ * Customer signal, on a `components` row (alias `c`): usage in the window (the last 6 weeks), a ticket on record, an
+ * NPS/CSAT answer in the last year, a CSM touch on record. An account with none of them is recomputed as
+ * insufficient_data, with no score: its stage SLA alone says nothing about the customer.
+ */
+const CUSTOMER_SIGNAL = sql.raw('c.usage_score is not null or c.support_score is not null or c.nps_score is not null or c.touch_score is not null');
+
 /** work_mem for the recompute statement only: its hash aggregates hold one entry per account (100k: ~20 MB). */
 export const RECOMPUTE_WORK_MEM = '64MB';
 
@@ -306,32 +319,46 @@ function factsArray(candidates: ReasonCandidate[]): SQL {
   )}]::int8[]`;
 }
 
+/** Whether the facts of `q` have no component with data: no customer signal, so no score (insufficient_data). */
+function noCustomerSignal(): SQL {
+  return sql`(${sql.join(
+    (['usageScore', 'supportScore', 'npsScore', 'engagementScore'] as const).map((name) => sql`${fact(name)} is null`),
+    sql` and `,
+  )})`;
+}
+
 /** The components as stored (jsonb), written from the facts of `q`. */
 function componentsJson(): SQL {
   const weight = (share: string) => sql`round((100 * q.${sql.raw(share)})::numeric, 1)`;
   const score = (name: FactName) => sql`${fact(name)}::int`;
+  // What became of a component without data: its weight went to the others, or there were none to score.
+  const leftOut = sql`case when ${noCustomerSignal()} then ': not enough data for a score' else ': left out, its weight shared by the others' end`;
   return sql`jsonb_build_object(
     'usage', jsonb_build_object(
       'score', ${score('usageScore')}, 'weight', ${weight('usage_share')},
-      'detail', case when ${fact('usageScore')} is null then 'no usage data in the last 6 weeks: left out, its weight shared by the others'
+      'detail', case when ${fact('usageScore')} is null then 'no usage data in the last 6 weeks' || ${leftOut}
                      else ${fact('recentActive')} || ' of ' || ${fact('seats')} || ' seats active (14-day average)'
                           || case when ${fact('trendPercent')} is null then ', no earlier weeks to compare'
                                   else ', ' || to_char(${fact('trendPercent')}, 'FMSG999990') || '% vs prior 4 weeks' end
                           || ', ' || ${fact('keyEventsTenths')} * 0.1 || ' key events per active user a day' end),
     'support', jsonb_build_object(
       'score', ${score('supportScore')}, 'weight', ${weight('support_share')},
-      'detail', case when ${fact('supportScore')} is null then 'no tickets on record: left out, its weight shared by the others'
+      'detail', case when ${fact('supportScore')} is null then 'no tickets on record' || ${leftOut}
                      when ${fact('openTickets')} = 0 then 'no open tickets'
                      else ${fact('openTickets')} || ' open ticket' || case when ${fact('openTickets')} = 1 then '' else 's' end
                           || ', oldest ' || ${fact('openOldestDays')} || ' days' end),
     'nps', jsonb_build_object(
       'score', ${score('npsScore')}, 'weight', ${weight('nps_share')},
-      'detail', case when ${fact('npsScore')} is null then 'no NPS or CSAT answer in the last year: left out, its weight shared by the others'
+      'detail', case when ${fact('npsScore')} is null then 'no NPS or CSAT answer in the last year' || ${leftOut}
                      else ${fact('npsRespondents')} || ' respondent' || case when ${fact('npsRespondents')} = 1 then '' else 's' end
                           || ' in the last year, recent answers weigh more' end),
     'engagement', jsonb_build_object(
       'score', ${score('engagementScore')}, 'weight', ${weight('engagement_share')},
-      'detail', case when ${fact('engagementScore')} is null then 'no CSM touch and no stage SLA: left out, its weight shared by the others'
+      'detail', case when ${fact('engagementScore')} is null then
+                       case when ${fact('slaDays')} > 0
+                            then 'no CSM touch recorded; time in stage alone is not scored (' || ${fact('daysInStage')} || ' days in ' || q.stage_name
+                                 || ', SLA ' || ${fact('slaDays')} || ' days)'
+                            else 'no CSM touch and no stage SLA' end || ${leftOut}
                      else concat_ws('; ',
                             case when ${fact('touchDays')} is null then 'no CSM touch recorded' else 'last CSM touch ' || ${fact('touchDays')} || ' days ago' end,
                             case when ${fact('slaDays')} > 0 then ${fact('daysInStage')} || ' days in ' || q.stage_name || ' (SLA ' || ${fact('slaDays')} || ' days)' end) end)
@@ -349,7 +376,9 @@ function reasonsJson(candidates: ReasonCandidate[]): SQL {
   );
   const missing = (name: FactName) => sql`${fact(name)} is null`;
   const present = (name: FactName) => sql`${fact(name)} is not null`;
-  const coverageNote = sql`case when ${missing('usageScore')} or ${missing('supportScore')} or ${missing('npsScore')} or ${missing('engagementScore')}
+  const coverageNote = sql`case when ${noCustomerSignal()}
+    then 'not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches'
+    when ${missing('usageScore')} or ${missing('supportScore')} or ${missing('npsScore')} or ${missing('engagementScore')}
     then 'no ' || array_to_string(array[case when ${missing('usageScore')} then 'usage' end, case when ${missing('supportScore')} then 'support' end,
                                         case when ${missing('npsScore')} then 'NPS/CSAT' end, case when ${missing('engagementScore')} then 'engagement' end], ' or ')
          || ' data: scored on '
@@ -396,12 +425,16 @@ function agoPoint({ name, moment }: Ago): SQL {
          not ${c('current')} and not ${c('kept')} as ${as('looked_up')}`;
 }
 
-/** For an account written (alias `q`): until when that score holds, the next point with another score. */
+/**
+ * For an account written (alias `q`): until when that score holds, the next point with another score. Before the
+ * first point (no `from`) it is the first point, even one without a score (insufficient_data): a null score with
+ * neither end known would be looked up again on every recompute.
+ */
 function agoUntil({ name, moment }: Ago): SQL {
   const q = (column: string) => sql.raw(`q.${name}_${column}`);
   return sql`case when not ${q('looked_up')} then ${q('until_known')}
               else (select h.computed_at from health_scores h where h.account_id = q.account_id and h.computed_at > ${moment}
-                      and h.score is distinct from ${q('score')} order by h.computed_at limit 1) end as ${sql.raw(`${name}_until`)}`;
+                      and (h.score is distinct from ${q('score')} or ${q('from')} is null) order by h.computed_at limit 1) end as ${sql.raw(`${name}_until`)}`;
 }
 
 /** What usage_windows keeps of each account's usage: the usage component and the sums its facts are said from. */
@@ -468,7 +501,7 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
     const parsed = uuidList.safeParse(params.accountIds);
     if (!parsed.success) throw new InvalidInputError('accountIds must be account ids (UUIDs); pass the `id` of each account.', 'accountIds');
     ids = parsed.data;
-    if (ids.length === 0) return { accounts: 0, scoresRemoved: 0, statusChanges: 0, historyRows: 0, rowsWritten: 0 };
+    if (ids.length === 0) return { accounts: 0, insufficientData: 0, scoresRemoved: 0, statusChanges: 0, historyRows: 0, rowsWritten: 0 };
   }
   const settings = await loadHealthSettings(db);
   const nowTs = sql`${now.toISOString()}::timestamptz`;
@@ -662,7 +695,10 @@ shares as (
           + case when engagement_score is null then 0 else w_engagement end) as weight_total
   from (
     select c.*,
-           case when c.touch_score is null and c.sla_score is null then null
+           -- Time in stage against its SLA is our own clock, not a signal from the customer: it counts beside one
+           -- (a touch, or another component with data) and never alone, so an account with no customer signal has
+           -- no component with data, no score, and the status insufficient_data.
+           case when c.touch_score is null and (c.sla_score is null or not (${CUSTOMER_SIGNAL})) then null
                 else (coalesce(c.touch_score, 0) + coalesce(c.sla_score, 0))
                      / ((c.touch_score is not null)::int + (c.sla_score is not null)::int) end as engagement_score
     from components c
@@ -671,7 +707,7 @@ shares as (
   offset 0
 ),
 scored as (
-  -- An account with no weighted component has no score (null): it goes on, so a score it had is removed below.
+  -- An account with no weighted component (no customer signal) has no score (null): it goes on, as insufficient_data.
   select s.*,
          round((coalesce(w_usage * usage_score, 0) + coalesce(w_support * support_score, 0)
                 + coalesce(w_nps * nps_score, 0) + coalesce(w_engagement * engagement_score, 0)) / nullif(weight_total, 0))::int as score,
@@ -699,17 +735,18 @@ ranked as (
 ),
 facts as (
   select s.account_id, s.score,
-         (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' when s.score is not null then 'critical' end)::health_status as status,
+         (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' when s.score is not null then 'critical'
+               else 'insufficient_data' end)::health_status as status,
          s.stage_name, s.usage_share, s.support_share, s.nps_share, s.engagement_share, ${factsArray(candidates)} as facts
   from ranked s
   offset 0 -- built once: compared refers to the facts and the status twice
 ),
 compared as (
   select f.account_id, f.score, f.status, f.stage_name, f.usage_share, f.support_share, f.nps_share, f.engagement_share, f.facts,
-         f.score is null as unscored, p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
+         p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
          p.computed_at as previous_computed_at, p.facts as previous_facts,
          -- Only these can have other text than the stored one; the rest say exactly what they said.
-         (p.account_id is null or p.score <> f.score or p.status <> f.status or p.model_version <> ${version}
+         (p.account_id is null or p.score is distinct from f.score or p.status <> f.status or p.model_version <> ${version}
           or p.facts is distinct from f.facts) as candidate,
          ${sql.join(ago.map(agoFlags), sql`, `)}
   from facts f
@@ -723,8 +760,8 @@ moved as (
 ),
 pending as materialized (
   -- Every account, to count them; what a write needs is kept only for the accounts written.
-  select m.unscored, m.existed, m.status, m.previous_status, m.to_write,
-         case when m.to_write or m.unscored and m.existed then m.account_id end as account_id, ${sql.join(
+  select m.existed, m.status, m.previous_status, m.to_write,
+         case when m.to_write then m.account_id end as account_id, ${sql.join(
     [
       'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'recorded', 'comparable',
       'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
@@ -734,10 +771,10 @@ pending as materialized (
   )}
   from (
     select m.*,
-           not m.unscored and (m.candidate or m.day_looked_up or m.week_looked_up
-           or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score) as to_write,
+           (m.candidate or m.day_looked_up or m.week_looked_up
+            or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score) as to_write,
            -- Worth a history point, from the numbers alone: a new score, status or model, or other reasons said.
-           not m.existed or m.score <> m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
+           not m.existed or m.score is distinct from m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
            or m.candidate and coalesce(m.previous_facts[1] = m.facts[1]
                                        and ${recordedKinds('m.previous_facts')} <> ${recordedKinds('m.facts')}, false) as recorded,
            -- The stored facts are of the same version: compared above. Otherwise (stored before facts were kept, or
@@ -804,20 +841,16 @@ written as (
     score_day_ago_from = excluded.score_day_ago_from, score_day_ago_until = excluded.score_day_ago_until,
     score_week_ago_from = excluded.score_week_ago_from, score_week_ago_until = excluded.score_week_ago_until
   returning account_id
-),
-removed as (
-  delete from account_health h using pending p
-  where p.unscored and p.existed and h.account_id = p.account_id
-  returning h.account_id
 )
-select (select count(*) from pending where not unscored) as accounts,
-       (select count(*) from removed) as scores_removed,
+select (select count(*) from pending where status <> 'insufficient_data') as accounts,
+       (select count(*) from pending where status = 'insufficient_data') as insufficient_data,
+       (select count(*) from pending where existed and status = 'insufficient_data' and previous_status <> 'insufficient_data') as scores_removed,
        (select count(*) from pending where existed and previous_status <> status) as status_changes,
        (select count(*) from history) as history_rows,
        (select count(*) from written) as rows_written
 `;
 
-  type Counts = { accounts: number | string; scores_removed: number | string; status_changes: number | string; history_rows: number | string; rows_written: number | string };
+  type Counts = { accounts: number | string; insufficient_data: number | string; scores_removed: number | string; status_changes: number | string; history_rows: number | string; rows_written: number | string };
   // Recomputes take turns (a transaction-level advisory lock, released at commit): a run that overlaps another, a
   // slow hourly fire and the next one or a refresh after new signals, takes its snapshot after the other committed,
   // so it compares with what that one wrote and never records the same change twice.
@@ -836,6 +869,7 @@ select (select count(*) from pending where not unscored) as accounts,
   });
   return {
     accounts: Number(row?.accounts ?? 0),
+    insufficientData: Number(row?.insufficient_data ?? 0),
     scoresRemoved: Number(row?.scores_removed ?? 0),
     statusChanges: Number(row?.status_changes ?? 0),
     historyRows: Number(row?.history_rows ?? 0),
@@ -846,7 +880,8 @@ select (select count(*) from pending where not unscored) as accounts,
 export interface AtRiskItem {
   account: Account;
   score: number;
-  status: HealthStatus;
+  /** Never insufficient_data: an account without a score is not at risk, nor safe; it is left out. */
+  status: ScoredHealthStatus;
   scoreDayAgo: number | null;
   /** Points lost since about a day ago: positive means the score fell. */
   drop: number;
@@ -868,7 +903,10 @@ export interface ListAtRiskParams {
 /** A Healthy account still makes the list when it lost at least this many points since yesterday. */
 export const AT_RISK_DROP_POINTS = 10;
 
-/** Accounts At risk or Critical, or falling fast, biggest drop first, then lowest score. Churned accounts never. */
+/**
+ * Accounts At risk or Critical, or falling fast, biggest drop first, then lowest score. Churned accounts never, nor
+ * accounts without a score (insufficient_data).
+ */
 export async function listAtRisk(db: Db | Tx, params: ListAtRiskParams = {}): Promise<AtRiskItem[]> {
   const limit = Math.min(Math.max(params.limit ?? 50, 1), 500);
   const csmFilter = sql`${params.csmId ? sql`and a.csm_id = ${params.csmId}::uuid` : sql``} ${
@@ -882,7 +920,7 @@ from account_health h
 join accounts a on a.id = h.account_id
 join lifecycle_stages s on s.key = a.stage_key
 where not s.terminal ${csmFilter}
-  and (h.status <> 'healthy' or coalesce(h.score_day_ago - h.score, 0) >= ${AT_RISK_DROP_POINTS}::int)
+  and (h.status in ('at_risk', 'critical') or h.status = 'healthy' and coalesce(h.score_day_ago - h.score, 0) >= ${AT_RISK_DROP_POINTS}::int)
 order by coalesce(h.score_day_ago - h.score, 0) desc, h.score asc, a.name asc
 limit ${limit}::int`,
   );
@@ -899,7 +937,8 @@ limit ${limit}::int`,
   for (const row of rows) {
     const account = accountById.get(row.account_id);
     const health = healthById.get(row.account_id);
-    if (!account || !health) continue;
+    // Listed only with a score (the query above); checked again for the types, and for a recompute in between.
+    if (!account || !health || health.score === null || health.status === 'insufficient_data') continue;
     items.push({
       account,
       score: health.score,
@@ -915,7 +954,8 @@ limit ${limit}::int`,
 }
 
 export interface HealthPoint {
-  score: number;
+  /** Null when the status is insufficient_data. */
+  score: number | null;
   status: HealthStatus;
   computedAt: Date;
   reasons: string[];
@@ -923,7 +963,8 @@ export interface HealthPoint {
 
 export interface AccountHealthView {
   accountId: string;
-  score: number;
+  /** Null when the status is insufficient_data: recomputed, with no customer signal to score. */
+  score: number | null;
   status: HealthStatus;
   components: HealthComponents | null;
   reasons: string[];
@@ -943,6 +984,11 @@ export interface AccountHealthView {
 export interface GetAccountHealthParams {
   historyDays?: number;
   now?: Date;
+}
+
+/** Points lost from an earlier score to the current one (positive: it fell); null when either is missing. */
+export function scoreDrop(earlier: number | null, current: number | null): number | null {
+  return earlier === null || current === null ? null : earlier - current;
 }
 
 export async function getAccountHealth(db: Db | Tx, accountId: string, params: GetAccountHealthParams = {}): Promise<AccountHealthView | null> {
@@ -971,8 +1017,8 @@ export async function getAccountHealth(db: Db | Tx, accountId: string, params: G
     modelVersion: current.modelVersion,
     scoreDayAgo: current.scoreDayAgo,
     scoreWeekAgo: current.scoreWeekAgo,
-    dropSinceYesterday: current.scoreDayAgo === null ? null : current.scoreDayAgo - current.score,
-    dropSinceLastWeek: current.scoreWeekAgo === null ? null : current.scoreWeekAgo - current.score,
+    dropSinceYesterday: scoreDrop(current.scoreDayAgo, current.score),
+    dropSinceLastWeek: scoreDrop(current.scoreWeekAgo, current.score),
     history,
     sentiment: sentiment ?? null,
   };

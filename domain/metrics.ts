@@ -76,11 +76,28 @@ export interface TimeToFirstValueMetrics {
   medianDays: number | null;
 }
 
+/**
+ * The group's accounts (churned ones left out) by their latest health, as of now rather than the period. An account
+ * without customer signal (insufficient_data) has no score: it is counted on its own and never in averageScore.
+ */
+export interface HealthMetrics {
+  accounts: number;
+  healthy: number;
+  atRisk: number;
+  critical: number;
+  insufficientData: number;
+  /** Accounts whose health has not been computed yet. */
+  notComputed: number;
+  /** The mean score of the accounts that have one; null when none has. */
+  averageScore: number | null;
+}
+
 export interface MetricsGroup {
   /** `all`, a segment, a CSM's user id, or `unassigned`. */
   key: string;
   label: string;
   revenue: RevenueMetrics;
+  health: HealthMetrics;
   funnel: StageFunnelRow[];
   handoffSla: HandoffSlaMetrics;
   timeToFirstValue: TimeToFirstValueMetrics;
@@ -120,7 +137,7 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
   const startsAtIso = startsAt.toISOString();
   const endsBeforeIso = endsBefore.toISOString();
 
-  const [revenueRows, funnelRows, slaRows, ttfvRows, stages] = await Promise.all([
+  const [revenueRows, funnelRows, slaRows, ttfvRows, healthRows, stages] = await Promise.all([
     queryRows<Record<string, Numeric> & { grp: string }>(
       db,
       sql`with per_account as (
@@ -197,17 +214,34 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
           where fc.closed_won_at >= ${startsAtIso}::timestamptz and fc.closed_won_at < ${endsBeforeIso}::timestamptz
           group by grp`,
     ),
+    queryRows<Record<string, Numeric> & { grp: string }>(
+      db,
+      sql`select ${group} as grp,
+            count(*) as accounts,
+            count(*) filter (where h.status = 'healthy') as healthy,
+            count(*) filter (where h.status = 'at_risk') as at_risk,
+            count(*) filter (where h.status = 'critical') as critical,
+            count(*) filter (where h.status = 'insufficient_data') as insufficient_data,
+            count(*) filter (where h.account_id is null) as not_computed,
+            -- Only scores: an account with insufficient data has none, and is not a zero.
+            avg(h.score) filter (where h.status <> 'insufficient_data')::float8 as average_score
+          from accounts a
+          join lifecycle_stages s on s.key = a.stage_key and not s.terminal
+          left join account_health h on h.account_id = a.id
+          group by grp`,
+    ),
     listStages(db),
   ]);
 
   const keys = new Set<string>(groupBy === null ? ['all'] : []);
-  for (const row of [...revenueRows, ...funnelRows, ...slaRows, ...ttfvRows]) keys.add(row.grp);
+  for (const row of [...revenueRows, ...funnelRows, ...slaRows, ...ttfvRows, ...healthRows]) keys.add(row.grp);
   const labels = await groupLabels(db, groupBy, [...keys]);
 
   const groups = [...keys].sort().map((key): MetricsGroup => {
     const revenue = revenueRows.find((row) => row.grp === key);
     const sla = slaRows.find((row) => row.grp === key);
     const ttfv = ttfvRows.find((row) => row.grp === key);
+    const health = healthRows.find((row) => row.grp === key);
     const startMrr = num(revenue?.start_mrr ?? null);
     const cohort = num(revenue?.cohort_accounts ?? null);
     const churnedLogos = num(revenue?.churned_logos ?? null);
@@ -230,6 +264,15 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
         contractionMrrCents: num(revenue?.contraction ?? null),
         churnedMrrCents: num(revenue?.churned ?? null),
         reactivationMrrCents: num(revenue?.reactivation ?? null),
+      },
+      health: {
+        accounts: num(health?.accounts ?? null),
+        healthy: num(health?.healthy ?? null),
+        atRisk: num(health?.at_risk ?? null),
+        critical: num(health?.critical ?? null),
+        insufficientData: num(health?.insufficient_data ?? null),
+        notComputed: num(health?.not_computed ?? null),
+        averageScore: maybe(health?.average_score ?? null),
       },
       funnel: stages.map((stage) => {
         const row = funnelRows.find((candidate) => candidate.grp === key && candidate.stage === stage.key);

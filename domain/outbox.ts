@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt, lte, notExists, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, lte, ne, notExists, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Db, Tx } from '../db/client.ts';
 import type { Actor } from './actors.ts';
@@ -98,6 +98,12 @@ export interface DeliveredParams {
   now: Date;
   /** Kept so later notifications with this key update the same Slack message. */
   messageKeys: string[];
+  /**
+   * Threads this message starts (e.g. `account:<id>`): recorded only where no thread of that key exists in the
+   * same channel, so an account's thread stays the bot's first post there. One kept in another channel (left by
+   * an older release, when a shared card could become the thread) is replaced.
+   */
+  threadKeys?: string[];
 }
 
 /** Records a delivered notification and where its message lives, in one transaction. */
@@ -112,6 +118,16 @@ export async function markNotificationSent(db: Db, params: DeliveredParams): Pro
         .insert(slackMessages)
         .values({ messageKey, channel: params.channel, ts: params.ts, updatedAt: params.now })
         .onConflictDoUpdate({ target: slackMessages.messageKey, set: { channel: params.channel, ts: params.ts, updatedAt: params.now } });
+    }
+    for (const threadKey of params.threadKeys ?? []) {
+      await tx
+        .insert(slackMessages)
+        .values({ messageKey: threadKey, channel: params.channel, ts: params.ts, updatedAt: params.now })
+        .onConflictDoUpdate({
+          target: slackMessages.messageKey,
+          set: { channel: params.channel, ts: params.ts, updatedAt: params.now },
+          setWhere: ne(slackMessages.channel, params.channel),
+        });
     }
   });
 }
@@ -220,11 +236,6 @@ export async function requeueNotification(db: Db, params: { id: number; now: Dat
     .returning();
   if (!row) throw new NotFoundError(`No parked notification with id ${params.id}: only parked notifications can be requeued.`, 'id');
   return row;
-}
-
-/** Remembers a message posted outside the outbox (a shared card) as the thread for later notes, unless one exists. */
-export async function rememberSlackMessage(db: Db, params: { messageKey: string; channel: string; ts: string }): Promise<void> {
-  await db.insert(slackMessages).values(params).onConflictDoNothing({ target: slackMessages.messageKey });
 }
 
 /** True the first time an Events API `event_id` is seen; Slack's retries of the same event get false. */

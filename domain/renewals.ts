@@ -1,10 +1,64 @@
-import { desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { type Renewal, renewals } from '../db/schema.ts';
 import { enqueueNotification } from './outbox.ts';
 import { AT_RISK_CHANNEL, csmTarget, recordFirings } from './rules.ts';
 
+/**
+ * Days before contract end that a renewal window opens when LIFELINE_RENEWAL_WINDOW_DAYS is not set. The one
+ * default: every surface (jobs, GraphQL, the CRM webhook, the bot, the seed) is handed the configured window and
+ * passes it down; domain functions fall back to this only when called without one (tests, scripts).
+ */
 export const DEFAULT_RENEWAL_WINDOW_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+/** The day a contract end's renewal window opens. */
+export function renewalWindowOpensOn(contractEnd: string, windowDays: number): string {
+  return new Date(Date.parse(`${contractEnd}T00:00:00Z`) - windowDays * DAY_MS).toISOString().slice(0, 10);
+}
+
+/**
+ * Records the renewal of a contract end, once (a repeat keeps the first row); it is open at once when its window
+ * has already started. Returns the renewal of that contract end.
+ */
+export async function ensureRenewal(
+  tx: Db | Tx,
+  params: { accountId: string; contractEnd: string; windowDays: number; now?: Date },
+): Promise<Renewal> {
+  const windowOpensOn = renewalWindowOpensOn(params.contractEnd, params.windowDays);
+  const today = (params.now ?? new Date()).toISOString().slice(0, 10);
+  await tx
+    .insert(renewals)
+    .values({ accountId: params.accountId, contractEnd: params.contractEnd, windowOpensOn, status: windowOpensOn <= today ? 'open' : 'upcoming' })
+    .onConflictDoNothing();
+  const [renewal] = await tx
+    .select()
+    .from(renewals)
+    .where(and(eq(renewals.accountId, params.accountId), eq(renewals.contractEnd, params.contractEnd)));
+  if (!renewal) throw new Error(`The renewal of account ${params.accountId} on ${params.contractEnd} was not written`);
+  return renewal;
+}
+
+/**
+ * A renewal deal extended the contract: the renewals of earlier contract ends still waiting are closed as renewed,
+ * and the new contract end gets its own renewal.
+ */
+export async function recordContractRenewed(
+  tx: Tx,
+  params: { accountId: string; contractEnd: string; windowDays: number; renewedAt: Date; outcome: string; now?: Date },
+): Promise<Renewal> {
+  await tx
+    .update(renewals)
+    .set({ status: 'renewed', outcome: params.outcome, closedAt: params.renewedAt })
+    .where(
+      and(
+        eq(renewals.accountId, params.accountId),
+        lt(renewals.contractEnd, params.contractEnd),
+        inArray(renewals.status, ['upcoming', 'open']),
+      ),
+    );
+  return ensureRenewal(tx, params);
+}
 /** Days before contract end at which the CSM is reminded, each once per renewal. */
 export const RENEWAL_CHECKPOINT_DAYS = [180, 90, 30] as const;
 

@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
-import type { Actor } from './actors.ts';
+import { ruleActor } from './actors.ts';
 import { moveAccountStage } from './lifecycle.ts';
 import { enqueueNotification } from './outbox.ts';
 
@@ -31,8 +31,6 @@ export type RuleSettings = { -readonly [K in keyof typeof RULE_DEFAULTS]: number
 /** Where alerts go when an account has no CSM to tell. */
 export const AT_RISK_CHANNEL = 'channel:at_risk';
 export const HANDOFFS_CHANNEL = 'channel:handoffs';
-
-export const ruleActor: Actor = { userId: null, role: 'admin', label: 'Lifeline rule' };
 
 export interface Firing {
   rule: string;
@@ -157,16 +155,18 @@ const candidateQueries: Record<(typeof setBasedRules)[number], (p: RuleSql) => S
       select distinct on (h.account_id) h.account_id, h.id, h.status, h.score, h.reasons, p.status as prev_status, p.score as prev_score
       from health_scores h
       cross join lateral (
+        -- The latest point with a score: insufficient_data (no score) is neither better nor worse than a status.
         select status, score from health_scores p
-        where p.account_id = h.account_id and p.computed_at < h.computed_at
+        where p.account_id = h.account_id and p.computed_at < h.computed_at and p.status <> 'insufficient_data'
         order by p.computed_at desc limit 1
       ) p
       where h.computed_at <= ${nowTs} and h.computed_at > ${nowTs} - interval '2 days'
       order by h.account_id, h.computed_at desc
     ) l
     join ${activeAccounts} on a.id = l.account_id
-    -- health_status is declared healthy, at_risk, critical: a greater value is a worse status.
-    where l.status > l.prev_status`,
+    -- health_status is declared healthy, at_risk, critical (then insufficient_data, left out on both sides): a greater
+    -- value is a worse status.
+    where l.status <> 'insufficient_data' and l.status > l.prev_status`,
 
   expansion_signal: ({ today, settings }) => sql`
     select 'expansion_signal', u.account_id, to_char(${today}, 'YYYY-MM'),
@@ -248,7 +248,12 @@ export async function runRules(db: Db, params: RunRulesParams = {}): Promise<Run
              jsonb_build_object('version', a.version)
       from accounts a
       join first_values f on f.account_id = a.id
-      where a.stage_key = 'implementation' and f.reached_at <= ${ruleSql.nowTs}`,
+      where a.stage_key = 'implementation' and f.reached_at <= ${ruleSql.nowTs}
+        -- A person who moved the account after first value was reached (back to Implementation, with a reason)
+        -- has decided with the fact in view: the rule must not undo that. Entering the lifecycle is no decision.
+        and not exists (
+          select 1 from stage_transitions t
+          where t.account_id = a.id and t.source <> 'rule' and t.direction <> 'initial' and t.occurred_at > f.reached_at)`,
     );
     for (const firing of firings) {
       const version = Number(firing.extra.version);
@@ -257,7 +262,7 @@ export async function runRules(db: Db, params: RunRulesParams = {}): Promise<Run
         accountId: firing.accountId,
         toStage: 'early_adoption',
         expectedVersion: version,
-        actor: { ...ruleActor, label: 'Rule: first value reached' },
+        actor: ruleActor('first_value', 'Rule: first value reached'),
         source: 'rule',
         reason: firing.reason,
         occurredAt: now,

@@ -10,10 +10,56 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /**
+ * Where the first NUL character (U+0000) is in a JSON-like value: the path of the string (or object key) holding
+ * it, or undefined when there is none. PostgreSQL cannot store NUL in text, so such input can only fail later, as an
+ * internal error. Walks with its own stack, so a deeply nested body cannot overflow the call stack.
+ */
+export function findNulCharacter(value: unknown): PropertyKey[] | undefined {
+  // Each entry knows its parent, so a path is built only for the one string that holds a NUL.
+  interface Entry {
+    value: unknown;
+    key: PropertyKey | undefined;
+    parent: Entry | undefined;
+  }
+  const pathOf = (entry: Entry, last?: PropertyKey): PropertyKey[] => {
+    const path: PropertyKey[] = last === undefined ? [] : [last];
+    for (let at: Entry | undefined = entry; at?.key !== undefined; at = at.parent) path.unshift(at.key);
+    return path;
+  };
+  const pending: Entry[] = [{ value, key: undefined, parent: undefined }];
+  for (let entry = pending.pop(); entry !== undefined; entry = pending.pop()) {
+    const current = entry.value;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return pathOf(entry);
+    } else if (Array.isArray(current)) {
+      for (let index = current.length - 1; index >= 0; index -= 1) pending.push({ value: current[index], key: index, parent: entry });
+    } else if (typeof current === 'object' && current !== null) {
+      const keys = Object.keys(current);
+      for (let index = keys.length - 1; index >= 0; index -= 1) {
+        const key = keys[index] ?? '';
+        if (key.includes('\u0000')) return pathOf(entry, key);
+        pending.push({ value: Reflect.get(current, key), key, parent: entry });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** What to tell a client whose input holds a NUL character, `field` naming where (empty: the whole input). */
+export function nulCharacterMessage(field: string): string {
+  return `${field || 'The input'} contains a NUL character (\\u0000), which Lifeline cannot store. Remove it (often a stray byte from a copy-paste or an export) and send the request again.`;
+}
+
+/**
  * Parses domain input with zod; the first problem becomes an InvalidInputError naming the offending field,
  * so API clients get `extensions.field` and a message that says what to send instead.
  */
 export function parseInput<Schema extends z.ZodType>(schema: Schema, input: unknown, prefix = ''): z.output<Schema> {
+  const nul = findNulCharacter(input);
+  if (nul !== undefined) {
+    const path = fieldPath([...(prefix ? [prefix] : []), ...nul]);
+    throw new InvalidInputError(nulCharacterMessage(path), path || undefined);
+  }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

@@ -140,6 +140,7 @@ describe('forms open only for someone who may save them', () => {
       context: { goals: 'Confidential expansion plans' },
       actor: { userId: null, role: 'integration', label: 'CRM' },
     });
+    if (!handoff) throw new Error('A new account was recorded as an existing customer: no handoff');
     for (const who of [viewer, csm, otherAe]) {
       fake.reset();
       const attempt = click(who, ActionIds.handoffEdit, handoff.id);

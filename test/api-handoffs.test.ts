@@ -1,8 +1,9 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type User, accounts, outbox, renewals, stageTransitions } from '../db/schema.ts';
+import { type User, accounts, outbox, renewals, stageTransitions, users } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
 import {
+  type NewCustomerClosedWon,
   type RecordClosedWonParams,
   acceptHandoff,
   completeHandoff,
@@ -52,6 +53,13 @@ function closedWon(overrides: Partial<RecordClosedWonParams> = {}): RecordClosed
   };
 }
 
+/** Closed-won of an account Lifeline did not know: always a new customer, with its handoff. */
+async function newCustomer(params: RecordClosedWonParams): Promise<NewCustomerClosedWon> {
+  const result = await recordClosedWon(database.db, params);
+  if (result.kind !== 'new_customer') throw new Error(`${params.account.name} was recorded as ${result.kind}, not a new customer`);
+  return result;
+}
+
 async function handoffNotifications(handoffId: string): Promise<string[]> {
   const rows = await database.db.select().from(outbox).where(eq(outbox.messageKey, `handoff:${handoffId}`));
   return rows.map((row) => `${row.target} ${row.dedupeKey.replace(handoffId, 'ID')}`).sort();
@@ -59,7 +67,7 @@ async function handoffNotifications(handoffId: string): Promise<string[]> {
 
 describe('closed-won', () => {
   it('creates the account in Onboarding, the handoff with its SLA, the renewal, and queues the handoff message', async () => {
-    const result = await recordClosedWon(database.db, closedWon());
+    const result = await newCustomer(closedWon());
     expect(result.created).toBe(true);
     expect(result.account).toMatchObject({ stageKey: 'onboarding', aeId: ae.id, csmId: csm.id, arrCents: 12_000_000, version: 1 });
     expect(result.handoff).toMatchObject({ status: 'pending', version: 1, goals: 'Cut churn by 10%', goLiveTarget: '2027-02-01' });
@@ -74,8 +82,8 @@ describe('closed-won', () => {
 
   it('recording the same opportunity again returns the same handoff and changes nothing', async () => {
     const params = closedWon();
-    const first = await recordClosedWon(database.db, params);
-    const again = await recordClosedWon(database.db, { ...params, account: { ...params.account, name: 'Renamed' }, context: { goals: 'Other' } });
+    const first = await newCustomer(params);
+    const again = await newCustomer({ ...params, account: { ...params.account, name: 'Renamed' }, context: { goals: 'Other' } });
     expect(again.created).toBe(false);
     expect(again.handoff).toEqual(first.handoff);
     expect(again.account.name).toBe(first.account.name);
@@ -84,7 +92,7 @@ describe('closed-won', () => {
 
   it('concurrent deliveries of one opportunity create exactly one handoff', async () => {
     const params = closedWon();
-    const results = await Promise.all([recordClosedWon(database.db, params), recordClosedWon(database.db, params), recordClosedWon(database.db, params)]);
+    const results = await Promise.all([newCustomer(params), newCustomer(params), newCustomer(params)]);
     expect(results.filter((result) => result.created)).toHaveLength(1);
     expect(new Set(results.map((result) => result.handoff.id)).size).toBe(1);
   });
@@ -93,7 +101,7 @@ describe('closed-won', () => {
     const existing = await createAccount(database.db, { stageKey: 'pre_onboarding', aeId: ae.id });
     const params = closedWon();
     await database.db.update(accounts).set({ externalId: params.account.externalId }).where(eq(accounts.id, existing.id));
-    const result = await recordClosedWon(database.db, params);
+    const result = await newCustomer(params);
     expect(result.account).toMatchObject({ id: existing.id, stageKey: 'onboarding', version: 2 });
     const history = await database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, existing.id)).orderBy(stageTransitions.accountVersion);
     expect(history.map((row) => [row.fromStage, row.toStage, row.direction, row.source, row.actorLabel])).toEqual([
@@ -116,7 +124,7 @@ describe('closed-won', () => {
 
 describe('handoff lifecycle', () => {
   it('goes pending → confirmed → accepted → kickoff scheduled → completed, bumping the version and queueing each change', async () => {
-    const { handoff } = await recordClosedWon(database.db, closedWon());
+    const { handoff } = await newCustomer(closedWon());
     const confirmed = await confirmHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(ae), context: { risks: 'Legacy CRM, data migration' } });
     expect(confirmed).toMatchObject({ status: 'confirmed', version: 2, risks: 'Legacy CRM, data migration', goals: 'Cut churn by 10%', confirmedBy: ae.id });
     const accepted = await acceptHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(csm) });
@@ -131,7 +139,7 @@ describe('handoff lifecycle', () => {
   });
 
   it('only the AE on the handoff (or a manager) can confirm it, and the message names that AE', async () => {
-    const { handoff } = await recordClosedWon(database.db, closedWon());
+    const { handoff } = await newCustomer(closedWon());
     await expect(confirmHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(otherAe) })).rejects.toThrow(
       'Only the account executive on this handoff (Tom Becker) can confirm its context, or a manager.',
     );
@@ -140,7 +148,7 @@ describe('handoff lifecycle', () => {
   });
 
   it('steps cannot be skipped or repeated, and the error says where the handoff stands', async () => {
-    const { handoff } = await recordClosedWon(database.db, closedWon());
+    const { handoff } = await newCustomer(closedWon());
     await expect(acceptHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(csm) })).rejects.toThrow(
       /cannot be accepted yet: it is waiting for the account executive to confirm it/,
     );
@@ -152,7 +160,7 @@ describe('handoff lifecycle', () => {
   });
 
   it('a CSM accepting a handoff without a CSM claims it and becomes the account CSM', async () => {
-    const { handoff, account } = await recordClosedWon(database.db, closedWon({ csmId: null }));
+    const { handoff, account } = await newCustomer(closedWon({ csmId: null }));
     await confirmHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(ae) });
     const accepted = await acceptHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(otherCsm) });
     expect(accepted.csmId).toBe(otherCsm.id);
@@ -168,6 +176,46 @@ describe('handoff lifecycle', () => {
     expect(mine.every((handoff) => handoff.aeId === ae.id)).toBe(true);
     const times = mine.map((handoff) => handoff.slaDueAt.getTime());
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it("a manager confirms and accepts for an absent AE and CSM who report to them, and the handoff keeps who did it", async () => {
+    const lead = await createUser(database.db, { role: 'manager', name: 'Ruth Lead' });
+    const absentAe = await createUser(database.db, { role: 'ae', name: 'Ivy Away' });
+    const absentCsm = await createUser(database.db, { role: 'csm', name: 'Noah Away' });
+    await database.db.update(users).set({ managerId: lead.id }).where(inArray(users.id, [absentAe.id, absentCsm.id]));
+    const { handoff } = await newCustomer(closedWon({ aeId: absentAe.id, csmId: absentCsm.id }));
+    const confirmed = await confirmHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(lead) });
+    expect(confirmed).toMatchObject({ status: 'confirmed', aeId: absentAe.id, confirmedBy: lead.id });
+    const accepted = await acceptHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(lead) });
+    expect(accepted).toMatchObject({ status: 'accepted', csmId: absentCsm.id, acceptedBy: lead.id });
+
+    const api = createGraphqlClient(database.db);
+    const read = await api.request('query ($id: ID!) { handoff(id: $id) { ae { name } confirmedBy { name } csm { name } acceptedBy { name } } }', { id: handoff.id }, await createToken(database.db, 'manager', lead));
+    expect(read.body.data).toEqual({ handoff: { ae: { name: 'Ivy Away' }, confirmedBy: { name: 'Ruth Lead' }, csm: { name: 'Noah Away' }, acceptedBy: { name: 'Ruth Lead' } } });
+  });
+
+  it("a manager whose reports are not on the handoff is refused, told which manager can; an admin may act on any", async () => {
+    const lead = await createUser(database.db, { role: 'manager', name: 'Ruth Lead' });
+    const outsider = await createUser(database.db, { role: 'manager', name: 'Omar Other' });
+    const absentAe = await createUser(database.db, { role: 'ae', name: 'Ivy Away' });
+    await database.db.update(users).set({ managerId: lead.id }).where(eq(users.id, absentAe.id));
+    const { handoff } = await newCustomer(closedWon({ aeId: absentAe.id, csmId: csm.id }));
+    const refusal =
+      'Managers can confirm handoffs only for accounts whose CSM or account executive reports to them, and Ivy Away reports to Ruth Lead. Ask that manager or an admin, or the people on the handoff of Closed Co';
+    await expect(confirmHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(outsider) })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+      message: expect.stringContaining(refusal),
+    });
+    const api = createGraphqlClient(database.db);
+    const viaApi = await api.request('mutation ($id: ID!) { confirmHandoff(handoffId: $id) { status } }', { id: handoff.id }, await createToken(database.db, 'manager', outsider));
+    expect(viaApi.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringContaining(refusal) });
+    expect(await getHandoff(database.db, handoff.id)).toMatchObject({ status: 'pending', confirmedBy: null });
+
+    const admin = await createUser(database.db, { role: 'admin', name: 'Alex Admin' });
+    await expect(confirmHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(admin) })).resolves.toMatchObject({ confirmedBy: admin.id });
+    await expect(acceptHandoff(database.db, { handoffId: handoff.id, actor: actorFromUser(outsider) })).rejects.toThrow(
+      /^Managers can accept handoffs only for accounts whose CSM or account executive reports to them, and Ivy Away reports to Ruth Lead\./,
+    );
   });
 
   it('an unknown handoff id is NOT_FOUND', async () => {

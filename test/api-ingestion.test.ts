@@ -171,6 +171,12 @@ describe('tickets, NPS, first value and revenue', () => {
   });
 
   it('a revenue change sent twice with the same id is recorded once', async () => {
+    const opened = await api.request(
+      'mutation { recordRevenueChange(accountExternalId: "usage-3", externalId: "inv-8", kind: new, mrrDeltaCents: 10000, effectiveDate: "2026-10-01") { id } }',
+      {},
+      integration,
+    );
+    expect(opened.body.errors).toBeUndefined();
     const send = () =>
       api.request(
         'mutation { recordRevenueChange(accountExternalId: "usage-3", externalId: "inv-9", kind: expansion, mrrDeltaCents: 2500, effectiveDate: "2026-11-01") { id mrrDeltaCents } }',

@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Segment, User } from '../db/schema.ts';
+import { eq } from 'drizzle-orm';
+import { type Segment, type User, accounts } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
 import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../domain/handoffs.ts';
 import { moveAccountStage } from '../domain/lifecycle.ts';
 import { type MetricsGroup, getMetrics } from '../domain/metrics.ts';
+import { recomputeHealth } from '../domain/health.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
 import { recordFirstValue } from '../domain/signals.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
+import { addTouch } from './health-fixtures.ts';
 
 // Every expected number below is worked out by hand in the comments next to the data.
 
@@ -32,7 +35,8 @@ async function ledgerAccount(
 }
 
 async function move(accountId: string, toStage: string, expectedVersion: number, at: string) {
-  await moveAccountStage(database.db, { accountId, toStage, expectedVersion, actor: admin, source: 'api', occurredAt: new Date(at) });
+  // Some fixture moves go backward, and every backward move needs a reason.
+  await moveAccountStage(database.db, { accountId, toStage, expectedVersion, actor: admin, source: 'api', occurredAt: new Date(at), reason: 'Metrics fixture' });
 }
 
 beforeAll(async () => {
@@ -80,8 +84,10 @@ beforeAll(async () => {
     await scheduleKickoff(database.db, { handoffId, actor: actorFromUser(csm), kickoffAt: new Date(kickoffAt), now: new Date(scheduledAt) });
   };
   const h1 = await close(1, '2026-06-01T00:00:00Z');
+  if (!h1.handoff) throw new Error('A new account was recorded as an existing customer: no handoff');
   await schedule(h1.handoff.id, '2026-06-02T00:00:00Z', '2026-06-03T00:00:00Z'); // scheduled before due 06-04; 48 h to kickoff
   const h2 = await close(2, '2026-06-10T00:00:00Z');
+  if (!h2.handoff) throw new Error('A new account was recorded as an existing customer: no handoff');
   await schedule(h2.handoff.id, '2026-06-15T00:00:00Z', '2026-06-16T00:00:00Z'); // scheduled after due 06-13; 144 h
   await close(3, '2026-06-20T00:00:00Z'); // still pending, due 06-23 has passed: decided, missed
   await close(4, '2026-06-30T12:00:00Z'); // pending, due 07-03: not decided yet
@@ -171,6 +177,30 @@ describe('handoff SLA and time to first value', () => {
     expect(group.handoffSla.shareWithinSla).toBeCloseTo(1 / 3, 10);
     // First value after 10 and 20 days: median 15; 2 of the 4 accounts reached it.
     expect(group.timeToFirstValue).toEqual({ accounts: 4, reached: 2, medianDays: 15 });
+  });
+});
+
+describe('accounts by health', () => {
+  it('counts accounts without customer signal apart from the scored ones, and leaves them out of the average score', async () => {
+    const { db } = database;
+    const asOf = new Date('2026-07-01T00:00:00Z');
+    const [a] = await db.select().from(accounts).where(eq(accounts.name, 'A'));
+    if (!a) throw new Error('no account A');
+    await addTouch(db, a.id, asOf, 1); // A's only signal: a touch yesterday, Healthy 100; the others have none
+    const before = only((await getMetrics(db, { from: '2026-06-01', to: '2026-06-30', actor: actorFromUser(manager) })).groups, 'all').health;
+    expect(before).toMatchObject({ healthy: 0, insufficientData: 0, averageScore: null });
+    expect(before.notComputed).toBe(before.accounts);
+
+    await recomputeHealth(db, { now: asOf });
+    const api = createGraphqlClient(db);
+    const response = await api.request(
+      '{ metrics(from: "2026-06-01", to: "2026-06-30") { groups { key health { accounts healthy atRisk critical insufficientData notComputed averageScore } } } }',
+      {},
+      await createToken(db, 'manager', manager),
+    );
+    expect(response.body.errors).toBeUndefined();
+    const [all] = (response.body.data?.metrics as { groups: { key: string; health: Record<string, number | null> }[] }).groups;
+    expect(all?.health).toEqual({ accounts: before.accounts, healthy: 1, atRisk: 0, critical: 0, insufficientData: before.accounts - 1, notComputed: 0, averageScore: 100 });
   });
 });
 

@@ -127,6 +127,7 @@ const operations: Operation[] = [
         context: {},
         actor: crm,
       });
+      if (!handoff) throw new Error('A new account was recorded as an existing customer: no handoff');
       return { query: 'mutation ($id: ID!) { confirmHandoff(handoffId: $id) { status } }', variables: { id: handoff.id } };
     },
   },

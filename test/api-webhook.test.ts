@@ -1,9 +1,9 @@
-import { type Server, createServer } from 'node:http';
+import { type Server, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRM_SIGNATURE_HEADER, CRM_TIMESTAMP_HEADER, handleCrmWebhook, signCrmWebhook } from '../api/webhooks/crm.ts';
-import { type User, handoffs } from '../db/schema.ts';
+import { CRM_SIGNATURE_HEADER, CRM_TIMESTAMP_HEADER, CRM_WEBHOOK_BODY_LIMIT, handleCrmWebhook, signCrmWebhook } from '../api/webhooks/crm.ts';
+import { type User, accounts, handoffs, revenueChanges } from '../db/schema.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
 import { silentLogger } from './support/graphql.ts';
@@ -59,7 +59,27 @@ describe('POST /webhooks/crm', () => {
     const [handoff] = await database.db.select().from(handoffs).where(eq(handoffs.opportunityId, 'opp-w1'));
     expect(handoff).toMatchObject({ aeId: ae.id, status: 'pending', goals: 'Consolidate three tools' });
     const again = await post(body);
-    expect(again).toEqual({ status: 200, body: { handoffId: handoff?.id, accountId: handoff?.accountId, created: false } });
+    expect(again).toEqual({
+      status: 200,
+      body: { kind: 'new_customer', handoffId: handoff?.id, accountId: handoff?.accountId, revenueChangeId: null, created: false },
+    });
+  });
+
+  it("an existing customer's expansion deal keeps the account as it is, makes no handoff, and records the expansion once", async () => {
+    const first = await post(JSON.stringify(deal('opp-w10')));
+    const accountId = String(first.body.accountId);
+    // The CRM sends the next deal of the same account: a new opportunity, more ARR, and its own name for it.
+    const expansion = { ...deal('opp-w11'), account: { ...deal('opp-w10').account, name: 'Renamed by the CRM', arrCents: 36_000_000 } };
+    const recorded = await post(JSON.stringify(expansion));
+    expect(recorded).toMatchObject({ status: 201, body: { kind: 'expansion', handoffId: null, accountId, created: true } });
+    const again = await post(JSON.stringify(expansion));
+    expect(again).toEqual({ status: 200, body: { ...recorded.body, created: false } });
+    const [account] = await database.db.select().from(accounts).where(eq(accounts.id, accountId));
+    expect(account).toMatchObject({ name: 'Webhook opp-w10', stageKey: 'onboarding', arrCents: 36_000_000 });
+    expect(await database.db.select().from(handoffs).where(eq(handoffs.accountId, accountId))).toHaveLength(1);
+    const ledger = await database.db.select().from(revenueChanges).where(eq(revenueChanges.accountId, accountId));
+    // The first deal's ARR never reached the ledger (no billing feed here): the expansion deal's MRR is its first entry.
+    expect(ledger.map((row) => [row.kind, row.mrrDeltaCents, row.externalId, row.id])).toEqual([['new', 3_000_000, 'opportunity:opp-w11', recorded.body.revenueChangeId]]);
   });
 
   it('refuses a wrong signature, a tampered body and a replayed old request with 401', async () => {
@@ -85,6 +105,31 @@ describe('POST /webhooks/crm', () => {
     expect(unknownAe).toMatchObject({ status: 400, body: { error: { code: 'BAD_USER_INPUT', field: 'aeEmail' } } });
     const badSegment = await post(JSON.stringify({ ...deal('opp-w4'), account: { ...deal('opp-w4').account, segment: 'huge' } }));
     expect(badSegment).toMatchObject({ status: 400, body: { error: { code: 'BAD_USER_INPUT', field: 'account.segment' } } });
+  });
+
+  it('refuses a NUL character as bad input naming the field, instead of failing with a 500', async () => {
+    const withNul = await post(JSON.stringify({ ...deal('opp-w5'), context: { goals: 'Consolidate\u0000tools' } }));
+    expect(withNul).toMatchObject({ status: 400, body: { error: { code: 'BAD_USER_INPUT', field: 'context.goals' } } });
+    expect(JSON.stringify(withNul.body)).toMatch(/context\.goals contains a NUL character.*Remove it/);
+    expect(await database.db.select().from(handoffs).where(eq(handoffs.opportunityId, 'opp-w5'))).toEqual([]);
+  });
+
+  it('refuses a body over its bound with 413, also when it comes chunked with no Content-Length', async () => {
+    const declared = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(CRM_WEBHOOK_BODY_LIMIT + 1) });
+    expect(declared.status).toBe(413);
+    // With no Content-Length, Node's client sends the body chunked; the handler stops reading once the bound is passed.
+    const chunked = await new Promise<{ status: number; json(): unknown }>((resolve, reject) => {
+      const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (part: Buffer) => parts.push(part));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, json: () => JSON.parse(Buffer.concat(parts).toString('utf8')) }));
+      });
+      request.on('error', reject);
+      for (let index = 0; index < 3; index += 1) request.write(Buffer.alloc(CRM_WEBHOOK_BODY_LIMIT / 2, 0x20));
+      request.end();
+    });
+    expect(chunked.status).toBe(413);
+    expect(chunked.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/one deal per request/) } });
   });
 
   it('answers 404 with what to set when no secret is configured', async () => {

@@ -2,7 +2,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { DIGEST_PAGE_SIZE, encodeDigestValue } from '../bot/views/digest.ts';
-import { type HealthStatus, type User, accountHealth, accounts, atRiskFollowUps, outbox } from '../db/schema.ts';
+import { type HealthStatus, type User, accountHealth, accounts, atRiskFollowUps, outbox, users } from '../db/schema.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
@@ -120,6 +120,32 @@ describe('the daily at-risk digest', () => {
     expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 0, retried: 0, parked: 0 });
   });
 
+  it('never lists an account without a score (not enough data), even one that had a score yesterday', async () => {
+    await withHealth('Lumen Labs', sam, 32, 'critical', 45, ['2 open urgent tickets, oldest 9 days']);
+    const silent = await createAccount(database.db, { name: 'Mute Mining', csmId: sam.id, stageKey: 'mature_adoption', contractEnd: day(20) });
+    await database.db.insert(accountHealth).values({
+      accountId: silent.id,
+      score: null,
+      status: 'insufficient_data',
+      scoreDayAgo: 90,
+      reasons: ['not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches'],
+      computedAt: now,
+      modelVersion: 1,
+    });
+
+    expect(await queueDailyDigest(database.db, { now })).toMatchObject({ items: 1 });
+    await lifeline.delivery.drainOnce();
+    const channel = fake.callsTo('chat.postMessage').find((call) => call.body.channel === AT_RISK_CHANNEL);
+    expect(textOf(channel)).toMatch(/: 1 account needs? attention, biggest drop first: Lumen Labs \(Critical 32, down 13\)$/);
+    expect(JSON.stringify(channel?.body.blocks)).toContain('1 Critical, 0 At risk.');
+    expect(JSON.stringify(fake.calls)).not.toContain('Mute Mining');
+    // Not listed, so never escalated the day after either.
+    now = new Date(now.getTime() + DAY_MS);
+    expect(await queueDailyDigest(database.db, { now })).toMatchObject({ items: 1, escalated: 1 });
+    const [followUp] = await database.db.select().from(atRiskFollowUps).where(eq(atRiskFollowUps.accountId, silent.id));
+    expect(followUp).toBeUndefined();
+  });
+
   it('with 300 at-risk accounts stays valid Block Kit: one page, a summary, and "show more" for the next', async () => {
     const owned = await Promise.all(
       Array.from({ length: 3 }, (_, index) => createUser(database.db, { role: 'csm', name: `Bulk CSM ${index}`, slackUserId: `UBULK000${index}` })),
@@ -199,6 +225,38 @@ describe('the daily at-risk digest', () => {
     expect(JSON.stringify(redrawn?.body.blocks)).toContain(':white_check_mark: Acknowledged by Sam Okafor');
     const [followUp] = await database.db.select().from(atRiskFollowUps).where(eq(atRiskFollowUps.accountId, account.id));
     expect(followUp?.acknowledgedBy).toBe(sam.id);
+  });
+
+  it("a manager acknowledges an at-risk account of a CSM who reports to them, shown by name; another manager is told whose it is", async () => {
+    const ruth = await createUser(database.db, { role: 'manager', name: 'Ruth Lead', slackUserId: 'URUTHLEAD1' });
+    const ivy = await createUser(database.db, { role: 'csm', name: 'Ivy Away', slackUserId: 'UIVYAWAY01' });
+    await database.db.update(users).set({ managerId: ruth.id }).where(eq(users.id, ivy.id));
+    const account = await withHealth('Harbor Labs', ivy, 32, 'critical', 55, ['Champion left']);
+    const value = encodeDigestValue({ accountId: account.id, csmId: null, page: 0 });
+    const click = (userId: string, actionId: string, id: string) =>
+      slack.blockAction(
+        buttonAction({
+          userId,
+          actionId,
+          blockId: `digest_item:${account.id}`,
+          value,
+          responseUrl: fake.responseUrl(id),
+          container: { type: 'message', channelId: AT_RISK_CHANNEL, messageTs: '1700000000.000300', isEphemeral: false },
+        }),
+      );
+    await click('UMGR0001', ActionIds.digestSnooze, 'maya-snooze');
+    const [refused] = await fake.waitForCalls('response_url', 1);
+    expect(textOf(refused)).toBe(
+      'Managers can acknowledge or snooze at-risk accounts only for accounts whose CSM or account executive reports to them, and Ivy Away reports to Ruth Lead. Ask that manager or an admin, or the people on Harbor Labs.',
+    );
+    expect(await database.db.select().from(atRiskFollowUps).where(eq(atRiskFollowUps.accountId, account.id))).toEqual([]);
+    fake.reset();
+
+    await click('URUTHLEAD1', ActionIds.digestAcknowledge, 'ruth-ack');
+    const [redrawn] = await fake.waitForCalls('response_url', 1);
+    expect(JSON.stringify(redrawn?.body.blocks)).toContain(':white_check_mark: Acknowledged by Ruth Lead');
+    const [followUp] = await database.db.select().from(atRiskFollowUps).where(eq(atRiskFollowUps.accountId, account.id));
+    expect(followUp?.acknowledgedBy).toBe(ruth.id);
   });
 
   it('Snooze hides the account for a week, from the redrawn digest and from the next ones', async () => {

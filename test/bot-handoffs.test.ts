@@ -2,7 +2,7 @@ import type { BlockAction, DatepickerAction } from '@slack/bolt';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
-import { type User, handoffs, outbox } from '../db/schema.ts';
+import { type User, handoffs, outbox, users } from '../db/schema.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
 import { getHandoff, recordClosedWon } from '../domain/handoffs.ts';
 import type { Lifeline } from '../server.ts';
@@ -49,6 +49,7 @@ async function closedWon(name: string, closedWonAt = new Date()) {
     context: { goals: 'Cut onboarding time for new hires in half.', promises: 'SSO by January.', stakeholders: 'Dana (VP People), champion', risks: null },
     actor: { userId: null, role: 'integration', label: 'CRM' },
   });
+  if (!handoff) throw new Error(`${name} was recorded as an existing customer: no handoff`);
   return handoff;
 }
 
@@ -204,5 +205,30 @@ describe('the new-customer handoff', () => {
     expect(rows.filter((row) => row.payload.handoffId === handoff.id)).toHaveLength(1);
     expect(manager.role).toBe('manager');
     await database.db.update(handoffs).set({ status: 'completed' }).where(eq(handoffs.id, handoff.id));
+  });
+
+  // Last: a second manager changes who hears about overdue handoffs (every manager, for owners who report to nobody).
+  it("in Slack, only the absent AE's own manager may confirm for them, and the handoff keeps who confirmed", async () => {
+    const ruth = await createUser(database.db, { role: 'manager', name: 'Ruth Lead', slackUserId: 'URUTHLEAD1' });
+    await database.db.update(users).set({ managerId: ruth.id }).where(eq(users.id, ae.id));
+    try {
+      const handoff = await closedWon('Northwind Dental');
+      await fake.waitForCalls('chat.postMessage', 1);
+      const ts = (await sentRow(`handoff:${handoff.id}:v1`)).slackTs ?? '';
+      await handoffButton('UMGR0001', ActionIds.handoffConfirm, handoff.id, ts);
+      const [reply] = await fake.waitForCalls('response_url', 1);
+      expect(reply?.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+      expect(String(reply?.body.text)).toMatch(
+        /^Managers can confirm handoffs only for accounts whose CSM or account executive reports to them, and Tom Becker reports to Ruth Lead\. Ask that manager or an admin/,
+      );
+      expect(await getHandoff(database.db, handoff.id)).toMatchObject({ status: 'pending', confirmedBy: null });
+
+      await handoffButton('URUTHLEAD1', ActionIds.handoffConfirm, handoff.id, ts);
+      const [updated] = await fake.waitForCalls('chat.update', 1);
+      expect(blocksJson(updated)).toContain('Context confirmed; waiting for the CSM to accept');
+      expect(await getHandoff(database.db, handoff.id)).toMatchObject({ status: 'confirmed', aeId: ae.id, confirmedBy: ruth.id });
+    } finally {
+      await database.db.update(users).set({ managerId: null }).where(eq(users.id, ae.id));
+    }
   });
 });

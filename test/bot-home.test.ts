@@ -42,7 +42,7 @@ describe('App Home', () => {
       context: {},
       actor: { userId: null, role: 'integration', label: 'CRM' },
     });
-    expect(handoff.status).toBe('pending');
+    expect(handoff?.status).toBe('pending');
 
     const response = await slack.event(appHomeOpenedEvent({ userId: 'UCSM0001' }));
     expect(response.status).toBe(200);

@@ -2,11 +2,12 @@ import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
 import { type User, slackMessages, stageTransitions } from '../db/schema.ts';
+import { recordClosedWon } from '../domain/handoffs.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, type RecordedCall, validateView } from './support/fake-slack.ts';
-import { type SlackRequestClient, type ViewStateValues, buttonAction, slashCommand, staticSelectAction, viewSubmissionPayload } from './support/slack-requests.ts';
+import { type SlackRequestClient, type ViewStateValues, slashCommand, staticSelectAction, viewSubmissionPayload } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
 const HANDOFF_CHANNEL = 'C0HANDOFF1';
@@ -171,45 +172,60 @@ describe('moving a stage backward or to Churned', () => {
   });
 });
 
-describe('the audit note of a move', () => {
-  it('goes into the thread of the card shared in the channel', async () => {
-    const account = await createAccount(database.db, { name: 'Tidewater Mills', csmId: csm.id, stageKey: 'onboarding' });
-    const card = await openCard('UCSM0001', 'Tidewater Mills');
-    await slack.blockAction(
-      buttonAction({
-        userId: 'UCSM0001',
-        actionId: ActionIds.shareCard,
-        blockId: card.blockId,
-        value: account.id,
-        responseUrl: card.responseUrl,
-        container: { type: 'message', channelId: 'C0SHARED01', messageTs: '1700000000.000200', isEphemeral: true },
-      }),
+describe('who may move a stage from the card', () => {
+  it('an account executive cannot skip from Pre-onboarding to Mature adoption, and is told the one move they may make', async () => {
+    const ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker', slackUserId: 'UAE00001' });
+    const account = await createAccount(database.db, { name: 'Harbor Freight Co', csmId: csm.id, aeId: ae.id, stageKey: 'pre_onboarding' });
+    const card = await openCard('UAE00001', 'Harbor Freight Co');
+    expect((await selectStage('UAE00001', card, 'mature_adoption')).status).toBe(200);
+    const [reply] = await fake.waitForCalls('response_url', 1);
+    expect(reply?.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect(String(reply?.body.text)).toContain(
+      'Account executives may move their own accounts only from Pre-onboarding one step forward (to Onboarding), so Harbor Freight Co cannot go to Mature adoption. ' +
+        'Move it to Onboarding, or ask its CSM or a manager to make this move.',
     );
-    const [shared] = await fake.waitForCalls('chat.postMessage', 1);
-    await fake.waitForCalls('response_url', 1);
-    // The share recorded the posted card as the account's thread.
-    const [thread] = await database.db.select().from(slackMessages).where(eq(slackMessages.messageKey, `account:${account.id}`));
-    expect(thread?.channel).toBe('C0SHARED01');
-    const sharedTs = thread?.ts ?? '';
+    expect(fake.callsTo('views.open')).toEqual([]);
+    expect(await historyOf(account.id)).toHaveLength(1);
+
     fake.reset();
-    await slack.blockAction(
-      staticSelectAction({
-        userId: 'UCSM0001',
-        actionId: ActionIds.stageSelect,
-        blockId: cardBlockIdIn(shared),
-        selectedValue: 'implementation',
-        responseUrl: fake.responseUrl('shared-move'),
-        container: { type: 'message', channelId: 'C0SHARED01', messageTs: sharedTs, isEphemeral: false },
-        message: { blocks: [], text: 'card', ts: sharedTs },
-      }),
-    );
-    await fake.waitForCalls('chat.update', 1);
+    await selectStage('UAE00001', card, 'onboarding');
+    const [redrawn] = await fake.waitForCalls('response_url', 1);
+    expect(cardBlockIdIn(redrawn)).toBe(`account_card:${account.id}:2`);
+    expect((await historyOf(account.id)).map((row) => [row.toStage, row.actorId])).toEqual([
+      ['pre_onboarding', null],
+      ['onboarding', ae.id],
+    ]);
+  });
+});
+
+describe('the audit note of a move', () => {
+  it("is a reply to the account's handoff message in the handoff channel: the bot's first post about the account there", async () => {
+    const ae = await createUser(database.db, { role: 'ae', name: 'Tia Adams', slackUserId: 'UAE00077' });
+    const won = await recordClosedWon(database.db, {
+      opportunityId: 'opp-thread-1',
+      account: { externalId: 'crm-thread-1', name: 'Tidewater Mills', segment: 'smb', arrCents: 1_200_000 },
+      aeId: ae.id,
+      csmId: csm.id,
+      closedWonAt: new Date(),
+      context: {},
+      actor: { userId: null, role: 'integration', label: 'CRM' },
+    });
+    expect(await lifeline.delivery.drainOnce()).toMatchObject({ sent: 1, parked: 0 });
+    const [handoffPost] = fake.callsTo('chat.postMessage');
+    expect(handoffPost?.body.channel).toBe(HANDOFF_CHANNEL);
+    const [handoffMessage] = await database.db.select().from(slackMessages).where(eq(slackMessages.messageKey, `handoff:${won.handoff?.id ?? ''}`));
+    fake.reset();
+
+    const card = await openCard('UCSM0001', 'Tidewater Mills');
+    await selectStage('UCSM0001', card, 'implementation');
+    await fake.waitForCalls('response_url', 1);
     expect(await lifeline.delivery.drainOnce()).toMatchObject({ sent: 1 });
     const [note] = fake.callsTo('chat.postMessage');
     expect(note?.outcome).toBe('ok');
-    expect(note?.body.channel).toBe('C0SHARED01');
-    expect(note?.body.thread_ts).toBe(sharedTs);
+    expect(note?.body.channel).toBe(HANDOFF_CHANNEL);
+    expect(note?.body.thread_ts).toBe(handoffMessage?.ts);
     expect(note?.body.text).toBe('Sam Okafor moved Tidewater Mills from Onboarding to Implementation');
+    expect(won.account.id).toBeTruthy();
   });
 });
 

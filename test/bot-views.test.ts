@@ -195,6 +195,25 @@ describe('Block Kit builders with large inputs', () => {
     expect(JSON.stringify(empty)).toContain('No accounts are assigned to you yet.');
   });
 
+  it('App Home shows an account without a score as not enough data, apart from one never computed', () => {
+    const stages = defaultStages;
+    const noSignal = { accountId: 'a', score: null, status: 'insufficient_data' as const, scoreDayAgo: 60, scoreWeekAgo: 70, reasons: [], components: null, computedAt: now, modelVersion: 1, note: null, facts: null, scoreDayAgoFrom: null, scoreDayAgoUntil: null, scoreWeekAgoFrom: null, scoreWeekAgoUntil: null };
+    const book: Book = {
+      accounts: [
+        { account: account(1, { name: 'Quiet Co', stageKey: 'onboarding' }), health: noSignal },
+        { account: account(2, { name: 'Fresh Co', stageKey: 'onboarding' }), health: null },
+      ],
+      handoffsWaiting: [],
+      renewals: [],
+      atRisk: [],
+    };
+    const home = appHome({ user: person, book, stages, now });
+    expect(validateView(home)).toEqual([]);
+    const json = JSON.stringify(home);
+    expect(json).toContain('Quiet Co · :white_circle: Not enough data\\n');
+    expect(json).toContain('Fresh Co · _no health score yet_');
+  });
+
   it('the renewals answer fits with 500 renewals', () => {
     const message = renewalsMessage(Array.from({ length: 500 }, (_, index) => account(index)), now, 90);
     expect(validateBlocks(message.blocks, 'message')).toEqual([]);

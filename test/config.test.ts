@@ -97,4 +97,23 @@ describe('configuration', () => {
     expect(parseConfig({ CRM_WEBHOOK_SECRET: 'a-shared-secret-of-32-characters' }).crmWebhookSecret).toBe('a-shared-secret-of-32-characters');
     expect(() => parseConfig({ CRM_WEBHOOK_SECRET: 'short' })).toThrowError(/CRM_WEBHOOK_SECRET must be at least 24 characters/);
   });
+
+  it('lets no other origin call the API from a browser unless LIFELINE_CORS_ORIGINS lists it, and refuses what is not an origin', () => {
+    expect(parseConfig({}).corsOrigins).toEqual([]);
+    expect(parseConfig({ LIFELINE_CORS_ORIGINS: ' https://dash.example.com, http://localhost:5173 ' }).corsOrigins).toEqual([
+      'https://dash.example.com',
+      'http://localhost:5173',
+    ]);
+    let caught: unknown;
+    try {
+      parseConfig({ LIFELINE_CORS_ORIGINS: 'https://dash.example.com/, *, dash.example.com, https://ok.example.com' });
+    } catch (error) {
+      caught = error;
+    }
+    const problems = caught instanceof ConfigError ? caught.problems : [];
+    expect(problems).toHaveLength(3);
+    for (const wrong of ['https://dash.example.com/', '*', 'dash.example.com']) {
+      expect(problems.join('\n')).toContain(`LIFELINE_CORS_ORIGINS must list origins such as https://dash.example.com, separated by commas (scheme, host and optional port; no path, no trailing slash): "${wrong}" is not one`);
+    }
+  });
 });

@@ -47,6 +47,7 @@ describe('escalations follow reporting lines', () => {
       });
     const managed = await deal('Managed Co', ivy.id);
     const unmanaged = await deal('Unmanaged Co', noah.id);
+    if (!managed.handoff || !unmanaged.handoff) throw new Error('A new account was recorded as an existing customer: no handoff');
 
     expect(await queueOverdueHandoffs(db, { now: new Date() })).toEqual({ overdueHandoffs: 2 });
     const sent = await targetsOf('handoff_overdue');

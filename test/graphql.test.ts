@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { sql } from 'drizzle-orm';
+import { and, asc, eq, like, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printLifelineSchema } from '../api/schema.ts';
-import type { Account, User } from '../db/schema.ts';
+import { type Account, type User, outbox, stageTransitions } from '../db/schema.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
@@ -197,6 +197,46 @@ describe('moving a stage through GraphQL', () => {
           accountVersion: 2,
         },
       },
+    });
+  });
+
+  it('queues the same audit note for the Slack channel as a move made in Slack', async () => {
+    const account = await createAccount(database.db, { stageKey: 'onboarding', name: 'Audited Inc' });
+    const response = await api.request(MOVE, { input: { accountId: account.id, toStage: 'implementation', expectedVersion: 1 } }, managerToken);
+    expect(response.body.errors).toBeUndefined();
+    const [transition] = await database.db.select().from(stageTransitions).where(and(eq(stageTransitions.accountId, account.id), eq(stageTransitions.accountVersion, 2)));
+    const notes = await database.db.select().from(outbox).where(like(outbox.dedupeKey, `stage_audit:${account.id}:%`));
+    expect(notes.map((note) => [note.kind, note.target, note.payload])).toEqual([
+      ['stage_audit', 'channel:handoffs', { accountId: account.id, transitionId: transition?.id }],
+    ]);
+  });
+
+  it('answers BAD_USER_INPUT on `reason`, saying why, to a backward move or a move to Churned without one, and moves nothing', async () => {
+    for (const [from, to, says] of [
+      ['early_adoption', 'onboarding', 'Moving Reasonless early_adoption backward needs a reason, so the team knows why.'],
+      ['mature_adoption', 'churned', 'Moving Reasonless mature_adoption to Churned needs a reason, so the team knows why.'],
+    ] as const) {
+      const account = await createAccount(database.db, { stageKey: from, name: `Reasonless ${from}` });
+      const response = await api.request(MOVE, { input: { accountId: account.id, toStage: to, expectedVersion: 1, reason: '  ' } }, managerToken);
+      expect(response.body.errors?.[0]).toMatchObject({ message: says, extensions: { code: 'BAD_USER_INPUT', field: 'reason' } });
+      const history = await database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, account.id)).orderBy(asc(stageTransitions.accountVersion));
+      expect(history).toHaveLength(1);
+      expect(await database.db.select().from(outbox).where(like(outbox.dedupeKey, `stage_audit:${account.id}:%`))).toEqual([]);
+
+      const moved = await api.request(MOVE, { input: { accountId: account.id, toStage: to, expectedVersion: 1, reason: 'Budget cut' } }, managerToken);
+      expect(moved.body.data).toMatchObject({ moveAccountStage: { account: { version: 2, stage: { key: to } }, transition: { reason: 'Budget cut' } } });
+    }
+  });
+
+  it('answers FORBIDDEN to a CSM skipping a stage on their own account, naming the moves they may make', async () => {
+    const account = await createAccount(database.db, { stageKey: 'onboarding', csmId: csm.id, name: 'Skipper Co' });
+    const token = await createToken(database.db, 'csm', csm);
+    const response = await api.request(MOVE, { input: { accountId: account.id, toStage: 'mature_adoption', expectedVersion: 1 } }, token);
+    expect(response.body.errors?.[0]).toMatchObject({
+      message:
+        'As its CSM you may move Skipper Co one step forward (to Implementation), back to any earlier stage, or to Churned, so not straight to Mature adoption. ' +
+        'Move it one stage at a time, or ask a manager to make this move.',
+      extensions: { code: 'FORBIDDEN' },
     });
   });
 

@@ -106,4 +106,37 @@ describe('health through the API', () => {
     expect(refreshed.score).toBeLessThan(70);
     expect(refreshed.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/1 open urgent ticket/), expect.stringMatching(/NPS 3 from the champion/)]));
   });
+
+  it('says insufficient_data with a null score for an account with no customer signal, null health for one never computed, and scores the first after a ticket', async () => {
+    const { db } = database;
+    const empty = await createAccount(db, { name: 'Empty Signals Co', stageKey: 'onboarding', enteredAt: daysBefore(new Date(), 3) });
+    const fresh = await createAccount(db, { name: 'Never Computed Co', stageKey: 'onboarding' });
+    await recomputeHealth(db, { accountIds: [empty.id] });
+    const refresher = createHealthRefresher({ db, logger: silentLogger, delayMs: 60_000 });
+    const client = createGraphqlClient(db, { onSignals: (ids) => refresher.touch(ids) });
+    const viewer = await createToken(db, 'viewer');
+    const health = async (id: string) => {
+      const response = await client.request(`query ($id: ID!) { account(id: $id) { health { score status dropOverWeek components { name score weight } } } }`, { id }, viewer);
+      expect(response.body.errors).toBeUndefined();
+      return (response.body.data?.account as { health: unknown }).health;
+    };
+    expect(await health(empty.id)).toEqual({
+      score: null,
+      status: 'insufficient_data',
+      dropOverWeek: null,
+      components: ['usage', 'support', 'nps', 'engagement'].map((name) => ({ name, score: null, weight: 0 })),
+    });
+    expect(await health(fresh.id)).toBeNull();
+
+    const ticket = await client.request(
+      `mutation ($account: ID!, $at: DateTime!) { recordTicket(accountId: $account, severity: high, subject: "Login loop", openedAt: $at) { id } }`,
+      { account: empty.id, at: new Date(Date.now() - 60_000).toISOString() },
+      await createToken(db, 'integration'),
+    );
+    expect(ticket.body.errors).toBeUndefined();
+    await refresher.stop();
+    // A ticket is customer signal: support just under 85 (a high ticket a minute old costs a little over 15), and
+    // now the SLA (3 days of 14: 100) counts beside it as engagement. (85 + 100) / 2, just under 92.5.
+    expect(await health(empty.id)).toMatchObject({ score: 92, status: 'healthy' });
+  });
 });

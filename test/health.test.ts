@@ -136,7 +136,7 @@ describe('health score', () => {
     expect(health.reasons.at(-1)).toBe('no support or engagement data: scored on usage, NPS/CSAT');
   });
 
-  it('removes the score of an account left with no data at all, keeps its history, and scores it again on a new signal', async () => {
+  it('an account left with no data at all says not enough data instead of a stale score, keeps its history, and is scored again on a new signal', async () => {
     const { db } = database;
     // A stage without an SLA, no tickets, no touches: usage is all there is, and it ages out of the 6-week window.
     const account = await createAccount(db, { stageKey: 'mature_adoption' });
@@ -146,19 +146,29 @@ describe('health score', () => {
     const before = await scoreOf(account.id);
 
     const gone = await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
-    expect(gone).toMatchObject({ accounts: 0, scoresRemoved: 1, statusChanges: 0, historyRows: 0, rowsWritten: 0 });
-    expect(await getAccountHealth(db, account.id, { now: NOW })).toBeNull();
-    const history = await db.select().from(healthScores).where(eq(healthScores.accountId, account.id));
-    expect(history.map((point) => point.score)).toEqual([before.score]);
-    // Nothing left to remove the next time.
-    expect(await recomputeHealth(db, { now: new Date(NOW.getTime() + 3_600_000), accountIds: [account.id] })).toMatchObject({ accounts: 0, scoresRemoved: 0 });
+    expect(gone).toMatchObject({ accounts: 0, insufficientData: 1, scoresRemoved: 1, statusChanges: 1, historyRows: 1, rowsWritten: 1 });
+    const insufficient = await scoreOf(account.id);
+    expect(insufficient).toMatchObject({ status: 'insufficient_data', score: null, dropSinceYesterday: null, dropSinceLastWeek: null });
+    expect(insufficient.reasons).toEqual(['not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches']);
+    const history = await db.select().from(healthScores).where(eq(healthScores.accountId, account.id)).orderBy(healthScores.computedAt);
+    expect(history.map((point) => [point.score, point.status])).toEqual([
+      [before.score, before.status],
+      [null, 'insufficient_data'],
+    ]);
+    // Nothing new to say the next time.
+    expect(await recomputeHealth(db, { now: new Date(NOW.getTime() + 3_600_000), accountIds: [account.id] })).toMatchObject({
+      accounts: 0,
+      scoresRemoved: 0,
+      historyRows: 0,
+      rowsWritten: 0,
+    });
 
     await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 2 });
     const later = new Date(NOW.getTime() + 2 * 3_600_000);
-    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ accounts: 1, scoresRemoved: 0, historyRows: 1 });
+    expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ accounts: 1, insufficientData: 0, scoresRemoved: 0, historyRows: 1 });
     const again = await scoreOf(account.id);
     expect(again.reasons.at(-1)).toBe('no usage or NPS/CSAT or engagement data: scored on support');
-    expect(again.history.map((point) => point.score)).toEqual([again.score, before.score]);
+    expect(again.history.map((point) => point.score)).toEqual([again.score, null, before.score]);
   });
 
   it('uses the admin-edited thresholds and weights of the account segment', async () => {
@@ -341,7 +351,10 @@ describe('what a score says, compared without writing it out', () => {
     expect(await recomputeHealth(db, { now: later, accountIds: [account.id] })).toMatchObject({ historyRows: 0, rowsWritten: 1 });
     const health = await scoreOf(account.id);
     expect(health.reasons).toContain('15 days in Pilot sign-off, past its 10-day SLA');
-    expect(health.components?.engagement.detail).toBe('no CSM touch recorded; 15 days in Pilot sign-off (SLA 10 days)');
+    // Its stage SLA is all it has, which is no customer signal: not enough data for a score, in the stage's new name.
+    expect(health.components?.engagement.detail).toBe(
+      'no CSM touch recorded; time in stage alone is not scored (15 days in Pilot sign-off, SLA 10 days): not enough data for a score',
+    );
     expect(health.computedAt).toEqual(NOW);
     expect(health.history).toHaveLength(1);
   });

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
@@ -20,14 +21,84 @@ const manifestSchema = z.object({
   }),
 });
 
+async function readManifest() {
+  return manifestSchema.parse(parse(await readFile(new URL('../manifest.yml', import.meta.url), 'utf8')));
+}
+
+/**
+ * The bot-token scopes each Web API method needs, from Slack's method reference. A method the code starts to
+ * call must be added here, which makes whoever adds it decide its scope and update manifest.yml.
+ */
+const METHOD_SCOPES: Record<string, string[]> = {
+  'auth.test': [],
+  'chat.postMessage': ['chat:write'],
+  'chat.update': ['chat:write'],
+  'chat.postEphemeral': ['chat:write'],
+  'chat.delete': ['chat:write'],
+  'views.open': [],
+  'views.push': [],
+  'views.update': [],
+  'views.publish': [],
+  'conversations.open': ['im:write'],
+  // Delivery posts to public and private channels and DMs, so it may need to read any of the three.
+  'conversations.history': ['channels:history', 'groups:history', 'im:history'],
+  'conversations.replies': ['channels:history', 'groups:history', 'im:history'],
+  'users.info': ['users:read'],
+  'users.lookupByEmail': ['users:read.email'],
+};
+
+/**
+ * Requested before anything calls them: linking people by email will call users.lookupByEmail and users.info,
+ * and a scope added later makes every workspace approve the app again.
+ */
+const REQUESTED_AHEAD = ['users:read', 'users:read.email'];
+
+const SOURCE_DIRS = ['bot', 'domain', 'jobs', 'api', 'db'];
+const SOURCE_FILES = ['server.ts', 'main.ts', 'config.ts'];
+
+async function sourceFiles(): Promise<string[]> {
+  const root = new URL('..', import.meta.url).pathname;
+  const files: string[] = [];
+  for (const dir of SOURCE_DIRS) {
+    const entries = await readdir(join(root, dir), { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const entry of entries) if (entry.isFile() && entry.name.endsWith('.ts')) files.push(join(entry.parentPath, entry.name));
+  }
+  for (const file of SOURCE_FILES) files.push(join(root, file));
+  return files;
+}
+
+/** Every `<something>client.<family>.<method>(` call in Lifeline's own code. */
+async function calledMethods(): Promise<Set<string>> {
+  const methods = new Set<string>();
+  for (const file of await sourceFiles()) {
+    const source = await readFile(file, 'utf8').catch(() => '');
+    for (const match of source.matchAll(/\b\w*[cC]lient\.([a-z]+)\.([A-Za-z]+)\(/g)) methods.add(`${match[1]}.${match[2]}`);
+  }
+  return methods;
+}
+
 describe('manifest.yml', () => {
-  it('describes the app Lifeline serves: /lifeline, interactivity and events at /slack/events, and the scopes it uses', async () => {
-    const manifest = manifestSchema.parse(parse(await readFile(new URL('../manifest.yml', import.meta.url), 'utf8')));
+  it('describes the app Lifeline serves: /lifeline, interactivity and events at /slack/events', async () => {
+    const manifest = await readManifest();
     const command = manifest.features.slash_commands.find((candidate) => candidate.command === '/lifeline');
     expect(new URL(command?.url ?? 'http://missing').pathname).toBe(SLACK_EVENTS_PATH);
     expect(new URL(manifest.settings.interactivity.request_url).pathname).toBe(SLACK_EVENTS_PATH);
     expect(new URL(manifest.settings.event_subscriptions.request_url).pathname).toBe(SLACK_EVENTS_PATH);
     expect(manifest.settings.event_subscriptions.bot_events).toContain('app_home_opened');
-    expect(manifest.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['chat:write', 'commands', 'im:write', 'users:read', 'users:read.email']));
+  });
+
+  it('asks a workspace for exactly the scopes the code needs, plus users:read and users:read.email for linking people', async () => {
+    const manifest = await readManifest();
+    const methods = await calledMethods();
+    // The inventory found the calls Lifeline is known to make, so an empty or broken scan cannot pass.
+    expect([...methods]).toEqual(expect.arrayContaining(['chat.postMessage', 'chat.update', 'views.open', 'views.publish', 'conversations.history']));
+    const unknown = [...methods].filter((method) => !(method in METHOD_SCOPES));
+    expect(unknown, 'methods called without a known scope: add them to METHOD_SCOPES').toEqual([]);
+
+    const needed = new Set<string>(REQUESTED_AHEAD);
+    for (const method of methods) for (const scope of METHOD_SCOPES[method] ?? []) needed.add(scope);
+    // A slash command needs `commands`.
+    if (manifest.features.slash_commands.length > 0) needed.add('commands');
+    expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
   });
 });

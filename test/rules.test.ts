@@ -2,7 +2,9 @@ import { and, eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
 import { accounts, firstValues, handoffs, outbox, ruleFirings, stageTransitions } from '../db/schema.ts';
+import { actorFromUser } from '../domain/actors.ts';
 import { recomputeHealth } from '../domain/health.ts';
+import { moveAccountStage } from '../domain/lifecycle.ts';
 import { runRules } from '../domain/rules.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
@@ -161,5 +163,65 @@ describe('rules over signals', () => {
     });
     const alerts = await alertsOf(db, account.id, 'first_value');
     expect(alerts.map((row) => row.target)).toEqual([`user:${csm.id}`]);
+  });
+
+  it('a CSM who moved the account back after the rule moved it forward keeps it in Implementation on later runs', async () => {
+    const { db } = database;
+    const csm = await createUser(db, { role: 'csm' });
+    const account = await createAccount(db, { stageKey: 'implementation', csmId: csm.id, enteredAt: daysBefore(NOW, 10) });
+    await db.insert(firstValues).values({ accountId: account.id, reachedAt: daysBefore(NOW, 3), description: 'first report shipped' });
+    await runRules(db, { now: daysBefore(NOW, 2) });
+    const [forward] = await db.select().from(accounts).where(eq(accounts.id, account.id));
+    expect(forward).toMatchObject({ stageKey: 'early_adoption', version: 2 });
+
+    await moveAccountStage(db, {
+      accountId: account.id,
+      toStage: 'implementation',
+      expectedVersion: 2,
+      actor: actorFromUser(csm),
+      source: 'slack',
+      reason: 'The report runs only in their sandbox; not live yet.',
+      occurredAt: daysBefore(NOW, 1),
+    });
+    await runTwice(db);
+
+    const [after] = await db.select().from(accounts).where(eq(accounts.id, account.id));
+    expect(after).toMatchObject({ stageKey: 'implementation', version: 3 });
+    const history = await db.select().from(stageTransitions).where(eq(stageTransitions.accountId, account.id)).orderBy(stageTransitions.accountVersion);
+    expect(history.map((row) => [row.toStage, row.source])).toEqual([
+      ['implementation', 'import'],
+      ['early_adoption', 'rule'],
+      ['implementation', 'slack'],
+    ]);
+    expect(await firingsOf(db, account.id, 'first_value')).toHaveLength(1);
+  });
+
+  it('does not move an account forward that a person moved back to Implementation after first value was reached, nor record a firing', async () => {
+    const { db } = database;
+    const csm = await createUser(db, { role: 'csm' });
+    const account = await createAccount(db, { stageKey: 'early_adoption', csmId: csm.id, enteredAt: daysBefore(NOW, 20) });
+    await db.insert(firstValues).values({ accountId: account.id, reachedAt: daysBefore(NOW, 3), description: 'first report shipped' });
+    await moveAccountStage(db, {
+      accountId: account.id,
+      toStage: 'implementation',
+      expectedVersion: 1,
+      actor: actorFromUser(csm),
+      source: 'slack',
+      reason: 'Rollout stalled after the pilot team left.',
+      occurredAt: daysBefore(NOW, 2),
+    });
+    // A move into Implementation made before first value was reached is no decision against it: the rule still acts.
+    const earlier = await createAccount(db, { stageKey: 'onboarding', csmId: csm.id, enteredAt: daysBefore(NOW, 20) });
+    await moveAccountStage(db, { accountId: earlier.id, toStage: 'implementation', expectedVersion: 1, actor: actorFromUser(csm), source: 'slack', occurredAt: daysBefore(NOW, 5) });
+    await db.insert(firstValues).values({ accountId: earlier.id, reachedAt: daysBefore(NOW, 3), description: 'first report shipped' });
+
+    await runTwice(db);
+
+    const [kept] = await db.select().from(accounts).where(eq(accounts.id, account.id));
+    expect(kept?.stageKey).toBe('implementation');
+    expect(await firingsOf(db, account.id, 'first_value')).toHaveLength(0);
+    expect(await alertsOf(db, account.id, 'first_value')).toHaveLength(0);
+    const [advanced] = await db.select().from(accounts).where(eq(accounts.id, earlier.id));
+    expect(advanced?.stageKey).toBe('early_adoption');
   });
 });

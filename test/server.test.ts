@@ -48,6 +48,20 @@ describe('the HTTP server', () => {
   });
 });
 
+describe('CORS by default', () => {
+  it('no other web origin may call the API from a browser: its requests and preflights get no CORS headers', async () => {
+    const foreign = 'https://evil.example';
+    const response = await fetch(`${lifeline.url}/graphql?query=${encodeURIComponent('{ stages { key } }')}`, { headers: { accept: 'application/json', origin: foreign } });
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+    const preflight = await fetch(`${lifeline.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: foreign, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
 describe('local mode (no SLACK_BOT_TOKEN)', () => {
   it('answers the Web API like Slack, prints messages readably and keeps them for the preview page', async () => {
     expect(lifeline.localSlack).toBeDefined();

@@ -6,7 +6,17 @@ import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
-import { type SlackRequestClient, buttonAction, createSlackClient, slashCommand, staticSelectAction, viewSubmissionPayload } from './support/slack-requests.ts';
+import {
+  type SlackRequestClient,
+  clickedButton,
+  clickedStaticSelect,
+  createSlackClient,
+  ephemeralBlockAction,
+  messageBlockAction,
+  slashCommand,
+  staticSelectAction,
+  viewSubmissionPayload,
+} from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
 
@@ -153,40 +163,38 @@ describe('moving a stage from the card', () => {
     expect(history[1]).toMatchObject({ fromStage: 'onboarding', toStage: 'implementation', source: 'slack', actorId: csm.id, actorLabel: 'Sam Okafor' });
   });
 
-  it('a card shared in the channel is updated with chat.update', async () => {
+  it('a card shared in the conversation is posted for everyone and later redrawn in place through the click', async () => {
     const account = await createAccount(database.db, { name: 'Cobalt Logistics', csmId: csm.id, stageKey: 'implementation' });
     const card = await openCard('UCSM0001', 'Cobalt Logistics');
     await slack.blockAction(
-      buttonAction({
-        userId: 'UCSM0001',
-        actionId: ActionIds.shareCard,
-        blockId: card.blockId,
-        value: account.id,
-        responseUrl: card.responseUrl,
-        container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000200', isEphemeral: true },
-      }),
+      ephemeralBlockAction(
+        { userId: 'UCSM0001', channelId: 'C0001', responseUrl: card.responseUrl },
+        clickedButton({ actionId: ActionIds.shareCard, blockId: card.blockId, value: account.id }),
+      ),
     );
-    const [posted] = await fake.waitForCalls('chat.postMessage', 1);
-    expect(posted?.body.channel).toBe('C0001');
-    expect(posted?.warnings).toEqual([]);
-    const sharedBlockId = cardBlockIdIn(posted);
-    const ts = '1700000000.000300';
+    const [shared, removed] = await fake.waitForCalls('response_url', 2);
+    expect(shared?.body).toMatchObject({ response_type: 'in_channel', replace_original: false });
+    expect(shared?.warnings).toEqual([]);
+    expect(removed?.body).toEqual({ delete_original: true });
+    const sharedBlockId = cardBlockIdIn(shared);
+    // A shared card does not offer to share itself again.
+    expect(JSON.stringify(shared?.body.blocks)).not.toContain(ActionIds.shareCard);
+    fake.reset();
 
+    const ts = '1700000000.000300';
+    const clicked = fake.responseUrl('shared-card');
     await slack.blockAction(
-      staticSelectAction({
-        userId: 'UCSM0001',
-        actionId: ActionIds.stageSelect,
-        blockId: sharedBlockId,
-        selectedValue: 'early_adoption',
-        responseUrl: fake.responseUrl('shared-card'),
-        container: { type: 'message', channelId: 'C0001', messageTs: ts, isEphemeral: false },
-        message: { blocks: [], text: 'card', ts },
-      }),
+      messageBlockAction(
+        { userId: 'UCSM0001', channelId: 'C0001', messageTs: ts, responseUrl: clicked, text: 'card' },
+        clickedStaticSelect({ actionId: ActionIds.stageSelect, blockId: sharedBlockId, selectedValue: 'early_adoption' }),
+      ),
     );
-    const [update] = await fake.waitForCalls('chat.update', 1);
-    expect(update?.body).toMatchObject({ channel: 'C0001', ts });
-    expect(update?.outcome).toBe('ok');
+    const [update] = await fake.waitForCalls('response_url', 1);
+    expect(update?.responseId).toBe('shared-card');
+    expect(update?.body).toMatchObject({ replace_original: true });
+    expect(update?.body).not.toHaveProperty('response_type');
     expect(cardBlockIdIn(update)).toBe(`account_card:${account.id}:2`);
+    expect(JSON.stringify(update?.body.blocks)).not.toContain(ActionIds.shareCard);
     const [row] = await database.db.select().from(accounts).where(eq(accounts.id, account.id));
     expect(row?.stageKey).toBe('early_adoption');
   });

@@ -72,6 +72,31 @@ describe('the account card', () => {
     expect(validateBlocks(card.blocks, 'message')).toEqual([]);
   });
 
+  it('says not enough data, with no score and no trend, for an account recomputed without customer signal', () => {
+    const onboarding = defaultStages.find((stage) => stage.key === 'onboarding');
+    if (!onboarding) throw new Error('no onboarding stage');
+    const reason = 'not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches';
+    const health = {
+      accountId: 'a',
+      score: null,
+      status: 'insufficient_data' as const,
+      scoreDayAgo: 70,
+      scoreWeekAgo: 81,
+      reasons: [reason],
+      computedAt: now,
+      modelVersion: 1,
+      note: null,
+      components: null,
+    };
+    const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, now });
+    const json = JSON.stringify(card.blocks);
+    expect(json).toContain('*Health*\\n:white_circle: Not enough data"');
+    expect(json).toContain(reason);
+    expect(json).not.toContain('this week');
+    expect(card.text).toContain('health Not enough data, ARR');
+    expect(validateBlocks(card.blocks, 'message')).toEqual([]);
+  });
+
   it('stays within Slack limits with 150 stages, huge names and a long reason, and escapes what people typed', () => {
     const stages: LifecycleStage[] = Array.from({ length: 150 }, (_, index) => ({
       key: `stage_${index}`,

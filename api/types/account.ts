@@ -170,7 +170,11 @@ const MoveAccountStageInput = builder.inputType('MoveAccountStageInput', {
     accountId: t.id({ required: true }),
     toStage: t.string({ required: true, description: 'The key of the stage to move to.' }),
     expectedVersion: t.int({ required: true, description: 'The `version` of the account you are looking at.' }),
-    reason: t.string({ required: false, description: 'Why: recorded in the history and shown in Slack.' }),
+    reason: t.string({
+      required: false,
+      description:
+        'Why: recorded in the history and posted in the account\'s Slack thread. Required when moving backward or to a terminal stage such as Churned (BAD_USER_INPUT on `reason` without it).',
+    }),
   }),
 });
 
@@ -187,7 +191,9 @@ builder.mutationField('moveAccountStage', (t) =>
   t.field({
     type: MoveAccountStagePayload,
     description:
-      'Moves an account to another stage (forward or backward) and records the transition. Fails with STALE_VERSION when the account moved since you read it.',
+      'Moves an account to another stage and records the transition, with an audit note in Slack. Admins and managers may make any move; ' +
+      "an account's CSM one step forward, back to any earlier stage, or to Churned; its account executive only from Pre-onboarding one step forward. " +
+      'Moving backward or to Churned needs a `reason`. Fails with FORBIDDEN (naming the moves you may make), and with STALE_VERSION when the account moved since you read it.',
     args: { input: t.arg({ type: MoveAccountStageInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       moveAccountStage(ctx.db, {

@@ -41,7 +41,8 @@ export const TransitionDirectionEnum = builder.enumType('TransitionDirection', {
 });
 
 export const HealthStatusEnum = builder.enumType('HealthStatus', {
-  description: 'Healthy (score ≥ 70), at risk (40-69), critical (< 40).',
+  description:
+    'Healthy (score ≥ 70 by default), at risk (40-69), critical (< 40); insufficient data: recomputed with no customer signal (no usage in the last 6 weeks, no tickets, no NPS/CSAT answer in the last year, no CSM touch), so there is no score. Never computed yet is no health at all (null).',
   values: healthStatuses,
 });
 

@@ -1,7 +1,9 @@
-import type { Account, Handoff } from '../../db/schema.ts';
+import type { Handoff } from '../../db/schema.ts';
 import { readableOwnerId } from '../../domain/access.ts';
 import {
+  type ClosedWon,
   HANDOFF_SLA_DAYS,
+  closedWonKinds,
   acceptHandoff,
   completeHandoff,
   confirmHandoff,
@@ -13,6 +15,7 @@ import {
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
 import { HandoffStatusEnum, SegmentEnum } from './enums.ts';
+import { RevenueChangeRef } from './ingestion.ts';
 import { UserRef } from './user.ts';
 
 export const HandoffRef = builder.objectRef<Handoff>('Handoff').implement({
@@ -41,7 +44,19 @@ export const HandoffRef = builder.objectRef<Handoff>('Handoff').implement({
     goLiveTarget: t.expose('goLiveTarget', { type: 'Date', nullable: true }),
     slaDueAt: t.expose('slaDueAt', { type: 'DateTime', description: 'Schedule the kickoff by this time: closed-won plus the handoff SLA.' }),
     confirmedAt: t.expose('confirmedAt', { type: 'DateTime', nullable: true }),
+    confirmedBy: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'Who confirmed the context: the AE, or a manager or admin acting for them.',
+      resolve: (handoff, _args, ctx) => (handoff.confirmedBy ? ctx.loaders.user.load(handoff.confirmedBy) : null),
+    }),
     acceptedAt: t.expose('acceptedAt', { type: 'DateTime', nullable: true }),
+    acceptedBy: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'Who accepted the handoff: the CSM, or a manager or admin acting for them.',
+      resolve: (handoff, _args, ctx) => (handoff.acceptedBy ? ctx.loaders.user.load(handoff.acceptedBy) : null),
+    }),
     kickoffScheduledAt: t.expose('kickoffScheduledAt', { type: 'DateTime', nullable: true, description: 'When the kickoff was first put in the calendar.' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
     version: t.exposeInt('version', { description: 'Bumped by every change of the handoff.' }),
@@ -95,9 +110,18 @@ const ClosedWonAccountInput = builder.inputType('ClosedWonAccountInput', {
     name: t.string({ required: true }),
     domain: t.string({ required: false }),
     segment: t.field({ type: SegmentEnum, required: true }),
-    arrCents: t.float({ required: true, description: 'Whole cents.' }),
-    contractStart: t.field({ type: 'Date', required: false }),
-    contractEnd: t.field({ type: 'Date', required: false, description: 'Also records the renewal; its window opens 90 days before.' }),
+    arrCents: t.float({
+      required: true,
+      description:
+        "The account's ARR with this deal, whole cents. For an existing customer the change from the MRR the ledger has is recorded as an expansion or contraction (0: the deal carries no ARR).",
+    }),
+    contractStart: t.field({ type: 'Date', required: false, description: "For an existing customer, the day the deal's MRR takes effect (the day it closed otherwise)." }),
+    contractEnd: t.field({
+      type: 'Date',
+      required: false,
+      description:
+        'Also records the renewal; its window opens the configured number of days before (LIFELINE_RENEWAL_WINDOW_DAYS, 90 by default). For an existing customer, a later contract end than the current one is a renewal: the contract is extended and the next renewal opened.',
+    }),
   }),
 });
 
@@ -113,10 +137,28 @@ const RecordClosedWonInput = builder.inputType('RecordClosedWonInput', {
   }),
 });
 
-const ClosedWonPayload = builder.objectRef<{ handoff: Handoff; account: Account; created: boolean }>('ClosedWonPayload').implement({
+const ClosedWonKindEnum = builder.enumType('ClosedWonKind', {
+  description:
+    "What a closed-won deal was. new_customer: a handoff was created and the account entered Onboarding. For a customer Lifeline already has, the account keeps its stage, name and owners and no handoff is made: renewal (the contract now ends later), expansion (more ARR), contraction (less ARR), reactivation (a churned customer is paying again; a person moves it out of Churned), amendment (none of these).",
+  values: closedWonKinds,
+});
+
+const ClosedWonPayload = builder.objectRef<ClosedWon>('ClosedWonPayload').implement({
   fields: (t) => ({
-    handoff: t.field({ type: HandoffRef, resolve: (payload) => payload.handoff }),
+    kind: t.expose('kind', { type: ClosedWonKindEnum }),
+    handoff: t.field({
+      type: HandoffRef,
+      nullable: true,
+      description: 'The handoff of a new customer; null for a deal of an existing customer.',
+      resolve: (payload) => payload.handoff,
+    }),
     account: t.field({ type: AccountRef, resolve: (payload) => payload.account }),
+    revenueChange: t.field({
+      type: RevenueChangeRef,
+      nullable: true,
+      description: "For an existing customer: the ledger entry of the MRR the deal moved (externalId `opportunity:<id>`), null when it moved none.",
+      resolve: (payload) => payload.revenueChange,
+    }),
     created: t.exposeBoolean('created', { description: 'False when this opportunity was already recorded (nothing changed).' }),
   }),
 });
@@ -127,7 +169,7 @@ builder.mutationFields((t) => ({
   recordClosedWon: t.field({
     type: ClosedWonPayload,
     description:
-      'A deal closed-won (integration or admin): upserts the account by CRM id, creates the handoff, moves the account into Onboarding and posts the handoff to Slack. Idempotent on opportunityId.',
+      "A deal closed-won (integration or admin). A new customer (an unknown CRM id, or an account still in Pre-onboarding): upserts the account by CRM id, creates the handoff, moves the account into Onboarding and posts the handoff to Slack. A customer Lifeline already has: keeps the account's stage, name and owners, creates no handoff, records the MRR change in the revenue ledger and extends the contract when the deal ends later (see `kind`). Idempotent on opportunityId.",
     args: { input: t.arg({ type: RecordClosedWonInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       recordClosedWon(ctx.db, {
@@ -147,6 +189,7 @@ builder.mutationFields((t) => ({
         context: input.context ?? {},
         goLiveTarget: input.goLiveTarget ?? null,
         actor: ctx.actor,
+        renewalWindowDays: ctx.renewalWindowDays,
       }),
   }),
   confirmHandoff: t.field({

@@ -1,7 +1,7 @@
 import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/schema.ts';
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
 import { readableOwnerId } from '../../domain/access.ts';
-import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk } from '../../domain/health.ts';
+import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health.ts';
 import { type HealthModelSettings, loadHealthSettings, updateHealthSettings } from '../../domain/health-model.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
@@ -35,7 +35,7 @@ const HealthComponentRef = builder.objectRef<ComponentView>('HealthComponent').i
 const HealthPointRef = builder.objectRef<HealthPoint>('HealthPoint').implement({
   description: 'A score as it moved: history keeps one point each time the score, the status or the reasons said change (not when only the days counted in them go on).',
   fields: (t) => ({
-    score: t.exposeInt('score'),
+    score: t.exposeInt('score', { nullable: true, description: '0-100; null when the status is `insufficient_data`.' }),
     status: t.expose('status', { type: HealthStatusEnum }),
     computedAt: t.expose('computedAt', { type: 'DateTime' }),
     reasons: t.exposeStringList('reasons'),
@@ -52,23 +52,24 @@ const CsmSentimentRef = builder.objectRef<CsmSentiment>('CsmSentiment').implemen
 });
 
 export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth').implement({
-  description: "An account's latest computed health score and why it is what it is.",
+  description:
+    "An account's latest computed health and why it is what it is. Status `insufficient_data` with a null score: the account was recomputed and has no customer signal to score.",
   fields: (t) => ({
-    score: t.exposeInt('score', { description: '0-100.' }),
+    score: t.exposeInt('score', { nullable: true, description: '0-100; null when the status is `insufficient_data` (not enough data for a score).' }),
     status: t.expose('status', { type: HealthStatusEnum }),
     scoreDayAgo: t.exposeInt('scoreDayAgo', { nullable: true }),
     scoreWeekAgo: t.exposeInt('scoreWeekAgo', { nullable: true }),
     dropSinceYesterday: t.int({
       nullable: true,
-      description: 'scoreDayAgo − score: positive when health fell since yesterday; null without a day-old score.',
-      resolve: (health) => (health.scoreDayAgo === null ? null : health.scoreDayAgo - health.score),
+      description: 'scoreDayAgo − score: positive when health fell since yesterday; null without a day-old score or a score now.',
+      resolve: (health) => scoreDrop(health.scoreDayAgo, health.score),
     }),
     dropOverWeek: t.int({
       nullable: true,
-      description: 'scoreWeekAgo − score: positive when health fell over the last week; null without a week-old score.',
-      resolve: (health) => (health.scoreWeekAgo === null ? null : health.scoreWeekAgo - health.score),
+      description: 'scoreWeekAgo − score: positive when health fell over the last week; null without a week-old score or a score now.',
+      resolve: (health) => scoreDrop(health.scoreWeekAgo, health.score),
     }),
-    reasons: t.exposeStringList('reasons', { description: 'What moved the score, in words.' }),
+    reasons: t.exposeStringList('reasons', { description: 'What moved the score, in words (or why there is none).' }),
     computedAt: t.expose('computedAt', { type: 'DateTime', description: 'When the score last moved: the newest point of its history.' }),
     modelVersion: t.exposeInt('modelVersion', { description: 'The version of the health model that computed it.' }),
     components: t.field({
@@ -100,7 +101,8 @@ builder.objectField(AccountRef, 'health', (t) =>
   t.field({
     type: AccountHealthRef,
     nullable: true,
-    description: 'The latest health score; null until health has been computed for the account.',
+    description:
+      'The latest health; null until health has been computed for the account. Computed without customer signal, it has status `insufficient_data` and no score.',
     resolve: (account, _args, ctx) => {
       const listed = ctx.loaders.listed.get(account);
       return listed ? listed.health : ctx.loaders.health.load(account.id);
@@ -109,7 +111,7 @@ builder.objectField(AccountRef, 'health', (t) =>
 );
 
 const AtRiskItemRef = builder.objectRef<AtRiskItem>('AtRiskAccount').implement({
-  description: 'An account At risk, Critical, or falling fast, with why.',
+  description: 'An account At risk, Critical, or falling fast, with why. Accounts without a score (`insufficient_data`) are never listed.',
   fields: (t) => ({
     account: t.field({ type: AccountRef, resolve: (item) => item.account }),
     score: t.exposeInt('score'),
@@ -125,7 +127,8 @@ const AtRiskItemRef = builder.objectRef<AtRiskItem>('AtRiskAccount').implement({
 builder.queryField('atRisk', (t) =>
   t.field({
     type: [AtRiskItemRef],
-    description: 'Accounts At risk or Critical, or whose score dropped the most, biggest drop first, then lowest score.',
+    description:
+      'Accounts At risk or Critical, or whose score dropped the most, biggest drop first, then lowest score. Accounts with `insufficient_data` are left out.',
     args: { csmId: t.arg.id({ required: false }), first: t.arg.int({ defaultValue: 25 }) },
     complexity: (args) => ({ field: 5, multiplier: Math.min(Math.max(args.first ?? 25, 1), 100) }),
     resolve: (_root, args, ctx) =>

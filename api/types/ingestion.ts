@@ -25,7 +25,7 @@ const UpsertAccountInput = builder.inputType('UpsertAccountInput', {
     csmId: t.id({ required: false, description: 'Omitted: an existing account keeps its CSM.' }),
     aeId: t.id({ required: false }),
     contractStart: t.field({ type: 'Date', required: false }),
-    contractEnd: t.field({ type: 'Date', required: false, description: 'Also records the renewal of this contract end.' }),
+    contractEnd: t.field({ type: 'Date', required: false, description: 'Also records the renewal of this contract end; its window opens the configured number of days before (LIFELINE_RENEWAL_WINDOW_DAYS, 90 by default).' }),
     stageKey: t.string({ required: false, description: 'Stage of a new account (default pre_onboarding); ignored for existing accounts, which move only by moveAccountStage.' }),
   }),
 });
@@ -104,13 +104,14 @@ const SurveyResponseRef = builder.objectRef<SurveyResponse>('SurveyResponse').im
   }),
 });
 
-const RevenueChangeRef = builder.objectRef<RevenueChange>('RevenueChange').implement({
+export const RevenueChangeRef = builder.objectRef<RevenueChange>('RevenueChange').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     accountId: t.exposeID('accountId'),
     kind: t.expose('kind', { type: RevenueChangeKindEnum }),
     mrrDeltaCents: t.exposeFloat('mrrDeltaCents', { description: 'Signed whole cents.' }),
     effectiveDate: t.expose('effectiveDate', { type: 'Date' }),
+    externalId: t.exposeString('externalId', { nullable: true, description: 'The billing system id (or `opportunity:<id>` for a closed-won deal).' }),
   }),
 });
 
@@ -126,6 +127,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       upsertAccounts(ctx.db, {
         actor: ctx.actor,
+        renewalWindowDays: ctx.renewalWindowDays,
         accounts: args.accounts.map((row) => ({
           externalId: row.externalId,
           name: row.name,
@@ -242,7 +244,8 @@ builder.mutationFields((t) => ({
   }),
   recordRevenueChange: t.field({
     type: RevenueChangeRef,
-    description: 'An MRR movement (new, expansion, contraction, churn, reactivation) with its signed delta and effective date. Idempotent on externalId when given.',
+    description:
+      "An MRR movement (new, expansion, contraction, churn, reactivation) with its signed delta and effective date. Idempotent on externalId when given (sending it again with other values corrects it). The account's MRR at a date is the sum of its ledger up to that date, and the kind must fit it: new and reactivation start from no MRR (new the first time, reactivation after a churn), expansion and contraction change existing MRR without reaching zero, churn takes it to exactly zero. A movement that would make the account's ledger impossible, at its date or at any later entry, is refused with BAD_USER_INPUT naming the kind to use.",
     args: {
       accountId: t.arg.id({ required: false }),
       accountExternalId: t.arg.string({ required: false }),

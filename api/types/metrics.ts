@@ -1,5 +1,6 @@
 import {
   type HandoffSlaMetrics,
+  type HealthMetrics,
   type Metrics,
   type MetricsGroup,
   type RevenueMetrics,
@@ -39,6 +40,22 @@ const RevenueMetricsRef = builder.objectRef<RevenueMetrics>('RevenueMetrics').im
     contractionMrrCents: t.exposeFloat('contractionMrrCents', { description: 'Σ |deltas| of kind `contraction` effective in the period (all accounts), as a positive number.' }),
     churnedMrrCents: t.exposeFloat('churnedMrrCents', { description: 'Σ |deltas| of kind `churn` effective in the period (all accounts), as a positive number.' }),
     reactivationMrrCents: t.exposeFloat('reactivationMrrCents', { description: 'Σ deltas of kind `reactivation` effective in the period (all accounts).' }),
+  }),
+});
+
+const HealthMetricsRef = builder.objectRef<HealthMetrics>('HealthMetrics').implement({
+  description: [
+    "The group's accounts by their latest health, as of now (not the period); churned accounts are left out.",
+    'An account with `insufficient_data` has no score: it is counted in insufficientData only, never in averageScore.',
+  ].join(' '),
+  fields: (t) => ({
+    accounts: t.exposeInt('accounts', { description: 'Accounts not churned: the sum of the counts below.' }),
+    healthy: t.exposeInt('healthy'),
+    atRisk: t.exposeInt('atRisk'),
+    critical: t.exposeInt('critical'),
+    insufficientData: t.exposeInt('insufficientData', { description: 'Recomputed with no customer signal: not enough data for a score.' }),
+    notComputed: t.exposeInt('notComputed', { description: 'Health not computed yet (new accounts before the next health run).' }),
+    averageScore: t.exposeFloat('averageScore', { nullable: true, description: 'Mean score of the accounts that have one; null when none has.' }),
   }),
 });
 
@@ -85,6 +102,7 @@ const MetricsGroupRef = builder.objectRef<MetricsGroup>('MetricsGroup').implemen
     key: t.exposeString('key', { description: '`all`, a segment, a CSM user id, or `unassigned`.' }),
     label: t.exposeString('label'),
     revenue: t.field({ type: RevenueMetricsRef, resolve: (group) => group.revenue }),
+    health: t.field({ type: HealthMetricsRef, resolve: (group) => group.health }),
     funnel: t.field({ type: [StageFunnelRef], complexity: 0, resolve: (group) => group.funnel }),
     handoffSla: t.field({ type: HandoffSlaRef, resolve: (group) => group.handoffSla }),
     timeToFirstValue: t.field({ type: TimeToFirstValueRef, resolve: (group) => group.timeToFirstValue }),
@@ -104,7 +122,7 @@ builder.queryField('metrics', (t) =>
   t.field({
     type: MetricsRef,
     description:
-      'NRR, GRR, logo churn, expansion and contraction, the stage funnel, handoff SLA and time to first value for a period (both days inclusive, UTC), optionally grouped. Managers and admins.',
+      'NRR, GRR, logo churn, expansion and contraction, the stage funnel, handoff SLA and time to first value for a period (both days inclusive, UTC), and the accounts by their current health, optionally grouped. Managers and admins.',
     args: {
       from: t.arg({ type: 'Date', required: true }),
       to: t.arg({ type: 'Date', required: true }),

@@ -19,7 +19,7 @@ export const RenewalRef = builder.objectRef<Renewal>('Renewal').implement({
       },
     }),
     contractEnd: t.expose('contractEnd', { type: 'Date' }),
-    windowOpensOn: t.expose('windowOpensOn', { type: 'Date', description: 'Contract end minus the renewal window (90 days unless configured).' }),
+    windowOpensOn: t.expose('windowOpensOn', { type: 'Date', description: 'Contract end minus the renewal window (LIFELINE_RENEWAL_WINDOW_DAYS, 90 days by default).' }),
     status: t.expose('status', { type: RenewalStatusEnum }),
     outcome: t.exposeString('outcome', { nullable: true }),
     daysUntilContractEnd: t.int({
@@ -70,10 +70,11 @@ builder.objectFields(AccountRef, (t) => ({
 builder.queryField('renewals', (t) =>
   t.field({
     type: [RenewalRef],
-    description: 'Renewals whose contract ends within the next `withinDays` days (default 90), soonest first (at most 500). Account executives see their own.',
-    args: { withinDays: t.arg.int({ defaultValue: 90 }) },
+    description:
+      'Renewals whose contract ends within the next `withinDays` days (default: the renewal window, LIFELINE_RENEWAL_WINDOW_DAYS, 90 unless configured), soonest first (at most 500). Account executives see their own.',
+    args: { withinDays: t.arg.int({ required: false }) },
     complexity: { field: 5, multiplier: 20 },
     resolve: (_root, args, ctx) =>
-      listRenewals(ctx.db, { withinDays: args.withinDays ?? 90, aeId: readableOwnerId(ctx.actor) }),
+      listRenewals(ctx.db, { withinDays: args.withinDays ?? ctx.renewalWindowDays, aeId: readableOwnerId(ctx.actor) }),
   }),
 );

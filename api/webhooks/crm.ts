@@ -8,20 +8,24 @@ import type { Actor } from '../../domain/actors.ts';
 import { DomainError, InvalidInputError } from '../../domain/errors.ts';
 import { recordClosedWon } from '../../domain/handoffs.ts';
 import { findUserIdsByEmail } from '../../domain/users.ts';
-import { fieldPath } from '../../domain/validation.ts';
+import { fieldPath, findNulCharacter, nulCharacterMessage } from '../../domain/validation.ts';
+import { BodyTooLargeError, readBoundedBody, refuseBodyTooLarge } from '../../request-body.ts';
 
 export const CRM_WEBHOOK_PATH = '/webhooks/crm';
 export const CRM_SIGNATURE_HEADER = 'x-lifeline-signature';
 export const CRM_TIMESTAMP_HEADER = 'x-lifeline-timestamp';
 /** Requests older (or further in the future) than this are refused, so a captured request cannot be replayed later. */
 const MAX_SKEW_SECONDS = 300;
-const MAX_BODY_BYTES = 1_000_000;
+/** One deal per request: its longest fields are five context texts of at most 10,000 characters, far below this. */
+export const CRM_WEBHOOK_BODY_LIMIT = 1_000_000;
 
 export interface CrmWebhookOptions {
   db: Db;
   secret: string | undefined;
   logger: Logger;
   now?: () => Date;
+  /** Days before contract end that a renewal window opens (config.jobs.renewalWindowDays); the domain default otherwise. */
+  renewalWindowDays?: number;
 }
 
 /** `v1=` + hex HMAC-SHA256 of `<timestamp>.<raw body>` with the shared secret. The CRM side computes the same. */
@@ -61,18 +65,6 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   send(res, status, { error: { code, message, ...(field ? { field } : {}) } });
 }
 
-async function readBody(req: IncomingMessage): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) return null;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -82,7 +74,8 @@ const statusOf: Record<string, number> = { BAD_USER_INPUT: 400, NOT_FOUND: 404, 
 
 /**
  * POST /webhooks/crm: a closed-won deal from the CRM, with the same semantics as the `recordClosedWon` mutation
- * (idempotent on the opportunity id). Answers 201 when the handoff was created, 200 when it already existed.
+ * (idempotent on the opportunity id). Answers 201 when the deal was recorded (a handoff for a new customer), 200
+ * when it already was.
  */
 export async function handleCrmWebhook(req: IncomingMessage, res: ServerResponse, options: CrmWebhookOptions): Promise<void> {
   if (!options.secret) {
@@ -92,8 +85,13 @@ export async function handleCrmWebhook(req: IncomingMessage, res: ServerResponse
     res.setHeader('allow', 'POST');
     return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'Send closed-won deals with POST.');
   }
-  const body = await readBody(req);
-  if (body === null) return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `The body is over ${MAX_BODY_BYTES} bytes; send one deal per request.`);
+  let body: string;
+  try {
+    body = (await readBoundedBody(req, CRM_WEBHOOK_BODY_LIMIT)).toString('utf8');
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) return refuseBodyTooLarge(req, res, error.limit, 'Send one deal per request.');
+    throw error;
+  }
 
   // SECURITY: the signature covers the timestamp and the exact bytes received, compared in constant time.
   const timestamp = Number(header(req, CRM_TIMESTAMP_HEADER));
@@ -124,6 +122,12 @@ export async function handleCrmWebhook(req: IncomingMessage, res: ServerResponse
   } catch {
     return sendError(res, 400, 'BAD_USER_INPUT', 'The body is not JSON.');
   }
+  // PostgreSQL cannot store a NUL character in text: refuse it here, naming the field, instead of failing the insert.
+  const nulField = findNulCharacter(json);
+  if (nulField !== undefined) {
+    const field = fieldPath(nulField);
+    return sendError(res, 400, 'BAD_USER_INPUT', nulCharacterMessage(field), field);
+  }
   const parsed = payloadSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -149,8 +153,16 @@ export async function handleCrmWebhook(req: IncomingMessage, res: ServerResponse
       context: deal.context ?? {},
       goLiveTarget: deal.goLiveTarget ?? null,
       actor: crmActor,
+      ...(options.renewalWindowDays !== undefined ? { renewalWindowDays: options.renewalWindowDays } : {}),
     });
-    return send(res, result.created ? 201 : 200, { handoffId: result.handoff.id, accountId: result.account.id, created: result.created });
+    // An existing customer's deal (kind renewal, expansion, contraction or amendment) has no handoff.
+    return send(res, result.created ? 201 : 200, {
+      kind: result.kind,
+      handoffId: result.handoff?.id ?? null,
+      accountId: result.account.id,
+      revenueChangeId: result.revenueChange?.id ?? null,
+      created: result.created,
+    });
   } catch (error) {
     if (error instanceof DomainError) return sendError(res, statusOf[error.code] ?? 400, error.code, error.message, error.field);
     options.logger.error({ err: error }, 'CRM webhook failed');

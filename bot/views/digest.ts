@@ -16,6 +16,7 @@ import {
   sectionBlock,
   truncate,
 } from './format.ts';
+import { MESSAGE_LIST_TEXT_MAX, packedList } from './lists.ts';
 
 /**
  * Ten accounts a page: two blocks each plus header, summary and footer stays far below 50 blocks, and the
@@ -149,16 +150,16 @@ export interface EscalatedAccount {
 
 /** To a manager: accounts listed at a previous digest that nobody acknowledged. */
 export function escalationMessage(accounts: EscalatedAccount[], day: string): SlackMessage {
-  const shown = accounts.slice(0, 40);
-  const lines = shown.map(
+  const lines = accounts.map(
     (account) =>
       `• *${escapeMrkdwn(account.name)}* · ${formatHealth(account.status, account.score)} · CSM ${escapeMrkdwn(account.csmName ?? 'unassigned')} · listed since ${account.firstListedOn}`,
   );
   const intro = `${plural(accounts.length, 'at-risk account')} went a whole day on the digest without anyone acknowledging ${accounts.length === 1 ? 'it' : 'them'}. You get this because you are a manager: check in with the CSM.`;
   const blocks: KnownBlock[] = [{ type: 'header', text: plainText(`Unacknowledged at-risk accounts · ${day}`, 150) }, sectionBlock(intro)];
-  // One section per ~20 lines keeps each under 3000 characters.
-  for (let start = 0; start < lines.length; start += 10) blocks.push(sectionBlock(lines.slice(start, start + 10).join('\n')));
-  if (accounts.length > shown.length) blocks.push(contextBlock(`…and ${accounts.length - shown.length} more in today's digest.`));
+  // Nothing is cut silently: what does not fit the message is counted, with where to see it.
+  const list = packedList(lines, { maxBlocks: 40, maxChars: MESSAGE_LIST_TEXT_MAX, more: (left) => `…and ${left} more: today's at-risk digest lists them all.` });
+  blocks.push(...list.blocks);
+  const shown = accounts.slice(0, list.shown);
   const text = `${intro} ${shown.map((account) => account.name).join(', ')}${accounts.length > shown.length ? ', …' : ''}`;
   return { text: truncate(text, 3000), blocks };
 }

@@ -1,4 +1,4 @@
-import type { User } from '../../db/schema.ts';
+import type { HealthStatus, User } from '../../db/schema.ts';
 
 /** Slack mrkdwn treats &, < and > as control characters: escape anything people typed. */
 export function escapeMrkdwn(text: string): string {
@@ -72,20 +72,26 @@ export function relativeDays(days: number): string {
   return days > 0 ? `in ${plural(days, 'day')}` : `${plural(-days, 'day')} ago`;
 }
 
-const statusNames = { healthy: 'Healthy', at_risk: 'At risk', critical: 'Critical' } as const;
-const statusEmoji = { healthy: ':large_green_circle:', at_risk: ':large_yellow_circle:', critical: ':red_circle:' } as const;
+const statusNames = { healthy: 'Healthy', at_risk: 'At risk', critical: 'Critical', insufficient_data: 'Not enough data' } as const satisfies Record<HealthStatus, string>;
+const statusEmoji = {
+  healthy: ':large_green_circle:',
+  at_risk: ':large_yellow_circle:',
+  critical: ':red_circle:',
+  insufficient_data: ':white_circle:',
+} as const satisfies Record<HealthStatus, string>;
 
-export function formatHealth(status: keyof typeof statusNames, score: number): string {
-  return `${statusEmoji[status]} ${statusNames[status]} ${score}`;
+/** "🟢 Healthy 82"; an account without a score (insufficient_data) says "Not enough data" and no number. */
+export function formatHealth(status: HealthStatus, score: number | null): string {
+  return `${statusEmoji[status]} ${formatHealthPlain(status, score)}`;
 }
 
-export function formatHealthPlain(status: keyof typeof statusNames, score: number): string {
-  return `${statusNames[status]} ${score}`;
+export function formatHealthPlain(status: HealthStatus, score: number | null): string {
+  return score === null ? statusNames[status] : `${statusNames[status]} ${score}`;
 }
 
-/** "▼18" / "▲4" / "±0" against an earlier score, or nothing when there is none. */
-export function formatTrend(score: number, earlier: number | null): string {
-  if (earlier === null) return '';
+/** "▼18" / "▲4" / "±0" against an earlier score, or nothing when either score is missing. */
+export function formatTrend(score: number | null, earlier: number | null): string {
+  if (score === null || earlier === null) return '';
   const change = score - earlier;
   return change < 0 ? `▼${-change}` : change > 0 ? `▲${change}` : '±0';
 }

@@ -3,6 +3,7 @@ import type { Account, LifecycleStage, User } from '../../db/schema.ts';
 import type { Book } from '../../domain/book.ts';
 import { ActionIds } from '../ids.ts';
 import type { SlackMessage } from './account-card.ts';
+import { MESSAGE_LIST_TEXT_MAX, SECTION_TEXT_MAX, packedList } from './lists.ts';
 import {
   contextBlock,
   daysUntil,
@@ -18,10 +19,14 @@ import {
   truncate,
 } from './format.ts';
 
-// A Home tab holds 100 blocks; these caps keep the worst case (every list full) at about 60.
+// A Home tab holds 100 blocks. Header 2, at-risk 2 + 10 + 1, handoffs 2 + 8, renewals 2 + 8, stages 2 + 8 + 1,
+// footer 1: at most 47 whatever the book holds, and every list ends with how many it left out.
 const MAX_ATTENTION = 10;
+const MAX_LIST_BLOCKS = 8;
 const MAX_STAGE_SECTIONS = 8;
-const LINES_PER_SECTION = 15;
+const LINES_PER_STAGE = 15;
+// A message holds 50 blocks; the renewals answer keeps one for its header.
+const MAX_MESSAGE_LIST_BLOCKS = 49;
 
 function renewalLine(account: Account, now: Date): string {
   const end = account.contractEnd ?? '';
@@ -34,12 +39,16 @@ export function renewalsMessage(renewals: Account[], now: Date, windowDays: numb
     const text = `None of your accounts renews in the next ${windowDays} days.`;
     return { text, blocks: [sectionBlock(text)] };
   }
-  const lines = renewals.map((account) => renewalLine(account, now));
-  const blocks: KnownBlock[] = [sectionBlock(`*${plural(renewals.length, 'renewal')}* in the next ${windowDays} days, soonest first:`)];
-  // 15 lines a section keeps each under 3000 characters; 40 sections is far below 50 blocks.
-  for (let start = 0; start < lines.length && blocks.length < 45; start += LINES_PER_SECTION) {
-    blocks.push(sectionBlock(lines.slice(start, start + LINES_PER_SECTION).join('\n')));
-  }
+  const header = `*${plural(renewals.length, 'renewal')}* in the next ${windowDays} days, soonest first:`;
+  const list = packedList(
+    renewals.map((account) => renewalLine(account, now)),
+    {
+      maxBlocks: MAX_MESSAGE_LIST_BLOCKS,
+      maxChars: MESSAGE_LIST_TEXT_MAX,
+      more: (left) => `…and ${left} more: the GraphQL query \`renewals(withinDays: ${windowDays})\` lists them all.`,
+    },
+  );
+  const blocks: KnownBlock[] = [sectionBlock(header), ...list.blocks];
   const text = `${plural(renewals.length, 'renewal')} in the next ${windowDays} days: ${renewals
     .slice(0, 20)
     .map((account) => `${account.name} (${account.contractEnd})`)
@@ -86,13 +95,13 @@ export function appHome({ user, book, stages, now }: HomeInput): HomeView {
       const late = handoff.slaDueAt.getTime() < now.getTime() ? ' :rotating_light: SLA breached' : '';
       return `• *${escapeMrkdwn(handoff.accountName)}*: ${next}, due ${slackDate(handoff.slaDueAt)}${late}`;
     });
-    for (let start = 0; start < lines.length && start < 45; start += LINES_PER_SECTION) blocks.push(sectionBlock(lines.slice(start, start + LINES_PER_SECTION).join('\n')));
+    blocks.push(...packedList(lines, { maxBlocks: MAX_LIST_BLOCKS, more: (left) => `…and ${left} more: the GraphQL query \`handoffs\` lists them all.` }).blocks);
   }
 
   if (book.renewals.length > 0) {
     blocks.push({ type: 'divider' }, sectionBlock('*Renewals in the next 90 days*'));
     const lines = book.renewals.map((account) => renewalLine(account, now));
-    for (let start = 0; start < lines.length && start < 45; start += LINES_PER_SECTION) blocks.push(sectionBlock(lines.slice(start, start + LINES_PER_SECTION).join('\n')));
+    blocks.push(...packedList(lines, { maxBlocks: MAX_LIST_BLOCKS, more: (left) => `…and ${left} more: \`/lifeline renewals\` shows them all.` }).blocks);
   }
 
   blocks.push({ type: 'divider' }, sectionBlock('*Accounts by stage*'));
@@ -100,14 +109,28 @@ export function appHome({ user, book, stages, now }: HomeInput): HomeView {
     .map((stage) => ({ stage, accounts: book.accounts.filter((entry) => entry.account.stageKey === stage.key) }))
     .filter((group) => group.accounts.length > 0);
   for (const group of byStage.slice(0, MAX_STAGE_SECTIONS)) {
-    const lines = group.accounts.slice(0, LINES_PER_SECTION).map(({ account, health }) => {
+    const lines = group.accounts.slice(0, LINES_PER_STAGE).map(({ account, health }) => {
       const score = health ? `${formatHealth(health.status, health.score)} ${formatTrend(health.score, health.scoreWeekAgo)}`.trim() : '_no health score yet_';
       return `• ${escapeMrkdwn(truncate(account.name, 80))} · ${score}`;
     });
-    const more = group.accounts.length > LINES_PER_SECTION ? `\n…and ${group.accounts.length - LINES_PER_SECTION} more` : '';
-    blocks.push(sectionBlock(`*${escapeMrkdwn(group.stage.name)}* (${group.accounts.length})\n${lines.join('\n')}${more}`));
+    const left = group.accounts.length - lines.length;
+    const more = left > 0 ? `\n…and ${left} more: the GraphQL query \`accounts(filter: { stage: "${group.stage.key}" })\` lists them all.` : '';
+    // 15 lines of at most ~150 characters and the closing line stay well under a section's 3000.
+    blocks.push(sectionBlock(`*${escapeMrkdwn(truncate(group.stage.name, 150))}* (${group.accounts.length})\n${lines.join('\n')}${more}`));
+  }
+  const hidden = byStage.slice(MAX_STAGE_SECTIONS);
+  if (hidden.length > 0) {
+    const count = hidden.reduce((sum, group) => sum + group.accounts.length, 0);
+    blocks.push(
+      contextBlock(
+        truncate(
+          `…and ${plural(count, 'more account')} in ${plural(hidden.length, 'more stage')}: the GraphQL query \`accounts\` lists them all (${hidden.map((group) => escapeMrkdwn(truncate(group.stage.name, 80))).join(', ')})`,
+          SECTION_TEXT_MAX,
+        ),
+      ),
+    );
   }
   if (byStage.length === 0) blocks.push(sectionBlock('_No accounts are assigned to you yet._'));
   blocks.push(contextBlock('Trends compare with a week ago. Use `/lifeline account <name>` to open a card and move its stage.'));
-  return { type: 'home', blocks: blocks.slice(0, 100) };
+  return { type: 'home', blocks };
 }

@@ -1,9 +1,19 @@
-import { bigint, boolean, check, date, doublePrecision, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, boolean, check, date, doublePrecision, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { accounts, users } from './core.ts';
 
-export const healthStatuses = ['healthy', 'at_risk', 'critical'] as const;
+/**
+ * Healthy, At risk and Critical are scores against the thresholds. `insufficient_data` is an account recomputed
+ * with no customer signal (no usage in the window, no tickets, survey answers or CSM touches): it has no score and is
+ * neither worse nor better than another status, so SQL must not compare statuses by the type's order.
+ * It was added with ALTER TYPE ... ADD VALUE, and drizzle's migrator applies every pending migration in one
+ * transaction, where PostgreSQL refuses a value added in that same transaction: no migration may use the value
+ * itself (compare `status::text` instead), or a database upgraded across both would fail to migrate.
+ */
+export const healthStatuses = ['healthy', 'at_risk', 'critical', 'insufficient_data'] as const;
 export type HealthStatus = (typeof healthStatuses)[number];
+/** The statuses that come with a score. */
+export type ScoredHealthStatus = Exclude<HealthStatus, 'insufficient_data'>;
 export const healthStatus = pgEnum('health_status', healthStatuses);
 
 export const healthComponentNames = ['usage', 'support', 'nps', 'engagement'] as const;
@@ -20,6 +30,9 @@ export type HealthComponents = Record<HealthComponentName, HealthComponent>;
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
+/** A score exactly when the status is one of a score (as text: see healthStatuses on using the value in a migration). */
+const scoreUnlessInsufficientData = (score: AnyPgColumn, status: AnyPgColumn) => sql`(${score} is null) = (${status}::text = 'insufficient_data')`;
+
 /** Every computation, kept for trends and "why did it move". Append-only. */
 export const healthScores = pgTable(
   'health_scores',
@@ -28,14 +41,18 @@ export const healthScores = pgTable(
     accountId: uuid('account_id')
       .notNull()
       .references(() => accounts.id),
-    score: integer('score').notNull(),
+    /** Null exactly when the status is insufficient_data. */
+    score: integer('score'),
     status: healthStatus('status').notNull(),
     components: jsonb('components').$type<HealthComponents>().notNull(),
     reasons: jsonb('reasons').$type<string[]>().notNull(),
     modelVersion: integer('model_version').notNull(),
     computedAt: timestamptz('computed_at').notNull().defaultNow(),
   },
-  (t) => [index('health_scores_account_time_idx').on(t.accountId, t.computedAt)],
+  (t) => [
+    index('health_scores_account_time_idx').on(t.accountId, t.computedAt),
+    check('health_scores_score_unless_insufficient_data', scoreUnlessInsufficientData(t.score, t.status)),
+  ],
 );
 
 /** The latest score of each account, for listing, filtering and ordering without scanning history. */
@@ -45,7 +62,8 @@ export const accountHealth = pgTable(
     accountId: uuid('account_id')
       .primaryKey()
       .references(() => accounts.id),
-    score: integer('score').notNull(),
+    /** Null exactly when the status is insufficient_data: the account was recomputed and had no customer signal. */
+    score: integer('score'),
     status: healthStatus('status').notNull(),
     /** Score in effect a day and a week before the latest recompute, for "drop since yesterday / last week". */
     scoreDayAgo: integer('score_day_ago'),
@@ -75,7 +93,11 @@ export const accountHealth = pgTable(
     scoreWeekAgoFrom: timestamptz('score_week_ago_from'),
     scoreWeekAgoUntil: timestamptz('score_week_ago_until'),
   },
-  (t) => [index('account_health_status_idx').on(t.status, t.score), index('account_health_score_idx').on(t.score)],
+  (t) => [
+    index('account_health_status_idx').on(t.status, t.score),
+    index('account_health_score_idx').on(t.score),
+    check('account_health_score_unless_insufficient_data', scoreUnlessInsufficientData(t.score, t.status)),
+  ],
 );
 
 /**

@@ -2,9 +2,9 @@ import type { Db } from '../client.ts';
 import { type Account, type Segment, type User, csmTouches } from '../schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { actorFromUser } from '../../domain/actors.ts';
-import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
+import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
 import { recomputeHealth } from '../../domain/health.ts';
-import { runRenewals } from '../../domain/renewals.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../../domain/renewals.ts';
 import { recordRevenueChange } from '../../domain/revenue.ts';
 import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../../domain/signals.ts';
 
@@ -65,7 +65,13 @@ function activeShare(trajectory: Trajectory, daysAgo: number, wobble: number, fl
  * product usage, support tickets, NPS answers, CSM touches, first value, the revenue ledger behind NRR and GRR,
  * handoffs at every step (one overdue), renewals, and a first health score with its reasons.
  */
-export async function seedDemoSignals(db: Db, book: DemoAccount[], now: Date, random: () => number): Promise<void> {
+export async function seedDemoSignals(
+  db: Db,
+  book: DemoAccount[],
+  now: Date,
+  random: () => number,
+  renewalWindowDays: number = DEFAULT_RENEWAL_WINDOW_DAYS,
+): Promise<void> {
   const usage: UsageRowInput[] = [];
   const today = Date.parse(`${isoDay(now)}T00:00:00Z`);
   for (const [index, demo] of book.entries()) {
@@ -110,53 +116,80 @@ export async function seedDemoSignals(db: Db, book: DemoAccount[], now: Date, ra
       ]);
     }
 
-    // The revenue ledger: new business at contract start, then what happened since.
-    const mrr = Math.round(account.arrCents / 12);
-    const contractStart = account.contractStart ?? isoDay(demo.onboardedAt);
-    await recordRevenueChange(db, { accountId: account.id, kind: 'new', mrrDeltaCents: mrr, effectiveDate: contractStart, externalId: `demo-new-${index}`, actor: integration });
-    if (trajectory === 'growing') {
-      await recordRevenueChange(db, { accountId: account.id, kind: 'expansion', mrrDeltaCents: Math.round(mrr * 0.25), effectiveDate: isoDay(new Date(now.getTime() - 20 * DAY_MS)), externalId: `demo-expansion-${index}`, note: 'Added the analytics add-on', actor: integration });
-    }
-    if (trajectory === 'declining' && demo.stageIndex === 4) {
-      await recordRevenueChange(db, { accountId: account.id, kind: 'contraction', mrrDeltaCents: -Math.round(mrr * 0.2), effectiveDate: isoDay(new Date(now.getTime() - 35 * DAY_MS)), externalId: `demo-contraction-${index}`, note: 'Dropped 20% of seats at the mid-term review', actor: integration });
-    }
-    if (demo.churnedAt) {
-      await recordRevenueChange(db, { accountId: account.id, kind: 'churn', mrrDeltaCents: -mrr, effectiveDate: isoDay(demo.churnedAt), externalId: `demo-churn-${index}`, actor: integration });
+    // The revenue ledger: new business at contract start, then what happened since, in date order and only while
+    // the customer still pays (the ledger refuses an expansion after a churn); a churn takes whatever MRR is left.
+    for (const movement of revenueHistory(demo, trajectory, index, now)) {
+      await recordRevenueChange(db, { accountId: account.id, ...movement, actor: integration });
     }
   }
   await recordUsage(db, { rows: usage, actor: integration });
   await seedHandoffs(db, book.filter((demo) => demo.stageIndex === 1), now);
-  await runRenewals(db, { now });
+  await runRenewals(db, { now, windowDays: renewalWindowDays });
   await recomputeHealth(db, { now });
+}
+
+type DemoMovement = { kind: 'new' | 'expansion' | 'contraction' | 'churn'; mrrDeltaCents: number; effectiveDate: string; externalId: string; note?: string };
+
+/** An account's revenue ledger, oldest first: each movement valid for the MRR the ones before it leave. */
+function revenueHistory(demo: DemoAccount, trajectory: Trajectory, index: number, now: Date): DemoMovement[] {
+  const { account } = demo;
+  const mrr = Math.round(account.arrCents / 12);
+  const contractStart = account.contractStart ?? isoDay(demo.onboardedAt ?? now);
+  const daysAgo = (days: number) => isoDay(new Date(now.getTime() - days * DAY_MS));
+  const candidates: DemoMovement[] = [{ kind: 'new', mrrDeltaCents: mrr, effectiveDate: contractStart, externalId: `demo-new-${index}` }];
+  if (trajectory === 'growing') {
+    candidates.push({ kind: 'expansion', mrrDeltaCents: Math.round(mrr * 0.25), effectiveDate: daysAgo(20), externalId: `demo-expansion-${index}`, note: 'Added the analytics add-on' });
+  }
+  if (trajectory === 'declining' && demo.stageIndex === 4) {
+    candidates.push({ kind: 'contraction', mrrDeltaCents: -Math.round(mrr * 0.2), effectiveDate: daysAgo(35), externalId: `demo-contraction-${index}`, note: 'Dropped 20% of seats at the mid-term review' });
+  }
+  const churnedOn = demo.churnedAt ? isoDay(demo.churnedAt) : null;
+  const history: DemoMovement[] = [];
+  let current = 0;
+  for (const movement of candidates.sort((a, b) => a.effectiveDate.localeCompare(b.effectiveDate))) {
+    // Nothing changes the revenue of a customer who has left.
+    if (churnedOn !== null && movement.effectiveDate >= churnedOn) continue;
+    history.push(movement);
+    current += movement.mrrDeltaCents;
+  }
+  if (churnedOn !== null && current > 0) {
+    history.push({ kind: 'churn', mrrDeltaCents: -current, effectiveDate: churnedOn, externalId: `demo-churn-${index}` });
+  }
+  return history;
+}
+
+/** A new customer of the demo book, closed-won by the CRM: the account is created in Onboarding with its handoff. */
+export async function closeDemoDeal(
+  db: Db,
+  params: { profile: ClosedWonAccount; ae: User; csm: User; closedWonAt: Date; step: number; now: Date; renewalWindowDays?: number | undefined },
+): Promise<Account> {
+  const { profile, now, step } = params;
+  const closed = await recordClosedWon(db, {
+    opportunityId: `demo-opp-${profile.externalId}`,
+    account: profile,
+    aeId: params.ae.id,
+    csmId: params.csm.id,
+    closedWonAt: params.closedWonAt,
+    context: {
+      goals: 'Weekly usage reports for leadership; replace the spreadsheet tracker by next quarter.',
+      promises: 'SSO at launch and a named CSM for the first 90 days.',
+      stakeholders: `Champion: head of operations. Economic buyer: CFO. Admin: IT lead at ${profile.domain ?? 'the customer'}.`,
+      risks: step % 2 === 0 ? 'Security review not finished; legal asked for a DPA amendment.' : 'Small team; onboarding competes with their busy season.',
+    },
+    goLiveTarget: isoDay(new Date(now.getTime() + (30 + step * 7) * DAY_MS)),
+    actor: integration,
+    ...(params.renewalWindowDays !== undefined ? { renewalWindowDays: params.renewalWindowDays } : {}),
+  });
+  if (closed.kind !== 'new_customer') throw new Error(`${profile.name} was already a customer when the demo book closed it`);
+  return closed.account;
 }
 
 /** The onboarding accounts came through closed-won: their handoffs are at every step, and one is overdue. */
 async function seedHandoffs(db: Db, onboarding: DemoAccount[], now: Date): Promise<void> {
+  const handoffs = await getLatestHandoffsByAccountIds(db, onboarding.map((demo) => demo.account.id));
   for (const [step, demo] of onboarding.entries()) {
-    const { account } = demo;
-    const { handoff } = await recordClosedWon(db, {
-      opportunityId: `demo-opp-${account.externalId ?? account.id}`,
-      account: {
-        externalId: account.externalId ?? `demo-${account.id}`,
-        name: account.name,
-        domain: account.domain,
-        segment: account.segment,
-        arrCents: account.arrCents,
-        contractStart: account.contractStart,
-        contractEnd: account.contractEnd,
-      },
-      aeId: demo.ae.id,
-      csmId: demo.csm.id,
-      closedWonAt: demo.onboardedAt ?? now,
-      context: {
-        goals: 'Weekly usage reports for leadership; replace the spreadsheet tracker by next quarter.',
-        promises: 'SSO at launch and a named CSM for the first 90 days.',
-        stakeholders: `Champion: head of operations. Economic buyer: CFO. Admin: IT lead at ${account.domain ?? 'the customer'}.`,
-        risks: step % 2 === 0 ? 'Security review not finished; legal asked for a DPA amendment.' : 'Small team; onboarding competes with their busy season.',
-      },
-      goLiveTarget: isoDay(new Date(now.getTime() + (30 + step * 7) * DAY_MS)),
-      actor: integration,
-    });
+    const handoff = handoffs.find((candidate) => candidate.accountId === demo.account.id);
+    if (!handoff) throw new Error(`${demo.account.name} has no handoff: it was not closed-won`);
     // Step 0 stays pending (its SLA has passed: it is escalated), 1 is confirmed, 2 accepted, the rest have a kickoff.
     if (step === 0) continue;
     const confirmed = await confirmHandoff(db, { handoffId: handoff.id, actor: actorFromUser(demo.ae) });

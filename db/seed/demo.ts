@@ -1,11 +1,11 @@
 import { asc, count, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { type Segment, type User, type UserRole, accounts, users as usersTable } from '../schema.ts';
-import { actorFromUser } from '../../domain/actors.ts';
+import { actorFromUser, ruleActor } from '../../domain/actors.ts';
 import { createAccount } from '../../domain/accounts.ts';
 import { defaultStages, ensureDefaultStages, moveAccountStage } from '../../domain/lifecycle.ts';
 import { createUser } from '../../domain/users.ts';
-import { type DemoAccount, seedDemoSignals } from './demo-signals.ts';
+import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './demo-signals.ts';
 
 const people: { name: string; email: string; role: UserRole; slackUserId: string }[] = [
   { name: 'Alex Rivera', email: 'alex@lifeline.example', role: 'admin', slackUserId: 'U0DEMOADM1' },
@@ -41,7 +41,7 @@ function seededRandom(seed: number): () => number {
 
 const DAY_MS = 86_400_000;
 
-const closedWonRule = { userId: null, role: 'admin', label: 'Closed-won rule' } as const;
+const closedWonRule = ruleActor('closed_won', 'Closed-won rule');
 
 function isoDate(date: Date): string {
   return date.toISOString().slice(0, 10);
@@ -52,7 +52,11 @@ function isoDate(date: Date): string {
  * every stage, the history that brought them there, and their signals, revenue, handoffs, renewals and health
  * (demo-signals.ts). Does nothing when accounts already exist.
  */
-export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: boolean; admin: User | undefined }> {
+export async function seedDemoBook(
+  db: Db,
+  now = new Date(),
+  options: { renewalWindowDays?: number } = {},
+): Promise<{ seeded: boolean; admin: User | undefined }> {
   await ensureDefaultStages(db);
   const [existing] = await db.select({ total: count() }).from(accounts);
   if ((existing?.total ?? 0) > 0) {
@@ -96,6 +100,33 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
     const contractStart = new Date(createdAt.getTime() + 7 * DAY_MS);
     const contractEnd = new Date(contractStart.getTime() + (index % 4 === 0 ? 730 : 365) * DAY_MS);
 
+    if (stageIndex === 1) {
+      // Accounts onboarding now came in as new customers through closed-won, which creates each in Onboarding with
+      // its handoff (seedDemoSignals takes the handoffs on to different steps). The closing day is drawn as the
+      // walk below draws its first step.
+      const firstStep = Math.max(1, Math.floor((now.getTime() - createdAt.getTime()) / (2 * DAY_MS)));
+      const closedWonAt = new Date(Math.min(createdAt.getTime() + Math.floor(firstStep * (0.6 + random() * 0.5)) * DAY_MS, now.getTime() - DAY_MS));
+      const closed = await closeDemoDeal(db, {
+        profile: {
+          externalId: `crm-${1000 + index}`,
+          name,
+          domain: `${name.toLowerCase().replace(/[^a-z]+/g, '')}.example`,
+          segment,
+          arrCents: arrDollars * 100,
+          contractStart: isoDate(contractStart),
+          contractEnd: isoDate(contractEnd),
+        },
+        ae,
+        csm,
+        closedWonAt,
+        step: book.filter((demo) => demo.stageIndex === 1).length,
+        now,
+        renewalWindowDays: options.renewalWindowDays,
+      });
+      book.push({ account: closed, stageIndex, csm, ae, onboardedAt: closedWonAt, churnedAt: null });
+      continue;
+    }
+
     const account = await createAccount(db, {
       name,
       segment,
@@ -128,9 +159,10 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
         accountId: account.id,
         toStage,
         expectedVersion: current.version,
-        // Closed-won moves an account into onboarding by rule; later moves are people's.
+        // Closed-won moves an account into onboarding by rule; later moves are people's. All of it is past
+        // history recorded at once, an import, so none of it is announced in Slack as if it just happened.
         actor: next === 1 ? closedWonRule : actorFromUser(mover),
-        source: next === 1 ? 'rule' : 'import',
+        source: 'import',
         reason: toStage === 'churned' ? 'Budget cut after acquisition; chose to consolidate vendors.' : null,
         occurredAt,
       });
@@ -153,6 +185,6 @@ export async function seedDemoBook(db: Db, now = new Date()): Promise<{ seeded: 
     }
     book.push({ account: current, stageIndex, csm, ae, onboardedAt, churnedAt });
   }
-  await seedDemoSignals(db, book, now, random);
+  await seedDemoSignals(db, book, now, random, options.renewalWindowDays);
   return { seeded: true, admin };
 }

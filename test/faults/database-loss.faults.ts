@@ -74,6 +74,12 @@ describe('database loss', () => {
       await sleep(2000);
     }
     await stack.cluster.start();
+    // Each click during the outage gets one answer: a retry that answered twice would show here.
+    const outageAnswers = new Map<string, number>();
+    for (const call of stack.fake.callsTo('response_url')) {
+      if (call.responseId?.startsWith('outage-')) outageAnswers.set(call.responseId, (outageAnswers.get(call.responseId) ?? 0) + 1);
+    }
+    const duplicated = [...outageAnswers.values()].filter((times) => times > 1).length;
 
     // No restart, no operator: the replica reconnects on its own.
     let recoveredAfterMs = -1;
@@ -100,7 +106,7 @@ describe('database loss', () => {
       repetitions: rounds,
       expected: rounds,
       delivered: slackAnswered,
-      duplicated: 0,
+      duplicated,
       rejected: graphqlClear,
       failures,
       note: `readyz 503 ×${readinessDown}; ready again ${recoveredAfterMs} ms after restart`,
@@ -108,5 +114,6 @@ describe('database loss', () => {
     expect(failures).toBe(0);
     expect(readinessDown).toBe(rounds);
     expect(slackAnswered).toBe(rounds);
+    expect(duplicated).toBe(0);
   });
 });

@@ -25,6 +25,8 @@ export interface RecordedCall {
   warnings: string[];
   /** Answered 500 after Slack did the work (a `processed` failure): the caller cannot know it landed. */
   processed?: boolean;
+  /** The fake kept this call's answer back (see `holdNext`): its caller may never have heard that it landed. */
+  held?: boolean;
 }
 
 /**
@@ -41,6 +43,22 @@ export interface FailureProbe {
 
 /** Decides, call by call, whether the fake fails it: an outage schedule, a channel that is gone, … */
 export type FailureRule = (call: FailureProbe) => FakeFailure | undefined;
+
+/** A call Slack accepted and did the work of, whose answer the fake keeps back until released. */
+export interface HeldCall {
+  call: RecordedCall;
+  /** The answer Slack would have sent (e.g. the posted message's `ts`). */
+  response: Record<string, unknown>;
+  /** Sends the answer now, if the caller is still connected. */
+  release(): void;
+}
+
+export interface HoldOptions {
+  /** Only a call this accepts is held; others are answered as usual. */
+  rule?: (call: FailureProbe) => boolean;
+  /** How long to wait for a matching call before the returned promise rejects. */
+  timeoutMs?: number;
+}
 
 export interface FakeSlackUser {
   id: string;
@@ -74,6 +92,13 @@ export interface FakeSlack {
    * took; the first rule that answers a failure decides. Cleared by reset().
    */
   failWhen(method: string, rule: FailureRule): void;
+  /**
+   * Holds the next successful call to `method`: Slack does the work (a post is stored and shows in
+   * conversations.history) and the call is recorded, but no answer is sent until it is released. This is the
+   * window a crash between "Slack accepted it" and "the caller recorded it" falls into, made to last until the
+   * test has killed the caller. Resolves when such a call arrives.
+   */
+  holdNext(method: string, options?: HoldOptions): Promise<HeldCall>;
   reset(): void;
   close(): Promise<void>;
 }
@@ -576,6 +601,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const calls: RecordedCall[] = [];
   const failures = new Map<string, FakeFailure[]>();
   const failureRules: { method: string; rule: FailureRule }[] = [];
+  const holds: { method: string; rule: ((call: FailureProbe) => boolean) | undefined; take: (held: HeldCall) => void; abort: (error: Error) => void }[] = [];
+  const heldResponses = new Set<ServerResponse>();
   const now = options.clock ?? Date.now;
   const waiters = new Set<{ check: () => boolean; abort: (error: Error) => void }>();
   const messages = new Map<string, StoredMessage>();
@@ -970,6 +997,23 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const metadata = isRecord(response.response_metadata) ? response.response_metadata : {};
       response.response_metadata = { ...metadata, warnings: ['missing_charset'] };
     }
+    const hold = response.ok === true ? holds.find((entry) => entry.method === method && (entry.rule?.({ body: parsed.body, at: call.at }) ?? true)) : undefined;
+    if (hold) {
+      holds.splice(holds.indexOf(hold), 1);
+      call.held = true;
+      record(call);
+      heldResponses.add(res);
+      hold.take({
+        call,
+        response,
+        release: () => {
+          if (!heldResponses.delete(res)) return;
+          // A caller killed meanwhile has closed its socket: there is nobody left to answer.
+          if (!res.destroyed) sendJson(res, 200, response);
+        },
+      });
+      return;
+    }
     record(call);
     sendJson(res, 200, response);
   }
@@ -1099,6 +1143,30 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     failWhen(method: string, rule: FailureRule): void {
       failureRules.push({ method, rule });
     },
+    holdNext(method: string, holdOptions: HoldOptions = {}): Promise<HeldCall> {
+      return new Promise((resolve, reject) => {
+        const timeoutMs = holdOptions.timeoutMs ?? 30_000;
+        const entry = {
+          method,
+          rule: holdOptions.rule,
+          take: (held: HeldCall) => {
+            clearTimeout(timer);
+            resolve(held);
+          },
+          abort: (error: Error) => {
+            clearTimeout(timer);
+            const index = holds.indexOf(entry);
+            if (index >= 0) holds.splice(index, 1);
+            reject(error);
+          },
+        };
+        const timer = setTimeout(
+          () => entry.abort(new Error(`fake Slack: no successful call to ${method} to hold arrived within ${timeoutMs} ms; got ${calls.filter((c) => c.method === method).length} call(s) to it in all`)),
+          timeoutMs,
+        );
+        holds.push(entry);
+      });
+    },
     reset(): void {
       calls.length = 0;
       failures.clear();
@@ -1110,6 +1178,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
     close(): Promise<void> {
       for (const waiter of [...waiters]) waiter.abort(new Error('fake Slack closed while waiting for calls'));
+      for (const hold of [...holds]) hold.abort(new Error('fake Slack closed while waiting for a call to hold'));
+      for (const res of heldResponses) res.destroy();
+      heldResponses.clear();
       return new Promise((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         // fetch keeps sockets alive; without this close() would wait for them to idle out.

@@ -23,6 +23,11 @@ export interface SlackHarnessOptions {
   delivery?: LifelineOptions['delivery'];
   /** An existing database to serve; one of its own by default (and destroyed on close). */
   database?: TestDatabase;
+  /**
+   * Retries of interactive Web API calls; none by default so an injected 500 shows at once. A test about
+   * retries passes the production default (server.ts) instead.
+   */
+  slackRetryConfig?: LifelineOptions['slackRetryConfig'];
 }
 
 export async function startSlackHarness(options: SlackHarnessOptions = {}): Promise<SlackHarness> {
@@ -35,7 +40,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
     logger: silentLogger,
     host: '127.0.0.1',
     // Interactive Web API calls fail at once, so a test that makes the fake answer 500 sees it without waiting.
-    slackRetryConfig: { retries: 0 },
+    slackRetryConfig: options.slackRetryConfig ?? { retries: 0 },
     ...(options.delivery ? { delivery: options.delivery } : {}),
   });
   const slack = createSlackClient({ url: `${lifeline.url}/slack/events`, signingSecret });

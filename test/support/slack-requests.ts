@@ -2,10 +2,11 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type {
   BasicElementAction,
   BlockAction,
-  BlockButtonAction,
-  BlockStaticSelectAction,
+  ButtonAction,
+  DatepickerAction,
   EnvelopedEvent,
   SlashCommand,
+  StaticSelectAction,
   ViewOutput,
   ViewSubmitAction,
   types,
@@ -59,7 +60,7 @@ export interface SlackRequestClient {
   send(body: string, contentType: string, overrides?: SignedRequestOverrides): Promise<SlackHttpResponse>;
   command(payload: SlashCommand, overrides?: SignedRequestOverrides): Promise<SlackHttpResponse>;
   blockAction<A extends BasicElementAction>(
-    payload: BlockAction<A>,
+    payload: SurfaceBlockAction<A> | BlockAction<A>,
     overrides?: SignedRequestOverrides,
   ): Promise<SlackHttpResponse>;
   viewSubmission(payload: ViewSubmitAction, overrides?: SignedRequestOverrides): Promise<SlackHttpResponse>;
@@ -165,6 +166,213 @@ export function slashCommand(overrides: SlashCommandOverrides): SlashCommand {
   return Object.assign(defaults, overrides);
 }
 
+// ---------------------------------------------------------------------------
+// Block actions, one payload type per surface an action can come from
+// ---------------------------------------------------------------------------
+//
+// Where a click happens decides what Slack sends (compare the block_actions payloads in the scenario tests of
+// slackapi/bolt-python and slackapi/bolt-js, and Slack's own reference):
+// - a message: container.type `message`, `channel`, `message` and a `response_url`;
+// - an ephemeral message: container.is_ephemeral `true`, `channel` and a `response_url`, but no `message`;
+// - a modal or the App Home tab: container.type `view` and the `view` itself (view.type `modal` or `home`),
+//   and no `response_url`, `channel` or `message` at all: Bolt's `respond` is undefined there.
+// Bolt's own BlockAction type declares `response_url` as always present, so view payloads get their own type.
+
+/** The interactive element that was clicked, as Slack reports it in `actions`. */
+export type ClickedElement = ButtonAction | StaticSelectAction | DatepickerAction;
+
+interface BlockActionCommon<A extends BasicElementAction> {
+  type: 'block_actions';
+  user: { id: string; username: string; name: string; team_id: string };
+  api_app_id: string;
+  token: string;
+  trigger_id: string;
+  team: { id: string; domain: string };
+  is_enterprise_install: boolean;
+  actions: A[];
+}
+
+export interface PostedMessage {
+  type: 'message';
+  user: string;
+  bot_id: string;
+  app_id: string;
+  text: string;
+  ts: string;
+  team: string;
+  blocks: unknown[];
+}
+
+export interface MessageBlockAction<A extends BasicElementAction = ClickedElement> extends BlockActionCommon<A> {
+  container: { type: 'message'; message_ts: string; channel_id: string; is_ephemeral: false };
+  channel: { id: string; name: string };
+  message: PostedMessage;
+  state: { values: Record<string, never> };
+  response_url: string;
+}
+
+export interface EphemeralBlockAction<A extends BasicElementAction = ClickedElement> extends BlockActionCommon<A> {
+  container: { type: 'message'; message_ts: string; channel_id: string; is_ephemeral: true };
+  channel: { id: string; name: string };
+  state: { values: Record<string, never> };
+  response_url: string;
+}
+
+export interface ViewBlockAction<A extends BasicElementAction = ClickedElement> extends BlockActionCommon<A> {
+  container: { type: 'view'; view_id: string };
+  view: ViewOutput & { type: 'modal' | 'home' };
+}
+
+/** Any block_actions payload Slack sends, by surface. */
+export type SurfaceBlockAction<A extends BasicElementAction = ClickedElement> = MessageBlockAction<A> | EphemeralBlockAction<A> | ViewBlockAction<A>;
+
+export interface ClickInput {
+  userId: string;
+  userName?: string;
+  triggerId?: string;
+}
+
+export interface MessageClickInput extends ClickInput {
+  channelId: string;
+  messageTs: string;
+  responseUrl: string;
+  /** What the message showed; Slack sends it back with the click. */
+  blocks?: unknown[];
+  text?: string;
+}
+
+export interface EphemeralClickInput extends ClickInput {
+  channelId: string;
+  /** Slack gives ephemeral messages a ts too, though no API can address them by it. */
+  messageTs?: string;
+  responseUrl: string;
+}
+
+export interface ViewClickInput extends ClickInput {
+  viewId?: string;
+  blocks?: ViewOutput['blocks'];
+  privateMetadata?: string;
+  callbackId?: string;
+  /** A view pushed on top of another names the one below; a modal opened from a click has none. */
+  previousViewId?: string | null;
+  rootViewId?: string;
+  title?: string;
+}
+
+function commonFields<A extends BasicElementAction>(input: ClickInput, action: A): BlockActionCommon<A> {
+  const userName = input.userName ?? input.userId.toLowerCase();
+  return {
+    type: 'block_actions',
+    user: { id: input.userId, username: userName, name: userName, team_id: REQUEST_TEAM_ID },
+    api_app_id: REQUEST_APP_ID,
+    token: REQUEST_VERIFICATION_TOKEN,
+    trigger_id: input.triggerId ?? fakeTriggerId(),
+    team: { id: REQUEST_TEAM_ID, domain: REQUEST_TEAM_DOMAIN },
+    is_enterprise_install: false,
+    actions: [action],
+  };
+}
+
+/** A click in a message the bot posted (a channel, a DM, a thread). */
+export function messageBlockAction<A extends BasicElementAction>(input: MessageClickInput, action: A): MessageBlockAction<A> {
+  return {
+    ...commonFields(input, action),
+    container: { type: 'message', message_ts: input.messageTs, channel_id: input.channelId, is_ephemeral: false },
+    channel: { id: input.channelId, name: channelNameFor(input.channelId) },
+    message: {
+      type: 'message',
+      user: BOT_USER_ID,
+      bot_id: BOT_ID,
+      app_id: REQUEST_APP_ID,
+      text: input.text ?? '',
+      ts: input.messageTs,
+      team: REQUEST_TEAM_ID,
+      blocks: input.blocks ?? [],
+    },
+    state: { values: {} },
+    response_url: input.responseUrl,
+  };
+}
+
+/** A click in an ephemeral message (a slash command's answer, a card only the clicker sees). */
+export function ephemeralBlockAction<A extends BasicElementAction>(input: EphemeralClickInput, action: A): EphemeralBlockAction<A> {
+  return {
+    ...commonFields(input, action),
+    container: { type: 'message', message_ts: input.messageTs ?? actionTs(), channel_id: input.channelId, is_ephemeral: true },
+    channel: { id: input.channelId, name: channelNameFor(input.channelId) },
+    state: { values: {} },
+    response_url: input.responseUrl,
+  };
+}
+
+function viewOutputFor(input: ViewClickInput, type: 'modal' | 'home'): ViewOutput & { type: 'modal' | 'home' } {
+  const id = input.viewId ?? `V${randomDigits(10)}`;
+  return {
+    id,
+    team_id: REQUEST_TEAM_ID,
+    type,
+    blocks: input.blocks ?? [],
+    private_metadata: input.privateMetadata ?? '',
+    callback_id: input.callbackId ?? '',
+    state: { values: {} },
+    hash: `${nowSeconds()}.${randomBytes(4).toString('hex')}`,
+    title: { type: 'plain_text', text: input.title ?? 'Lifeline', emoji: true },
+    clear_on_close: false,
+    notify_on_close: false,
+    close: type === 'modal' ? { type: 'plain_text', text: 'Close', emoji: true } : null,
+    submit: null,
+    previous_view_id: input.previousViewId ?? null,
+    root_view_id: input.rootViewId ?? id,
+    app_id: REQUEST_APP_ID,
+    external_id: '',
+    app_installed_team_id: REQUEST_TEAM_ID,
+    bot_id: BOT_ID,
+  };
+}
+
+/** A click inside an open modal: no response_url, no channel. */
+export function modalBlockAction<A extends BasicElementAction>(input: ViewClickInput, action: A): ViewBlockAction<A> {
+  const view = viewOutputFor(input, 'modal');
+  return { ...commonFields(input, action), container: { type: 'view', view_id: view.id }, view };
+}
+
+/** A click on the App Home tab: no response_url, no channel. */
+export function homeBlockAction<A extends BasicElementAction>(input: ViewClickInput, action: A): ViewBlockAction<A> {
+  const view = viewOutputFor(input, 'home');
+  return { ...commonFields(input, action), container: { type: 'view', view_id: view.id }, view };
+}
+
+/** The clicked element of each kind, as it appears in `actions`. */
+export function clickedButton(input: { actionId: string; blockId: string; value: string; text?: string }): ButtonAction {
+  return {
+    type: 'button',
+    action_id: input.actionId,
+    block_id: input.blockId,
+    text: { type: 'plain_text', text: input.text ?? input.value, emoji: true },
+    value: input.value,
+    action_ts: actionTs(),
+  };
+}
+
+export function clickedStaticSelect(input: { actionId: string; blockId: string; selectedValue: string; selectedText?: string }): StaticSelectAction {
+  return {
+    type: 'static_select',
+    action_id: input.actionId,
+    block_id: input.blockId,
+    selected_option: {
+      text: { type: 'plain_text', text: input.selectedText ?? input.selectedValue, emoji: true },
+      value: input.selectedValue,
+    },
+    action_ts: actionTs(),
+  };
+}
+
+export function clickedDatepicker(input: { actionId: string; blockId: string; selectedDate: string }): DatepickerAction {
+  return { type: 'datepicker', action_id: input.actionId, block_id: input.blockId, selected_date: input.selectedDate, action_ts: actionTs() };
+}
+
+// Earlier, message-only inputs: kept for callers that build message or ephemeral clicks this way.
+
 export interface MessageContainerInput {
   type: 'message';
   channelId: string;
@@ -202,7 +410,7 @@ export interface ButtonActionInput extends ActionBaseInput {
   text?: string;
 }
 
-function blockActionPayload<A extends BasicElementAction>(input: ActionBaseInput, action: A): BlockAction<A> {
+function blockActionPayload<A extends BasicElementAction>(input: ActionBaseInput, action: A): MessageBlockAction<A> | EphemeralBlockAction<A> {
   const { container } = input;
   if (container.isEphemeral && input.message) {
     throw new Error('block_actions from an ephemeral message carry no `message`: drop it from the fixture');
@@ -210,64 +418,24 @@ function blockActionPayload<A extends BasicElementAction>(input: ActionBaseInput
   if (input.message && input.message.ts !== container.messageTs) {
     throw new Error(`message.ts (${input.message.ts}) must equal container.messageTs (${container.messageTs})`);
   }
-  const userName = input.userName ?? input.userId.toLowerCase();
-  const payload: BlockAction<A> = {
-    type: 'block_actions',
-    user: { id: input.userId, username: userName, name: userName, team_id: REQUEST_TEAM_ID },
-    api_app_id: REQUEST_APP_ID,
-    token: REQUEST_VERIFICATION_TOKEN,
-    container: {
-      type: 'message',
-      message_ts: container.messageTs,
-      channel_id: container.channelId,
-      is_ephemeral: container.isEphemeral,
-    },
-    trigger_id: input.triggerId ?? fakeTriggerId(),
-    team: { id: REQUEST_TEAM_ID, domain: REQUEST_TEAM_DOMAIN },
-    is_enterprise_install: false,
-    channel: { id: container.channelId, name: channelNameFor(container.channelId) },
-    state: { values: {} },
-    response_url: input.responseUrl,
-    actions: [action],
+  const click = {
+    userId: input.userId,
+    ...(input.userName !== undefined ? { userName: input.userName } : {}),
+    ...(input.triggerId !== undefined ? { triggerId: input.triggerId } : {}),
+    channelId: container.channelId,
+    messageTs: container.messageTs,
+    responseUrl: input.responseUrl,
   };
-  if (!container.isEphemeral) {
-    const message = input.message ?? { blocks: [], text: '', ts: container.messageTs };
-    payload.message = {
-      type: 'message',
-      user: BOT_USER_ID,
-      bot_id: BOT_ID,
-      app_id: REQUEST_APP_ID,
-      text: message.text,
-      ts: message.ts,
-      team: REQUEST_TEAM_ID,
-      blocks: message.blocks,
-    };
-  }
-  return payload;
+  if (container.isEphemeral) return ephemeralBlockAction(click, action);
+  return messageBlockAction({ ...click, blocks: input.message?.blocks ?? [], text: input.message?.text ?? '' }, action);
 }
 
-export function staticSelectAction(input: StaticSelectActionInput): BlockStaticSelectAction {
-  return blockActionPayload(input, {
-    type: 'static_select',
-    action_id: input.actionId,
-    block_id: input.blockId,
-    selected_option: {
-      text: { type: 'plain_text', text: input.selectedText ?? input.selectedValue, emoji: true },
-      value: input.selectedValue,
-    },
-    action_ts: actionTs(),
-  });
+export function staticSelectAction(input: StaticSelectActionInput): MessageBlockAction<StaticSelectAction> | EphemeralBlockAction<StaticSelectAction> {
+  return blockActionPayload(input, clickedStaticSelect(input));
 }
 
-export function buttonAction(input: ButtonActionInput): BlockButtonAction {
-  return blockActionPayload(input, {
-    type: 'button',
-    action_id: input.actionId,
-    block_id: input.blockId,
-    text: { type: 'plain_text', text: input.text ?? input.value, emoji: true },
-    value: input.value,
-    action_ts: actionTs(),
-  });
+export function buttonAction(input: ButtonActionInput): MessageBlockAction<ButtonAction> | EphemeralBlockAction<ButtonAction> {
+  return blockActionPayload(input, clickedButton(input));
 }
 
 export type ViewStateValues = ViewOutput['state']['values'];

@@ -6,11 +6,12 @@ import { type DigestPayload, digestDay, listDigestItems } from '../../../domain/
 import { InvalidInputError, NotFoundError } from '../../../domain/errors.ts';
 import { listStages, requireMoveRights } from '../../../domain/lifecycle.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
-import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { type DigestButtonValue, atRiskDigest, decodeDigestValue } from '../../views/digest.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
 import { encodeStageMoveMetadata } from '../views/stage-move.ts';
+import { openView, replyTo } from '../../replies.ts';
+import { showCardTo } from './card-buttons.ts';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -29,14 +30,16 @@ async function renderPage(deps: BotDeps, value: DigestButtonValue, reader: Actor
 
 /** Acknowledge or snooze, then redraw the digest page in place so everyone sees who is on it. */
 function followUpAction(deps: BotDeps, apply: typeof acknowledgeAtRisk) {
-  return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
+  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
     await ack();
+    const reply = replyTo(body, client);
     const value = buttonValue(action);
     const user = await requireUserBySlackId(deps.db, body.user.id);
     const actor = actorFromUser(user);
     await apply(deps.db, { accountId: value.accountId, actor, now: deps.clock?.() ?? new Date() });
     const page = await renderPage(deps, value, actor);
-    await respond({ replace_original: true, text: page.text, blocks: page.blocks });
+    // Digests are messages (posted or ephemeral); should one ever sit in a view, the page comes by DM instead.
+    if (!(await reply.replaceOriginal(page))) await reply.showPrivately(page, { replace: false });
   };
 }
 
@@ -44,45 +47,48 @@ export const acknowledgeAction = (deps: BotDeps) => followUpAction(deps, acknowl
 export const snoozeAction = (deps: BotDeps) => followUpAction(deps, snoozeAtRisk);
 
 /** "Move stage" from the digest: a modal with the stage choice and the reason. */
-export function digestMoveStageAction({ db }: BotDeps) {
+export function digestMoveStageAction(deps: BotDeps) {
+  const { db } = deps;
   return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
     await ack();
+    const reply = replyTo(body, client);
     const value = buttonValue(action);
     const user = await requireUserBySlackId(db, body.user.id);
     const [account, stages] = await Promise.all([getAccount(db, value.accountId), listStages(db)]);
     if (!account) throw new NotFoundError('That account no longer exists in Lifeline.');
     // Refused here as the move itself would be, before a form asks someone who cannot move it for a reason.
     requireMoveRights(actorFromUser(user), account);
-    await client.views.open({
-      trigger_id: body.trigger_id,
-      view: stageMoveModal({
+    await openView(
+      deps.triggerClient,
+      reply,
+      body.trigger_id,
+      stageMoveModal({
         account,
         stages,
         reasonRequired: false,
         privateMetadata: encodeStageMoveMetadata({ accountId: account.id, version: account.version }),
       }),
-    });
+    );
   };
 }
 
-/** "Open account": the account card, only for the person who clicked. */
-export function digestOpenAccountAction({ db }: BotDeps) {
-  return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
+/** "Open account": the account card, only for the person who clicked, beside the digest. */
+export function digestOpenAccountAction(deps: BotDeps) {
+  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
     await ack();
     const value = buttonValue(action);
-    const user = await requireUserBySlackId(db, body.user.id);
-    const card = await renderAccountCard(db, value.accountId, { shareable: true, reader: actorFromUser(user) });
-    await respond({ response_type: 'ephemeral', replace_original: false, ...card });
+    await showCardTo(deps, replyTo(body, client), body.trigger_id, value.accountId, { replaceChooser: false });
   };
 }
 
 /** "Show more": the next page, only for the person who asked; a page asked for that way replaces itself. */
 export function showMoreAction(deps: BotDeps) {
-  return async ({ ack, body, action, respond }: ButtonArgs): Promise<void> => {
+  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
     await ack();
+    const reply = replyTo(body, client);
     const value = buttonValue(action);
     const user = await requireUserBySlackId(deps.db, body.user.id);
     const page = await renderPage(deps, value, actorFromUser(user));
-    await respond({ response_type: 'ephemeral', replace_original: body.container.is_ephemeral === true, text: page.text, blocks: page.blocks });
+    await reply.showPrivately(page, { replace: true });
   };
 }

@@ -5,6 +5,7 @@ import { acceptHandoff, confirmHandoff, getHandoffToConfirm, scheduleKickoff } f
 import { getAccount } from '../../../domain/accounts.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import type { BotDeps } from '../../deps.ts';
+import { openView, replyTo } from '../../replies.ts';
 import { handoffContextModal } from '../../views/handoff.ts';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -28,16 +29,19 @@ export function confirmHandoffAction({ db, onNotificationsQueued }: BotDeps) {
 }
 
 /** AE: "Edit context" opens the modal with the required fields. */
-export function editHandoffAction({ db }: BotDeps) {
+export function editHandoffAction(deps: BotDeps) {
+  const { db } = deps;
   return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
     await ack();
     const user = await requireUserBySlackId(db, body.user.id);
     const handoff = await getHandoffToConfirm(db, { handoffId: action.value ?? '', actor: actorFromUser(user) });
     const account = await getAccount(db, handoff.accountId);
-    await client.views.open({
-      trigger_id: body.trigger_id,
-      view: handoffContextModal(handoff, account?.name ?? 'this account', JSON.stringify({ handoffId: handoff.id })),
-    });
+    await openView(
+      deps.triggerClient,
+      replyTo(body, client),
+      body.trigger_id,
+      handoffContextModal(handoff, account?.name ?? 'this account', JSON.stringify({ handoffId: handoff.id })),
+    );
   };
 }
 

@@ -3,37 +3,37 @@ import { actorFromUser } from '../../../domain/actors.ts';
 import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts';
 import { ReasonRequiredError, moveStageWithAudit } from '../../../domain/stage-moves.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
-import { type CardLocation, refreshAccountCard } from '../../cards.ts';
+import { refreshAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { parseCardBlockId } from '../../ids.ts';
+import { type ActionSurface, openView, replyTo } from '../../replies.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
-import { encodeStageMoveMetadata } from '../views/stage-move.ts';
+import { AUDIT_TARGET, type StageMoveMetadata, encodeStageMoveMetadata } from '../views/stage-move.ts';
 
 type StageSelectArgs = SlackActionMiddlewareArgs<BlockAction<StaticSelectAction>> & AllMiddlewareArgs;
 
-export function cardLocation(body: BlockAction, respond: StageSelectArgs['respond']): CardLocation {
-  if (body.container.is_ephemeral || !body.message || !body.channel) return { kind: 'ephemeral', respond };
-  return { kind: 'message', channel: body.channel.id, ts: body.message.ts };
-}
-
-/** Where the audit note goes if the account has no thread yet: the channel of a shared card, else the handoff channel. */
-export function auditTargetFor(location: CardLocation): string | undefined {
-  return location.kind === 'message' ? location.channel : undefined;
+/** What the reason modal needs to redraw the card once the move is made: its response_url, or its modal. */
+function cardWhere(surface: ActionSurface): Pick<StageMoveMetadata, 'responseUrl' | 'shareable' | 'viewId'> {
+  if (surface.kind === 'message' || surface.kind === 'ephemeral') return { responseUrl: surface.responseUrl, shareable: surface.kind === 'ephemeral' };
+  return surface.kind === 'modal' ? { viewId: surface.viewId } : {};
 }
 
 /**
- * A stage chosen on an account card. Forward moves happen at once; moving backward or to a final stage
- * opens a modal that asks for the reason (the domain refuses such a move without one).
+ * A stage chosen on an account card (ephemeral, shared in a conversation, or in a modal opened from App Home).
+ * Forward moves happen at once; moving backward or to a final stage opens a modal that asks for the reason (the
+ * domain refuses such a move without one). The audit note goes to the handoff channel, into the account's
+ * thread, wherever the card is: the card itself is redrawn in place.
  */
-export function stageSelectAction({ db }: BotDeps) {
-  return async ({ ack, body, action, client, respond }: StageSelectArgs): Promise<void> => {
+export function stageSelectAction(deps: BotDeps) {
+  const { db } = deps;
+  return async ({ ack, body, action, client }: StageSelectArgs): Promise<void> => {
     await ack();
     const card = parseCardBlockId(action.block_id);
     if (!card) {
       throw new InvalidInputError('This card is out of date. Open the account again with `/lifeline account <name>`.');
     }
+    const reply = replyTo(body, client);
     const user = await requireUserBySlackId(db, body.user.id);
-    const location = cardLocation(body, respond);
     const move = {
       accountId: card.accountId,
       toStage: action.selected_option.value,
@@ -41,37 +41,32 @@ export function stageSelectAction({ db }: BotDeps) {
       actor: actorFromUser(user),
       source: 'slack' as const,
     };
-    const auditTarget = auditTargetFor(location);
     try {
       // Forward moves happen in one transaction; one that needs a reason is refused there, with nothing written.
-      await moveStageWithAudit(db, { ...move, reason: null, ...(auditTarget ? { auditTarget } : {}) });
+      await moveStageWithAudit(db, { ...move, reason: null, auditTarget: AUDIT_TARGET });
     } catch (error) {
       if (error instanceof ReasonRequiredError) {
         // trigger_id lives 3 seconds from the click: open the modal before anything else slow.
         const { preview } = error;
-        await client.views.open({
-          trigger_id: body.trigger_id,
-          view: stageMoveModal({
+        await openView(
+          deps.triggerClient,
+          reply,
+          body.trigger_id,
+          stageMoveModal({
             account: preview.account,
             stages: preview.stages,
             toStage: preview.to,
             reasonRequired: true,
-            privateMetadata: encodeStageMoveMetadata({
-              accountId: card.accountId,
-              version: card.version,
-              toStage: preview.to.key,
-              ...(location.kind === 'message' ? { channel: location.channel, ts: location.ts } : { responseUrl: body.response_url }),
-            }),
+            privateMetadata: encodeStageMoveMetadata({ accountId: card.accountId, version: card.version, toStage: preview.to.key, ...cardWhere(reply.surface) }),
           }),
-        });
+        );
         return;
       }
       // A stale card is an everyday race, not a failure: say who moved it and show the account as it is now.
       if (!(error instanceof StaleVersionError)) throw error;
-      await respond({ response_type: 'ephemeral', replace_original: false, text: error.message });
-      await refreshAccountCard(db, client, location, card.accountId, move.actor);
+      await refreshAccountCard(db, client, reply, card.accountId, move.actor, error.message);
       return;
     }
-    await refreshAccountCard(db, client, location, card.accountId, move.actor);
+    await refreshAccountCard(db, client, reply, card.accountId, move.actor);
   };
 }

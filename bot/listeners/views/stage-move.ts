@@ -3,21 +3,32 @@ import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { type Actor, actorFromUser } from '../../../domain/actors.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
-import { moveStageWithAudit } from '../../../domain/stage-moves.ts';
+import { HANDOFF_CHANNEL_TARGET, moveStageWithAudit } from '../../../domain/stage-moves.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { FieldIds, INPUT_ACTION } from '../../ids.ts';
+import { postToResponseUrl } from '../../replies.ts';
+import { accountCardModal } from '../../views/card-modal.ts';
 
 export type ViewArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
+
+/** Audit notes of moves made in Slack go to the handoff channel, in the account's thread, wherever the card was. */
+export const AUDIT_TARGET = HANDOFF_CHANNEL_TARGET;
 
 const metadataSchema = z.object({
   accountId: z.string(),
   version: z.number().int(),
   toStage: z.string().optional(),
+  /** A card in a message (ephemeral or posted) is redrawn through the click's response_url. */
+  responseUrl: z.url().optional(),
+  /** Whether that card offers to share itself (only an ephemeral one does). */
+  shareable: z.boolean().optional(),
+  /** A card in a modal (opened from App Home) is redrawn with views.update. */
+  viewId: z.string().optional(),
+  // Forms opened by an earlier release name a posted card by channel and ts.
   channel: z.string().optional(),
   ts: z.string().optional(),
-  responseUrl: z.url().optional(),
 });
 export type StageMoveMetadata = z.infer<typeof metadataSchema>;
 
@@ -47,17 +58,15 @@ export function inputValue(view: ViewSubmitAction['view'], blockId: string): str
 }
 
 async function redrawCard(db: BotDeps['db'], client: WebClient, metadata: StageMoveMetadata, reader: Actor): Promise<void> {
-  if (metadata.channel && metadata.ts) {
+  if (metadata.viewId) {
+    const card = await renderAccountCard(db, metadata.accountId, { shareable: false, reader });
+    await client.views.update({ view_id: metadata.viewId, view: accountCardModal(card) });
+  } else if (metadata.responseUrl) {
+    const card = await renderAccountCard(db, metadata.accountId, { shareable: metadata.shareable ?? true, reader });
+    await postToResponseUrl(metadata.responseUrl, { replace_original: true, text: card.text, blocks: card.blocks });
+  } else if (metadata.channel && metadata.ts) {
     const card = await renderAccountCard(db, metadata.accountId, { shareable: false, reader });
     await client.chat.update({ channel: metadata.channel, ts: metadata.ts, text: card.text, blocks: card.blocks });
-  } else if (metadata.responseUrl) {
-    const card = await renderAccountCard(db, metadata.accountId, { shareable: true, reader });
-    const response = await fetch(metadata.responseUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ replace_original: true, text: card.text, blocks: card.blocks }),
-    });
-    if (!response.ok) throw new Error(`Slack refused the card redraw through response_url: ${response.status}`);
   }
 }
 
@@ -72,7 +81,6 @@ export function stageMoveSubmission({ db }: BotDeps) {
     const user = await requireUserBySlackId(db, body.user.id);
     const toStage = metadata.toStage ?? inputValue(view, FieldIds.toStage);
     if (!toStage) throw new InvalidInputError('Choose the stage to move to.', FieldIds.toStage);
-    const auditTarget = metadata.channel && metadata.ts ? metadata.channel : undefined;
     const actor = actorFromUser(user);
     await moveStageWithAudit(db, {
       accountId: metadata.accountId,
@@ -81,7 +89,7 @@ export function stageMoveSubmission({ db }: BotDeps) {
       actor,
       source: 'slack',
       reason: inputValue(view, FieldIds.reason) ?? null,
-      ...(auditTarget ? { auditTarget } : {}),
+      auditTarget: AUDIT_TARGET,
     });
     await ack();
     await redrawCard(db, client, metadata, actor);

@@ -2,14 +2,20 @@ import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * A figure of the summary table: counted by the scenario, or 'n/a' where the scenario has nothing of that
+ * kind to count (a forged-request scenario delivers no notifications). Never a 0 that was not counted.
+ */
+export type Figure = number | 'n/a';
+
 /** One row of the fault suite's summary table. */
 export interface ScenarioReport {
   scenario: string;
   repetitions: number;
-  expected: number;
-  delivered: number;
-  duplicated: number;
-  rejected: number;
+  expected: Figure;
+  delivered: Figure;
+  duplicated: Figure;
+  rejected: Figure;
   failures: number;
   note?: string;
 }
