@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   // The demo book only ever goes into the embedded database: a real server's data is never touched.
   let demoToken: string | undefined;
   if (config.database.kind === 'pglite' && config.seedDemo === 'auto') {
-    const { seeded, admin } = await seedDemoBook(database.db);
+    const { seeded, admin } = await seedDemoBook(database.db, new Date(), { renewalWindowDays: config.jobs.renewalWindowDays });
     if (seeded) logger.info('seeded the demo book: 40 accounts, 10 people');
     // A fresh token at every start, so no token outlives the process that printed it.
     await revokeApiTokensNamed(database.db, DEMO_TOKEN_NAME);

@@ -134,6 +134,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
         }),
     ...(options.slackRetryConfig ? { retryConfig: options.slackRetryConfig } : {}),
     onNotificationsQueued: () => delivery.wake(),
+    renewalWindowDays: config.jobs.renewalWindowDays,
     ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
   });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { App, UnknownError } from '@slack/bolt';
+import { App, type Authorize, UnknownError } from '@slack/bolt';
 import { type RetryOptions, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../db/client.ts';
@@ -12,6 +12,7 @@ import * as commands from './listeners/commands/index.ts';
 import * as events from './listeners/events/index.ts';
 import * as views from './listeners/views/index.ts';
 import { recordSlackEvent } from '../domain/outbox.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals.ts';
 import { postToResponseUrl } from './replies.ts';
 
 // Bolt exports the extended handler's argument type only from a deep path; take it from App's own signature.
@@ -31,6 +32,8 @@ export interface SlackAppOptions {
   /** Called after a click queued notifications (e.g. a handoff update), to deliver them without waiting. */
   onNotificationsQueued?: () => void;
   clock?: () => Date;
+  /** Days before contract end that a renewal counts as upcoming (config.jobs.renewalWindowDays); the domain default otherwise. */
+  renewalWindowDays?: number;
   /** How many acked requests are routed and worked on at once (default 4); see SlackReceiver. */
   dispatchConcurrency?: number;
 }
@@ -61,21 +64,42 @@ function answerPathOf(body: unknown): { responseUrl: string } | { userId: string
   return undefined;
 }
 
+/**
+ * The bot's identity for Bolt's context (botUserId and botId, which its ignoreSelf middleware needs), asked of
+ * Slack when a request first needs it. Given a token instead, Bolt calls auth.test as the App is constructed
+ * and keeps that promise: with Slack unreachable at start it rejects with nobody awaiting it, which ends the
+ * process, and every later request fails on the same cached rejection. Here only a success is kept; after a
+ * failure the next request asks again.
+ */
+function botAuthorization(client: WebClient, botToken: string): Authorize<boolean> {
+  let identity: Promise<{ botUserId?: string; botId?: string }> | undefined;
+  return async () => {
+    identity ??= client.auth.test().then(
+      (result) => ({ ...(result.user_id ? { botUserId: result.user_id } : {}), ...(result.bot_id ? { botId: result.bot_id } : {}) }),
+      (error: unknown) => {
+        identity = undefined;
+        throw error;
+      },
+    );
+    return { botToken, ...(await identity) };
+  };
+}
+
 export function createSlackApp(options: SlackAppOptions): SlackApp {
   const logger = boltLogger(options.logger);
   // SECURITY: every request's signature and timestamp are verified with the signing secret; there is no bypass.
   const receiver = new SlackReceiver({ signingSecret: options.signingSecret, logger, dispatchConcurrency: options.dispatchConcurrency ?? 4 });
+  const retryConfig = options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 };
+  // Answers the app itself sends outside a request's own client (a failure told by DM).
+  const botClient = new WebClient(options.botToken, { slackApiUrl: options.apiUrl, logger, retryConfig });
   const app = new App({
     receiver,
-    token: options.botToken,
+    authorize: botAuthorization(botClient, options.botToken),
     logger,
     extendedErrorHandler: true,
     // Conversation state is kept in the database; Bolt's in-memory store would only cost time on every request.
     convoStore: false,
-    clientOptions: {
-      slackApiUrl: options.apiUrl,
-      retryConfig: options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 },
-    },
+    clientOptions: { slackApiUrl: options.apiUrl, retryConfig },
   });
 
   // Slack retries an event it thinks failed, with the same event_id, and Bolt does not dedupe: the first
@@ -101,6 +125,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     logger: options.logger,
     triggerClient,
     onNotificationsQueued: options.onNotificationsQueued,
+    renewalWindowDays: options.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS,
     ...(options.clock ? { clock: options.clock } : {}),
   };
   commands.register(app, deps);
@@ -130,7 +155,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       if ('responseUrl' in answerPath) {
         await postToResponseUrl(answerPath.responseUrl, { response_type: 'ephemeral', replace_original: false, text });
       } else {
-        await app.client.chat.postMessage({ channel: answerPath.userId, text });
+        await botClient.chat.postMessage({ channel: answerPath.userId, text });
       }
     } catch (replyError) {
       options.logger.warn({ err: replyError }, 'could not tell the person why their request failed');

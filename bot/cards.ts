@@ -3,7 +3,7 @@ import type { Db } from '../db/client.ts';
 import { getAccountOverview } from '../domain/accounts.ts';
 import type { Actor } from '../domain/actors.ts';
 import { NotFoundError } from '../domain/errors.ts';
-import { listStages } from '../domain/lifecycle.ts';
+import { listStages, stageChoices } from '../domain/lifecycle.ts';
 import type { Reply } from './replies.ts';
 import { type SlackMessage, accountCard } from './views/account-card.ts';
 import { accountCardModal } from './views/card-modal.ts';
@@ -14,7 +14,8 @@ export async function renderAccountCard(db: Db, accountId: string, options: { sh
   if (!overview) {
     throw new NotFoundError('That account no longer exists in Lifeline. Search again with `/lifeline account <name>`.');
   }
-  return accountCard(overview, { stages, shareable: options.shareable });
+  // The select offers only the moves this reader may make; the move itself still checks, with the same rule.
+  return accountCard(overview, { stages, choices: stageChoices(options.reader, overview.account, stages), shareable: options.shareable });
 }
 
 /**

@@ -12,6 +12,8 @@ export interface BotDeps {
   /** Wakes the outbox worker after a change queued notifications, so the message updates without waiting a poll. */
   onNotificationsQueued?: (() => void) | undefined;
   clock?: () => Date;
+  /** Days before contract end that a renewal counts as upcoming (config.jobs.renewalWindowDays): lists and words use it. */
+  renewalWindowDays: number;
   /**
    * For calls that spend a click's trigger_id (views.open, views.push): it never retries, because the trigger
    * expires 3 seconds after the click and a retry after a 429's Retry-After could only fail.

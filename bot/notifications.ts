@@ -34,9 +34,19 @@ async function handoffView(db: Db, handoffId: string, now: Date): Promise<Handof
   const handoff = await getHandoff(db, handoffId);
   if (!handoff) throw new UndeliverableError(`Handoff ${handoffId} no longer exists.`);
   const account = await requireAccount(db, handoff.accountId);
-  const people = await getUsersByIds(db, [handoff.aeId, handoff.csmId].filter((id): id is string => id !== null));
+  // The owners and whoever acted for them (a manager may confirm or accept in their place), in one query.
+  const ids = [handoff.aeId, handoff.csmId, handoff.confirmedBy, handoff.acceptedBy].filter((id): id is string => id !== null);
+  const people = await getUsersByIds(db, [...new Set(ids)]);
   const find = (id: string | null) => people.find((person) => person.id === id) ?? null;
-  return { handoff, account, ae: find(handoff.aeId), csm: find(handoff.csmId), now };
+  return {
+    handoff,
+    account,
+    ae: find(handoff.aeId),
+    csm: find(handoff.csmId),
+    confirmedBy: find(handoff.confirmedBy),
+    acceptedBy: find(handoff.acceptedBy),
+    now,
+  };
 }
 
 /**

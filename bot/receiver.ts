@@ -26,6 +26,26 @@ function answersInAck(body: Record<string, unknown>): boolean {
   return body.type === 'view_submission' || body.type === 'block_suggestion';
 }
 
+function stringAt(value: unknown, ...path: string[]): string | undefined {
+  let current = value;
+  for (const key of path) current = isObjectBody(current) ? current[key] : undefined;
+  return typeof current === 'string' && current !== '' ? current : undefined;
+}
+
+/**
+ * A request answered in its ack is routed by Bolt before any listener runs, and Bolt reads these fields without
+ * checking them: without them it throws and the request would end as a 500. Slack always sends them.
+ */
+function missingAckAnswerFields(body: Record<string, unknown>): string | undefined {
+  if (!stringAt(body, 'user', 'id')) return 'user.id';
+  if (body.type === 'view_submission') {
+    if (!stringAt(body, 'view', 'id')) return 'view.id';
+    if (!stringAt(body, 'view', 'callback_id')) return 'view.callback_id';
+  }
+  if (body.type === 'block_suggestion' && !stringAt(body, 'action_id')) return 'action_id';
+  return undefined;
+}
+
 const noAck = async (): Promise<void> => {};
 
 function isObjectBody(value: unknown): value is Record<string, unknown> {
@@ -38,9 +58,38 @@ function describeJson(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/**
+ * Refused requests cost an attacker nothing to send, so they must not cost a line of warn-level log each: the
+ * first refusal of a minute is logged at warn with how many were refused since the last such line, the rest at
+ * debug. An operator still sees a misconfigured signing secret or a probe within a minute.
+ */
+export class RefusalLog {
+  private lastWarnAt = Number.NEGATIVE_INFINITY;
+  private refusedSinceWarn = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 60_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  refused(message: string): void {
+    this.refusedSinceWarn += 1;
+    const now = this.clock();
+    if (now - this.lastWarnAt < this.intervalMs) {
+      this.logger.debug(message);
+      return;
+    }
+    const others = this.refusedSinceWarn - 1;
+    this.logger.warn(others > 0 ? `${message} (and ${others} other refused Slack request(s) since the last such warning)` : message);
+    this.lastWarnAt = now;
+    this.refusedSinceWarn = 0;
+  }
+}
+
 /** 400 with a short reason: the sender learns what was wrong, the log says why it was refused. */
-function refuseMalformed(res: ServerResponse, logger: Logger, reason: string): void {
-  logger.warn(`Refused a malformed Slack request: ${reason}`);
+function refuseMalformed(res: ServerResponse, refusals: RefusalLog, reason: string): void {
+  refusals.refused(`Refused a malformed Slack request: ${reason}`);
   res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
   res.end(`Refused: ${reason}.`);
 }
@@ -59,9 +108,11 @@ function refuseMalformed(res: ServerResponse, logger: Logger, reason: string): v
 export class SlackReceiver implements Receiver {
   private app: App | undefined;
   private readonly dispatchQueue: LimitFunction;
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly options: SlackReceiverOptions) {
     this.dispatchQueue = pLimit(options.dispatchConcurrency);
+    this.refusals = new RefusalLog(options.logger);
   }
 
   init(app: App): void {
@@ -96,11 +147,11 @@ export class SlackReceiver implements Receiver {
       request = await HTTPModuleFunctions.parseAndVerifyHTTPRequest({ enabled: true, signingSecret: this.options.signingSecret, bodyLimit }, req);
     } catch (error) {
       if (HTTPModuleFunctions.isRawBodyError(error) && (error.type === 'entity.too.large' || error.statusCode === 413)) {
-        logger.warn(`Refused a Slack request: its body is larger than ${bodyLimit} bytes`);
+        this.refusals.refused(`Refused a Slack request: its body is larger than ${bodyLimit} bytes`);
         refuseBodyTooLarge(req, res, bodyLimit, "Slack's own requests are far smaller; this one did not come from Slack.");
         return;
       }
-      logger.warn(`Refused a Slack request that failed verification: ${error instanceof Error ? error.message : String(error)}`);
+      this.refusals.refused(`Refused a Slack request that failed verification: ${error instanceof Error ? error.message : String(error)}`);
       HTTPModuleFunctions.buildNoBodyResponse(res, 401);
       return;
     }
@@ -108,13 +159,13 @@ export class SlackReceiver implements Receiver {
     try {
       parsed = HTTPModuleFunctions.parseHTTPRequestBody(request);
     } catch (error) {
-      refuseMalformed(res, logger, `its body is not valid JSON or form data (${error instanceof Error ? error.message : String(error)})`);
+      refuseMalformed(res, this.refusals, `its body is not valid JSON or form data (${error instanceof Error ? error.message : String(error)})`);
       return;
     }
     // A correctly signed body can still be JSON `null`, a number, a string or a list (or a `payload=` field that
     // parses to one): every request Slack sends is an object, and Bolt's routing assumes one.
     if (!isObjectBody(parsed)) {
-      refuseMalformed(res, logger, `its body is ${describeJson(parsed)}, not the JSON object every Slack request is`);
+      refuseMalformed(res, this.refusals, `its body is ${describeJson(parsed)}, not the JSON object every Slack request is`);
       return;
     }
     const body = parsed;
@@ -138,6 +189,11 @@ export class SlackReceiver implements Receiver {
     if (!answersInAck(body)) {
       HTTPModuleFunctions.buildNoBodyResponse(res, 200);
       await this.dispatchQueue(() => this.dispatch(event, res));
+      return;
+    }
+    const missing = missingAckAnswerFields(body);
+    if (missing) {
+      refuseMalformed(res, this.refusals, `its ${String(body.type)} body has no ${missing}`);
       return;
     }
     const responseAck = new HTTPResponseAck({ logger, processBeforeResponse: false, httpRequest: request, httpRequestBody: body, httpResponse: res });

@@ -25,7 +25,7 @@ import type { Actor } from './actors.ts';
 import { readableOwnerId, requireAccess, requireReadAccount } from './access.ts';
 import { InvalidInputError } from './errors.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
-import { parseInput } from './validation.ts';
+import { parseInput, requireStorableText } from './validation.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
 export type AccountOrder = (typeof accountOrders)[number];
@@ -162,7 +162,7 @@ function filterConditions(filter: AccountFilter | undefined, now: Date): { condi
       days,
     });
   }
-  const needle = filter?.search?.trim();
+  const needle = filter?.search ? requireStorableText(filter.search, 'filter.search').trim() : undefined;
   if (needle) {
     const escaped = needle.replace(/[\\%_]/g, (char) => `\\${char}`);
     where(ilike(accounts.name, param('search')), { search: `%${escaped}%` });
@@ -361,7 +361,7 @@ export interface SearchAccountsParams {
 
 /** Accounts whose name matches, best first: exact, then prefix, then anywhere in the name. */
 export async function searchAccountsByName(db: Db, params: SearchAccountsParams): Promise<Account[]> {
-  const needle = params.query.trim();
+  const needle = requireStorableText(params.query, 'query').trim();
   if (needle === '') return [];
   const aeId = readableOwnerId(params.reader);
   const escaped = needle.replace(/[\\%_]/g, (char) => `\\${char}`);

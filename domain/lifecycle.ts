@@ -12,6 +12,7 @@ import {
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError } from './errors.ts';
 import { enqueueNotification } from './outbox.ts';
+import { requireStorableText } from './validation.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -281,7 +282,7 @@ export async function moveAccountStage(db: Db, params: MoveAccountStageParams): 
  * (a rule's firing, a closed-won deal).
  */
 export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParams): Promise<StageMove> {
-  const reason = params.reason?.trim() || null;
+  const reason = (params.reason ? requireStorableText(params.reason, 'reason') : params.reason)?.trim() || null;
   if (reason !== null && reason.length > 2000) {
     throw new InvalidInputError('The reason is too long: keep it under 2000 characters.', 'reason');
   }

@@ -50,6 +50,12 @@ export function nulCharacterMessage(field: string): string {
   return `${field || 'The input'} contains a NUL character (\\u0000), which Lifeline cannot store. Remove it (often a stray byte from a copy-paste or an export) and send the request again.`;
 }
 
+/** Refuses free text that PostgreSQL cannot store, for inputs that take no zod schema (a search, a reason). */
+export function requireStorableText(value: string, field: string): string {
+  if (value.includes('\u0000')) throw new InvalidInputError(nulCharacterMessage(field), field);
+  return value;
+}
+
 /**
  * Parses domain input with zod; the first problem becomes an InvalidInputError naming the offending field,
  * so API clients get `extensions.field` and a message that says what to send instead.

@@ -30,8 +30,8 @@ export interface CoreJobOptions {
 export function createCoreJobs(options: CoreJobOptions = {}): Required<Pick<JobRegistry, 'health' | 'renewals' | 'rules'>> {
   return {
     health: async ({ db, now }) => {
-      const { accounts, scoresRemoved, statusChanges, historyRows } = await recomputeHealth(db, { now });
-      return { accounts, scoresRemoved, statusChanges, historyRows };
+      const { accounts, insufficientData, scoresRemoved, statusChanges, historyRows } = await recomputeHealth(db, { now });
+      return { accounts, insufficientData, scoresRemoved, statusChanges, historyRows };
     },
     renewals: async ({ db, now }) => ({ ...(await runRenewals(db, { now, windowDays: options.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS })) }),
     rules: async ({ db, now }) => ({ ...(await runRules(db, { now })) }),

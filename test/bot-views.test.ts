@@ -112,6 +112,8 @@ describe('Block Kit builders with large inputs', () => {
         account: account(1),
         ae: person,
         csm: null,
+        confirmedBy: null,
+        acceptedBy: null,
         now,
       });
       expect(validateBlocks(message.blocks, 'message')).toEqual([]);
@@ -120,9 +122,9 @@ describe('Block Kit builders with large inputs', () => {
       expect(mrkdwnTexts(message.blocks).some((text) => text.includes('<!channel>'))).toBe(false);
       expect(mrkdwnTexts(message.blocks).some((text) => text.includes('&lt;!channel&gt;'))).toBe(true);
     }
-    const overdue = handoffMessage({ handoff: handoff(), account: account(1), ae: person, csm: person, now });
+    const overdue = handoffMessage({ handoff: handoff(), account: account(1), ae: person, csm: person, confirmedBy: null, acceptedBy: null, now });
     expect(overdue.text).toMatch(/SLA breached\.$/);
-    expect(validateBlocks(handoffOverdueMessage({ handoff: handoff(), account: account(1), ae: person, csm: person, now }).blocks, 'message')).toEqual([]);
+    expect(validateBlocks(handoffOverdueMessage({ handoff: handoff(), account: account(1), ae: person, csm: person, confirmedBy: null, acceptedBy: null, now }).blocks, 'message')).toEqual([]);
   });
 
   it('the handoff context modal fits with huge existing context', () => {
@@ -188,9 +190,9 @@ describe('Block Kit builders with large inputs', () => {
       renewals: Array.from({ length: 300 }, (_, index) => account(index)),
       atRisk: Array.from({ length: 300 }, (_, index) => digestItem(index)),
     };
-    const home = appHome({ user: person, book, stages: manyStages, now });
+    const home = appHome({ user: person, book, stages: manyStages, now, renewalWindowDays: 90 });
     expect(validateView(home)).toEqual([]);
-    const empty = appHome({ user: person, book: { accounts: [], handoffsWaiting: [], renewals: [], atRisk: [] }, stages: defaultStages, now });
+    const empty = appHome({ user: person, book: { accounts: [], handoffsWaiting: [], renewals: [], atRisk: [] }, stages: defaultStages, now, renewalWindowDays: 90 });
     expect(validateView(empty)).toEqual([]);
     expect(JSON.stringify(empty)).toContain('No accounts are assigned to you yet.');
   });
@@ -207,7 +209,7 @@ describe('Block Kit builders with large inputs', () => {
       renewals: [],
       atRisk: [],
     };
-    const home = appHome({ user: person, book, stages, now });
+    const home = appHome({ user: person, book, stages, now, renewalWindowDays: 90 });
     expect(validateView(home)).toEqual([]);
     const json = JSON.stringify(home);
     expect(json).toContain('Quiet Co · :white_circle: Not enough data\\n');
@@ -219,5 +221,46 @@ describe('Block Kit builders with large inputs', () => {
     expect(validateBlocks(message.blocks, 'message')).toEqual([]);
     expectFallback(message.text);
     expect(renewalsMessage([], now, 90).text).toBe('None of your accounts renews in the next 90 days.');
+  });
+});
+
+describe('the handoff message says who acted', () => {
+  const tom: User = { id: 'ae', name: 'Tom Becker', email: 'tom@x.test', slackUserId: 'UAE00001', role: 'ae', managerId: null, createdAt: now };
+  const sam: User = { id: 'csm', name: 'Sam Okafor', email: 'sam@x.test', slackUserId: 'UCSM0001', role: 'csm', managerId: null, createdAt: now };
+  const maya: User = { id: 'mgr', name: 'Maya Patel', email: 'maya@x.test', slackUserId: 'UMGR0001', role: 'manager', managerId: null, createdAt: now };
+  const shortAccount = account(1, { name: 'Northwind Traders' });
+
+  it('a manager who confirmed and accepted for the AE and the CSM is named with whom they acted for', () => {
+    const message = handoffMessage({
+      handoff: handoff({ status: 'accepted', confirmedAt: now, confirmedBy: maya.id, acceptedAt: now, acceptedBy: maya.id }),
+      account: shortAccount,
+      ae: tom,
+      csm: sam,
+      confirmedBy: maya,
+      acceptedBy: maya,
+      now,
+    });
+    const json = JSON.stringify(message.blocks);
+    expect(json).toContain('Confirmed by <@UMGR0001> for <@UAE00001>');
+    expect(json).toContain('Accepted by <@UMGR0001> for <@UCSM0001>');
+    expect(message.text).toContain('Confirmed by Maya Patel for Tom Becker. Accepted by Maya Patel for Sam Okafor.');
+    expect(validateBlocks(message.blocks, 'message')).toEqual([]);
+  });
+
+  it('an AE and a CSM who acted themselves are named plainly', () => {
+    const message = handoffMessage({
+      handoff: handoff({ status: 'accepted', confirmedAt: now, confirmedBy: tom.id, acceptedAt: now, acceptedBy: sam.id }),
+      account: shortAccount,
+      ae: tom,
+      csm: sam,
+      confirmedBy: tom,
+      acceptedBy: sam,
+      now,
+    });
+    const json = JSON.stringify(message.blocks);
+    expect(json).toContain('Confirmed by <@UAE00001>');
+    expect(json).toContain('Accepted by <@UCSM0001>');
+    expect(json).not.toContain(' for <@');
+    expect(message.text).toContain('Confirmed by Tom Becker. Accepted by Sam Okafor.');
   });
 });

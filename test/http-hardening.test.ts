@@ -267,6 +267,32 @@ describe('no Slack request, signed or not, can take the process down', () => {
     });
   }
 
+  for (const body of ['{"type":"block_suggestion"}', '{"type":"view_submission","user":{"id":"U1"}}']) {
+    it(`a signed ${body} that Bolt could not route is answered 400 naming what is missing, as JSON and as a form`, async () => {
+      const asJson = await signedSlackPost(body, 'application/json');
+      expect(asJson.status).toBe(400);
+      expect(asJson.text).toMatch(/has no (user\.id|view\.id)/);
+      const asForm = await signedSlackPost(`payload=${encodeURIComponent(body)}`, 'application/x-www-form-urlencoded');
+      expect(asForm.status).toBe(400);
+      await expectStillServing();
+    });
+  }
+
+  it('a slash command searching for text with a NUL character tells the person why, and logs nothing at error level', async () => {
+    await createUser(database.db, { role: 'csm', name: 'Nora Search', slackUserId: 'UNULSEARCH' });
+    const before = logLines.length;
+    const responseUrl = fake.responseUrl('nul-search');
+    const body = new URLSearchParams(
+      Object.entries(slashCommand({ text: 'account Acme\u0000', user_id: 'UNULSEARCH', response_url: responseUrl })).map(([key, value]) => [key, String(value)]),
+    ).toString();
+    const response = await signedSlackPost(body, 'application/x-www-form-urlencoded');
+    expect(response.status).toBe(200);
+    const answers = await fake.waitForCalls('response_url', 1);
+    const told = answers.find((call) => call.responseId === 'nul-search');
+    expect(String(told?.body.text)).toMatch(/NUL character/);
+    expect(logLines.slice(before).filter((line) => line.level >= ERROR_LEVEL)).toEqual([]);
+  });
+
   it('a signed body that is not JSON at all is answered 400', async () => {
     const response = await signedSlackPost('{"type": "event_callback", ', 'application/json');
     expect(response.status).toBe(400);
@@ -472,5 +498,26 @@ describe('logs: a client mistake is not an error for the operator', () => {
     const [reply] = await fake.waitForCalls('response_url', 1);
     expect(String(reply?.body.text)).toMatch(/not linked to Lifeline/);
     expect(logLines.filter((line) => line.level >= ERROR_LEVEL)).toEqual([]);
+  });
+});
+
+describe('logs: refused Slack requests cannot flood them', () => {
+  it('a hundred forged Slack requests add at most one warn-level line, which counts the others', async () => {
+    const before = logLines.length;
+    const WARN_LEVEL = 40;
+    const forged = 100;
+    for (let i = 0; i < forged; i += 1) {
+      const response = await fetch(`${lifeline.url}/slack/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-slack-request-timestamp': String(Math.floor(Date.now() / 1000)), 'x-slack-signature': `v0=${'0'.repeat(64)}` },
+        body: JSON.stringify({ type: 'event_callback', n: i }),
+      });
+      expect(response.status).toBe(401);
+    }
+    const lines = logLines.slice(before).filter((line) => /Refused a Slack request/.test(String(line.msg)));
+    // Every refusal is still logged, most of them at debug.
+    expect(lines).toHaveLength(forged);
+    const warnings = lines.filter((line) => line.level >= WARN_LEVEL);
+    expect(warnings.length).toBeLessThanOrEqual(1);
   });
 });

@@ -504,7 +504,7 @@ describe('lists say what they left out', () => {
       renewals: accounts.slice(0, 150),
       atRisk: accounts.slice(0, 30).map((account) => ({ account, score: 30, status: 'critical' as const, scoreDayAgo: 50, drop: 20, reasons: ['Fewer logins'], renewalDate: null, csm: null, followUp: null })),
     };
-    const home = appHome({ user: { name: 'Sam Okafor' }, book, stages, now });
+    const home = appHome({ user: { name: 'Sam Okafor' }, book, stages, now, renewalWindowDays: 90 });
     expect(validateView(home)).toEqual([]);
     expect(home.blocks.length).toBeLessThanOrEqual(100);
     for (const block of home.blocks) {

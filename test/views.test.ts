@@ -35,7 +35,7 @@ describe('the account card', () => {
     if (!onboarding) throw new Error('no onboarding stage');
     const card = accountCard(
       { account: account(), stage: onboarding, csm: person('Sam', 'U1'), ae: person('Tom', null), health: null, lastTransition: null },
-      { stages: defaultStages, now },
+      { stages: defaultStages, choices: defaultStages, now },
     );
     const json = JSON.stringify(card.blocks);
     expect(json).toContain('Onboarding · 55 days :warning: over the 14-day SLA');
@@ -63,7 +63,7 @@ describe('the account card', () => {
       note: null,
       components: null,
     };
-    const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, now });
+    const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, choices: defaultStages, now });
     const json = JSON.stringify(card.blocks);
     expect(json).toContain('*Health*\\n:large_yellow_circle: At risk 48 (▼18 this week)');
     expect(json).toContain('active users down 38% vs prior 4 weeks · 2 open urgent tickets, oldest 9 days · NPS 4 from the &lt;champion&gt;');
@@ -88,7 +88,7 @@ describe('the account card', () => {
       note: null,
       components: null,
     };
-    const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, now });
+    const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, choices: defaultStages, now });
     const json = JSON.stringify(card.blocks);
     expect(json).toContain('*Health*\\n:white_circle: Not enough data"');
     expect(json).toContain(reason);
@@ -132,7 +132,7 @@ describe('the account card', () => {
         health: { accountId: 'a', score: 12, status: 'critical', scoreDayAgo: null, scoreWeekAgo: null, reasons: Array.from({ length: 9 }, () => 'q'.repeat(2000)), computedAt: now, modelVersion: 1, note: null, components: null },
         lastTransition: transition,
       },
-      { stages, now, shareable: true },
+      { stages, choices: stages, now, shareable: true },
     );
     expect(validateBlocks(card.blocks, 'message')).toEqual([]);
     expect(JSON.stringify(card.blocks)).toContain('&lt;!channel&gt; &amp; co');

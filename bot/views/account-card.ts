@@ -1,8 +1,11 @@
-import type { KnownBlock, PlainTextOption } from '@slack/types';
+import type { ActionsBlock, KnownBlock, PlainTextOption } from '@slack/types';
 import type { LifecycleStage } from '../../db/schema.ts';
 import type { AccountOverview } from '../../domain/accounts.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../../domain/renewals.ts';
 import { ActionIds, cardBlockId } from '../ids.ts';
+import { reasonNeededLine } from './stage-move.ts';
 import {
+  contextBlock,
   daysBetween,
   escapeMrkdwn,
   formatCents,
@@ -24,8 +27,13 @@ export interface SlackMessage {
 }
 
 export interface AccountCardOptions {
-  /** The lifecycle, in order, for the stage select. */
+  /** The whole lifecycle, to say which of the choices need a reason. */
   stages: LifecycleStage[];
+  /**
+   * The stages the reader may move this account to (domain `stageChoices`): the select offers exactly these,
+   * and a reader with none (a viewer, someone else's account) gets no select.
+   */
+  choices: LifecycleStage[];
   now?: Date;
   /** An ephemeral card offers to share itself in the channel. */
   shareable?: boolean;
@@ -61,8 +69,31 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
   const overSla = stage.slaDays !== null && daysInStage > stage.slaDays;
   const stageLine = `${escapeMrkdwn(stage.name)} · ${plural(daysInStage, 'day')}${overSla ? ` :warning: over the ${stage.slaDays}-day SLA` : ''}`;
 
-  const selectable = options.stages.slice(0, MAX_SELECT_OPTIONS);
-  const current = selectable.find((candidate) => candidate.key === stage.key);
+  const selectable = options.choices.slice(0, MAX_SELECT_OPTIONS);
+  const reasonNote = selectable.length > 0 ? reasonNeededLine(account.stageKey, selectable, options.stages) : undefined;
+  const actionElements: ActionsBlock['elements'] = [
+    // The current stage is not a choice, so the select starts on its placeholder; the Stage field says where it is.
+    ...(selectable.length > 0
+      ? [
+          {
+            type: 'static_select' as const,
+            action_id: ActionIds.stageSelect,
+            placeholder: { type: 'plain_text' as const, text: 'Move to stage…' },
+            options: selectable.map(stageOption),
+          },
+        ]
+      : []),
+    ...(options.shareable
+      ? [
+          {
+            type: 'button' as const,
+            action_id: ActionIds.shareCard,
+            text: { type: 'plain_text' as const, text: 'Share in channel' },
+            value: account.id,
+          },
+        ]
+      : []),
+  ];
 
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(account.name, 150), emoji: false } },
@@ -82,29 +113,9 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
     ...(health && health.reasons.length > 0
       ? [{ type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: truncate(health.reasons.slice(0, 3).map((reason) => escapeMrkdwn(reason)).join(' · '), 3000) }] }]
       : []),
-    {
-      type: 'actions',
-      block_id: cardBlockId(account.id, account.version),
-      elements: [
-        {
-          type: 'static_select',
-          action_id: ActionIds.stageSelect,
-          placeholder: { type: 'plain_text', text: 'Move to stage…' },
-          options: selectable.map(stageOption),
-          ...(current ? { initial_option: stageOption(current) } : {}),
-        },
-        ...(options.shareable
-          ? [
-              {
-                type: 'button' as const,
-                action_id: ActionIds.shareCard,
-                text: { type: 'plain_text' as const, text: 'Share in channel' },
-                value: account.id,
-              },
-            ]
-          : []),
-      ],
-    },
+    // An actions block needs at least one element: a reader who may neither move nor share gets none.
+    ...(actionElements.length > 0 ? [{ type: 'actions' as const, block_id: cardBlockId(account.id, account.version), elements: actionElements }] : []),
+    ...(reasonNote ? [contextBlock(reasonNote)] : []),
   ];
 
   if (lastTransition) {
@@ -150,12 +161,13 @@ export function accountChooser(query: string, matches: AccountOverview['account'
   return { text: `${plural(matches.length, 'account')} match "${query}": ${shown.map((account) => account.name).join(', ')}`, blocks };
 }
 
-export function helpMessage(problem?: string): SlackMessage {
+/** `renewalWindowDays` is the configured renewal window, named in the `/lifeline renewals` line. */
+export function helpMessage(problem?: string, renewalWindowDays: number = DEFAULT_RENEWAL_WINDOW_DAYS): SlackMessage {
   const usage = [
     '*Lifeline* keeps your book of accounts moving.',
     '• `/lifeline account <name>`: an account card, where you can move its stage (share it to show the channel)',
     '• `/lifeline at-risk`: your accounts that need attention today, and why',
-    '• `/lifeline renewals`: your renewals in the next 90 days',
+    `• \`/lifeline renewals\`: your renewals in the next ${plural(renewalWindowDays, 'day')}`,
     '• `/lifeline help`: this message',
     'Answers are visible only to you. Your App Home tab shows your whole book.',
   ].join('\n');

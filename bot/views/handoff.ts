@@ -22,7 +22,37 @@ export interface HandoffView {
   account: Pick<Account, 'id' | 'name' | 'arrCents' | 'segment' | 'contractStart' | 'contractEnd'>;
   ae: Pick<User, 'name' | 'slackUserId'> | null;
   csm: Pick<User, 'name' | 'slackUserId'> | null;
+  /** Who confirmed the context (`handoff.confirmedBy`): the AE, or a manager acting for them. */
+  confirmedBy: Pick<User, 'name' | 'slackUserId'> | null;
+  /** Who accepted the handoff (`handoff.acceptedBy`): the CSM, or a manager acting for them. */
+  acceptedBy: Pick<User, 'name' | 'slackUserId'> | null;
   now: Date;
+}
+
+type Person = Pick<User, 'name' | 'slackUserId'>;
+
+/**
+ * Who took a step, said the way the team reads it: "Confirmed by <AE>", or "Confirmed by <manager> for <AE>"
+ * when a manager acted in the owner's place. Nothing when the row names no person (an integration acted).
+ */
+function attribution(verb: string, actorId: string | null, actor: Person | null, ownerId: string | null, owner: Person | null, name: (person: Person | null) => string): string | undefined {
+  if (actorId === null || actor === null) return undefined;
+  if (actorId === ownerId || ownerId === null) return `${verb} by ${name(actor)}`;
+  return `${verb} by ${name(actor)} for ${name(owner)}`;
+}
+
+function stepAttributions(view: HandoffView, name: (person: Person | null) => string): string[] {
+  const { handoff } = view;
+  const lines: string[] = [];
+  if (handoff.confirmedAt) {
+    const line = attribution('Confirmed', handoff.confirmedBy, view.confirmedBy, handoff.aeId, view.ae, name);
+    if (line) lines.push(line);
+  }
+  if (handoff.acceptedAt) {
+    const line = attribution('Accepted', handoff.acceptedBy, view.acceptedBy, handoff.csmId, view.csm, name);
+    if (line) lines.push(line);
+  }
+  return lines;
 }
 
 const statusLine: Record<Handoff['status'], string> = {
@@ -123,7 +153,7 @@ export function handoffMessage(view: HandoffView): SlackMessage {
     sectionBlock(contextSection('Risks', handoff.risks)),
   ];
   if (handoff.notes) blocks.push(sectionBlock(contextSection('Notes', handoff.notes)));
-  const status = [statusLine[handoff.status]];
+  const status = [statusLine[handoff.status], ...stepAttributions(view, personMention)];
   if (handoff.kickoffAt) status.push(`Kickoff on ${slackDate(handoff.kickoffAt)}`);
   blocks.push(sectionBlock(status.join(' · ')));
   blocks.push(contextBlock(clock.text));
@@ -140,7 +170,8 @@ export function handoffMessage(view: HandoffView): SlackMessage {
           : handoff.status === 'kickoff_scheduled'
             ? 'kickoff'
             : 'nothing: complete';
-  const text = `New customer ${account.name}: ARR ${formatCents(account.arrCents)}, AE ${personName(ae)}, CSM ${personName(csm)}. Next: ${next}.${clock.overdue ? ' SLA breached.' : ''}`;
+  const acted = stepAttributions(view, personName).map((line) => ` ${line}.`).join('');
+  const text = `New customer ${account.name}: ARR ${formatCents(account.arrCents)}, AE ${personName(ae)}, CSM ${personName(csm)}.${acted} Next: ${next}.${clock.overdue ? ' SLA breached.' : ''}`;
   return { text: truncate(text, 3000), blocks };
 }
 

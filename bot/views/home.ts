@@ -33,7 +33,7 @@ function renewalLine(account: Account, now: Date): string {
   return `• *${escapeMrkdwn(account.name)}* · ${end} (${relativeDays(daysUntil(end, now))}) · ARR ${formatCents(account.arrCents)}`;
 }
 
-/** `/lifeline renewals`: the person's renewals in the next 90 days. */
+/** `/lifeline renewals`: the person's renewals within the renewal window (`windowDays`, the configured one). */
 export function renewalsMessage(renewals: Account[], now: Date, windowDays: number): SlackMessage {
   if (renewals.length === 0) {
     const text = `None of your accounts renews in the next ${windowDays} days.`;
@@ -61,14 +61,16 @@ export interface HomeInput {
   book: Book;
   stages: LifecycleStage[];
   now: Date;
+  /** The renewal window the book's renewals were listed with (config.jobs.renewalWindowDays). */
+  renewalWindowDays: number;
 }
 
 /** App Home: the person's book at a glance. Pure: data in, view out. */
-export function appHome({ user, book, stages, now }: HomeInput): HomeView {
+export function appHome({ user, book, stages, now, renewalWindowDays }: HomeInput): HomeView {
   const blocks: KnownBlock[] = [
     { type: 'header', text: plainText(`${user.name}'s book`, 150) },
     contextBlock(
-      `${plural(book.accounts.length, 'account')} · ${plural(book.atRisk.length, 'needs', 'need')} attention · ${plural(book.handoffsWaiting.length, 'handoff')} waiting on you · ${plural(book.renewals.length, 'renewal')} in the next 90 days`,
+      `${plural(book.accounts.length, 'account')} · ${plural(book.atRisk.length, 'needs', 'need')} attention · ${plural(book.handoffsWaiting.length, 'handoff')} waiting on you · ${plural(book.renewals.length, 'renewal')} in the next ${plural(renewalWindowDays, 'day')}`,
     ),
   ];
 
@@ -99,7 +101,7 @@ export function appHome({ user, book, stages, now }: HomeInput): HomeView {
   }
 
   if (book.renewals.length > 0) {
-    blocks.push({ type: 'divider' }, sectionBlock('*Renewals in the next 90 days*'));
+    blocks.push({ type: 'divider' }, sectionBlock(`*Renewals in the next ${plural(renewalWindowDays, 'day')}*`));
     const lines = book.renewals.map((account) => renewalLine(account, now));
     blocks.push(...packedList(lines, { maxBlocks: MAX_LIST_BLOCKS, more: (left) => `…and ${left} more: \`/lifeline renewals\` shows them all.` }).blocks);
   }

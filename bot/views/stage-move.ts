@@ -1,6 +1,7 @@
 import type { KnownBlock, ModalView, PlainTextOption } from '@slack/types';
 import type { Account, LifecycleStage } from '../../db/schema.ts';
 import { CallbackIds, FieldIds, INPUT_ACTION } from '../ids.ts';
+import { moveNeedsReason } from '../../domain/lifecycle.ts';
 import { escapeMrkdwn, plainText, sectionBlock, truncate } from './format.ts';
 
 export interface StageMoveModalInput {
@@ -8,6 +9,8 @@ export interface StageMoveModalInput {
   stages: LifecycleStage[];
   /** The stage picked on the card; unset when the modal itself offers the choice (from the digest). */
   toStage?: LifecycleStage | undefined;
+  /** Without `toStage`: the stages the person may move the account to (domain `stageChoices`), all the select offers. */
+  choices?: LifecycleStage[] | undefined;
   reasonRequired: boolean;
   /** Where the move came from, so the submission can redraw it; opaque to the builder. */
   privateMetadata: string;
@@ -15,6 +18,26 @@ export interface StageMoveModalInput {
 
 function stageOption(stage: LifecycleStage): PlainTextOption {
   return { text: plainText(stage.name, 75), value: stage.key };
+}
+
+// Slack allows 100 options in a select.
+const MAX_SELECT_OPTIONS = 100;
+
+function namesList(names: string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
+/**
+ * Under a stage select: which of its choices ask for a reason (backward, or to a final stage), so nobody is
+ * surprised by the form. Undefined when none does.
+ */
+export function reasonNeededLine(fromKey: string, choices: readonly LifecycleStage[], stages: readonly LifecycleStage[]): string | undefined {
+  const needing = choices.filter((stage) => moveNeedsReason(stages, fromKey, stage.key));
+  if (needing.length === 0) return undefined;
+  const names = needing.map((stage) => escapeMrkdwn(truncate(stage.name, 75)));
+  const subject = needing.length === choices.length ? 'Every move here' : `Moving to ${namesList(names)}`;
+  return truncate(`${subject} asks for a reason, so the team knows why.`, 3000);
 }
 
 /** The confirmation (and reason) a move needs before it happens. Pure: data in, view out. */
@@ -36,7 +59,12 @@ export function stageMoveModal(input: StageMoveModalInput): ModalView {
       ),
     );
   } else {
-    blocks.push(sectionBlock(`*${escapeMrkdwn(account.name)}* is in *${escapeMrkdwn(currentName)}*. Moving it backward or to a final stage needs a reason.`));
+    const choices = (input.choices ?? []).slice(0, MAX_SELECT_OPTIONS);
+    if (choices.length === 0) {
+      return noticeModal('Move stage', `There is no stage you may move ${account.name} to from ${currentName}. Ask its CSM or a manager.`);
+    }
+    const note = reasonNeededLine(account.stageKey, choices, stages);
+    blocks.push(sectionBlock(`*${escapeMrkdwn(account.name)}* is in *${escapeMrkdwn(currentName)}*.${note ? ` ${note}` : ''}`));
     blocks.push({
       type: 'input',
       block_id: FieldIds.toStage,
@@ -45,8 +73,7 @@ export function stageMoveModal(input: StageMoveModalInput): ModalView {
         type: 'static_select',
         action_id: INPUT_ACTION,
         placeholder: plainText('Choose a stage', 150),
-        // Slack allows 100 options in a select.
-        options: stages.filter((stage) => stage.key !== account.stageKey).slice(0, 100).map(stageOption),
+        options: choices.map(stageOption),
       },
     });
   }

@@ -699,7 +699,9 @@ const slackCases: SlackCase[] = [
       expect,
       prepare: async (context) => ({
         send: button(context, ActionIds.shareCard, account().id),
-        effect: (calls) => calls.some((call) => call.method === 'chat.postMessage' && call.body.channel === context.channel && call.outcome === 'ok'),
+        // Shared through the click's response_url, which works where the bot is not a member of the conversation.
+        effect: (calls) =>
+          replies(context, calls).some((call) => call.outcome === 'ok' && call.body.response_type === 'in_channel' && shown(call).includes(account().name)),
         secret: account().id,
       }),
     },

@@ -4,7 +4,7 @@ import { acknowledgeAtRisk, snoozeAtRisk } from '../../../domain/acknowledgement
 import { type Actor, actorFromUser } from '../../../domain/actors.ts';
 import { type DigestPayload, digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { InvalidInputError, NotFoundError } from '../../../domain/errors.ts';
-import { listStages, requireMoveRights } from '../../../domain/lifecycle.ts';
+import { listStages, requireMoveRights, stageChoices } from '../../../domain/lifecycle.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import type { BotDeps } from '../../deps.ts';
 import { type DigestButtonValue, atRiskDigest, decodeDigestValue } from '../../views/digest.ts';
@@ -57,7 +57,8 @@ export function digestMoveStageAction(deps: BotDeps) {
     const [account, stages] = await Promise.all([getAccount(db, value.accountId), listStages(db)]);
     if (!account) throw new NotFoundError('That account no longer exists in Lifeline.');
     // Refused here as the move itself would be, before a form asks someone who cannot move it for a reason.
-    requireMoveRights(actorFromUser(user), account);
+    const actor = actorFromUser(user);
+    requireMoveRights(actor, account);
     await openView(
       deps.triggerClient,
       reply,
@@ -65,6 +66,7 @@ export function digestMoveStageAction(deps: BotDeps) {
       stageMoveModal({
         account,
         stages,
+        choices: stageChoices(actor, account, stages),
         reasonRequired: false,
         privateMetadata: encodeStageMoveMetadata({ accountId: account.id, version: account.version }),
       }),

@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { searchAccountsByName } from '../../../domain/accounts.ts';
 import { actorFromUser } from '../../../domain/actors.ts';
-import { RENEWAL_WINDOW_DAYS, listUpcomingRenewals } from '../../../domain/book.ts';
+import { listUpcomingRenewals } from '../../../domain/book.ts';
 import { digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
@@ -13,7 +13,7 @@ import { renewalsMessage } from '../../views/home.ts';
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /** `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. */
-export function lifelineCommand({ db, clock }: BotDeps) {
+export function lifelineCommand({ db, clock, renewalWindowDays }: BotDeps) {
   return async ({ ack, command, respond }: CommandArgs): Promise<void> => {
     await ack();
     const user = await requireUserBySlackId(db, command.user_id);
@@ -25,7 +25,7 @@ export function lifelineCommand({ db, clock }: BotDeps) {
     switch (subcommand.toLowerCase()) {
       case '':
       case 'help':
-        await respond({ response_type: 'ephemeral', ...helpMessage() });
+        await respond({ response_type: 'ephemeral', ...helpMessage(undefined, renewalWindowDays) });
         return;
       case 'at-risk':
       case 'atrisk': {
@@ -34,13 +34,13 @@ export function lifelineCommand({ db, clock }: BotDeps) {
         return;
       }
       case 'renewals': {
-        const renewals = await listUpcomingRenewals(db, { userId: user.id, now, days: RENEWAL_WINDOW_DAYS });
-        await respond({ response_type: 'ephemeral', ...renewalsMessage(renewals, now, RENEWAL_WINDOW_DAYS) });
+        const renewals = await listUpcomingRenewals(db, { userId: user.id, now, days: renewalWindowDays });
+        await respond({ response_type: 'ephemeral', ...renewalsMessage(renewals, now, renewalWindowDays) });
         return;
       }
       case 'account': {
         if (argument === '') {
-          await respond({ response_type: 'ephemeral', ...helpMessage('Which account? Try `/lifeline account Acme`.') });
+          await respond({ response_type: 'ephemeral', ...helpMessage('Which account? Try `/lifeline account Acme`.', renewalWindowDays) });
           return;
         }
         const matches = await searchAccountsByName(db, { query: argument, limit: 11, reader });
@@ -60,7 +60,7 @@ export function lifelineCommand({ db, clock }: BotDeps) {
         return;
       }
       default:
-        await respond({ response_type: 'ephemeral', ...helpMessage(`I don't know \`${subcommand}\`.`) });
+        await respond({ response_type: 'ephemeral', ...helpMessage(`I don't know \`${subcommand}\`.`, renewalWindowDays) });
     }
   };
 }

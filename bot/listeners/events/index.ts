@@ -9,7 +9,7 @@ import { sectionBlock } from '../../views/format.ts';
 type HomeArgs = SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs;
 
 /** App Home: publish the person's book each time they open the tab (Bolt has already acked the event). */
-export function appHomeOpened({ db, clock }: BotDeps) {
+export function appHomeOpened({ db, clock, renewalWindowDays }: BotDeps) {
   return async ({ event, client }: HomeArgs): Promise<void> => {
     if (event.tab !== 'home') return;
     const user = await findUserBySlackId(db, event.user);
@@ -24,8 +24,8 @@ export function appHomeOpened({ db, clock }: BotDeps) {
       return;
     }
     const now = clock?.() ?? new Date();
-    const [book, stages] = await Promise.all([getBook(db, { userId: user.id, now }), listStages(db)]);
-    await client.views.publish({ user_id: event.user, view: appHome({ user, book, stages, now }) });
+    const [book, stages] = await Promise.all([getBook(db, { userId: user.id, now, renewalWindowDays }), listStages(db)]);
+    await client.views.publish({ user_id: event.user, view: appHome({ user, book, stages, now, renewalWindowDays }) });
   };
 }
 
