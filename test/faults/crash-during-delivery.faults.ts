@@ -21,7 +21,7 @@ afterAll(async () => {
   await stack?.teardown();
 });
 
-const KILLS = Number(process.env.FAULT_KILLS ?? 10);
+const KILLS = Number(process.env.FAULT_KILLS ?? 5);
 const PER_WAVE = 8;
 // A killed replica's row keeps its 60-second claim, and its channel's later rows wait behind it (delivery keeps
 // each channel in order): with waves spread over three times as many channels, the next wave always has free ones.
