@@ -5,6 +5,14 @@
  */
 import { z } from 'zod';
 
+/** A notification the contract refuses: a bug in the code that wrote it, not in anyone's input. */
+export class NotificationContractError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotificationContractError';
+  }
+}
+
 // Targets. The outbox stores them as text, so these spellings are data already in databases: never reword them.
 const HANDOFFS = 'channel:handoffs';
 const AT_RISK = 'channel:at_risk';
@@ -30,7 +38,7 @@ export function userTarget(userId: string): UserTarget {
 /** A Slack conversation or member id, used as it is. */
 export function slackIdTarget(id: string): SlackIdTarget {
   const parsed = parseNotificationTarget(id);
-  if (parsed?.form !== 'slack') throw new Error(`"${id}" is not a Slack id such as C0123456789.`);
+  if (parsed?.form !== 'slack') throw new NotificationContractError(`"${id}" is not a Slack id such as C0123456789.`);
   return parsed.id;
 }
 
@@ -120,14 +128,6 @@ export type NotificationTarget<K extends NotificationKind = NotificationKind> = 
 export type NotificationDraft = {
   [K in NotificationKind]: { kind: K; target: NotificationTarget<K>; payload: NotificationPayload<K> };
 }[NotificationKind];
-
-/** A notification written against the contract: a bug in the code that wrote it, not in anyone's input. */
-export class NotificationContractError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotificationContractError';
-  }
-}
 
 export function isNotificationKind(kind: string): kind is NotificationKind {
   return notificationKinds.some((known) => known === kind);
