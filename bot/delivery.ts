@@ -14,6 +14,7 @@ import {
   parkNotification,
   retryNotificationLater,
 } from '../domain/outbox.ts';
+import { notificationTargetForms, parseNotificationTarget } from '../domain/notifications.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import type { SlackMessage } from './views/account-card.ts';
 
@@ -161,8 +162,6 @@ export function classifyDeliveryError(error: unknown): Exclude<Outcome, { kind: 
   }
 }
 
-const SLACK_ID = /^[CDGUW][A-Z0-9]{2,}$/;
-
 /** Every new message carries its outbox id in Slack message metadata, so an uncertain post can be found later. */
 const METADATA_EVENT = 'lifeline_notification';
 
@@ -197,22 +196,27 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const lastPostAt = new Map<string, number>();
 
   async function resolveTarget(target: string): Promise<string> {
-    if (target === 'channel:handoffs' || target === 'channel:at_risk') {
-      const channel = target === 'channel:handoffs' ? channels.handoffs : channels.atRisk;
-      const variable = target === 'channel:handoffs' ? 'SLACK_HANDOFF_CHANNEL' : 'SLACK_AT_RISK_CHANNEL';
-      if (!channel) throw new UndeliverableError(`No channel is configured for ${target}: set ${variable} to a channel id and requeue.`);
-      return channel;
+    const parsed = parseNotificationTarget(target);
+    switch (parsed?.form) {
+      case 'handoffs':
+      case 'at_risk': {
+        const channel = parsed.form === 'handoffs' ? channels.handoffs : channels.atRisk;
+        const variable = parsed.form === 'handoffs' ? 'SLACK_HANDOFF_CHANNEL' : 'SLACK_AT_RISK_CHANNEL';
+        if (!channel) throw new UndeliverableError(`No channel is configured for ${target}: set ${variable} to a channel id and requeue.`);
+        return channel;
+      }
+      case 'user': {
+        const [user] = isUuid(parsed.userId) ? await getUsersByIds(db, [parsed.userId]) : [];
+        if (!user) throw new UndeliverableError(`The recipient ${parsed.userId} is not a Lifeline user.`);
+        // Posting to a member id lands in the bot's DM with them, without a conversations.open round trip.
+        if (!user.slackUserId) throw new UndeliverableError(`${user.name} is not linked to Slack: set their Slack user id, then requeue.`);
+        return user.slackUserId;
+      }
+      case 'slack':
+        return parsed.id;
+      case undefined:
+        throw new UndeliverableError(`Unknown target "${target}": expected ${notificationTargetForms}.`);
     }
-    if (target.startsWith('user:')) {
-      const userId = target.slice('user:'.length);
-      const [user] = isUuid(userId) ? await getUsersByIds(db, [userId]) : [];
-      if (!user) throw new UndeliverableError(`The recipient ${userId} is not a Lifeline user.`);
-      // Posting to a member id lands in the bot's DM with them, without a conversations.open round trip.
-      if (!user.slackUserId) throw new UndeliverableError(`${user.name} is not linked to Slack: set their Slack user id, then requeue.`);
-      return user.slackUserId;
-    }
-    if (SLACK_ID.test(target)) return target;
-    throw new UndeliverableError(`Unknown target "${target}": expected channel:handoffs, channel:at_risk, user:<id> or a Slack id.`);
   }
 
   interface Posted {

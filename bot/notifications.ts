@@ -1,27 +1,22 @@
-import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import type { OutboxRow } from '../db/schema.ts';
 import { getAccount } from '../domain/accounts.ts';
 import { listDigestItems } from '../domain/digest.ts';
 import { getHandoff } from '../domain/handoffs.ts';
 import { listStages, listTransitions } from '../domain/lifecycle.ts';
+import { type Notification, decodeNotification, isNotificationKind, parseNotificationTarget } from '../domain/notifications.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import { type NotificationRenderer, type RenderedNotification, UndeliverableError } from './delivery.ts';
 import { atRiskDigest, escalationMessage } from './views/digest.ts';
 import { handoffMessage, handoffOverdueMessage, type HandoffView } from './views/handoff.ts';
 import { alertMessage, renewalCheckpointMessage, stageAuditNote } from './views/notifications.ts';
 
-const handoffPayload = z.object({ handoffId: z.string() });
-const alertPayload = z.object({ accountId: z.string(), rule: z.string().min(1), reason: z.string().min(1) });
-const renewalPayload = z.object({ accountId: z.string(), daysLeft: z.number().int(), reason: z.string().min(1) });
-const digestPayload = z.object({ day: z.string(), csmId: z.string().optional() });
-const escalationPayload = z.object({ day: z.string(), accountIds: z.array(z.string()) });
-const auditPayload = z.object({ accountId: z.string(), transitionId: z.number().int() });
-
-function parse<T>(schema: z.ZodType<T>, row: OutboxRow): T {
-  const result = schema.safeParse(row.payload);
-  if (!result.success) throw new UndeliverableError(`The ${row.kind} notification has a malformed payload: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
-  return result.data;
+/** The row decoded with the same contract domain enqueued it with; what cannot be decoded is parked. */
+function decode(row: OutboxRow): Notification {
+  if (!isNotificationKind(row.kind)) throw new UndeliverableError(`Lifeline does not know how to show a "${row.kind}" notification.`);
+  const decoded = decodeNotification(row);
+  if (!decoded.ok) throw new UndeliverableError(decoded.error);
+  return decoded.notification;
 }
 
 async function requireAccount(db: Db, accountId: string) {
@@ -49,6 +44,11 @@ async function handoffView(db: Db, handoffId: string, now: Date): Promise<Handof
   };
 }
 
+/** Takes `never`: a kind added to the contract without a case in the renderer below fails typecheck here. */
+function unrendered(notification: never, kind: string): never {
+  throw new UndeliverableError(`Lifeline does not know how to show a "${kind}" notification.`);
+}
+
 /**
  * Renders each kind of notification from the database as it is at delivery time, so a handoff update that
  * was queued twice still shows the latest state, and a digest shows who already acknowledged what.
@@ -56,36 +56,35 @@ async function handoffView(db: Db, handoffId: string, now: Date): Promise<Handof
 export function createNotificationRenderer(db: Db, clock: () => Date = () => new Date()): NotificationRenderer {
   return async (row): Promise<RenderedNotification> => {
     const now = clock();
-    switch (row.kind) {
+    const notification = decode(row);
+    switch (notification.kind) {
       case 'handoff': {
-        const { handoffId } = parse(handoffPayload, row);
-        const view = await handoffView(db, handoffId, now);
+        const view = await handoffView(db, notification.payload.handoffId, now);
         // The handoff message is the account's thread (unless a note started one first): audit notes go under it.
         return { message: handoffMessage(view), startsThread: `account:${view.account.id}` };
       }
       case 'handoff_overdue': {
-        const { handoffId } = parse(handoffPayload, row);
-        return { message: handoffOverdueMessage(await handoffView(db, handoffId, now)) };
+        return { message: handoffOverdueMessage(await handoffView(db, notification.payload.handoffId, now)) };
       }
       case 'alert': {
-        const payload = parse(alertPayload, row);
+        const { payload } = notification;
         const account = await requireAccount(db, payload.accountId);
         const [owner] = account.csmId ? await getUsersByIds(db, [account.csmId]) : [];
-        const audience = row.target.startsWith('user:') ? 'owner' : 'channel';
+        const audience = parseNotificationTarget(row.target)?.form === 'user' ? 'owner' : 'channel';
         return { message: alertMessage({ account, rule: payload.rule, reason: payload.reason, owner: owner ?? null, audience }) };
       }
       case 'renewal_checkpoint': {
-        const payload = parse(renewalPayload, row);
+        const { payload } = notification;
         const account = await requireAccount(db, payload.accountId);
         return { message: renewalCheckpointMessage({ account, daysLeft: payload.daysLeft, reason: payload.reason }) };
       }
       case 'at_risk_digest': {
-        const payload = parse(digestPayload, row);
+        const { payload } = notification;
         const items = await listDigestItems(db, { now, csmId: payload.csmId ?? null });
         return { message: atRiskDigest(items, { day: payload.day, now, csmId: payload.csmId ?? null }) };
       }
       case 'at_risk_escalation': {
-        const payload = parse(escalationPayload, row);
+        const { payload } = notification;
         const wanted = new Set(payload.accountIds);
         const items = (await listDigestItems(db, { now, includeSnoozed: true })).filter((item) => wanted.has(item.account.id));
         const accounts = items.map((item) => ({
@@ -99,7 +98,7 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
         return { message: escalationMessage(accounts, payload.day) };
       }
       case 'stage_audit': {
-        const payload = parse(auditPayload, row);
+        const { payload } = notification;
         const account = await requireAccount(db, payload.accountId);
         const [transitions, stages] = await Promise.all([listTransitions(db, account.id, 200), listStages(db)]);
         const transition = transitions.find((candidate) => candidate.id === payload.transitionId);
@@ -112,7 +111,7 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
         };
       }
       default:
-        throw new UndeliverableError(`Lifeline does not know how to show a "${row.kind}" notification.`);
+        return unrendered(notification, row.kind);
     }
   };
 }

@@ -11,11 +11,11 @@ import { readableOwnerId } from './access.ts';
 import type { Actor } from './actors.ts';
 import type { AtRiskItem } from './health.ts';
 import { allManagerIds, escalationManagers } from './escalations.ts';
+import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 
 /** A score that fell at least this many points in a day makes the digest even while the status is still Healthy. */
 export const DIGEST_DROP_POINTS = 10;
-export const AT_RISK_CHANNEL_TARGET = 'channel:at_risk';
 
 /** An at-risk account as the digest shows it: its health, plus who acknowledged or snoozed it. */
 export interface DigestItem extends AtRiskItem {
@@ -128,10 +128,10 @@ export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<D
       const accountIds = overdue.map((item) => item.account.id);
       // Each CSM's manager hears about their reports' accounts; the rest goes to every manager, or the channel.
       const everyManager = await allManagerIds(tx);
-      const byTarget = new Map<string, string[]>();
+      const byTarget = new Map<NotificationTarget<'at_risk_escalation'>, string[]>();
       for (const item of overdue) {
         const managers = escalationManagers(item.csm, everyManager);
-        const targets = managers.length > 0 ? managers.map((id) => `user:${id}`) : [AT_RISK_CHANNEL_TARGET];
+        const targets: NotificationTarget<'at_risk_escalation'>[] = managers.length > 0 ? managers.map(userTarget) : [atRiskChannelTarget];
         for (const target of targets) byTarget.set(target, [...(byTarget.get(target) ?? []), item.account.id]);
       }
       for (const [target, ids] of byTarget) {
@@ -161,7 +161,7 @@ export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<D
       const channelQueued = await enqueueNotification(tx, {
         kind: 'at_risk_digest',
         dedupeKey: `at_risk_digest:channel:${day}`,
-        target: AT_RISK_CHANNEL_TARGET,
+        target: atRiskChannelTarget,
         payload: { day },
       });
       if (channelQueued) run.channelDigests += 1;
@@ -171,7 +171,7 @@ export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<D
       const queued = await enqueueNotification(tx, {
         kind: 'at_risk_digest',
         dedupeKey: `at_risk_digest:user:${csmId}:${day}`,
-        target: `user:${csmId}`,
+        target: userTarget(csmId),
         payload: { day, csmId },
       });
       if (queued) run.csmDigests += 1;

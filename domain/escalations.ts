@@ -3,6 +3,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { type User, handoffs, users } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
 import { ForbiddenError } from './errors.ts';
+import { handoffChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 
 /** The managers who hear about escalations with no one else to go to. */
@@ -40,7 +41,7 @@ export async function queueOverdueHandoffs(db: Db, params: { now: Date }): Promi
       await enqueueNotification(tx, {
         kind: 'handoff',
         dedupeKey: `handoff:${handoff.id}:overdue`,
-        target: 'channel:handoffs',
+        target: handoffChannelTarget,
         messageKey: `handoff:${handoff.id}`,
         payload: { handoffId: handoff.id },
       });
@@ -49,7 +50,7 @@ export async function queueOverdueHandoffs(db: Db, params: { now: Date }): Promi
         await enqueueNotification(tx, {
           kind: 'handoff_overdue',
           dedupeKey: `handoff_overdue:${handoff.id}:${managerId}`,
-          target: `user:${managerId}`,
+          target: userTarget(managerId),
           payload: { handoffId: handoff.id },
         });
       }

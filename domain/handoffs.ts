@@ -20,6 +20,7 @@ import { isUuid } from './accounts.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
 import { requireManagerOfOwners } from './escalations.ts';
 import { moveAccountStageInTx } from './lifecycle.ts';
+import { handoffChannelTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, ensureRenewal, recordContractRenewed } from './renewals.ts';
 import { mrrOnDate, writeRevenueChangeInTx } from './revenue.ts';
@@ -30,7 +31,6 @@ export const HANDOFF_SLA_DAYS = 3;
 export const ONBOARDING_STAGE = 'onboarding';
 /** The stage before closed-won: an account still here was never a customer, so its first deal is a new customer's. */
 export const PRE_ONBOARDING_STAGE = 'pre_onboarding';
-export const HANDOFF_CHANNEL_TARGET = 'channel:handoffs';
 /** The rule_firings rule under which a deal of an existing customer is recorded, once per opportunity. */
 const EXISTING_CUSTOMER_DEAL_RULE = 'closed_won';
 
@@ -141,7 +141,7 @@ async function notifyHandoff(tx: Tx, handoff: Pick<Handoff, 'id' | 'version'>): 
   await enqueueNotification(tx, {
     kind: 'handoff',
     dedupeKey: dedupeKey(handoff),
-    target: HANDOFF_CHANNEL_TARGET,
+    target: handoffChannelTarget,
     messageKey: `handoff:${handoff.id}`,
     payload: { handoffId: handoff.id },
   });

@@ -11,6 +11,7 @@ import {
 } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError } from './errors.ts';
+import { type NotificationTarget, handoffChannelTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 import { requireStorableText } from './validation.ts';
 
@@ -91,9 +92,6 @@ export function listStages(db: Db | Tx): Promise<LifecycleStage[]> {
 
 /** The stage account executives own: the only one they may move an account out of. */
 export const PRE_ONBOARDING_STAGE = 'pre_onboarding';
-
-/** Where an audit note goes when the account has no thread yet and the caller named no channel. */
-export const HANDOFF_CHANNEL_TARGET = 'channel:handoffs';
 
 /** The part of an account the stage policy looks at. */
 export type MovableAccount = Pick<Account, 'name' | 'csmId' | 'aeId' | 'stageKey'>;
@@ -259,7 +257,7 @@ export interface MoveAccountStageParams {
   /** When it happened, for imports of past history; now by default. */
   occurredAt?: Date;
   /** Where the audit note goes when the account has no thread yet: the card's channel, or the handoff channel. */
-  auditTarget?: string;
+  auditTarget?: NotificationTarget<'stage_audit'>;
 }
 
 export interface StageMove {
@@ -331,7 +329,8 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
     await enqueueNotification(tx, {
       kind: 'stage_audit',
       dedupeKey: `stage_audit:${move.account.id}:v${move.account.version}`,
-      target: params.auditTarget ?? HANDOFF_CHANNEL_TARGET,
+      // Where an audit note goes when the account has no thread yet and the caller named no channel.
+      target: params.auditTarget ?? handoffChannelTarget,
       payload: { accountId: move.account.id, transitionId: move.transition.id },
     });
   }

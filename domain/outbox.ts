@@ -3,28 +3,24 @@ import { alias } from 'drizzle-orm/pg-core';
 import type { Db, Tx } from '../db/client.ts';
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
+import { type NotificationDraft, checkNotification } from './notifications.ts';
 import { type OutboxRow, type OutboxStatus, type SlackMessageRow, outbox, slackEvents, slackMessages } from '../db/schema.ts';
 
-export interface EnqueueNotificationParams {
-  /** What to render, e.g. `handoff`, `at_risk_digest`, `alert`, `stage_audit`. */
-  kind: string;
-  /**
-   * Unique per notification occasion (e.g. `alert:usage_drop:<account>:2026-11-25`): enqueuing the same key
-   * twice is a no-op, which is what makes retries, crashes and replicas safe.
-   */
-  dedupeKey: string;
-  /** A Slack channel id, or a user id for a direct message. */
-  target: string;
-  /** Updates the message kept under this key (e.g. `handoff:<id>`) instead of posting a new one. */
-  messageKey?: string | null;
-  payload: Record<string, unknown>;
-}
+/**
+ * A notification to queue: its kind decides the payload's shape and where it may go (domain/notifications.ts).
+ * `dedupeKey` is unique per notification occasion (e.g. `alert:usage_drop:<account>:2026-11-25`): enqueuing the
+ * same key twice is a no-op, which is what makes retries, crashes and replicas safe. `messageKey` updates the
+ * message kept under that key (e.g. `handoff:<id>`) instead of posting a new one.
+ */
+export type EnqueueNotificationParams = NotificationDraft & { dedupeKey: string; messageKey?: string | null };
 
 /**
  * Queues a Slack notification. Call it inside the transaction of the change that causes it, so the change and
- * its notification commit or roll back together. Returns false when the dedupe key was already queued.
+ * its notification commit or roll back together. Returns false when the dedupe key was already queued. A
+ * payload or target the contract refuses throws NotificationContractError before anything is written.
  */
 export async function enqueueNotification(db: Db | Tx, params: EnqueueNotificationParams): Promise<boolean> {
+  const payload = checkNotification(params);
   const inserted = await db
     .insert(outbox)
     .values({
@@ -32,7 +28,7 @@ export async function enqueueNotification(db: Db | Tx, params: EnqueueNotificati
       dedupeKey: params.dedupeKey,
       target: params.target,
       messageKey: params.messageKey ?? null,
-      payload: params.payload,
+      payload,
     })
     .onConflictDoNothing({ target: outbox.dedupeKey })
     .returning({ id: outbox.id });

@@ -2,7 +2,8 @@ import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { type Renewal, renewals } from '../db/schema.ts';
 import { enqueueNotification } from './outbox.ts';
-import { AT_RISK_CHANNEL, csmTarget, recordFirings } from './rules.ts';
+import { atRiskChannelTarget } from './notifications.ts';
+import { csmTarget, recordFirings } from './rules.ts';
 
 /**
  * Days before contract end that a renewal window opens when LIFELINE_RENEWAL_WINDOW_DAYS is not set. The one
@@ -161,7 +162,7 @@ export async function runRenewals(db: Db, params: RunRenewalsParams = {}): Promi
       await enqueueNotification(tx, {
         kind: 'alert',
         dedupeKey: `alert:${firing.rule}:${firing.accountId}:${firing.occasion}`,
-        target: AT_RISK_CHANNEL,
+        target: atRiskChannelTarget,
         payload: { accountId: firing.accountId, rule: firing.rule, reason: firing.reason, renewalId: String(firing.extra.renewalId) },
       });
     }

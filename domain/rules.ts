@@ -2,6 +2,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { ruleActor } from './actors.ts';
 import { moveAccountStage } from './lifecycle.ts';
+import { type AtRiskChannelTarget, type NotificationTarget, type UserTarget, atRiskChannelTarget, handoffChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 
 export const ruleNames = [
@@ -27,10 +28,6 @@ export const RULE_DEFAULTS = {
 } as const;
 
 export type RuleSettings = { -readonly [K in keyof typeof RULE_DEFAULTS]: number };
-
-/** Where alerts go when an account has no CSM to tell. */
-export const AT_RISK_CHANNEL = 'channel:at_risk';
-export const HANDOFFS_CHANNEL = 'channel:handoffs';
 
 export interface Firing {
   rule: string;
@@ -82,11 +79,11 @@ order by f.account_id`,
 }
 
 /** The account's CSM as a direct message, or the at-risk channel when nobody owns the account. */
-export function csmTarget(csmId: string | null): string {
-  return csmId ? `user:${csmId}` : AT_RISK_CHANNEL;
+export function csmTarget(csmId: string | null): UserTarget | AtRiskChannelTarget {
+  return csmId ? userTarget(csmId) : atRiskChannelTarget;
 }
 
-async function alert(tx: Tx, firing: Firing, target: string = csmTarget(firing.csmId)): Promise<void> {
+async function alert(tx: Tx, firing: Firing, target: NotificationTarget<'alert'> = csmTarget(firing.csmId)): Promise<void> {
   await enqueueNotification(tx, {
     kind: 'alert',
     dedupeKey: `alert:${firing.rule}:${firing.accountId}:${firing.occasion}`,
@@ -234,7 +231,7 @@ export async function runRules(db: Db, params: RunRulesParams = {}): Promise<Run
       join accounts a on a.id = h.account_id
       where h.status in ('pending', 'confirmed') and h.sla_due_at < ${ruleSql.nowTs}`,
     );
-    for (const firing of firings) await alert(tx, firing, HANDOFFS_CHANNEL);
+    for (const firing of firings) await alert(tx, firing, handoffChannelTarget);
     return firings.length;
   });
 

@@ -5,8 +5,8 @@
  */
 import { type MoveAccountStageParams, moveAccountStage } from './lifecycle.ts';
 
+export { handoffChannelTarget as HANDOFF_CHANNEL_TARGET } from './notifications.ts';
 export {
-  HANDOFF_CHANNEL_TARGET,
   ReasonRequiredError,
   type StageMove,
   type StageMovePreview,

@@ -5,6 +5,7 @@ import { createDeliveryWorker } from '../bot/delivery.ts';
 import { createNotificationRenderer } from '../bot/notifications.ts';
 import { parseConfig } from '../config.ts';
 import { type User, outbox, slackMessages } from '../db/schema.ts';
+import type { NotificationTarget } from '../domain/notifications.ts';
 import { claimDueNotifications, enqueueNotification, markNotificationPosting } from '../domain/outbox.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
@@ -60,7 +61,7 @@ async function rowByKey(dedupeKey: string) {
   return row;
 }
 
-async function queueAlert(key: string, target: string, accountName = `Alerted ${key}`) {
+async function queueAlert(key: string, target: NotificationTarget<'alert'>, accountName = `Alerted ${key}`) {
   const account = await createAccount(database.db, { name: accountName, csmId: csm.id });
   await enqueueNotification(database.db, {
     kind: 'alert',
@@ -73,7 +74,7 @@ async function queueAlert(key: string, target: string, accountName = `Alerted ${
 
 describe('the outbox delivery worker', () => {
   it('posts a queued alert to its owner as a DM that says why, records channel and ts, and never posts it twice', async () => {
-    await queueAlert('alert:dm', `user:${csm.id}`, 'Harbor Freight Co');
+    const account = await queueAlert('alert:dm', `user:${csm.id}`, 'Harbor Freight Co');
     expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 1, retried: 0, parked: 0 });
     const [post] = fake.callsTo('chat.postMessage');
     expect(post?.outcome).toBe('ok');
@@ -87,7 +88,14 @@ describe('the outbox delivery worker', () => {
     expect(row.slackTs).toMatch(/^\d+\.\d+$/);
 
     // A restart, a second drain or a re-enqueue of the same occasion posts nothing new.
-    expect(await enqueueNotification(database.db, { kind: 'alert', dedupeKey: 'alert:dm', target: `user:${csm.id}`, payload: {} })).toBe(false);
+    expect(
+      await enqueueNotification(database.db, {
+        kind: 'alert',
+        dedupeKey: 'alert:dm',
+        target: `user:${csm.id}`,
+        payload: { accountId: account.id, rule: 'usage_drop', reason: 'Queued again.' },
+      }),
+    ).toBe(false);
     expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 0, retried: 0, parked: 0 });
     expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
   });
@@ -250,7 +258,12 @@ describe('the outbox delivery worker', () => {
   it('parks, without calling Slack, a notification to someone not linked to Slack or to an unconfigured place', async () => {
     const unlinked = await createUser(database.db, { role: 'csm', name: 'Ola Unlinked', slackUserId: null });
     await queueAlert('alert:unlinked', `user:${unlinked.id}`);
-    await queueAlert('alert:nowhere', 'channel:renewals');
+    // No release writes such a target (enqueueing refuses it), but a row edited by hand or left by a future
+    // release can hold one: delivery parks it with the reason.
+    const nowhere = await createAccount(database.db, { name: 'Nowhere Co', csmId: csm.id });
+    await database.db
+      .insert(outbox)
+      .values({ kind: 'alert', dedupeKey: 'alert:nowhere', target: 'channel:renewals', payload: { accountId: nowhere.id, rule: 'usage_drop', reason: 'Usage fell.' } });
     expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 0, retried: 0, parked: 2 });
     expect((await rowByKey('alert:unlinked')).lastError).toBe('Ola Unlinked is not linked to Slack: set their Slack user id, then requeue.');
     expect((await rowByKey('alert:nowhere')).lastError).toMatch(/Unknown target "channel:renewals"/);

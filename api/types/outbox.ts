@@ -1,5 +1,6 @@
 import type { OutboxRow } from '../../db/schema.ts';
 import { outboxStatuses } from '../../db/schema.ts';
+import { notificationKinds, notificationTargetForms } from '../../domain/notifications.ts';
 import { listNotifications, requeueNotification } from '../../domain/outbox.ts';
 import { builder } from '../builder.ts';
 
@@ -14,9 +15,9 @@ export const NotificationRef = builder.objectRef<OutboxRow>('Notification').impl
   description: 'A Slack notification from the outbox: what, to whom, and how its delivery went.',
   fields: (t) => ({
     id: t.id({ resolve: (row) => String(row.id) }),
-    kind: t.exposeString('kind', { description: 'handoff, alert, renewal_checkpoint, at_risk_digest, at_risk_escalation, stage_audit, handoff_overdue.' }),
+    kind: t.exposeString('kind', { description: `${notificationKinds.join(', ')}.` }),
     dedupeKey: t.exposeString('dedupeKey', { description: 'Unique per occasion: the same key is never delivered twice.' }),
-    target: t.exposeString('target', { description: 'channel:handoffs, channel:at_risk, user:<id> or a Slack id.' }),
+    target: t.exposeString('target', { description: `${notificationTargetForms}.` }),
     status: t.field({ type: NotificationStatusEnum, resolve: (row) => toStatus(row.status) }),
     attempts: t.exposeInt('attempts'),
     nextAttemptAt: t.expose('nextAttemptAt', { type: 'DateTime' }),

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeliveryWorker } from '../../bot/delivery.ts';
 import { createNotificationRenderer } from '../../bot/notifications.ts';
 import { outbox } from '../../db/schema.ts';
+import { slackIdTarget } from '../../domain/notifications.ts';
 import { enqueueNotification } from '../../domain/outbox.ts';
 import { createAccount, createToken, createUser } from '../support/factories.ts';
 import { type FakeSlack, type RecordedCall, startFakeSlack } from '../support/fake-slack.ts';
@@ -116,7 +117,7 @@ describe('Slack outage', () => {
           await enqueueNotification(tx, {
             kind: 'alert',
             dedupeKey: entry.key,
-            target: entry.target,
+            target: slackIdTarget(entry.target),
             payload: { accountId: account.id, rule: 'usage_drop', reason: `marker-${entry.marker}-end` },
           });
         }
