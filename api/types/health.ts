@@ -86,13 +86,13 @@ export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth'
       args: { days: t.arg.int({ defaultValue: 30 }) },
       complexity: { field: 5, multiplier: 10 },
       resolve: async (health, args, ctx) =>
-        (await getAccountHealth(ctx.db, health.accountId, { historyDays: Math.min(Math.max(args.days ?? 30, 1), 365) }))?.history ?? [],
+        (await getAccountHealth(ctx.db, { accountId: health.accountId, reader: ctx.actor, historyDays: Math.min(Math.max(args.days ?? 30, 1), 365) }))?.history ?? [],
     }),
     sentiment: t.field({
       type: CsmSentimentRef,
       nullable: true,
       description: "The CSM's latest sentiment, shown beside the score and never mixed into it.",
-      resolve: async (health, _args, ctx) => (await getAccountHealth(ctx.db, health.accountId, { historyDays: 1 }))?.sentiment ?? null,
+      resolve: async (health, _args, ctx) => (await getAccountHealth(ctx.db, { accountId: health.accountId, reader: ctx.actor, historyDays: 1 }))?.sentiment ?? null,
     }),
   }),
 });
@@ -134,7 +134,7 @@ builder.queryField('atRisk', (t) =>
     resolve: (_root, args, ctx) =>
       listAtRisk(ctx.db, {
         csmId: args.csmId ? String(args.csmId) : null,
-        ownerId: readableOwnerId(ctx.actor),
+        reader: ctx.actor,
         limit: Math.min(Math.max(args.first ?? 25, 1), 100),
       }),
   }),
