@@ -38,7 +38,7 @@ function bookOwnerId(reader: Actor): string {
  * Accounts the reader owns (as CSM or AE) whose contract ends within the window, soonest first. `days` is the
  * renewal window (LIFELINE_RENEWAL_WINDOW_DAYS); the default window when omitted.
  */
-export function listUpcomingRenewals(db: Db, params: { reader: Actor; now: Date; days?: number }): Promise<Account[]> {
+export async function listUpcomingRenewals(db: Db, params: { reader: Actor; now: Date; days?: number }): Promise<Account[]> {
   const userId = bookOwnerId(params.reader);
   const today = params.now.toISOString().slice(0, 10);
   const until = new Date(params.now.getTime() + (params.days ?? DEFAULT_RENEWAL_WINDOW_DAYS) * DAY_MS).toISOString().slice(0, 10);

@@ -412,7 +412,7 @@ export interface ListTransitionsParams {
 }
 
 /** Stage history of an account, newest first; empty when the reader may not read the account. */
-export function listTransitions(db: Db | Tx, params: ListTransitionsParams): Promise<StageTransition[]> {
+export async function listTransitions(db: Db | Tx, params: ListTransitionsParams): Promise<StageTransition[]> {
   const readableAeId = readableOwnerId(params.reader);
   return db
     .select()

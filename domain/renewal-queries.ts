@@ -17,7 +17,7 @@ export interface ListRenewalsParams {
  * Renewals coming up, soonest first. Reading only: opening windows and recording outcomes belong to
  * domain/renewals.ts and its job.
  */
-export function listRenewals(db: Db, params: ListRenewalsParams): Promise<Renewal[]> {
+export async function listRenewals(db: Db, params: ListRenewalsParams): Promise<Renewal[]> {
   const readableAeId = readableOwnerId(params.reader);
   if (!Number.isInteger(params.withinDays) || params.withinDays < 0 || params.withinDays > 3660) {
     throw new InvalidInputError('withinDays must be a whole number of days from 0 to 3660.', 'withinDays');
