@@ -6,9 +6,11 @@ import { getBook, listUpcomingRenewals } from '../domain/book.ts';
 import { listDigestItems } from '../domain/digest.ts';
 import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs, recordClosedWon } from '../domain/handoffs.ts';
 import { getAccountHealth, getHealthSummariesByAccountIds, listAtRisk, recomputeHealth } from '../domain/health.ts';
+import { getHealthSettings } from '../domain/health-model.ts';
 import { getAccountToMove, listTransitions } from '../domain/lifecycle.ts';
 import { getLatestRenewalsByAccountIds, listRenewals } from '../domain/renewal-queries.ts';
 import { getSignalsSummaries } from '../domain/signals.ts';
+import { listUsers } from '../domain/users.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
 import { addTouch, dayString, daysBefore } from './health-fixtures.ts';
@@ -174,5 +176,15 @@ describe('health, at-risk and renewals', () => {
     expect((await getBook(database.db, { reader: viewer, now: NOW })).accounts).toEqual([]);
     await expect(getBook(database.db, { reader: crm, now: NOW })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(listUpcomingRenewals(database.db, { reader: systemReader, now: NOW })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+});
+
+describe('people and the health model', () => {
+  it('people and the health settings are read by people, never by an integration token', async () => {
+    expect((await listUsers(database.db, { reader: viewer })).map((user) => user.name)).toContain('Tom Becker');
+    await expect(listUsers(database.db, { reader: crm })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect((await getHealthSettings(database.db, { reader: viewer })).default.healthyMin).toBeGreaterThan(0);
+    await expect(getHealthSettings(database.db, { reader: crm })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(getHealthSettings(database.db, { reader: unlinkedAeToken })).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 });

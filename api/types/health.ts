@@ -1,8 +1,7 @@
 import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/schema.ts';
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
-import { readableOwnerId } from '../../domain/access.ts';
 import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health.ts';
-import { type HealthModelSettings, loadHealthSettings, updateHealthSettings } from '../../domain/health-model.ts';
+import { type HealthModelSettings, getHealthSettings, updateHealthSettings } from '../../domain/health-model.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
 import { HealthStatusEnum } from './enums.ts';
@@ -168,8 +167,7 @@ builder.queryField('healthSettings', (t) =>
     type: [HealthSettingsRef],
     description: 'The health model settings in effect, for `default` and each segment.',
     resolve: async (_root, _args, ctx) => {
-      readableOwnerId(ctx.actor);
-      const settings = await loadHealthSettings(ctx.db);
+      const settings = await getHealthSettings(ctx.db, { reader: ctx.actor });
       return (['default', 'smb', 'mid_market', 'enterprise'] as const).map((scope) => ({ scope, ...settings[scope] }));
     },
   }),
