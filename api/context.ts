@@ -19,5 +19,5 @@ export function createApiContext(
   signalsArrived: ApiContext['signalsArrived'] = () => {},
   renewalWindowDays: number = DEFAULT_RENEWAL_WINDOW_DAYS,
 ): ApiContext {
-  return { db, actor, loaders: createLoaders(db), signalsArrived, renewalWindowDays };
+  return { db, actor, loaders: createLoaders(db, actor), signalsArrived, renewalWindowDays };
 }

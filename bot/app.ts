@@ -6,6 +6,7 @@ import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { type BotDeps, DATABASE_UNAVAILABLE_MESSAGE } from './deps.ts';
+import { resolveSlackPerson } from './person.ts';
 import { SlackReceiver } from './receiver.ts';
 import * as actions from './listeners/actions/index.ts';
 import * as commands from './listeners/commands/index.ts';
@@ -112,6 +113,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     }
     await next();
   });
+  // Who is asking, looked up once for every listener of the request (after the duplicate check, which needs no one).
+  app.use(resolveSlackPerson(options.db));
 
   // Calls that spend a click's trigger_id fail fast instead of waiting out a 429: see BotDeps.triggerClient.
   const triggerClient = new WebClient(options.botToken, {

@@ -4,7 +4,8 @@ import { getAccountOverview } from '../domain/accounts.ts';
 import type { Actor } from '../domain/actors.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { listStages, stageChoices } from '../domain/lifecycle.ts';
-import type { Reply } from './replies.ts';
+import type { BotDeps } from './deps.ts';
+import { type Reply, openView } from './replies.ts';
 import { type SlackMessage, accountCard } from './views/account-card.ts';
 import { accountCardModal } from './views/card-modal.ts';
 
@@ -33,4 +34,26 @@ export async function refreshAccountCard(db: Db, client: WebClient, reply: Reply
   }
   if (notice) await reply.tell(notice);
   if (!(await reply.replaceOriginal(card))) await reply.showPrivately(card, { replace: false });
+}
+
+/**
+ * Shows a card to the person who clicked, on the surface they clicked on: in a conversation, an ephemeral card
+ * (replacing an ephemeral chooser, beside anything else); on the Home tab or in a modal, which have no
+ * response_url, a modal with the card, opened at once with the click's trigger id.
+ */
+export async function showCardTo(
+  deps: Pick<BotDeps, 'db' | 'triggerClient'>,
+  reply: Reply,
+  triggerId: string,
+  accountId: string,
+  options: { replaceChooser: boolean; reader: Actor },
+): Promise<void> {
+  const { surface } = reply;
+  const inConversation = surface.kind === 'message' || surface.kind === 'ephemeral';
+  const card: SlackMessage = await renderAccountCard(deps.db, accountId, { shareable: inConversation, reader: options.reader });
+  if (inConversation) {
+    await reply.showPrivately(card, { replace: options.replaceChooser });
+    return;
+  }
+  await openView(deps.triggerClient, reply, triggerId, accountCardModal(card));
 }

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.ts';
 import type { OutboxRow } from '../db/schema.ts';
 import { getAccount } from '../domain/accounts.ts';
+import { systemReader } from '../domain/actors.ts';
 import { listDigestItems } from '../domain/digest.ts';
 import { getHandoff } from '../domain/handoffs.ts';
 import { listStages, listTransitions } from '../domain/lifecycle.ts';
@@ -19,14 +20,15 @@ function decode(row: OutboxRow): Notification {
   return decoded.notification;
 }
 
+// Delivery reads as systemReader: who may see a notification was decided when domain queued it for its target.
 async function requireAccount(db: Db, accountId: string) {
-  const account = await getAccount(db, accountId);
+  const account = await getAccount(db, { id: accountId, reader: systemReader });
   if (!account) throw new UndeliverableError(`Account ${accountId} no longer exists.`);
   return account;
 }
 
 async function handoffView(db: Db, handoffId: string, now: Date): Promise<HandoffView> {
-  const handoff = await getHandoff(db, handoffId);
+  const handoff = await getHandoff(db, { id: handoffId, reader: systemReader });
   if (!handoff) throw new UndeliverableError(`Handoff ${handoffId} no longer exists.`);
   const account = await requireAccount(db, handoff.accountId);
   // The owners and whoever acted for them (a manager may confirm or accept in their place), in one query.
@@ -80,13 +82,13 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
       }
       case 'at_risk_digest': {
         const { payload } = notification;
-        const items = await listDigestItems(db, { now, csmId: payload.csmId ?? null });
+        const items = await listDigestItems(db, { now, csmId: payload.csmId ?? null, reader: systemReader });
         return { message: atRiskDigest(items, { day: payload.day, now, csmId: payload.csmId ?? null }) };
       }
       case 'at_risk_escalation': {
         const { payload } = notification;
         const wanted = new Set(payload.accountIds);
-        const items = (await listDigestItems(db, { now, includeSnoozed: true })).filter((item) => wanted.has(item.account.id));
+        const items = (await listDigestItems(db, { now, includeSnoozed: true, reader: systemReader })).filter((item) => wanted.has(item.account.id));
         const accounts = items.map((item) => ({
           name: item.account.name,
           csmName: item.csm?.name ?? null,
@@ -100,7 +102,7 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
       case 'stage_audit': {
         const { payload } = notification;
         const account = await requireAccount(db, payload.accountId);
-        const [transitions, stages] = await Promise.all([listTransitions(db, account.id, 200), listStages(db)]);
+        const [transitions, stages] = await Promise.all([listTransitions(db, { accountId: account.id, reader: systemReader, limit: 200 }), listStages(db)]);
         const transition = transitions.find((candidate) => candidate.id === payload.transitionId);
         if (!transition) throw new UndeliverableError(`Stage transition ${payload.transitionId} of ${account.name} is missing.`);
         const [actor] = transition.actorId ? await getUsersByIds(db, [transition.actorId]) : [];

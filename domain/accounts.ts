@@ -40,12 +40,12 @@ export interface AccountFilter {
   renewalWithinDays?: number | null;
   /** Part of the account name, case-insensitive. */
   search?: string | null;
-  /** SECURITY: set from the actor, never from client input: an AE reads only the accounts they sold. */
-  visibleToAeId?: string | null;
 }
 
 export interface ListAccountsParams {
   filter?: AccountFilter;
+  /** Who is listing: an account executive lists only the accounts they sold. */
+  reader: Actor;
   first: number;
   after?: string | null;
   orderBy?: AccountOrder;
@@ -136,7 +136,9 @@ type ConditionValues = Record<string, string | number>;
  * The filter as SQL conditions over placeholders, and the values to fill them with: a listing's statement text
  * depends only on which filters are set, so it is built once per shape (see pageStatement).
  */
-function filterConditions(filter: AccountFilter | undefined, now: Date): { conditions: SQL[]; values: ConditionValues } {
+function filterConditions(filter: AccountFilter | undefined, reader: Actor, now: Date): { conditions: SQL[]; values: ConditionValues } {
+  // SECURITY: visibility comes from the reader, never from the filter a client sends.
+  const readableAeId = readableOwnerId(reader);
   const conditions: SQL[] = [];
   const values: ConditionValues = {};
   const where = (condition: SQL | undefined, given: ConditionValues) => {
@@ -150,7 +152,7 @@ function filterConditions(filter: AccountFilter | undefined, now: Date): { condi
     if (!isUuid(filter.ownerId)) throw new InvalidInputError('filter.ownerId must be a user id from the `users` query.', 'filter.ownerId');
     where(or(eq(accounts.csmId, param('ownerId')), eq(accounts.aeId, param('ownerId'))), { ownerId: filter.ownerId });
   }
-  if (filter?.visibleToAeId) where(eq(accounts.aeId, param('visibleToAeId')), { visibleToAeId: filter.visibleToAeId });
+  if (readableAeId) where(eq(accounts.aeId, param('readableAeId')), { readableAeId });
   if (filter?.healthStatus) where(eq(accountHealth.status, param('healthStatus')), { healthStatus: filter.healthStatus });
   if (filter?.renewalWithinDays !== null && filter?.renewalWithinDays !== undefined) {
     const days = filter.renewalWithinDays;
@@ -302,7 +304,7 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
     throw new InvalidInputError(`\`first\` must be between 0 and ${MAX_PAGE_SIZE}; page through larger sets with \`after\`.`, 'first');
   }
   const order = params.orderBy ?? 'name';
-  const { conditions, values } = filterConditions(params.filter, params.now ?? new Date());
+  const { conditions, values } = filterConditions(params.filter, params.reader, params.now ?? new Date());
   if (params.after) {
     const cursor = decodeCursor(params.after, order);
     const sortKey = sortKeys[order];
@@ -328,8 +330,15 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
   return { order, rows: page, hasNextPage: rows.length > params.first };
 }
 
-export async function countAccounts(db: Db, filter: AccountFilter | undefined, now = new Date()): Promise<number> {
-  const { conditions, values } = filterConditions(filter, now);
+export interface CountAccountsParams {
+  filter?: AccountFilter;
+  /** Who is counting: an account executive counts only the accounts they sold. */
+  reader: Actor;
+  now?: Date;
+}
+
+export async function countAccounts(db: Db, params: CountAccountsParams): Promise<number> {
+  const { conditions, values } = filterConditions(params.filter, params.reader, params.now ?? new Date());
   const [row] = await db
     .select({ total: count() })
     .from(accounts)
@@ -340,16 +349,30 @@ export async function countAccounts(db: Db, filter: AccountFilter | undefined, n
   return row?.total ?? 0;
 }
 
-export async function getAccount(db: Db | Tx, id: string): Promise<Account | undefined> {
-  if (!isUuid(id)) return undefined;
-  const [account] = await db.select().from(accounts).where(eq(accounts.id, id));
+/**
+ * One account, or undefined when there is none or the reader may not read it: an account executive asking for
+ * someone else's account gets the same answer as for a missing one. Refused outright for a reader who reads no
+ * accounts (an integration token).
+ */
+export async function getAccount(db: Db | Tx, params: { id: string; reader: Actor }): Promise<Account | undefined> {
+  const readableAeId = readableOwnerId(params.reader);
+  if (!isUuid(params.id)) return undefined;
+  const [account] = await db
+    .select()
+    .from(accounts)
+    .where(and(eq(accounts.id, params.id), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
   return account;
 }
 
-export async function getAccountsByIds(db: Db, ids: readonly string[]): Promise<Account[]> {
-  const valid = ids.filter(isUuid);
+/** The accounts of these ids that the reader may read, in one statement (for loaders); the others are left out. */
+export async function getAccountsByIds(db: Db, params: { ids: readonly string[]; reader: Actor }): Promise<Account[]> {
+  const readableAeId = readableOwnerId(params.reader);
+  const valid = params.ids.filter(isUuid);
   if (valid.length === 0) return [];
-  return db.select().from(accounts).where(inArray(accounts.id, valid));
+  return db
+    .select()
+    .from(accounts)
+    .where(and(inArray(accounts.id, valid), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
 }
 
 export interface SearchAccountsParams {

@@ -21,3 +21,10 @@ export function actorFromUser(user: Pick<User, 'id' | 'role' | 'name'>): Actor {
 export function ruleActor(rule: string, label: string): Actor {
   return { userId: null, role: 'admin', label, rule };
 }
+
+/**
+ * Lifeline itself reading what it already decided to send or compute (delivering a notification, a job, a rule):
+ * it reads every account. SECURITY: never the reader of a request a person or a token makes; those pass their own
+ * actor, so a surface that forgets cannot read more than its caller may.
+ */
+export const systemReader: Actor = Object.freeze({ userId: null, role: 'admin', label: 'Lifeline' });

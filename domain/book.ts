@@ -1,7 +1,10 @@
 import { and, asc, eq, gte, inArray, lte, or } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Account, type AccountHealth, type Handoff, accountHealth, accounts, handoffs } from '../db/schema.ts';
+import { requireAccess } from './access.ts';
+import type { Actor } from './actors.ts';
 import { type DigestItem, listDigestItems } from './digest.ts';
+import { ForbiddenError } from './errors.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
 
 /**
@@ -24,11 +27,19 @@ export interface Book {
   atRisk: DigestItem[];
 }
 
+/** A book is the reader's own: the accounts they own, as a person who may read accounts. */
+function bookOwnerId(reader: Actor): string {
+  requireAccess(reader, 'read_accounts');
+  if (!reader.userId) throw new ForbiddenError('A book belongs to a person, and this reader is not linked to a Lifeline user.');
+  return reader.userId;
+}
+
 /**
- * Accounts this person owns (as CSM or AE) whose contract ends within the window, soonest first. `days` is the
+ * Accounts the reader owns (as CSM or AE) whose contract ends within the window, soonest first. `days` is the
  * renewal window (LIFELINE_RENEWAL_WINDOW_DAYS); the default window when omitted.
  */
-export function listUpcomingRenewals(db: Db, params: { userId: string; now: Date; days?: number }): Promise<Account[]> {
+export async function listUpcomingRenewals(db: Db, params: { reader: Actor; now: Date; days?: number }): Promise<Account[]> {
+  const userId = bookOwnerId(params.reader);
   const today = params.now.toISOString().slice(0, 10);
   const until = new Date(params.now.getTime() + (params.days ?? DEFAULT_RENEWAL_WINDOW_DAYS) * DAY_MS).toISOString().slice(0, 10);
   return db
@@ -36,7 +47,7 @@ export function listUpcomingRenewals(db: Db, params: { userId: string; now: Date
     .from(accounts)
     .where(
       and(
-        or(eq(accounts.csmId, params.userId), eq(accounts.aeId, params.userId)),
+        or(eq(accounts.csmId, userId), eq(accounts.aeId, userId)),
         gte(accounts.contractEnd, today),
         lte(accounts.contractEnd, until),
       ),
@@ -45,17 +56,18 @@ export function listUpcomingRenewals(db: Db, params: { userId: string; now: Date
 }
 
 /**
- * One person's book, for App Home: their accounts with health, what waits on them, renewals within the renewal
+ * The reader's own book, for App Home: their accounts with health, what waits on them, renewals within the renewal
  * window (`renewalWindowDays`, the configured one; the default when omitted), at-risk items.
  */
-export async function getBook(db: Db, params: { userId: string; now: Date; renewalWindowDays?: number }): Promise<Book> {
+export async function getBook(db: Db, params: { reader: Actor; now: Date; renewalWindowDays?: number }): Promise<Book> {
+  const userId = bookOwnerId(params.reader);
   const renewalWindowDays = params.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS;
   const [owned, waiting, renewals, atRisk] = await Promise.all([
     db
       .select({ account: accounts, health: accountHealth })
       .from(accounts)
       .leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id))
-      .where(or(eq(accounts.csmId, params.userId), eq(accounts.aeId, params.userId)))
+      .where(or(eq(accounts.csmId, userId), eq(accounts.aeId, userId)))
       .orderBy(asc(accounts.name)),
     db
       .select({ handoff: handoffs, accountName: accounts.name })
@@ -63,13 +75,13 @@ export async function getBook(db: Db, params: { userId: string; now: Date; renew
       .innerJoin(accounts, eq(accounts.id, handoffs.accountId))
       .where(
         or(
-          and(eq(handoffs.aeId, params.userId), eq(handoffs.status, 'pending')),
-          and(eq(handoffs.csmId, params.userId), inArray(handoffs.status, ['confirmed', 'accepted'])),
+          and(eq(handoffs.aeId, userId), eq(handoffs.status, 'pending')),
+          and(eq(handoffs.csmId, userId), inArray(handoffs.status, ['confirmed', 'accepted'])),
         ),
       )
       .orderBy(asc(handoffs.slaDueAt)),
-    listUpcomingRenewals(db, { userId: params.userId, now: params.now, days: renewalWindowDays }),
-    listDigestItems(db, { csmId: params.userId, now: params.now }),
+    listUpcomingRenewals(db, { reader: params.reader, now: params.now, days: renewalWindowDays }),
+    listDigestItems(db, { csmId: userId, now: params.now, reader: params.reader }),
   ]);
   return {
     accounts: owned,

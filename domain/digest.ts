@@ -8,7 +8,7 @@ import {
   users,
 } from '../db/schema.ts';
 import { readableOwnerId } from './access.ts';
-import type { Actor } from './actors.ts';
+import { type Actor, systemReader } from './actors.ts';
 import type { AtRiskItem } from './health.ts';
 import { allManagerIds, escalationManagers } from './escalations.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
@@ -28,15 +28,15 @@ export interface ListDigestParams {
   now: Date;
   /** Include accounts snoozed until after `now` (App Home shows them, the digest does not). */
   includeSnoozed?: boolean;
-  /** A person asking for a page: an account executive sees only the accounts they sold. Jobs pass none. */
-  reader?: Actor;
+  /** Who is reading: an account executive sees only the accounts they sold; the digest job and delivery pass systemReader. */
+  reader: Actor;
 }
 
 const dropSql = sql<number>`greatest(coalesce(${accountHealth.scoreDayAgo} - ${accountHealth.score}, 0), 0)`;
 
 /** Accounts that need attention today, biggest drop first, then the lowest score. */
 export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Promise<DigestItem[]> {
-  const aeId = params.reader ? readableOwnerId(params.reader) : null;
+  const aeId = readableOwnerId(params.reader);
   const acknowledger = users.id;
   const rows = await db
     .select({
@@ -117,7 +117,7 @@ export interface DigestRun {
 export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<DigestRun> {
   const day = digestDay(params.now);
   return db.transaction(async (tx) => {
-    const items = await listDigestItems(tx, { now: params.now });
+    const items = await listDigestItems(tx, { now: params.now, reader: systemReader });
     const run: DigestRun = { items: items.length, channelDigests: 0, csmDigests: 0, escalated: 0 };
 
     // Listed before today, still listed, nobody acknowledged it, not escalated yet.

@@ -16,6 +16,7 @@ import {
   users,
 } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
+import { readableOwnerId } from './access.ts';
 import { isUuid } from './accounts.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
 import { requireManagerOfOwners } from './escalations.ts';
@@ -391,47 +392,55 @@ async function findExisting(db: Db, opportunityId: string): Promise<ClosedWon | 
   return row ? { kind: 'new_customer', ...row, revenueChange: null, created: false } : undefined;
 }
 
-export function getHandoff(db: Db | Tx, id: string): Promise<Handoff | undefined> {
-  if (!isUuid(id)) return Promise.resolve(undefined);
-  return db
+/**
+ * One handoff, or undefined when there is none or the reader may not read it: an account executive reads the
+ * handoffs where they are the AE, and gets the same answer for another's as for a missing one.
+ */
+export async function getHandoff(db: Db | Tx, params: { id: string; reader: Actor }): Promise<Handoff | undefined> {
+  const readableAeId = readableOwnerId(params.reader);
+  if (!isUuid(params.id)) return undefined;
+  const [handoff] = await db
     .select()
     .from(handoffs)
-    .where(eq(handoffs.id, id))
-    .then((rows) => rows[0]);
+    .where(and(eq(handoffs.id, params.id), readableAeId ? eq(handoffs.aeId, readableAeId) : undefined));
+  return handoff;
 }
 
 export interface ListHandoffsParams {
   status?: HandoffStatus | null;
-  /** Handoffs where this user is the AE or the CSM. */
-  userId?: string | null;
+  /** Who is listing: an account executive lists the handoffs where they are the AE or the CSM. */
+  reader: Actor;
   limit?: number;
 }
 
 /** Handoffs, the most urgent SLA first. */
-export function listHandoffs(db: Db, params: ListHandoffsParams = {}): Promise<Handoff[]> {
-  const conditions = [];
-  if (params.status) conditions.push(eq(handoffs.status, params.status));
-  if (params.userId) {
-    if (!isUuid(params.userId)) return Promise.resolve([]);
-    conditions.push(or(eq(handoffs.aeId, params.userId), eq(handoffs.csmId, params.userId)));
-  }
+export async function listHandoffs(db: Db, params: ListHandoffsParams): Promise<Handoff[]> {
+  const readableAeId = readableOwnerId(params.reader);
   return db
     .select()
     .from(handoffs)
-    .where(and(...conditions))
+    .where(
+      and(
+        params.status ? eq(handoffs.status, params.status) : undefined,
+        readableAeId ? or(eq(handoffs.aeId, readableAeId), eq(handoffs.csmId, readableAeId)) : undefined,
+      ),
+    )
     .orderBy(handoffs.slaDueAt, handoffs.id)
     .limit(Math.min(Math.max(params.limit ?? 200, 1), 1000));
 }
 
-/** The latest handoff of each account, for loaders. */
-export async function getLatestHandoffsByAccountIds(db: Db, accountIds: readonly string[]): Promise<Handoff[]> {
-  const ids = accountIds.filter(isUuid);
+/** The latest handoff of each account the reader may read, in one statement (for loaders). */
+export async function getLatestHandoffsByAccountIds(db: Db, params: { accountIds: readonly string[]; reader: Actor }): Promise<Handoff[]> {
+  const readableAeId = readableOwnerId(params.reader);
+  const ids = params.accountIds.filter(isUuid);
   if (ids.length === 0) return [];
-  return db
-    .selectDistinctOn([handoffs.accountId])
+  const rows = await db
+    .selectDistinctOn([handoffs.accountId], { handoff: handoffs })
     .from(handoffs)
-    .where(inArray(handoffs.accountId, ids))
+    .innerJoin(accounts, eq(accounts.id, handoffs.accountId))
+    .where(and(inArray(handoffs.accountId, ids), readableAeId ? eq(accounts.aeId, readableAeId) : undefined))
     .orderBy(handoffs.accountId, desc(handoffs.closedWonAt));
+  return rows.map((row) => row.handoff);
 }
 
 const statusOrder: readonly HandoffStatus[] = ['pending', 'confirmed', 'accepted', 'kickoff_scheduled', 'completed'];

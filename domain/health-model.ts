@@ -10,6 +10,7 @@ import {
   healthSettings,
   segments,
 } from '../db/schema.ts';
+import { readableOwnerId } from './access.ts';
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError } from './errors.ts';
 
@@ -58,6 +59,13 @@ export function statusForScore(score: number, settings: Pick<HealthModelSettings
   if (score >= settings.healthyMin) return 'healthy';
   if (score >= settings.atRiskMin) return 'at_risk';
   return 'critical';
+}
+
+/** The settings in effect, for someone who reads accounts. */
+export async function getHealthSettings(db: Db, params: { reader: Actor }): Promise<ResolvedHealthSettings> {
+  // Refused as every account read is: an integration token, or an AE token linked to nobody, reads nothing.
+  readableOwnerId(params.reader);
+  return loadHealthSettings(db);
 }
 
 export async function loadHealthSettings(db: Db | Tx): Promise<ResolvedHealthSettings> {

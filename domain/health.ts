@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, desc, eq, gte, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import {
@@ -7,14 +7,20 @@ import {
   type CsmSentiment,
   type HealthComponents,
   type HealthStatus,
+  type HealthSummary,
   type ScoredHealthStatus,
   type Segment,
   type User,
   accountHealth,
+  accounts,
   csmSentiments,
   healthScores,
+  healthSummaryColumns,
   segments,
 } from '../db/schema.ts';
+import { readableOwnerId } from './access.ts';
+import { isUuid } from './accounts.ts';
+import type { Actor } from './actors.ts';
 import { InvalidInputError } from './errors.ts';
 import { HEALTH_MODEL_VERSION, MODEL, type ResolvedHealthSettings, loadHealthSettings } from './health-model.ts';
 
@@ -893,8 +899,8 @@ export interface AtRiskItem {
 export interface ListAtRiskParams {
   /** Only this CSM's accounts; null or omitted for everyone's. */
   csmId?: string | null;
-  /** Only accounts where this user is the CSM or the account executive (an AE's own book). */
-  ownerId?: string | null;
+  /** Who is reading: an account executive lists only accounts where they are the CSM or the account executive. */
+  reader: Actor;
   limit?: number;
   /** Reserved for callers that pin time (digests, tests); the list reads the latest computed scores. */
   now?: Date;
@@ -907,10 +913,11 @@ export const AT_RISK_DROP_POINTS = 10;
  * Accounts At risk or Critical, or falling fast, biggest drop first, then lowest score. Churned accounts never, nor
  * accounts without a score (insufficient_data).
  */
-export async function listAtRisk(db: Db | Tx, params: ListAtRiskParams = {}): Promise<AtRiskItem[]> {
+export async function listAtRisk(db: Db | Tx, params: ListAtRiskParams): Promise<AtRiskItem[]> {
+  const readableAeId = readableOwnerId(params.reader);
   const limit = Math.min(Math.max(params.limit ?? 50, 1), 500);
   const csmFilter = sql`${params.csmId ? sql`and a.csm_id = ${params.csmId}::uuid` : sql``} ${
-    params.ownerId ? sql`and (a.csm_id = ${params.ownerId}::uuid or a.ae_id = ${params.ownerId}::uuid)` : sql``
+    readableAeId ? sql`and (a.csm_id = ${readableAeId}::uuid or a.ae_id = ${readableAeId}::uuid)` : sql``
   }`;
   const rows = await queryRows<{ account_id: string; drop: number | string }>(
     db,
@@ -982,6 +989,9 @@ export interface AccountHealthView {
 }
 
 export interface GetAccountHealthParams {
+  accountId: string;
+  /** Who is reading: null for an account the reader may not read (an AE reads only the accounts they sold). */
+  reader: Actor;
   historyDays?: number;
   now?: Date;
 }
@@ -991,9 +1001,17 @@ export function scoreDrop(earlier: number | null, current: number | null): numbe
   return earlier === null || current === null ? null : earlier - current;
 }
 
-export async function getAccountHealth(db: Db | Tx, accountId: string, params: GetAccountHealthParams = {}): Promise<AccountHealthView | null> {
-  const [current] = await db.select().from(accountHealth).where(eq(accountHealth.accountId, accountId));
-  if (!current) return null;
+export async function getAccountHealth(db: Db | Tx, params: GetAccountHealthParams): Promise<AccountHealthView | null> {
+  const readableAeId = readableOwnerId(params.reader);
+  const { accountId } = params;
+  if (!isUuid(accountId)) return null;
+  const [row] = await db
+    .select({ current: accountHealth })
+    .from(accountHealth)
+    .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
+    .where(and(eq(accountHealth.accountId, accountId), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
+  if (!row) return null;
+  const { current } = row;
   const since = new Date((params.now ?? current.computedAt).getTime() - (params.historyDays ?? 90) * DAY_MS);
   const history = await db
     .select({ score: healthScores.score, status: healthScores.status, computedAt: healthScores.computedAt, reasons: healthScores.reasons })
@@ -1022,4 +1040,16 @@ export async function getAccountHealth(db: Db | Tx, accountId: string, params: G
     history,
     sentiment: sentiment ?? null,
   };
+}
+
+/** The latest health of each account the reader may read, in one statement (for loaders); the others are left out. */
+export async function getHealthSummariesByAccountIds(db: Db, params: { accountIds: readonly string[]; reader: Actor }): Promise<HealthSummary[]> {
+  const readableAeId = readableOwnerId(params.reader);
+  const ids = params.accountIds.filter(isUuid);
+  if (ids.length === 0) return [];
+  return db
+    .select(healthSummaryColumns)
+    .from(accountHealth)
+    .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
+    .where(and(inArray(accountHealth.accountId, ids), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
 }

@@ -1,4 +1,4 @@
-import { asc, desc, eq, and } from 'drizzle-orm';
+import { and, asc, desc, eq, exists } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import {
   type Account,
@@ -9,6 +9,8 @@ import {
   lifecycleStages,
   stageTransitions,
 } from '../db/schema.ts';
+import { readableOwnerId } from './access.ts';
+import { isUuid } from './accounts.ts';
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError } from './errors.ts';
 import { type NotificationTarget, handoffChannelTarget } from './notifications.ts';
@@ -225,6 +227,18 @@ export function requireMoveRights(
   }
 }
 
+/**
+ * The account someone is about to choose a stage for, refused as the move itself would be (who may move it at
+ * all), so a form never asks someone who cannot move the account for a reason. Whoever may move an account may
+ * read it.
+ */
+export async function getAccountToMove(db: Db, params: { accountId: string; actor: Actor }): Promise<Account> {
+  const [account] = isUuid(params.accountId) ? await db.select().from(accounts).where(eq(accounts.id, params.accountId)) : [];
+  if (!account) throw new NotFoundError('That account no longer exists in Lifeline.');
+  requireMoveRights(params.actor, account);
+  return account;
+}
+
 /** What the person sees before giving a reason: the account as they knew it, and the stages either side. */
 export interface StageMovePreview {
   account: Account;
@@ -389,11 +403,27 @@ async function staleVersionError(
   );
 }
 
-export function listTransitions(db: Db | Tx, accountId: string, limit = 50): Promise<StageTransition[]> {
+export interface ListTransitionsParams {
+  accountId: string;
+  /** Who is reading: an account executive reads the history only of accounts they sold. */
+  reader: Actor;
+  limit?: number;
+}
+
+/** Stage history of an account, newest first; empty when the reader may not read the account. */
+export async function listTransitions(db: Db | Tx, params: ListTransitionsParams): Promise<StageTransition[]> {
+  const readableAeId = readableOwnerId(params.reader);
   return db
     .select()
     .from(stageTransitions)
-    .where(eq(stageTransitions.accountId, accountId))
+    .where(
+      and(
+        eq(stageTransitions.accountId, params.accountId),
+        readableAeId
+          ? exists(db.select({ id: accounts.id }).from(accounts).where(and(eq(accounts.id, stageTransitions.accountId), eq(accounts.aeId, readableAeId))))
+          : undefined,
+      ),
+    )
     .orderBy(desc(stageTransitions.accountVersion))
-    .limit(limit);
+    .limit(params.limit ?? 50);
 }

@@ -2,7 +2,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets, touchKinds } from '../db/schema.ts';
-import { requireAccess } from './access.ts';
+import { readableOwnerId, requireAccess } from './access.ts';
 import { isUuid } from './accounts.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
@@ -349,9 +349,18 @@ export async function recordTouches(db: Db, params: { rows: TouchRowInput[]; act
   return { written: result?.written ?? 0, accountIds: result?.account_ids ?? [] };
 }
 
+export interface GetSignalsSummariesParams {
+  accountIds: readonly string[];
+  /** Who is reading: accounts the reader may not read (an AE reads only the accounts they sold) are left out. */
+  reader: Actor;
+  now?: Date;
+}
+
 /** One statement for any number of accounts, so a page of accounts costs the same as one. */
-export async function getSignalsSummaries(db: Db, accountIds: readonly string[], now = new Date()): Promise<SignalsSummary[]> {
-  const ids = accountIds.filter(isUuid);
+export async function getSignalsSummaries(db: Db, params: GetSignalsSummariesParams): Promise<SignalsSummary[]> {
+  const readableAeId = readableOwnerId(params.reader);
+  const now = params.now ?? new Date();
+  const ids = params.accountIds.filter(isUuid);
   if (ids.length === 0) return [];
   const since = new Date(now.getTime() - 30 * 86_400_000).toISOString().slice(0, 10);
   const rows = await queryRows<{
@@ -377,6 +386,7 @@ export async function getSignalsSummaries(db: Db, accountIds: readonly string[],
           s.sentiment::text as sentiment
         from json_array_elements_text(${JSON.stringify(ids)}::json) as ids_text(value)
         cross join lateral (select ids_text.value::uuid as id) ids
+        ${readableAeId ? sql`join accounts readable on readable.id = ids.id and readable.ae_id = ${readableAeId}::uuid` : sql``}
         left join lateral (
           select avg(active_users) as avg_active, max(seats) as seats, sum(key_events) as key_events, sum(advanced_events) as advanced_events
           from usage_daily where account_id = ids.id and day >= ${since}::date

@@ -47,9 +47,12 @@ export async function createUser(db: Db, params: CreateUserParams): Promise<User
 
 export interface ListUsersParams {
   role?: UserRole | null;
+  /** Who is reading: people are read by people, not by integration tokens. */
+  reader: Actor;
 }
 
-export function listUsers(db: Db, params: ListUsersParams = {}): Promise<User[]> {
+export async function listUsers(db: Db, params: ListUsersParams): Promise<User[]> {
+  requireAccess(params.reader, 'read_people');
   return db
     .select()
     .from(users)

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemReader } from '../domain/actors.ts';
 import { desc, inArray } from 'drizzle-orm';
 import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
 import { listAccounts } from '../domain/accounts.ts';
@@ -143,7 +144,7 @@ describe('the page query', () => {
       { accountId: renewed.id, contractEnd: '2026-12-31', windowOpensOn: '2026-10-02', status: 'renewed', outcome: 'renewed for a year', closedAt: new Date() },
       { accountId: renewed.id, contractEnd: '2027-12-31', windowOpensOn: '2027-10-02' },
     ]);
-    const page = await listAccounts(database.db, { first: 100, orderBy: 'name' });
+    const page = await listAccounts(database.db, { reader: systemReader, first: 100, orderBy: 'name' });
     expect(page.rows.length).toBeGreaterThan(0);
     expect(page.rows.find((row) => row.account.id === renewed.id)?.renewal).toMatchObject({ contractEnd: '2027-12-31', status: 'upcoming' });
     const ids = page.rows.map((row) => row.account.id);

@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import { systemReader } from '../domain/actors.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { encodeDigestValue } from '../bot/views/digest.ts';
@@ -192,7 +193,7 @@ describe('a handoff acted on by a manager', () => {
 
     await press(manager, ActionIds.handoffConfirm, handoff.id, ts);
     const [confirmed] = await fake.waitForCalls('chat.update', 1);
-    expect(await getHandoff(database.db, handoff.id)).toMatchObject({ status: 'confirmed', aeId: ae.id, confirmedBy: manager.id });
+    expect(await getHandoff(database.db, { id: handoff.id, reader: systemReader })).toMatchObject({ status: 'confirmed', aeId: ae.id, confirmedBy: manager.id });
     expect(JSON.stringify(confirmed?.body.blocks)).toContain('Confirmed by <@UFOLMGR01> for <@UFOLAE001>');
     expect(String(confirmed?.body.text)).toContain('Confirmed by Mia Lead for Ava Seller.');
 

@@ -1,4 +1,5 @@
 import type { BlockAction, DatepickerAction } from '@slack/bolt';
+import { systemReader } from '../domain/actors.ts';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
@@ -134,7 +135,7 @@ describe('the new-customer handoff', () => {
     expect(blocksJson(scheduled[2])).toContain('Kickoff scheduled');
     expect(blocksJson(scheduled[2])).toContain(`"initial_date":"${kickoffDay}"`);
     expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
-    expect((await getHandoff(database.db, handoff.id))?.kickoffAt?.toISOString()).toBe(`${kickoffDay}T12:00:00.000Z`);
+    expect((await getHandoff(database.db, { id: handoff.id, reader: systemReader }))?.kickoffAt?.toISOString()).toBe(`${kickoffDay}T12:00:00.000Z`);
   });
 
   it('someone other than the AE pressing Confirm is told who can, and nothing changes', async () => {
@@ -144,7 +145,7 @@ describe('the new-customer handoff', () => {
     const [reply] = await fake.waitForCalls('response_url', 1);
     expect(reply?.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
     expect(String(reply?.body.text)).toBe('Only the account executive on this handoff (Tom Becker) can confirm its context, or a manager.');
-    expect((await getHandoff(database.db, handoff.id))?.status).toBe('pending');
+    expect((await getHandoff(database.db, { id: handoff.id, reader: systemReader }))?.status).toBe('pending');
   });
 
   it('Edit context opens a modal whose required fields are enforced, and saving it confirms the handoff', async () => {
@@ -179,13 +180,13 @@ describe('the new-customer handoff', () => {
       response_action: 'errors',
       errors: { [FieldIds.risks]: 'Risks are needed before the CSM takes over. Write what you know, even briefly.' },
     });
-    expect((await getHandoff(database.db, handoff.id))?.status).toBe('pending');
+    expect((await getHandoff(database.db, { id: handoff.id, reader: systemReader }))?.status).toBe('pending');
 
     const saved = await submit('Budget owner is new.');
     expect(saved.status).toBe(200);
     const [updated] = await fake.waitForCalls('chat.update', 1);
     expect(blocksJson(updated)).toContain('Budget owner is new.');
-    expect(await getHandoff(database.db, handoff.id)).toMatchObject({ status: 'confirmed', risks: 'Budget owner is new.', confirmedBy: ae.id });
+    expect(await getHandoff(database.db, { id: handoff.id, reader: systemReader })).toMatchObject({ status: 'confirmed', risks: 'Budget owner is new.', confirmedBy: ae.id });
   });
 
   it('an overdue handoff turns its clock red and is re-surfaced to the managers, once', async () => {
@@ -221,12 +222,12 @@ describe('the new-customer handoff', () => {
       expect(String(reply?.body.text)).toMatch(
         /^Managers can confirm handoffs only for accounts whose CSM or account executive reports to them, and Tom Becker reports to Ruth Lead\. Ask that manager or an admin/,
       );
-      expect(await getHandoff(database.db, handoff.id)).toMatchObject({ status: 'pending', confirmedBy: null });
+      expect(await getHandoff(database.db, { id: handoff.id, reader: systemReader })).toMatchObject({ status: 'pending', confirmedBy: null });
 
       await handoffButton('URUTHLEAD1', ActionIds.handoffConfirm, handoff.id, ts);
       const [updated] = await fake.waitForCalls('chat.update', 1);
       expect(blocksJson(updated)).toContain('Context confirmed; waiting for the CSM to accept');
-      expect(await getHandoff(database.db, handoff.id)).toMatchObject({ status: 'confirmed', aeId: ae.id, confirmedBy: ruth.id });
+      expect(await getHandoff(database.db, { id: handoff.id, reader: systemReader })).toMatchObject({ status: 'confirmed', aeId: ae.id, confirmedBy: ruth.id });
     } finally {
       await database.db.update(users).set({ managerId: null }).where(eq(users.id, ae.id));
     }

@@ -1,4 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
+import { actorFromUser } from '../domain/actors.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { type Account, type User, accounts, handoffs, outbox, renewals, revenueChanges, stageTransitions } from '../db/schema.ts';
@@ -382,7 +383,7 @@ describe('the configured renewal window holds on every surface', () => {
     const names = listed.renewals.map((renewal) => renewal.account.name);
     expect(names).toContain('Window Soon');
     expect(names).not.toContain('Window Later');
-    const book = await getBook(database.db, { userId: owner.id, now, renewalWindowDays: 30 });
+    const book = await getBook(database.db, { reader: actorFromUser(owner), now, renewalWindowDays: 30 });
     expect(book.renewals.map((account) => account.name)).toEqual(['Window Soon']);
   });
 });

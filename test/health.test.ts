@@ -1,4 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
+import { systemReader } from '../domain/actors.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, healthScores, usageWindowState } from '../db/schema.ts';
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 async function scoreOf(accountId: string) {
-  const health = await getAccountHealth(database.db, accountId, { now: NOW });
+  const health = await getAccountHealth(database.db, { accountId, reader: systemReader, now: NOW });
   if (!health) throw new Error(`account ${accountId} has no health`);
   return health;
 }
@@ -608,7 +609,7 @@ describe('at-risk list', () => {
     });
     await recomputeHealth(db, { now: NOW, accountIds: ids });
 
-    const list = await listAtRisk(db, { csmId: csm.id, now: NOW });
+    const list = await listAtRisk(db, { csmId: csm.id, reader: systemReader, now: NOW });
     expect(list.map((item) => [item.account.name, item.score, item.status, item.drop])).toEqual([
       ['Falling Healthy', 70, 'healthy', 30],
       ['Critical', 28, 'critical', 4],
@@ -617,6 +618,6 @@ describe('at-risk list', () => {
     expect(list[1]?.reasons[0]).toBe('2 open urgent tickets, oldest 9 days');
     expect(list[1]?.csm?.id).toBe(csm.id);
     expect(list[1]?.renewalDate).toBe('2027-02-01');
-    expect(await listAtRisk(db, { csmId: csm.id, limit: 1 })).toHaveLength(1);
+    expect(await listAtRisk(db, { csmId: csm.id, reader: systemReader, limit: 1 })).toHaveLength(1);
   });
 });

@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Database, type Db, migrationsFolder, openDatabase } from '../db/client.ts';
 import { type HealthComponents, type User, accountHealth, healthScores, outbox, ruleFirings } from '../db/schema.ts';
-import { actorFromUser } from '../domain/actors.ts';
+import { actorFromUser, systemReader } from '../domain/actors.ts';
 import { listDigestItems, queueDailyDigest } from '../domain/digest.ts';
 import { getAccountHealth, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { getMetrics } from '../domain/metrics.ts';
@@ -60,7 +60,7 @@ describe('health without customer signal', () => {
     const result = await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
     expect(result).toMatchObject({ accounts: 0, insufficientData: 1, historyRows: 1, rowsWritten: 1 });
 
-    const health = await getAccountHealth(db, account.id, { now: NOW });
+    const health = await getAccountHealth(db, { accountId: account.id, reader: systemReader, now: NOW });
     expect(health).toMatchObject({ status: 'insufficient_data', score: null, dropSinceYesterday: null, dropSinceLastWeek: null });
     expect(health?.reasons).toEqual([NOT_ENOUGH]);
     for (const component of Object.values(health?.components ?? {})) expect(component).toMatchObject({ score: null, weight: 0 });
@@ -87,14 +87,14 @@ describe('health without customer signal', () => {
     const ids = [usage, ticket, survey, touch, stale].map((account) => account.id);
     expect(await recomputeHealth(db, { now: NOW, accountIds: ids })).toMatchObject({ accounts: 4, insufficientData: 1 });
     for (const account of [usage, ticket, survey]) {
-      const health = await getAccountHealth(db, account.id, { now: NOW });
+      const health = await getAccountHealth(db, { accountId: account.id, reader: systemReader, now: NOW });
       expect(health?.score, account.name).toEqual(expect.any(Number));
       expect(health?.status, account.name).not.toBe('insufficient_data');
     }
     // A touch 30 days ago: touch 65, the SLA 100 beside it, engagement their mean.
-    const touched = await getAccountHealth(db, touch.id, { now: NOW });
+    const touched = await getAccountHealth(db, { accountId: touch.id, reader: systemReader, now: NOW });
     expect(touched).toMatchObject({ score: 83, status: 'healthy' });
-    expect(await getAccountHealth(db, stale.id, { now: NOW })).toMatchObject({ score: null, status: 'insufficient_data', reasons: [NOT_ENOUGH] });
+    expect(await getAccountHealth(db, { accountId: stale.id, reader: systemReader, now: NOW })).toMatchObject({ score: null, status: 'insufficient_data', reasons: [NOT_ENOUGH] });
   });
 
   it('an account far past its stage SLA with no customer data is not Critical: no at-risk list, digest or escalation names it', async () => {
@@ -105,12 +105,12 @@ describe('health without customer signal', () => {
     const overdue = await onboardingFor('Touched Overdue Co', 60);
     await addTouch(db, overdue.id, NOW, 50);
     await recomputeHealth(db, { now: NOW, accountIds: [silent.id, overdue.id] });
-    expect(await getAccountHealth(db, silent.id, { now: NOW })).toMatchObject({ status: 'insufficient_data', score: null });
-    expect(await getAccountHealth(db, overdue.id, { now: NOW })).toMatchObject({ status: 'critical' });
+    expect(await getAccountHealth(db, { accountId: silent.id, reader: systemReader, now: NOW })).toMatchObject({ status: 'insufficient_data', score: null });
+    expect(await getAccountHealth(db, { accountId: overdue.id, reader: systemReader, now: NOW })).toMatchObject({ status: 'critical' });
 
     const listed = (items: { account: { id: string } }[]) => items.map((item) => item.account.id);
-    expect(listed(await listAtRisk(db, { csmId: csm.id }))).toEqual([overdue.id]);
-    expect(listed(await listDigestItems(db, { now: NOW, csmId: csm.id }))).toEqual([overdue.id]);
+    expect(listed(await listAtRisk(db, { csmId: csm.id, reader: systemReader }))).toEqual([overdue.id]);
+    expect(listed(await listDigestItems(db, { now: NOW, csmId: csm.id, reader: systemReader }))).toEqual([overdue.id]);
 
     const api = createGraphqlClient(db);
     const token = await createToken(db, 'manager', manager);

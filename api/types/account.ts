@@ -2,7 +2,6 @@ import type { Account, LifecycleStage } from '../../db/schema.ts';
 import type { ApiContext } from '../context.ts';
 import { type AccountFilter, type AccountOrder, type AccountPageRow, MAX_PAGE_SIZE, accountCursor, countAccounts, getAccount, listAccounts } from '../../domain/accounts.ts';
 import { listTransitions, moveAccountStage } from '../../domain/lifecycle.ts';
-import { canReadAccount, readableOwnerId } from '../../domain/access.ts';
 import { builder } from '../builder.ts';
 import { AccountOrderEnum, HealthStatusEnum, SegmentEnum } from './enums.ts';
 import { StageRef } from './stage.ts';
@@ -63,7 +62,8 @@ export const AccountRef = builder.objectRef<Account>('Account').implement({
       description: 'Stage history, newest first.',
       args: { first: t.arg.int({ defaultValue: 20 }) },
       complexity: (args) => ({ field: 5, multiplier: Math.min(Math.max(args.first ?? 20, 0), 100) }),
-      resolve: (account, args, ctx) => listTransitions(ctx.db, account.id, Math.min(Math.max(args.first ?? 20, 0), 100)),
+      resolve: (account, args, ctx) =>
+        listTransitions(ctx.db, { accountId: account.id, reader: ctx.actor, limit: Math.min(Math.max(args.first ?? 20, 0), 100) }),
     }),
   }),
 });
@@ -100,7 +100,7 @@ const AccountConnectionRef = builder.objectRef<AccountConnection>('AccountConnec
     pageInfo: t.field({ type: PageInfoRef, resolve: (connection) => connection.pageInfo }),
     totalCount: t.int({
       description: 'Accounts matching the filter, across all pages.',
-      resolve: (connection, _args, ctx) => countAccounts(ctx.db, connection.filter),
+      resolve: (connection, _args, ctx) => countAccounts(ctx.db, { filter: connection.filter, reader: ctx.actor }),
     }),
   }),
 });
@@ -136,9 +136,8 @@ builder.queryFields((t) => ({
         healthStatus: args.filter?.healthStatus ?? null,
         renewalWithinDays: args.filter?.renewalWithinDays ?? null,
         search: args.filter?.search ?? null,
-        visibleToAeId: readableOwnerId(ctx.actor),
       };
-      const page = await listAccounts(ctx.db, { filter, first: args.first ?? 25, after: args.after ?? null, orderBy: args.orderBy ?? 'name' });
+      const page = await listAccounts(ctx.db, { filter, reader: ctx.actor, first: args.first ?? 25, after: args.after ?? null, orderBy: args.orderBy ?? 'name' });
       const last = page.rows.at(-1);
       for (const row of page.rows) {
         ctx.loaders.listed.set(row.account, row);
@@ -156,12 +155,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One account by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, ctx) => {
-      readableOwnerId(ctx.actor);
-      const account = await getAccount(ctx.db, String(args.id));
-      // An AE asking for someone else's account gets the same answer as for a missing one.
-      return account && canReadAccount(ctx.actor, account) ? account : null;
-    },
+    resolve: async (_root, args, ctx) => (await getAccount(ctx.db, { id: String(args.id), reader: ctx.actor })) ?? null,
   }),
 }));
 

@@ -1,5 +1,4 @@
 import type { ApiToken } from '../../db/schema.ts';
-import { requireAccess } from '../../domain/access.ts';
 import { defineStage, updateStage } from '../../domain/stage-definitions.ts';
 import { issueApiToken, revokeApiToken } from '../../domain/tokens.ts';
 import { MAX_UPSERT_PEOPLE, type UpsertPeopleResult, linkSlackUser, listUsers, upsertPeople } from '../../domain/users.ts';
@@ -33,10 +32,7 @@ builder.queryField('users', (t) =>
     description: 'People in Lifeline, by name.',
     args: { role: t.arg({ type: UserRoleEnum, required: false }) },
     complexity: { field: 1, multiplier: 20 },
-    resolve: (_root, args, ctx) => {
-      requireAccess(ctx.actor, 'read_people');
-      return listUsers(ctx.db, { role: args.role ?? null });
-    },
+    resolve: (_root, args, ctx) => listUsers(ctx.db, { role: args.role ?? null, reader: ctx.actor }),
   }),
 );
 

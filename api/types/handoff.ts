@@ -1,5 +1,4 @@
 import type { Handoff } from '../../db/schema.ts';
-import { readableOwnerId } from '../../domain/access.ts';
 import {
   type ClosedWon,
   HANDOFF_SLA_DAYS,
@@ -78,18 +77,13 @@ builder.queryFields((t) => ({
     description: 'Handoffs, the most urgent SLA first (at most 200). Account executives see their own.',
     args: { status: t.arg({ type: HandoffStatusEnum, required: false }) },
     complexity: { field: 5, multiplier: 20 },
-    resolve: (_root, args, ctx) => listHandoffs(ctx.db, { status: args.status ?? null, userId: readableOwnerId(ctx.actor) }),
+    resolve: (_root, args, ctx) => listHandoffs(ctx.db, { status: args.status ?? null, reader: ctx.actor }),
   }),
   handoff: t.field({
     type: HandoffRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, ctx) => {
-      const aeId = readableOwnerId(ctx.actor);
-      const handoff = await getHandoff(ctx.db, String(args.id));
-      if (!handoff || (aeId !== null && handoff.aeId !== aeId)) return null;
-      return handoff;
-    },
+    resolve: async (_root, args, ctx) => (await getHandoff(ctx.db, { id: String(args.id), reader: ctx.actor })) ?? null,
   }),
 }));
 

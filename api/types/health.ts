@@ -1,8 +1,7 @@
 import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/schema.ts';
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
-import { readableOwnerId } from '../../domain/access.ts';
 import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health.ts';
-import { type HealthModelSettings, loadHealthSettings, updateHealthSettings } from '../../domain/health-model.ts';
+import { type HealthModelSettings, getHealthSettings, updateHealthSettings } from '../../domain/health-model.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
 import { HealthStatusEnum } from './enums.ts';
@@ -86,13 +85,13 @@ export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth'
       args: { days: t.arg.int({ defaultValue: 30 }) },
       complexity: { field: 5, multiplier: 10 },
       resolve: async (health, args, ctx) =>
-        (await getAccountHealth(ctx.db, health.accountId, { historyDays: Math.min(Math.max(args.days ?? 30, 1), 365) }))?.history ?? [],
+        (await getAccountHealth(ctx.db, { accountId: health.accountId, reader: ctx.actor, historyDays: Math.min(Math.max(args.days ?? 30, 1), 365) }))?.history ?? [],
     }),
     sentiment: t.field({
       type: CsmSentimentRef,
       nullable: true,
       description: "The CSM's latest sentiment, shown beside the score and never mixed into it.",
-      resolve: async (health, _args, ctx) => (await getAccountHealth(ctx.db, health.accountId, { historyDays: 1 }))?.sentiment ?? null,
+      resolve: async (health, _args, ctx) => (await getAccountHealth(ctx.db, { accountId: health.accountId, reader: ctx.actor, historyDays: 1 }))?.sentiment ?? null,
     }),
   }),
 });
@@ -134,7 +133,7 @@ builder.queryField('atRisk', (t) =>
     resolve: (_root, args, ctx) =>
       listAtRisk(ctx.db, {
         csmId: args.csmId ? String(args.csmId) : null,
-        ownerId: readableOwnerId(ctx.actor),
+        reader: ctx.actor,
         limit: Math.min(Math.max(args.first ?? 25, 1), 100),
       }),
   }),
@@ -168,8 +167,7 @@ builder.queryField('healthSettings', (t) =>
     type: [HealthSettingsRef],
     description: 'The health model settings in effect, for `default` and each segment.',
     resolve: async (_root, _args, ctx) => {
-      readableOwnerId(ctx.actor);
-      const settings = await loadHealthSettings(ctx.db);
+      const settings = await getHealthSettings(ctx.db, { reader: ctx.actor });
       return (['default', 'smb', 'mid_market', 'enterprise'] as const).map((scope) => ({ scope, ...settings[scope] }));
     },
   }),

@@ -1,6 +1,5 @@
 import type { Renewal } from '../../db/schema.ts';
 import type { SignalsSummary } from '../../domain/signals.ts';
-import { readableOwnerId } from '../../domain/access.ts';
 import { listRenewals } from '../../domain/renewal-queries.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
@@ -75,6 +74,6 @@ builder.queryField('renewals', (t) =>
     args: { withinDays: t.arg.int({ required: false }) },
     complexity: { field: 5, multiplier: 20 },
     resolve: (_root, args, ctx) =>
-      listRenewals(ctx.db, { withinDays: args.withinDays ?? ctx.renewalWindowDays, aeId: readableOwnerId(ctx.actor) }),
+      listRenewals(ctx.db, { withinDays: args.withinDays ?? ctx.renewalWindowDays, reader: ctx.actor }),
   }),
 );

@@ -1,7 +1,7 @@
 import type { Db } from '../client.ts';
 import { type Account, type Segment, type User, csmTouches } from '../schema.ts';
 import type { Actor } from '../../domain/actors.ts';
-import { actorFromUser } from '../../domain/actors.ts';
+import { actorFromUser, systemReader } from '../../domain/actors.ts';
 import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
 import { recomputeHealth } from '../../domain/health.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../../domain/renewals.ts';
@@ -186,7 +186,7 @@ export async function closeDemoDeal(
 
 /** The onboarding accounts came through closed-won: their handoffs are at every step, and one is overdue. */
 async function seedHandoffs(db: Db, onboarding: DemoAccount[], now: Date): Promise<void> {
-  const handoffs = await getLatestHandoffsByAccountIds(db, onboarding.map((demo) => demo.account.id));
+  const handoffs = await getLatestHandoffsByAccountIds(db, { accountIds: onboarding.map((demo) => demo.account.id), reader: systemReader });
   for (const [step, demo] of onboarding.entries()) {
     const handoff = handoffs.find((candidate) => candidate.accountId === demo.account.id);
     if (!handoff) throw new Error(`${demo.account.name} has no handoff: it was not closed-won`);

@@ -1,17 +1,16 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { getAccount } from '../../../domain/accounts.ts';
 import { acknowledgeAtRisk, snoozeAtRisk } from '../../../domain/acknowledgements.ts';
-import { type Actor, actorFromUser } from '../../../domain/actors.ts';
+import type { Actor } from '../../../domain/actors.ts';
 import { type DigestPayload, digestDay, listDigestItems } from '../../../domain/digest.ts';
-import { InvalidInputError, NotFoundError } from '../../../domain/errors.ts';
-import { listStages, requireMoveRights, stageChoices } from '../../../domain/lifecycle.ts';
-import { requireUserBySlackId } from '../../../domain/users.ts';
+import { InvalidInputError } from '../../../domain/errors.ts';
+import { getAccountToMove, listStages, stageChoices } from '../../../domain/lifecycle.ts';
+import { showCardTo } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
+import { slackPerson } from '../../person.ts';
 import { type DigestButtonValue, atRiskDigest, decodeDigestValue } from '../../views/digest.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
-import { encodeStageMoveMetadata } from '../views/stage-move.ts';
+import { encodeStageMoveMetadata } from '../../stage-move-form.ts';
 import { openView, replyTo } from '../../replies.ts';
-import { showCardTo } from './card-buttons.ts';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -30,12 +29,11 @@ async function renderPage(deps: BotDeps, value: DigestButtonValue, reader: Actor
 
 /** Acknowledge or snooze, then redraw the digest page in place so everyone sees who is on it. */
 function followUpAction(deps: BotDeps, apply: typeof acknowledgeAtRisk) {
-  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
+  return async ({ ack, body, action, client, context }: ButtonArgs): Promise<void> => {
     await ack();
     const reply = replyTo(body, client);
     const value = buttonValue(action);
-    const user = await requireUserBySlackId(deps.db, body.user.id);
-    const actor = actorFromUser(user);
+    const { actor } = slackPerson(context);
     await apply(deps.db, { accountId: value.accountId, actor, now: deps.clock?.() ?? new Date() });
     const page = await renderPage(deps, value, actor);
     // Digests are messages (posted or ephemeral); should one ever sit in a view, the page comes by DM instead.
@@ -49,16 +47,12 @@ export const snoozeAction = (deps: BotDeps) => followUpAction(deps, snoozeAtRisk
 /** "Move stage" from the digest: a modal with the stage choice and the reason. */
 export function digestMoveStageAction(deps: BotDeps) {
   const { db } = deps;
-  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
+  return async ({ ack, body, action, client, context }: ButtonArgs): Promise<void> => {
     await ack();
     const reply = replyTo(body, client);
     const value = buttonValue(action);
-    const user = await requireUserBySlackId(db, body.user.id);
-    const [account, stages] = await Promise.all([getAccount(db, value.accountId), listStages(db)]);
-    if (!account) throw new NotFoundError('That account no longer exists in Lifeline.');
-    // Refused here as the move itself would be, before a form asks someone who cannot move it for a reason.
-    const actor = actorFromUser(user);
-    requireMoveRights(actor, account);
+    const { actor } = slackPerson(context);
+    const [account, stages] = await Promise.all([getAccountToMove(db, { accountId: value.accountId, actor }), listStages(db)]);
     await openView(
       deps.triggerClient,
       reply,
@@ -76,21 +70,22 @@ export function digestMoveStageAction(deps: BotDeps) {
 
 /** "Open account": the account card, only for the person who clicked, beside the digest. */
 export function digestOpenAccountAction(deps: BotDeps) {
-  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
+  return async ({ ack, body, action, client, context }: ButtonArgs): Promise<void> => {
     await ack();
     const value = buttonValue(action);
-    await showCardTo(deps, replyTo(body, client), body.trigger_id, value.accountId, { replaceChooser: false });
+    const { actor } = slackPerson(context);
+    await showCardTo(deps, replyTo(body, client), body.trigger_id, value.accountId, { replaceChooser: false, reader: actor });
   };
 }
 
 /** "Show more": the next page, only for the person who asked; a page asked for that way replaces itself. */
 export function showMoreAction(deps: BotDeps) {
-  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
+  return async ({ ack, body, action, client, context }: ButtonArgs): Promise<void> => {
     await ack();
     const reply = replyTo(body, client);
     const value = buttonValue(action);
-    const user = await requireUserBySlackId(deps.db, body.user.id);
-    const page = await renderPage(deps, value, actorFromUser(user));
+    const { actor } = slackPerson(context);
+    const page = await renderPage(deps, value, actor);
     await reply.showPrivately(page, { replace: true });
   };
 }

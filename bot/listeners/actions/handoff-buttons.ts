@@ -1,10 +1,9 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, DatepickerAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { actorFromUser } from '../../../domain/actors.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
 import { acceptHandoff, confirmHandoff, getHandoffToConfirm, scheduleKickoff } from '../../../domain/handoffs.ts';
 import { getAccount } from '../../../domain/accounts.ts';
-import { requireUserBySlackId } from '../../../domain/users.ts';
 import type { BotDeps } from '../../deps.ts';
+import { slackPerson } from '../../person.ts';
 import { openView, replyTo } from '../../replies.ts';
 import { handoffContextModal } from '../../views/handoff.ts';
 
@@ -20,10 +19,10 @@ function handoffIdOf(blockId: string): string {
 
 /** AE: "Confirm context" as it stands. The message itself is redrawn by the outbox (chat.update). */
 export function confirmHandoffAction({ db, onNotificationsQueued }: BotDeps) {
-  return async ({ ack, body, action }: ButtonArgs): Promise<void> => {
+  return async ({ ack, action, context }: ButtonArgs): Promise<void> => {
     await ack();
-    const user = await requireUserBySlackId(db, body.user.id);
-    await confirmHandoff(db, { handoffId: action.value ?? '', actor: actorFromUser(user) });
+    const { actor } = slackPerson(context);
+    await confirmHandoff(db, { handoffId: action.value ?? '', actor });
     onNotificationsQueued?.();
   };
 }
@@ -31,11 +30,11 @@ export function confirmHandoffAction({ db, onNotificationsQueued }: BotDeps) {
 /** AE: "Edit context" opens the modal with the required fields. */
 export function editHandoffAction(deps: BotDeps) {
   const { db } = deps;
-  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
+  return async ({ ack, body, action, client, context }: ButtonArgs): Promise<void> => {
     await ack();
-    const user = await requireUserBySlackId(db, body.user.id);
-    const handoff = await getHandoffToConfirm(db, { handoffId: action.value ?? '', actor: actorFromUser(user) });
-    const account = await getAccount(db, handoff.accountId);
+    const { actor } = slackPerson(context);
+    const handoff = await getHandoffToConfirm(db, { handoffId: action.value ?? '', actor });
+    const account = await getAccount(db, { id: handoff.accountId, reader: actor });
     await openView(
       deps.triggerClient,
       replyTo(body, client),
@@ -47,23 +46,23 @@ export function editHandoffAction(deps: BotDeps) {
 
 /** CSM: "Accept handoff". */
 export function acceptHandoffAction({ db, onNotificationsQueued }: BotDeps) {
-  return async ({ ack, body, action }: ButtonArgs): Promise<void> => {
+  return async ({ ack, action, context }: ButtonArgs): Promise<void> => {
     await ack();
-    const user = await requireUserBySlackId(db, body.user.id);
-    await acceptHandoff(db, { handoffId: action.value ?? '', actor: actorFromUser(user) });
+    const { actor } = slackPerson(context);
+    await acceptHandoff(db, { handoffId: action.value ?? '', actor });
     onNotificationsQueued?.();
   };
 }
 
 /** CSM: a kickoff date picked on the message. */
 export function kickoffDateAction({ db, onNotificationsQueued }: BotDeps) {
-  return async ({ ack, body, action }: DatepickerArgs): Promise<void> => {
+  return async ({ ack, action, context }: DatepickerArgs): Promise<void> => {
     await ack();
-    const user = await requireUserBySlackId(db, body.user.id);
+    const { actor } = slackPerson(context);
     if (!action.selected_date) return;
     // A date picker gives a calendar day; midday UTC keeps it on that day in every office's time zone.
     const kickoffAt = new Date(`${action.selected_date}T12:00:00Z`);
-    await scheduleKickoff(db, { handoffId: handoffIdOf(action.block_id), actor: actorFromUser(user), kickoffAt });
+    await scheduleKickoff(db, { handoffId: handoffIdOf(action.block_id), actor, kickoffAt });
     onNotificationsQueued?.();
   };
 }

@@ -1,14 +1,13 @@
 import type { AllMiddlewareArgs, BlockAction, SlackActionMiddlewareArgs, StaticSelectAction } from '@slack/bolt';
-import { actorFromUser } from '../../../domain/actors.ts';
 import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts';
 import { ReasonRequiredError, moveStageWithAudit } from '../../../domain/stage-moves.ts';
-import { requireUserBySlackId } from '../../../domain/users.ts';
 import { refreshAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
+import { slackPerson } from '../../person.ts';
 import { parseCardBlockId } from '../../ids.ts';
 import { type ActionSurface, openView, replyTo } from '../../replies.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
-import { AUDIT_TARGET, type StageMoveMetadata, encodeStageMoveMetadata } from '../views/stage-move.ts';
+import { AUDIT_TARGET, type StageMoveMetadata, encodeStageMoveMetadata } from '../../stage-move-form.ts';
 
 type StageSelectArgs = SlackActionMiddlewareArgs<BlockAction<StaticSelectAction>> & AllMiddlewareArgs;
 
@@ -26,19 +25,19 @@ function cardWhere(surface: ActionSurface): Pick<StageMoveMetadata, 'responseUrl
  */
 export function stageSelectAction(deps: BotDeps) {
   const { db } = deps;
-  return async ({ ack, body, action, client }: StageSelectArgs): Promise<void> => {
+  return async ({ ack, body, action, client, context }: StageSelectArgs): Promise<void> => {
     await ack();
     const card = parseCardBlockId(action.block_id);
     if (!card) {
       throw new InvalidInputError('This card is out of date. Open the account again with `/lifeline account <name>`.');
     }
     const reply = replyTo(body, client);
-    const user = await requireUserBySlackId(db, body.user.id);
+    const { actor } = slackPerson(context);
     const move = {
       accountId: card.accountId,
       toStage: action.selected_option.value,
       expectedVersion: card.version,
-      actor: actorFromUser(user),
+      actor,
       source: 'slack' as const,
     };
     try {

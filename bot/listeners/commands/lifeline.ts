@@ -1,11 +1,10 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { searchAccountsByName } from '../../../domain/accounts.ts';
-import { actorFromUser } from '../../../domain/actors.ts';
 import { listUpcomingRenewals } from '../../../domain/book.ts';
 import { digestDay, listDigestItems } from '../../../domain/digest.ts';
-import { requireUserBySlackId } from '../../../domain/users.ts';
 import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
+import { slackPerson } from '../../person.ts';
 import { accountChooser, helpMessage, noticeMessage } from '../../views/account-card.ts';
 import { atRiskDigest } from '../../views/digest.ts';
 import { renewalsMessage } from '../../views/home.ts';
@@ -14,10 +13,9 @@ type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /** `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. */
 export function lifelineCommand({ db, clock, renewalWindowDays }: BotDeps) {
-  return async ({ ack, command, respond }: CommandArgs): Promise<void> => {
+  return async ({ ack, command, respond, context }: CommandArgs): Promise<void> => {
     await ack();
-    const user = await requireUserBySlackId(db, command.user_id);
-    const reader = actorFromUser(user);
+    const { user, actor: reader } = slackPerson(context);
     const [subcommand = '', ...rest] = command.text.trim().split(/\s+/);
     const argument = rest.join(' ');
     const now = clock?.() ?? new Date();
@@ -34,7 +32,7 @@ export function lifelineCommand({ db, clock, renewalWindowDays }: BotDeps) {
         return;
       }
       case 'renewals': {
-        const renewals = await listUpcomingRenewals(db, { userId: user.id, now, days: renewalWindowDays });
+        const renewals = await listUpcomingRenewals(db, { reader, now, days: renewalWindowDays });
         await respond({ response_type: 'ephemeral', ...renewalsMessage(renewals, now, renewalWindowDays) });
         return;
       }

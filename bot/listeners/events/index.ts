@@ -1,8 +1,8 @@
 import type { AllMiddlewareArgs, App, SlackEventMiddlewareArgs } from '@slack/bolt';
 import { getBook } from '../../../domain/book.ts';
 import { listStages } from '../../../domain/lifecycle.ts';
-import { findUserBySlackId } from '../../../domain/users.ts';
 import type { BotDeps } from '../../deps.ts';
+import { linkedSlackPerson } from '../../person.ts';
 import { appHome } from '../../views/home.ts';
 import { sectionBlock } from '../../views/format.ts';
 
@@ -10,10 +10,10 @@ type HomeArgs = SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs;
 
 /** App Home: publish the person's book each time they open the tab (Bolt has already acked the event). */
 export function appHomeOpened({ db, clock, renewalWindowDays }: BotDeps) {
-  return async ({ event, client }: HomeArgs): Promise<void> => {
+  return async ({ event, client, context }: HomeArgs): Promise<void> => {
     if (event.tab !== 'home') return;
-    const user = await findUserBySlackId(db, event.user);
-    if (!user) {
+    const person = linkedSlackPerson(context);
+    if (!person) {
       await client.views.publish({
         user_id: event.user,
         view: {
@@ -24,8 +24,8 @@ export function appHomeOpened({ db, clock, renewalWindowDays }: BotDeps) {
       return;
     }
     const now = clock?.() ?? new Date();
-    const [book, stages] = await Promise.all([getBook(db, { userId: user.id, now, renewalWindowDays }), listStages(db)]);
-    await client.views.publish({ user_id: event.user, view: appHome({ user, book, stages, now, renewalWindowDays }) });
+    const [book, stages] = await Promise.all([getBook(db, { reader: person.actor, now, renewalWindowDays }), listStages(db)]);
+    await client.views.publish({ user_id: event.user, view: appHome({ user: person.user, book, stages, now, renewalWindowDays }) });
   };
 }
 

@@ -6,8 +6,9 @@ import { DATABASE_UNAVAILABLE_MESSAGE } from '../../deps.ts';
 import type { BotDeps } from '../../deps.ts';
 import { CallbackIds } from '../../ids.ts';
 import { noticeModal } from '../../views/stage-move.ts';
+import type { ViewArgs } from '../../modal-input.ts';
 import { handoffContextSubmission } from './handoff-context.ts';
-import { type ViewArgs, stageMoveSubmission } from './stage-move.ts';
+import { stageMoveSubmission } from './stage-move.ts';
 
 function inputBlockIds(view: ViewArgs['view']): Set<string> {
   return new Set(view.blocks.filter((block) => block.type === 'input' && typeof block.block_id === 'string').map((block) => String(block.block_id)));

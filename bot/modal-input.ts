@@ -1,0 +1,28 @@
+import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
+import type { z } from 'zod';
+import { InvalidInputError } from '../domain/errors.ts';
+import { INPUT_ACTION } from './ids.ts';
+
+/** What reading a submitted modal starts from: its private metadata and its inputs. */
+export type ViewArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
+
+export function decodeMetadata<T>(schema: z.ZodType<T>, raw: string): T {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) throw new InvalidInputError('This form is out of date. Close it and start again from the card.');
+  return result.data;
+}
+
+/** The value a person typed or chose in an input block, by the block's id. */
+export function inputValue(view: ViewSubmitAction['view'], blockId: string): string | undefined {
+  const element = view.state.values[blockId]?.[INPUT_ACTION];
+  if (!element) return undefined;
+  if (typeof element.value === 'string') return element.value;
+  if (element.selected_option) return element.selected_option.value;
+  return undefined;
+}
