@@ -25,7 +25,8 @@ import type { Actor } from './actors.ts';
 import { readableOwnerId, requireAccess, requireReadAccount } from './access.ts';
 import { InvalidInputError } from './errors.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
-import { parseInput, requireStorableText } from './validation.ts';
+import { isUuid, parseInput, requireStorableText } from './validation.ts';
+import { isoDay } from './dates.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
 export type AccountOrder = (typeof accountOrders)[number];
@@ -123,10 +124,6 @@ function decodeCursor(cursor: string, order: AccountOrder): { key: string | numb
     return { key: decoded[1], id: decoded[2] };
   }
   throw new InvalidInputError('The `after` cursor is not one this API issued. Pass the `endCursor` of a previous page.', 'after');
-}
-
-function isoDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
 }
 
 /** The values a listing's conditions take, by placeholder name. Which names are present is the statement's shape. */
@@ -431,12 +428,6 @@ export async function createAccount(db: Db, params: CreateAccountParams): Promis
     });
     return account;
   });
-}
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return uuidPattern.test(value);
 }
 
 export interface AccountOverview {

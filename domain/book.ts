@@ -3,13 +3,13 @@ import type { Db } from '../db/client.ts';
 import { type Account, type AccountHealth, type Handoff, accountHealth, accounts, handoffs } from '../db/schema.ts';
 import { type DigestItem, listDigestItems } from './digest.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
+import { DAY_MS } from './dates.ts';
 
 /**
  * The renewal window a book lists when its caller passes none. Not a window of its own: the one default of
  * domain/renewals.ts; surfaces pass the configured window (`windowDays`).
  */
 export const RENEWAL_WINDOW_DAYS = DEFAULT_RENEWAL_WINDOW_DAYS;
-const DAY_MS = 86_400_000;
 
 export interface BookAccount {
   account: Account;

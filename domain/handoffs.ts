@@ -16,14 +16,14 @@ import {
   users,
 } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
-import { isUuid } from './accounts.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
 import { requireManagerOfOwners } from './escalations.ts';
 import { moveAccountStageInTx } from './lifecycle.ts';
 import { enqueueNotification } from './outbox.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, ensureRenewal, recordContractRenewed } from './renewals.ts';
 import { mrrOnDate, writeRevenueChangeInTx } from './revenue.ts';
-import { parseInput } from './validation.ts';
+import { isUuid, parseInput } from './validation.ts';
+import { DAY_MS } from './dates.ts';
 
 /** Kickoff should be scheduled within this many days of closed-won (the handoff SLA). */
 export const HANDOFF_SLA_DAYS = 3;
@@ -33,8 +33,6 @@ export const PRE_ONBOARDING_STAGE = 'pre_onboarding';
 export const HANDOFF_CHANNEL_TARGET = 'channel:handoffs';
 /** The rule_firings rule under which a deal of an existing customer is recorded, once per opportunity. */
 const EXISTING_CUSTOMER_DEAL_RULE = 'closed_won';
-
-const DAY_MS = 86_400_000;
 
 export type { Handoff };
 

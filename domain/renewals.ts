@@ -3,6 +3,7 @@ import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { type Renewal, renewals } from '../db/schema.ts';
 import { enqueueNotification } from './outbox.ts';
 import { AT_RISK_CHANNEL, csmTarget, recordFirings } from './rules.ts';
+import { DAY_MS } from './dates.ts';
 
 /**
  * Days before contract end that a renewal window opens when LIFELINE_RENEWAL_WINDOW_DAYS is not set. The one
@@ -10,7 +11,6 @@ import { AT_RISK_CHANNEL, csmTarget, recordFirings } from './rules.ts';
  * passes it down; domain functions fall back to this only when called without one (tests, scripts).
  */
 export const DEFAULT_RENEWAL_WINDOW_DAYS = 90;
-const DAY_MS = 86_400_000;
 
 /** The day a contract end's renewal window opens. */
 export function renewalWindowOpensOn(contractEnd: string, windowDays: number): string {

@@ -6,6 +6,7 @@ import { createAccount } from '../../domain/accounts.ts';
 import { defaultStages, ensureDefaultStages, moveAccountStage } from '../../domain/lifecycle.ts';
 import { createUser } from '../../domain/users.ts';
 import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './demo-signals.ts';
+import { DAY_MS } from '../../domain/dates.ts';
 
 const people: { name: string; email: string; role: UserRole; slackUserId: string }[] = [
   { name: 'Alex Rivera', email: 'alex@lifeline.example', role: 'admin', slackUserId: 'U0DEMOADM1' },
@@ -38,8 +39,6 @@ function seededRandom(seed: number): () => number {
     return state / 4_294_967_296;
   };
 }
-
-const DAY_MS = 86_400_000;
 
 const closedWonRule = ruleActor('closed_won', 'Closed-won rule');
 
