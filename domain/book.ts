@@ -2,14 +2,8 @@ import { and, asc, eq, gte, inArray, lte, or } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Account, type AccountHealth, type Handoff, accountHealth, accounts, handoffs } from '../db/schema.ts';
 import { type DigestItem, listDigestItems } from './digest.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
-import { DAY_MS } from './dates.ts';
-
-/**
- * The renewal window a book lists when its caller passes none. Not a window of its own: the one default of
- * domain/renewals.ts; surfaces pass the configured window (`windowDays`).
- */
-export const RENEWAL_WINDOW_DAYS = DEFAULT_RENEWAL_WINDOW_DAYS;
+import { DEFAULT_RENEWAL_WINDOW_DAYS, lastContractEndInWindow } from './renewals.ts';
+import { isoDay } from './dates.ts';
 
 export interface BookAccount {
   account: Account;
@@ -29,8 +23,8 @@ export interface Book {
  * renewal window (LIFELINE_RENEWAL_WINDOW_DAYS); the default window when omitted.
  */
 export function listUpcomingRenewals(db: Db, params: { userId: string; now: Date; days?: number }): Promise<Account[]> {
-  const today = params.now.toISOString().slice(0, 10);
-  const until = new Date(params.now.getTime() + (params.days ?? DEFAULT_RENEWAL_WINDOW_DAYS) * DAY_MS).toISOString().slice(0, 10);
+  const today = isoDay(params.now);
+  const until = lastContractEndInWindow(today, params.days ?? DEFAULT_RENEWAL_WINDOW_DAYS);
   return db
     .select()
     .from(accounts)
