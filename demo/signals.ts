@@ -1,13 +1,13 @@
-import type { Db } from '../client.ts';
-import { type Account, type Segment, type User, csmTouches } from '../schema.ts';
-import type { Actor } from '../../domain/actors.ts';
-import { actorFromUser } from '../../domain/actors.ts';
-import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
-import { recomputeHealth } from '../../domain/health.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../../domain/renewals.ts';
-import { recordRevenueChange } from '../../domain/revenue.ts';
-import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../../domain/signals.ts';
-import { DAY_MS, isoDay } from '../../domain/dates.ts';
+import type { Db } from '../db/client.ts';
+import { type Account, type Segment, type User, csmTouches } from '../db/schema.ts';
+import type { Actor } from '../domain/actors.ts';
+import { actorFromUser } from '../domain/actors.ts';
+import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../domain/handoffs.ts';
+import { recomputeHealth } from '../domain/health.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../domain/renewals.ts';
+import { recordRevenueChange } from '../domain/revenue.ts';
+import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../domain/signals.ts';
+import { DAY_MS, isoDay } from '../domain/dates.ts';
 
 /** One account of the demo book as seedDemoBook created it, with where it stands. */
 export interface DemoAccount {
