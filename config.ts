@@ -1,6 +1,5 @@
 import { validate as isCronExpression } from 'node-cron';
 import { z } from 'zod';
-import { DEFAULT_REDO_WITHIN_MS } from './jobs/coordinator.ts';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -12,6 +11,13 @@ const optionalText = z
 
 /** Jobs whose schedule can be overridden, each with `LIFELINE_SCHEDULE_<JOB>`. */
 const scheduledJobs = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;
+
+/**
+ * A lost run older than this is not redone: its moment has passed (a digest posted at night is no help), and
+ * the job's next fire does its work. Declared here, beside the catch-up grace bounded by it; the scheduler and its
+ * run coordinator take it from here.
+ */
+export const DEFAULT_REDO_WITHIN_MS = 12 * 3_600_000;
 
 /** The catch-up grace stays below how long a missed slot may still be redone, or no slot would ever be caught up. */
 const MAX_CATCH_UP_GRACE_SECONDS = DEFAULT_REDO_WITHIN_MS / 1000 - 1;

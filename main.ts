@@ -1,13 +1,11 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
-import { seedDemoBook } from './db/seed/demo.ts';
+import { seedDemoBook } from './demo/book.ts';
 import { ensureDefaultStages } from './domain/lifecycle.ts';
 import { createApiToken, revokeApiTokensNamed } from './domain/tokens.ts';
-import { type JobFn, type JobRegistry, createCoreJobs, registerJobs } from './jobs/registry.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
 import { startLifeline } from './server.ts';
-import { createSlackJobs } from './bot/jobs.ts';
 
 const DEMO_TOKEN_NAME = 'Local demo';
 
@@ -40,16 +38,13 @@ async function main(): Promise<void> {
 
   const lifeline = await startLifeline({ config, database, logger });
 
-  // SLACK SIDE: pass the `digest` and `outbox` job functions here; they are then scheduled (coordinated across
-  // replicas, recorded in job_runs) and runnable by hand with the runJob mutation.
-  const slackJobs: Partial<Record<'digest' | 'outbox', JobFn>> = createSlackJobs(lifeline.delivery);
-  const jobs: JobRegistry = { ...createCoreJobs({ renewalWindowDays: config.jobs.renewalWindowDays }), ...slackJobs };
-  registerJobs(jobs, logger.child({ component: 'jobs' }));
+  // The process's jobs (server.ts assembles them) are scheduled here, coordinated across replicas and recorded in
+  // job_runs; the runJob mutation runs the same ones by hand.
   const stopScheduler = config.jobs.enabled
     ? startScheduler({
         db: database.db,
         logger,
-        jobs,
+        jobs: lifeline.jobs.jobs,
         schedules: config.jobs.schedules,
         timezone: config.jobs.timezone,
         catchUpGraceMs: config.jobs.catchUpGraceMs,

@@ -8,6 +8,7 @@ import { GRAPHQL_BODY_LIMIT } from './api/limits.ts';
 import { createGraphqlServer } from './api/yoga.ts';
 import { CRM_WEBHOOK_BODY_LIMIT, CRM_WEBHOOK_PATH, handleCrmWebhook } from './api/webhooks/crm.ts';
 import { SLACK_EVENTS_PATH, createSlackApp } from './bot/app.ts';
+import { createSlackJobs } from './bot/jobs.ts';
 import { type DeliveryWorker, type DeliveryWorkerOptions, createDeliveryWorker } from './bot/delivery.ts';
 import { LOCAL_SLACK_BODY_LIMIT, LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local-slack.ts';
 import { createNotificationRenderer } from './bot/notifications.ts';
@@ -15,6 +16,7 @@ import { SLACK_REQUEST_BODY_LIMIT } from './bot/receiver.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
 import { type HealthRefresher, createHealthRefresher } from './domain/health-refresh.ts';
+import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
 
 export interface LifelineOptions {
@@ -41,6 +43,8 @@ export interface Lifeline {
   delivery: DeliveryWorker;
   /** Recomputes health soon after ingestion brings new signals. */
   healthRefresher: HealthRefresher;
+  /** This process's jobs: main.ts schedules them, and the `runJob` mutation runs them by hand. */
+  jobs: ProcessJobs;
   close(): Promise<void>;
 }
 
@@ -138,6 +142,10 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
   });
 
+  const jobs: ProcessJobs = {
+    jobs: { ...createCoreJobs({ renewalWindowDays: config.jobs.renewalWindowDays }), ...createSlackJobs(delivery) },
+    logger: logger.child({ component: 'jobs' }),
+  };
   const yoga = createGraphqlServer({
     db: database.db,
     logger: logger.child({ component: 'graphql' }),
@@ -145,6 +153,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     corsOrigins: config.corsOrigins,
     onSignals: (accountIds) => healthRefresher.touch(accountIds),
     renewalWindowDays: config.jobs.renewalWindowDays,
+    jobs,
   });
 
   const metrics = new Registry();
@@ -189,6 +198,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     localSlack,
     delivery,
     healthRefresher,
+    jobs,
     async close() {
       await delivery.stop();
       await healthRefresher.stop();

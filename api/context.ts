@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.ts';
 import type { Actor } from '../domain/actors.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals.ts';
+import type { ProcessJobs } from '../jobs/registry.ts';
 import { type Loaders, createLoaders } from './loaders.ts';
 
 export interface ApiContext {
@@ -11,6 +12,8 @@ export interface ApiContext {
   signalsArrived: (accountIds: readonly string[]) => void;
   /** Days before contract end that a renewal window opens (LIFELINE_RENEWAL_WINDOW_DAYS): renewals made through the API use it. */
   renewalWindowDays: number;
+  /** The jobs `runJob` may run: this process's own, as the server was given them. */
+  jobs: ProcessJobs;
 }
 
 export function createApiContext(
@@ -18,6 +21,7 @@ export function createApiContext(
   actor: Actor,
   signalsArrived: ApiContext['signalsArrived'] = () => {},
   renewalWindowDays: number = DEFAULT_RENEWAL_WINDOW_DAYS,
+  jobs: ProcessJobs,
 ): ApiContext {
-  return { db, actor, loaders: createLoaders(db, actor), signalsArrived, renewalWindowDays };
+  return { db, actor, loaders: createLoaders(db, actor), signalsArrived, renewalWindowDays, jobs };
 }

@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, User } from '../db/schema.ts';
 import { type AccountPageRow, getAccountsByIds } from '../domain/accounts.ts';
 import type { Actor } from '../domain/actors.ts';
+import { isUuid } from '../domain/validation.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health.ts';
 import { listStages } from '../domain/lifecycle.ts';

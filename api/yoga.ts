@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { GraphQLError } from 'graphql';
 import { type YogaServerInstance, createYoga, maskError as defaultMaskError } from 'graphql-yoga';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { authenticateToken } from '../domain/tokens.ts';
+import { type ProcessJobs, createCoreJobs } from '../jobs/registry.ts';
 import { type ApiContext, createApiContext } from './context.ts';
 import { queryDocumentLimitPlugins } from './limits.ts';
 import { useNulCharacterRefusal, useVariableCoercionErrors } from './variables.ts';
@@ -22,6 +23,11 @@ export interface GraphqlOptions {
   onSignals?: ((accountIds: readonly string[]) => void) | undefined;
   /** Days before contract end that a renewal window opens (config.jobs.renewalWindowDays); the domain default otherwise. */
   renewalWindowDays?: number | undefined;
+  /**
+   * The jobs the `runJob` mutation runs, with the logger of their runs (server.ts passes the process's jobs). Without
+   * them: the jobs that need only the database, with the given renewal window, and runs are not logged.
+   */
+  jobs?: ProcessJobs | undefined;
   /**
    * Origins (`https://dash.example.com`) whose pages may call the API from a browser, with the bearer token they
    * hold. None by default: only pages served by Lifeline itself (GraphiQL), which browsers treat as same-origin.
@@ -79,6 +85,10 @@ function clientErrorCode(args: unknown[]): string | undefined {
 
 export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance<Record<string, never>, ApiContext> {
   const { db, logger } = options;
+  const jobs = options.jobs ?? {
+    jobs: createCoreJobs(options.renewalWindowDays !== undefined ? { renewalWindowDays: options.renewalWindowDays } : {}),
+    logger: pino({ level: 'silent' }),
+  };
   const corsOrigins = new Set(options.corsOrigins ?? []);
   return createYoga<Record<string, never>, ApiContext>({
     schema,
@@ -129,7 +139,7 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
       if (!actor) {
         throw unauthenticated('This API token is unknown or revoked. Ask a Lifeline admin for a new token.');
       }
-      return createApiContext(db, actor, options.onSignals, options.renewalWindowDays);
+      return createApiContext(db, actor, options.onSignals, options.renewalWindowDays, jobs);
     },
   });
 }

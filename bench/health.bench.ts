@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { RECOMPUTE_WORK_MEM, recomputeHealth } from '../domain/health.ts';
 import { ensureDefaultStages } from '../domain/lifecycle.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 export interface HealthBenchOptions {
   /** Server URL without a database name; the bench creates and drops its own database there. */
@@ -37,7 +38,6 @@ export interface HealthBenchResult {
 
 /** Hourly recomputes after the first; the steady time is the fastest. */
 const STEADY_RUNS = 3;
-const DAY_MS = 86_400_000;
 
 // Its own database, dropped and recreated each run; BENCH_HEALTH_DB renames it so two runs never collide.
 const BENCH_DB = process.env.BENCH_HEALTH_DB ?? 'lifeline_bench_health';

@@ -2,7 +2,7 @@ import { ErrorCode, type WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { OutboxRow } from '../db/schema.ts';
-import { isUuid } from '../domain/accounts.ts';
+import { isUuid } from '../domain/validation.ts';
 import {
   claimDueNotifications,
   clearNotificationPosting,

@@ -24,8 +24,10 @@ import {
 import type { Actor } from './actors.ts';
 import { readableOwnerId, requireAccess, requireReadAccount } from './access.ts';
 import { InvalidInputError } from './errors.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
-import { parseInput, requireStorableText } from './validation.ts';
+import { upsertCrmAccounts } from './crm-accounts.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals } from './renewals.ts';
+import { isUuid, parseInput, requireStorableText } from './validation.ts';
+import { isoDay } from './dates.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
 export type AccountOrder = (typeof accountOrders)[number];
@@ -123,10 +125,6 @@ function decodeCursor(cursor: string, order: AccountOrder): { key: string | numb
     return { key: decoded[1], id: decoded[2] };
   }
   throw new InvalidInputError('The `after` cursor is not one this API issued. Pass the `endCursor` of a previous page.', 'after');
-}
-
-function isoDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
 }
 
 /** The values a listing's conditions take, by placeholder name. Which names are present is the statement's shape. */
@@ -456,12 +454,6 @@ export async function createAccount(db: Db, params: CreateAccountParams): Promis
   });
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return uuidPattern.test(value);
-}
-
 export interface AccountOverview {
   account: Account;
   stage: LifecycleStage;
@@ -562,7 +554,6 @@ export async function upsertAccounts(db: Db, params: UpsertAccountsParams): Prom
   if (!Number.isInteger(windowDays) || windowDays < 0 || windowDays > MAX_RENEWAL_WINDOW_DAYS) {
     throw new Error(`The renewal window must be a whole number of days from 0 to ${MAX_RENEWAL_WINDOW_DAYS}, not ${windowDays}`);
   }
-  const today = (params.now ?? new Date()).toISOString().slice(0, 10);
 
   return db.transaction(async (tx) => {
     const stageKeys = new Set((await tx.select({ key: lifecycleStages.key }).from(lifecycleStages)).map((stage) => stage.key));
@@ -584,58 +575,12 @@ export async function upsertAccounts(db: Db, params: UpsertAccountsParams): Prom
         }
       }
     }
-    const payload = JSON.stringify(
-      rows.map(({ row }) => ({
-        x: row.externalId,
-        n: row.name,
-        dm: row.domain ?? null,
-        sg: row.segment,
-        arr: row.arrCents,
-        csm: row.csmId ?? null,
-        ae: row.aeId ?? null,
-        cs: row.contractStart ?? null,
-        ce: row.contractEnd ?? null,
-        st: row.stageKey ?? 'pre_onboarding',
-      })),
-    );
-    const result = await queryRows<{ id: string; external_id: string; inserted: boolean }>(
-      tx,
-      sql`with input as (
-            select * from json_to_recordset(${payload}::json)
-              as r(x text, n text, dm text, sg segment, arr bigint, csm uuid, ae uuid, cs date, ce date, st text)
-          ),
-          upserted as (
-            insert into accounts (external_id, name, domain, segment, arr_cents, csm_id, ae_id, contract_start, contract_end, stage_key, version)
-            select x, n, dm, sg, arr, csm, ae, cs, ce, st, 1 from input
-            on conflict (external_id) do update set
-              name = excluded.name,
-              segment = excluded.segment,
-              arr_cents = excluded.arr_cents,
-              domain = coalesce(excluded.domain, accounts.domain),
-              csm_id = coalesce(excluded.csm_id, accounts.csm_id),
-              ae_id = coalesce(excluded.ae_id, accounts.ae_id),
-              contract_start = coalesce(excluded.contract_start, accounts.contract_start),
-              contract_end = coalesce(excluded.contract_end, accounts.contract_end),
-              updated_at = now()
-            returning id, external_id, stage_key, contract_end, stage_entered_at, (xmax = 0) as inserted
-          ),
-          initial as (
-            insert into stage_transitions (account_id, from_stage, to_stage, direction, actor_id, actor_label, source, reason, account_version, occurred_at)
-            select id, null, stage_key, 'initial', ${params.actor.userId}::uuid, ${params.actor.label}, 'import', 'Imported from the CRM', 1, stage_entered_at
-            from upserted where inserted
-            returning 1
-          ),
-          renewal as (
-            insert into renewals (account_id, contract_end, window_opens_on, status)
-            select id, contract_end, contract_end - ${windowDays}::int,
-              (case when contract_end - ${windowDays}::int <= ${today}::date then 'open' else 'upcoming' end)::renewal_status
-            from upserted where contract_end is not null
-            on conflict do nothing
-            returning 1
-          )
-          select id, external_id, inserted from upserted`,
-    );
-    const byExternalId = new Map(result.map((row) => [row.external_id, row]));
+    const result = await upsertCrmAccounts(tx, {
+      accounts: rows.map(({ row }) => ({ ...row, stageKey: row.stageKey ?? 'pre_onboarding' })),
+      entry: { actor: params.actor, source: 'import', reason: 'Imported from the CRM' },
+    });
+    await openDueRenewals(tx, { windowDays, now: params.now, accountIds: result.map((row) => row.id) });
+    const byExternalId = new Map(result.map((row) => [row.externalId, row]));
     const summary = rows.map(({ row }) => {
       const written = byExternalId.get(row.externalId);
       if (!written) throw new Error(`Account ${row.externalId} was not written`);

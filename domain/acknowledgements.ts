@@ -5,10 +5,10 @@ import type { Actor } from './actors.ts';
 import { digestDay } from './digest.ts';
 import { requireManagerOfOwners } from './escalations.ts';
 import { ForbiddenError, NotFoundError } from './errors.ts';
-import { isUuid } from './accounts.ts';
+import { isUuid } from './validation.ts';
+import { DAY_MS } from './dates.ts';
 
 export const SNOOZE_DAYS = 7;
-const DAY_MS = 86_400_000;
 
 export interface FollowUpParams {
   accountId: string;

@@ -5,14 +5,8 @@ import { requireAccess } from './access.ts';
 import type { Actor } from './actors.ts';
 import { type DigestItem, listDigestItems } from './digest.ts';
 import { ForbiddenError } from './errors.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS } from './renewals.ts';
-
-/**
- * The renewal window a book lists when its caller passes none. Not a window of its own: the one default of
- * domain/renewals.ts; surfaces pass the configured window (`windowDays`).
- */
-export const RENEWAL_WINDOW_DAYS = DEFAULT_RENEWAL_WINDOW_DAYS;
-const DAY_MS = 86_400_000;
+import { DEFAULT_RENEWAL_WINDOW_DAYS, lastContractEndInWindow } from './renewals.ts';
+import { isoDay } from './dates.ts';
 
 export interface BookAccount {
   account: Account;
@@ -40,8 +34,8 @@ function bookOwnerId(reader: Actor): string {
  */
 export async function listUpcomingRenewals(db: Db, params: { reader: Actor; now: Date; days?: number }): Promise<Account[]> {
   const userId = bookOwnerId(params.reader);
-  const today = params.now.toISOString().slice(0, 10);
-  const until = new Date(params.now.getTime() + (params.days ?? DEFAULT_RENEWAL_WINDOW_DAYS) * DAY_MS).toISOString().slice(0, 10);
+  const today = isoDay(params.now);
+  const until = lastContractEndInWindow(today, params.days ?? DEFAULT_RENEWAL_WINDOW_DAYS);
   return db
     .select()
     .from(accounts)

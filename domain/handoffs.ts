@@ -17,15 +17,16 @@ import {
 } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
 import { readableOwnerId } from './access.ts';
-import { isUuid } from './accounts.ts';
+import { upsertCrmAccounts } from './crm-accounts.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
 import { requireManagerOfOwners } from './escalations.ts';
 import { moveAccountStageInTx } from './lifecycle.ts';
 import { handoffChannelTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, ensureRenewal, recordContractRenewed } from './renewals.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals, recordContractRenewed } from './renewals.ts';
 import { mrrOnDate, writeRevenueChangeInTx } from './revenue.ts';
-import { parseInput } from './validation.ts';
+import { isUuid, parseInput } from './validation.ts';
+import { DAY_MS } from './dates.ts';
 
 /** Kickoff should be scheduled within this many days of closed-won (the handoff SLA). */
 export const HANDOFF_SLA_DAYS = 3;
@@ -34,8 +35,6 @@ export const ONBOARDING_STAGE = 'onboarding';
 export const PRE_ONBOARDING_STAGE = 'pre_onboarding';
 /** The rule_firings rule under which a deal of an existing customer is recorded, once per opportunity. */
 const EXISTING_CUSTOMER_DEAL_RULE = 'closed_won';
-
-const DAY_MS = 86_400_000;
 
 export type { Handoff };
 
@@ -202,38 +201,13 @@ export async function recordClosedWon(db: Db, params: RecordClosedWonParams): Pr
 }
 
 async function recordNewCustomer(tx: Tx, input: ClosedWonInput): Promise<NewCustomerClosedWon> {
-  const now = new Date();
-  const [upserted] = await tx
-    .insert(accounts)
-    .values({
-      externalId: input.account.externalId,
-      name: input.account.name,
-      domain: input.account.domain ?? null,
-      segment: input.account.segment,
-      arrCents: input.account.arrCents,
-      contractStart: input.account.contractStart ?? null,
-      contractEnd: input.account.contractEnd ?? null,
-      aeId: input.aeId ?? null,
-      csmId: input.csmId ?? null,
-      stageKey: ONBOARDING_STAGE,
-      stageEnteredAt: input.closedWonAt,
-      version: 1,
-    })
-    .onConflictDoUpdate({
-      target: accounts.externalId,
-      set: {
-        name: input.account.name,
-        segment: input.account.segment,
-        arrCents: input.account.arrCents,
-        domain: sql`coalesce(excluded.domain, ${accounts.domain})`,
-        contractStart: sql`coalesce(excluded.contract_start, ${accounts.contractStart})`,
-        contractEnd: sql`coalesce(excluded.contract_end, ${accounts.contractEnd})`,
-        aeId: sql`coalesce(excluded.ae_id, ${accounts.aeId})`,
-        csmId: sql`coalesce(excluded.csm_id, ${accounts.csmId})`,
-        updatedAt: now,
-      },
-    })
-    .returning({ id: accounts.id, inserted: sql<boolean>`(xmax = 0)` });
+  const ruleActor: Actor = { userId: null, role: 'admin', label: 'Closed-won rule' };
+  const reason = `Closed-won: opportunity ${input.opportunityId}`;
+  // A new account starts its history in Onboarding, entered by the rule at closed-won.
+  const [upserted] = await upsertCrmAccounts(tx, {
+    accounts: [{ ...input.account, aeId: input.aeId, csmId: input.csmId, stageKey: ONBOARDING_STAGE }],
+    entry: { actor: ruleActor, source: 'rule', reason, at: input.closedWonAt },
+  });
   if (!upserted) throw new Error('Account upsert returned no row');
 
   const [handoff] = await tx
@@ -257,23 +231,7 @@ async function recordNewCustomer(tx: Tx, input: ClosedWonInput): Promise<NewCust
   // Another request recorded the same opportunity between our check and this insert: roll back ours.
   if (!handoff) throw new OpportunityRaceLost();
 
-  const ruleActor: Actor = { userId: null, role: 'admin', label: 'Closed-won rule' };
-  const reason = `Closed-won: opportunity ${input.opportunityId}`;
-  if (upserted.inserted) {
-    // A new account starts its history in Onboarding, entered by the rule at closed-won.
-    await tx.insert(stageTransitions).values({
-      accountId: upserted.id,
-      fromStage: null,
-      toStage: ONBOARDING_STAGE,
-      direction: 'initial',
-      actorId: null,
-      actorLabel: ruleActor.label,
-      source: 'rule',
-      reason,
-      accountVersion: 1,
-      occurredAt: input.closedWonAt,
-    });
-  } else {
+  if (!upserted.inserted) {
     const [current] = await tx.select().from(accounts).where(eq(accounts.id, upserted.id)).for('update');
     if (current && current.stageKey !== ONBOARDING_STAGE) {
       await moveAccountStageInTx(tx, {
@@ -286,12 +244,9 @@ async function recordNewCustomer(tx: Tx, input: ClosedWonInput): Promise<NewCust
       });
     }
   }
+  // Only a contract end the deal brings: one the account already had is the daily pass's to record.
   if (input.account.contractEnd) {
-    await ensureRenewal(tx, {
-      accountId: upserted.id,
-      contractEnd: input.account.contractEnd,
-      windowDays: input.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS,
-    });
+    await openDueRenewals(tx, { windowDays: input.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS, accountIds: [upserted.id] });
   }
   await notifyHandoff(tx, handoff);
   const [account] = await tx.select().from(accounts).where(eq(accounts.id, upserted.id));
@@ -346,6 +301,15 @@ async function recordExistingCustomerDeal(tx: Tx, account: Account, input: Close
           ? 'contraction'
           : 'amendment';
 
+  await tx
+    .update(accounts)
+    .set({
+      arrCents,
+      ...(extendsContract ? { contractEnd: input.account.contractEnd ?? account.contractEnd, contractStart: input.account.contractStart ?? account.contractStart } : {}),
+      updatedAt: new Date(),
+    })
+    .where(eq(accounts.id, account.id));
+  // After the account carries its new contract end: the renewal recorded is the account's own.
   const windowDays = input.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS;
   if (extendsContract && input.account.contractEnd) {
     await recordContractRenewed(tx, {
@@ -356,14 +320,6 @@ async function recordExistingCustomerDeal(tx: Tx, account: Account, input: Close
       outcome: `Renewed by opportunity ${input.opportunityId} until ${input.account.contractEnd}`,
     });
   }
-  await tx
-    .update(accounts)
-    .set({
-      arrCents,
-      ...(extendsContract ? { contractEnd: input.account.contractEnd ?? account.contractEnd, contractStart: input.account.contractStart ?? account.contractStart } : {}),
-      updatedAt: new Date(),
-    })
-    .where(eq(accounts.id, account.id));
   await tx.insert(ruleFirings).values({
     rule: EXISTING_CUSTOMER_DEAL_RULE,
     accountId: account.id,

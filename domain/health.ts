@@ -19,12 +19,11 @@ import {
   segments,
 } from '../db/schema.ts';
 import { readableOwnerId } from './access.ts';
-import { isUuid } from './accounts.ts';
+import { isUuid } from './validation.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError } from './errors.ts';
 import { HEALTH_MODEL_VERSION, MODEL, type ResolvedHealthSettings, loadHealthSettings } from './health-model.ts';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS, isoDay } from './dates.ts';
 
 export interface RecomputeHealthParams {
   /** The moment the score is computed as of; signals after it are ignored. Defaults to now. */
@@ -64,10 +63,6 @@ export interface RecomputeHealthResult {
 }
 
 const uuidList = z.array(z.uuid({ error: 'accountIds must be account ids (UUIDs)' }));
-
-function isoDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
 
 /**
  * Per-segment weights and thresholds as a VALUES list, so one statement scores every segment. Each row also names

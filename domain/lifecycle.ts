@@ -10,14 +10,11 @@ import {
   stageTransitions,
 } from '../db/schema.ts';
 import { readableOwnerId } from './access.ts';
-import { isUuid } from './accounts.ts';
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError } from './errors.ts';
 import { type NotificationTarget, handoffChannelTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
-import { requireStorableText } from './validation.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid, requireStorableText } from './validation.ts';
 
 /** The default lifecycle. Data, not code: admins edit it, and these rows only seed an empty database. */
 export const defaultStages: LifecycleStage[] = [
@@ -299,7 +296,7 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
     throw new InvalidInputError('The reason is too long: keep it under 2000 characters.', 'reason');
   }
   // Not a UUID means no such account; asking PostgreSQL would fail with a type error instead.
-  const [account] = UUID.test(params.accountId)
+  const [account] = isUuid(params.accountId)
     ? await tx.select().from(accounts).where(eq(accounts.id, params.accountId)).for('update')
     : [];
   if (!account) {

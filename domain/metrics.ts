@@ -7,11 +7,10 @@ import type { Actor } from './actors.ts';
 import { listStages } from './lifecycle.ts';
 import { getUsersByIds } from './users.ts';
 import { parseInput } from './validation.ts';
+import { DAY_MS } from './dates.ts';
 
 export const metricsGroupings = ['segment', 'csm'] as const;
 export type MetricsGrouping = (typeof metricsGroupings)[number];
-
-const DAY_MS = 86_400_000;
 
 const periodSchema = z
   .object({

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Renewal, accounts, renewals } from '../db/schema.ts';
 import { readableOwnerId } from './access.ts';
-import { isUuid } from './accounts.ts';
+import { isUuid } from './validation.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError } from './errors.ts';
 

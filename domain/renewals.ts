@@ -1,9 +1,10 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { type SQL, and, eq, inArray, lt, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
-import { type Renewal, renewals } from '../db/schema.ts';
+import { renewals } from '../db/schema.ts';
 import { enqueueNotification } from './outbox.ts';
 import { atRiskChannelTarget } from './notifications.ts';
 import { csmTarget, recordFirings } from './rules.ts';
+import { addDaysToDay, isoDay } from './dates.ts';
 
 /**
  * Days before contract end that a renewal window opens when LIFELINE_RENEWAL_WINDOW_DAYS is not set. The one
@@ -11,43 +12,82 @@ import { csmTarget, recordFirings } from './rules.ts';
  * passes it down; domain functions fall back to this only when called without one (tests, scripts).
  */
 export const DEFAULT_RENEWAL_WINDOW_DAYS = 90;
-const DAY_MS = 86_400_000;
 
-/** The day a contract end's renewal window opens. */
-export function renewalWindowOpensOn(contractEnd: string, windowDays: number): string {
-  return new Date(Date.parse(`${contractEnd}T00:00:00Z`) - windowDays * DAY_MS).toISOString().slice(0, 10);
+/** The day a contract end's renewal window opens: `windowDays` days before it. */
+export function renewalOpensOn(contractEnd: string, windowDays: number): string {
+  return addDaysToDay(contractEnd, -windowDays);
+}
+
+/** The latest contract end whose renewal window has opened by `today` (the same rule, read the other way). */
+export function lastContractEndInWindow(today: string, windowDays: number): string {
+  return addDaysToDay(today, windowDays);
+}
+
+export interface OpenDueRenewalsParams {
+  windowDays: number;
+  now?: Date;
+  /**
+   * Only these accounts, whatever their stage or contract end (an import or a closed-won deal records the contract
+   * it was given). Without them: every account not in a terminal stage whose contract ends within
+   * `endingWithinDays` days from today, as the daily pass sees the book.
+   */
+  accountIds?: string[];
+  endingWithinDays?: number;
+}
+
+export interface OpenDueRenewalsResult {
+  /** Renewals recorded now: open when their window had already started, upcoming otherwise. */
+  created: { id: string; status: 'open' | 'upcoming' }[];
+  /** Renewals recorded earlier whose window has started since. */
+  opened: number;
 }
 
 /**
- * Records the renewal of a contract end, once (a repeat keeps the first row); it is open at once when its window
- * has already started. Returns the renewal of that contract end.
+ * The one place a renewal is recorded and opened, set-based for one account or all: records the renewal of each
+ * account's contract end once (a repeat keeps the first row), open at once when its window has started (see
+ * renewalOpensOn), and opens the upcoming renewals whose window has started since.
  */
-export async function ensureRenewal(
-  tx: Db | Tx,
-  params: { accountId: string; contractEnd: string; windowDays: number; now?: Date },
-): Promise<Renewal> {
-  const windowOpensOn = renewalWindowOpensOn(params.contractEnd, params.windowDays);
-  const today = (params.now ?? new Date()).toISOString().slice(0, 10);
-  await tx
-    .insert(renewals)
-    .values({ accountId: params.accountId, contractEnd: params.contractEnd, windowOpensOn, status: windowOpensOn <= today ? 'open' : 'upcoming' })
-    .onConflictDoNothing();
-  const [renewal] = await tx
-    .select()
-    .from(renewals)
-    .where(and(eq(renewals.accountId, params.accountId), eq(renewals.contractEnd, params.contractEnd)));
-  if (!renewal) throw new Error(`The renewal of account ${params.accountId} on ${params.contractEnd} was not written`);
-  return renewal;
+export async function openDueRenewals(tx: Db | Tx, params: OpenDueRenewalsParams): Promise<OpenDueRenewalsResult> {
+  const now = params.now ?? new Date();
+  const today = sql`${isoDay(now)}::date`;
+  const opensOn = (contractEnd: SQL) => sql`${contractEnd} - ${params.windowDays}::int`;
+  const accountIds = params.accountIds;
+  if (accountIds?.length === 0) return { created: [], opened: 0 };
+  const which = accountIds
+    ? sql`a.id = any(${`{${accountIds.join(',')}}`}::uuid[]) and a.contract_end is not null`
+    : sql`not s.terminal and a.contract_end >= ${today} and a.contract_end <= ${today} + ${params.endingWithinDays ?? params.windowDays}::int`;
+  const created = await queryRows<{ id: string; status: 'open' | 'upcoming' }>(
+    tx,
+    sql`
+    insert into renewals (account_id, contract_end, window_opens_on, status, created_at)
+    select a.id, a.contract_end, ${opensOn(sql`a.contract_end`)},
+           (case when ${opensOn(sql`a.contract_end`)} <= ${today} then 'open' else 'upcoming' end)::renewal_status,
+           ${now.toISOString()}::timestamptz
+    from accounts a
+    join lifecycle_stages s on s.key = a.stage_key
+    where ${which}
+    on conflict (account_id, contract_end) do nothing
+    returning id, status`,
+  );
+  const opened = await queryRows<{ id: string }>(
+    tx,
+    sql`
+    update renewals set status = 'open'
+    where status = 'upcoming' and window_opens_on <= ${today} and contract_end >= ${today}
+      ${accountIds ? sql`and account_id = any(${`{${accountIds.join(',')}}`}::uuid[])` : sql``}
+    returning id`,
+  );
+  return { created, opened: opened.length };
 }
 
 /**
- * A renewal deal extended the contract: the renewals of earlier contract ends still waiting are closed as renewed,
- * and the new contract end gets its own renewal.
+ * A renewal deal extended the contract to the account's current contract end: the renewals of earlier contract
+ * ends still waiting are closed as renewed, and the new contract end gets its own renewal.
  */
 export async function recordContractRenewed(
   tx: Tx,
-  params: { accountId: string; contractEnd: string; windowDays: number; renewedAt: Date; outcome: string; now?: Date },
-): Promise<Renewal> {
+  params: { accountId: string; contractEnd: string; windowDays: number; renewedAt: Date; outcome: string },
+): Promise<void> {
   await tx
     .update(renewals)
     .set({ status: 'renewed', outcome: params.outcome, closedAt: params.renewedAt })
@@ -58,8 +98,9 @@ export async function recordContractRenewed(
         inArray(renewals.status, ['upcoming', 'open']),
       ),
     );
-  return ensureRenewal(tx, params);
+  await openDueRenewals(tx, { windowDays: params.windowDays, accountIds: [params.accountId] });
 }
+
 /** Days before contract end at which the CSM is reminded, each once per renewal. */
 export const RENEWAL_CHECKPOINT_DAYS = [180, 90, 30] as const;
 
@@ -88,31 +129,12 @@ export interface RunRenewalsResult {
 export async function runRenewals(db: Db, params: RunRenewalsParams = {}): Promise<RunRenewalsResult> {
   const now = params.now ?? new Date();
   const windowDays = params.windowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS;
-  const today = sql`${now.toISOString().slice(0, 10)}::date`;
+  const today = sql`${isoDay(now)}::date`;
   const horizon = Math.max(windowDays, ...RENEWAL_CHECKPOINT_DAYS);
   const [c30, c90, c180] = [...RENEWAL_CHECKPOINT_DAYS].sort((a, b) => a - b);
 
   return db.transaction(async (tx) => {
-    const created = await queryRows<{ id: string; status: string }>(
-      tx,
-      sql`
-      insert into renewals (account_id, contract_end, window_opens_on, status, created_at)
-      select a.id, a.contract_end, a.contract_end - ${windowDays}::int,
-             (case when a.contract_end - ${windowDays}::int <= ${today} then 'open' else 'upcoming' end)::renewal_status,
-             ${now.toISOString()}::timestamptz
-      from accounts a
-      join lifecycle_stages s on s.key = a.stage_key and not s.terminal
-      where a.contract_end >= ${today} and a.contract_end <= ${today} + ${horizon}::int
-      on conflict (account_id, contract_end) do nothing
-      returning id, status`,
-    );
-    const opened = await queryRows<{ id: string }>(
-      tx,
-      sql`
-      update renewals set status = 'open'
-      where status = 'upcoming' and window_opens_on <= ${today} and contract_end >= ${today}
-      returning id`,
-    );
+    const { created, opened } = await openDueRenewals(tx, { windowDays, now, endingWithinDays: horizon });
 
     const checkpoints = await recordFirings(
       tx,
@@ -169,13 +191,9 @@ export async function runRenewals(db: Db, params: RunRenewalsParams = {}): Promi
 
     return {
       created: created.length,
-      opened: opened.length + created.filter((row) => row.status === 'open').length,
+      opened: opened + created.filter((row) => row.status === 'open').length,
       checkpoints: checkpoints.length,
       escalations: escalations.length,
     };
   });
-}
-
-export async function listRenewals(db: Db | Tx, accountId: string): Promise<Renewal[]> {
-  return db.select().from(renewals).where(eq(renewals.accountId, accountId)).orderBy(desc(renewals.contractEnd));
 }

@@ -4,9 +4,8 @@ import type { Db, Tx } from '../db/client.ts';
 import { type Account, type RevenueChange, type RevenueChangeKind, accounts, revenueChangeKinds, revenueChanges } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
 import type { Actor } from './actors.ts';
-import { isUuid } from './accounts.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
-import { parseInput } from './validation.ts';
+import { isUuid, parseInput } from './validation.ts';
 
 const revenueSchema = z
   .object({

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets, touchKinds } from '../db/schema.ts';
 import { readableOwnerId, requireAccess } from './access.ts';
-import { isUuid } from './accounts.ts';
+import { addDays, isoDay } from './dates.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
-import { parseInput } from './validation.ts';
+import { isUuid, parseInput } from './validation.ts';
 
 /** Rows per statement: big enough to amortise a round trip, small enough to keep one statement's memory modest. */
 export const USAGE_CHUNK_ROWS = 10_000;
@@ -362,7 +362,7 @@ export async function getSignalsSummaries(db: Db, params: GetSignalsSummariesPar
   const now = params.now ?? new Date();
   const ids = params.accountIds.filter(isUuid);
   if (ids.length === 0) return [];
-  const since = new Date(now.getTime() - 30 * 86_400_000).toISOString().slice(0, 10);
+  const since = isoDay(addDays(now, -30));
   const rows = await queryRows<{
     account_id: string;
     avg_active: number | null;

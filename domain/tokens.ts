@@ -3,9 +3,9 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type ApiToken, type TokenRole, apiTokens, users } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
-import { isUuid } from './accounts.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
+import { isUuid } from './validation.ts';
 
 const TOKEN_PREFIX = 'llt_';
 

@@ -3,10 +3,9 @@ import type { Db } from '../db/client.ts';
 import { z } from 'zod';
 import { type User, type UserRole, userRoles, users } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
-import { isUuid } from './accounts.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError, SlackUserNotLinkedError } from './errors.ts';
-import { parseInput } from './validation.ts';
+import { isUuid, parseInput } from './validation.ts';
 
 export async function findUserBySlackId(db: Db, slackUserId: string): Promise<User | undefined> {
   const [user] = await db.select().from(users).where(eq(users.slackUserId, slackUserId));

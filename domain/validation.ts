@@ -1,6 +1,13 @@
 import type { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
 
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether an id can be a row id at all: PostgreSQL fails with a type error on a uuid column given anything else. */
+export function isUuid(value: string): boolean {
+  return uuidPattern.test(value);
+}
+
 /** A zod path as clients write it: `rows[3].activeUsers`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((joined, part) => {

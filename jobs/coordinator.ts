@@ -1,6 +1,7 @@
 import { type SQL, eq, sql } from 'drizzle-orm';
 import type { RunCoordinator } from 'node-cron';
 import type { Logger } from 'pino';
+import { DEFAULT_REDO_WITHIN_MS } from '../config.ts';
 import { type Db, queryRows } from '../db/client.ts';
 import { type JobRun, type JobRunTrigger, jobRuns } from '../db/schema.ts';
 import type { JobName } from './registry.ts';
@@ -12,11 +13,6 @@ import type { JobName } from './registry.ts';
 export const DEFAULT_LEASE_MS = 2 * 60_000;
 /** How many times one scheduled slot may be started (the first fire and its take-overs) before it is given up. */
 export const DEFAULT_MAX_ATTEMPTS = 3;
-/**
- * A lost run older than this is not redone: its moment has passed (a digest posted at night is no help), and
- * the job's next fire does its work.
- */
-export const DEFAULT_REDO_WITHIN_MS = 12 * 3_600_000;
 /** Succeeded runs are kept this long; failed and abandoned ones are kept for inspection. */
 const KEEP_SUCCEEDED_DAYS = 7;
 

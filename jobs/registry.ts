@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import { recomputeHealth } from '../domain/health.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../domain/renewals.ts';
@@ -18,6 +18,12 @@ export interface JobContext {
 export type JobFn = (ctx: JobContext) => Promise<Record<string, number>>;
 export type JobRegistry = Partial<Record<JobName, JobFn>>;
 
+/** The jobs a process runs and the logger their runs are logged with: what the scheduler and `runJob` are given. */
+export interface ProcessJobs {
+  jobs: JobRegistry;
+  logger: Logger;
+}
+
 export function isJobName(name: string): name is JobName {
   return (jobNames as readonly string[]).includes(name);
 }
@@ -26,7 +32,7 @@ export interface CoreJobOptions {
   renewalWindowDays?: number;
 }
 
-/** The jobs this part of Lifeline owns. `digest` and `outbox` come from the Slack side (see main.ts). */
+/** The jobs that need only the database. `digest` and `outbox` need the Slack delivery worker (bot/jobs.ts). */
 export function createCoreJobs(options: CoreJobOptions = {}): Required<Pick<JobRegistry, 'health' | 'renewals' | 'rules'>> {
   return {
     health: async ({ db, now }) => {
@@ -36,19 +42,4 @@ export function createCoreJobs(options: CoreJobOptions = {}): Required<Pick<JobR
     renewals: async ({ db, now }) => ({ ...(await runRenewals(db, { now, windowDays: options.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS })) }),
     rules: async ({ db, now }) => ({ ...(await runRules(db, { now })) }),
   };
-}
-
-/**
- * The job functions of this process, for the hand-run path (the `runJob` mutation). The API has no other way
- * to reach functions that main.ts assembles from Slack configuration, so main.ts registers them here once at
- * start; until it does, the core jobs are available with default settings and runs are not logged.
- */
-let processJobs: { jobs: JobRegistry; logger: Logger } = { jobs: createCoreJobs(), logger: pino({ level: 'silent' }) };
-
-export function registerJobs(jobs: JobRegistry, logger: Logger): void {
-  processJobs = { jobs: { ...jobs }, logger };
-}
-
-export function registeredJobs(): { jobs: JobRegistry; logger: Logger } {
-  return processJobs;
 }

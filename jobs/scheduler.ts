@@ -2,11 +2,11 @@ import { hostname } from 'node:os';
 import { type CronExpression, CronExpressionParser } from 'cron-parser';
 import { createTask, parse, validate, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
+import { DEFAULT_REDO_WITHIN_MS } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import {
   DEFAULT_LEASE_MS,
   DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_REDO_WITHIN_MS,
   PostgresRunCoordinator,
   claimScheduledRun,
   settleLostRuns,

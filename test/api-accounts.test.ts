@@ -6,6 +6,7 @@ import { listAccounts } from '../domain/accounts.ts';
 import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 const counter = new StatementCounter();
 let database: TestDatabase;
@@ -14,7 +15,6 @@ let token: string;
 let csm: User;
 const named = new Map<string, Account>();
 
-const DAY_MS = 86_400_000;
 const inDays = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
 
 async function withHealth(account: Account, score: number, status: HealthStatus, scoreWeekAgo: number | null) {

@@ -10,9 +10,9 @@ import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
 import { type SlackRequestClient, buttonAction, slashCommand } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 const AT_RISK_CHANNEL = 'C0ATRISK01';
-const DAY_MS = 86_400_000;
 
 let harness: SlackHarness;
 let database: TestDatabase;

@@ -10,9 +10,9 @@ import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, type RecordedCall, validateView } from './support/fake-slack.ts';
 import { type SlackRequestClient, appHomeOpenedEvent, buttonAction, slashCommand } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 const HANDOFF_CHANNEL = 'C0FOLLOW01';
-const DAY_MS = 86_400_000;
 
 let harness: SlackHarness;
 let database: TestDatabase;

@@ -6,8 +6,7 @@ import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, validateView } from './support/fake-slack.ts';
 import { type SlackRequestClient, appHomeOpenedEvent } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../domain/dates.ts';
 
 let harness: SlackHarness;
 let database: TestDatabase;

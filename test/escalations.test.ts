@@ -6,8 +6,8 @@ import { queueOverdueHandoffs } from '../domain/escalations.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
-const DAY_MS = 86_400_000;
 let database: TestDatabase;
 
 beforeAll(async () => {

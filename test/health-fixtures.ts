@@ -10,16 +10,13 @@ import {
   tickets,
   usageDaily,
 } from '../db/schema.ts';
-
-export const DAY_MS = 86_400_000;
+import { addDays, isoDay } from '../domain/dates.ts';
 
 export function daysBefore(now: Date, days: number): Date {
-  return new Date(now.getTime() - days * DAY_MS);
+  return addDays(now, -days);
 }
 
-export function dayString(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
+export const dayString = isoDay;
 
 export interface UsageSpan {
   /** Days before `now`, inclusive: 0 is today. */

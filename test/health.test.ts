@@ -9,7 +9,8 @@ import { recordUsage } from '../domain/signals.ts';
 import { defineStage, updateStage } from '../domain/stage-definitions.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { DAY_MS, addSentiment, addSurvey, addTicket, addTouch, addUsage, dayString, daysBefore } from './health-fixtures.ts';
+import { addSentiment, addSurvey, addTicket, addTouch, addUsage, dayString, daysBefore } from './health-fixtures.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const admin = { userId: null, role: 'admin' as const, label: 'Test admin' };

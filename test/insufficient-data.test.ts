@@ -24,10 +24,10 @@ import { createGraphqlClient } from './support/graphql.ts';
 import { type SlackRequestClient, appHomeOpenedEvent, slashCommand } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 import { addSurvey, addTicket, addTouch, addUsage, daysBefore } from './health-fixtures.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 // The wall clock: the Slack card counts days in stage from it, and the digest and rules are run as of it.
 const NOW = new Date();
-const DAY_MS = 86_400_000;
 const NOT_ENOUGH = 'not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches';
 
 let harness: SlackHarness;

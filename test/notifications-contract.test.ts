@@ -20,7 +20,8 @@ import {
 import { type EnqueueNotificationParams, enqueueNotification } from '../domain/outbox.ts';
 import { runRenewals } from '../domain/renewals.ts';
 import { runRules } from '../domain/rules.ts';
-import { DAY_MS, addTicket, dayString } from './health-fixtures.ts';
+import { DAY_MS } from '../domain/dates.ts';
+import { addTicket, dayString } from './health-fixtures.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 

@@ -6,7 +6,8 @@ import { recomputeHealth } from '../domain/health.ts';
 import { runRenewals } from '../domain/renewals.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { DAY_MS, addTicket, dayString } from './health-fixtures.ts';
+import { addTicket, dayString } from './health-fixtures.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const later = (days: number) => new Date(NOW.getTime() + days * DAY_MS);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../config.ts';
 import { queryRows } from '../db/client.ts';
 import { accounts, lifecycleStages, users } from '../db/schema.ts';
-import { seedDemoBook } from '../db/seed/demo.ts';
+import { seedDemoBook } from '../demo/book.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { silentLogger } from './support/graphql.ts';

@@ -7,8 +7,7 @@ import { AccountOrderEnum, HealthStatusEnum, SegmentEnum } from './enums.ts';
 import { StageRef } from './stage.ts';
 import { TransitionRef } from './transition.ts';
 import { UserRef } from './user.ts';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../../domain/dates.ts';
 
 async function loadStage(ctx: ApiContext, account: Account): Promise<LifecycleStage> {
   const stage = await ctx.loaders.stage.load(account.stageKey);

@@ -1,6 +1,6 @@
 import type { JobRun } from '../../db/schema.ts';
 import { jobRunStatuses, jobRunTriggers } from '../../db/schema.ts';
-import { jobNames, registeredJobs } from '../../jobs/registry.ts';
+import { jobNames } from '../../jobs/registry.ts';
 import { runJobByHand } from '../../jobs/run.ts';
 import { builder } from '../builder.ts';
 
@@ -41,7 +41,7 @@ builder.mutationField('runJob', (t) =>
     description: `Admins only: runs a job now (${jobNames.join(', ')}) and returns its outcome and counts. A failed job returns status failed with its error.`,
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => {
-      const { jobs, logger } = registeredJobs();
+      const { jobs, logger } = ctx.jobs;
       return runJobByHand(ctx.db, { name: args.name, jobs, logger, actor: ctx.actor, instanceId: `api:${process.pid}` });
     },
   }),

@@ -1,6 +1,7 @@
 import type { Renewal } from '../../db/schema.ts';
 import type { SignalsSummary } from '../../domain/signals.ts';
 import { listRenewals } from '../../domain/renewal-queries.ts';
+import { daysBetween, isoDay, startOfDay } from '../../domain/dates.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
 import { RenewalStatusEnum } from './enums.ts';
@@ -22,7 +23,7 @@ export const RenewalRef = builder.objectRef<Renewal>('Renewal').implement({
     status: t.expose('status', { type: RenewalStatusEnum }),
     outcome: t.exposeString('outcome', { nullable: true }),
     daysUntilContractEnd: t.int({
-      resolve: (renewal) => Math.round((Date.parse(`${renewal.contractEnd}T00:00:00Z`) - Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`)) / 86_400_000),
+      resolve: (renewal) => daysBetween(startOfDay(isoDay(new Date())), startOfDay(renewal.contractEnd)),
     }),
   }),
 });

@@ -6,7 +6,6 @@ import { ActionIds, cardBlockId } from '../ids.ts';
 import { reasonNeededLine } from './stage-move.ts';
 import {
   contextBlock,
-  daysBetween,
   escapeMrkdwn,
   formatCents,
   formatHealth,
@@ -19,6 +18,7 @@ import {
   slackDate,
   truncate,
 } from './format.ts';
+import { daysBetween } from '../../domain/dates.ts';
 
 export interface SlackMessage {
   /** Plain-text fallback: notifications, screen readers and clients that cannot render blocks. */

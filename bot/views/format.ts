@@ -1,4 +1,5 @@
 import type { HealthStatus, User } from '../../db/schema.ts';
+import { daysBetween } from '../../domain/dates.ts';
 
 /** Slack mrkdwn treats &, < and > as control characters: escape anything people typed. */
 export function escapeMrkdwn(text: string): string {
@@ -30,12 +31,6 @@ const segmentNames = { smb: 'SMB', mid_market: 'Mid-market', enterprise: 'Enterp
 
 export function formatSegment(segment: keyof typeof segmentNames): string {
   return segmentNames[segment];
-}
-
-const DAY_MS = 86_400_000;
-
-export function daysBetween(from: Date, to: Date): number {
-  return Math.floor((to.getTime() - from.getTime()) / DAY_MS);
 }
 
 export function plural(count: number, word: string, pluralWord = `${word}s`): string {

@@ -4,7 +4,6 @@ import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../ids.ts';
 import type { SlackMessage } from './account-card.ts';
 import {
   contextBlock,
-  daysBetween,
   escapeMrkdwn,
   formatCents,
   formatSegment,
@@ -16,6 +15,7 @@ import {
   slackDate,
   truncate,
 } from './format.ts';
+import { daysBetween } from '../../domain/dates.ts';
 
 export interface HandoffView {
   handoff: Handoff;

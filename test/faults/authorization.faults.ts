@@ -48,6 +48,7 @@ import {
 } from '../support/slack-requests.ts';
 import { recordScenario } from './support/report.ts';
 import { type FaultStack, startFaultStack } from './support/stack.ts';
+import { DAY_MS } from '../../domain/dates.ts';
 
 // Who may do what, written down here from the product's role rules, not taken from domain/access.ts:
 //   admin        everything
@@ -60,7 +61,6 @@ import { type FaultStack, startFaultStack } from './support/stack.ts';
 // Every GraphQL root field and every Slack entry point must be classified below; a new one fails the scenario.
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-const DAY_MS = 86_400_000;
 const ROLES: TokenRole[] = ['admin', 'manager', 'csm', 'ae', 'viewer', 'integration'];
 const PEOPLE_ROLES: UserRole[] = ['admin', 'manager', 'csm', 'ae', 'viewer'];
 

@@ -1,12 +1,13 @@
-import type { Db } from '../client.ts';
-import { type Account, type Segment, type User, csmTouches } from '../schema.ts';
-import type { Actor } from '../../domain/actors.ts';
-import { actorFromUser, systemReader } from '../../domain/actors.ts';
-import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
-import { recomputeHealth } from '../../domain/health.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../../domain/renewals.ts';
-import { recordRevenueChange } from '../../domain/revenue.ts';
-import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../../domain/signals.ts';
+import type { Db } from '../db/client.ts';
+import { type Account, type Segment, type User, csmTouches } from '../db/schema.ts';
+import type { Actor } from '../domain/actors.ts';
+import { actorFromUser, systemReader } from '../domain/actors.ts';
+import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../domain/handoffs.ts';
+import { recomputeHealth } from '../domain/health.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../domain/renewals.ts';
+import { recordRevenueChange } from '../domain/revenue.ts';
+import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../domain/signals.ts';
+import { DAY_MS, isoDay } from '../domain/dates.ts';
 
 /** One account of the demo book as seedDemoBook created it, with where it stands. */
 export interface DemoAccount {
@@ -29,13 +30,8 @@ export interface DemoAccount {
 type Trajectory = 'steady' | 'declining' | 'growing' | 'ramping';
 
 const integration: Actor = { userId: null, role: 'integration', label: 'Demo data' };
-const DAY_MS = 86_400_000;
 const USAGE_DAYS = 90;
 const seatsBySegment: Record<Segment, number> = { smb: 12, mid_market: 60, enterprise: 240 };
-
-function isoDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
 
 function trajectoryOf(demo: DemoAccount, index: number): Trajectory {
   if (demo.stageIndex <= 2) return 'ramping';

@@ -1,11 +1,12 @@
 import { asc, count, eq, inArray } from 'drizzle-orm';
-import type { Db } from '../client.ts';
-import { type Segment, type User, type UserRole, accounts, users as usersTable } from '../schema.ts';
-import { actorFromUser, ruleActor } from '../../domain/actors.ts';
-import { createAccount } from '../../domain/accounts.ts';
-import { defaultStages, ensureDefaultStages, moveAccountStage } from '../../domain/lifecycle.ts';
-import { createUser } from '../../domain/users.ts';
-import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './demo-signals.ts';
+import type { Db } from '../db/client.ts';
+import { type Segment, type User, type UserRole, accounts, users as usersTable } from '../db/schema.ts';
+import { actorFromUser, ruleActor } from '../domain/actors.ts';
+import { createAccount } from '../domain/accounts.ts';
+import { defaultStages, ensureDefaultStages, moveAccountStage } from '../domain/lifecycle.ts';
+import { createUser } from '../domain/users.ts';
+import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './signals.ts';
+import { DAY_MS } from '../domain/dates.ts';
 
 const people: { name: string; email: string; role: UserRole; slackUserId: string }[] = [
   { name: 'Alex Rivera', email: 'alex@lifeline.example', role: 'admin', slackUserId: 'U0DEMOADM1' },
@@ -39,8 +40,6 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-const DAY_MS = 86_400_000;
-
 const closedWonRule = ruleActor('closed_won', 'Closed-won rule');
 
 function isoDate(date: Date): string {
@@ -50,7 +49,7 @@ function isoDate(date: Date): string {
 /**
  * Seeds a realistic demo book on an empty database: people with Slack ids, about 40 accounts spread over
  * every stage, the history that brought them there, and their signals, revenue, handoffs, renewals and health
- * (demo-signals.ts). Does nothing when accounts already exist.
+ * (signals.ts). Does nothing when accounts already exist.
  */
 export async function seedDemoBook(
   db: Db,
