@@ -3,7 +3,7 @@ import type { Actor } from './actors.ts';
 import { ForbiddenError } from './errors.ts';
 
 /**
- * Who may do what. Roles, from the issue: admin (everything), manager (read all, move any stage, metrics),
+ * Who may do what. Roles: admin (everything), manager (read all, move any stage, metrics),
  * csm (read all, write own accounts), ae (read own accounts, confirm handoffs), viewer (read only),
  * integration (ingestion mutations only). Every domain function that reads or writes checks here, so the
  * API, the bot and jobs enforce the same rules.

@@ -6,8 +6,8 @@ import { type JobFn, type JobRegistry, createCoreJobs, jobNames } from './regist
 import { runJobByHand } from './run.ts';
 
 /**
- * SLACK SIDE: the `digest` and `outbox` job functions for the command line go here, built from `config` the
- * same way main.ts builds them for the scheduler. Until then `npm run job -- digest` says it is not wired.
+ * The `digest` and `outbox` jobs deliver through Slack, which only a running Lifeline holds (server.ts builds
+ * them for its scheduler and the `runJob` mutation); from the command line they answer that they are not here.
  */
 const slackJobsForCli: Partial<Record<'digest' | 'outbox', JobFn>> = {};
 
