@@ -86,6 +86,11 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       else res.end();
     });
   });
+  // Node closes an idle keep-alive connection after 5 s, about when a client or a load balancer may reuse it for
+  // the next request, which then fails with a reset. Idle connections stay open longer than any common client or
+  // load balancer keeps them (60 s), so the client is always the one that closes them.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, options.host, () => {
