@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.ts';
 import type { Actor } from '../domain/actors.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
 import type { ProcessJobs } from '../jobs/registry.ts';
 import { type Loaders, createLoaders } from './loaders.ts';
 

@@ -7,7 +7,7 @@ import { isUuid } from '../domain/validation.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health.ts';
 import { listStages } from '../domain/lifecycle.ts';
-import { getLatestRenewalsByAccountIds } from '../domain/renewal-queries.ts';
+import { getLatestRenewalsByAccountIds } from '../domain/renewals/queries.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
 

@@ -13,7 +13,7 @@ import * as commands from './listeners/commands/index.ts';
 import * as events from './listeners/events/index.ts';
 import * as views from './listeners/views/index.ts';
 import { recordSlackEvent } from '../domain/outbox.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
 import { postToResponseUrl } from './replies.ts';
 
 // Bolt exports the extended handler's argument type only from a deep path; take it from App's own signature.

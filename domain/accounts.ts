@@ -25,7 +25,7 @@ import type { Actor } from './actors.ts';
 import { readableOwnerId, requireAccess, requireReadAccount } from './access.ts';
 import { InvalidInputError } from './errors.ts';
 import { upsertCrmAccounts } from './crm-accounts.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals } from './renewals.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, MAX_RENEWAL_WINDOW_DAYS, openDueRenewals } from './renewals/window.ts';
 import { isUuid, parseInput, requireStorableText } from './validation.ts';
 import { isoDay } from './dates.ts';
 
@@ -80,7 +80,6 @@ export function accountCursor(order: AccountOrder, row: AccountPageRow): string 
 }
 
 export const MAX_PAGE_SIZE = 100;
-const MAX_RENEWAL_WINDOW_DAYS = 3660;
 
 /**
  * Each ordering is one ascending sort key plus the id as a tie-breaker, so keyset paging works the same for all.

@@ -5,7 +5,7 @@ import { requireAccess } from './access.ts';
 import type { Actor } from './actors.ts';
 import { type DigestItem, listDigestItems } from './digest.ts';
 import { ForbiddenError } from './errors.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, lastContractEndInWindow } from './renewals.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, lastContractEndInWindow } from './renewals/window.ts';
 import { isoDay } from './dates.ts';
 
 export interface BookAccount {

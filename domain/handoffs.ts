@@ -23,7 +23,7 @@ import { requireManagerOfOwners } from './escalations.ts';
 import { moveAccountStageInTx } from './lifecycle.ts';
 import { handoffChannelTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals, recordContractRenewed } from './renewals.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals, recordContractRenewed } from './renewals/window.ts';
 import { mrrOnDate, writeRevenueChangeInTx } from './revenue.ts';
 import { isUuid, parseInput } from './validation.ts';
 import { DAY_MS } from './dates.ts';

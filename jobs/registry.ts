@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import { recomputeHealth } from '../domain/health.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../domain/renewals.ts';
+import { runRenewals } from '../domain/renewals/checkpoints.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
 import { runRules } from '../domain/rules.ts';
 
 export const jobNames = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;

@@ -18,7 +18,7 @@ import {
   userTarget,
 } from '../domain/notifications.ts';
 import { type EnqueueNotificationParams, enqueueNotification } from '../domain/outbox.ts';
-import { runRenewals } from '../domain/renewals.ts';
+import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { runRules } from '../domain/rules.ts';
 import { DAY_MS } from '../domain/dates.ts';
 import { addTicket, dayString } from './health-fixtures.ts';

@@ -8,7 +8,7 @@ import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs, recordClosedWo
 import { getAccountHealth, getHealthSummariesByAccountIds, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { getHealthSettings } from '../domain/health-model.ts';
 import { getAccountToMove, listTransitions } from '../domain/lifecycle.ts';
-import { getLatestRenewalsByAccountIds, listRenewals } from '../domain/renewal-queries.ts';
+import { getLatestRenewalsByAccountIds, listRenewals } from '../domain/renewals/queries.ts';
 import { getSignalsSummaries } from '../domain/signals.ts';
 import { listUsers } from '../domain/users.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
 import { outbox, renewals } from '../db/schema.ts';
 import { recomputeHealth } from '../domain/health.ts';
-import { runRenewals } from '../domain/renewals.ts';
+import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { addTicket, dayString } from './health-fixtures.ts';

@@ -1,6 +1,6 @@
 import type { Renewal } from '../../db/schema.ts';
 import type { SignalsSummary } from '../../domain/signals.ts';
-import { listRenewals } from '../../domain/renewal-queries.ts';
+import { listRenewals } from '../../domain/renewals/queries.ts';
 import { daysBetween, isoDay, startOfDay } from '../../domain/dates.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';

@@ -1,10 +1,13 @@
+// Reading renewals, as the reader may see them: the ones coming up and each account's latest.
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
-import { type Renewal, accounts, renewals } from '../db/schema.ts';
-import { readableOwnerId } from './access.ts';
-import { isUuid } from './validation.ts';
-import type { Actor } from './actors.ts';
-import { InvalidInputError } from './errors.ts';
+import type { Db } from '../../db/client.ts';
+import { type Renewal, accounts, renewals } from '../../db/schema.ts';
+import { readableOwnerId } from '../access.ts';
+import { isUuid } from '../validation.ts';
+import type { Actor } from '../actors.ts';
+import { InvalidInputError } from '../errors.ts';
+import { isoDay } from '../dates.ts';
+import { MAX_RENEWAL_WINDOW_DAYS } from './window.ts';
 
 export interface ListRenewalsParams {
   withinDays: number;
@@ -14,15 +17,15 @@ export interface ListRenewalsParams {
 }
 
 /**
- * Renewals coming up, soonest first. Reading only: opening windows and recording outcomes belong to
- * domain/renewals.ts and its job.
+ * Renewals coming up, soonest first. Reading only: opening windows and recording outcomes belong to window.ts
+ * and the daily pass (checkpoints.ts).
  */
 export async function listRenewals(db: Db, params: ListRenewalsParams): Promise<Renewal[]> {
   const readableAeId = readableOwnerId(params.reader);
-  if (!Number.isInteger(params.withinDays) || params.withinDays < 0 || params.withinDays > 3660) {
-    throw new InvalidInputError('withinDays must be a whole number of days from 0 to 3660.', 'withinDays');
+  if (!Number.isInteger(params.withinDays) || params.withinDays < 0 || params.withinDays > MAX_RENEWAL_WINDOW_DAYS) {
+    throw new InvalidInputError(`withinDays must be a whole number of days from 0 to ${MAX_RENEWAL_WINDOW_DAYS}.`, 'withinDays');
   }
-  const today = (params.now ?? new Date()).toISOString().slice(0, 10);
+  const today = isoDay(params.now ?? new Date());
   return db
     .select({ renewal: renewals })
     .from(renewals)
