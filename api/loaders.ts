@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/client.ts';
 import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, User } from '../db/schema.ts';
-import { type AccountPageRow, getAccountsByIds } from '../domain/accounts.ts';
+import type { AccountPageRow } from '../domain/accounts/listing.ts';
+import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';

@@ -7,7 +7,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { createGraphqlServer } from '../api/yoga.ts';
 import { openDatabase } from '../db/client.ts';
-import { listAccounts } from '../domain/accounts.ts';
+import { listAccounts } from '../domain/accounts/listing.ts';
 import { systemReader } from '../domain/actors.ts';
 import { authenticateToken, createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';

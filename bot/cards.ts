@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Db } from '../db/client.ts';
-import { getAccountOverview } from '../domain/accounts.ts';
+import { getAccountOverview } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { listStages, stageChoices } from '../domain/lifecycle.ts';

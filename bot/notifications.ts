@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.ts';
 import type { OutboxRow } from '../db/schema.ts';
-import { getAccount } from '../domain/accounts.ts';
+import { getAccount } from '../domain/accounts/reads.ts';
 import { systemReader } from '../domain/actors.ts';
 import { listDigestItems } from '../domain/digest.ts';
 import { getHandoff } from '../domain/handoffs.ts';

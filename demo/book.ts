@@ -2,7 +2,7 @@ import { asc, count, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Segment, type User, type UserRole, accounts, users as usersTable } from '../db/schema.ts';
 import { actorFromUser, ruleActor } from '../domain/actors.ts';
-import { createAccount } from '../domain/accounts.ts';
+import { createAccount } from '../domain/accounts/create.ts';
 import { defaultStages, ensureDefaultStages, moveAccountStage } from '../domain/lifecycle.ts';
 import { createUser } from '../domain/users.ts';
 import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './signals.ts';

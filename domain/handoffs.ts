@@ -17,7 +17,7 @@ import {
 } from '../db/schema.ts';
 import type { Actor } from './actors.ts';
 import { readableOwnerId } from './access.ts';
-import { upsertCrmAccounts } from './crm-accounts.ts';
+import { upsertCrmAccounts } from './accounts/crm-upsert.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
 import { requireManagerOfOwners } from './escalations.ts';
 import { moveAccountStageInTx } from './lifecycle.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemReader } from '../domain/actors.ts';
 import { desc, inArray } from 'drizzle-orm';
 import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
-import { listAccounts } from '../domain/accounts.ts';
+import { listAccounts } from '../domain/accounts/listing.ts';
 import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';

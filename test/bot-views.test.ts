@@ -5,7 +5,7 @@ import { appHome, renewalsMessage } from '../bot/views/home.ts';
 import { alertMessage, renewalCheckpointMessage, stageAuditNote } from '../bot/views/notifications.ts';
 import { stageMoveModal } from '../bot/views/stage-move.ts';
 import type { Account, Handoff, LifecycleStage, User } from '../db/schema.ts';
-import type { Book } from '../domain/book.ts';
+import type { Book } from '../domain/accounts/book.ts';
 import type { DigestItem } from '../domain/digest.ts';
 import { defaultStages } from '../domain/lifecycle.ts';
 import { validateBlocks, validateView } from './support/fake-slack.ts';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { type Account, type User, accounts, handoffs, outbox, renewals, revenueChanges, stageTransitions } from '../db/schema.ts';
 import { seedDemoBook } from '../demo/book.ts';
-import { getBook } from '../domain/book.ts';
+import { getBook } from '../domain/accounts/book.ts';
 import { type RecordClosedWonParams, recordClosedWon } from '../domain/handoffs.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';

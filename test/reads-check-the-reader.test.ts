@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account, Handoff, User } from '../db/schema.ts';
-import { countAccounts, getAccount, getAccountOverview, getAccountsByIds, listAccounts, searchAccountsByName } from '../domain/accounts.ts';
+import { countAccounts, listAccounts } from '../domain/accounts/listing.ts';
+import { getAccount, getAccountOverview, getAccountsByIds, searchAccountsByName } from '../domain/accounts/reads.ts';
 import { type Actor, actorFromUser, systemReader } from '../domain/actors.ts';
-import { getBook, listUpcomingRenewals } from '../domain/book.ts';
+import { getBook, listUpcomingRenewals } from '../domain/accounts/book.ts';
 import { listDigestItems } from '../domain/digest.ts';
 import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs, recordClosedWon } from '../domain/handoffs.ts';
 import { getAccountHealth, getHealthSummariesByAccountIds, listAtRisk, recomputeHealth } from '../domain/health.ts';

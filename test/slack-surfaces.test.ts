@@ -7,7 +7,7 @@ import { SLACK_BUSY_MESSAGE } from '../bot/replies.ts';
 import { encodeDigestValue, escalationMessage } from '../bot/views/digest.ts';
 import { appHome, renewalsMessage } from '../bot/views/home.ts';
 import { type Account, type User, accountHealth, slackMessages } from '../db/schema.ts';
-import type { Book } from '../domain/book.ts';
+import type { Book } from '../domain/accounts/book.ts';
 import { defaultStages } from '../domain/lifecycle.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';

@@ -12,7 +12,7 @@ import {
   transitionSources,
   userRoles,
 } from '../../db/schema.ts';
-import { accountOrders } from '../../domain/accounts.ts';
+import { accountOrders } from '../../domain/accounts/listing.ts';
 import { builder } from '../builder.ts';
 
 export const SegmentEnum = builder.enumType('Segment', {

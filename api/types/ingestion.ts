@@ -1,5 +1,5 @@
 import type { RevenueChange, SurveyResponse, Ticket } from '../../db/schema.ts';
-import { MAX_UPSERT_ACCOUNTS, type UpsertAccountsResult, upsertAccounts } from '../../domain/accounts.ts';
+import { MAX_UPSERT_ACCOUNTS, type UpsertAccountsResult, upsertAccounts } from '../../domain/accounts/crm-upsert.ts';
 import { recordRevenueChange } from '../../domain/revenue.ts';
 import { MAX_TOUCH_ROWS, MAX_USAGE_ROWS, recordFirstValue, recordNps, recordTicket, recordTouches, recordUsage, resolveTicket } from '../../domain/signals.ts';
 import { builder } from '../builder.ts';

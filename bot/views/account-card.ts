@@ -1,6 +1,6 @@
 import type { ActionsBlock, KnownBlock, PlainTextOption } from '@slack/types';
 import type { LifecycleStage } from '../../db/schema.ts';
-import type { AccountOverview } from '../../domain/accounts.ts';
+import type { AccountOverview } from '../../domain/accounts/reads.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../../domain/renewals/window.ts';
 import { ActionIds, cardBlockId } from '../ids.ts';
 import { reasonNeededLine } from './stage-move.ts';

@@ -1,6 +1,6 @@
 import type { HomeView, KnownBlock } from '@slack/types';
 import type { Account, LifecycleStage, User } from '../../db/schema.ts';
-import type { Book } from '../../domain/book.ts';
+import type { Book } from '../../domain/accounts/book.ts';
 import { ActionIds } from '../ids.ts';
 import type { SlackMessage } from './account-card.ts';
 import { MESSAGE_LIST_TEXT_MAX, SECTION_TEXT_MAX, packedList } from './lists.ts';

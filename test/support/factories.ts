@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/client.ts';
 import type { Account, Segment, TokenRole, User, UserRole } from '../../db/schema.ts';
-import { type CreateAccountParams, createAccount as createAccountInDomain } from '../../domain/accounts.ts';
+import { type CreateAccountParams, createAccount as createAccountInDomain } from '../../domain/accounts/create.ts';
 import { createApiToken } from '../../domain/tokens.ts';
 import { createUser as createUserInDomain } from '../../domain/users.ts';
 

@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { searchAccountsByName } from '../../../domain/accounts.ts';
-import { listUpcomingRenewals } from '../../../domain/book.ts';
+import { searchAccountsByName } from '../../../domain/accounts/reads.ts';
+import { listUpcomingRenewals } from '../../../domain/accounts/book.ts';
 import { digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';

@@ -1,5 +1,5 @@
 import type { AllMiddlewareArgs, App, SlackEventMiddlewareArgs } from '@slack/bolt';
-import { getBook } from '../../../domain/book.ts';
+import { getBook } from '../../../domain/accounts/book.ts';
 import { listStages } from '../../../domain/lifecycle.ts';
 import type { BotDeps } from '../../deps.ts';
 import { linkedSlackPerson } from '../../person.ts';

@@ -1,12 +1,13 @@
+// A person's book: the accounts they own (as CSM or AE) with what waits on them, for App Home and /lifeline.
 import { and, asc, eq, gte, inArray, lte, or } from 'drizzle-orm';
-import type { Db } from '../db/client.ts';
-import { type Account, type AccountHealth, type Handoff, accountHealth, accounts, handoffs } from '../db/schema.ts';
-import { requireAccess } from './access.ts';
-import type { Actor } from './actors.ts';
-import { type DigestItem, listDigestItems } from './digest.ts';
-import { ForbiddenError } from './errors.ts';
-import { DEFAULT_RENEWAL_WINDOW_DAYS, lastContractEndInWindow } from './renewals/window.ts';
-import { isoDay } from './dates.ts';
+import type { Db } from '../../db/client.ts';
+import { type Account, type AccountHealth, type Handoff, accountHealth, accounts, handoffs } from '../../db/schema.ts';
+import { requireAccess } from '../access.ts';
+import type { Actor } from '../actors.ts';
+import { type DigestItem, listDigestItems } from '../digest.ts';
+import { ForbiddenError } from '../errors.ts';
+import { DEFAULT_RENEWAL_WINDOW_DAYS, lastContractEndInWindow } from '../renewals/window.ts';
+import { isoDay } from '../dates.ts';
 
 export interface BookAccount {
   account: Account;
