@@ -5,7 +5,7 @@ import { type AccountPageRow, getAccountsByIds } from '../domain/accounts.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
-import { getHealthSummariesByAccountIds } from '../domain/health.ts';
+import { getHealthSummariesByAccountIds } from '../domain/health/queries.ts';
 import { listStages } from '../domain/lifecycle.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewal-queries.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';

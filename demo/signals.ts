@@ -3,7 +3,7 @@ import { type Account, type Segment, type User, csmTouches } from '../db/schema.
 import type { Actor } from '../domain/actors.ts';
 import { actorFromUser, systemReader } from '../domain/actors.ts';
 import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../domain/handoffs.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../domain/renewals.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
 import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../domain/signals.ts';

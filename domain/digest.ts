@@ -9,7 +9,7 @@ import {
 } from '../db/schema.ts';
 import { readableOwnerId } from './access.ts';
 import { type Actor, systemReader } from './actors.ts';
-import type { AtRiskItem } from './health.ts';
+import type { AtRiskItem } from './health/queries.ts';
 import { allManagerIds, escalationManagers } from './escalations.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, runRenewals } from '../domain/renewals.ts';
 import { runRules } from '../domain/rules.ts';
 

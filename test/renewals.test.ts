@@ -2,7 +2,7 @@ import { and, eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
 import { outbox, renewals } from '../db/schema.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { runRenewals } from '../domain/renewals.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
