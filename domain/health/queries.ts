@@ -46,7 +46,10 @@ export interface ListAtRiskParams {
   now?: Date;
 }
 
-/** A Healthy account still makes the list when it lost at least this many points since yesterday. */
+/**
+ * A Healthy account still makes the at-risk list when it lost at least this many points since yesterday; the daily
+ * digest (domain/digest.ts) lists by the same rule.
+ */
 export const AT_RISK_DROP_POINTS = 10;
 
 /**
