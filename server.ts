@@ -15,7 +15,7 @@ import { createNotificationRenderer } from './bot/notifications.ts';
 import { SLACK_REQUEST_BODY_LIMIT } from './bot/receiver.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
-import { type HealthRefresher, createHealthRefresher } from './domain/health-refresh.ts';
+import { type HealthRefresher, createHealthRefresher } from './domain/health/refresh.ts';
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
 
@@ -30,7 +30,7 @@ export interface LifelineOptions {
   printLocal?: (line: string) => void;
   /** Tests and benchmarks tune the outbox worker (clock, backoff); production uses the defaults. */
   delivery?: Partial<Pick<DeliveryWorkerOptions, 'clock' | 'backoff' | 'maxAttempts' | 'concurrency' | 'pollMs' | 'perTargetIntervalMs'>>;
-  /** How long new signals are gathered before their accounts' health is recomputed (domain/health-refresh.ts). */
+  /** How long new signals are gathered before their accounts' health is recomputed (domain/health/refresh.ts). */
   healthRefreshDelayMs?: number;
 }
 

@@ -6,7 +6,7 @@ import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
-import { getHealthSummariesByAccountIds } from '../domain/health.ts';
+import { getHealthSummariesByAccountIds } from '../domain/health/queries.ts';
 import { listStages } from '../domain/lifecycle.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewals/queries.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';

@@ -19,7 +19,7 @@ export interface GraphqlOptions {
   db: Db;
   logger: Logger;
   bootstrapAdminToken?: string | undefined;
-  /** Called with the accounts an ingestion mutation brought new signals for (see domain/health-refresh.ts). */
+  /** Called with the accounts an ingestion mutation brought new signals for (see domain/health/refresh.ts). */
   onSignals?: ((accountIds: readonly string[]) => void) | undefined;
   /** Days before contract end that a renewal window opens (config.jobs.renewalWindowDays); the domain default otherwise. */
   renewalWindowDays?: number | undefined;

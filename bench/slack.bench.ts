@@ -18,7 +18,7 @@ import { ActionIds } from '../bot/ids.ts';
 import { parseConfig } from '../config.ts';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { ensureDefaultStages } from '../domain/lifecycle.ts';
 import { enqueueNotification } from '../domain/outbox.ts';
 import { startLifeline } from '../server.ts';

@@ -3,9 +3,9 @@ import { type Account, type Segment, type User, csmTouches } from '../db/schema.
 import type { Actor } from '../domain/actors.ts';
 import { actorFromUser, systemReader } from '../domain/actors.ts';
 import { type ClosedWonAccount, acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, recordClosedWon, scheduleKickoff } from '../domain/handoffs.ts';
-import { recomputeHealth } from '../domain/health.ts';
 import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
 import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../domain/signals.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';

@@ -9,13 +9,10 @@ import {
 } from '../db/schema.ts';
 import { readableOwnerId } from './access.ts';
 import { type Actor, systemReader } from './actors.ts';
-import type { AtRiskItem } from './health.ts';
+import { AT_RISK_DROP_POINTS, type AtRiskItem } from './health/queries.ts';
 import { allManagerIds, escalationManagers } from './escalations.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
-
-/** A score that fell at least this many points in a day makes the digest even while the status is still Healthy. */
-export const DIGEST_DROP_POINTS = 10;
 
 /** An at-risk account as the digest shows it: its health, plus who acknowledged or snoozed it. */
 export interface DigestItem extends AtRiskItem {
@@ -54,7 +51,7 @@ export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Pr
       and(
         ne(accounts.stageKey, 'churned'),
         // An account without a score (insufficient_data) is neither at risk nor falling: it is never listed.
-        or(inArray(accountHealth.status, ['at_risk', 'critical']), and(eq(accountHealth.status, 'healthy'), sql`${dropSql} >= ${DIGEST_DROP_POINTS}`)),
+        or(inArray(accountHealth.status, ['at_risk', 'critical']), and(eq(accountHealth.status, 'healthy'), sql`${dropSql} >= ${AT_RISK_DROP_POINTS}`)),
         params.csmId ? eq(accounts.csmId, params.csmId) : undefined,
         aeId ? eq(accounts.aeId, aeId) : undefined,
         params.includeSnoozed ? undefined : or(isNull(atRiskFollowUps.snoozedUntil), lte(atRiskFollowUps.snoozedUntil, params.now)),

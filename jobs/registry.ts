@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
-import { recomputeHealth } from '../domain/health.ts';
 import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { runRules } from '../domain/rules.ts';
 
 export const jobNames = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, accounts, renewals, stageTransitions } from '../db/schema.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';

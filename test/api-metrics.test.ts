@@ -5,7 +5,7 @@ import { actorFromUser } from '../domain/actors.ts';
 import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../domain/handoffs.ts';
 import { moveAccountStage } from '../domain/lifecycle.ts';
 import { type MetricsGroup, getMetrics } from '../domain/metrics.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
 import { recordFirstValue } from '../domain/signals.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';

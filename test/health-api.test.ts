@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recomputeHealth } from '../domain/health.ts';
-import { createHealthRefresher } from '../domain/health-refresh.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
+import { createHealthRefresher } from '../domain/health/refresh.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient, silentLogger } from './support/graphql.ts';

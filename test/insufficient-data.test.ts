@@ -14,7 +14,8 @@ import { type Database, type Db, migrationsFolder, openDatabase } from '../db/cl
 import { type HealthComponents, type User, accountHealth, healthScores, outbox, ruleFirings } from '../db/schema.ts';
 import { actorFromUser, systemReader } from '../domain/actors.ts';
 import { listDigestItems, queueDailyDigest } from '../domain/digest.ts';
-import { getAccountHealth, listAtRisk, recomputeHealth } from '../domain/health.ts';
+import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { getMetrics } from '../domain/metrics.ts';
 import { runRules } from '../domain/rules.ts';
 import { type TestDatabase } from './support/database.ts';

@@ -7,7 +7,7 @@ import type { Actor } from '../domain/actors.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { moveAccountStage } from '../domain/lifecycle.ts';
 import {
   NotificationContractError,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
 import { accounts, firstValues, handoffs, outbox, ruleFirings, stageTransitions } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
-import { recomputeHealth } from '../domain/health.ts';
+import { recomputeHealth } from '../domain/health/recompute.ts';
 import { moveAccountStage } from '../domain/lifecycle.ts';
 import { runRules } from '../domain/rules.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';

@@ -1,7 +1,7 @@
 import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/schema.ts';
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
-import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health.ts';
-import { type HealthModelSettings, getHealthSettings, updateHealthSettings } from '../../domain/health-model.ts';
+import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health/queries.ts';
+import { type HealthModelSettings, getHealthSettings, updateHealthSettings } from '../../domain/health/model.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
 import { HealthStatusEnum } from './enums.ts';

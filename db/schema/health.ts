@@ -79,8 +79,9 @@ export const accountHealth = pgTable(
     /** The components of the current score, so a card shows them without reading history. */
     components: jsonb('components').$type<HealthComponents>(),
     /**
-     * The numbers the components and reasons are written from (domain/health.ts lists them), so a recompute compares
-     * numbers and writes text only for the scores that changed. Null before the first recompute that stored them.
+     * The numbers the components and reasons are written from (domain/health/facts.ts lists them), so a recompute
+     * compares numbers and writes text only for the scores that changed. Null before the first recompute that stored
+     * them.
      */
     facts: bigint('facts', { mode: 'number' }).array(),
     /**
@@ -102,7 +103,7 @@ export const accountHealth = pgTable(
 
 /**
  * What readers of an account's health see: the score, its status, trend and reasons. The rest of the row is the
- * recompute's own bookkeeping (facts, history spans), read only by domain/health.ts.
+ * recompute's own bookkeeping (facts, history spans), read only by domain/health/recompute.ts.
  */
 export const healthSummaryColumns = {
   accountId: accountHealth.accountId,
@@ -123,7 +124,7 @@ export type HealthWeights = Record<HealthComponentName, number>;
 
 /**
  * Admin-edited model settings: one row for `default`, and optionally one per segment that overrides it.
- * Missing rows fall back to the defaults in domain/health-model.ts.
+ * Missing rows fall back to the defaults in domain/health/model.ts.
  */
 export const healthSettings = pgTable('health_settings', {
   /** `default` or a segment key (`smb`, `mid_market`, `enterprise`). */

@@ -1,6 +1,9 @@
+/**
+ * Recomputes health soon after new signals arrive, between scheduled health runs: in-process and best effort.
+ */
 import type { Logger } from 'pino';
-import type { Db } from '../db/client.ts';
-import { recomputeHealth } from './health.ts';
+import type { Db } from '../../db/client.ts';
+import { recomputeHealth } from './recompute.ts';
 
 /**
  * Recomputes the health of accounts soon after new signals arrive for them (a ticket, an NPS answer, first

@@ -1,6 +1,10 @@
+/**
+ * The health score model: its version, its fixed parameters, and the weights and thresholds per segment that admins
+ * edit. The rest of domain/health/ computes scores with it (recompute) and reads them back (queries).
+ */
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Db, Tx } from '../db/client.ts';
+import type { Db, Tx } from '../../db/client.ts';
 import {
   type HealthWeights,
   type ScoredHealthStatus,
@@ -9,10 +13,10 @@ import {
   healthComponentNames,
   healthSettings,
   segments,
-} from '../db/schema.ts';
-import { readableOwnerId } from './access.ts';
-import type { Actor } from './actors.ts';
-import { ForbiddenError, InvalidInputError } from './errors.ts';
+} from '../../db/schema.ts';
+import { readableOwnerId } from '../access.ts';
+import type { Actor } from '../actors.ts';
+import { ForbiddenError, InvalidInputError } from '../errors.ts';
 
 /**
  * Bumped whenever a formula below changes, so every stored score says which model produced it and a trend
@@ -23,7 +27,7 @@ export const HEALTH_MODEL_VERSION = 1;
 export const DEFAULT_WEIGHTS: HealthWeights = { usage: 40, support: 20, nps: 20, engagement: 20 };
 export const DEFAULT_THRESHOLDS = { healthyMin: 70, atRiskMin: 40 } as const;
 
-/** The model's fixed parameters, named so the SQL in domain/health.ts reads as the model does. */
+/** The model's fixed parameters, named so the recompute's SQL reads as the model does. */
 export const MODEL = {
   /** Usage trend: the last 14 days against the 28 days before them. */
   recentDays: 14,
@@ -54,7 +58,10 @@ export interface HealthModelSettings {
 /** Settings for each segment: the segment's own row, else the `default` row, else the built-in defaults. */
 export type ResolvedHealthSettings = Record<Segment, HealthModelSettings> & { default: HealthModelSettings };
 
-/** The status of a score; an account without one is insufficient_data, decided where scores are (domain/health.ts). */
+/**
+ * The status of a score; an account without one is insufficient_data, decided where scores are
+ * (domain/health/recompute.ts).
+ */
 export function statusForScore(score: number, settings: Pick<HealthModelSettings, 'healthyMin' | 'atRiskMin'>): ScoredHealthStatus {
   if (score >= settings.healthyMin) return 'healthy';
   if (score >= settings.atRiskMin) return 'at_risk';

@@ -1,0 +1,198 @@
+/**
+ * The read side of health: the at-risk list, an account's health with its history, and the latest health of many
+ * accounts at once. Each read takes its reader and leaves out what that reader may not see.
+ */
+import { and, desc, eq, gte, inArray, sql } from 'drizzle-orm';
+import { type Db, type Tx, queryRows } from '../../db/client.ts';
+import {
+  type Account,
+  type CsmSentiment,
+  type HealthComponents,
+  type HealthStatus,
+  type HealthSummary,
+  type ScoredHealthStatus,
+  type User,
+  accountHealth,
+  accounts,
+  csmSentiments,
+  healthScores,
+  healthSummaryColumns,
+} from '../../db/schema.ts';
+import { readableOwnerId } from '../access.ts';
+import type { Actor } from '../actors.ts';
+import { DAY_MS } from '../dates.ts';
+import { isUuid } from '../validation.ts';
+
+export interface AtRiskItem {
+  account: Account;
+  score: number;
+  /** Never insufficient_data: an account without a score is not at risk, nor safe; it is left out. */
+  status: ScoredHealthStatus;
+  scoreDayAgo: number | null;
+  /** Points lost since about a day ago: positive means the score fell. */
+  drop: number;
+  reasons: string[];
+  renewalDate: string | null;
+  csm: User | null;
+}
+
+export interface ListAtRiskParams {
+  /** Only this CSM's accounts; null or omitted for everyone's. */
+  csmId?: string | null;
+  /** Who is reading: an account executive lists only accounts where they are the CSM or the account executive. */
+  reader: Actor;
+  limit?: number;
+  /** Reserved for callers that pin time (digests, tests); the list reads the latest computed scores. */
+  now?: Date;
+}
+
+/**
+ * A Healthy account still makes the at-risk list when it lost at least this many points since yesterday; the daily
+ * digest (domain/digest.ts) lists by the same rule.
+ */
+export const AT_RISK_DROP_POINTS = 10;
+
+/**
+ * Accounts At risk or Critical, or falling fast, biggest drop first, then lowest score. Churned accounts never, nor
+ * accounts without a score (insufficient_data).
+ */
+export async function listAtRisk(db: Db | Tx, params: ListAtRiskParams): Promise<AtRiskItem[]> {
+  const readableAeId = readableOwnerId(params.reader);
+  const limit = Math.min(Math.max(params.limit ?? 50, 1), 500);
+  const csmFilter = sql`${params.csmId ? sql`and a.csm_id = ${params.csmId}::uuid` : sql``} ${
+    readableAeId ? sql`and (a.csm_id = ${readableAeId}::uuid or a.ae_id = ${readableAeId}::uuid)` : sql``
+  }`;
+  const rows = await queryRows<{ account_id: string; drop: number | string }>(
+    db,
+    sql`
+select a.id as account_id, coalesce(h.score_day_ago - h.score, 0) as drop
+from account_health h
+join accounts a on a.id = h.account_id
+join lifecycle_stages s on s.key = a.stage_key
+where not s.terminal ${csmFilter}
+  and (h.status in ('at_risk', 'critical') or h.status = 'healthy' and coalesce(h.score_day_ago - h.score, 0) >= ${AT_RISK_DROP_POINTS}::int)
+order by coalesce(h.score_day_ago - h.score, 0) desc, h.score asc, a.name asc
+limit ${limit}::int`,
+  );
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.account_id);
+  const found = await db.query.accounts.findMany({ where: (account, { inArray }) => inArray(account.id, ids) });
+  const healthRows = await db.query.accountHealth.findMany({ where: (health, { inArray }) => inArray(health.accountId, ids) });
+  const csmIds = [...new Set(found.map((account) => account.csmId).filter((id): id is string => id !== null))];
+  const csms = csmIds.length > 0 ? await db.query.users.findMany({ where: (user, { inArray }) => inArray(user.id, csmIds) }) : [];
+  const accountById = new Map(found.map((account) => [account.id, account]));
+  const healthById = new Map(healthRows.map((health) => [health.accountId, health]));
+  const csmById = new Map(csms.map((user) => [user.id, user]));
+  const items: AtRiskItem[] = [];
+  for (const row of rows) {
+    const account = accountById.get(row.account_id);
+    const health = healthById.get(row.account_id);
+    // Listed only with a score (the query above); checked again for the types, and for a recompute in between.
+    if (!account || !health || health.score === null || health.status === 'insufficient_data') continue;
+    items.push({
+      account,
+      score: health.score,
+      status: health.status,
+      scoreDayAgo: health.scoreDayAgo,
+      drop: Number(row.drop),
+      reasons: health.reasons,
+      renewalDate: account.contractEnd,
+      csm: account.csmId ? (csmById.get(account.csmId) ?? null) : null,
+    });
+  }
+  return items;
+}
+
+export interface HealthPoint {
+  /** Null when the status is insufficient_data. */
+  score: number | null;
+  status: HealthStatus;
+  computedAt: Date;
+  reasons: string[];
+}
+
+export interface AccountHealthView {
+  accountId: string;
+  /** Null when the status is insufficient_data: recomputed, with no customer signal to score. */
+  score: number | null;
+  status: HealthStatus;
+  components: HealthComponents | null;
+  reasons: string[];
+  computedAt: Date;
+  modelVersion: number;
+  scoreDayAgo: number | null;
+  scoreWeekAgo: number | null;
+  /** Points lost since about a day / a week ago; positive means it fell, null without history that old. */
+  dropSinceYesterday: number | null;
+  dropSinceLastWeek: number | null;
+  /** Every change of the last `historyDays`, newest first. */
+  history: HealthPoint[];
+  /** The CSM's own read, shown beside the score and never mixed into it. */
+  sentiment: CsmSentiment | null;
+}
+
+export interface GetAccountHealthParams {
+  accountId: string;
+  /** Who is reading: null for an account the reader may not read (an AE reads only the accounts they sold). */
+  reader: Actor;
+  historyDays?: number;
+  now?: Date;
+}
+
+/** Points lost from an earlier score to the current one (positive: it fell); null when either is missing. */
+export function scoreDrop(earlier: number | null, current: number | null): number | null {
+  return earlier === null || current === null ? null : earlier - current;
+}
+
+export async function getAccountHealth(db: Db | Tx, params: GetAccountHealthParams): Promise<AccountHealthView | null> {
+  const readableAeId = readableOwnerId(params.reader);
+  const { accountId } = params;
+  if (!isUuid(accountId)) return null;
+  const [row] = await db
+    .select({ current: accountHealth })
+    .from(accountHealth)
+    .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
+    .where(and(eq(accountHealth.accountId, accountId), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
+  if (!row) return null;
+  const { current } = row;
+  const since = new Date((params.now ?? current.computedAt).getTime() - (params.historyDays ?? 90) * DAY_MS);
+  const history = await db
+    .select({ score: healthScores.score, status: healthScores.status, computedAt: healthScores.computedAt, reasons: healthScores.reasons })
+    .from(healthScores)
+    .where(and(eq(healthScores.accountId, accountId), gte(healthScores.computedAt, since)))
+    .orderBy(desc(healthScores.computedAt))
+    .limit(500);
+  const [sentiment] = await db
+    .select()
+    .from(csmSentiments)
+    .where(eq(csmSentiments.accountId, accountId))
+    .orderBy(desc(csmSentiments.recordedAt))
+    .limit(1);
+  return {
+    accountId,
+    score: current.score,
+    status: current.status,
+    components: current.components,
+    reasons: current.reasons,
+    computedAt: current.computedAt,
+    modelVersion: current.modelVersion,
+    scoreDayAgo: current.scoreDayAgo,
+    scoreWeekAgo: current.scoreWeekAgo,
+    dropSinceYesterday: scoreDrop(current.scoreDayAgo, current.score),
+    dropSinceLastWeek: scoreDrop(current.scoreWeekAgo, current.score),
+    history,
+    sentiment: sentiment ?? null,
+  };
+}
+
+/** The latest health of each account the reader may read, in one statement (for loaders); the others are left out. */
+export async function getHealthSummariesByAccountIds(db: Db, params: { accountIds: readonly string[]; reader: Actor }): Promise<HealthSummary[]> {
+  const readableAeId = readableOwnerId(params.reader);
+  const ids = params.accountIds.filter(isUuid);
+  if (ids.length === 0) return [];
+  return db
+    .select(healthSummaryColumns)
+    .from(accountHealth)
+    .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
+    .where(and(inArray(accountHealth.accountId, ids), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
+}

@@ -1,0 +1,308 @@
+/**
+ * The health recompute: one set-based statement that scores every account (or the ones given) from its signals,
+ * appends history where a score moved and rewrites account_health where it changed. Recomputes take turns.
+ */
+import { type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { type Db, type Tx, queryRows } from '../../db/client.ts';
+import { isoDay } from '../dates.ts';
+import { InvalidInputError } from '../errors.ts';
+import { type Ago, agoFlags, agoPoint, agoUntil, earlierScores, spanEndedNow } from './earlier-scores.ts';
+import { type ReasonCandidate, componentsJson, fact, factsArray, reasonCandidates, reasonRanks, reasonsJson, recordedKinds, surveyAnswerKey } from './facts.ts';
+import { HEALTH_MODEL_VERSION, MODEL, loadHealthSettings } from './model.ts';
+import { type ScoringScope, accountsToScore, componentScores, customerSignals } from './scoring.ts';
+import { usageComponent } from './usage-windows.ts';
+
+export interface RecomputeHealthParams {
+  /** The moment the score is computed as of; signals after it are ignored. Defaults to now. */
+  now?: Date;
+  /** Only these accounts, e.g. right after new signals arrived; all accounts when omitted. */
+  accountIds?: string[];
+}
+
+export interface RecomputeHealthResult {
+  /** Accounts scored (churned accounts are not recomputed, and accounts without customer signal have no score). */
+  accounts: number;
+  /**
+   * Accounts recomputed with no customer signal (see CUSTOMER_SIGNAL): status insufficient_data, no score. They are
+   * scored again when a signal arrives.
+   */
+  insufficientData: number;
+  /**
+   * Scores withdrawn: accounts that had a score and now have no customer signal (every signal aged out of its
+   * window), so their status became insufficient_data. History keeps the scores they had.
+   */
+  scoresRemoved: number;
+  /** Accounts whose status differs from their previous score. */
+  statusChanges: number;
+  /**
+   * History rows written: a point is added when the score moves, the status or the model changes, or the account is
+   * explained by other reasons (see recordedKinds); not when only the numbers said in the same reasons or details
+   * move on with the days ("no CSM touch in 12 days" becoming 13).
+   */
+  historyRows: number;
+  /**
+   * account_health rows inserted or rewritten: a new or changed score, or a day- or week-old score that moved on
+   * (or whose span had to be looked up in history), or a row whose stored facts are renewed without a change (the
+   * first recompute after the facts were added or their version bumped). An account whose health is the same is
+   * not written at all.
+   */
+  rowsWritten: number;
+}
+
+const uuidList = z.array(z.uuid({ error: 'accountIds must be account ids (UUIDs)' }));
+
+/** work_mem for the recompute statement only: its hash aggregates hold one entry per account (100k: ~20 MB). */
+export const RECOMPUTE_WORK_MEM = '64MB';
+
+/** Arbitrary but fixed: the advisory lock health recomputes take turns on. */
+const RECOMPUTE_LOCK_ID = 7_246_311_002;
+
+/** What the parts of the statement read besides the scoring scope. */
+interface RecomputeScope extends ScoringScope {
+  today: SQL;
+  wholeBook: boolean;
+  candidates: ReasonCandidate[];
+  version: SQL;
+  ago: Ago[];
+}
+
+function recomputeScope(now: Date, ids: string[] | null): RecomputeScope {
+  const nowTs = sql`${now.toISOString()}::timestamptz`;
+  const idArray = ids ? sql`string_to_array(${ids.join(',')}, ',')::uuid[]` : null;
+  return {
+    nowTs,
+    today: sql`${isoDay(now)}::date`,
+    only: (column: SQL) => (idArray ? sql`and ${column} = any(${idArray})` : sql``),
+    wholeBook: idArray === null,
+    candidates: reasonCandidates(),
+    version: sql`${HEALTH_MODEL_VERSION}::int`,
+    ago: earlierScores(nowTs),
+  };
+}
+
+/**
+ * Recomputes health as one statement over aggregates: each signal table is scanned once with GROUP BY (hash
+ * aggregates), the components, score, status and the facts they are said with are derived per account in SQL, and
+ * the same statement appends history and writes account_health for the scores that changed only. No loop over
+ * accounts. A score's components and reasons are written out (as text) only when its facts differ from the stored
+ * ones; the others are compared as numbers and left alone.
+ *
+ * History records moves: a new score, status or model, or other reasons said. The current row always says what the
+ * latest facts say: when only their numbers moved (days since a touch, a component's own score), it is rewritten
+ * and history is not. `computedAt` of an account's health is when its score last moved, so it equals the newest
+ * history point; a recompute that finds the same facts leaves the row alone. When health was last recomputed is the
+ * health job run's time (job_runs). The day- and week-old scores are kept current on every recompute: a row is
+ * rewritten when either moved on, without moving `computedAt`.
+ */
+export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams = {}): Promise<RecomputeHealthResult> {
+  const now = params.now ?? new Date();
+  let ids: string[] | null = null;
+  if (params.accountIds) {
+    const parsed = uuidList.safeParse(params.accountIds);
+    if (!parsed.success) throw new InvalidInputError('accountIds must be account ids (UUIDs); pass the `id` of each account.', 'accountIds');
+    ids = parsed.data;
+    if (ids.length === 0) return { accounts: 0, insufficientData: 0, scoresRemoved: 0, statusChanges: 0, historyRows: 0, rowsWritten: 0 };
+  }
+  const settings = await loadHealthSettings(db);
+  const scope = recomputeScope(now, ids);
+  // The statement's parts in order, each a run of CTEs that reads the ones before it.
+  const steps = [
+    accountsToScore(scope, settings),
+    usageComponent(scope.today, scope.only, scope.wholeBook),
+    customerSignals(scope),
+    componentScores(),
+    factsAndReasons(scope),
+    comparedWithStored(scope),
+    decidedWrites(scope),
+    historyAndHealthWritten(scope),
+  ];
+  const statement = sql`
+with ${sql.join(steps, sql`,\n`)}
+${countsReported()}
+`;
+  const row = await runInTurn(db, statement);
+  return {
+    accounts: Number(row?.accounts ?? 0),
+    insufficientData: Number(row?.insufficient_data ?? 0),
+    scoresRemoved: Number(row?.scores_removed ?? 0),
+    statusChanges: Number(row?.status_changes ?? 0),
+    historyRows: Number(row?.history_rows ?? 0),
+    rowsWritten: Number(row?.rows_written ?? 0),
+  };
+}
+
+/** What may explain each score, ranked by the points it cost, and the facts the score is said with. */
+function factsAndReasons({ candidates }: RecomputeScope): SQL {
+  return sql`reasoned as (
+  -- Every fact that may explain the score, with the points it cost (null when it is not worth saying).
+  select s.*,
+         ${sql.join(
+           candidates.map((candidate, i) => sql`case when ${candidate.when} then ${candidate.impact} end as impact_${sql.raw(String(i))}`),
+           sql`, `,
+         )}
+  from scored s
+  offset 0
+),
+ranked as (
+  select s.*, ${reasonRanks(candidates)}
+  from reasoned s
+  offset 0
+),
+facts as (
+  select s.account_id, s.score,
+         (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' when s.score is not null then 'critical'
+               else 'insufficient_data' end)::health_status as status,
+         s.stage_name, s.usage_share, s.support_share, s.nps_share, s.engagement_share, ${factsArray(candidates)} as facts
+  from ranked s
+  offset 0 -- built once: compared refers to the facts and the status twice
+)`;
+}
+
+/**
+ * Each account's new facts against its stored health: whether its text may read otherwise, whether it is worth a
+ * history point, and its day- and week-old scores.
+ */
+function comparedWithStored({ version, ago }: RecomputeScope): SQL {
+  return sql`compared as (
+  select f.account_id, f.score, f.status, f.stage_name, f.usage_share, f.support_share, f.nps_share, f.engagement_share, f.facts,
+         p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
+         p.computed_at as previous_computed_at, p.facts as previous_facts,
+         -- Only these can have other text than the stored one; the rest say exactly what they said.
+         (p.account_id is null or p.score is distinct from f.score or p.status <> f.status or p.model_version <> ${version}
+          or p.facts is distinct from f.facts) as candidate,
+         ${sql.join(ago.map(agoFlags), sql`, `)}
+  from facts f
+  left join account_health p on p.account_id = f.account_id
+  offset 0
+),
+moved as (
+  select c.*, ${sql.join(ago.map(agoPoint), sql`, `)}
+  from compared c
+  offset 0
+),
+pending as materialized (
+  -- Every account, to count them; what a write needs is kept only for the accounts written.
+  select m.existed, m.status, m.previous_status, m.to_write,
+         case when m.to_write then m.account_id end as account_id, ${sql.join(
+    [
+      'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'recorded', 'comparable',
+      'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
+      'week_looked_up',
+    ].map((column) => sql.raw(`case when m.to_write then m.${column} end as ${column}`)),
+    sql`, `,
+  )}
+  from (
+    select m.*,
+           (m.candidate or m.day_looked_up or m.week_looked_up
+            or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score) as to_write,
+           -- Worth a history point, from the numbers alone: a new score, status or model, or other reasons said.
+           not m.existed or m.score is distinct from m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
+           or m.candidate and coalesce(m.previous_facts[1] = m.facts[1]
+                                       and ${recordedKinds('m.previous_facts')} <> ${recordedKinds('m.facts')}, false) as recorded,
+           -- The stored facts are of the same version: compared above. Otherwise (stored before facts were kept, or
+           -- by an earlier version of them) the reasons are compared as text.
+           coalesce(m.previous_facts[1] = m.facts[1], false) as comparable
+    from moved m
+    offset 0
+  ) m
+)`;
+}
+
+/** For each account written: its components and reasons (new text where its facts moved), and whether it changed. */
+function decidedWrites({ nowTs, candidates, ago }: RecomputeScope): SQL {
+  return sql`decided as materialized (
+  select w.*,
+         w.recorded or (w.candidate and not w.comparable and w.reasons <> w.previous_reasons) as changed
+  from (
+    select q.account_id, q.existed, q.score, q.status, q.facts, q.candidate, q.recorded, q.comparable,
+           q.previous_computed_at, previous.reasons as previous_reasons,
+           q.day_score, q.day_from, q.week_score, q.week_from, ${sql.join(ago.map(agoUntil), sql`, `)},
+           case when q.candidate then ${componentsJson()} else previous.components end as components,
+           case when q.candidate then ${reasonsJson(candidates)} else previous.reasons end as reasons
+    from pending q
+    -- The stored text, read only where it is kept (a day- or week-old score moved on, nothing else) or where the
+    -- reasons are compared as text (stored facts of another version, and no new score).
+    left join lateral (
+      select h.reasons, h.components from account_health h
+      where (not q.candidate or not q.comparable and not q.recorded) and h.account_id = q.account_id offset 0
+    ) previous on true
+    -- The survey answer the NPS reason names, looked up only for a score written anew that says it.
+    left join lateral (
+      select upper(r.kind::text) || ' ' || r.score || ' from '
+             || coalesce('the ' || nullif(trim(r.respondent_role), ''), r.respondent_email, 'a respondent') as text
+      from (
+        -- The account's answers (by its index), then the one with that key.
+        select * from survey_responses r
+        where q.candidate and ${fact('npsWorst')} is not null and r.account_id = q.account_id
+          and r.responded_at <= ${nowTs} and r.responded_at > ${nowTs} - make_interval(days => ${MODEL.surveyLookbackDays}::int)
+        offset 0
+      ) r
+      where ${surveyAnswerKey('r')}::int8 = ${fact('npsWorst')}
+      limit 1
+    ) worst on true
+    where q.to_write
+    offset 0 -- written out once: changed compares it, history and account_health store it
+  ) w
+)`;
+}
+
+/** A history point for each changed score, and the account_health rows rewritten. */
+function historyAndHealthWritten({ nowTs, version }: RecomputeScope): SQL {
+  const endedNow = (name: 'day' | 'week') => spanEndedNow(name, nowTs);
+  return sql`history as (
+  insert into health_scores (account_id, score, status, components, reasons, model_version, computed_at)
+  select account_id, score, status, components, reasons, ${version}, ${nowTs}
+  from decided
+  where changed
+  returning account_id
+),
+written as (
+  insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, computed_at, model_version, facts,
+                              score_day_ago_from, score_day_ago_until, score_week_ago_from, score_week_ago_until)
+  select account_id, score, status, day_score, week_score, reasons, components,
+         case when changed then ${nowTs} else previous_computed_at end, ${version}, facts,
+         day_from, ${endedNow('day')}, week_from, ${endedNow('week')}
+  from decided
+  on conflict (account_id) do update set
+    score = excluded.score, status = excluded.status, score_day_ago = excluded.score_day_ago,
+    score_week_ago = excluded.score_week_ago, reasons = excluded.reasons, components = excluded.components,
+    -- Decided above (only a changed score moves computedAt): recomputes take turns, so the row is the one compared.
+    computed_at = excluded.computed_at,
+    model_version = excluded.model_version, facts = excluded.facts,
+    score_day_ago_from = excluded.score_day_ago_from, score_day_ago_until = excluded.score_day_ago_until,
+    score_week_ago_from = excluded.score_week_ago_from, score_week_ago_until = excluded.score_week_ago_until
+  returning account_id
+)`;
+}
+
+/** What the run reports (RecomputeHealthResult), as counts. */
+function countsReported(): SQL {
+  return sql`select (select count(*) from pending where status <> 'insufficient_data') as accounts,
+       (select count(*) from pending where status = 'insufficient_data') as insufficient_data,
+       (select count(*) from pending where existed and status = 'insufficient_data' and previous_status <> 'insufficient_data') as scores_removed,
+       (select count(*) from pending where existed and previous_status <> status) as status_changes,
+       (select count(*) from history) as history_rows,
+       (select count(*) from written) as rows_written`;
+}
+
+type Counts = { accounts: number | string; insufficient_data: number | string; scores_removed: number | string; status_changes: number | string; history_rows: number | string; rows_written: number | string };
+
+// Recomputes take turns (a transaction-level advisory lock, released at commit): a run that overlaps another, a
+// slow hourly fire and the next one or a refresh after new signals, takes its snapshot after the other committed,
+// so it compares with what that one wrote and never records the same change twice.
+// JIT compiling this statement's many expressions costs seconds, more than it saves on ~100k rows; the hash
+// aggregates over usage need more than the default work_mem to stay in memory (100k accounts: ~20 MB).
+// Set for this transaction only, and put back afterwards for a caller's transaction that goes on.
+function runInTurn(db: Db | Tx, statement: SQL): Promise<Counts | undefined> {
+  return db.transaction(async (tx) => {
+    const [before] = await queryRows<{ jit: string; work_mem: string }>(
+      tx,
+      sql`select pg_advisory_xact_lock(${RECOMPUTE_LOCK_ID}::int8) as locked, current_setting('jit') as jit, current_setting('work_mem') as work_mem,
+                 set_config('jit', 'off', true) as jit_off, set_config('work_mem', ${RECOMPUTE_WORK_MEM}, true) as work_mem_set`,
+    );
+    const [counts] = await queryRows<Counts>(tx, statement);
+    if (before) await tx.execute(sql`select set_config('jit', ${before.jit}, true), set_config('work_mem', ${before.work_mem}, true)`);
+    return counts;
+  });
+}

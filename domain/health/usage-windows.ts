@@ -1,0 +1,120 @@
+/**
+ * The usage component: aggregated from usage_daily, or read from the usage windows a recompute of the whole book
+ * kept for the recomputes that follow on the same day. Parts of the recompute statement.
+ */
+import { createHash } from 'node:crypto';
+import { type SQL, sql } from 'drizzle-orm';
+import { HEALTH_MODEL_VERSION, MODEL } from './model.ts';
+
+/** What usage_windows keeps of each account's usage: the usage component and the sums its facts are said from. */
+const USAGE_WINDOW_COLUMNS = [
+  'account_id', 'seats', 'sum_recent_users', 'recent_days', 'sum_prior_users', 'prior_days', 'sum_recent_key_events',
+  'adoption', 'trend', 'trend_ratio', 'key_events', 'usage_score',
+] as const;
+
+/** The model constants the kept usage windows are derived with, as a 64-bit hash: other constants make them stale. */
+const USAGE_WINDOW_MODEL = createHash('sha256')
+  .update(JSON.stringify([HEALTH_MODEL_VERSION, MODEL.recentDays, MODEL.priorDays, MODEL.keyEventsPerUserDayTarget, MODEL.usageParts]))
+  .digest()
+  .readBigInt64BE(0)
+  .toString();
+
+/**
+ * For a recompute of every account whose usage windows were aggregated anew: keeps them as the next generation, for
+ * the recomputes that follow on the same day, and drops the earlier one. Days that left the window stop counting.
+ */
+function keepUsageWindows(today: SQL, window: number): SQL {
+  const rebuilt = sql`not exists (select from usage_kept)`;
+  return sql`usage_generation as (
+  -- Above any kept row's, even when the state was dropped (usage_daily truncated) and its rows were not.
+  select coalesce(greatest((select generation from usage_window_state), (select max(generation) from usage_windows)), 0) + 1 as generation
+),
+usage_stored as (
+  insert into usage_windows (generation, ${sql.raw(USAGE_WINDOW_COLUMNS.join(', '))})
+  select g.generation, ${sql.raw(USAGE_WINDOW_COLUMNS.map((column) => `c.${column}`).join(', '))}
+  from usage_computed c cross join usage_generation g
+),
+usage_dropped as (
+  -- The rows inserted above are not seen here: this drops the earlier generations only.
+  delete from usage_windows where ${rebuilt}
+),
+usage_state as (
+  insert into usage_window_state (id, generation, as_of, changes, model)
+  select true, g.generation, ${today}, b.changes, ${USAGE_WINDOW_MODEL}::int8 from usage_generation g cross join usage_basis b where ${rebuilt}
+  on conflict (id) do update set generation = excluded.generation, as_of = excluded.as_of, changes = excluded.changes, model = excluded.model
+),
+usage_changes_pruned as (
+  delete from usage_changes where ${rebuilt} and day <= ${today} - ${window}::int
+)`;
+}
+
+/**
+ * Each account's usage component (`usage_parts`): from the kept usage windows when they answer, else aggregated
+ * from usage_daily; kept for the next recomputes when the whole book was recomputed.
+ */
+export function usageComponent(today: SQL, only: (column: SQL) => SQL, wholeBook: boolean): SQL {
+  const recent = MODEL.recentDays;
+  const window = MODEL.recentDays + MODEL.priorDays;
+  const parts = MODEL.usageParts;
+  const usage = sql`usage_basis as materialized (
+  -- How often the window's days were written to (a trigger counts every write to usage_daily).
+  select count(*) as changes from usage_changes where day > ${today} - ${window}::int and day <= ${today}
+),
+usage_kept as materialized (
+  -- The kept usage windows answer when they are as of today, nothing was written to their days since, and they were
+  -- derived by the same model.
+  select st.generation from usage_window_state st cross join usage_basis b
+  where st.as_of = ${today} and st.changes = b.changes and st.model = ${USAGE_WINDOW_MODEL}::int8
+),
+usage_live as (
+  -- Sums and counts only: they aggregate in place (no per-account state to allocate), and the averages follow.
+  -- Read only when no kept windows answer (the first recompute of a day, or after new usage).
+  select u.account_id,
+         sum(u.active_users) filter (where u.day > ${today} - ${recent}::int) as recent_users,
+         count(*) filter (where u.day > ${today} - ${recent}::int) as recent_days,
+         sum(u.active_users) as window_users,
+         count(*) as window_days,
+         max(u.seats) as seats,
+         sum(u.key_events) filter (where u.day > ${today} - ${recent}::int) as recent_key_events
+  from usage_daily u
+  where not exists (select from usage_kept) and u.day > ${today} - ${window}::int and u.day <= ${today} ${only(sql`u.account_id`)}
+  group by u.account_id
+),
+usage_computed as (
+  select p.*,
+         (${parts.adoption}::float8 * p.adoption + ${parts.keyEvents}::float8 * p.key_events + coalesce(${parts.trend}::float8 * p.trend, 0))
+         / (${parts.adoption + parts.keyEvents}::float8 + case when p.trend is null then 0 else ${parts.trend}::float8 end) as usage_score
+  from (
+    select account_id, seats, sum_recent_users, recent_days, sum_prior_users, prior_days, sum_recent_key_events,
+           100 * least(1, coalesce(recent_active, 0) / greatest(seats, 1)) as adoption,
+           case when prior_active > 0
+                then 100 * greatest(0, least(1, 1 - 2 * (1 - coalesce(recent_active, 0) / prior_active))) end as trend,
+           case when prior_active > 0 then coalesce(recent_active, 0) / prior_active end as trend_ratio,
+           100 * least(1, recent_key_events / greatest(recent_user_days, 1) / ${MODEL.keyEventsPerUserDayTarget}::float8) as key_events
+    from (
+      select account_id,
+             -- avg(): the numeric quotient of the sum and count, as float8.
+             (recent_users::numeric / nullif(recent_days, 0))::float8 as recent_active,
+             ((window_users - coalesce(recent_users, 0))::numeric / nullif(window_days - recent_days, 0))::float8 as prior_active,
+             seats::float8 as seats,
+             coalesce(recent_key_events, 0)::float8 as recent_key_events,
+             coalesce(recent_users, 0)::float8 as recent_user_days,
+             -- The same as whole numbers, for the facts.
+             coalesce(recent_users, 0) as sum_recent_users, recent_days,
+             window_users - coalesce(recent_users, 0) as sum_prior_users, window_days - recent_days as prior_days,
+             coalesce(recent_key_events, 0) as sum_recent_key_events
+      from usage_live
+      offset 0
+    ) u
+    offset 0
+  ) p
+),
+usage_parts as (
+  select ${sql.raw(USAGE_WINDOW_COLUMNS.map((column) => `w.${column}`).join(', '))}
+  from usage_windows w
+  where w.generation = (select generation from usage_kept) ${only(sql`w.account_id`)}
+  union all
+  select ${sql.raw(USAGE_WINDOW_COLUMNS.join(', '))} from usage_computed
+)`;
+  return wholeBook ? sql.join([usage, keepUsageWindows(today, window)], sql`,\n`) : usage;
+}
