@@ -6,7 +6,7 @@ import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health.ts';
-import { listStages } from '../domain/lifecycle.ts';
+import { listStages } from '../domain/lifecycle/stages.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewal-queries.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';

@@ -20,7 +20,8 @@ import { readableOwnerId } from './access.ts';
 import { upsertCrmAccounts } from './crm-accounts.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
 import { requireManagerOfOwners } from './escalations.ts';
-import { moveAccountStageInTx } from './lifecycle.ts';
+import { moveAccountStageInTx } from './lifecycle/moves.ts';
+import { ONBOARDING_STAGE, PRE_ONBOARDING_STAGE } from './lifecycle/stages.ts';
 import { handoffChannelTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals, recordContractRenewed } from './renewals.ts';
@@ -30,9 +31,6 @@ import { DAY_MS } from './dates.ts';
 
 /** Kickoff should be scheduled within this many days of closed-won (the handoff SLA). */
 export const HANDOFF_SLA_DAYS = 3;
-export const ONBOARDING_STAGE = 'onboarding';
-/** The stage before closed-won: an account still here was never a customer, so its first deal is a new customer's. */
-export const PRE_ONBOARDING_STAGE = 'pre_onboarding';
 /** The rule_firings rule under which a deal of an existing customer is recorded, once per opportunity. */
 const EXISTING_CUSTOMER_DEAL_RULE = 'closed_won';
 

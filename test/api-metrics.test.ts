@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { type Segment, type User, accounts } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
 import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../domain/handoffs.ts';
-import { moveAccountStage } from '../domain/lifecycle.ts';
+import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { type MetricsGroup, getMetrics } from '../domain/metrics.ts';
 import { recomputeHealth } from '../domain/health.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';

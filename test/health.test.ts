@@ -6,7 +6,7 @@ import { accountHealth, healthScores, usageWindowState } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health-model.ts';
 import { recordUsage } from '../domain/signals.ts';
-import { defineStage, updateStage } from '../domain/stage-definitions.ts';
+import { defineStage, updateStage } from '../domain/lifecycle/stages.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { addSentiment, addSurvey, addTicket, addTouch, addUsage, dayString, daysBefore } from './health-fixtures.ts';

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageTransitions } from '../db/schema.ts';
 import { type Actor, actorFromUser } from '../domain/actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError } from '../domain/errors.ts';
-import { listStages, moveAccountStage } from '../domain/lifecycle.ts';
+import { moveAccountStage } from '../domain/lifecycle/moves.ts';
+import { listStages } from '../domain/lifecycle/stages.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 

@@ -8,7 +8,7 @@ import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
 import { recomputeHealth } from '../domain/health.ts';
-import { moveAccountStage } from '../domain/lifecycle.ts';
+import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import {
   NotificationContractError,
   decodeNotification,

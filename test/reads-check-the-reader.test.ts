@@ -7,7 +7,7 @@ import { listDigestItems } from '../domain/digest.ts';
 import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs, recordClosedWon } from '../domain/handoffs.ts';
 import { getAccountHealth, getHealthSummariesByAccountIds, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { getHealthSettings } from '../domain/health-model.ts';
-import { getAccountToMove, listTransitions } from '../domain/lifecycle.ts';
+import { getAccountToMove, listTransitions } from '../domain/lifecycle/moves.ts';
 import { getLatestRenewalsByAccountIds, listRenewals } from '../domain/renewal-queries.ts';
 import { getSignalsSummaries } from '../domain/signals.ts';
 import { listUsers } from '../domain/users.ts';

@@ -1,6 +1,6 @@
 import type { LifecycleStage } from '../../db/schema.ts';
 import { requireAccess } from '../../domain/access.ts';
-import { listStages } from '../../domain/lifecycle.ts';
+import { listStages } from '../../domain/lifecycle/stages.ts';
 import { builder } from '../builder.ts';
 import { UserRoleEnum } from './enums.ts';
 

@@ -3,7 +3,9 @@ import { acknowledgeAtRisk, snoozeAtRisk } from '../../../domain/acknowledgement
 import type { Actor } from '../../../domain/actors.ts';
 import { type DigestPayload, digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
-import { getAccountToMove, listStages, stageChoices } from '../../../domain/lifecycle.ts';
+import { getAccountToMove } from '../../../domain/lifecycle/moves.ts';
+import { stageChoices } from '../../../domain/lifecycle/policy.ts';
+import { listStages } from '../../../domain/lifecycle/stages.ts';
 import { showCardTo } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { slackPerson } from '../../person.ts';

@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, App, SlackEventMiddlewareArgs } from '@slack/bolt';
 import { getBook } from '../../../domain/book.ts';
-import { listStages } from '../../../domain/lifecycle.ts';
+import { listStages } from '../../../domain/lifecycle/stages.ts';
 import type { BotDeps } from '../../deps.ts';
 import { linkedSlackPerson } from '../../person.ts';
 import { appHome } from '../../views/home.ts';
