@@ -6,7 +6,7 @@ import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health.ts';
-import { listStages } from '../domain/lifecycle/stages.ts';
+import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewal-queries.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
@@ -40,7 +40,7 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     account: new DataLoader(async (ids) => byKey(await getAccountsByIds(db, { ids, reader }), (account) => account.id, ids)),
     // Stages are a handful of rows: load them all once per request.
     stage: new DataLoader(async (keys) => {
-      stages ??= listStages(db);
+      stages ??= readLifecycle(db);
       return byKey(await stages, (stage) => stage.key, keys);
     }),
     health: new DataLoader(async (ids) => byKey(await getHealthSummariesByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),

@@ -12,7 +12,7 @@ import { accountCardModal } from './views/card-modal.ts';
 
 /** The card as `reader` may see it: refused when they may not read the account (an AE's is only their own). */
 export async function renderAccountCard(db: Db, accountId: string, options: { shareable: boolean; reader: Actor }): Promise<SlackMessage> {
-  const [overview, stages] = await Promise.all([getAccountOverview(db, { accountId, reader: options.reader }), listStages(db)]);
+  const [overview, stages] = await Promise.all([getAccountOverview(db, { accountId, reader: options.reader }), listStages(db, { reader: options.reader })]);
   if (!overview) {
     throw new NotFoundError('That account no longer exists in Lifeline. Search again with `/lifeline account <name>`.');
   }

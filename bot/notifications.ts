@@ -103,7 +103,7 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
       case 'stage_audit': {
         const { payload } = notification;
         const account = await requireAccount(db, payload.accountId);
-        const [transitions, stages] = await Promise.all([listTransitions(db, { accountId: account.id, reader: systemReader, limit: 200 }), listStages(db)]);
+        const [transitions, stages] = await Promise.all([listTransitions(db, { accountId: account.id, reader: systemReader, limit: 200 }), listStages(db, { reader: systemReader })]);
         const transition = transitions.find((candidate) => candidate.id === payload.transitionId);
         if (!transition) throw new UndeliverableError(`Stage transition ${payload.transitionId} of ${account.name} is missing.`);
         const [actor] = transition.actorId ? await getUsersByIds(db, [transition.actorId]) : [];

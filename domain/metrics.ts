@@ -229,7 +229,7 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
           left join account_health h on h.account_id = a.id
           group by grp`,
     ),
-    listStages(db),
+    listStages(db, { reader: params.actor }),
   ]);
 
   const keys = new Set<string>(groupBy === null ? ['all'] : []);

@@ -8,6 +8,7 @@ import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs, recordClosedWo
 import { getAccountHealth, getHealthSummariesByAccountIds, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { getHealthSettings } from '../domain/health-model.ts';
 import { getAccountToMove, listTransitions } from '../domain/lifecycle/moves.ts';
+import { listStages } from '../domain/lifecycle/stages.ts';
 import { getLatestRenewalsByAccountIds, listRenewals } from '../domain/renewal-queries.ts';
 import { getSignalsSummaries } from '../domain/signals.ts';
 import { listUsers } from '../domain/users.ts';
@@ -146,6 +147,14 @@ describe('handoffs and history', () => {
     expect((await listTransitions(database.db, { accountId: mine.account.id, reader: ae })).length).toBeGreaterThan(0);
     expect((await listTransitions(database.db, { accountId: theirs.account.id, reader: viewer })).length).toBeGreaterThan(0);
     await expect(listTransitions(database.db, { accountId: mine.account.id, reader: crm })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+});
+
+describe('the lifecycle', () => {
+  it('the stages are read by people, never by an integration token', async () => {
+    expect((await listStages(database.db, { reader: viewer })).map((stage) => stage.key)).toContain('onboarding');
+    expect((await listStages(database.db, { reader: ae })).map((stage) => stage.key)).toContain('onboarding');
+    await expect(listStages(database.db, { reader: crm })).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 });
 

@@ -12,7 +12,7 @@ import { type NotificationTarget, handoffChannelTarget } from '../notifications.
 import { enqueueNotification } from '../outbox.ts';
 import { isUuid, requireStorableText } from '../validation.ts';
 import { moveNeedsReason, requireMoveRights } from './policy.ts';
-import { listStages } from './stages.ts';
+import { readLifecycle } from './stages.ts';
 
 /**
  * The account someone is about to choose a stage for, refused as the move itself would be (who may move it at
@@ -138,7 +138,7 @@ async function findAccount(db: Db | Tx, accountId: string, mode: 'read' | 'lock'
 async function judgeMove(db: Db | Tx, account: Account, params: StageMoveRequest): Promise<StageMovePreview> {
   // Whether the actor may move this account at all comes first: an outsider learns nothing of its version or stages.
   requireMoveRights(params.actor, account);
-  const stages = await listStages(db);
+  const stages = await readLifecycle(db);
   const target = stages.find((stage) => stage.key === params.toStage);
   if (!target) {
     throw new InvalidInputError(

@@ -94,8 +94,23 @@ export async function ensureDefaultStages(db: Db): Promise<void> {
   await db.insert(lifecycleStages).values(defaultStages).onConflictDoNothing();
 }
 
-export function listStages(db: Db | Tx): Promise<LifecycleStage[]> {
+/**
+ * The lifecycle in order, with no reader: for the stage policy's own checks, and for the stage a row the caller
+ * already holds refers to (the API's loader, as users are loaded by id). A listing someone asks for is listStages.
+ */
+export function readLifecycle(db: Db | Tx): Promise<LifecycleStage[]> {
   return db.select().from(lifecycleStages).orderBy(asc(lifecycleStages.position));
+}
+
+export interface ListStagesParams {
+  reader: Actor;
+}
+
+/** The lifecycle, in order. */
+export async function listStages(db: Db | Tx, params: ListStagesParams): Promise<LifecycleStage[]> {
+  // SECURITY: integration tokens are for ingestion only; the lifecycle is read by people.
+  requireAccess(params.reader, 'read_accounts');
+  return readLifecycle(db);
 }
 
 const stageFields = {

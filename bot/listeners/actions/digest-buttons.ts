@@ -54,7 +54,7 @@ export function digestMoveStageAction(deps: BotDeps) {
     const reply = replyTo(body, client);
     const value = buttonValue(action);
     const { actor } = slackPerson(context);
-    const [account, stages] = await Promise.all([getAccountToMove(db, { accountId: value.accountId, actor }), listStages(db)]);
+    const [account, stages] = await Promise.all([getAccountToMove(db, { accountId: value.accountId, actor }), listStages(db, { reader: actor })]);
     await openView(
       deps.triggerClient,
       reply,
