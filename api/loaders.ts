@@ -4,7 +4,7 @@ import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, User } f
 import { type AccountPageRow, getAccountsByIds } from '../domain/accounts.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
-import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
+import { getLatestHandoffsByAccountIds } from '../domain/handoffs/handoffs.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health.ts';
 import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewal-queries.ts';

@@ -3,7 +3,7 @@ import type { OutboxRow } from '../db/schema.ts';
 import { getAccount } from '../domain/accounts.ts';
 import { systemReader } from '../domain/actors.ts';
 import { listDigestItems } from '../domain/digest.ts';
-import { getHandoff } from '../domain/handoffs.ts';
+import { getHandoff } from '../domain/handoffs/handoffs.ts';
 import { listTransitions } from '../domain/lifecycle/moves.ts';
 import { listStages } from '../domain/lifecycle/stages.ts';
 import { type Notification, decodeNotification, isNotificationKind, parseNotificationTarget } from '../domain/notifications.ts';

@@ -6,7 +6,7 @@ import { outbox } from '../db/schema.ts';
 import type { Actor } from '../domain/actors.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
-import { recordClosedWon } from '../domain/handoffs.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { recomputeHealth } from '../domain/health.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import {

@@ -4,7 +4,8 @@ import { countAccounts, getAccount, getAccountOverview, getAccountsByIds, listAc
 import { type Actor, actorFromUser, systemReader } from '../domain/actors.ts';
 import { getBook, listUpcomingRenewals } from '../domain/book.ts';
 import { listDigestItems } from '../domain/digest.ts';
-import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs, recordClosedWon } from '../domain/handoffs.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
+import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs } from '../domain/handoffs/handoffs.ts';
 import { getAccountHealth, getHealthSummariesByAccountIds, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { getHealthSettings } from '../domain/health-model.ts';
 import { getAccountToMove, listTransitions } from '../domain/lifecycle/moves.ts';

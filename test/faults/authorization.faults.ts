@@ -31,7 +31,8 @@ import {
   users,
 } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
-import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
+import { recordClosedWon } from '../../domain/handoffs/closed-won.ts';
+import { acceptHandoff, confirmHandoff, scheduleKickoff } from '../../domain/handoffs/handoffs.ts';
 import { recordTicket } from '../../domain/signals.ts';
 import { defineStage } from '../../domain/lifecycle/stages.ts';
 import { createApiToken } from '../../domain/tokens.ts';

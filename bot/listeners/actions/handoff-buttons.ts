@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, DatepickerAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { InvalidInputError } from '../../../domain/errors.ts';
-import { acceptHandoff, confirmHandoff, getHandoffToConfirm, scheduleKickoff } from '../../../domain/handoffs.ts';
+import { acceptHandoff, confirmHandoff, getHandoffToConfirm, scheduleKickoff } from '../../../domain/handoffs/handoffs.ts';
 import { getAccount } from '../../../domain/accounts.ts';
 import type { BotDeps } from '../../deps.ts';
 import { slackPerson } from '../../person.ts';
