@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { seedDemoBook } from './demo/book.ts';
-import { ensureDefaultStages } from './domain/lifecycle.ts';
+import { ensureDefaultStages } from './domain/lifecycle/stages.ts';
 import { createApiToken, revokeApiTokensNamed } from './domain/tokens.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';

@@ -5,10 +5,10 @@ import type { AccountPageRow } from '../domain/accounts/listing.ts';
 import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
-import { getLatestHandoffsByAccountIds } from '../domain/handoffs.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health/queries.ts';
-import { listStages } from '../domain/lifecycle.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewals/queries.ts';
+import { getLatestHandoffsByAccountIds } from '../domain/handoffs/handoffs.ts';
+import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
 
@@ -41,7 +41,7 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     account: new DataLoader(async (ids) => byKey(await getAccountsByIds(db, { ids, reader }), (account) => account.id, ids)),
     // Stages are a handful of rows: load them all once per request.
     stage: new DataLoader(async (keys) => {
-      stages ??= listStages(db);
+      stages ??= readLifecycle(db);
       return byKey(await stages, (stage) => stage.key, keys);
     }),
     health: new DataLoader(async (ids) => byKey(await getHealthSummariesByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
-import { ensureDefaultStages } from '../domain/lifecycle.ts';
+import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 import { LIFELINE_QUERY, POSTGRAPHILE_QUERY } from './dashboard-queries.ts';

@@ -9,7 +9,7 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { RECOMPUTE_WORK_MEM, recomputeHealth } from '../domain/health/recompute.ts';
-import { ensureDefaultStages } from '../domain/lifecycle.ts';
+import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
 export interface HealthBenchOptions {

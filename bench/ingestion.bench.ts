@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
-import { ensureDefaultStages } from '../domain/lifecycle.ts';
+import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { type UsageRowInput, recordUsage } from '../domain/signals.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 

@@ -19,7 +19,7 @@ import { parseConfig } from '../config.ts';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
-import { ensureDefaultStages } from '../domain/lifecycle.ts';
+import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { enqueueNotification } from '../domain/outbox.ts';
 import { startLifeline } from '../server.ts';
 import { startFakeSlack } from '../test/support/fake-slack.ts';

@@ -3,7 +3,8 @@ import type { Db } from '../db/client.ts';
 import { getAccountOverview } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { NotFoundError } from '../domain/errors.ts';
-import { listStages, stageChoices } from '../domain/lifecycle.ts';
+import { stageChoices } from '../domain/lifecycle/policy.ts';
+import { listStages } from '../domain/lifecycle/stages.ts';
 import type { BotDeps } from './deps.ts';
 import { type Reply, openView } from './replies.ts';
 import { type SlackMessage, accountCard } from './views/account-card.ts';
@@ -11,7 +12,7 @@ import { accountCardModal } from './views/card-modal.ts';
 
 /** The card as `reader` may see it: refused when they may not read the account (an AE's is only their own). */
 export async function renderAccountCard(db: Db, accountId: string, options: { shareable: boolean; reader: Actor }): Promise<SlackMessage> {
-  const [overview, stages] = await Promise.all([getAccountOverview(db, { accountId, reader: options.reader }), listStages(db)]);
+  const [overview, stages] = await Promise.all([getAccountOverview(db, { accountId, reader: options.reader }), listStages(db, { reader: options.reader })]);
   if (!overview) {
     throw new NotFoundError('That account no longer exists in Lifeline. Search again with `/lifeline account <name>`.');
   }

@@ -3,8 +3,9 @@ import type { OutboxRow } from '../db/schema.ts';
 import { getAccount } from '../domain/accounts/reads.ts';
 import { systemReader } from '../domain/actors.ts';
 import { listDigestItems } from '../domain/digest.ts';
-import { getHandoff } from '../domain/handoffs.ts';
-import { listStages, listTransitions } from '../domain/lifecycle.ts';
+import { getHandoff } from '../domain/handoffs/handoffs.ts';
+import { listTransitions } from '../domain/lifecycle/moves.ts';
+import { listStages } from '../domain/lifecycle/stages.ts';
 import { type Notification, decodeNotification, isNotificationKind, parseNotificationTarget } from '../domain/notifications.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import { type NotificationRenderer, type RenderedNotification, UndeliverableError } from './delivery.ts';
@@ -102,7 +103,7 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
       case 'stage_audit': {
         const { payload } = notification;
         const account = await requireAccount(db, payload.accountId);
-        const [transitions, stages] = await Promise.all([listTransitions(db, { accountId: account.id, reader: systemReader, limit: 200 }), listStages(db)]);
+        const [transitions, stages] = await Promise.all([listTransitions(db, { accountId: account.id, reader: systemReader, limit: 200 }), listStages(db, { reader: systemReader })]);
         const transition = transitions.find((candidate) => candidate.id === payload.transitionId);
         if (!transition) throw new UndeliverableError(`Stage transition ${payload.transitionId} of ${account.name} is missing.`);
         const [actor] = transition.actorId ? await getUsersByIds(db, [transition.actorId]) : [];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HANDOFF_CHANNEL_TARGET } from '../domain/stage-moves.ts';
+import { handoffChannelTarget } from '../domain/notifications.ts';
 
 /**
  * What the stage-move form carries from the click that opens it (a card's select, the digest's button) to its
@@ -7,7 +7,7 @@ import { HANDOFF_CHANNEL_TARGET } from '../domain/stage-moves.ts';
  */
 
 /** Audit notes of moves made in Slack go to the handoff channel, in the account's thread, wherever the card was. */
-export const AUDIT_TARGET = HANDOFF_CHANNEL_TARGET;
+export const AUDIT_TARGET = handoffChannelTarget;
 
 export const stageMoveMetadataSchema = z.object({
   accountId: z.string(),

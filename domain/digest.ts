@@ -11,6 +11,7 @@ import { readableOwnerId } from './access.ts';
 import { type Actor, systemReader } from './actors.ts';
 import { AT_RISK_DROP_POINTS, type AtRiskItem } from './health/queries.ts';
 import { allManagerIds, escalationManagers } from './escalations.ts';
+import { CHURNED_STAGE } from './lifecycle/stages.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 
@@ -49,7 +50,7 @@ export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Pr
     .leftJoin(atRiskFollowUps, eq(atRiskFollowUps.accountId, accounts.id))
     .where(
       and(
-        ne(accounts.stageKey, 'churned'),
+        ne(accounts.stageKey, CHURNED_STAGE),
         // An account without a score (insufficient_data) is neither at risk nor falling: it is never listed.
         or(inArray(accountHealth.status, ['at_risk', 'critical']), and(eq(accountHealth.status, 'healthy'), sql`${dropSql} >= ${AT_RISK_DROP_POINTS}`)),
         params.csmId ? eq(accounts.csmId, params.csmId) : undefined,

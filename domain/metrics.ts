@@ -4,7 +4,7 @@ import { type Db, queryRows } from '../db/client.ts';
 import type { LifecycleStage } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
 import type { Actor } from './actors.ts';
-import { listStages } from './lifecycle.ts';
+import { listStages } from './lifecycle/stages.ts';
 import { getUsersByIds } from './users.ts';
 import { parseInput } from './validation.ts';
 import { DAY_MS } from './dates.ts';
@@ -229,7 +229,7 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
           left join account_health h on h.account_id = a.id
           group by grp`,
     ),
-    listStages(db),
+    listStages(db, { reader: params.actor }),
   ]);
 
   const keys = new Set<string>(groupBy === null ? ['all'] : []);

@@ -1,7 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { ruleActor } from './actors.ts';
-import { moveAccountStage } from './lifecycle.ts';
+import { moveAccountStage } from './lifecycle/moves.ts';
+import { EARLY_ADOPTION_STAGE, IMPLEMENTATION_STAGE, ONBOARDING_STAGE } from './lifecycle/stages.ts';
 import { type AtRiskChannelTarget, type NotificationTarget, type UserTarget, atRiskChannelTarget, handoffChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 
@@ -118,7 +119,7 @@ const candidateQueries: Record<(typeof setBasedRules)[number], (p: RuleSql) => S
                   to_char(a.stage_entered_at at time zone 'UTC', 'YYYY-MM-DD')),
            '{}'::jsonb
     from accounts a
-    where a.stage_key = 'onboarding'
+    where a.stage_key = ${ONBOARDING_STAGE}
       and a.stage_entered_at <= ${nowTs} - make_interval(days => ${settings.firstKeyActionDays}::int)
       and not exists (
         select 1 from usage_daily u
@@ -245,7 +246,7 @@ export async function runRules(db: Db, params: RunRulesParams = {}): Promise<Run
              jsonb_build_object('version', a.version)
       from accounts a
       join first_values f on f.account_id = a.id
-      where a.stage_key = 'implementation' and f.reached_at <= ${ruleSql.nowTs}
+      where a.stage_key = ${IMPLEMENTATION_STAGE} and f.reached_at <= ${ruleSql.nowTs}
         -- A person who moved the account after first value was reached (back to Implementation, with a reason)
         -- has decided with the fact in view: the rule must not undo that. Entering the lifecycle is no decision.
         and not exists (
@@ -257,7 +258,7 @@ export async function runRules(db: Db, params: RunRulesParams = {}): Promise<Run
       // A savepoint inside this transaction: the move, its transition and the firing commit together.
       await moveAccountStage(tx, {
         accountId: firing.accountId,
-        toStage: 'early_adoption',
+        toStage: EARLY_ADOPTION_STAGE,
         expectedVersion: version,
         actor: ruleActor('first_value', 'Rule: first value reached'),
         source: 'rule',

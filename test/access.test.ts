@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { encodeDigestValue } from '../bot/views/digest.ts';
 import { type User, accountHealth } from '../db/schema.ts';
-import { recordClosedWon } from '../domain/handoffs.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiTokens } from '../db/schema.ts';
-import { deleteStage } from '../domain/stage-definitions.ts';
+import { deleteStage } from '../domain/lifecycle/stages.ts';
 import { TOKEN_CACHE_TTL_MS, createApiToken, revokeApiTokensNamed } from '../domain/tokens.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';

@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordClosedWon } from '../domain/handoffs.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';

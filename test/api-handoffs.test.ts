@@ -2,17 +2,8 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type User, accounts, outbox, renewals, stageTransitions, users } from '../db/schema.ts';
 import { actorFromUser, systemReader } from '../domain/actors.ts';
-import {
-  type NewCustomerClosedWon,
-  type RecordClosedWonParams,
-  acceptHandoff,
-  completeHandoff,
-  confirmHandoff,
-  getHandoff,
-  listHandoffs,
-  recordClosedWon,
-  scheduleKickoff,
-} from '../domain/handoffs.ts';
+import { type NewCustomerClosedWon, type RecordClosedWonParams, recordClosedWon } from '../domain/handoffs/closed-won.ts';
+import { acceptHandoff, completeHandoff, confirmHandoff, getHandoff, listHandoffs, scheduleKickoff } from '../domain/handoffs/handoffs.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';

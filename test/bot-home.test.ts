@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type User, accountHealth } from '../db/schema.ts';
-import { recordClosedWon } from '../domain/handoffs.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { type FakeSlack, validateView } from './support/fake-slack.ts';

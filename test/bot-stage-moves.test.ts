@@ -2,7 +2,7 @@ import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
 import { type User, slackMessages, stageTransitions } from '../db/schema.ts';
-import { recordClosedWon } from '../domain/handoffs.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';

@@ -7,7 +7,7 @@ import { stageMoveModal } from '../bot/views/stage-move.ts';
 import type { Account, Handoff, LifecycleStage, User } from '../db/schema.ts';
 import type { Book } from '../domain/accounts/book.ts';
 import type { DigestItem } from '../domain/digest.ts';
-import { defaultStages } from '../domain/lifecycle.ts';
+import { defaultStages } from '../domain/lifecycle/stages.ts';
 import { validateBlocks, validateView } from './support/fake-slack.ts';
 
 // Every builder is fed inputs far beyond what a real book holds, and must still produce what Slack accepts.

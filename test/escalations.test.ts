@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountHealth, outbox, users } from '../db/schema.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
-import { recordClosedWon } from '../domain/handoffs.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { DAY_MS } from '../domain/dates.ts';

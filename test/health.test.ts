@@ -7,7 +7,7 @@ import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health/model.ts';
 import { recordUsage } from '../domain/signals.ts';
-import { defineStage, updateStage } from '../domain/stage-definitions.ts';
+import { defineStage, updateStage } from '../domain/lifecycle/stages.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { addSentiment, addSurvey, addTicket, addTouch, addUsage, dayString, daysBefore } from './health-fixtures.ts';

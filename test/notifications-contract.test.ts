@@ -6,9 +6,9 @@ import { outbox } from '../db/schema.ts';
 import type { Actor } from '../domain/actors.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
-import { recordClosedWon } from '../domain/handoffs.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
-import { moveAccountStage } from '../domain/lifecycle.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
+import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import {
   NotificationContractError,
   decodeNotification,

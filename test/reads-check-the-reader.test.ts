@@ -5,12 +5,14 @@ import { getAccount, getAccountOverview, getAccountsByIds, searchAccountsByName 
 import { type Actor, actorFromUser, systemReader } from '../domain/actors.ts';
 import { getBook, listUpcomingRenewals } from '../domain/accounts/book.ts';
 import { listDigestItems } from '../domain/digest.ts';
-import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs, recordClosedWon } from '../domain/handoffs.ts';
 import { getAccountHealth, getHealthSummariesByAccountIds, listAtRisk } from '../domain/health/queries.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { getHealthSettings } from '../domain/health/model.ts';
-import { getAccountToMove, listTransitions } from '../domain/lifecycle.ts';
 import { getLatestRenewalsByAccountIds, listRenewals } from '../domain/renewals/queries.ts';
+import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
+import { getHandoff, getLatestHandoffsByAccountIds, listHandoffs } from '../domain/handoffs/handoffs.ts';
+import { getAccountToMove, listTransitions } from '../domain/lifecycle/moves.ts';
+import { listStages } from '../domain/lifecycle/stages.ts';
 import { getSignalsSummaries } from '../domain/signals.ts';
 import { listUsers } from '../domain/users.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
@@ -148,6 +150,14 @@ describe('handoffs and history', () => {
     expect((await listTransitions(database.db, { accountId: mine.account.id, reader: ae })).length).toBeGreaterThan(0);
     expect((await listTransitions(database.db, { accountId: theirs.account.id, reader: viewer })).length).toBeGreaterThan(0);
     await expect(listTransitions(database.db, { accountId: mine.account.id, reader: crm })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+});
+
+describe('the lifecycle', () => {
+  it('the stages are read by people, never by an integration token', async () => {
+    expect((await listStages(database.db, { reader: viewer })).map((stage) => stage.key)).toContain('onboarding');
+    expect((await listStages(database.db, { reader: ae })).map((stage) => stage.key)).toContain('onboarding');
+    await expect(listStages(database.db, { reader: crm })).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 });
 

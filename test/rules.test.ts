@@ -4,7 +4,7 @@ import type { Db } from '../db/client.ts';
 import { accounts, firstValues, handoffs, outbox, ruleFirings, stageTransitions } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
-import { moveAccountStage } from '../domain/lifecycle.ts';
+import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { runRules } from '../domain/rules.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';

@@ -4,16 +4,9 @@ import type { Account, LifecycleStage } from '../db/schema.ts';
 import { outbox, stageTransitions } from '../db/schema.ts';
 import { type Actor, actorFromUser, ruleActor } from '../domain/actors.ts';
 import { ForbiddenError } from '../domain/errors.ts';
-import {
-  ReasonRequiredError,
-  canMoveAccount,
-  defaultStages,
-  moveAccountStage,
-  moveNeedsReason,
-  nextStage,
-  requireMoveRights,
-  stageChoices,
-} from '../domain/lifecycle.ts';
+import { ReasonRequiredError, moveAccountStage, previewStageMove } from '../domain/lifecycle/moves.ts';
+import { canMoveAccount, moveNeedsReason, nextStage, requireMoveRights, stageChoices } from '../domain/lifecycle/policy.ts';
+import { defaultStages } from '../domain/lifecycle/stages.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 
@@ -186,6 +179,21 @@ describe('every stage move goes through the same checks and the same audit', () 
       expect(await historyOf(account.id)).toHaveLength(1);
       expect(await auditNotesOf(account.id)).toEqual([]);
     }
+  });
+
+  it('the preview says which moves need a reason before anything is written, and refuses what the move would refuse', async () => {
+    const csm = actorFromUser(await createUser(database.db, { role: 'csm' }));
+    const viewer = actorFromUser(await createUser(database.db, { role: 'viewer' }));
+    const account = await createAccount(database.db, { stageKey: 'implementation', csmId: csm.userId, name: 'Previewed Co' });
+    const ask = (toStage: string, actor: Actor = csm, expectedVersion = 1) => previewStageMove(database.db, { accountId: account.id, toStage, actor, expectedVersion });
+    expect(await ask('early_adoption')).toMatchObject({ reasonRequired: false, from: { key: 'implementation' }, to: { key: 'early_adoption' } });
+    expect(await ask('onboarding')).toMatchObject({ reasonRequired: true, to: { key: 'onboarding' } });
+    expect(await ask('churned')).toMatchObject({ reasonRequired: true, to: { key: 'churned' } });
+    await expect(ask('mature_adoption')).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(ask('onboarding', viewer)).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(ask('onboarding', csm, 7)).rejects.toMatchObject({ code: 'STALE_VERSION' });
+    expect(await historyOf(account.id)).toHaveLength(1);
+    expect(await auditNotesOf(account.id)).toEqual([]);
   });
 
   it('a rule cannot move an account backward or skip a stage, even with a reason', async () => {

@@ -2,7 +2,7 @@ import type { Account, LifecycleStage } from '../../db/schema.ts';
 import type { ApiContext } from '../context.ts';
 import { type AccountFilter, type AccountOrder, type AccountPageRow, MAX_PAGE_SIZE, accountCursor, countAccounts, listAccounts } from '../../domain/accounts/listing.ts';
 import { getAccount } from '../../domain/accounts/reads.ts';
-import { listTransitions, moveAccountStage } from '../../domain/lifecycle.ts';
+import { listTransitions, moveAccountStage } from '../../domain/lifecycle/moves.ts';
 import { builder } from '../builder.ts';
 import { AccountOrderEnum, HealthStatusEnum, SegmentEnum } from './enums.ts';
 import { StageRef } from './stage.ts';

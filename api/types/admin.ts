@@ -1,5 +1,5 @@
 import type { ApiToken } from '../../db/schema.ts';
-import { defineStage, updateStage } from '../../domain/stage-definitions.ts';
+import { defineStage, updateStage } from '../../domain/lifecycle/stages.ts';
 import { issueApiToken, revokeApiToken } from '../../domain/tokens.ts';
 import { MAX_UPSERT_PEOPLE, type UpsertPeopleResult, linkSlackUser, listUsers, upsertPeople } from '../../domain/users.ts';
 import { builder } from '../builder.ts';

@@ -1,16 +1,6 @@
 import type { Handoff } from '../../db/schema.ts';
-import {
-  type ClosedWon,
-  HANDOFF_SLA_DAYS,
-  closedWonKinds,
-  acceptHandoff,
-  completeHandoff,
-  confirmHandoff,
-  getHandoff,
-  listHandoffs,
-  recordClosedWon,
-  scheduleKickoff,
-} from '../../domain/handoffs.ts';
+import { type ClosedWon, closedWonKinds, recordClosedWon } from '../../domain/handoffs/closed-won.ts';
+import { HANDOFF_SLA_DAYS, acceptHandoff, completeHandoff, confirmHandoff, getHandoff, listHandoffs, scheduleKickoff } from '../../domain/handoffs/handoffs.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
 import { HandoffStatusEnum, SegmentEnum } from './enums.ts';

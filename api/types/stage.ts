@@ -1,6 +1,5 @@
 import type { LifecycleStage } from '../../db/schema.ts';
-import { requireAccess } from '../../domain/access.ts';
-import { listStages } from '../../domain/lifecycle.ts';
+import { listStages } from '../../domain/lifecycle/stages.ts';
 import { builder } from '../builder.ts';
 import { UserRoleEnum } from './enums.ts';
 
@@ -22,10 +21,6 @@ builder.queryField('stages', (t) =>
   t.field({
     type: [StageRef],
     description: 'The lifecycle, in order.',
-    resolve: (_root, _args, ctx) => {
-      // SECURITY: integration tokens are for ingestion only; the lifecycle is read by people.
-      requireAccess(ctx.actor, 'read_accounts');
-      return listStages(ctx.db);
-    },
+    resolve: (_root, _args, ctx) => listStages(ctx.db, { reader: ctx.actor }),
   }),
 );

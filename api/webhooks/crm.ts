@@ -6,7 +6,7 @@ import type { Db } from '../../db/client.ts';
 import { segments } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { DomainError, InvalidInputError } from '../../domain/errors.ts';
-import { recordClosedWon } from '../../domain/handoffs.ts';
+import { recordClosedWon } from '../../domain/handoffs/closed-won.ts';
 import { findUserIdsByEmail } from '../../domain/users.ts';
 import { fieldPath, findNulCharacter, nulCharacterMessage } from '../../domain/validation.ts';
 import { BodyTooLargeError, readBoundedBody, refuseBodyTooLarge } from '../../request-body.ts';

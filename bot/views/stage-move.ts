@@ -1,7 +1,7 @@
 import type { KnownBlock, ModalView, PlainTextOption } from '@slack/types';
 import type { Account, LifecycleStage } from '../../db/schema.ts';
 import { CallbackIds, FieldIds, INPUT_ACTION } from '../ids.ts';
-import { moveNeedsReason } from '../../domain/lifecycle.ts';
+import { moveNeedsReason } from '../../domain/lifecycle/policy.ts';
 import { escapeMrkdwn, plainText, sectionBlock, truncate } from './format.ts';
 
 export interface StageMoveModalInput {

@@ -7,6 +7,7 @@ import { type Segment, type TransitionSource, lifecycleStages, segments, users }
 import type { Actor } from '../actors.ts';
 import { requireAccess } from '../access.ts';
 import { InvalidInputError } from '../errors.ts';
+import { PRE_ONBOARDING_STAGE } from '../lifecycle/stages.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, MAX_RENEWAL_WINDOW_DAYS, openDueRenewals } from '../renewals/window.ts';
 import { parseInput } from '../validation.ts';
 
@@ -164,7 +165,7 @@ export async function upsertAccounts(db: Db, params: UpsertAccountsParams): Prom
       }
     }
     const result = await upsertCrmAccounts(tx, {
-      accounts: rows.map(({ row }) => ({ ...row, stageKey: row.stageKey ?? 'pre_onboarding' })),
+      accounts: rows.map(({ row }) => ({ ...row, stageKey: row.stageKey ?? PRE_ONBOARDING_STAGE })),
       entry: { actor: params.actor, source: 'import', reason: 'Imported from the CRM' },
     });
     await openDueRenewals(tx, { windowDays, now: params.now, accountIds: result.map((row) => row.id) });

@@ -31,9 +31,10 @@ import {
   users,
 } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
-import { acceptHandoff, confirmHandoff, recordClosedWon, scheduleKickoff } from '../../domain/handoffs.ts';
+import { recordClosedWon } from '../../domain/handoffs/closed-won.ts';
+import { acceptHandoff, confirmHandoff, scheduleKickoff } from '../../domain/handoffs/handoffs.ts';
 import { recordTicket } from '../../domain/signals.ts';
-import { defineStage } from '../../domain/stage-definitions.ts';
+import { defineStage } from '../../domain/lifecycle/stages.ts';
 import { createApiToken } from '../../domain/tokens.ts';
 import { createAccount, createToken, createUser } from '../support/factories.ts';
 import type { RecordedCall } from '../support/fake-slack.ts';

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
 import { openDatabase } from '../../db/client.ts';
-import { ensureDefaultStages } from '../../domain/lifecycle.ts';
+import { ensureDefaultStages } from '../../domain/lifecycle/stages.ts';
 import type { TestProject } from 'vitest/node';
 import { databaseUrlWithName, pgliteTemplateFile, postgresTemplateName } from './template.ts';
 

@@ -3,7 +3,9 @@ import { acknowledgeAtRisk, snoozeAtRisk } from '../../../domain/acknowledgement
 import type { Actor } from '../../../domain/actors.ts';
 import { type DigestPayload, digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
-import { getAccountToMove, listStages, stageChoices } from '../../../domain/lifecycle.ts';
+import { getAccountToMove } from '../../../domain/lifecycle/moves.ts';
+import { stageChoices } from '../../../domain/lifecycle/policy.ts';
+import { listStages } from '../../../domain/lifecycle/stages.ts';
 import { showCardTo } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { slackPerson } from '../../person.ts';
@@ -52,7 +54,7 @@ export function digestMoveStageAction(deps: BotDeps) {
     const reply = replyTo(body, client);
     const value = buttonValue(action);
     const { actor } = slackPerson(context);
-    const [account, stages] = await Promise.all([getAccountToMove(db, { accountId: value.accountId, actor }), listStages(db)]);
+    const [account, stages] = await Promise.all([getAccountToMove(db, { accountId: value.accountId, actor }), listStages(db, { reader: actor })]);
     await openView(
       deps.triggerClient,
       reply,

@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, DatepickerAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { InvalidInputError } from '../../../domain/errors.ts';
-import { acceptHandoff, confirmHandoff, getHandoffToConfirm, scheduleKickoff } from '../../../domain/handoffs.ts';
 import { getAccount } from '../../../domain/accounts/reads.ts';
+import { acceptHandoff, confirmHandoff, getHandoffToConfirm, scheduleKickoff } from '../../../domain/handoffs/handoffs.ts';
 import type { BotDeps } from '../../deps.ts';
 import { slackPerson } from '../../person.ts';
 import { openView, replyTo } from '../../replies.ts';

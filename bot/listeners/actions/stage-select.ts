@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, BlockAction, SlackActionMiddlewareArgs, StaticSelectAction } from '@slack/bolt';
 import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts';
-import { ReasonRequiredError, moveStageWithAudit } from '../../../domain/stage-moves.ts';
+import { moveAccountStage, previewStageMove } from '../../../domain/lifecycle/moves.ts';
 import { refreshAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { slackPerson } from '../../person.ts';
@@ -19,9 +19,9 @@ function cardWhere(surface: ActionSurface): Pick<StageMoveMetadata, 'responseUrl
 
 /**
  * A stage chosen on an account card (ephemeral, shared in a conversation, or in a modal opened from App Home).
- * Forward moves happen at once; moving backward or to a final stage opens a modal that asks for the reason (the
- * domain refuses such a move without one). The audit note goes to the handoff channel, into the account's
- * thread, wherever the card is: the card itself is redrawn in place.
+ * Forward moves happen at once; a move backward or to a final stage opens a modal that asks for the reason first
+ * (the domain's preview says which moves need one, and the move refuses them without it). The audit note goes to
+ * the handoff channel, into the account's thread, wherever the card is: the card itself is redrawn in place.
  */
 export function stageSelectAction(deps: BotDeps) {
   const { db } = deps;
@@ -41,12 +41,10 @@ export function stageSelectAction(deps: BotDeps) {
       source: 'slack' as const,
     };
     try {
-      // Forward moves happen in one transaction; one that needs a reason is refused there, with nothing written.
-      await moveStageWithAudit(db, { ...move, reason: null, auditTarget: AUDIT_TARGET });
-    } catch (error) {
-      if (error instanceof ReasonRequiredError) {
+      // Asked before anything is written: a move that needs a reason opens the form for it instead of moving.
+      const preview = await previewStageMove(db, move);
+      if (preview.reasonRequired) {
         // trigger_id lives 3 seconds from the click: open the modal before anything else slow.
-        const { preview } = error;
         await openView(
           deps.triggerClient,
           reply,
@@ -61,6 +59,8 @@ export function stageSelectAction(deps: BotDeps) {
         );
         return;
       }
+      await moveAccountStage(db, { ...move, reason: null, auditTarget: AUDIT_TARGET });
+    } catch (error) {
       // A stale card is an everyday race, not a failure: say who moved it and show the account as it is now.
       if (!(error instanceof StaleVersionError)) throw error;
       await refreshAccountCard(db, client, reply, card.accountId, move.actor, error.message);

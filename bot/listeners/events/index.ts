@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, App, SlackEventMiddlewareArgs } from '@slack/bolt';
 import { getBook } from '../../../domain/accounts/book.ts';
-import { listStages } from '../../../domain/lifecycle.ts';
+import { listStages } from '../../../domain/lifecycle/stages.ts';
 import type { BotDeps } from '../../deps.ts';
 import { linkedSlackPerson } from '../../person.ts';
 import { appHome } from '../../views/home.ts';
@@ -24,7 +24,7 @@ export function appHomeOpened({ db, clock, renewalWindowDays }: BotDeps) {
       return;
     }
     const now = clock?.() ?? new Date();
-    const [book, stages] = await Promise.all([getBook(db, { reader: person.actor, now, renewalWindowDays }), listStages(db)]);
+    const [book, stages] = await Promise.all([getBook(db, { reader: person.actor, now, renewalWindowDays }), listStages(db, { reader: person.actor })]);
     await client.views.publish({ user_id: event.user, view: appHome({ user: person.user, book, stages, now, renewalWindowDays }) });
   };
 }

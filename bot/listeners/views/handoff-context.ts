@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../../../domain/errors.ts';
-import { confirmHandoff } from '../../../domain/handoffs.ts';
+import { confirmHandoff } from '../../../domain/handoffs/handoffs.ts';
 import type { BotDeps } from '../../deps.ts';
 import { FieldIds } from '../../ids.ts';
 import { type ViewArgs, decodeMetadata, inputValue } from '../../modal-input.ts';

@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Actor } from '../../../domain/actors.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
-import { moveStageWithAudit } from '../../../domain/stage-moves.ts';
+import { moveAccountStage } from '../../../domain/lifecycle/moves.ts';
 import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { FieldIds } from '../../ids.ts';
@@ -35,7 +35,7 @@ export function stageMoveSubmission({ db }: BotDeps) {
     const { actor } = slackPerson(context);
     const toStage = metadata.toStage ?? inputValue(view, FieldIds.toStage);
     if (!toStage) throw new InvalidInputError('Choose the stage to move to.', FieldIds.toStage);
-    await moveStageWithAudit(db, {
+    await moveAccountStage(db, {
       accountId: metadata.accountId,
       toStage,
       expectedVersion: metadata.version,

@@ -1,5 +1,5 @@
 import { type Database, openDatabase } from '../../../db/client.ts';
-import { ensureDefaultStages } from '../../../domain/lifecycle.ts';
+import { ensureDefaultStages } from '../../../domain/lifecycle/stages.ts';
 import { type FakeSlack, startFakeSlack } from '../../support/fake-slack.ts';
 import { type SlackRequestClient, createSlackClient } from '../../support/slack-requests.ts';
 import { type FaultCluster, createFaultCluster } from './cluster.ts';

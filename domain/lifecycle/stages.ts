@@ -1,11 +1,117 @@
-import { eq, sql } from 'drizzle-orm';
+/**
+ * The lifecycle's stages: the default lifecycle, the keys the rules name, reading the stages and editing them.
+ * Who may move an account between them is policy.ts; the move itself is moves.ts.
+ */
+import { asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { type Db, queryRows } from '../db/client.ts';
-import { type LifecycleStage, lifecycleStages, userRoles } from '../db/schema.ts';
-import { requireAccess } from './access.ts';
-import type { Actor } from './actors.ts';
-import { InvalidInputError, NotFoundError } from './errors.ts';
-import { parseInput } from './validation.ts';
+import { type Db, type Tx, queryRows } from '../../db/client.ts';
+import { type LifecycleStage, lifecycleStages, userRoles } from '../../db/schema.ts';
+import { requireAccess } from '../access.ts';
+import type { Actor } from '../actors.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { parseInput } from '../validation.ts';
+
+// Stages are data admins edit, but these keys are what closed-won, the rules and the digest look for.
+/**
+ * The stage before closed-won, owned by account executives: the only one they may move an account out of. An
+ * account still here was never a customer, so its first deal is a new customer's.
+ */
+export const PRE_ONBOARDING_STAGE = 'pre_onboarding';
+/** Where a new customer enters at closed-won. */
+export const ONBOARDING_STAGE = 'onboarding';
+/** Where an account waits for first value; the first-value rule moves it on to Early adoption. */
+export const IMPLEMENTATION_STAGE = 'implementation';
+export const EARLY_ADOPTION_STAGE = 'early_adoption';
+/** A customer who left: the digest no longer lists it. */
+export const CHURNED_STAGE = 'churned';
+
+/** The default lifecycle. Data, not code: admins edit it, and these rows only seed an empty database. */
+export const defaultStages: LifecycleStage[] = [
+  {
+    key: PRE_ONBOARDING_STAGE,
+    name: 'Pre-onboarding',
+    position: 10,
+    ownerRole: 'ae',
+    entryCriteria: 'Deal in late stage with a signed order form pending.',
+    exitCriteria: 'Deal closed-won and handoff to a CSM created.',
+    slaDays: 7,
+    terminal: false,
+  },
+  {
+    key: ONBOARDING_STAGE,
+    name: 'Onboarding',
+    position: 20,
+    ownerRole: 'csm',
+    entryCriteria: 'Entered automatically at closed-won.',
+    exitCriteria: 'Kickoff held, success plan agreed with the champion.',
+    slaDays: 14,
+    terminal: false,
+  },
+  {
+    key: IMPLEMENTATION_STAGE,
+    name: 'Implementation',
+    position: 30,
+    ownerRole: 'csm',
+    entryCriteria: 'Kickoff held and success plan agreed.',
+    exitCriteria: 'First value reached: the key workflow runs in production.',
+    slaDays: 45,
+    terminal: false,
+  },
+  {
+    key: EARLY_ADOPTION_STAGE,
+    name: 'Early adoption',
+    position: 40,
+    ownerRole: 'csm',
+    entryCriteria: 'First value reached.',
+    exitCriteria: 'Active users at 60% of seats for four consecutive weeks.',
+    slaDays: 90,
+    terminal: false,
+  },
+  {
+    key: 'mature_adoption',
+    name: 'Mature adoption',
+    position: 50,
+    ownerRole: 'csm',
+    entryCriteria: 'Sustained adoption across the licensed seats.',
+    exitCriteria: 'Renewal or churn.',
+    slaDays: null,
+    terminal: false,
+  },
+  {
+    key: CHURNED_STAGE,
+    name: 'Churned',
+    position: 90,
+    ownerRole: 'manager',
+    entryCriteria: 'Customer gave notice or the contract ended without renewal.',
+    exitCriteria: 'None: terminal. Reactivation moves the account back explicitly.',
+    slaDays: null,
+    terminal: true,
+  },
+];
+
+/** Inserts the default lifecycle when no stage exists yet; never overwrites edited stages. */
+export async function ensureDefaultStages(db: Db): Promise<void> {
+  await db.insert(lifecycleStages).values(defaultStages).onConflictDoNothing();
+}
+
+/**
+ * The lifecycle in order, with no reader: for the stage policy's own checks, and for the stage a row the caller
+ * already holds refers to (the API's loader, as users are loaded by id). A listing someone asks for is listStages.
+ */
+export function readLifecycle(db: Db | Tx): Promise<LifecycleStage[]> {
+  return db.select().from(lifecycleStages).orderBy(asc(lifecycleStages.position));
+}
+
+export interface ListStagesParams {
+  reader: Actor;
+}
+
+/** The lifecycle, in order. */
+export async function listStages(db: Db | Tx, params: ListStagesParams): Promise<LifecycleStage[]> {
+  // SECURITY: integration tokens are for ingestion only; the lifecycle is read by people.
+  requireAccess(params.reader, 'read_accounts');
+  return readLifecycle(db);
+}
 
 const stageFields = {
   name: z.string().trim().min(1, 'the stage name is required').max(100),
