@@ -1,17 +1,17 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import {
   type AtRiskFollowUp,
   accountHealth,
   accounts,
   atRiskFollowUps,
+  lifecycleStages,
   users,
 } from '../db/schema.ts';
 import { readableOwnerId } from './access.ts';
 import { type Actor, systemReader } from './actors.ts';
-import { AT_RISK_DROP_POINTS, type AtRiskItem } from './health/queries.ts';
+import { type AtRiskItem, onAtRiskList, scoreDropSql } from './health/queries.ts';
 import { allManagerIds, escalationManagers } from './escalations.ts';
-import { CHURNED_STAGE } from './lifecycle/stages.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 
@@ -30,8 +30,6 @@ export interface ListDigestParams {
   reader: Actor;
 }
 
-const dropSql = sql<number>`greatest(coalesce(${accountHealth.scoreDayAgo} - ${accountHealth.score}, 0), 0)`;
-
 /** Accounts that need attention today, biggest drop first, then the lowest score. */
 export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Promise<DigestItem[]> {
   const aeId = readableOwnerId(params.reader);
@@ -42,23 +40,22 @@ export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Pr
       health: accountHealth,
       csm: users,
       followUp: atRiskFollowUps,
-      drop: dropSql,
+      drop: scoreDropSql,
     })
     .from(accountHealth)
     .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
+    .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
     .leftJoin(users, eq(acknowledger, accounts.csmId))
     .leftJoin(atRiskFollowUps, eq(atRiskFollowUps.accountId, accounts.id))
     .where(
       and(
-        ne(accounts.stageKey, CHURNED_STAGE),
-        // An account without a score (insufficient_data) is neither at risk nor falling: it is never listed.
-        or(inArray(accountHealth.status, ['at_risk', 'critical']), and(eq(accountHealth.status, 'healthy'), sql`${dropSql} >= ${AT_RISK_DROP_POINTS}`)),
+        onAtRiskList,
         params.csmId ? eq(accounts.csmId, params.csmId) : undefined,
         aeId ? eq(accounts.aeId, aeId) : undefined,
         params.includeSnoozed ? undefined : or(isNull(atRiskFollowUps.snoozedUntil), lte(atRiskFollowUps.snoozedUntil, params.now)),
       ),
     )
-    .orderBy(desc(dropSql), asc(accountHealth.score), asc(accounts.name), asc(accounts.id));
+    .orderBy(desc(scoreDropSql), asc(accountHealth.score), asc(accounts.name), asc(accounts.id));
 
   const acknowledgerIds = [...new Set(rows.map((row) => row.followUp?.acknowledgedBy).filter((id): id is string => typeof id === 'string'))];
   const names = new Map(

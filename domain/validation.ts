@@ -80,3 +80,8 @@ export function parseInput<Schema extends z.ZodType>(schema: Schema, input: unkn
   const message = issue?.message ?? 'Invalid input.';
   throw new InvalidInputError(path ? `${path}: ${message}` : message, path || undefined);
 }
+
+/** `text` for a LIKE pattern, matched literally: a search's %, _ and \ are characters, not wildcards. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}

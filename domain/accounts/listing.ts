@@ -22,7 +22,7 @@ import type { Actor } from '../actors.ts';
 import { readableOwnerId } from '../access.ts';
 import { InvalidInputError } from '../errors.ts';
 import { MAX_RENEWAL_WINDOW_DAYS } from '../renewals/window.ts';
-import { isUuid, requireStorableText } from '../validation.ts';
+import { escapeLike, isUuid, requireStorableText } from '../validation.ts';
 import { isoDay } from '../dates.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
@@ -159,7 +159,7 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
   }
   const needle = filter?.search ? requireStorableText(filter.search, 'filter.search').trim() : undefined;
   if (needle) {
-    const escaped = needle.replace(/[\\%_]/g, (char) => `\\${char}`);
+    const escaped = escapeLike(needle);
     where(ilike(accounts.name, param('search')), { search: `%${escaped}%` });
   }
   return { conditions, values };

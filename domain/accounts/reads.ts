@@ -7,7 +7,7 @@ import type { Db, Tx } from '../../db/client.ts';
 import { type Account, type HealthSummary, type LifecycleStage, type StageTransition, type User, accounts, stageTransitions } from '../../db/schema.ts';
 import type { Actor } from '../actors.ts';
 import { readableOwnerId, requireReadAccount } from '../access.ts';
-import { isUuid, requireStorableText } from '../validation.ts';
+import { escapeLike, isUuid, requireStorableText } from '../validation.ts';
 
 /**
  * One account, or undefined when there is none or the reader may not read it: an account executive asking for
@@ -47,7 +47,7 @@ export async function searchAccountsByName(db: Db, params: SearchAccountsParams)
   const needle = requireStorableText(params.query, 'query').trim();
   if (needle === '') return [];
   const aeId = readableOwnerId(params.reader);
-  const escaped = needle.replace(/[\\%_]/g, (char) => `\\${char}`);
+  const escaped = escapeLike(needle);
   return db
     .select()
     .from(accounts)

@@ -2,8 +2,8 @@
  * The read side of health: the at-risk list, an account's health with its history, and the latest health of many
  * accounts at once. Each read takes its reader and leaves out what that reader may not see.
  */
-import { and, desc, eq, gte, inArray, sql } from 'drizzle-orm';
-import { type Db, type Tx, queryRows } from '../../db/client.ts';
+import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client.ts';
 import {
   type Account,
   type CsmSentiment,
@@ -17,6 +17,7 @@ import {
   csmSentiments,
   healthScores,
   healthSummaryColumns,
+  lifecycleStages,
 } from '../../db/schema.ts';
 import { readableOwnerId } from '../access.ts';
 import type { Actor } from '../actors.ts';
@@ -39,7 +40,7 @@ export interface AtRiskItem {
 export interface ListAtRiskParams {
   /** Only this CSM's accounts; null or omitted for everyone's. */
   csmId?: string | null;
-  /** Who is reading: an account executive lists only accounts where they are the CSM or the account executive. */
+  /** Who is reading: an account executive lists only the accounts they sold. */
   reader: Actor;
   limit?: number;
   /** Reserved for callers that pin time (digests, tests); the list reads the latest computed scores. */
@@ -52,30 +53,34 @@ export interface ListAtRiskParams {
  */
 export const AT_RISK_DROP_POINTS = 10;
 
+/** Points lost since about a day ago: 0 when the score rose or there is no day-old score. */
+export const scoreDropSql = sql<number>`greatest(coalesce(${accountHealth.scoreDayAgo} - ${accountHealth.score}, 0), 0)`;
+
+/**
+ * The at-risk rule, over account_health joined to its account and the account's lifecycle stage: an account in a
+ * live stage that is At risk or Critical, or Healthy but fell AT_RISK_DROP_POINTS in a day. An account without a
+ * score (insufficient_data) is neither at risk nor falling. The at-risk list, the digest, App Home and the
+ * escalations all list by this one condition.
+ */
+export const onAtRiskList = sql`(not ${lifecycleStages.terminal} and (${accountHealth.status} in ('at_risk', 'critical') or (${accountHealth.status} = 'healthy' and ${scoreDropSql} >= ${AT_RISK_DROP_POINTS})))`;
+
 /**
  * Accounts At risk or Critical, or falling fast, biggest drop first, then lowest score. Churned accounts never, nor
  * accounts without a score (insufficient_data).
  */
 export async function listAtRisk(db: Db | Tx, params: ListAtRiskParams): Promise<AtRiskItem[]> {
-  const readableAeId = readableOwnerId(params.reader);
+  const aeId = readableOwnerId(params.reader);
   const limit = Math.min(Math.max(params.limit ?? 50, 1), 500);
-  const csmFilter = sql`${params.csmId ? sql`and a.csm_id = ${params.csmId}::uuid` : sql``} ${
-    readableAeId ? sql`and (a.csm_id = ${readableAeId}::uuid or a.ae_id = ${readableAeId}::uuid)` : sql``
-  }`;
-  const rows = await queryRows<{ account_id: string; drop: number | string }>(
-    db,
-    sql`
-select a.id as account_id, coalesce(h.score_day_ago - h.score, 0) as drop
-from account_health h
-join accounts a on a.id = h.account_id
-join lifecycle_stages s on s.key = a.stage_key
-where not s.terminal ${csmFilter}
-  and (h.status in ('at_risk', 'critical') or h.status = 'healthy' and coalesce(h.score_day_ago - h.score, 0) >= ${AT_RISK_DROP_POINTS}::int)
-order by coalesce(h.score_day_ago - h.score, 0) desc, h.score asc, a.name asc
-limit ${limit}::int`,
-  );
+  const rows = await db
+    .select({ accountId: accounts.id, drop: scoreDropSql })
+    .from(accountHealth)
+    .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
+    .innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey))
+    .where(and(onAtRiskList, params.csmId ? eq(accounts.csmId, params.csmId) : undefined, aeId ? eq(accounts.aeId, aeId) : undefined))
+    .orderBy(desc(scoreDropSql), asc(accountHealth.score), asc(accounts.name), asc(accounts.id))
+    .limit(limit);
   if (rows.length === 0) return [];
-  const ids = rows.map((row) => row.account_id);
+  const ids = rows.map((row) => row.accountId);
   const found = await db.query.accounts.findMany({ where: (account, { inArray }) => inArray(account.id, ids) });
   const healthRows = await db.query.accountHealth.findMany({ where: (health, { inArray }) => inArray(health.accountId, ids) });
   const csmIds = [...new Set(found.map((account) => account.csmId).filter((id): id is string => id !== null))];
@@ -85,8 +90,8 @@ limit ${limit}::int`,
   const csmById = new Map(csms.map((user) => [user.id, user]));
   const items: AtRiskItem[] = [];
   for (const row of rows) {
-    const account = accountById.get(row.account_id);
-    const health = healthById.get(row.account_id);
+    const account = accountById.get(row.accountId);
+    const health = healthById.get(row.accountId);
     // Listed only with a score (the query above); checked again for the types, and for a recompute in between.
     if (!account || !health || health.score === null || health.status === 'insufficient_data') continue;
     items.push({
