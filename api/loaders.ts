@@ -10,6 +10,7 @@ import { listStages } from '../domain/lifecycle.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewal-queries.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
+import { type TaskItem, listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
 
 /** Per-request batching: a page of accounts costs one statement per related kind, not one per account. */
 export interface Loaders {
@@ -20,6 +21,7 @@ export interface Loaders {
   handoffByAccount: DataLoader<string, Handoff | null>;
   renewalByAccount: DataLoader<string, Renewal | null>;
   signals: DataLoader<string, SignalsSummary | null>;
+  openTasksByAccount: DataLoader<string, TaskItem[]>;
   /**
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
@@ -47,6 +49,10 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     handoffByAccount: new DataLoader(async (ids) => byKey(await getLatestHandoffsByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     renewalByAccount: new DataLoader(async (ids) => byKey(await getLatestRenewalsByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     signals: new DataLoader(async (ids) => byKey(await getSignalsSummaries(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
+    openTasksByAccount: new DataLoader(async (ids) => {
+      const items = await listOpenTasksByAccountIds(db, { accountIds: ids, reader, now: new Date() });
+      return ids.map((id) => items.filter((item) => item.task.accountId === id));
+    }),
     listed: new WeakMap(),
   };
 }

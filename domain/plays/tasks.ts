@@ -7,7 +7,7 @@
 import { type SQL, and, asc, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db, Tx } from '../../db/client.ts';
-import { type Account, type Task, type TaskEventKind, type TaskSource, accounts, taskEvents, tasks, users } from '../../db/schema.ts';
+import { type Account, type RuleFiring, type Task, type TaskEvent, type TaskEventKind, type TaskSource, accounts, ruleFirings, taskEvents, tasks, users } from '../../db/schema.ts';
 import { readableOwnerId } from '../access.ts';
 import type { Actor } from '../actors.ts';
 import { addDays, isoDay } from '../dates.ts';
@@ -51,11 +51,29 @@ function stateIs(state: TaskState, now: Date): SQL {
   }
 }
 
-/** A task as lists show it: with the names of its account and owner. */
+/** A task as lists show it: with the names of its account and owner, and the firing that created it, if one did. */
 export interface TaskItem {
   task: Task;
   accountName: string;
   ownerName: string;
+  firing: Pick<RuleFiring, 'rule' | 'reason' | 'firedAt'> | null;
+}
+
+const itemColumns = {
+  task: tasks,
+  accountName: accounts.name,
+  ownerName: users.name,
+  firing: { rule: ruleFirings.rule, reason: ruleFirings.reason, firedAt: ruleFirings.firedAt },
+};
+
+/** tasks with the account, the owner and the firing beside each: what every listing selects from. */
+function selectItems(db: Db | Tx) {
+  return db
+    .select(itemColumns)
+    .from(tasks)
+    .innerJoin(accounts, eq(accounts.id, tasks.accountId))
+    .innerJoin(users, eq(users.id, tasks.ownerId))
+    .leftJoin(ruleFirings, eq(ruleFirings.id, tasks.ruleFiringId));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -118,11 +136,7 @@ export async function listTasks(db: Db | Tx, params: ListTasksParams): Promise<T
   const first = Math.min(Math.max(params.first ?? 25, 1), MAX_TASK_PAGE);
   const where = filterConditions({ reader: params.reader, now: params.now, filter: params.filter ?? {} });
   const after = params.after ? decodeCursor(params.after) : null;
-  const rows = await db
-    .select({ task: tasks, accountName: accounts.name, ownerName: users.name })
-    .from(tasks)
-    .innerJoin(accounts, eq(accounts.id, tasks.accountId))
-    .innerJoin(users, eq(users.id, tasks.ownerId))
+  const rows = await selectItems(db)
     .where(and(where, after ? or(gt(tasks.dueOn, after.dueOn), and(eq(tasks.dueOn, after.dueOn), gt(tasks.id, after.id))) : undefined))
     .orderBy(asc(tasks.dueOn), asc(tasks.id))
     .limit(first + 1);
@@ -154,13 +168,15 @@ export async function listDueTasks(db: Db | Tx, params: { reader: Actor; ownerId
 export async function getTask(db: Db | Tx, params: { id: string; reader: Actor }): Promise<TaskItem | undefined> {
   if (!isUuid(params.id)) return undefined;
   const [row] = await db
-    .select({ task: tasks, accountName: accounts.name, ownerName: users.name, accountAeId: accounts.aeId })
+    .select({ ...itemColumns, accountAeId: accounts.aeId })
     .from(tasks)
     .innerJoin(accounts, eq(accounts.id, tasks.accountId))
     .innerJoin(users, eq(users.id, tasks.ownerId))
+    .leftJoin(ruleFirings, eq(ruleFirings.id, tasks.ruleFiringId))
     .where(eq(tasks.id, params.id));
   if (!row || !canReadTask(params.reader, row.task, { aeId: row.accountAeId })) return undefined;
-  return { task: row.task, accountName: row.accountName, ownerName: row.ownerName };
+  const { accountAeId: _ae, ...item } = row;
+  return item;
 }
 
 /** The open tasks on each account (the account card, GraphQL `Account.tasks`), soonest due first. */
@@ -168,13 +184,15 @@ export async function listOpenTasksByAccountIds(db: Db | Tx, params: { accountId
   const ids = params.accountIds.filter(isUuid);
   if (ids.length === 0) return [];
   const aeId = readableOwnerId(params.reader);
-  return db
-    .select({ task: tasks, accountName: accounts.name, ownerName: users.name })
-    .from(tasks)
-    .innerJoin(accounts, eq(accounts.id, tasks.accountId))
-    .innerJoin(users, eq(users.id, tasks.ownerId))
+  return selectItems(db)
     .where(and(inArray(tasks.accountId, ids), inArray(tasks.status, ['open', 'snoozed']), aeId ? or(eq(tasks.ownerId, aeId), eq(accounts.aeId, aeId)) : undefined))
     .orderBy(asc(tasks.dueOn), asc(tasks.id));
+}
+
+/** What happened to a task, oldest first, when the reader may see the task. */
+export async function listTaskEvents(db: Db | Tx, params: { taskId: string; reader: Actor }): Promise<TaskEvent[]> {
+  if (!(await getTask(db, { id: params.taskId, reader: params.reader }))) return [];
+  return db.select().from(taskEvents).where(eq(taskEvents.taskId, params.taskId)).orderBy(asc(taskEvents.id));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
