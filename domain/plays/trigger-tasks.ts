@@ -26,6 +26,9 @@ const ruleTasks: Partial<Record<string, TaskSpec>> = {
   renewal_at_risk: { title: 'Agree a save plan for the renewal at risk', dueInDays: 2 },
 };
 
+/** The rules whose firings create a task. */
+export const rulesWithTasks: readonly string[] = Object.keys(ruleTasks);
+
 /** The renewal checkpoints (domain/renewals.ts RENEWAL_CHECKPOINT_DAYS) and the work each asks for. */
 const checkpointTasks: Partial<Record<number, TaskSpec>> = {
   180: { title: 'Renewal in six months: check the value story and the stakeholders', dueInDays: 14 },
