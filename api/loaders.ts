@@ -50,8 +50,11 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     renewalByAccount: new DataLoader(async (ids) => byKey(await getLatestRenewalsByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     signals: new DataLoader(async (ids) => byKey(await getSignalsSummaries(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     openTasksByAccount: new DataLoader(async (ids) => {
-      const items = await listOpenTasksByAccountIds(db, { accountIds: ids, reader, now: new Date() });
-      return ids.map((id) => items.filter((item) => item.task.accountId === id));
+      const byAccount = new Map<string, TaskItem[]>();
+      for (const item of await listOpenTasksByAccountIds(db, { accountIds: ids, reader, now: new Date() })) {
+        byAccount.set(item.task.accountId, [...(byAccount.get(item.task.accountId) ?? []), item]);
+      }
+      return ids.map((id) => byAccount.get(id) ?? []);
     }),
     listed: new WeakMap(),
   };
