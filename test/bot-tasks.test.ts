@@ -702,7 +702,7 @@ describe('the forms say what is wrong on the input, and change nothing', () => {
 });
 
 describe('who may act', () => {
-  it("another CSM's task: the menu on the card tells them why, and the form is refused in place; nothing changes", async () => {
+  it("another CSM's task: the menu on the card tells them why before any form opens; nothing changes", async () => {
     const sam = await person('csm', 'Sam Owner');
     const lena = await person('csm', 'Lena Other');
     const account = await createAccount(database.db, { name: 'Not Yours Co', csmId: sam.id });
@@ -718,12 +718,29 @@ describe('who may act', () => {
     });
 
     await choose(lena, { kind: 'ephemeral', channelId: 'C0RIGHTS01', responseId: card.responseId }, taskBlockIdIn(card.blocks, task.id), TaskMenuChoices.done);
+    const refused = await lastAnswerTo(card.responseId, 3);
+    expect(refused.body).toMatchObject({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text: "Only the task's owner, Not Yours Co's own CSM, their manager or an admin can mark done “Send the ROI summary”.",
+    });
+    expect(fake.callsTo('views.open')).toEqual([]);
+    expect(await taskNow(task.id)).toMatchObject({ status: 'open', version: 1, ownerId: sam.id });
+  });
+
+  it('a form whose task was finished by someone else while it was open is refused in place, saying who; nothing changes', async () => {
+    const sam = await person('csm', 'Sam Owner');
+    const account = await createAccount(database.db, { name: 'Raced Co', csmId: sam.id });
+    const task = await newTask({ account, by: sam, title: 'Book the kickoff' });
+    const card = await ephemeralCard(sam, account);
+    await choose(sam, { kind: 'ephemeral', channelId: 'C0RIGHTS02', responseId: card.responseId }, taskBlockIdIn(card.blocks, task.id), TaskMenuChoices.done);
     const form = await openedForm();
-    const refused = await form.submit(lena, input(FieldIds.outcomeNote, typedText('done')));
+    await completeTask(database.db, { taskId: task.id, actor: { userId: null, role: 'admin', label: 'Ada Admin' }, now: new Date() });
+    const refused = await form.submit(sam, input(FieldIds.outcomeNote, typedText('done')));
     const answer = refused.json();
     expect(field(answer, 'response_action')).toBe('update');
-    expect(JSON.stringify(field(answer, 'view'))).toContain("Only the task's owner, Not Yours Co's own CSM, their manager or an admin can mark done “Send the ROI summary”.");
-    expect(await taskNow(task.id)).toMatchObject({ status: 'open', version: 1, ownerId: sam.id });
+    expect(JSON.stringify(field(answer, 'view'))).toContain('“Book the kickoff” was already marked done');
+    expect(await taskNow(task.id)).toMatchObject({ status: 'done', version: 2, completedBy: null });
   });
 
   it("an account executive on a task not theirs, in a card opened from Home, is told why by DM; their own task they may snooze", async () => {

@@ -257,7 +257,7 @@ interface TaskChange {
  * Loads the task for a change, locked, and refuses what cannot be done to it: a task that is gone, a stale
  * version, a task already finished, or a person who may not act on it.
  */
-async function taskForChange(tx: Tx, change: TaskChange, action: string): Promise<{ task: Task; account: Account }> {
+async function taskForChange(tx: Tx, change: TaskChange, action: TaskAction): Promise<{ task: Task; account: Account }> {
   const [row] = isUuid(change.taskId)
     ? await tx.select({ task: tasks, account: accounts }).from(tasks).innerJoin(accounts, eq(accounts.id, tasks.accountId)).where(eq(tasks.id, change.taskId)).for('update', { of: tasks })
     : [];
@@ -274,6 +274,19 @@ async function taskForChange(tx: Tx, change: TaskChange, action: string): Promis
     throw new StaleVersionError(`“${task.title}” changed since you looked (version ${task.version}, you had ${change.expectedVersion}). Reload it and try again.`, task.version);
   }
   return { task, account };
+}
+
+export type TaskAction = 'mark done' | 'snooze' | 'reassign' | 'cancel';
+
+/**
+ * The task a person is about to change, with the same refusals the change itself gives (gone, finished, stale, not
+ * theirs to act on), so a surface can say why before it asks for more (a form) rather than after.
+ */
+export async function getTaskToChange(db: Db, params: TaskChange & { action: TaskAction }): Promise<TaskItem> {
+  await db.transaction((tx) => taskForChange(tx, params, params.action));
+  const item = await getTask(db, { id: params.taskId, reader: params.actor });
+  if (!item) throw new NotFoundError('That task no longer exists in Lifeline.', 'taskId');
+  return item;
 }
 
 async function update(tx: Tx, task: Task, values: Partial<typeof tasks.$inferInsert>, now: Date): Promise<Task> {

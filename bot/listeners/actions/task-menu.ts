@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, OverflowAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { addDays, isoDay } from '../../../domain/dates.ts';
-import { InvalidInputError, NotFoundError, StaleVersionError } from '../../../domain/errors.ts';
-import { getTask, snoozeTask } from '../../../domain/plays/tasks.ts';
+import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts';
+import { getTaskToChange, snoozeTask } from '../../../domain/plays/tasks.ts';
 import type { BotDeps } from '../../deps.ts';
 import { parseTaskBlockId } from '../../ids.ts';
 import { slackPerson } from '../../person.ts';
@@ -18,7 +18,8 @@ const OUT_OF_DATE = 'This task list is out of date. `/lifeline tasks` lists your
  * The menu beside a task, wherever it is shown (a posted or ephemeral message, App Home, a card in a modal).
  * Snoozing a day or a week happens at once; done (with an outcome note), snoozing until a day and reassigning
  * open a form first. After the change the list the task sat in is redrawn where it is. Whether the person may
- * act is the domain's to decide: a refusal reaches them through app.error, on the surface they clicked.
+ * act is the domain's to decide, before any form opens: a refusal reaches them through app.error, on the surface
+ * they clicked.
  */
 export function taskMenuAction(deps: BotDeps) {
   const { db } = deps;
@@ -47,9 +48,10 @@ export function taskMenuAction(deps: BotDeps) {
       return;
     }
 
-    // The form needs the task's title: one indexed read, well within the trigger id's 3 seconds.
-    const item = await getTask(db, { id: shown.taskId, reader: actor });
-    if (!item) throw new NotFoundError('That task no longer exists in Lifeline, or is no longer yours to see. `/lifeline tasks` lists your open tasks.');
+    // Refusals (not theirs, already done, changed since) come before the form, not after it was filled in. Two
+    // indexed reads, well within the trigger id's 3 seconds.
+    const wanted = choice === TaskMenuChoices.done ? 'mark done' : choice === TaskMenuChoices.snoozeUntil ? 'snooze' : 'reassign';
+    const item = await getTaskToChange(db, { taskId: shown.taskId, actor, now, expectedVersion: shown.version, action: wanted });
     const metadata = encodeTaskForm({ taskId: item.task.id, version: shown.version, origin });
     const modal =
       choice === TaskMenuChoices.done
