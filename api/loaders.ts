@@ -11,6 +11,7 @@ import { getLatestHandoffsByAccountIds } from '../domain/handoffs/handoffs.ts';
 import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
+import { type TaskItem, listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
 
 /** Per-request batching: a page of accounts costs one statement per related kind, not one per account. */
 export interface Loaders {
@@ -21,6 +22,7 @@ export interface Loaders {
   handoffByAccount: DataLoader<string, Handoff | null>;
   renewalByAccount: DataLoader<string, Renewal | null>;
   signals: DataLoader<string, SignalsSummary | null>;
+  openTasksByAccount: DataLoader<string, TaskItem[]>;
   /**
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
@@ -48,6 +50,13 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     handoffByAccount: new DataLoader(async (ids) => byKey(await getLatestHandoffsByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     renewalByAccount: new DataLoader(async (ids) => byKey(await getLatestRenewalsByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     signals: new DataLoader(async (ids) => byKey(await getSignalsSummaries(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
+    openTasksByAccount: new DataLoader(async (ids) => {
+      const byAccount = new Map<string, TaskItem[]>();
+      for (const item of await listOpenTasksByAccountIds(db, { accountIds: ids, reader, now: new Date() })) {
+        byAccount.set(item.task.accountId, [...(byAccount.get(item.task.accountId) ?? []), item]);
+      }
+      return ids.map((id) => byAccount.get(id) ?? []);
+    }),
     listed: new WeakMap(),
   };
 }

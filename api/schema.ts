@@ -14,6 +14,7 @@ import './types/ingestion.ts';
 import './types/admin.ts';
 import './types/metrics.ts';
 import './types/outbox.ts';
+import './types/task.ts';
 
 export const schema = builder.toSchema();
 

@@ -5,19 +5,29 @@ import type { Actor } from '../domain/actors.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { stageChoices } from '../domain/lifecycle/policy.ts';
 import { listStages } from '../domain/lifecycle/stages.ts';
+import { listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
 import type { BotDeps } from './deps.ts';
 import { type Reply, openView } from './replies.ts';
 import { type SlackMessage, accountCard } from './views/account-card.ts';
 import { accountCardModal } from './views/card-modal.ts';
 
-/** The card as `reader` may see it: refused when they may not read the account (an AE's is only their own). */
-export async function renderAccountCard(db: Db, accountId: string, options: { shareable: boolean; reader: Actor }): Promise<SlackMessage> {
-  const [overview, stages] = await Promise.all([getAccountOverview(db, { accountId, reader: options.reader }), listStages(db, { reader: options.reader })]);
+/**
+ * The card as `reader` may see it, with the account's open tasks they may see: refused when they may not read the
+ * account (an AE's is only their own).
+ */
+export async function renderAccountCard(db: Db, accountId: string, options: { shareable: boolean; reader: Actor; now?: Date }): Promise<SlackMessage> {
+  const now = options.now ?? new Date();
+  // The tasks are read beside the overview, which decides whether the reader may see the card at all.
+  const [overview, stages, tasks] = await Promise.all([
+    getAccountOverview(db, { accountId, reader: options.reader }),
+    listStages(db, { reader: options.reader }),
+    listOpenTasksByAccountIds(db, { accountIds: [accountId], reader: options.reader, now }),
+  ]);
   if (!overview) {
     throw new NotFoundError('That account no longer exists in Lifeline. Search again with `/lifeline account <name>`.');
   }
   // The select offers only the moves this reader may make; the move itself still checks, with the same rule.
-  return accountCard(overview, { stages, choices: stageChoices(options.reader, overview.account, stages), shareable: options.shareable });
+  return accountCard(overview, { stages, choices: stageChoices(options.reader, overview.account, stages), shareable: options.shareable, tasks, now });
 }
 
 /**

@@ -1,21 +1,23 @@
 import type { Db } from '../db/client.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
+import { queueOverdueTasks } from '../domain/plays/tasks.ts';
 import type { DeliveryWorker } from './delivery.ts';
 
 type JobFn = (ctx: { db: Db; now: Date }) => Promise<Record<string, number>>;
 
 /**
  * The Slack side's scheduled jobs. `digest` queues the day's at-risk digests, escalations and overdue-handoff
- * notices (all idempotent per day); `outbox` drains the outbox once, a safety net beside the delivery loop.
+ * notices and overdue-task escalations (all idempotent); `outbox` drains the outbox once, a safety net beside the delivery loop.
  */
 export function createSlackJobs(delivery: DeliveryWorker): { digest: JobFn; outbox: JobFn } {
   return {
     digest: async ({ db, now }) => {
       const digest = await queueDailyDigest(db, { now });
       const handoffs = await queueOverdueHandoffs(db, { now });
+      const tasks = await queueOverdueTasks(db, { now });
       delivery.wake();
-      return { ...digest, ...handoffs };
+      return { ...digest, ...handoffs, ...tasks };
     },
     outbox: async () => ({ ...(await delivery.drainOnce()) }),
   };

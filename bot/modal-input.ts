@@ -18,11 +18,16 @@ export function decodeMetadata<T>(schema: z.ZodType<T>, raw: string): T {
   return result.data;
 }
 
-/** The value a person typed or chose in an input block, by the block's id. */
+/**
+ * The value a person typed or chose in an input block, by the block's id: text, a select's option, a date picker's
+ * day (YYYY-MM-DD) or a user select's Slack user id.
+ */
 export function inputValue(view: ViewSubmitAction['view'], blockId: string): string | undefined {
   const element = view.state.values[blockId]?.[INPUT_ACTION];
   if (!element) return undefined;
   if (typeof element.value === 'string') return element.value;
   if (element.selected_option) return element.selected_option.value;
+  if (typeof element.selected_date === 'string') return element.selected_date;
+  if (typeof element.selected_user === 'string') return element.selected_user;
   return undefined;
 }

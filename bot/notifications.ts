@@ -7,7 +7,10 @@ import { getHandoff } from '../domain/handoffs/handoffs.ts';
 import { listTransitions } from '../domain/lifecycle/moves.ts';
 import { listStages } from '../domain/lifecycle/stages.ts';
 import { type Notification, decodeNotification, isNotificationKind, parseNotificationTarget } from '../domain/notifications.ts';
+import { type TaskItem, getTask, isOverdue, taskState } from '../domain/plays/tasks.ts';
 import { getUsersByIds } from '../domain/users.ts';
+import { loadDueTasks } from './task-lists.ts';
+import { taskNote } from './task-notes.ts';
 import { type NotificationRenderer, type RenderedNotification, UndeliverableError } from './delivery.ts';
 import { atRiskDigest, escalationMessage } from './views/digest.ts';
 import { handoffMessage, handoffOverdueMessage, type HandoffView } from './views/handoff.ts';
@@ -26,6 +29,12 @@ async function requireAccount(db: Db, accountId: string) {
   const account = await getAccount(db, { id: accountId, reader: systemReader });
   if (!account) throw new UndeliverableError(`Account ${accountId} no longer exists.`);
   return account;
+}
+
+async function requireTask(db: Db, taskId: string): Promise<TaskItem> {
+  const item = await getTask(db, { id: taskId, reader: systemReader });
+  if (!item) throw new UndeliverableError(`Task ${taskId} no longer exists.`);
+  return item;
 }
 
 async function handoffView(db: Db, handoffId: string, now: Date): Promise<HandoffView> {
@@ -83,8 +92,29 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
       }
       case 'at_risk_digest': {
         const { payload } = notification;
-        const items = await listDigestItems(db, { now, csmId: payload.csmId ?? null, reader: systemReader });
-        return { message: atRiskDigest(items, { day: payload.day, now, csmId: payload.csmId ?? null }) };
+        // A person's morning DM lists their tasks due today and overdue beside their accounts; the channel's has none.
+        const [items, tasks] = await Promise.all([
+          listDigestItems(db, { now, csmId: payload.csmId ?? null, reader: systemReader }),
+          payload.csmId ? loadDueTasks(db, { reader: systemReader, ownerId: payload.csmId, now }) : undefined,
+        ]);
+        return { message: atRiskDigest(items, { day: payload.day, now, csmId: payload.csmId ?? null, tasks: tasks && tasks.total > 0 ? tasks : undefined }) };
+      }
+      case 'task_assigned': {
+        const item = await requireTask(db, notification.payload.taskId);
+        const target = parseNotificationTarget(row.target);
+        const ownerId = target?.form === 'user' ? target.userId : null;
+        if (ownerId !== item.task.ownerId) {
+          throw new UndeliverableError(`“${item.task.title}” was given to someone else again before this note was delivered; they get their own.`);
+        }
+        const state = taskState(item.task, now);
+        if (state === 'done' || state === 'cancelled') throw new UndeliverableError(`“${item.task.title}” was ${state} before this note was delivered; nothing to say.`);
+        return { message: await taskNote(db, { item, kind: 'assigned', now, reader: systemReader, viewerId: ownerId }) };
+      }
+      case 'task_overdue': {
+        const item = await requireTask(db, notification.payload.taskId);
+        if (!isOverdue(item.task, now)) throw new UndeliverableError(`“${item.task.title}” is no longer overdue (done, snoozed or cancelled before delivery); nothing to say.`);
+        const target = parseNotificationTarget(row.target);
+        return { message: await taskNote(db, { item, kind: 'overdue', now, reader: systemReader, viewerId: target?.form === 'user' ? target.userId : null }) };
       }
       case 'at_risk_escalation': {
         const { payload } = notification;

@@ -4,3 +4,4 @@ export * from './schema/signals.ts';
 export * from './schema/delivery.ts';
 export * from './schema/health.ts';
 export * from './schema/jobs.ts';
+export * from './schema/plays.ts';

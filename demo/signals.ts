@@ -8,6 +8,8 @@ import { recomputeHealth } from '../domain/health/recompute.ts';
 import { type ClosedWonAccount, recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, scheduleKickoff } from '../domain/handoffs/handoffs.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
+import { runRules } from '../domain/rules.ts';
+import { createTask } from '../domain/plays/tasks.ts';
 import { type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordUsage, resolveTicket } from '../domain/signals.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
 
@@ -124,6 +126,29 @@ export async function seedDemoSignals(
   await seedHandoffs(db, book.filter((demo) => demo.stageIndex === 1), now);
   await runRenewals(db, { now, windowDays: renewalWindowDays });
   await recomputeHealth(db, { now });
+  // What the rules notice on the first morning (usage falling, stages past their SLA…) becomes alerts and tasks.
+  await runRules(db, { now });
+  await seedDemoTasks(db, book, now);
+}
+
+/**
+ * Work people gave each other, beside what the rules created: each CSM has one task due today and one a day
+ * late, so App Home and the morning DM show due and overdue work from the first start.
+ */
+async function seedDemoTasks(db: Db, book: DemoAccount[], now: Date): Promise<void> {
+  const live = book.filter((demo) => demo.churnedAt === null && demo.stageIndex >= 2);
+  const byCsm = new Map<string, DemoAccount[]>();
+  for (const demo of live) byCsm.set(demo.csm.id, [...(byCsm.get(demo.csm.id) ?? []), demo]);
+  const yesterday = new Date(now.getTime() - DAY_MS);
+  for (const accountsOfCsm of byCsm.values()) {
+    const [first, second] = accountsOfCsm;
+    if (!first) continue;
+    const csmActor = actorFromUser(first.csm);
+    await createTask(db, { accountId: first.account.id, title: 'Prepare the quarterly business review deck', dueOn: isoDay(now), actor: csmActor, now });
+    if (second) {
+      await createTask(db, { accountId: second.account.id, title: 'Send the recap of the admin training', dueOn: isoDay(yesterday), actor: csmActor, now: yesterday });
+    }
+  }
 }
 
 type DemoMovement = { kind: 'new' | 'expansion' | 'contraction' | 'churn'; mrrDeltaCents: number; effectiveDate: string; externalId: string; note?: string };

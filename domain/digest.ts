@@ -14,6 +14,7 @@ import { type AtRiskItem, onAtRiskList, scoreDropSql } from './health/queries.ts
 import { allManagerIds, escalationManagers } from './escalations.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
+import { ownersWithDueTasks } from './plays/tasks.ts';
 
 /** An at-risk account as the digest shows it: its health, plus who acknowledged or snoozed it. */
 export interface DigestItem extends AtRiskItem {
@@ -104,7 +105,7 @@ export interface DigestRun {
 }
 
 /**
- * The `digest` job: queues today's at-risk digest for the channel and one DM per CSM with listed accounts,
+ * The `digest` job: queues today's at-risk digest for the channel and one DM per CSM with listed accounts or person with tasks due,
  * and escalates to managers what was listed at a previous digest and still has not been acknowledged.
  * Dedupe keys are per channel or person and day, so running it twice in a day (a retry, a second replica)
  * queues nothing new.
@@ -161,7 +162,9 @@ export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<D
       });
       if (channelQueued) run.channelDigests += 1;
     }
-    const csmIds = [...new Set(items.map((item) => item.account.csmId).filter((id): id is string => id !== null))];
+    // Each CSM with a listed account, and each person with a task due today or overdue, gets their morning DM.
+    const taskOwners = await ownersWithDueTasks(tx, params.now);
+    const csmIds = [...new Set([...items.map((item) => item.account.csmId).filter((id): id is string => id !== null), ...taskOwners])];
     for (const csmId of csmIds) {
       const queued = await enqueueNotification(tx, {
         kind: 'at_risk_digest',

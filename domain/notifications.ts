@@ -90,6 +90,7 @@ export const renewalCheckpointPayload = z.object({ accountId: z.string(), renewa
 export const atRiskDigestPayload = z.object({ day: z.string(), csmId: z.string().optional() });
 export const atRiskEscalationPayload = z.object({ day: z.string(), accountIds: z.array(z.string()) });
 export const stageAuditPayload = z.object({ accountId: z.string(), transitionId: z.number().int() });
+export const taskPayload = z.object({ taskId: z.string() });
 
 // Listed in the order the GraphQL description of `Notification.kind` names them.
 const notificationSchema = z.discriminatedUnion('kind', [
@@ -100,6 +101,8 @@ const notificationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('at_risk_escalation'), payload: atRiskEscalationPayload }),
   z.object({ kind: z.literal('stage_audit'), payload: stageAuditPayload }),
   z.object({ kind: z.literal('handoff_overdue'), payload: handoffPayload }),
+  z.object({ kind: z.literal('task_assigned'), payload: taskPayload }),
+  z.object({ kind: z.literal('task_overdue'), payload: taskPayload }),
 ]);
 
 /** A decoded notification: its kind, and the payload of that kind. */
@@ -119,6 +122,9 @@ const notificationTargets = {
   at_risk_escalation: ['user', 'at_risk'],
   stage_audit: ['handoffs', 'slack'],
   handoff_overdue: ['user'],
+  task_assigned: ['user'],
+  // To the owner's manager; the at-risk channel when the workspace has no manager at all.
+  task_overdue: ['user', 'at_risk'],
 } as const satisfies Record<NotificationKind, readonly TargetForm[]>;
 
 /** The targets a kind of notification may be written to. */

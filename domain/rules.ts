@@ -5,6 +5,7 @@ import { moveAccountStage } from './lifecycle/moves.ts';
 import { EARLY_ADOPTION_STAGE, IMPLEMENTATION_STAGE, ONBOARDING_STAGE } from './lifecycle/stages.ts';
 import { type AtRiskChannelTarget, type NotificationTarget, type UserTarget, atRiskChannelTarget, handoffChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
+import { createFiringTasks } from './plays/trigger-tasks.ts';
 
 export const ruleNames = [
   'no_first_key_action',
@@ -31,11 +32,14 @@ export const RULE_DEFAULTS = {
 export type RuleSettings = { -readonly [K in keyof typeof RULE_DEFAULTS]: number };
 
 export interface Firing {
+  /** The rule_firings row: what a task created for this firing links to. */
+  id: number;
   rule: string;
   accountId: string;
   occasion: string;
   reason: string;
   csmId: string | null;
+  aeId: string | null;
   /** Facts the candidate query passed along for the notification (a renewal id, a target, an account version). */
   extra: Record<string, unknown>;
 }
@@ -47,11 +51,13 @@ export interface Firing {
  */
 export async function recordFirings(tx: Db | Tx, now: Date, candidates: SQL): Promise<Firing[]> {
   const rows = await queryRows<{
+    id: string | number;
     rule: string;
     account_id: string;
     occasion: string;
     reason: string;
     csm_id: string | null;
+    ae_id: string | null;
     extra: Record<string, unknown> | null;
   }>(
     tx,
@@ -61,20 +67,22 @@ fired as (
   insert into rule_firings (rule, account_id, occasion, reason, fired_at)
   select rule, account_id, occasion, reason, ${now.toISOString()}::timestamptz from candidates
   on conflict (rule, account_id, occasion) do nothing
-  returning rule, account_id, occasion, reason
+  returning id, rule, account_id, occasion, reason
 )
-select f.rule, f.account_id, f.occasion, f.reason, a.csm_id, c.extra
+select f.id, f.rule, f.account_id, f.occasion, f.reason, a.csm_id, a.ae_id, c.extra
 from fired f
 join accounts a on a.id = f.account_id
 join candidates c on c.rule = f.rule and c.account_id = f.account_id and c.occasion = f.occasion
 order by f.account_id`,
   );
   return rows.map((row) => ({
+    id: Number(row.id),
     rule: row.rule,
     accountId: row.account_id,
     occasion: row.occasion,
     reason: row.reason,
     csmId: row.csm_id,
+    aeId: row.ae_id,
     extra: row.extra ?? {},
   }));
 }
@@ -215,6 +223,7 @@ export async function runRules(db: Db, params: RunRulesParams = {}): Promise<Run
     result[rule] = await db.transaction(async (tx) => {
       const firings = await recordFirings(tx, now, candidateQueries[rule](ruleSql));
       for (const firing of firings) await alert(tx, firing);
+      await createFiringTasks(tx, firings, now);
       return firings.length;
     });
   }

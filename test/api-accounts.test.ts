@@ -201,7 +201,7 @@ describe('cost of a dashboard page', () => {
     expect(counter.statements).toEqual(pageStatements());
     expect(counter.statements).toHaveLength(1);
     // The page size is written into the statement, not sent as a parameter: PostgreSQL would re-plan a prepared
-    // `limit $1` on every request (domain/accounts.ts, inlineLimit).
+    // `limit $1` on every request (db/account-rows.ts, inlineLimit).
     expect(counter.statements[0]).toMatch(/ limit 101$/);
   });
 });

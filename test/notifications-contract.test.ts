@@ -20,7 +20,8 @@ import {
 import { type EnqueueNotificationParams, enqueueNotification } from '../domain/outbox.ts';
 import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { runRules } from '../domain/rules.ts';
-import { DAY_MS } from '../domain/dates.ts';
+import { DAY_MS, isoDay } from '../domain/dates.ts';
+import { createTask, queueOverdueTasks } from '../domain/plays/tasks.ts';
 import { addTicket, dayString } from './health-fixtures.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
@@ -67,6 +68,11 @@ describe('the notification contract', () => {
 
     // A person moving a stage: stage_audit.
     await moveAccountStage(db, { accountId: shaky.id, toStage: 'early_adoption', expectedVersion: shaky.version, actor: admin, source: 'api', reason: 'Back to basics' });
+
+    // A task given to someone (task_assigned) that then runs overdue (task_overdue).
+    const weekAgo = new Date(NOW.getTime() - 7 * DAY_MS);
+    await createTask(db, { accountId: shaky.id, title: 'Call the champion', dueOn: isoDay(weekAgo), ownerId: csm.id, actor: admin, now: weekAgo });
+    await queueOverdueTasks(db, { now: NOW });
 
     const rows = await db.select().from(outbox);
     for (const row of rows) {

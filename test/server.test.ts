@@ -133,6 +133,14 @@ describe('the demo book', () => {
       const ledger = await queryRows<{ kind: string }>(demo.db, sql`select distinct kind::text from revenue_changes`);
       expect(ledger.map((row) => row.kind).sort()).toEqual(['churn', 'contraction', 'expansion', 'new']);
 
+      // Work to do from the first morning: tasks the rules created and tasks people gave, some due today, some late.
+      const work = await queryRows<{ source: string; due: string }>(
+        demo.db,
+        sql`select source::text, case when due_on < '2026-11-25' then 'late' when due_on = '2026-11-25' then 'today' else 'later' end as due from tasks group by 1, 2`,
+      );
+      expect(new Set(work.map((row) => row.source))).toEqual(new Set(['rule_firing', 'renewal_checkpoint', 'person']));
+      expect(new Set(work.map((row) => row.due))).toEqual(new Set(['late', 'today', 'later']));
+
       const second = await seedDemoBook(demo.db);
       expect(second.seeded).toBe(false);
       const [again] = await demo.db.select({ total: count() }).from(accounts);

@@ -68,7 +68,7 @@ export const AccountRef = builder.objectRef<Account>('Account').implement({
   }),
 });
 
-const PageInfoRef = builder
+export const PageInfoRef = builder
   .objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo')
   .implement({
     fields: (t) => ({

@@ -19,6 +19,8 @@ import {
   truncate,
 } from './format.ts';
 import { daysBetween } from '../../domain/dates.ts';
+import type { TaskItem } from '../../domain/plays/tasks.ts';
+import { cardTaskBlocks } from './tasks.ts';
 
 export interface SlackMessage {
   /** Plain-text fallback: notifications, screen readers and clients that cannot render blocks. */
@@ -37,6 +39,8 @@ export interface AccountCardOptions {
   now?: Date;
   /** An ephemeral card offers to share itself in the channel. */
   shareable?: boolean;
+  /** The account's open and snoozed tasks as the reader may see them, each with its menu; none shows nothing. */
+  tasks?: TaskItem[] | undefined;
 }
 
 // Slack limits (SLACK-NOTES.md): header 150, option text 75, 100 options in a static select.
@@ -129,6 +133,7 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
       elements: [{ type: 'mrkdwn', text: truncate(`${move} ${slackDate(lastTransition.occurredAt)}${reason}`, 3000) }],
     });
   }
+  if (options.tasks) blocks.push(...cardTaskBlocks(account.id, options.tasks, now));
 
   const text = truncate(
     `${account.name}: ${stage.name} for ${plural(daysInStage, 'day')}, ${health ? `health ${formatHealthPlain(health.status, health.score)}` : 'health not computed yet'}, ARR ${formatCents(account.arrCents)}, CSM ${personName(csm)}, renewal ${account.contractEnd ?? 'not on file'}`,
@@ -168,6 +173,7 @@ export function helpMessage(problem?: string, renewalWindowDays: number = DEFAUL
     '• `/lifeline account <name>`: an account card, where you can move its stage (share it to show the channel)',
     '• `/lifeline at-risk`: your accounts that need attention today, and why',
     `• \`/lifeline renewals\`: your renewals in the next ${plural(renewalWindowDays, 'day')}`,
+    '• `/lifeline tasks`: your open tasks, soonest due first, to mark done, snooze or reassign',
     '• `/lifeline help`: this message',
     'Answers are visible only to you. Your App Home tab shows your whole book.',
   ].join('\n');

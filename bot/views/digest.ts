@@ -17,6 +17,7 @@ import {
   truncate,
 } from './format.ts';
 import { MESSAGE_LIST_TEXT_MAX, packedList } from './lists.ts';
+import { type DueTasks, blocksTextLength, dueTaskBlocks, dueTasksFallback } from './tasks.ts';
 
 /**
  * Ten accounts a page: two blocks each plus header, summary and footer stays far below 50 blocks, and the
@@ -29,10 +30,12 @@ export interface DigestButtonValue {
   accountId: string;
   csmId: string | null;
   page: number;
+  /** The page is the morning DM's with the owner's due tasks above the accounts: its redraw keeps them. */
+  withTasks?: boolean;
 }
 
 export function encodeDigestValue(value: DigestButtonValue): string {
-  return JSON.stringify({ a: value.accountId, c: value.csmId, p: value.page });
+  return JSON.stringify({ a: value.accountId, c: value.csmId, p: value.page, ...(value.withTasks ? { t: 1 } : {}) });
 }
 
 export function decodeDigestValue(raw: string | undefined): DigestButtonValue | null {
@@ -43,7 +46,7 @@ export function decodeDigestValue(raw: string | undefined): DigestButtonValue | 
     const csmId = Reflect.get(parsed, 'c');
     const page = Reflect.get(parsed, 'p');
     if (typeof accountId !== 'string' || (csmId !== null && typeof csmId !== 'string') || typeof page !== 'number' || !Number.isInteger(page) || page < 0) return null;
-    return { accountId, csmId, page };
+    return Reflect.get(parsed, 't') === 1 ? { accountId, csmId, page, withTasks: true } : { accountId, csmId, page };
   } catch {
     return null;
   }
@@ -55,7 +58,17 @@ export interface DigestOptions {
   /** The CSM whose own accounts these are (their DM); unset for the channel. */
   csmId?: string | null;
   page?: number;
+  /**
+   * The morning DM's: that person's tasks due today and overdue, listed above their accounts on the first page.
+   * Only a DM (with `csmId`) has them; with no account to list, the DM is the tasks alone.
+   */
+  tasks?: DueTasks | undefined;
 }
+
+// Slack refuses a message whose blocks hold more than about 12-13k characters of text: the tasks get what the
+// accounts leave of this, with room for a line about the last action above a redrawn DM.
+const MESSAGE_TEXT_MAX = 11_000;
+const MESSAGE_BLOCKS_MAX = 50;
 
 function itemLine(item: DigestItem, now: Date): string {
   const trend = formatTrend(item.score, item.scoreDayAgo);
@@ -85,8 +98,26 @@ function itemActions(item: DigestItem, value: string): ActionsBlock {
   };
 }
 
-/** The daily at-risk list, one page of it. Pure: data in, message out. */
+/**
+ * The daily at-risk list, one page of it; in the morning DM, the person's due tasks above it. Pure: data in,
+ * message out.
+ */
 export function atRiskDigest(items: DigestItem[], options: DigestOptions): SlackMessage {
+  const ownerId = options.csmId ?? null;
+  if (!options.tasks || ownerId === null || (options.page ?? 0) > 0) return accountsPage(items, options, false);
+  const accounts = items.length > 0 ? accountsPage(items, options, true) : undefined;
+  const rest: KnownBlock[] = accounts ? [{ type: 'divider' }, ...accounts.blocks] : [];
+  const tasks = dueTaskBlocks(options.tasks, ownerId, {
+    day: options.day,
+    now: options.now,
+    maxBlocks: MESSAGE_BLOCKS_MAX - rest.length,
+    maxChars: MESSAGE_TEXT_MAX - blocksTextLength(rest),
+  });
+  const text = `${dueTasksFallback(options.tasks, options.day)}${accounts ? ` ${accounts.text}` : ''}`;
+  return { text: truncate(text, 3000), blocks: [...tasks, ...rest] };
+}
+
+function accountsPage(items: DigestItem[], options: DigestOptions, withTasks: boolean): SlackMessage {
   const pageSize = DIGEST_PAGE_SIZE;
   const pages = Math.max(1, Math.ceil(items.length / pageSize));
   const page = Math.min(Math.max(options.page ?? 0, 0), pages - 1);
@@ -110,7 +141,7 @@ export function atRiskDigest(items: DigestItem[], options: DigestOptions): Slack
   ];
   for (const item of shown) {
     blocks.push(sectionBlock(itemLine(item, options.now)));
-    blocks.push(itemActions(item, encodeDigestValue({ accountId: item.account.id, csmId, page })));
+    blocks.push(itemActions(item, encodeDigestValue({ accountId: item.account.id, csmId, page, withTasks })));
   }
   if (items.length > pageSize) {
     const from = page * pageSize + 1;

@@ -4,6 +4,7 @@ import type { Book } from '../../domain/accounts/book.ts';
 import { ActionIds } from '../ids.ts';
 import type { SlackMessage } from './account-card.ts';
 import { MESSAGE_LIST_TEXT_MAX, SECTION_TEXT_MAX, packedList } from './lists.ts';
+import { type OwnTasks, homeTaskBlocks } from './tasks.ts';
 import {
   contextBlock,
   daysUntil,
@@ -19,8 +20,8 @@ import {
   truncate,
 } from './format.ts';
 
-// A Home tab holds 100 blocks. Header 2, at-risk 2 + 10 + 1, handoffs 2 + 8, renewals 2 + 8, stages 2 + 8 + 1,
-// footer 1: at most 47 whatever the book holds, and every list ends with how many it left out.
+// A Home tab holds 100 blocks. Header 2, my tasks 2 + 10 + 1, at-risk 2 + 10 + 1, handoffs 2 + 8, renewals 2 + 8,
+// stages 2 + 8 + 1, footer 1: at most 60 whatever the book holds, and every list ends with how many it left out.
 const MAX_ATTENTION = 10;
 const MAX_LIST_BLOCKS = 8;
 const MAX_STAGE_SECTIONS = 8;
@@ -63,16 +64,21 @@ export interface HomeInput {
   now: Date;
   /** The renewal window the book's renewals were listed with (config.jobs.renewalWindowDays). */
   renewalWindowDays: number;
+  /** The person's own open tasks ("My tasks"); the section is left out when there are none. */
+  tasks?: OwnTasks | undefined;
 }
 
 /** App Home: the person's book at a glance. Pure: data in, view out. */
-export function appHome({ user, book, stages, now, renewalWindowDays }: HomeInput): HomeView {
+export function appHome({ user, book, stages, now, renewalWindowDays, tasks }: HomeInput): HomeView {
   const blocks: KnownBlock[] = [
     { type: 'header', text: plainText(`${user.name}'s book`, 150) },
     contextBlock(
       `${plural(book.accounts.length, 'account')} · ${plural(book.atRisk.length, 'needs', 'need')} attention · ${plural(book.handoffsWaiting.length, 'handoff')} waiting on you · ${plural(book.renewals.length, 'renewal')} in the next ${plural(renewalWindowDays, 'day')}`,
     ),
   ];
+
+  // Work with a due day first: the person's own tasks, due and overdue at the top.
+  if (tasks) blocks.push(...homeTaskBlocks(tasks, now));
 
   if (book.atRisk.length > 0) {
     blocks.push({ type: 'divider' }, sectionBlock('*Needs attention* (health At risk or Critical, or falling fast)'));

@@ -5,6 +5,7 @@ import type { Db } from '../../db/client.ts';
 import { enqueueNotification } from '../outbox.ts';
 import { atRiskChannelTarget } from '../notifications.ts';
 import { csmTarget, recordFirings } from '../rules.ts';
+import { createCheckpointTasks, createFiringTasks } from '../plays/trigger-tasks.ts';
 import { isoDay } from '../dates.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals } from './window.ts';
 
@@ -59,6 +60,7 @@ export async function runRenewals(db: Db, params: RunRenewalsParams = {}): Promi
       ) c
       where r.status in ('upcoming', 'open') and r.contract_end >= ${today} and c.checkpoint is not null`,
     );
+    await createCheckpointTasks(tx, checkpoints, now);
     for (const firing of checkpoints) {
       await enqueueNotification(tx, {
         kind: 'renewal_checkpoint',
@@ -86,6 +88,7 @@ export async function runRenewals(db: Db, params: RunRenewalsParams = {}): Promi
       join account_health h on h.account_id = r.account_id
       where r.status = 'open' and r.contract_end >= ${today} and h.status in ('at_risk', 'critical')`,
     );
+    await createFiringTasks(tx, escalations, now);
     for (const firing of escalations) {
       // Escalation goes where managers watch, not only to the CSM who already sees the account daily.
       await enqueueNotification(tx, {

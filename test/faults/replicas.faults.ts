@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
-import { count, eq, sql } from 'drizzle-orm';
+import { count, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../db/client.ts';
-import { type JobRun, type User, healthScores, jobRuns, outbox, ruleFirings } from '../../db/schema.ts';
+import { type JobRun, type User, healthScores, jobRuns, outbox, ruleFirings, tasks } from '../../db/schema.ts';
+import { rulesWithTasks } from '../../domain/plays/trigger-tasks.ts';
 import { addTicket, addTouch, addUsage } from '../health-fixtures.ts';
 import { createAccount, createUser } from '../support/factories.ts';
 import { recordScenario } from './support/report.ts';
@@ -134,6 +135,10 @@ describe('replicas', () => {
       (perJob.get(job) ?? []).reduce((sum, run) => sum + names.reduce((inner, name) => inner + (run.counts?.[name] ?? 0), 0), 0);
     const [historyTotal] = await db.select({ total: count() }).from(healthScores);
     const [firingTotal] = await db.select({ total: count() }).from(ruleFirings);
+    // Every firing of a rule that asks for work made exactly one task, whichever replica ran the rules.
+    const [taskFirings] = await db.select({ total: count() }).from(ruleFirings).where(inArray(ruleFirings.rule, [...rulesWithTasks]));
+    const taskRows = await db.select({ ruleFiringId: tasks.ruleFiringId }).from(tasks);
+    const taskDuplicates = taskRows.length - new Set(taskRows.map((row) => row.ruleFiringId)).size;
 
     // Health history holds only changes: two points of one account at the same moment, or two consecutive
     // points that say the same thing, are duplicates.
@@ -175,13 +180,13 @@ describe('replicas', () => {
       repetitions: scheduled.length,
       expected: rows.length,
       delivered,
-      duplicated: duplicated + historyDuplicates + (slotKeys.length - new Set(slotKeys).size),
+      duplicated: duplicated + historyDuplicates + taskDuplicates + (slotKeys.length - new Set(slotKeys).size),
       // No requests are sent to the replicas here: only their schedulers and delivery loops run.
       rejected: 'n/a',
       failures: notSucceeded.length + gaps + unknownPosts,
       note:
         `fires ${JOBS.map((job) => `${job} ${fires[job]}`).join(', ')} over ${Math.round((stopped - allUp) / 1000)} s on ${instances.size} replicas; ` +
-        `${digests.length} digests, ${alerts.length} alerts; ${historyTotal?.total ?? 0} history rows, ${historyDuplicates} duplicate; ` +
+        `${digests.length} digests, ${alerts.length} alerts, ${taskRows.length} tasks for ${taskFirings?.total ?? 0} firings that ask for one (${taskDuplicates} duplicate); ${historyTotal?.total ?? 0} history rows, ${historyDuplicates} duplicate; ` +
         `${inProgressAtStop} runs in progress at SIGTERM; start ${Math.round((allUp - started) / 100) / 10} s`,
     });
 
@@ -201,6 +206,9 @@ describe('replicas', () => {
     expect(ruleCounts).toBe(firingTotal?.total);
     expect(alerts.length).toBe(firingTotal?.total);
     expect(alerts.length).toBeGreaterThanOrEqual(8);
+    expect(taskRows.length).toBe(taskFirings?.total);
+    expect(taskRows.length).toBeGreaterThanOrEqual(8);
+    expect(taskDuplicates).toBe(0);
 
     // One digest a day for the channel and one per CSM with listed accounts, however many times the job fired.
     expect(digestDays.size).toBeGreaterThanOrEqual(1);

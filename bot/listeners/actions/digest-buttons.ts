@@ -13,6 +13,7 @@ import { type DigestButtonValue, atRiskDigest, decodeDigestValue } from '../../v
 import { stageMoveModal } from '../../views/stage-move.ts';
 import { encodeStageMoveMetadata } from '../../stage-move-form.ts';
 import { openView, replyTo } from '../../replies.ts';
+import { loadDueTasks } from '../../task-lists.ts';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -22,11 +23,16 @@ function buttonValue(action: ButtonAction): DigestButtonValue {
   return value;
 }
 
+/** The page again; the morning DM's first page with its owner's due tasks above the accounts, as it was sent. */
 async function renderPage(deps: BotDeps, value: DigestButtonValue, reader: Actor) {
   const now = deps.clock?.() ?? new Date();
   const scope: DigestPayload = { day: digestDay(now), ...(value.csmId ? { csmId: value.csmId } : {}) };
-  const items = await listDigestItems(deps.db, { now, csmId: value.csmId, reader });
-  return atRiskDigest(items, { day: scope.day, now, csmId: value.csmId, page: value.page });
+  const ownerId = value.withTasks && value.page === 0 ? value.csmId : null;
+  const [items, tasks] = await Promise.all([
+    listDigestItems(deps.db, { now, csmId: value.csmId, reader }),
+    ownerId ? loadDueTasks(deps.db, { reader, ownerId, now }) : undefined,
+  ]);
+  return atRiskDigest(items, { day: scope.day, now, csmId: value.csmId, page: value.page, tasks });
 }
 
 /** Acknowledge or snooze, then redraw the digest page in place so everyone sees who is on it. */

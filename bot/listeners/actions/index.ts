@@ -1,10 +1,11 @@
-import type { App, BlockAction, ButtonAction, DatepickerAction, StaticSelectAction } from '@slack/bolt';
+import type { App, BlockAction, ButtonAction, DatepickerAction, OverflowAction, StaticSelectAction } from '@slack/bolt';
 import type { BotDeps } from '../../deps.ts';
 import { ActionIds } from '../../ids.ts';
 import { openAccountAction, shareCardAction } from './card-buttons.ts';
 import { acknowledgeAction, digestMoveStageAction, digestOpenAccountAction, showMoreAction, snoozeAction } from './digest-buttons.ts';
 import { acceptHandoffAction, confirmHandoffAction, editHandoffAction, kickoffDateAction } from './handoff-buttons.ts';
 import { stageSelectAction } from './stage-select.ts';
+import { taskMenuAction } from './task-menu.ts';
 
 export function register(app: App, deps: BotDeps): void {
   const button = (actionId: string, handler: Parameters<typeof app.action<BlockAction<ButtonAction>>>[1]) =>
@@ -21,4 +22,5 @@ export function register(app: App, deps: BotDeps): void {
   button(ActionIds.digestMoveStage, digestMoveStageAction(deps));
   button(ActionIds.digestOpenAccount, digestOpenAccountAction(deps));
   button(ActionIds.digestShowMore, showMoreAction(deps));
+  app.action<BlockAction<OverflowAction>>({ type: 'block_actions', action_id: ActionIds.taskMenu }, taskMenuAction(deps));
 }

@@ -8,8 +8,13 @@ import { slackPerson } from '../../person.ts';
 import { accountChooser, helpMessage, noticeMessage } from '../../views/account-card.ts';
 import { atRiskDigest } from '../../views/digest.ts';
 import { renewalsMessage } from '../../views/home.ts';
+import { loadOwnTasks } from '../../task-lists.ts';
+import { myTasksMessage } from '../../views/tasks.ts';
 
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
+
+// The answer shows at most twenty tasks; a few more read tells nothing the counts do not.
+const TASK_PAGE = 25;
 
 /** `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. */
 export function lifelineCommand({ db, clock, renewalWindowDays }: BotDeps) {
@@ -29,6 +34,12 @@ export function lifelineCommand({ db, clock, renewalWindowDays }: BotDeps) {
       case 'atrisk': {
         const items = await listDigestItems(db, { csmId: user.id, now, reader });
         await respond({ response_type: 'ephemeral', ...atRiskDigest(items, { day: digestDay(now), now, csmId: user.id }) });
+        return;
+      }
+      case 'tasks':
+      case 'task': {
+        const tasks = await loadOwnTasks(db, { reader, ownerId: user.id, now, first: TASK_PAGE });
+        await respond({ response_type: 'ephemeral', ...myTasksMessage(tasks, now) });
         return;
       }
       case 'renewals': {

@@ -1,15 +1,13 @@
 import type { AllMiddlewareArgs, App, SlackEventMiddlewareArgs } from '@slack/bolt';
-import { getBook } from '../../../domain/accounts/book.ts';
-import { listStages } from '../../../domain/lifecycle/stages.ts';
 import type { BotDeps } from '../../deps.ts';
+import { publishHome } from '../../home-tab.ts';
 import { linkedSlackPerson } from '../../person.ts';
-import { appHome } from '../../views/home.ts';
 import { sectionBlock } from '../../views/format.ts';
 
 type HomeArgs = SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs;
 
-/** App Home: publish the person's book each time they open the tab (Bolt has already acked the event). */
-export function appHomeOpened({ db, clock, renewalWindowDays }: BotDeps) {
+/** App Home: publish the person's book and tasks each time they open the tab (Bolt has already acked the event). */
+export function appHomeOpened(deps: BotDeps) {
   return async ({ event, client, context }: HomeArgs): Promise<void> => {
     if (event.tab !== 'home') return;
     const person = linkedSlackPerson(context);
@@ -23,9 +21,7 @@ export function appHomeOpened({ db, clock, renewalWindowDays }: BotDeps) {
       });
       return;
     }
-    const now = clock?.() ?? new Date();
-    const [book, stages] = await Promise.all([getBook(db, { reader: person.actor, now, renewalWindowDays }), listStages(db, { reader: person.actor })]);
-    await client.views.publish({ user_id: event.user, view: appHome({ user: person.user, book, stages, now, renewalWindowDays }) });
+    await publishHome(deps, client, event.user, person);
   };
 }
 

@@ -9,6 +9,7 @@ import { noticeModal } from '../../views/stage-move.ts';
 import type { ViewArgs } from '../../modal-input.ts';
 import { handoffContextSubmission } from './handoff-context.ts';
 import { stageMoveSubmission } from './stage-move.ts';
+import { taskDoneSubmission, taskReassignSubmission, taskSnoozeSubmission } from './task-forms.ts';
 
 function inputBlockIds(view: ViewArgs['view']): Set<string> {
   return new Set(view.blocks.filter((block) => block.type === 'input' && typeof block.block_id === 'string').map((block) => String(block.block_id)));
@@ -47,4 +48,7 @@ export function modalErrors(handler: (args: ViewArgs) => Promise<void>) {
 export function register(app: App, deps: BotDeps): void {
   app.view(CallbackIds.stageMove, modalErrors(stageMoveSubmission(deps)));
   app.view(CallbackIds.handoffContext, modalErrors(handoffContextSubmission(deps)));
+  app.view(CallbackIds.taskDone, modalErrors(taskDoneSubmission(deps)));
+  app.view(CallbackIds.taskSnooze, modalErrors(taskSnoozeSubmission(deps)));
+  app.view(CallbackIds.taskReassign, modalErrors(taskReassignSubmission(deps)));
 }
