@@ -229,3 +229,17 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 export function loadConfig(): Config {
   return parseConfig(process.env);
 }
+
+/**
+ * The configuration for a command's entry point: every problem is written to stderr and undefined comes back, so
+ * the command exits non-zero without a stack trace.
+ */
+export function loadConfigOrReport(): Config | undefined {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return undefined;
+  }
+}

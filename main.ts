@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.ts';
+import { loadConfigOrReport } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { seedDemoBook } from './demo/book.ts';
 import { ensureDefaultStages } from './domain/lifecycle/stages.ts';
@@ -10,16 +10,8 @@ import { startLifeline } from './server.ts';
 const DEMO_TOKEN_NAME = 'Local demo';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport();
+  if (!config) process.exit(1);
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.database);
   await database.migrate();

@@ -1,5 +1,5 @@
 // `npm run job -- <name>`: runs one job now, records it in job_runs as a manual run, prints its outcome.
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfigOrReport } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { createLogger } from '../logger.ts';
 import { type JobFn, type JobRegistry, createCoreJobs, jobNames } from './registry.ts';
@@ -17,16 +17,8 @@ async function main(): Promise<number> {
     process.stderr.write(`Which job? Usage: npm run job -- <name>, where <name> is one of: ${jobNames.join(', ')}.\n`);
     return 2;
   }
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport();
+  if (!config) return 1;
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config.database);
   try {
