@@ -71,4 +71,12 @@ describe('layers', () => {
     const found = described(between);
     expect(found).toEqual([]);
   });
+
+  it('every file of a feature folder in domain/ opens with a comment saying what it owns', () => {
+    const folders = readdirSync(join(root, 'domain'), { withFileTypes: true }).filter((entry) => entry.isDirectory());
+    const files = folders.flatMap((folder) => sourceFiles(join(root, 'domain', folder.name)));
+    expect(files.length).toBeGreaterThan(10);
+    const silent = files.filter((path) => !/^\s*(\/\*\*|\/\/)/.test(readFileSync(path, 'utf8'))).map((path) => relative(root, path));
+    expect(silent).toEqual([]);
+  });
 });
