@@ -9,7 +9,8 @@ import { getHandoff, recordClosedWon } from '../domain/handoffs.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateBlocks, validateView } from './support/fake-slack.ts';
+import { validateBlocks, validateView } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import { type SlackRequestClient, type ViewStateValues, buttonAction, viewSubmissionPayload } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 

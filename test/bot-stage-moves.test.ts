@@ -6,7 +6,8 @@ import { recordClosedWon } from '../domain/handoffs.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateView } from './support/fake-slack.ts';
+import { validateView } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import { type SlackRequestClient, type ViewStateValues, slashCommand, staticSelectAction, viewSubmissionPayload } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 

@@ -8,7 +8,7 @@ import type { Account, Handoff, LifecycleStage, User } from '../db/schema.ts';
 import type { Book } from '../domain/book.ts';
 import type { DigestItem } from '../domain/digest.ts';
 import { defaultStages } from '../domain/lifecycle.ts';
-import { validateBlocks, validateView } from './support/fake-slack.ts';
+import { validateBlocks, validateView } from './support/block-kit.ts';
 
 // Every builder is fed inputs far beyond what a real book holds, and must still produce what Slack accepts.
 const now = new Date('2026-11-25T12:00:00Z');

@@ -5,7 +5,8 @@ import { ActionIds, CallbackIds } from '../bot/ids.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
+import { validateBlocks } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import {
   type SlackRequestClient,
   clickedButton,

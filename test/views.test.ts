@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Account, LifecycleStage, StageTransition, User } from '../db/schema.ts';
 import { accountCard, accountChooser, helpMessage } from '../bot/views/account-card.ts';
 import { defaultStages } from '../domain/lifecycle.ts';
-import { validateBlocks } from './support/fake-slack.ts';
+import { validateBlocks } from './support/block-kit.ts';
 
 const now = new Date('2026-11-25T12:00:00Z');
 
