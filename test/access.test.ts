@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { encodeDigestValue } from '../bot/views/digest.ts';
-import { type User, accountHealth } from '../db/schema.ts';
+import type { User } from '../db/schema.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import { createGraphqlClient } from './support/graphql.ts';
+import { setHealth } from './support/health.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 import { type SlackRequestClient, buttonAction, slashCommand } from './support/slack-requests.ts';
 
@@ -96,7 +97,7 @@ describe('an account executive in Slack', () => {
     const own = await createAccount(database.db, { name: 'Quarry Own Co', aeId: ae.id, csmId: csm.id });
     const theirs = await createAccount(database.db, { name: 'Quarry Theirs Co', aeId: otherAe.id, csmId: csm.id });
     for (const account of [own, theirs]) {
-      await database.db.insert(accountHealth).values({ accountId: account.id, score: 40, status: 'at_risk', scoreDayAgo: 60, reasons: ['Fewer logins'], computedAt: new Date(), modelVersion: 1 });
+      await setHealth(database.db, account.id, { score: 40, status: 'at_risk', scoreDayAgo: 60, reasons: ['Fewer logins'] });
     }
     const page = encodeDigestValue({ accountId: '', csmId: null, page: 0 });
 

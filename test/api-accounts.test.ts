@@ -6,6 +6,7 @@ import { listAccounts } from '../domain/accounts.ts';
 import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
+import { setHealth } from './support/health.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
 const counter = new StatementCounter();
@@ -18,15 +19,12 @@ const named = new Map<string, Account>();
 const inDays = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
 
 async function withHealth(account: Account, score: number, status: HealthStatus, scoreWeekAgo: number | null) {
-  await database.db.insert(accountHealth).values({
-    accountId: account.id,
+  await setHealth(database.db, account.id, {
     score,
     status,
     scoreDayAgo: null,
     scoreWeekAgo,
     reasons: [`score ${score}`],
-    computedAt: new Date(),
-    modelVersion: 1,
     components: {
       usage: { score, weight: 40, detail: `${score}% of seats active` },
       support: { score: null, weight: 0, detail: 'No tickets' },

@@ -11,7 +11,7 @@ import { recordFirstValue } from '../domain/signals.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
-import { addTouch } from './health-fixtures.ts';
+import { addTouch } from './support/signals.ts';
 
 // Every expected number below is worked out by hand in the comments next to the data.
 

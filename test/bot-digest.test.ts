@@ -2,13 +2,14 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { DIGEST_PAGE_SIZE, encodeDigestValue } from '../bot/views/digest.ts';
-import { type HealthStatus, type User, accountHealth, accounts, atRiskFollowUps, outbox, users } from '../db/schema.ts';
+import { type HealthStatus, type User, accountHealth, atRiskFollowUps, outbox, users } from '../db/schema.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { validateBlocks } from './support/block-kit.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
+import { createAccountWithHealth } from './support/health.ts';
 import { type SlackRequestClient, buttonAction, slashCommand } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 import { DAY_MS } from '../domain/dates.ts';
@@ -64,10 +65,8 @@ beforeEach(async () => {
   fake.reset();
 });
 
-async function withHealth(name: string, csm: User | null, score: number, status: HealthStatus, scoreDayAgo: number | null, reasons: string[], contractEnd = day(68)) {
-  const account = await createAccount(database.db, { name, csmId: csm?.id ?? null, stageKey: 'mature_adoption', contractEnd });
-  await database.db.insert(accountHealth).values({ accountId: account.id, score, status, scoreDayAgo, reasons, computedAt: now, modelVersion: 1 });
-  return account;
+function withHealth(name: string, csm: User | null, score: number, status: HealthStatus, scoreDayAgo: number | null, reasons: string[], contractEnd = day(68)) {
+  return createAccountWithHealth(database.db, { name, csmId: csm?.id ?? null, stageKey: 'mature_adoption', contractEnd }, { score, status, scoreDayAgo, reasons, computedAt: now });
 }
 
 function blocksOf(call: RecordedCall | undefined): unknown[] {
@@ -123,16 +122,17 @@ describe('the daily at-risk digest', () => {
 
   it('never lists an account without a score (not enough data), even one that had a score yesterday', async () => {
     await withHealth('Lumen Labs', sam, 32, 'critical', 45, ['2 open urgent tickets, oldest 9 days']);
-    const silent = await createAccount(database.db, { name: 'Mute Mining', csmId: sam.id, stageKey: 'mature_adoption', contractEnd: day(20) });
-    await database.db.insert(accountHealth).values({
-      accountId: silent.id,
-      score: null,
-      status: 'insufficient_data',
-      scoreDayAgo: 90,
-      reasons: ['not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches'],
-      computedAt: now,
-      modelVersion: 1,
-    });
+    const silent = await createAccountWithHealth(
+      database.db,
+      { name: 'Mute Mining', csmId: sam.id, stageKey: 'mature_adoption', contractEnd: day(20) },
+      {
+        score: null,
+        status: 'insufficient_data',
+        scoreDayAgo: 90,
+        reasons: ['not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches'],
+        computedAt: now,
+      },
+    );
 
     expect(await queueDailyDigest(database.db, { now })).toMatchObject({ items: 1 });
     await lifeline.delivery.drainOnce();
@@ -151,25 +151,28 @@ describe('the daily at-risk digest', () => {
     const owned = await Promise.all(
       Array.from({ length: 3 }, (_, index) => createUser(database.db, { role: 'csm', name: `Bulk CSM ${index}`, slackUserId: `UBULK000${index}` })),
     );
-    const rows = Array.from({ length: 300 }, (_, index) => ({
-      name: `Bulk ${String(index).padStart(3, '0')} ${'Very Long Company Name '.repeat(6)}`,
-      segment: 'smb' as const,
-      stageKey: 'mature_adoption',
-      csmId: owned[index % 3]?.id ?? null,
-      contractEnd: day(96),
-    }));
-    const inserted = await database.db.insert(accounts).values(rows).returning({ id: accounts.id });
-    await database.db.insert(accountHealth).values(
-      inserted.map((row, index) => ({
-        accountId: row.id,
-        score: 20 + (index % 45),
-        status: index % 45 < 20 ? ('critical' as const) : ('at_risk' as const),
-        scoreDayAgo: 70,
-        reasons: Array.from({ length: 6 }, (_, reason) => `Reason ${reason}: ${'usage fell sharply across every team '.repeat(8)}`),
-        computedAt: now,
-        modelVersion: 1,
-      })),
-    );
+    const inserted = [];
+    for (let index = 0; index < 300; index += 1) {
+      inserted.push(
+        await createAccountWithHealth(
+          database.db,
+          {
+            name: `Bulk ${String(index).padStart(3, '0')} ${'Very Long Company Name '.repeat(6)}`,
+            segment: 'smb',
+            stageKey: 'mature_adoption',
+            csmId: owned[index % 3]?.id ?? null,
+            contractEnd: day(96),
+          },
+          {
+            score: 20 + (index % 45),
+            status: index % 45 < 20 ? 'critical' : 'at_risk',
+            scoreDayAgo: 70,
+            reasons: Array.from({ length: 6 }, (_, reason) => `Reason ${reason}: ${'usage fell sharply across every team '.repeat(8)}`),
+            computedAt: now,
+          },
+        ),
+      );
+    }
     await queueDailyDigest(database.db, { now });
     expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 4, retried: 0, parked: 0 });
     const channel = fake.callsTo('chat.postMessage').find((call) => call.body.channel === AT_RISK_CHANNEL);

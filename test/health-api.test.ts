@@ -4,7 +4,7 @@ import { createHealthRefresher } from '../domain/health-refresh.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient, silentLogger } from './support/graphql.ts';
-import { addSentiment, addTicket, daysBefore } from './health-fixtures.ts';
+import { addSentiment, addTicket, daysBefore } from './support/signals.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 

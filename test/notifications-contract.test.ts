@@ -20,8 +20,8 @@ import {
 import { type EnqueueNotificationParams, enqueueNotification } from '../domain/outbox.ts';
 import { runRenewals } from '../domain/renewals.ts';
 import { runRules } from '../domain/rules.ts';
-import { DAY_MS } from '../domain/dates.ts';
-import { addTicket, dayString } from './health-fixtures.ts';
+import { DAY_MS, isoDay } from '../domain/dates.ts';
+import { addTicket } from './support/signals.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 
@@ -56,7 +56,7 @@ describe('the notification contract', () => {
     await runRules(db, { now: NOW });
 
     // A renewal inside its window with poor health: renewal_checkpoint and the renewal_at_risk alert.
-    const shaky = await createAccount(db, { name: 'Shaky Co', stageKey: 'mature_adoption', csmId: csm.id, contractEnd: dayString(new Date(NOW.getTime() + 40 * DAY_MS)) });
+    const shaky = await createAccount(db, { name: 'Shaky Co', stageKey: 'mature_adoption', csmId: csm.id, contractEnd: isoDay(new Date(NOW.getTime() + 40 * DAY_MS)) });
     await addTicket(db, shaky.id, NOW, { severity: 'urgent', openedDaysAgo: 5 });
     await recomputeHealth(db, { now: NOW, accountIds: [shaky.id] });
     await runRenewals(db, { now: NOW });

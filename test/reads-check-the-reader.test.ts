@@ -13,7 +13,8 @@ import { getSignalsSummaries } from '../domain/signals.ts';
 import { listUsers } from '../domain/users.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
-import { addTouch, dayString, daysBefore } from './health-fixtures.ts';
+import { addTouch, daysBefore } from './support/signals.ts';
+import { isoDay } from '../domain/dates.ts';
 
 // Every read in domain decides what its reader may see, whichever surface calls it: an account executive sees only
 // the accounts they sold, an integration token reads nothing, and everyone else who reads accounts sees all of them.
@@ -33,7 +34,7 @@ let theirs: { account: Account; handoff: Handoff };
 async function closedWon(name: string, aeId: string, csmId: string) {
   const closed = await recordClosedWon(database.db, {
     opportunityId: `reads-${name}`,
-    account: { externalId: `reads-${name}`, name, segment: 'smb', arrCents: 1_200_000, contractEnd: dayString(new Date(NOW.getTime() + 30 * 86_400_000)) },
+    account: { externalId: `reads-${name}`, name, segment: 'smb', arrCents: 1_200_000, contractEnd: isoDay(new Date(NOW.getTime() + 30 * 86_400_000)) },
     aeId,
     csmId,
     // Long past Onboarding's SLA, with an old touch: a real Critical score, so at-risk lists name the account.

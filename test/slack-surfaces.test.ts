@@ -14,6 +14,7 @@ import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { validateBlocks, validateView } from './support/block-kit.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
+import { createAccountWithHealth } from './support/health.ts';
 import {
   type SlackRequestClient,
   clickedButton,
@@ -257,10 +258,8 @@ describe('the stage select on a card in a modal (opened from the Home tab)', () 
 });
 
 describe('digest buttons, on the posted digest and on the ephemeral one', () => {
-  async function atRiskAccount(name: string): Promise<Account> {
-    const account = await createAccount(database.db, { name, csmId: csm.id, stageKey: 'mature_adoption' });
-    await database.db.insert(accountHealth).values({ accountId: account.id, score: 30, status: 'critical', scoreDayAgo: 60, reasons: ['Fewer logins'], computedAt: new Date(), modelVersion: 1 });
-    return account;
+  function atRiskAccount(name: string): Promise<Account> {
+    return createAccountWithHealth(database.db, { name, csmId: csm.id, stageKey: 'mature_adoption' }, { score: 30, status: 'critical', scoreDayAgo: 60, reasons: ['Fewer logins'] });
   }
 
   const surfaces = ['message', 'ephemeral'] as const;

@@ -1,12 +1,13 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { accountHealth, accounts, stageTransitions, type User } from '../db/schema.ts';
+import { accounts, stageTransitions, type User } from '../db/schema.ts';
 import { ActionIds, CallbackIds } from '../bot/ids.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { validateBlocks } from './support/block-kit.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
+import { setHealth } from './support/health.ts';
 import {
   type SlackRequestClient,
   clickedButton,
@@ -83,15 +84,12 @@ describe('/lifeline account <name>', () => {
       arrCents: 12_000_000,
       contractEnd: '2027-03-31',
     });
-    await database.db.insert(accountHealth).values({
-      accountId: account.id,
+    await setHealth(database.db, account.id, {
       score: 55,
       status: 'at_risk',
       scoreDayAgo: 58,
       scoreWeekAgo: 71,
       reasons: ['active users down 38% vs prior 4 weeks', 'NPS 4 from the champion'],
-      computedAt: new Date(),
-      modelVersion: 1,
     });
     const responseUrl = fake.responseUrl('acme-card');
     const response = await slack.command(slashCommand({ text: 'account acme analytics', user_id: 'UCSM0001', response_url: responseUrl }));

@@ -4,7 +4,7 @@ import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../db/client.ts';
 import { type JobRun, type User, healthScores, jobRuns, outbox, ruleFirings } from '../../db/schema.ts';
-import { addTicket, addTouch, addUsage } from '../health-fixtures.ts';
+import { addTicket, addTouch, addUsage } from '../support/signals.ts';
 import { createAccount, createUser } from '../support/factories.ts';
 import { recordScenario } from './support/report.ts';
 import { type FaultStack, startFaultStack } from './support/stack.ts';
