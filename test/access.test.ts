@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { encodeDigestValue } from '../bot/views/digest.ts';
 import type { User } from '../db/schema.ts';
@@ -8,13 +8,12 @@ import { createAccount, createToken, createUser } from './support/factories.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 import { setHealth } from './support/health.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { type SlackRequestClient, buttonAction, slashCommand } from './support/slack-requests.ts';
 
 // What the bot shows and opens follows the same rules as the API: an account executive reads only the accounts
 // they sold, and a form opens only for someone who may save it.
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let slack: SlackRequestClient;
@@ -24,18 +23,13 @@ let csm: User;
 let viewer: User;
 let request = 0;
 
-beforeAll(async () => {
-  harness = await startSlackHarness();
+useSlackHarness({}, async (harness) => {
   ({ database, fake, slack } = harness);
   ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker', slackUserId: 'UACCESSAE1' });
   otherAe = await createUser(database.db, { role: 'ae', name: 'Ana Silva', slackUserId: 'UACCESSAE2' });
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UACCESSCSM' });
   viewer = await createUser(database.db, { role: 'viewer', name: 'Vic Reader', slackUserId: 'UACCESSVW1' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
 
 function click(user: User, actionId: string, value: string) {
   request += 1;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { User } from '../db/schema.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
 import type { TestDatabase } from './support/database.ts';
@@ -7,24 +7,18 @@ import { validateView } from './support/block-kit.ts';
 import type { FakeSlack } from './support/fake-slack.ts';
 import { createAccountWithHealth } from './support/health.ts';
 import { type SlackRequestClient, appHomeOpenedEvent } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let slack: SlackRequestClient;
 let csm: User;
 
-beforeAll(async () => {
-  harness = await startSlackHarness();
+useSlackHarness({}, async (harness) => {
   ({ database, fake, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
 
 describe('App Home', () => {
   it('shows the person their book: accounts by stage with health and trend, handoffs waiting on them, renewals, at-risk items', async () => {

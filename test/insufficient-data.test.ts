@@ -9,7 +9,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Database, type Db, migrationsFolder, openDatabase } from '../db/client.ts';
 import { type HealthStatus, type User, accountHealth, healthScores, outbox, ruleFirings } from '../db/schema.ts';
 import { actorFromUser, systemReader } from '../domain/actors.ts';
@@ -24,7 +24,7 @@ import type { FakeSlack } from './support/fake-slack.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 import { addHealthHistory, setHealth } from './support/health.ts';
 import { type SlackRequestClient, appHomeOpenedEvent, slashCommand } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { addSurvey, addTicket, addTouch, addUsage, daysBefore } from './support/signals.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
@@ -32,23 +32,17 @@ import { DAY_MS } from '../domain/dates.ts';
 const NOW = new Date();
 const NOT_ENOUGH = 'not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let slack: SlackRequestClient;
 let csm: User;
 let manager: User;
 
-beforeAll(async () => {
-  harness = await startSlackHarness();
+useSlackHarness({}, async (harness) => {
   ({ database, fake, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Nadia Empty', slackUserId: 'UCSMND001' });
   manager = await createUser(database.db, { role: 'manager', name: 'Mona Manager', slackUserId: 'UMGRND001' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
 
 /** An account in Onboarding (14-day SLA) for `days` days, owned by the test CSM unless told otherwise. */
 function onboardingFor(name: string, days: number, csmId: string | null = null) {
