@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { systemReader } from '../domain/actors.ts';
 import { desc, inArray } from 'drizzle-orm';
 import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
 import { listAccounts } from '../domain/accounts.ts';
-import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
+import { StatementCounter, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 import { setHealth } from './support/health.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
 const counter = new StatementCounter();
-let database: TestDatabase;
+const database = useTestDatabase({ logger: counter });
 let api: ReturnType<typeof createGraphqlClient>;
 let token: string;
 let csm: User;
@@ -37,7 +37,6 @@ async function withHealth(account: Account, score: number, status: HealthStatus,
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase({ logger: counter });
   api = createGraphqlClient(database.db);
   token = await createToken(database.db, 'viewer', await createUser(database.db, { role: 'viewer' }));
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor' });
@@ -59,9 +58,6 @@ beforeAll(async () => {
     named.set(name, account);
     if (health) await withHealth(account, ...health);
   }
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 const LIST = /* GraphQL */ `

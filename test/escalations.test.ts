@@ -1,22 +1,15 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { outbox, users } from '../db/schema.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
 import { recordClosedWon } from '../domain/handoffs.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
 import { createAccountWithHealth } from './support/health.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
-let database: TestDatabase;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const database = useTestDatabase();
 
 async function reportsTo(personId: string, managerId: string) {
   await database.db.update(users).set({ managerId }).where(eq(users.id, personId));

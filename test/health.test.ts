@@ -1,13 +1,13 @@
 import { eq, sql } from 'drizzle-orm';
 import { systemReader } from '../domain/actors.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, healthScores, usageWindowState } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk, recomputeHealth } from '../domain/health.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health-model.ts';
 import { recordUsage } from '../domain/signals.ts';
 import { defineStage, updateStage } from '../domain/stage-definitions.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { addSentiment, addSurvey, addTicket, addTouch, addUsage, daysBefore } from './support/signals.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
@@ -15,13 +15,7 @@ import { DAY_MS, isoDay } from '../domain/dates.ts';
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const admin = { userId: null, role: 'admin' as const, label: 'Test admin' };
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 async function scoreOf(accountId: string) {
   const health = await getAccountHealth(database.db, { accountId, reader: systemReader, now: NOW });

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { outbox } from '../db/schema.ts';
 import type { Actor } from '../domain/actors.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
@@ -22,19 +22,13 @@ import { runRenewals } from '../domain/renewals.ts';
 import { runRules } from '../domain/rules.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
 import { addTicket } from './support/signals.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 
 const NOW = new Date();
 const admin: Actor = { userId: null, role: 'admin', label: 'Contract test' };
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const database = useTestDatabase();
 
 describe('the notification contract', () => {
   it('decodes every notification the domain queues, of every kind, to a target delivery understands', async () => {

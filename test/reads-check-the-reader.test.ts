@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Account, Handoff, User } from '../db/schema.ts';
 import { countAccounts, getAccount, getAccountOverview, getAccountsByIds, listAccounts, searchAccountsByName } from '../domain/accounts.ts';
 import { type Actor, actorFromUser, systemReader } from '../domain/actors.ts';
@@ -11,7 +11,7 @@ import { getAccountToMove, listTransitions } from '../domain/lifecycle.ts';
 import { getLatestRenewalsByAccountIds, listRenewals } from '../domain/renewal-queries.ts';
 import { getSignalsSummaries } from '../domain/signals.ts';
 import { listUsers } from '../domain/users.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
 import { addTouch, daysBefore } from './support/signals.ts';
 import { isoDay } from '../domain/dates.ts';
@@ -23,7 +23,7 @@ const NOW = new Date();
 const crm: Actor = { userId: null, role: 'integration', label: 'API token "crm"' };
 const unlinkedAeToken: Actor = { userId: null, role: 'ae', label: 'API token "sales"' };
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let ae: Actor;
 let csm: Actor;
 let viewer: Actor;
@@ -52,7 +52,6 @@ const accountIds = (rows: readonly { accountId: string }[]) => rows.map((row) =>
 const listedIds = (rows: readonly { account: { id: string } }[]) => rows.map((row) => row.account.id).sort();
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   aeUser = await createUser(database.db, { role: 'ae', name: 'Tom Becker' });
   const otherAe = await createUser(database.db, { role: 'ae', name: 'Ana Silva' });
   const csmUser = await createUser(database.db, { role: 'csm', name: 'Sam Okafor' });
@@ -62,9 +61,6 @@ beforeAll(async () => {
   mine = await closedWon('Readers Mine Co', aeUser.id, csmUser.id);
   theirs = await closedWon('Readers Theirs Co', otherAe.id, csmUser.id);
   await recomputeHealth(database.db, { now: NOW, accountIds: [mine.account.id, theirs.account.id] });
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 const both = () => [mine.account.id, theirs.account.id];

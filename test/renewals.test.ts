@@ -1,10 +1,10 @@
 import { and, eq, like } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
 import { outbox, renewals } from '../db/schema.ts';
 import { recomputeHealth } from '../domain/health.ts';
 import { runRenewals } from '../domain/renewals.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { addTicket } from './support/signals.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
@@ -12,13 +12,7 @@ import { DAY_MS, isoDay } from '../domain/dates.ts';
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const later = (days: number) => new Date(NOW.getTime() + days * DAY_MS);
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 async function checkpointsOf(db: Db, accountId: string) {
   const rows = await db.select().from(outbox).where(and(eq(outbox.kind, 'renewal_checkpoint'), like(outbox.dedupeKey, `renewal_checkpoint:${accountId}:%`))).orderBy(outbox.id);

@@ -1,24 +1,18 @@
 import { and, eq, like } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
 import { accounts, handoffs, outbox, ruleFirings, stageTransitions } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
 import { recomputeHealth } from '../domain/health.ts';
 import { moveAccountStage } from '../domain/lifecycle.ts';
 import { runRules } from '../domain/rules.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { addFirstValue, addTicket, addUsage, daysBefore } from './support/signals.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 async function firingsOf(db: Db, accountId: string, rule: string) {
   return db.select().from(ruleFirings).where(and(eq(ruleFirings.accountId, accountId), eq(ruleFirings.rule, rule)));

@@ -1,5 +1,5 @@
 import { asc, eq, like } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Account, LifecycleStage } from '../db/schema.ts';
 import { outbox, stageTransitions } from '../db/schema.ts';
 import { type Actor, actorFromUser, ruleActor } from '../domain/actors.ts';
@@ -14,7 +14,7 @@ import {
   requireMoveRights,
   stageChoices,
 } from '../domain/lifecycle.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 
 const CSM_ID = '00000000-0000-4000-8000-0000000000c1';
@@ -142,13 +142,7 @@ describe('the stage-move policy', () => {
   });
 });
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const database = useTestDatabase();
 
 async function historyOf(accountId: string) {
   return database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, accountId)).orderBy(asc(stageTransitions.accountVersion));
