@@ -1,6 +1,7 @@
 import { and, count, eq, gt, isNotNull, or } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import {
+  type HandoffStatus,
   type TokenRole,
   accounts,
   apiTokens,
@@ -22,7 +23,10 @@ import { recordTicket } from '../../domain/signals.ts';
 import { createApiToken } from '../../domain/tokens.ts';
 import { createAccount, createUser } from '../support/factories.ts';
 import {
+  type Book,
   type Expectation,
+  type HandoffStep,
+  type OwnerVariant,
   type StageMoveVariant,
   ROLES,
   Tally,
@@ -111,6 +115,54 @@ function ingestedByExternalId(field: string, prefix: string, query: string, rows
   };
 }
 
+/** One record read by id: everyone who reads sees the own book's; an AE is not shown other people's. */
+function readById(field: 'account' | 'handoff', idIn: (book: Book) => string): GraphqlCase[] {
+  const query = `query ($id: ID!) { ${field}(id: $id) { id } }`;
+  return [
+    { field, variant: `own ${field}`, expect: readers, prepare: async () => ({ query, variables: { id: idIn(ownBook()) } }) },
+    {
+      field,
+      variant: `other people's ${field}`,
+      expect: (role) => (role === 'ae' ? 'hidden' : readers(role)),
+      prepare: async () => ({ query, variables: { id: idIn(otherBook()) } }),
+    },
+  ];
+}
+
+/** The variant's AE sold the deal, or the variant's CSM takes it on; the other owner is the fixture's own. */
+const aeOwns = (aeId: string | null) => ({ aeId, csmId: person('csm').id });
+const csmOwns = (csmId: string | null) => ({ aeId: person('ae').id, csmId });
+
+/**
+ * A handoff step as a mutation: each attempt takes a handoff of its own, brought to `from` and owned as the variant
+ * says, and the step changed the database when the handoff `reaches` the next status.
+ */
+function handoffStep(
+  field: string,
+  [variant, owner, expect]: OwnerVariant,
+  step: {
+    from: HandoffStep;
+    owners: (owner: string | null) => { aeId: string | null; csmId: string | null };
+    reaches: HandoffStatus;
+    query?: string;
+    variables?: () => Record<string, unknown>;
+  },
+): GraphqlCase {
+  return {
+    field,
+    variant,
+    expect,
+    prepare: async () => {
+      const handoff = await handoffAt(step.from, step.owners(owner()));
+      return {
+        query: step.query ?? `mutation ($id: ID!) { ${field}(handoffId: $id) { status } }`,
+        variables: { id: handoff.id, ...step.variables?.() },
+        changed: reached(handoff.id, step.reaches),
+      };
+    },
+  };
+}
+
 /** Past Pre-onboarding an account is no longer the AE's to move. */
 const pastPreOnboarding: StageMoveVariant = [
   "the AE's own account past Pre-onboarding",
@@ -137,92 +189,24 @@ const graphqlCases: GraphqlCase[] = [
       verify: (data) => narrowedFor(role, ids(Reflect.get(data.accounts ?? {}, 'edges'), (edge) => Reflect.get(edge.node ?? {}, 'id'))),
     }),
   },
-  {
-    field: 'account',
-    variant: 'own account',
-    expect: readers,
-    prepare: async () => ({ query: 'query ($id: ID!) { account(id: $id) { id } }', variables: { id: ownBook().account.id } }),
-  },
-  {
-    field: 'account',
-    variant: "other people's account",
-    expect: (role) => (role === 'ae' ? 'hidden' : readers(role)),
-    prepare: async () => ({ query: 'query ($id: ID!) { account(id: $id) { id } }', variables: { id: otherBook().account.id } }),
-  },
+  ...readById('account', (book) => book.account.id),
   { field: 'handoffs', expect: readers, prepare: async (role) => ({ query: '{ handoffs { account { id } } }', verify: (data) => narrowedFor(role, ids(data.handoffs, accountOf)) }) },
-  {
-    field: 'handoff',
-    variant: 'own handoff',
-    expect: readers,
-    prepare: async () => ({ query: 'query ($id: ID!) { handoff(id: $id) { id } }', variables: { id: ownBook().handoff.id } }),
-  },
-  {
-    field: 'handoff',
-    variant: "other people's handoff",
-    expect: (role) => (role === 'ae' ? 'hidden' : readers(role)),
-    prepare: async () => ({ query: 'query ($id: ID!) { handoff(id: $id) { id } }', variables: { id: otherBook().handoff.id } }),
-  },
+  ...readById('handoff', (book) => book.handoff.id),
   { field: 'renewals', expect: readers, prepare: async (role) => ({ query: '{ renewals(withinDays: 365) { account { id } } }', verify: (data) => narrowedFor(role, ids(data.renewals, accountOf)) }) },
   { field: 'atRisk', expect: readers, prepare: async (role) => ({ query: '{ atRisk(first: 100) { account { id } } }', verify: (data) => narrowedFor(role, ids(data.atRisk, accountOf)) }) },
 
   // Handoff steps
-  ...aeHandoffVariants.map(
-    ([variant, aeId, expect]): GraphqlCase => ({
-      field: 'confirmHandoff',
-      variant,
-      expect,
-      prepare: async () => {
-        const handoff = await handoffAt('pending', { aeId: aeId(), csmId: person('csm').id });
-        return {
-          query: 'mutation ($id: ID!) { confirmHandoff(handoffId: $id) { status } }',
-          variables: { id: handoff.id },
-          changed: reached(handoff.id, 'confirmed'),
-        };
-      },
+  ...aeHandoffVariants.map((variant) => handoffStep('confirmHandoff', variant, { from: 'pending', owners: aeOwns, reaches: 'confirmed' })),
+  ...acceptVariants.map((variant) => handoffStep('acceptHandoff', variant, { from: 'confirmed', owners: csmOwns, reaches: 'accepted' })),
+  ...csmVariants('handoff').flatMap((variant) => [
+    handoffStep('scheduleKickoff', variant, {
+      from: 'accepted',
+      owners: csmOwns,
+      reaches: 'kickoff_scheduled',
+      query: 'mutation ($id: ID!, $at: DateTime!) { scheduleKickoff(handoffId: $id, kickoffAt: $at) { status } }',
+      variables: () => ({ at: new Date(Date.now() + 3 * DAY_MS).toISOString() }),
     }),
-  ),
-  ...acceptVariants.map(
-    ([variant, csmId, expect]): GraphqlCase => ({
-      field: 'acceptHandoff',
-      variant,
-      expect,
-      prepare: async () => {
-        const handoff = await handoffAt('confirmed', { aeId: person('ae').id, csmId: csmId() });
-        return {
-          query: 'mutation ($id: ID!) { acceptHandoff(handoffId: $id) { status } }',
-          variables: { id: handoff.id },
-          changed: reached(handoff.id, 'accepted'),
-        };
-      },
-    }),
-  ),
-  ...csmVariants('handoff').flatMap(([variant, csmId, expect]): GraphqlCase[] => [
-    {
-      field: 'scheduleKickoff',
-      variant,
-      expect,
-      prepare: async () => {
-        const handoff = await handoffAt('accepted', { aeId: person('ae').id, csmId: csmId() });
-        return {
-          query: 'mutation ($id: ID!, $at: DateTime!) { scheduleKickoff(handoffId: $id, kickoffAt: $at) { status } }',
-          variables: { id: handoff.id, at: new Date(Date.now() + 3 * DAY_MS).toISOString() },
-          changed: reached(handoff.id, 'kickoff_scheduled'),
-        };
-      },
-    },
-    {
-      field: 'completeHandoff',
-      variant,
-      expect,
-      prepare: async () => {
-        const handoff = await handoffAt('kickoff_scheduled', { aeId: person('ae').id, csmId: csmId() });
-        return {
-          query: 'mutation ($id: ID!) { completeHandoff(handoffId: $id) { status } }',
-          variables: { id: handoff.id },
-          changed: reached(handoff.id, 'completed'),
-        };
-      },
-    },
+    handoffStep('completeHandoff', variant, { from: 'kickoff_scheduled', owners: csmOwns, reaches: 'completed' }),
   ]),
 
   // Stage moves

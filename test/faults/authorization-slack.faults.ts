@@ -274,26 +274,24 @@ const slackCases: SlackCase[] = [
   ),
 
   // The at-risk digest: follow-up on one's own accounts; pages for everyone, narrowed for AEs.
-  ...csmVariants('account').flatMap(([variant, csmId, expect]): SlackCase[] => [
-    {
-      entry: `action:${ActionIds.digestAcknowledge}`,
-      variant,
-      expect,
-      prepare: async (context) => {
-        const account = await createAccount(db(), { csmId: csmId() });
-        return { send: button(context, ActionIds.digestAcknowledge, digestValue(account.id)), effect: async () => Boolean((await followUp(account.id))?.acknowledgedAt) };
-      },
-    },
-    {
-      entry: `action:${ActionIds.digestSnooze}`,
-      variant,
-      expect,
-      prepare: async (context) => {
-        const account = await createAccount(db(), { csmId: csmId() });
-        return { send: button(context, ActionIds.digestSnooze, digestValue(account.id)), effect: async () => Boolean((await followUp(account.id))?.snoozedUntil) };
-      },
-    },
-  ]),
+  ...csmVariants('account').flatMap(([variant, csmId, expect]) =>
+    (
+      [
+        [ActionIds.digestAcknowledge, 'acknowledgedAt'],
+        [ActionIds.digestSnooze, 'snoozedUntil'],
+      ] as const
+    ).map(
+      ([actionId, mark]): SlackCase => ({
+        entry: `action:${actionId}`,
+        variant,
+        expect,
+        prepare: async (context) => {
+          const account = await createAccount(db(), { csmId: csmId() });
+          return { send: button(context, actionId, digestValue(account.id)), effect: async () => Boolean((await followUp(account.id))?.[mark]) };
+        },
+      }),
+    ),
+  ),
   {
     entry: `action:${ActionIds.digestShowMore}`,
     expect: everyoneLinked,

@@ -209,6 +209,15 @@ export function createFakeWorkspace(options: { users?: FakeSlackUser[]; now: () 
     return undefined;
   }
 
+  // Opening a modal and pushing one onto another answer alike: a new view, for a trigger id.
+  const openModal: MethodHandler = ({ body }) => {
+    if (!str(body.trigger_id)) return invalidArguments(['missing required field: trigger_id [json-pointer:/trigger_id]']);
+    const checked = checkView(body, 'modal');
+    if ('outcome' in checked) return checked.outcome;
+    const { view } = checked;
+    return ok({ view: viewOutput(view, newViewId()) });
+  };
+
   const handlers: Record<string, MethodHandler> = {
     'api.test': ({ body }) => ok({ args: body }),
     'auth.test': () =>
@@ -275,20 +284,8 @@ export function createFakeWorkspace(options: { users?: FakeSlackUser[]; now: () 
       messages.delete(ts);
       return ok({ channel, ts });
     },
-    'views.open': ({ body }) => {
-      if (!str(body.trigger_id)) return invalidArguments(['missing required field: trigger_id [json-pointer:/trigger_id]']);
-      const checked = checkView(body, 'modal');
-      if ('outcome' in checked) return checked.outcome;
-      const { view } = checked;
-      return ok({ view: viewOutput(view, newViewId()) });
-    },
-    'views.push': ({ body }) => {
-      if (!str(body.trigger_id)) return invalidArguments(['missing required field: trigger_id [json-pointer:/trigger_id]']);
-      const checked = checkView(body, 'modal');
-      if ('outcome' in checked) return checked.outcome;
-      const { view } = checked;
-      return ok({ view: viewOutput(view, newViewId()) });
-    },
+    'views.open': openModal,
+    'views.push': openModal,
     'views.update': ({ body }) => {
       const viewId = str(body.view_id) ?? str(body.external_id);
       if (!viewId) return invalidArguments(['must provide view_id or external_id [json-pointer:/view_id]']);

@@ -113,7 +113,7 @@ async function closedWon(database: Db, owners: { aeId: string | null; csmId: str
   return { account: result.account, handoff: result.handoff };
 }
 
-type HandoffStep = 'pending' | 'confirmed' | 'accepted' | 'kickoff_scheduled';
+export type HandoffStep = 'pending' | 'confirmed' | 'accepted' | 'kickoff_scheduled';
 
 /** A handoff brought to a status by an admin, so the step under test is the next one. */
 export async function handoffAt(status: HandoffStep, owners: { aeId: string | null; csmId: string | null }): Promise<Handoff> {
