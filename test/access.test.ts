@@ -1,19 +1,19 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { encodeDigestValue } from '../bot/views/digest.ts';
-import { type User, accountHealth } from '../db/schema.ts';
+import type { User } from '../db/schema.ts';
 import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import { createGraphqlClient } from './support/graphql.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { setHealth } from './support/health.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { type SlackRequestClient, buttonAction, slashCommand } from './support/slack-requests.ts';
 
 // What the bot shows and opens follows the same rules as the API: an account executive reads only the accounts
 // they sold, and a form opens only for someone who may save it.
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let slack: SlackRequestClient;
@@ -23,18 +23,13 @@ let csm: User;
 let viewer: User;
 let request = 0;
 
-beforeAll(async () => {
-  harness = await startSlackHarness();
+useSlackHarness({}, async (harness) => {
   ({ database, fake, slack } = harness);
   ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker', slackUserId: 'UACCESSAE1' });
   otherAe = await createUser(database.db, { role: 'ae', name: 'Ana Silva', slackUserId: 'UACCESSAE2' });
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UACCESSCSM' });
   viewer = await createUser(database.db, { role: 'viewer', name: 'Vic Reader', slackUserId: 'UACCESSVW1' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
 
 function click(user: User, actionId: string, value: string) {
   request += 1;
@@ -96,7 +91,7 @@ describe('an account executive in Slack', () => {
     const own = await createAccount(database.db, { name: 'Quarry Own Co', aeId: ae.id, csmId: csm.id });
     const theirs = await createAccount(database.db, { name: 'Quarry Theirs Co', aeId: otherAe.id, csmId: csm.id });
     for (const account of [own, theirs]) {
-      await database.db.insert(accountHealth).values({ accountId: account.id, score: 40, status: 'at_risk', scoreDayAgo: 60, reasons: ['Fewer logins'], computedAt: new Date(), modelVersion: 1 });
+      await setHealth(database.db, account.id, { score: 40, status: 'at_risk', scoreDayAgo: 60, reasons: ['Fewer logins'] });
     }
     const page = encodeDigestValue({ accountId: '', csmId: null, page: 0 });
 

@@ -1,15 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { systemReader } from '../domain/actors.ts';
 import { desc, inArray } from 'drizzle-orm';
 import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
 import { listAccounts } from '../domain/accounts/listing.ts';
-import { StatementCounter, type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, StatementCounter, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
+import { setHealth } from './support/health.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
 const counter = new StatementCounter();
-let database: TestDatabase;
+const database = useTestDatabase({ logger: counter });
 let api: ReturnType<typeof createGraphqlClient>;
 let token: string;
 let csm: User;
@@ -18,15 +19,12 @@ const named = new Map<string, Account>();
 const inDays = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);
 
 async function withHealth(account: Account, score: number, status: HealthStatus, scoreWeekAgo: number | null) {
-  await database.db.insert(accountHealth).values({
-    accountId: account.id,
+  await setHealth(database.db, account.id, {
     score,
     status,
     scoreDayAgo: null,
     scoreWeekAgo,
     reasons: [`score ${score}`],
-    computedAt: new Date(),
-    modelVersion: 1,
     components: {
       usage: { score, weight: 40, detail: `${score}% of seats active` },
       support: { score: null, weight: 0, detail: 'No tickets' },
@@ -39,7 +37,6 @@ async function withHealth(account: Account, score: number, status: HealthStatus,
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase({ logger: counter });
   api = createGraphqlClient(database.db);
   token = await createToken(database.db, 'viewer', await createUser(database.db, { role: 'viewer' }));
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor' });
@@ -61,9 +58,6 @@ beforeAll(async () => {
     named.set(name, account);
     if (health) await withHealth(account, ...health);
   }
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 const LIST = /* GraphQL */ `

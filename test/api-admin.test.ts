@@ -1,23 +1,19 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiTokens } from '../db/schema.ts';
 import { deleteStage } from '../domain/lifecycle/stages.ts';
 import { TOKEN_CACHE_TTL_MS, createApiToken, revokeApiTokensNamed } from '../domain/tokens.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
 const ADMIN = 'bootstrap-admin-token-for-admin-tests';
-let database: TestDatabase;
+const database = useTestDatabase();
 let api: ReturnType<typeof createGraphqlClient>;
 const admin = { userId: null, role: 'admin', label: 'Admin token' } as const;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   api = createGraphqlClient(database.db, { bootstrapAdminToken: ADMIN });
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 describe('stage definitions', () => {

@@ -1,20 +1,19 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
 const examplesDir = new URL('../api/examples/', import.meta.url);
 const examples = (await readdir(examplesDir)).filter((file) => file.endsWith('.graphql')).sort();
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let api: ReturnType<typeof createGraphqlClient>;
 let token: string;
 let accountId: string;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   api = createGraphqlClient(database.db);
   token = await createToken(database.db, 'manager', await createUser(database.db, { role: 'manager' }));
   const closed = await recordClosedWon(database.db, {
@@ -25,9 +24,6 @@ beforeAll(async () => {
     actor: { userId: null, role: 'integration', label: 'crm' },
   });
   accountId = closed.account.id;
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 describe('example dashboard queries in api/examples', () => {

@@ -1,14 +1,14 @@
 import { eq, inArray } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type User, accounts, outbox, renewals, stageTransitions, users } from '../db/schema.ts';
 import { actorFromUser, systemReader } from '../domain/actors.ts';
 import { type NewCustomerClosedWon, type RecordClosedWonParams, recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { acceptHandoff, completeHandoff, confirmHandoff, getHandoff, listHandoffs, scheduleKickoff } from '../domain/handoffs/handoffs.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let ae: User;
 let otherAe: User;
 let csm: User;
@@ -18,15 +18,11 @@ const crm = { userId: null, role: 'integration', label: 'API token "crm"' } as c
 let sequence = 0;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker' });
   otherAe = await createUser(database.db, { role: 'ae', name: 'Grace Kim' });
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor' });
   otherCsm = await createUser(database.db, { role: 'csm', name: 'Lena Fischer' });
   manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel' });
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 function closedWon(overrides: Partial<RecordClosedWonParams> = {}): RecordClosedWonParams {

@@ -1,25 +1,21 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, accounts, renewals, stageTransitions } from '../db/schema.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let api: ReturnType<typeof createGraphqlClient>;
 let integration: string;
 let manager: string;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   api = createGraphqlClient(database.db);
   integration = await createToken(database.db, 'integration');
   manager = await createToken(database.db, 'manager', await createUser(database.db, { role: 'manager' }));
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 const UPSERT = 'mutation ($accounts: [UpsertAccountInput!]!) { upsertAccounts(accounts: $accounts) { created updated accounts { externalId id created } } }';

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { type Segment, type User, accounts } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
@@ -9,14 +9,14 @@ import { type MetricsGroup, getMetrics } from '../domain/metrics.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
 import { recordFirstValue } from '../domain/signals.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
-import { addTouch } from './health-fixtures.ts';
+import { addTouch } from './support/signals.ts';
 
 // Every expected number below is worked out by hand in the comments next to the data.
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let manager: User;
 const admin = { userId: null, role: 'admin', label: 'Test admin' } as const;
 
@@ -41,7 +41,6 @@ async function move(accountId: string, toStage: string, expectedVersion: number,
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   manager = await createUser(database.db, { role: 'manager' });
   casey = await createUser(database.db, { role: 'csm', name: 'Casey CSM' });
 
@@ -94,9 +93,6 @@ beforeAll(async () => {
   await close(4, '2026-06-30T12:00:00Z'); // pending, due 07-03: not decided yet
   await recordFirstValue(database.db, { accountId: h1.account.id, reachedAt: new Date('2026-06-11T00:00:00Z'), actor: admin }); // 10 days
   await recordFirstValue(database.db, { accountId: h2.account.id, reachedAt: new Date('2026-06-30T00:00:00Z'), actor: admin }); // 20 days
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 function only(groups: MetricsGroup[], key: string): MetricsGroup {

@@ -1,18 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRole, User } from '../db/schema.ts';
 import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let api: ReturnType<typeof createGraphqlClient>;
 const tokens = new Map<TokenRole, string>();
 const people = new Map<TokenRole, User>();
 let sequence = 0;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   api = createGraphqlClient(database.db);
   for (const role of ['admin', 'manager', 'csm', 'ae', 'viewer'] as const) {
     const person = await createUser(database.db, { role, name: `The ${role}` });
@@ -20,9 +19,6 @@ beforeAll(async () => {
     tokens.set(role, await createToken(database.db, role, person));
   }
   tokens.set('integration', await createToken(database.db, 'integration'));
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 function person(role: TokenRole): User {

@@ -4,18 +4,17 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRM_SIGNATURE_HEADER, CRM_TIMESTAMP_HEADER, CRM_WEBHOOK_BODY_LIMIT, handleCrmWebhook, signCrmWebhook } from '../api/webhooks/crm.ts';
 import { type User, accounts, handoffs, revenueChanges } from '../db/schema.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
 import { silentLogger } from './support/graphql.ts';
 
 const SECRET = 'crm-webhook-secret-0123456789abcdef';
-let database: TestDatabase;
+const database = useTestDatabase();
 let server: Server;
 let url: string;
 let ae: User;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   ae = await createUser(database.db, { role: 'ae', email: 'tom@acme-sales.example' });
   server = createServer((req, res) => void handleCrmWebhook(req, res, { db: database.db, secret: SECRET, logger: silentLogger }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -23,7 +22,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  await database?.destroy();
 });
 
 function deal(opportunityId: string) {

@@ -1,6 +1,6 @@
 import { WebClient } from '@slack/web-api';
 import { asc, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeliveryWorker } from '../bot/delivery.ts';
 import { createNotificationRenderer } from '../bot/notifications.ts';
 import { parseConfig } from '../config.ts';
@@ -8,10 +8,11 @@ import { type User, outbox, slackMessages } from '../db/schema.ts';
 import type { NotificationTarget } from '../domain/notifications.ts';
 import { claimDueNotifications, enqueueNotification, markNotificationPosting } from '../domain/outbox.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import type { TestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
-import { type FakeSlack, startFakeSlack } from './support/fake-slack.ts';
+import type { FakeSlack } from './support/fake-slack.ts';
 import { createGraphqlClient, silentLogger } from './support/graphql.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 
 const HANDOFF_CHANNEL = 'C0HANDOFF1';
 const AT_RISK_CHANNEL = 'C0ATRISK01';
@@ -24,36 +25,32 @@ let csm: User;
 let offsetMs = 0;
 const clock = () => new Date(Date.now() + offsetMs);
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  fake = await startFakeSlack();
-  lifeline = await startLifeline({
-    config: parseConfig({
-      PORT: '0',
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: 'test-signing-secret',
-      SLACK_API_URL: fake.apiUrl,
-      SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL,
-      SLACK_AT_RISK_CHANNEL: AT_RISK_CHANNEL,
-    }),
-    database,
-    logger: silentLogger,
-    host: '127.0.0.1',
-    slackRetryConfig: { retries: 0 },
+useSlackHarness(
+  {
+    env: { SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL, SLACK_AT_RISK_CHANNEL: AT_RISK_CHANNEL },
     // Pacing (one new message a second per channel) has its own test below; here it would only slow things down.
     delivery: { clock, backoff: { baseMs: 5_000, maxMs: 60_000 }, maxAttempts: 3, perTargetIntervalMs: 0 },
-  });
-  csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
-});
-afterAll(async () => {
-  await lifeline?.close();
-  await fake?.close();
-  await database?.destroy();
-});
+  },
+  async (harness) => {
+    ({ database, fake, lifeline } = harness);
+    csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
+  },
+);
 beforeEach(() => {
-  fake.reset();
   offsetMs = 0;
 });
+
+/** A delivery worker beside the server's, on the same database and fake Slack, as on another replica. */
+function anotherWorker(options: Partial<Parameters<typeof createDeliveryWorker>[0]>) {
+  return createDeliveryWorker({
+    db: database.db,
+    client: new WebClient('xoxb-test-token', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true }),
+    logger: silentLogger,
+    channels: { handoffs: HANDOFF_CHANNEL, atRisk: AT_RISK_CHANNEL },
+    render: createNotificationRenderer(database.db),
+    ...options,
+  });
+}
 
 async function rowByKey(dedupeKey: string) {
   const [row] = await database.db.select().from(outbox).where(eq(outbox.dedupeKey, dedupeKey));
@@ -163,15 +160,7 @@ describe('the outbox delivery worker', () => {
   });
 
   it('after a 429 no notification is posted before Retry-After, not only the refused one, by any worker', async () => {
-    const serial = createDeliveryWorker({
-      db: database.db,
-      client: new WebClient('xoxb-test-token', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true }),
-      logger: silentLogger,
-      channels: { handoffs: HANDOFF_CHANNEL, atRisk: AT_RISK_CHANNEL },
-      render: createNotificationRenderer(database.db),
-      clock,
-      concurrency: 1,
-    });
+    const serial = anotherWorker({ clock, concurrency: 1 });
     await queueAlert('throttle:1', 'C0THROTTLE1', 'Throttled One');
     await queueAlert('throttle:2', 'C0THROTTLE2', 'Throttled Two');
     fake.failNext('chat.postMessage', { status: 429, retryAfterSeconds: 30 });
@@ -271,14 +260,7 @@ describe('the outbox delivery worker', () => {
   });
 
   it('paces new messages to one channel at one a second, so Slack never has to answer 429', async () => {
-    const paced = createDeliveryWorker({
-      db: database.db,
-      client: new WebClient('xoxb-test-token', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true }),
-      logger: silentLogger,
-      channels: { handoffs: HANDOFF_CHANNEL, atRisk: AT_RISK_CHANNEL },
-      render: createNotificationRenderer(database.db),
-      clock,
-    });
+    const paced = anotherWorker({ clock });
     await queueAlert('paced:1', 'C0PACED001', 'Paced One');
     await queueAlert('paced:2', 'C0PACED001', 'Paced Two');
     expect(await paced.drainOnce()).toEqual({ sent: 1, retried: 0, parked: 0 });
@@ -292,15 +274,8 @@ describe('the outbox delivery worker', () => {
   it('two workers draining the same outbox at once post every notification exactly once', async () => {
     const keys = Array.from({ length: 12 }, (_, index) => `race:${index}`);
     for (const [index, key] of keys.entries()) await queueAlert(key, index % 2 === 0 ? `user:${csm.id}` : 'channel:at_risk', `Race ${index}`);
-    const second = createDeliveryWorker({
-      db: database.db,
-      client: new WebClient('xoxb-test-token', { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true }),
-      logger: silentLogger,
-      channels: { handoffs: HANDOFF_CHANNEL, atRisk: AT_RISK_CHANNEL },
-      render: createNotificationRenderer(database.db),
-      // Same pacing as the first worker: this test is about claiming, not about Slack's per-channel rate.
-      perTargetIntervalMs: 0,
-    });
+    // Same pacing as the first worker: this test is about claiming, not about Slack's per-channel rate.
+    const second = anotherWorker({ perTargetIntervalMs: 0 });
     const [a, b] = await Promise.all([lifeline.delivery.drainOnce(), second.drainOnce()]);
     expect((a?.sent ?? 0) + (b?.sent ?? 0)).toBe(12);
     const texts = fake.callsTo('chat.postMessage').map((call) => String(call.body.text));

@@ -1,20 +1,22 @@
 import { eq, inArray } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { DIGEST_PAGE_SIZE, encodeDigestValue } from '../bot/views/digest.ts';
-import { type HealthStatus, type User, accountHealth, accounts, atRiskFollowUps, outbox, users } from '../db/schema.ts';
+import { type Account, type HealthStatus, type User, accountHealth, atRiskFollowUps, outbox, users } from '../db/schema.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
+import { validateBlocks } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
+import { createAccountWithHealth } from './support/health.ts';
+import { textOf } from './support/slack-answers.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { type SlackRequestClient, buttonAction, slashCommand } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
 const AT_RISK_CHANNEL = 'C0ATRISK01';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -39,34 +41,41 @@ function day(days: number): string {
   return new Date(TODAY.getTime() + days * DAY_MS).toISOString().slice(0, 10);
 }
 
-beforeAll(async () => {
-  // The worker's clock also decides when rows are due: keep it at least at the wall clock.
-  // No per-channel pacing: these tests post several digests to one channel within a second on purpose.
-  harness = await startSlackHarness({
-    env: { SLACK_AT_RISK_CHANNEL: AT_RISK_CHANNEL },
-    delivery: { clock: () => (now.getTime() > Date.now() ? now : new Date()), perTargetIntervalMs: 0 },
-  });
-  ({ database, fake, lifeline, slack } = harness);
-  sam = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
-  lena = await createUser(database.db, { role: 'csm', name: 'Lena Fischer', slackUserId: 'UCSM0002' });
-  manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
-});
-afterAll(async () => {
-  await harness?.close();
-});
+// The worker's clock also decides when rows are due: keep it at least at the wall clock.
+// No per-channel pacing: these tests post several digests to one channel within a second on purpose.
+useSlackHarness(
+  { env: { SLACK_AT_RISK_CHANNEL: AT_RISK_CHANNEL }, delivery: { clock: () => (now.getTime() > Date.now() ? now : new Date()), perTargetIntervalMs: 0 } },
+  async (harness) => {
+    ({ database, fake, lifeline, slack } = harness);
+    sam = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
+    lena = await createUser(database.db, { role: 'csm', name: 'Lena Fischer', slackUserId: 'UCSM0002' });
+    manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
+  },
+);
 beforeEach(async () => {
   // Each test starts from an empty digest: no health rows, no follow-ups, nothing queued.
   await database.db.delete(atRiskFollowUps);
   await database.db.delete(accountHealth);
   await database.db.delete(outbox);
   now = TODAY;
-  fake.reset();
 });
 
-async function withHealth(name: string, csm: User | null, score: number, status: HealthStatus, scoreDayAgo: number | null, reasons: string[], contractEnd = day(68)) {
-  const account = await createAccount(database.db, { name, csmId: csm?.id ?? null, stageKey: 'mature_adoption', contractEnd });
-  await database.db.insert(accountHealth).values({ accountId: account.id, score, status, scoreDayAgo, reasons, computedAt: now, modelVersion: 1 });
-  return account;
+function withHealth(name: string, csm: User | null, score: number, status: HealthStatus, scoreDayAgo: number | null, reasons: string[], contractEnd = day(68)) {
+  return createAccountWithHealth(database.db, { name, csmId: csm?.id ?? null, stageKey: 'mature_adoption', contractEnd }, { score, status, scoreDayAgo, reasons, computedAt: now });
+}
+
+/** A click on an account's item of the digest posted in the at-risk channel. */
+function clickItemInChannel(account: Account, click: { userId: string; actionId: string; responseId: string; messageTs: string }) {
+  return slack.blockAction(
+    buttonAction({
+      userId: click.userId,
+      actionId: click.actionId,
+      blockId: `digest_item:${account.id}`,
+      value: encodeDigestValue({ accountId: account.id, csmId: null, page: 0 }),
+      responseUrl: fake.responseUrl(click.responseId),
+      container: { type: 'message', channelId: AT_RISK_CHANNEL, messageTs: click.messageTs, isEphemeral: false },
+    }),
+  );
 }
 
 function blocksOf(call: RecordedCall | undefined): unknown[] {
@@ -80,9 +89,6 @@ function totalText(value: unknown): number {
   return Object.entries(value).reduce((sum, [key, item]) => sum + (key === 'text' && typeof item === 'string' ? item.length : totalText(item)), 0);
 }
 
-function textOf(call: RecordedCall | undefined): string {
-  return typeof call?.body.text === 'string' ? call.body.text : '';
-}
 
 describe('the daily at-risk digest', () => {
   it('goes to the at-risk channel and to each CSM for their own accounts, biggest drop first, each saying why', async () => {
@@ -122,16 +128,17 @@ describe('the daily at-risk digest', () => {
 
   it('never lists an account without a score (not enough data), even one that had a score yesterday', async () => {
     await withHealth('Lumen Labs', sam, 32, 'critical', 45, ['2 open urgent tickets, oldest 9 days']);
-    const silent = await createAccount(database.db, { name: 'Mute Mining', csmId: sam.id, stageKey: 'mature_adoption', contractEnd: day(20) });
-    await database.db.insert(accountHealth).values({
-      accountId: silent.id,
-      score: null,
-      status: 'insufficient_data',
-      scoreDayAgo: 90,
-      reasons: ['not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches'],
-      computedAt: now,
-      modelVersion: 1,
-    });
+    const silent = await createAccountWithHealth(
+      database.db,
+      { name: 'Mute Mining', csmId: sam.id, stageKey: 'mature_adoption', contractEnd: day(20) },
+      {
+        score: null,
+        status: 'insufficient_data',
+        scoreDayAgo: 90,
+        reasons: ['not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches'],
+        computedAt: now,
+      },
+    );
 
     expect(await queueDailyDigest(database.db, { now })).toMatchObject({ items: 1 });
     await lifeline.delivery.drainOnce();
@@ -150,25 +157,28 @@ describe('the daily at-risk digest', () => {
     const owned = await Promise.all(
       Array.from({ length: 3 }, (_, index) => createUser(database.db, { role: 'csm', name: `Bulk CSM ${index}`, slackUserId: `UBULK000${index}` })),
     );
-    const rows = Array.from({ length: 300 }, (_, index) => ({
-      name: `Bulk ${String(index).padStart(3, '0')} ${'Very Long Company Name '.repeat(6)}`,
-      segment: 'smb' as const,
-      stageKey: 'mature_adoption',
-      csmId: owned[index % 3]?.id ?? null,
-      contractEnd: day(96),
-    }));
-    const inserted = await database.db.insert(accounts).values(rows).returning({ id: accounts.id });
-    await database.db.insert(accountHealth).values(
-      inserted.map((row, index) => ({
-        accountId: row.id,
-        score: 20 + (index % 45),
-        status: index % 45 < 20 ? ('critical' as const) : ('at_risk' as const),
-        scoreDayAgo: 70,
-        reasons: Array.from({ length: 6 }, (_, reason) => `Reason ${reason}: ${'usage fell sharply across every team '.repeat(8)}`),
-        computedAt: now,
-        modelVersion: 1,
-      })),
-    );
+    const inserted = [];
+    for (let index = 0; index < 300; index += 1) {
+      inserted.push(
+        await createAccountWithHealth(
+          database.db,
+          {
+            name: `Bulk ${String(index).padStart(3, '0')} ${'Very Long Company Name '.repeat(6)}`,
+            segment: 'smb',
+            stageKey: 'mature_adoption',
+            csmId: owned[index % 3]?.id ?? null,
+            contractEnd: day(96),
+          },
+          {
+            score: 20 + (index % 45),
+            status: index % 45 < 20 ? 'critical' : 'at_risk',
+            scoreDayAgo: 70,
+            reasons: Array.from({ length: 6 }, (_, reason) => `Reason ${reason}: ${'usage fell sharply across every team '.repeat(8)}`),
+            computedAt: now,
+          },
+        ),
+      );
+    }
     await queueDailyDigest(database.db, { now });
     expect(await lifeline.delivery.drainOnce()).toEqual({ sent: 4, retried: 0, parked: 0 });
     const channel = fake.callsTo('chat.postMessage').find((call) => call.body.channel === AT_RISK_CHANNEL);
@@ -201,18 +211,7 @@ describe('the daily at-risk digest', () => {
 
   it('Acknowledge records who is on it and redraws the digest; another CSM cannot acknowledge it', async () => {
     const account = await withHealth('Ember Logistics', sam, 30, 'critical', 50, ['Champion left']);
-    const value = encodeDigestValue({ accountId: account.id, csmId: null, page: 0 });
-    const click = (userId: string, actionId: string, id: string) =>
-      slack.blockAction(
-        buttonAction({
-          userId,
-          actionId,
-          blockId: `digest_item:${account.id}`,
-          value,
-          responseUrl: fake.responseUrl(id),
-          container: { type: 'message', channelId: AT_RISK_CHANNEL, messageTs: '1700000000.000200', isEphemeral: false },
-        }),
-      );
+    const click = (userId: string, actionId: string, id: string) => clickItemInChannel(account, { userId, actionId, responseId: id, messageTs: '1700000000.000200' });
     await click('UCSM0002', ActionIds.digestAcknowledge, 'lena-ack');
     const [refused] = await fake.waitForCalls('response_url', 1);
     expect(textOf(refused)).toBe("Only Ember Logistics's own CSM or a manager can acknowledge or snooze it; it belongs to another CSM.");
@@ -232,18 +231,7 @@ describe('the daily at-risk digest', () => {
     const ivy = await createUser(database.db, { role: 'csm', name: 'Ivy Away', slackUserId: 'UIVYAWAY01' });
     await database.db.update(users).set({ managerId: ruth.id }).where(eq(users.id, ivy.id));
     const account = await withHealth('Harbor Labs', ivy, 32, 'critical', 55, ['Champion left']);
-    const value = encodeDigestValue({ accountId: account.id, csmId: null, page: 0 });
-    const click = (userId: string, actionId: string, id: string) =>
-      slack.blockAction(
-        buttonAction({
-          userId,
-          actionId,
-          blockId: `digest_item:${account.id}`,
-          value,
-          responseUrl: fake.responseUrl(id),
-          container: { type: 'message', channelId: AT_RISK_CHANNEL, messageTs: '1700000000.000300', isEphemeral: false },
-        }),
-      );
+    const click = (userId: string, actionId: string, id: string) => clickItemInChannel(account, { userId, actionId, responseId: id, messageTs: '1700000000.000300' });
     await click('UMGR0001', ActionIds.digestSnooze, 'maya-snooze');
     const [refused] = await fake.waitForCalls('response_url', 1);
     expect(textOf(refused)).toBe(

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { systemReader } from '../domain/actors.ts';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ActionIds } from '../bot/ids.ts';
 import { encodeDigestValue } from '../bot/views/digest.ts';
 import { type User, outbox } from '../db/schema.ts';
@@ -8,14 +8,15 @@ import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { getHandoff } from '../domain/handoffs/handoffs.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateView } from './support/fake-slack.ts';
+import { validateView } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
+import { field } from './support/slack-answers.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { type SlackRequestClient, appHomeOpenedEvent, buttonAction, slashCommand } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
 const HANDOFF_CHANNEL = 'C0FOLLOW01';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let slack: SlackRequestClient;
@@ -24,11 +25,7 @@ let csm: User;
 let manager: User;
 let viewer: User;
 
-beforeAll(async () => {
-  harness = await startSlackHarness({
-    env: { LIFELINE_RENEWAL_WINDOW_DAYS: '30', SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL },
-    delivery: { pollMs: 50, perTargetIntervalMs: 0 },
-  });
+useSlackHarness({ env: { LIFELINE_RENEWAL_WINDOW_DAYS: '30', SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL }, delivery: { pollMs: 50, perTargetIntervalMs: 0 } }, async (harness) => {
   ({ database, fake, slack } = harness);
   harness.lifeline.delivery.start();
   ae = await createUser(database.db, { role: 'ae', name: 'Ava Seller', slackUserId: 'UFOLAE001' });
@@ -36,14 +33,6 @@ beforeAll(async () => {
   manager = await createUser(database.db, { role: 'manager', name: 'Mia Lead', slackUserId: 'UFOLMGR01' });
   viewer = await createUser(database.db, { role: 'viewer', name: 'Vera Watch', slackUserId: 'UFOLVIEW1' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
-}
 
 function daysFromNow(days: number): string {
   return new Date(Date.now() + days * DAY_MS).toISOString().slice(0, 10);

@@ -1,7 +1,7 @@
 import type { BlockAction, DatepickerAction } from '@slack/bolt';
 import { systemReader } from '../domain/actors.ts';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION } from '../bot/ids.ts';
 import { type User, handoffs, outbox, users } from '../db/schema.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
@@ -10,13 +10,13 @@ import { getHandoff } from '../domain/handoffs/handoffs.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateBlocks, validateView } from './support/fake-slack.ts';
+import { validateBlocks, validateView } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import { type SlackRequestClient, type ViewStateValues, buttonAction, viewSubmissionPayload } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 
 const HANDOFF_CHANNEL = 'C0HANDOFF1';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -25,8 +25,7 @@ let ae: User;
 let csm: User;
 let manager: User;
 
-beforeAll(async () => {
-  harness = await startSlackHarness({ env: { SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL }, delivery: { pollMs: 50, perTargetIntervalMs: 0 } });
+useSlackHarness({ env: { SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL }, delivery: { pollMs: 50, perTargetIntervalMs: 0 } }, async (harness) => {
   ({ database, fake, lifeline, slack } = harness);
   // The real delivery loop runs, woken by each click: the handoff message updates the way it does in production.
   lifeline.delivery.start();
@@ -34,10 +33,6 @@ beforeAll(async () => {
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
   manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
 
 let opportunity = 0;
 async function closedWon(name: string, closedWonAt = new Date()) {

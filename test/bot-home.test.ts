@@ -1,36 +1,38 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type User, accountHealth } from '../db/schema.ts';
+import type { User } from '../db/schema.ts';
 import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import type { TestDatabase } from './support/database.ts';
-import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, validateView } from './support/fake-slack.ts';
+import { createUser } from './support/factories.ts';
+import { validateView } from './support/block-kit.ts';
+import type { FakeSlack } from './support/fake-slack.ts';
+import { createAccountWithHealth } from './support/health.ts';
 import { type SlackRequestClient, appHomeOpenedEvent } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let slack: SlackRequestClient;
 let csm: User;
 
-beforeAll(async () => {
-  harness = await startSlackHarness();
+useSlackHarness({}, async (harness) => {
   ({ database, fake, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
 
 describe('App Home', () => {
   it('shows the person their book: accounts by stage with health and trend, handoffs waiting on them, renewals, at-risk items', async () => {
     const soon = new Date(Date.now() + 30 * DAY_MS).toISOString().slice(0, 10);
-    const risky = await createAccount(database.db, { name: 'Acme Analytics', csmId: csm.id, stageKey: 'mature_adoption', contractEnd: soon });
-    await database.db.insert(accountHealth).values({ accountId: risky.id, score: 35, status: 'critical', scoreDayAgo: 60, scoreWeekAgo: 70, reasons: ['Weekly active users down 48%'], computedAt: new Date(), modelVersion: 1 });
-    const steady = await createAccount(database.db, { name: 'Borealis Bank', csmId: csm.id, stageKey: 'implementation' });
-    await database.db.insert(accountHealth).values({ accountId: steady.id, score: 81, status: 'healthy', scoreDayAgo: 80, scoreWeekAgo: 77, reasons: [], computedAt: new Date(), modelVersion: 1 });
+    const risky = await createAccountWithHealth(
+      database.db,
+      { name: 'Acme Analytics', csmId: csm.id, stageKey: 'mature_adoption', contractEnd: soon },
+      { score: 35, status: 'critical', scoreDayAgo: 60, scoreWeekAgo: 70, reasons: ['Weekly active users down 48%'] },
+    );
+    const steady = await createAccountWithHealth(
+      database.db,
+      { name: 'Borealis Bank', csmId: csm.id, stageKey: 'implementation' },
+      { score: 81, status: 'healthy', scoreDayAgo: 80, scoreWeekAgo: 77 },
+    );
     const ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker', slackUserId: 'UAE00001' });
     const { handoff } = await recordClosedWon(database.db, {
       opportunityId: 'opp-home-1',

@@ -14,7 +14,8 @@ import { completeTask, createTask, queueOverdueTasks, snoozeTask } from '../doma
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateBlocks, validateView } from './support/fake-slack.ts';
+import { validateBlocks, validateView } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import {
   type SlackRequestClient,
   type ViewStateValues,

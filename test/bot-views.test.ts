@@ -8,63 +8,35 @@ import type { Account, Handoff, LifecycleStage, User } from '../db/schema.ts';
 import type { Book } from '../domain/accounts/book.ts';
 import type { DigestItem } from '../domain/digest.ts';
 import { defaultStages } from '../domain/lifecycle/stages.ts';
-import { validateBlocks, validateView } from './support/fake-slack.ts';
+import { validateBlocks, validateView } from './support/block-kit.ts';
+import { accountRow, handoffRow, rowId } from './support/rows.ts';
 
 // Every builder is fed inputs far beyond what a real book holds, and must still produce what Slack accepts.
 const now = new Date('2026-11-25T12:00:00Z');
 const huge = (label: string, length = 5000) => `${label} <!channel> & ${'x'.repeat(length)}`;
 
 function account(index: number, overrides: Partial<Account> = {}): Account {
-  return {
-    id: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`,
-    externalId: null,
+  return accountRow({
+    id: rowId(index),
     name: huge(`Account ${index}`, 400),
-    domain: null,
-    segment: 'enterprise',
     arrCents: 123_456_789_00,
-    csmId: 'csm',
-    aeId: 'ae',
     stageKey: defaultStages[index % defaultStages.length]?.key ?? 'onboarding',
     stageEnteredAt: new Date('2026-01-01T00:00:00Z'),
-    contractStart: '2026-01-01',
-    contractEnd: '2027-01-31',
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
     ...overrides,
-  };
+  });
 }
 
 const person: User = { id: 'p', name: huge('Person', 300), email: 'p@x.test', slackUserId: 'U0PERSON1', role: 'csm', managerId: null, createdAt: now };
 
 function handoff(overrides: Partial<Handoff> = {}): Handoff {
-  return {
-    id: '00000000-0000-4000-8000-00000000aaaa',
-    opportunityId: 'opp',
-    accountId: 'a',
-    aeId: 'ae',
-    csmId: 'csm',
-    status: 'pending',
-    closedWonAt: new Date('2026-11-20T00:00:00Z'),
+  return handoffRow({
     goals: huge('Goals', 10_000),
     promises: huge('Promises', 10_000),
     stakeholders: huge('Stakeholders', 10_000),
     risks: huge('Risks', 10_000),
     notes: huge('Notes', 10_000),
-    kickoffAt: null,
-    goLiveTarget: null,
-    slaDueAt: new Date('2026-11-23T00:00:00Z'),
-    confirmedAt: null,
-    confirmedBy: null,
-    acceptedAt: null,
-    acceptedBy: null,
-    kickoffScheduledAt: null,
-    completedAt: null,
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
     ...overrides,
-  };
+  });
 }
 
 function digestItem(index: number): DigestItem {

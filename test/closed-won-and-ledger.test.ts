@@ -7,13 +7,13 @@ import { seedDemoBook } from '../demo/book.ts';
 import { getBook } from '../domain/accounts/book.ts';
 import { type RecordClosedWonParams, recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { signCrmWebhook, CRM_SIGNATURE_HEADER, CRM_TIMESTAMP_HEADER } from '../api/webhooks/crm.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 
 const crm = { userId: null, role: 'integration', label: 'CRM' } as const;
-let database: TestDatabase;
+const database = useTestDatabase();
 let ae: User;
 let csm: User;
 let otherAe: User;
@@ -21,14 +21,10 @@ let otherCsm: User;
 let sequence = 0;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   ae = await createUser(database.db, { role: 'ae', name: 'Tom Becker' });
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor' });
   otherAe = await createUser(database.db, { role: 'ae', name: 'Grace Kim' });
   otherCsm = await createUser(database.db, { role: 'csm', name: 'Lena Fischer' });
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 /** The test factory makes accounts without a CRM id; closed-won finds accounts by theirs. */

@@ -1,21 +1,15 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountHealth, outbox, users } from '../db/schema.ts';
+import { describe, expect, it } from 'vitest';
+import { outbox, users } from '../db/schema.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { queueOverdueHandoffs } from '../domain/escalations.ts';
 import { recordClosedWon } from '../domain/handoffs/closed-won.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
+import { createAccountWithHealth } from './support/health.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
-let database: TestDatabase;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const database = useTestDatabase();
 
 async function reportsTo(personId: string, managerId: string) {
   await database.db.update(users).set({ managerId }).where(eq(users.id, personId));
@@ -65,11 +59,8 @@ describe('escalations follow reporting lines', () => {
     if (!ruth || !ivy || !noah) throw new Error('people from the previous test are missing');
     const managers = await db.select().from(users).where(eq(users.role, 'manager'));
     const now = new Date('2026-11-25T09:00:00Z');
-    const atRisk = async (name: string, csmId: string) => {
-      const account = await createAccount(db, { name, csmId, stageKey: 'mature_adoption' });
-      await db.insert(accountHealth).values({ accountId: account.id, score: 30, status: 'critical', scoreDayAgo: 45, reasons: ['No logins'], computedAt: now, modelVersion: 1 });
-      return account;
-    };
+    const atRisk = (name: string, csmId: string) =>
+      createAccountWithHealth(db, { name, csmId, stageKey: 'mature_adoption' }, { score: 30, status: 'critical', scoreDayAgo: 45, reasons: ['No logins'], computedAt: now });
     const ivys = await atRisk('Ivy Account', ivy.id);
     const noahs = await atRisk('Noah Account', noah.id);
 

@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { QUERY_DOCUMENT_LIMITS, maxNesting } from '../api/limits.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
 const ADMIN = 'graphql-limits-admin-token-0001';
-let database: TestDatabase;
+const database = useTestDatabase();
 let api: ReturnType<typeof createGraphqlClient>;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   api = createGraphqlClient(database.db, { bootstrapAdminToken: ADMIN });
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 describe('query document limits', () => {

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { and, asc, eq, like, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { printLifelineSchema } from '../api/schema.ts';
 import { type Account, type User, outbox, stageTransitions } from '../db/schema.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let api: ReturnType<typeof createGraphqlClient>;
 let manager: User;
 let managerToken: string;
@@ -16,7 +16,6 @@ let book: Account[];
 const BOOTSTRAP_TOKEN = 'bootstrap-admin-token-0123456789';
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   api = createGraphqlClient(database.db, { bootstrapAdminToken: BOOTSTRAP_TOKEN });
   manager = await createUser(database.db, { role: 'manager', name: 'Maya Manager' });
   managerToken = await createToken(database.db, 'manager', manager);
@@ -33,9 +32,6 @@ beforeAll(async () => {
       }),
     );
   }
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 const ACCOUNTS = /* GraphQL */ `

@@ -1,20 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { createHealthRefresher } from '../domain/health/refresh.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient, silentLogger } from './support/graphql.ts';
-import { addSentiment, addTicket, daysBefore } from './health-fixtures.ts';
+import { addSentiment, addTicket, daysBefore } from './support/signals.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 describe('health through the API', () => {
   it('shows an account score with its components, reasons, trend and the CSM sentiment beside it', async () => {

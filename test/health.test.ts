@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { systemReader } from '../domain/actors.ts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, healthScores, usageWindowState } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
@@ -8,21 +8,15 @@ import { recomputeHealth } from '../domain/health/recompute.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health/model.ts';
 import { recordUsage } from '../domain/signals.ts';
 import { defineStage, updateStage } from '../domain/lifecycle/stages.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { addSentiment, addSurvey, addTicket, addTouch, addUsage, dayString, daysBefore } from './health-fixtures.ts';
-import { DAY_MS } from '../domain/dates.ts';
+import { addSentiment, addSurvey, addTicket, addTouch, addUsage, daysBefore } from './support/signals.ts';
+import { DAY_MS, isoDay } from '../domain/dates.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const admin = { userId: null, role: 'admin' as const, label: 'Test admin' };
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 async function scoreOf(accountId: string) {
   const health = await getAccountHealth(database.db, { accountId, reader: systemReader, now: NOW });
@@ -525,7 +519,7 @@ describe('usage windows kept between recomputes', () => {
     expect((await kept(db))?.generation).toBe(built?.generation);
 
     // The last 14 days re-sent with fewer active users: a refresh of the account reads them at once...
-    const resent = Array.from({ length: 14 }, (_, ago) => ({ accountId: account.id, day: dayString(daysBefore(NOW, ago)), activeUsers: 2, seats: 10, keyEvents: 4 }));
+    const resent = Array.from({ length: 14 }, (_, ago) => ({ accountId: account.id, day: isoDay(daysBefore(NOW, ago)), activeUsers: 2, seats: 10, keyEvents: 4 }));
     await recordUsage(db, { actor: admin, rows: resent });
     await recomputeHealth(db, { now: at(2), accountIds: [account.id] });
     const refreshed = await scoreOf(account.id);
@@ -603,12 +597,7 @@ describe('at-risk list', () => {
     const ids = [falling.id, atRisk.id, critical.id, fine.id];
     await recomputeHealth(db, { now: daysBefore(NOW, 2), accountIds: ids });
     // A quarter of a day old at NOW: 30.25 points off, 70 and still Healthy, but 30 down since yesterday.
-    await db.insert((await import('../db/schema.ts')).tickets).values({
-      accountId: falling.id,
-      severity: 'urgent',
-      subject: 'Outage',
-      openedAt: new Date(NOW.getTime() - DAY_MS / 4),
-    });
+    await addTicket(db, falling.id, NOW, { severity: 'urgent', openedDaysAgo: 1 / 4 });
     await recomputeHealth(db, { now: NOW, accountIds: ids });
 
     const list = await listAtRisk(db, { csmId: csm.id, reader: systemReader, now: NOW });

@@ -4,7 +4,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { eq, sql } from 'drizzle-orm';
 import pino from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { GRAPHQL_BODY_LIMIT } from '../api/limits.ts';
 import { CRM_SIGNATURE_HEADER, CRM_TIMESTAMP_HEADER, CRM_WEBHOOK_BODY_LIMIT, signCrmWebhook } from '../api/webhooks/crm.ts';
 import { createGraphqlServer } from '../api/yoga.ts';
@@ -16,7 +16,8 @@ import { accounts, stageTransitions, tickets } from '../db/schema.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
-import { type FakeSlack, startFakeSlack } from './support/fake-slack.ts';
+import type { FakeSlack } from './support/fake-slack.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
 import { eventEnvelope, signSlackRequest, slashCommand } from './support/slack-requests.ts';
 
 const SIGNING_SECRET = randomBytes(16).toString('hex');
@@ -47,30 +48,10 @@ let fake: FakeSlack;
 let lifeline: Lifeline;
 let managerToken: string;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  fake = await startFakeSlack();
-  lifeline = await startLifeline({
-    config: parseConfig({
-      PORT: '0',
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: fake.apiUrl,
-      CRM_WEBHOOK_SECRET: CRM_SECRET,
-      LIFELINE_CORS_ORIGINS: DASHBOARD_ORIGIN,
-    }),
-    database,
-    logger,
-    host: '127.0.0.1',
-    slackRetryConfig: { retries: 0 },
-  });
+useSlackHarness({ signingSecret: SIGNING_SECRET, logger, env: { CRM_WEBHOOK_SECRET: CRM_SECRET, LIFELINE_CORS_ORIGINS: DASHBOARD_ORIGIN } }, async (harness) => {
+  ({ database, fake, lifeline } = harness);
   const manager = await createUser(database.db, { role: 'manager', name: 'Maya Manager' });
   managerToken = await createToken(database.db, 'manager', manager);
-});
-afterAll(async () => {
-  await lifeline?.close();
-  await fake?.close();
-  await database?.destroy();
 });
 beforeEach(() => {
   logLines.length = 0;

@@ -9,9 +9,9 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Database, type Db, migrationsFolder, openDatabase } from '../db/client.ts';
-import { type HealthComponents, type User, accountHealth, healthScores, outbox, ruleFirings } from '../db/schema.ts';
+import { type HealthStatus, type User, accountHealth, healthScores, outbox, ruleFirings } from '../db/schema.ts';
 import { actorFromUser, systemReader } from '../domain/actors.ts';
 import { listDigestItems, queueDailyDigest } from '../domain/digest.ts';
 import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
@@ -20,34 +20,30 @@ import { getMetrics } from '../domain/metrics.ts';
 import { runRules } from '../domain/rules.ts';
 import { type TestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
-import { type FakeSlack, validateView } from './support/fake-slack.ts';
+import { validateView } from './support/block-kit.ts';
+import type { FakeSlack } from './support/fake-slack.ts';
 import { createGraphqlClient } from './support/graphql.ts';
+import { addHealthHistory, setHealth } from './support/health.ts';
 import { type SlackRequestClient, appHomeOpenedEvent, slashCommand } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
-import { addSurvey, addTicket, addTouch, addUsage, daysBefore } from './health-fixtures.ts';
+import { useSlackHarness } from './support/slack-harness.ts';
+import { addSurvey, addTicket, addTouch, addUsage, daysBefore } from './support/signals.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
 // The wall clock: the Slack card counts days in stage from it, and the digest and rules are run as of it.
 const NOW = new Date();
 const NOT_ENOUGH = 'not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let slack: SlackRequestClient;
 let csm: User;
 let manager: User;
 
-beforeAll(async () => {
-  harness = await startSlackHarness();
+useSlackHarness({}, async (harness) => {
   ({ database, fake, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Nadia Empty', slackUserId: 'UCSMND001' });
   manager = await createUser(database.db, { role: 'manager', name: 'Mona Manager', slackUserId: 'UMGRND001' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
 
 /** An account in Onboarding (14-day SLA) for `days` days, owned by the test CSM unless told otherwise. */
 function onboardingFor(name: string, days: number, csmId: string | null = null) {
@@ -134,15 +130,8 @@ describe('health without customer signal', () => {
 });
 
 describe('history and rules', () => {
-  const noComponents: HealthComponents = {
-    usage: { score: null, weight: 0, detail: '' },
-    support: { score: null, weight: 0, detail: '' },
-    nps: { score: null, weight: 0, detail: '' },
-    engagement: { score: null, weight: 0, detail: '' },
-  };
-  async function point(db: Db, accountId: string, daysAgo: number, score: number | null, status: 'healthy' | 'critical' | 'insufficient_data') {
-    await db.insert(healthScores).values({ accountId, score, status, components: noComponents, reasons: [], modelVersion: 1, computedAt: daysBefore(NOW, daysAgo) });
-  }
+  const point = (db: Db, accountId: string, daysAgo: number, score: number | null, status: HealthStatus) =>
+    addHealthHistory(db, accountId, [{ at: daysBefore(NOW, daysAgo), score, status }]);
   const fired = async (db: Db, accountId: string) =>
     (await db.select().from(ruleFirings).where(and(eq(ruleFirings.accountId, accountId), eq(ruleFirings.rule, 'health_worsened')))).map((firing) => firing.reason);
 
@@ -170,9 +159,7 @@ describe('history and rules', () => {
     const account = await createAccount(db, { stageKey: 'mature_adoption' });
     await expect(point(db, account.id, 1, null, 'healthy')).rejects.toThrow();
     await expect(point(db, account.id, 1, 50, 'insufficient_data')).rejects.toThrow();
-    await expect(
-      db.insert(accountHealth).values({ accountId: account.id, score: null, status: 'critical', reasons: [], computedAt: NOW, modelVersion: 1 }),
-    ).rejects.toThrow();
+    await expect(setHealth(db, account.id, { score: null, status: 'critical', computedAt: NOW })).rejects.toThrow();
   });
 });
 

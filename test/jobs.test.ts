@@ -1,29 +1,25 @@
 import { and, eq, sql } from 'drizzle-orm';
 import pino from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Database, openDatabase, queryRows } from '../db/client.ts';
 import { healthScores, jobRuns } from '../db/schema.ts';
 import { claimScheduledRun, findRun, finishRun, settleLostRuns, takeOverLostRun } from '../jobs/coordinator.ts';
 import { type JobRegistry, createCoreJobs } from '../jobs/registry.ts';
 import { executeRun, runJobByHand } from '../jobs/run.ts';
 import { startScheduler } from '../jobs/scheduler.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
-import { createAccount, createToken } from './support/factories.ts';
+import { useTestDatabase } from './support/database.ts';
+import { createAccount, createAccounts, createToken } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 import { databaseUrlWithName } from './support/template.ts';
-import { addTicket } from './health-fixtures.ts';
+import { waitUntil } from './support/wait.ts';
+import { addTicket, addUsageRows, daysBefore } from './support/signals.ts';
+import { isoDay } from '../domain/dates.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const logger = pino({ level: 'silent' });
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 const RUN_JOB = `mutation ($name: String!) { runJob(name: $name) { job status trigger counts { name value } error } }`;
 
@@ -207,15 +203,17 @@ describe('run coordination', () => {
 describe('health runs that overlap', () => {
   it('two health runs at once, as when a slow fire overlaps the next one on another replica, record each change once', async () => {
     const { db } = database;
-    await db.execute(sql`
-      insert into accounts (name, segment, stage_key, stage_entered_at, contract_start, contract_end, arr_cents, version)
-      select 'Overlap ' || g, 'mid_market', 'mature_adoption', ${NOW.toISOString()}::timestamptz - interval '30 days', date '2026-01-01', date '2028-01-01', 100000, 1
-      from generate_series(1, 3000) g`);
-    await db.execute(sql`
-      insert into usage_daily (account_id, day, active_users, seats, key_events, advanced_events)
-      select a.id, d::date, 5 + abs(hashtext(a.id::text)) % 40, 50, 100, 0
-      from accounts a cross join generate_series(${NOW.toISOString()}::date - 41, ${NOW.toISOString()}::date, interval '2 days') d
-      where a.name like 'Overlap %'`);
+    const ids = await createAccounts(
+      db,
+      Array.from({ length: 3000 }, (_, g) => ({ name: `Overlap ${g + 1}`, stageKey: 'mature_adoption', contractEnd: '2028-01-01', arrCents: 100_000 })),
+    );
+    // Every other day of the last six weeks, a different number of active users per account.
+    await addUsageRows(
+      db,
+      ids.flatMap((accountId, index) =>
+        Array.from({ length: 21 }, (_, step) => ({ accountId, day: isoDay(daysBefore(NOW, 41 - 2 * step)), activeUsers: 5 + (index % 40), seats: 50, keyEvents: 100 })),
+      ),
+    );
     const jobs = createCoreJobs();
     const later = new Date(NOW.getTime() + 1000);
     const historyBefore = await db.$count(healthScores);
@@ -241,13 +239,7 @@ describe('health runs that overlap', () => {
 
 describe('runs lost with their process', () => {
   // Its own database: these runs are found by age and by which fire came later, so no other test's rows interfere.
-  let lost: TestDatabase;
-  beforeAll(async () => {
-    lost = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await lost.destroy();
-  });
+  const lost = useTestDatabase();
 
   const NEVER = '0 0 1 1 *';
   const LEASE_MS = 60_000;
@@ -262,15 +254,6 @@ describe('runs lost with their process', () => {
   /** A minute slot some minutes ago, on the real clock the scheduler's recovery reads. */
   function minutesAgo(minutes: number): Date {
     return new Date(Math.floor(Date.now() / 60_000) * 60_000 - minutes * 60_000);
-  }
-
-  async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-    for (let tries = 0; tries < 400; tries += 1) {
-      const found = await probe();
-      if (found !== undefined) return found;
-      await sleep(25);
-    }
-    throw new Error(`${what} never happened`);
   }
 
   it('a digest whose replica was killed mid-run is redone once, for its own slot, by one of two replicas looking at once', async () => {

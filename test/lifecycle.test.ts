@@ -1,21 +1,14 @@
 import { asc, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stageTransitions } from '../db/schema.ts';
 import { type Actor, actorFromUser, systemReader } from '../domain/actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError, StaleVersionError } from '../domain/errors.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { listStages } from '../domain/lifecycle/stages.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 
-let database: TestDatabase;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const database = useTestDatabase();
 
 async function transitionsOf(accountId: string) {
   return database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, accountId)).orderBy(asc(stageTransitions.accountVersion));

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { outbox } from '../db/schema.ts';
 import type { Actor } from '../domain/actors.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
@@ -22,20 +22,14 @@ import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { runRules } from '../domain/rules.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
 import { createTask, queueOverdueTasks } from '../domain/plays/tasks.ts';
-import { addTicket, dayString } from './health-fixtures.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
+import { addTicket } from './support/signals.ts';
 import { createAccount, createUser } from './support/factories.ts';
 
 const NOW = new Date();
 const admin: Actor = { userId: null, role: 'admin', label: 'Contract test' };
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const database = useTestDatabase();
 
 describe('the notification contract', () => {
   it('decodes every notification the domain queues, of every kind, to a target delivery understands', async () => {
@@ -57,7 +51,7 @@ describe('the notification contract', () => {
     await runRules(db, { now: NOW });
 
     // A renewal inside its window with poor health: renewal_checkpoint and the renewal_at_risk alert.
-    const shaky = await createAccount(db, { name: 'Shaky Co', stageKey: 'mature_adoption', csmId: csm.id, contractEnd: dayString(new Date(NOW.getTime() + 40 * DAY_MS)) });
+    const shaky = await createAccount(db, { name: 'Shaky Co', stageKey: 'mature_adoption', csmId: csm.id, contractEnd: isoDay(new Date(NOW.getTime() + 40 * DAY_MS)) });
     await addTicket(db, shaky.id, NOW, { severity: 'urgent', openedDaysAgo: 5 });
     await recomputeHealth(db, { now: NOW, accountIds: [shaky.id] });
     await runRenewals(db, { now: NOW });

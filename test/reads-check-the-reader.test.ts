@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Account, Handoff, User } from '../db/schema.ts';
 import { countAccounts, listAccounts } from '../domain/accounts/listing.ts';
 import { getAccount, getAccountOverview, getAccountsByIds, searchAccountsByName } from '../domain/accounts/reads.ts';
@@ -15,9 +15,10 @@ import { getAccountToMove, listTransitions } from '../domain/lifecycle/moves.ts'
 import { listStages } from '../domain/lifecycle/stages.ts';
 import { getSignalsSummaries } from '../domain/signals.ts';
 import { listUsers } from '../domain/users.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createUser } from './support/factories.ts';
-import { addTouch, dayString, daysBefore } from './health-fixtures.ts';
+import { addTouch, daysBefore } from './support/signals.ts';
+import { isoDay } from '../domain/dates.ts';
 
 // Every read in domain decides what its reader may see, whichever surface calls it: an account executive sees only
 // the accounts they sold, an integration token reads nothing, and everyone else who reads accounts sees all of them.
@@ -26,7 +27,7 @@ const NOW = new Date();
 const crm: Actor = { userId: null, role: 'integration', label: 'API token "crm"' };
 const unlinkedAeToken: Actor = { userId: null, role: 'ae', label: 'API token "sales"' };
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let ae: Actor;
 let csm: Actor;
 let viewer: Actor;
@@ -37,7 +38,7 @@ let theirs: { account: Account; handoff: Handoff };
 async function closedWon(name: string, aeId: string, csmId: string) {
   const closed = await recordClosedWon(database.db, {
     opportunityId: `reads-${name}`,
-    account: { externalId: `reads-${name}`, name, segment: 'smb', arrCents: 1_200_000, contractEnd: dayString(new Date(NOW.getTime() + 30 * 86_400_000)) },
+    account: { externalId: `reads-${name}`, name, segment: 'smb', arrCents: 1_200_000, contractEnd: isoDay(new Date(NOW.getTime() + 30 * 86_400_000)) },
     aeId,
     csmId,
     // Long past Onboarding's SLA, with an old touch: a real Critical score, so at-risk lists name the account.
@@ -55,7 +56,6 @@ const accountIds = (rows: readonly { accountId: string }[]) => rows.map((row) =>
 const listedIds = (rows: readonly { account: { id: string } }[]) => rows.map((row) => row.account.id).sort();
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   aeUser = await createUser(database.db, { role: 'ae', name: 'Tom Becker' });
   const otherAe = await createUser(database.db, { role: 'ae', name: 'Ana Silva' });
   const csmUser = await createUser(database.db, { role: 'csm', name: 'Sam Okafor' });
@@ -65,9 +65,6 @@ beforeAll(async () => {
   mine = await closedWon('Readers Mine Co', aeUser.id, csmUser.id);
   theirs = await closedWon('Readers Theirs Co', otherAe.id, csmUser.id);
   await recomputeHealth(database.db, { now: NOW, accountIds: [mine.account.id, theirs.account.id] });
-});
-afterAll(async () => {
-  await database?.destroy();
 });
 
 const both = () => [mine.account.id, theirs.account.id];

@@ -1,24 +1,18 @@
 import { and, eq, like } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
 import { outbox, renewals } from '../db/schema.ts';
 import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { addTicket, dayString } from './health-fixtures.ts';
-import { DAY_MS } from '../domain/dates.ts';
+import { addTicket } from './support/signals.ts';
+import { DAY_MS, isoDay } from '../domain/dates.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 const later = (days: number) => new Date(NOW.getTime() + days * DAY_MS);
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 async function checkpointsOf(db: Db, accountId: string) {
   const rows = await db.select().from(outbox).where(and(eq(outbox.kind, 'renewal_checkpoint'), like(outbox.dedupeKey, `renewal_checkpoint:${accountId}:%`))).orderBy(outbox.id);
@@ -29,14 +23,14 @@ describe('renewals', () => {
   it('reminds the CSM at 180, 90 and 30 days before contract end, once each, and opens the window at 90', async () => {
     const { db } = database;
     const csm = await createUser(db, { role: 'csm' });
-    const account = await createAccount(db, { name: 'Renewing Co', stageKey: 'mature_adoption', csmId: csm.id, contractEnd: dayString(later(170)) });
-    const farOff = await createAccount(db, { stageKey: 'mature_adoption', contractEnd: dayString(later(200)) });
+    const account = await createAccount(db, { name: 'Renewing Co', stageKey: 'mature_adoption', csmId: csm.id, contractEnd: isoDay(later(170)) });
+    const farOff = await createAccount(db, { stageKey: 'mature_adoption', contractEnd: isoDay(later(200)) });
 
     await runRenewals(db, { now: NOW });
     await runRenewals(db, { now: later(1) });
     let [renewal] = await db.select().from(renewals).where(eq(renewals.accountId, account.id));
     expect(renewal?.status).toBe('upcoming');
-    expect(renewal?.windowOpensOn).toBe(dayString(later(80)));
+    expect(renewal?.windowOpensOn).toBe(isoDay(later(80)));
     // 200 days out is beyond the first checkpoint: nothing to track yet.
     expect(await db.select().from(renewals).where(eq(renewals.accountId, farOff.id))).toHaveLength(0);
 
@@ -49,9 +43,9 @@ describe('renewals', () => {
 
     const checkpoints = await checkpointsOf(db, account.id);
     expect(checkpoints.map((payload) => [payload.daysLeft, payload.reason])).toEqual([
-      [170, `renewal of Renewing Co on ${dayString(later(170))}, 170 days left (180-day checkpoint)`],
-      [85, `renewal of Renewing Co on ${dayString(later(170))}, 85 days left (90-day checkpoint)`],
-      [25, `renewal of Renewing Co on ${dayString(later(170))}, 25 days left (30-day checkpoint)`],
+      [170, `renewal of Renewing Co on ${isoDay(later(170))}, 170 days left (180-day checkpoint)`],
+      [85, `renewal of Renewing Co on ${isoDay(later(170))}, 85 days left (90-day checkpoint)`],
+      [25, `renewal of Renewing Co on ${isoDay(later(170))}, 25 days left (30-day checkpoint)`],
     ]);
     const targets = await db.select({ target: outbox.target }).from(outbox).where(like(outbox.dedupeKey, `renewal_checkpoint:${account.id}:%`));
     expect(new Set(targets.map((row) => row.target))).toEqual(new Set([`user:${csm.id}`]));
@@ -59,7 +53,7 @@ describe('renewals', () => {
 
   it('opens a renewal found inside the window at once, with only the checkpoint that applies', async () => {
     const { db } = database;
-    const account = await createAccount(db, { stageKey: 'mature_adoption', contractEnd: dayString(later(60)) });
+    const account = await createAccount(db, { stageKey: 'mature_adoption', contractEnd: isoDay(later(60)) });
     const result = await runRenewals(db, { now: NOW });
     expect(result.created).toBeGreaterThanOrEqual(1);
     const [renewal] = await db.select().from(renewals).where(eq(renewals.accountId, account.id));
@@ -69,15 +63,15 @@ describe('renewals', () => {
 
   it('honours a wider renewal window', async () => {
     const { db } = database;
-    const account = await createAccount(db, { stageKey: 'mature_adoption', contractEnd: dayString(later(110)) });
+    const account = await createAccount(db, { stageKey: 'mature_adoption', contractEnd: isoDay(later(110)) });
     await runRenewals(db, { now: NOW, windowDays: 120 });
     const [renewal] = await db.select().from(renewals).where(eq(renewals.accountId, account.id));
-    expect(renewal).toMatchObject({ status: 'open', windowOpensOn: dayString(later(-10)) });
+    expect(renewal).toMatchObject({ status: 'open', windowOpensOn: isoDay(later(-10)) });
   });
 
   it('escalates to the at-risk channel when health is low inside the window, once per status', async () => {
     const { db } = database;
-    const account = await createAccount(db, { name: 'Shaky Co', stageKey: 'mature_adoption', contractEnd: dayString(later(40)) });
+    const account = await createAccount(db, { name: 'Shaky Co', stageKey: 'mature_adoption', contractEnd: isoDay(later(40)) });
     await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 5 });
     await recomputeHealth(db, { now: NOW, accountIds: [account.id] });
 
@@ -88,6 +82,6 @@ describe('renewals', () => {
     const alerts = await db.select().from(outbox).where(like(outbox.dedupeKey, `alert:renewal_at_risk:${account.id}:%`));
     expect(alerts).toHaveLength(1);
     expect(alerts[0]?.target).toBe('channel:at_risk');
-    expect(alerts[0]?.payload.reason).toBe(`renewal of Shaky Co on ${dayString(later(40))}, 40 days left, and health is At risk (65): 1 open urgent ticket, oldest 5 days`);
+    expect(alerts[0]?.payload.reason).toBe(`renewal of Shaky Co on ${isoDay(later(40))}, 40 days left, and health is At risk (65): 1 open urgent ticket, oldest 5 days`);
   });
 });

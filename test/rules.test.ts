@@ -1,24 +1,18 @@
 import { and, eq, like } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../db/client.ts';
-import { accounts, firstValues, handoffs, outbox, ruleFirings, stageTransitions } from '../db/schema.ts';
+import { accounts, handoffs, outbox, ruleFirings, stageTransitions } from '../db/schema.ts';
 import { actorFromUser } from '../domain/actors.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { runRules } from '../domain/rules.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { addTicket, addUsage, daysBefore } from './health-fixtures.ts';
+import { addFirstValue, addTicket, addUsage, daysBefore } from './support/signals.ts';
 
 const NOW = new Date('2026-11-25T12:00:00.000Z');
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database.destroy();
-});
+const database = useTestDatabase();
 
 async function firingsOf(db: Db, accountId: string, rule: string) {
   return db.select().from(ruleFirings).where(and(eq(ruleFirings.accountId, accountId), eq(ruleFirings.rule, rule)));
@@ -146,7 +140,7 @@ describe('rules over signals', () => {
     const { db } = database;
     const csm = await createUser(db, { role: 'csm' });
     const account = await createAccount(db, { stageKey: 'implementation', csmId: csm.id, enteredAt: daysBefore(NOW, 10) });
-    await db.insert(firstValues).values({ accountId: account.id, reachedAt: daysBefore(NOW, 1), description: 'first report shipped' });
+    await addFirstValue(db, account.id, NOW, { daysAgo: 1, description: 'first report shipped' });
 
     await runTwice(db);
 
@@ -169,7 +163,7 @@ describe('rules over signals', () => {
     const { db } = database;
     const csm = await createUser(db, { role: 'csm' });
     const account = await createAccount(db, { stageKey: 'implementation', csmId: csm.id, enteredAt: daysBefore(NOW, 10) });
-    await db.insert(firstValues).values({ accountId: account.id, reachedAt: daysBefore(NOW, 3), description: 'first report shipped' });
+    await addFirstValue(db, account.id, NOW, { daysAgo: 3, description: 'first report shipped' });
     await runRules(db, { now: daysBefore(NOW, 2) });
     const [forward] = await db.select().from(accounts).where(eq(accounts.id, account.id));
     expect(forward).toMatchObject({ stageKey: 'early_adoption', version: 2 });
@@ -200,7 +194,7 @@ describe('rules over signals', () => {
     const { db } = database;
     const csm = await createUser(db, { role: 'csm' });
     const account = await createAccount(db, { stageKey: 'early_adoption', csmId: csm.id, enteredAt: daysBefore(NOW, 20) });
-    await db.insert(firstValues).values({ accountId: account.id, reachedAt: daysBefore(NOW, 3), description: 'first report shipped' });
+    await addFirstValue(db, account.id, NOW, { daysAgo: 3, description: 'first report shipped' });
     await moveAccountStage(db, {
       accountId: account.id,
       toStage: 'implementation',
@@ -213,7 +207,7 @@ describe('rules over signals', () => {
     // A move into Implementation made before first value was reached is no decision against it: the rule still acts.
     const earlier = await createAccount(db, { stageKey: 'onboarding', csmId: csm.id, enteredAt: daysBefore(NOW, 20) });
     await moveAccountStage(db, { accountId: earlier.id, toStage: 'implementation', expectedVersion: 1, actor: actorFromUser(csm), source: 'slack', occurredAt: daysBefore(NOW, 5) });
-    await db.insert(firstValues).values({ accountId: earlier.id, reachedAt: daysBefore(NOW, 3), description: 'first report shipped' });
+    await addFirstValue(db, earlier.id, NOW, { daysAgo: 3, description: 'first report shipped' });
 
     await runTwice(db);
 

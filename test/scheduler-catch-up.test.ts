@@ -1,15 +1,15 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { createTask } from 'node-cron';
 import pino from 'pino';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { type JobRun, jobRuns } from '../db/schema.ts';
 import { claimScheduledRun, finishRun, startManualRun } from '../jobs/coordinator.ts';
 import type { JobName } from '../jobs/registry.ts';
 import { DEFAULT_SCHEDULES, latestSlot, startScheduler } from '../jobs/scheduler.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { useTestDatabase } from './support/database.ts';
 import { databaseUrlWithName } from './support/template.ts';
+import { waitUntil } from './support/wait.ts';
 
 const PARIS = 'Europe/Paris';
 // Slots in March 2027, before Paris moves its clocks: 09:00 there is 08:00 UTC.
@@ -28,15 +28,6 @@ function fixedClock(at: Date) {
     },
   };
   return clock;
-}
-
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let tries = 0; tries < 400; tries += 1) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    await sleep(25);
-  }
-  throw new Error(`${what} never happened`);
 }
 
 /** Looks never overlap, so once the clock is read for look n + 1, the first n looks are over. */
@@ -101,13 +92,7 @@ const logger = pino({ level: 'silent' });
 
 describe('slots missed while no replica ran', () => {
   // Its own database for each test: missed slots are found from what job_runs holds, so no other test's rows interfere.
-  let database: TestDatabase;
-  beforeEach(async () => {
-    database = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await database.destroy();
-  });
+  const database = useTestDatabase({ each: true });
 
   it('a digest missed while no scheduler ran is run once as the scheduler starts, for its own slot, and stopping waits for it', async () => {
     const { db } = database;

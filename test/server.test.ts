@@ -6,15 +6,14 @@ import { queryRows } from '../db/client.ts';
 import { accounts, lifecycleStages, users } from '../db/schema.ts';
 import { seedDemoBook } from '../demo/book.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { createTestDatabase, useTestDatabase } from './support/database.ts';
 import { silentLogger } from './support/graphql.ts';
 
-let database: TestDatabase;
+const database = useTestDatabase();
 let lifeline: Lifeline;
 const printed: string[] = [];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
   lifeline = await startLifeline({
     config: parseConfig({ PORT: '0' }),
     database,
@@ -25,7 +24,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await lifeline?.close();
-  await database?.destroy();
 });
 
 describe('the HTTP server', () => {

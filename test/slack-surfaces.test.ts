@@ -1,6 +1,6 @@
 import type { Block } from '@slack/types';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, cardBlockId } from '../bot/ids.ts';
 import { SHARE_NEEDS_A_CONVERSATION } from '../bot/listeners/actions/card-buttons.ts';
 import { SLACK_BUSY_MESSAGE } from '../bot/replies.ts';
@@ -12,7 +12,10 @@ import { defaultStages } from '../domain/lifecycle/stages.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateBlocks, validateView } from './support/fake-slack.ts';
+import { validateBlocks, validateView } from './support/block-kit.ts';
+import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
+import { createAccountWithHealth } from './support/health.ts';
+import { accountRow, handoffRow, rowId } from './support/rows.ts';
 import {
   type SlackRequestClient,
   clickedButton,
@@ -24,7 +27,8 @@ import {
   slashCommand,
   viewSubmissionPayload,
 } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { cardBlockIdIn, field } from './support/slack-answers.ts';
+import { type SlackHarness, startSlackHarness, useSlackHarness } from './support/slack-harness.ts';
 
 // Every action Lifeline renders, on every surface it appears on (bot/views, bot/ids.ts):
 //   account_open          ephemeral (the chooser), message (alerts, renewal notes), Home tab
@@ -36,7 +40,6 @@ import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts
 
 const HANDOFF_CHANNEL = 'C0HANDOFF9';
 
-let harness: SlackHarness;
 let database: TestDatabase;
 let fake: FakeSlack;
 let lifeline: Lifeline;
@@ -45,23 +48,11 @@ let csm: User;
 let viewer: User;
 let sequence = 0;
 
-beforeAll(async () => {
-  harness = await startSlackHarness({ env: { SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL }, delivery: { perTargetIntervalMs: 0 } });
+useSlackHarness({ env: { SLACK_HANDOFF_CHANNEL: HANDOFF_CHANNEL }, delivery: { perTargetIntervalMs: 0 }, drainBetweenTests: true }, async (harness) => {
   ({ database, fake, lifeline, slack } = harness);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'USURFCSM1' });
   viewer = await createUser(database.db, { role: 'viewer', name: 'Vic Reader', slackUserId: 'USURFVIEW1' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(async () => {
-  await lifeline.delivery.drainOnce();
-  fake.reset();
-});
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
-}
 
 function slackId(user: User): string {
   if (!user.slackUserId) throw new Error(`${user.name} has no Slack id`);
@@ -71,14 +62,6 @@ function slackId(user: User): string {
 function nextId(label: string): string {
   sequence += 1;
   return `${label}-${sequence}`;
-}
-
-/** The card's actions block id (account and version) in blocks as Slack received them. */
-function cardBlockIdIn(blocks: unknown): string {
-  const actions = Array.isArray(blocks) ? blocks.find((block) => field(block, 'type') === 'actions' && String(field(block, 'block_id')).startsWith('account_card:')) : undefined;
-  const blockId = field(actions, 'block_id');
-  if (typeof blockId !== 'string') throw new Error(`no card in ${JSON.stringify(blocks)}`);
-  return blockId;
 }
 
 async function answerTo(responseId: string, count = 1): Promise<RecordedCall[]> {
@@ -256,10 +239,8 @@ describe('the stage select on a card in a modal (opened from the Home tab)', () 
 });
 
 describe('digest buttons, on the posted digest and on the ephemeral one', () => {
-  async function atRiskAccount(name: string): Promise<Account> {
-    const account = await createAccount(database.db, { name, csmId: csm.id, stageKey: 'mature_adoption' });
-    await database.db.insert(accountHealth).values({ accountId: account.id, score: 30, status: 'critical', scoreDayAgo: 60, reasons: ['Fewer logins'], computedAt: new Date(), modelVersion: 1 });
-    return account;
+  function atRiskAccount(name: string): Promise<Account> {
+    return createAccountWithHealth(database.db, { name, csmId: csm.id, stageKey: 'mature_adoption' }, { score: 30, status: 'critical', scoreDayAgo: 60, reasons: ['Fewer logins'] });
   }
 
   const surfaces = ['message', 'ephemeral'] as const;
@@ -421,24 +402,7 @@ describe('lists say what they left out', () => {
   const longName = (index: number) => `Account${String(index).padStart(4, '0')}${'n'.repeat(192)}`;
 
   function longAccount(index: number, overrides: Partial<Account> = {}): Account {
-    return {
-      id: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`,
-      externalId: null,
-      name: longName(index),
-      domain: null,
-      segment: 'enterprise',
-      arrCents: 12_345_600,
-      csmId: 'csm',
-      aeId: 'ae',
-      stageKey: 'onboarding',
-      stageEnteredAt: new Date('2026-10-01T00:00:00Z'),
-      contractStart: '2026-01-01',
-      contractEnd: '2027-01-31',
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-      ...overrides,
-    };
+    return accountRow({ id: rowId(index), name: longName(index), arrCents: 12_345_600, ...overrides });
   }
 
   function texts(value: unknown): string[] {
@@ -475,30 +439,7 @@ describe('lists say what they left out', () => {
     const book: Book = {
       accounts: accounts.map((account) => ({ account, health: null })),
       handoffsWaiting: handoffAccounts.map((account) => ({
-        id: account.id,
-        opportunityId: `opp-${account.id}`,
-        accountId: account.id,
-        aeId: 'ae',
-        csmId: 'csm',
-        status: 'pending' as const,
-        closedWonAt: now,
-        goals: null,
-        promises: null,
-        stakeholders: null,
-        risks: null,
-        notes: null,
-        kickoffAt: null,
-        goLiveTarget: null,
-        slaDueAt: new Date('2026-11-28T00:00:00Z'),
-        confirmedAt: null,
-        confirmedBy: null,
-        acceptedAt: null,
-        acceptedBy: null,
-        kickoffScheduledAt: null,
-        completedAt: null,
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
+        ...handoffRow({ id: account.id, opportunityId: `opp-${account.id}`, accountId: account.id, closedWonAt: now, slaDueAt: new Date('2026-11-28T00:00:00Z') }),
         accountName: account.name,
       })),
       renewals: accounts.slice(0, 150),

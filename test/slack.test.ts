@@ -1,11 +1,14 @@
 import { asc, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { accountHealth, accounts, stageTransitions, type User } from '../db/schema.ts';
+import { describe, expect, it } from 'vitest';
+import { accounts, stageTransitions, type User } from '../db/schema.ts';
 import { ActionIds, CallbackIds } from '../bot/ids.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
-import { type FakeSlack, type RecordedCall, validateBlocks } from './support/fake-slack.ts';
+import { openCard, selectStage } from './support/account-card.ts';
+import { validateBlocks } from './support/block-kit.ts';
+import type { FakeSlack } from './support/fake-slack.ts';
+import { setHealth } from './support/health.ts';
 import {
   type SlackRequestClient,
   clickedButton,
@@ -17,8 +20,8 @@ import {
   staticSelectAction,
   viewSubmissionPayload,
 } from './support/slack-requests.ts';
-import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
-
+import { cardBlockIdIn, textOf } from './support/slack-answers.ts';
+import { type SlackHarness, startSlackHarness, useSlackHarness } from './support/slack-harness.ts';
 
 let harness: SlackHarness;
 let database: TestDatabase;
@@ -27,49 +30,16 @@ let lifeline: Lifeline;
 let slack: SlackRequestClient;
 let csm: User;
 
-beforeAll(async () => {
-  harness = await startSlackHarness();
-  ({ database, fake, lifeline, slack } = harness);
+useSlackHarness({}, async (started) => {
+  harness = started;
+  ({ database, fake, lifeline, slack } = started);
   csm = await createUser(database.db, { role: 'csm', name: 'Sam Okafor', slackUserId: 'UCSM0001' });
 });
-afterAll(async () => {
-  await harness?.close();
-});
-beforeEach(() => fake.reset());
-
-function stringField(value: unknown, key: string): string | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const found: unknown = Reflect.get(value, key);
-  return typeof found === 'string' ? found : undefined;
-}
-
-/** The account card's actions block id, which carries the account id and the version it shows. */
-function cardBlockIdIn(call: RecordedCall | undefined): string {
-  const blocks = call?.body.blocks;
-  if (!Array.isArray(blocks)) throw new Error(`No blocks in ${JSON.stringify(call?.body)}`);
-  const actions = blocks.find((block) => stringField(block, 'type') === 'actions');
-  const blockId = stringField(actions, 'block_id');
-  if (!blockId) throw new Error('The card has no actions block');
-  return blockId;
-}
-
-function textOf(call: RecordedCall | undefined): string {
-  return stringField(call?.body, 'text') ?? '';
-}
 
 async function historyOf(accountId: string) {
   return database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, accountId)).orderBy(asc(stageTransitions.accountVersion));
 }
 
-async function openCard(userId: string, accountName: string): Promise<{ blockId: string; responseUrl: string }> {
-  const responseUrl = fake.responseUrl(`command-${accountName.replace(/\W+/g, "-")}-${Date.now()}`);
-  const response = await slack.command(slashCommand({ text: `account ${accountName}`, user_id: userId, response_url: responseUrl }));
-  expect(response.status).toBe(200);
-  const [call] = await fake.waitForCalls('response_url', 1);
-  expect(call?.responseId).toBe(new URL(responseUrl).pathname.split('/').pop());
-  fake.reset();
-  return { blockId: cardBlockIdIn(call), responseUrl };
-}
 
 describe('/lifeline account <name>', () => {
   it('answers with an ephemeral account card that fits Slack limits and carries a stage select', async () => {
@@ -82,15 +52,12 @@ describe('/lifeline account <name>', () => {
       arrCents: 12_000_000,
       contractEnd: '2027-03-31',
     });
-    await database.db.insert(accountHealth).values({
-      accountId: account.id,
+    await setHealth(database.db, account.id, {
       score: 55,
       status: 'at_risk',
       scoreDayAgo: 58,
       scoreWeekAgo: 71,
       reasons: ['active users down 38% vs prior 4 weeks', 'NPS 4 from the champion'],
-      computedAt: new Date(),
-      modelVersion: 1,
     });
     const responseUrl = fake.responseUrl('acme-card');
     const response = await slack.command(slashCommand({ text: 'account acme analytics', user_id: 'UCSM0001', response_url: responseUrl }));
@@ -106,7 +73,7 @@ describe('/lifeline account <name>', () => {
     expect(rendered).toContain(ActionIds.stageSelect);
     expect(rendered).toContain('At risk 55 (▼16 this week)');
     expect(rendered).toContain('active users down 38% vs prior 4 weeks · NPS 4 from the champion');
-    expect(cardBlockIdIn(call)).toBe(`account_card:${account.id}:1`);
+    expect(cardBlockIdIn(call?.body.blocks)).toBe(`account_card:${account.id}:1`);
   });
 
   it('offers a chooser when several accounts match, and says so when none does', async () => {
@@ -141,21 +108,12 @@ describe('/lifeline account <name>', () => {
 describe('moving a stage from the card', () => {
   it('moves the stage, records one transition, and redraws the ephemeral card in place', async () => {
     const account = await createAccount(database.db, { name: 'Brightwave Health', csmId: csm.id, stageKey: 'onboarding' });
-    const card = await openCard('UCSM0001', 'Brightwave Health');
-    const response = await slack.blockAction(
-      staticSelectAction({
-        userId: 'UCSM0001',
-        actionId: ActionIds.stageSelect,
-        blockId: card.blockId,
-        selectedValue: 'implementation',
-        responseUrl: card.responseUrl,
-        container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000100', isEphemeral: true },
-      }),
-    );
+    const card = await openCard(harness, 'UCSM0001', 'Brightwave Health');
+    const response = await selectStage(harness, 'UCSM0001', card, 'implementation');
     expect(response.status).toBe(200);
     const [update] = await fake.waitForCalls('response_url', 1);
     expect(update?.body.replace_original).toBe(true);
-    expect(cardBlockIdIn(update)).toBe(`account_card:${account.id}:2`);
+    expect(cardBlockIdIn(update?.body.blocks)).toBe(`account_card:${account.id}:2`);
     expect(textOf(update)).toMatch(/Brightwave Health: Implementation/);
 
     const history = await historyOf(account.id);
@@ -165,7 +123,7 @@ describe('moving a stage from the card', () => {
 
   it('a card shared in the conversation is posted for everyone and later redrawn in place through the click', async () => {
     const account = await createAccount(database.db, { name: 'Cobalt Logistics', csmId: csm.id, stageKey: 'implementation' });
-    const card = await openCard('UCSM0001', 'Cobalt Logistics');
+    const card = await openCard(harness, 'UCSM0001', 'Cobalt Logistics');
     await slack.blockAction(
       ephemeralBlockAction(
         { userId: 'UCSM0001', channelId: 'C0001', responseUrl: card.responseUrl },
@@ -176,7 +134,7 @@ describe('moving a stage from the card', () => {
     expect(shared?.body).toMatchObject({ response_type: 'in_channel', replace_original: false });
     expect(shared?.warnings).toEqual([]);
     expect(removed?.body).toEqual({ delete_original: true });
-    const sharedBlockId = cardBlockIdIn(shared);
+    const sharedBlockId = cardBlockIdIn(shared?.body.blocks);
     // A shared card does not offer to share itself again.
     expect(JSON.stringify(shared?.body.blocks)).not.toContain(ActionIds.shareCard);
     fake.reset();
@@ -193,7 +151,7 @@ describe('moving a stage from the card', () => {
     expect(update?.responseId).toBe('shared-card');
     expect(update?.body).toMatchObject({ replace_original: true });
     expect(update?.body).not.toHaveProperty('response_type');
-    expect(cardBlockIdIn(update)).toBe(`account_card:${account.id}:2`);
+    expect(cardBlockIdIn(update?.body.blocks)).toBe(`account_card:${account.id}:2`);
     expect(JSON.stringify(update?.body.blocks)).not.toContain(ActionIds.shareCard);
     const [row] = await database.db.select().from(accounts).where(eq(accounts.id, account.id));
     expect(row?.stageKey).toBe('early_adoption');
@@ -202,51 +160,36 @@ describe('moving a stage from the card', () => {
   it('a stale card says who moved the account meanwhile and shows it as it is now', async () => {
     const manager = await createUser(database.db, { role: 'manager', name: 'Maya Patel', slackUserId: 'UMGR0001' });
     const account = await createAccount(database.db, { name: 'Driftwood Media', csmId: csm.id, stageKey: 'onboarding' });
-    const staleCard = await openCard('UCSM0001', 'Driftwood Media');
-    const managerCard = await openCard('UMGR0001', 'Driftwood Media');
-    const select = (userId: string, card: { blockId: string; responseUrl: string }, stage: string) =>
-      slack.blockAction(
-        staticSelectAction({
-          userId,
-          actionId: ActionIds.stageSelect,
-          blockId: card.blockId,
-          selectedValue: stage,
-          responseUrl: card.responseUrl,
-          container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000400', isEphemeral: true },
-        }),
-      );
-    await select('UMGR0001', managerCard, 'implementation');
+    const staleCard = await openCard(harness, 'UCSM0001', 'Driftwood Media');
+    const managerCard = await openCard(harness, 'UMGR0001', 'Driftwood Media');
+    await selectStage(harness, 'UMGR0001', managerCard, 'implementation');
     await fake.waitForCalls('response_url', 1);
     fake.reset();
 
-    await select('UCSM0001', staleCard, 'churned');
+    await selectStage(harness, 'UCSM0001', staleCard, 'churned');
     const calls = await fake.waitForCalls('response_url', 2);
     const notice = calls.find((call) => call.body.replace_original === false);
     const refreshed = calls.find((call) => call.body.replace_original === true);
     expect(notice?.body.response_type).toBe('ephemeral');
     expect(textOf(notice)).toMatch(/Driftwood Media changed since you loaded it .*Maya Patel moved it to Implementation/);
-    expect(cardBlockIdIn(refreshed)).toBe(`account_card:${account.id}:2`);
+    expect(cardBlockIdIn(refreshed?.body.blocks)).toBe(`account_card:${account.id}:2`);
     expect((await historyOf(account.id)).map((row) => row.toStage)).toEqual(['onboarding', 'implementation']);
     expect(manager.role).toBe('manager');
   });
 
-  it('a CSM who does not own the account is told why, and nothing moves', async () => {
-    const other = await createUser(database.db, { role: 'csm', name: 'Lena Fischer', slackUserId: 'UCSM0002' });
-    const account = await createAccount(database.db, { name: 'Evergreen Foods', csmId: csm.id, stageKey: 'onboarding' });
-    const card = await openCard('UCSM0002', 'Evergreen Foods');
-    await slack.blockAction(
-      staticSelectAction({
-        userId: other.slackUserId ?? '',
-        actionId: ActionIds.stageSelect,
-        blockId: card.blockId,
-        selectedValue: 'implementation',
-        responseUrl: card.responseUrl,
-        container: { type: 'message', channelId: 'C0001', messageTs: '1700000000.000500', isEphemeral: true },
-      }),
-    );
+  it.each([
+    { move: 'forward', name: 'Evergreen Foods', from: 'onboarding', to: 'implementation', otherSlackId: 'UCSM0002' },
+    // A backward move or a churn asks for a reason in a modal first: refused before any modal opens.
+    { move: 'backward', name: 'Saltmarsh Energy', from: 'implementation', to: 'churned', otherSlackId: 'UCSM0003' },
+  ])('a CSM who does not own the account is told why when moving it $move, and nothing moves', async ({ name, from, to, otherSlackId }) => {
+    const other = await createUser(database.db, { role: 'csm', name: 'Lena Fischer', slackUserId: otherSlackId });
+    const account = await createAccount(database.db, { name, csmId: csm.id, stageKey: from });
+    const card = await openCard(harness, otherSlackId, name);
+    await selectStage(harness, other.slackUserId ?? '', card, to);
     const [call] = await fake.waitForCalls('response_url', 1);
     expect(call?.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
-    expect(textOf(call)).toMatch(/You can only move accounts you own as CSM; Evergreen Foods belongs to another CSM/);
+    expect(textOf(call)).toMatch(new RegExp(`You can only move accounts you own as CSM; ${name} belongs to another CSM`));
+    expect(fake.callsTo('views.open')).toEqual([]);
     expect(await historyOf(account.id)).toHaveLength(1);
   });
 

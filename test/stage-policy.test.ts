@@ -1,13 +1,13 @@
 import { asc, eq, like } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Account, LifecycleStage } from '../db/schema.ts';
 import { outbox, stageTransitions } from '../db/schema.ts';
 import { type Actor, actorFromUser, ruleActor } from '../domain/actors.ts';
 import { ForbiddenError } from '../domain/errors.ts';
-import { ReasonRequiredError, moveAccountStage, previewStageMove } from '../domain/lifecycle/moves.ts';
+import { moveAccountStage, previewStageMove, ReasonRequiredError } from '../domain/lifecycle/moves.ts';
 import { canMoveAccount, moveNeedsReason, nextStage, requireMoveRights, stageChoices } from '../domain/lifecycle/policy.ts';
 import { defaultStages } from '../domain/lifecycle/stages.ts';
-import { type TestDatabase, createTestDatabase } from './support/database.ts';
+import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createUser } from './support/factories.ts';
 
 const CSM_ID = '00000000-0000-4000-8000-0000000000c1';
@@ -135,13 +135,7 @@ describe('the stage-move policy', () => {
   });
 });
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(async () => {
-  await database?.destroy();
-});
+const database = useTestDatabase();
 
 async function historyOf(accountId: string) {
   return database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, accountId)).orderBy(asc(stageTransitions.accountVersion));

@@ -20,7 +20,7 @@ import {
 import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { runRules } from '../domain/rules.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
-import { daysBefore } from './health-fixtures.ts';
+import { daysBefore } from './support/signals.ts';
 import { type TestDatabase, createTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';

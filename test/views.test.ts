@@ -2,29 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { Account, LifecycleStage, StageTransition, User } from '../db/schema.ts';
 import { accountCard, accountChooser, helpMessage } from '../bot/views/account-card.ts';
 import { defaultStages } from '../domain/lifecycle/stages.ts';
-import { validateBlocks } from './support/fake-slack.ts';
+import { validateBlocks } from './support/block-kit.ts';
+import { accountRow, healthRow } from './support/rows.ts';
 
 const now = new Date('2026-11-25T12:00:00Z');
 
 function account(overrides: Partial<Account> = {}): Account {
-  return {
-    id: '3f0c1a52-8f7e-4a55-9a6e-1b2c3d4e5f60',
-    externalId: null,
-    name: 'Acme Analytics',
-    domain: 'acme.example',
-    segment: 'enterprise',
-    arrCents: 24_000_000,
-    csmId: 'csm',
-    aeId: 'ae',
-    stageKey: 'onboarding',
-    stageEnteredAt: new Date('2026-10-01T00:00:00Z'),
-    contractStart: '2026-01-01',
-    contractEnd: '2027-01-31',
-    version: 3,
-    createdAt: now,
-    updatedAt: now,
-    ...overrides,
-  };
+  return accountRow({ id: '3f0c1a52-8f7e-4a55-9a6e-1b2c3d4e5f60', domain: 'acme.example', version: 3, ...overrides });
 }
 
 const person = (name: string, slackUserId: string | null): User => ({ id: name, name, email: `${name}@x.test`, slackUserId, role: 'csm', managerId: null, createdAt: now });
@@ -51,18 +35,13 @@ describe('the account card', () => {
   it('shows the health score, its trend over the week and the top reasons, escaped', () => {
     const onboarding = defaultStages.find((stage) => stage.key === 'onboarding');
     if (!onboarding) throw new Error('no onboarding stage');
-    const health = {
-      accountId: 'a',
+    const health = healthRow({
       score: 48,
-      status: 'at_risk' as const,
+      status: 'at_risk',
       scoreDayAgo: 50,
       scoreWeekAgo: 66,
       reasons: ['active users down 38% vs prior 4 weeks', '2 open urgent tickets, oldest 9 days', 'NPS 4 from the <champion>', 'a fourth reason'],
-      computedAt: now,
-      modelVersion: 1,
-      note: null,
-      components: null,
-    };
+    });
     const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, choices: defaultStages, now });
     const json = JSON.stringify(card.blocks);
     expect(json).toContain('*Health*\\n:large_yellow_circle: At risk 48 (▼18 this week)');
@@ -76,18 +55,7 @@ describe('the account card', () => {
     const onboarding = defaultStages.find((stage) => stage.key === 'onboarding');
     if (!onboarding) throw new Error('no onboarding stage');
     const reason = 'not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches';
-    const health = {
-      accountId: 'a',
-      score: null,
-      status: 'insufficient_data' as const,
-      scoreDayAgo: 70,
-      scoreWeekAgo: 81,
-      reasons: [reason],
-      computedAt: now,
-      modelVersion: 1,
-      note: null,
-      components: null,
-    };
+    const health = healthRow({ score: null, status: 'insufficient_data', scoreDayAgo: 70, scoreWeekAgo: 81, reasons: [reason] });
     const card = accountCard({ account: account(), stage: onboarding, csm: null, ae: null, health, lastTransition: null }, { stages: defaultStages, choices: defaultStages, now });
     const json = JSON.stringify(card.blocks);
     expect(json).toContain('*Health*\\n:white_circle: Not enough data"');
@@ -129,7 +97,7 @@ describe('the account card', () => {
         stage: current,
         csm: null,
         ae: null,
-        health: { accountId: 'a', score: 12, status: 'critical', scoreDayAgo: null, scoreWeekAgo: null, reasons: Array.from({ length: 9 }, () => 'q'.repeat(2000)), computedAt: now, modelVersion: 1, note: null, components: null },
+        health: healthRow({ score: 12, status: 'critical', reasons: Array.from({ length: 9 }, () => 'q'.repeat(2000)) }),
         lastTransition: transition,
       },
       { stages, choices: stages, now, shareable: true },

@@ -4,9 +4,11 @@ import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
-import { type JobRun, jobRuns } from '../../db/schema.ts';
-import { createToken } from '../support/factories.ts';
+import { type JobRun, type Segment, jobRuns } from '../../db/schema.ts';
+import { createAccounts, createToken } from '../support/factories.ts';
 import { createGraphqlClient } from '../support/graphql.ts';
+import { addTicket, addUsageRows, daysBefore } from '../support/signals.ts';
+import { addDays, isoDay } from '../../domain/dates.ts';
 import { recordScenario } from './support/report.ts';
 import type { Replica } from './support/replica.ts';
 import { type FaultStack, startFaultStack } from './support/stack.ts';
@@ -35,25 +37,41 @@ afterAll(async () => {
   await stack?.teardown();
 });
 
+const SEGMENTS: Segment[] = ['smb', 'mid_market', 'enterprise'];
+const STAGES = ['onboarding', 'implementation', 'early_adoption', 'mature_adoption'];
+
 /**
- * Accounts across stages and segments with six weeks of usage, inserted set-based in one transaction: a replica
- * that recomputes meanwhile sees all of them or none.
+ * Accounts across stages and segments with six weeks of usage (every fourth day), written in one transaction: a
+ * replica that recomputes meanwhile sees all of them or none.
  */
-async function seedBook(): Promise<void> {
-  await stack.database.db.transaction(async (tx) => {
-    await tx.execute(sql`
-      insert into accounts (name, segment, stage_key, stage_entered_at, contract_start, contract_end, arr_cents, version)
-      select 'Recompute account ' || g, (array['smb', 'mid_market', 'enterprise'])[1 + g % 3]::segment,
-             (array['onboarding', 'implementation', 'early_adoption', 'mature_adoption'])[1 + g % 4],
-             now() - make_interval(days => g % 120), date '2026-01-01', current_date + 700, 100000 * (1 + g % 50), 1
-      from generate_series(1, ${ACCOUNTS}::int) g`);
-    await tx.execute(sql`
-      insert into usage_daily (account_id, day, active_users, seats, key_events, advanced_events)
-      select a.id, d::date, (a.seats * (0.2 + 0.7 * random()))::int, a.seats, (a.seats * 3 * random())::int, 0
-      from (select id, 10 + abs(hashtext(id::text)) % 90 as seats from accounts) a
-      cross join generate_series(current_date - 41, current_date, interval '4 days') d`);
+async function seedBook(): Promise<string[]> {
+  const now = new Date();
+  const contractEnd = isoDay(addDays(now, 700));
+  const ids = await stack.database.db.transaction(async (tx) => {
+    const book = await createAccounts(
+      tx,
+      Array.from({ length: ACCOUNTS }, (_, index) => {
+        const g = index + 1;
+        return { name: `Recompute account ${g}`, segment: SEGMENTS[g % 3], stageKey: STAGES[g % 4], contractEnd, arrCents: 100_000 * (1 + (g % 50)) };
+      }),
+    );
+    await addUsageRows(
+      tx,
+      book.flatMap((accountId, index) => {
+        const seats = 10 + (index % 90);
+        return Array.from({ length: 11 }, (_, step) => ({
+          accountId,
+          day: isoDay(daysBefore(now, 41 - 4 * step)),
+          activeUsers: Math.round(seats * (0.2 + 0.7 * Math.random())),
+          seats,
+          keyEvents: Math.round(seats * 3 * Math.random()),
+        }));
+      }),
+    );
+    return book;
   });
   await stack.database.db.execute(sql`analyze`);
+  return ids;
 }
 
 /** The recompute statement as pg_stat_activity shows it: its first 1024 bytes only, so its opening words. */
@@ -151,7 +169,7 @@ describe('crash during recompute', () => {
     // whichever claims a fire is killed, and the others take the next one.
     const started = Date.now();
     const workersUp = Promise.all([stack.addReplica(WORKER_ENV), stack.addReplica(WORKER_ENV), stack.addReplica(WORKER_ENV)]);
-    await seedBook();
+    const book = await seedBook();
     const seedMs = Date.now() - started;
     await workersUp;
     const startMs = Date.now() - started;
@@ -164,9 +182,9 @@ describe('crash during recompute', () => {
 
     // An urgent ticket opens on every account: every account's score changes, so the next recompute that commits
     // rewrites all of them, and one that commits halfway would leave two moments side by side.
-    await db.execute(sql`
-      insert into tickets (account_id, severity, subject, opened_at)
-      select id, 'urgent', 'Everything is on fire', now() - interval '1 hour' from accounts`);
+    await db.transaction(async (tx) => {
+      for (const accountId of book) await addTicket(tx, accountId, new Date(), { severity: 'urgent', openedDaysAgo: 1 / 24 });
+    });
 
     let observations = 0;
     let apiObservations = 0;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../db/client.ts';
 import { type JobRun, type User, healthScores, jobRuns, outbox, ruleFirings, tasks } from '../../db/schema.ts';
 import { rulesWithTasks } from '../../domain/plays/trigger-tasks.ts';
-import { addTicket, addTouch, addUsage } from '../health-fixtures.ts';
+import { addTicket, addTouch, addUsage } from '../support/signals.ts';
 import { createAccount, createUser } from '../support/factories.ts';
 import { recordScenario } from './support/report.ts';
 import { type FaultStack, startFaultStack } from './support/stack.ts';

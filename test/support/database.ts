@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'drizzle-orm/logger';
 import postgres from 'postgres';
 import { type Database, openDatabase } from '../../db/client.ts';
-import { inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { databaseUrlWithName } from './template.ts';
 
 export interface TestDatabase extends Database {
@@ -51,4 +51,36 @@ export async function createTestDatabase(options: { logger?: Logger } = {}): Pro
   const database = await openDatabase({ kind: 'pglite', pglite }, openOptions);
   // Safe after the test closed it on purpose (a database outage).
   return { ...database, destroy: async () => (pglite.closed ? undefined : database.close()) };
+}
+
+/**
+ * A database of the test file's own, created before its tests and destroyed after them; with `each`, one for each
+ * test. The handle is there at once, so the file can hold it in a const; it reaches the database once created.
+ */
+export function useTestDatabase(options: { logger?: Logger; each?: boolean } = {}): TestDatabase {
+  let current: TestDatabase | undefined;
+  const open = (): TestDatabase => {
+    if (!current) throw new Error('the test database is not created yet: use it in a hook or a test');
+    return current;
+  };
+  const [before, after] = options.each ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(async () => {
+    current = await createTestDatabase(options.logger ? { logger: options.logger } : {});
+  });
+  after(async () => {
+    await current?.destroy();
+    current = undefined;
+  });
+  return {
+    get db() {
+      return open().db;
+    },
+    get kind() {
+      return open().kind;
+    },
+    migrate: () => open().migrate(),
+    ping: () => open().ping(),
+    close: () => open().close(),
+    destroy: () => open().destroy(),
+  };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parseConfig } from '../../config.ts';
 import { type Lifeline, type LifelineOptions, startLifeline } from '../../server.ts';
 import { type TestDatabase, createTestDatabase } from './database.ts';
@@ -28,16 +29,20 @@ export interface SlackHarnessOptions {
    * retries passes the production default (server.ts) instead.
    */
   slackRetryConfig?: LifelineOptions['slackRetryConfig'];
+  /** Where the server logs; nowhere by default. */
+  logger?: LifelineOptions['logger'];
+  /** A fresh random one by default. */
+  signingSecret?: string;
 }
 
 export async function startSlackHarness(options: SlackHarnessOptions = {}): Promise<SlackHarness> {
-  const signingSecret = randomBytes(16).toString('hex');
+  const signingSecret = options.signingSecret ?? randomBytes(16).toString('hex');
   const database = options.database ?? (await createTestDatabase());
   const fake = await startFakeSlack();
   const lifeline = await startLifeline({
     config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: signingSecret, SLACK_API_URL: fake.apiUrl, ...options.env }),
     database,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     host: '127.0.0.1',
     // Interactive Web API calls fail at once, so a test that makes the fake answer 500 sees it without waiting.
     slackRetryConfig: options.slackRetryConfig ?? { retries: 0 },
@@ -56,4 +61,25 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
       if (!options.database) await database.destroy();
     },
   };
+}
+
+/**
+ * One harness for a test file: started before its tests (then `ready` runs, e.g. to create the people), closed
+ * after them. Before each test the fake forgets the calls of the one before; with `drainBetweenTests`, what an
+ * earlier test left to deliver goes out first, so each test sees only its own notifications.
+ */
+export function useSlackHarness(options: SlackHarnessOptions & { drainBetweenTests?: boolean }, ready: (harness: SlackHarness) => Promise<void>): void {
+  const { drainBetweenTests, ...harnessOptions } = options;
+  let harness: SlackHarness | undefined;
+  beforeAll(async () => {
+    harness = await startSlackHarness(harnessOptions);
+    await ready(harness);
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  beforeEach(async () => {
+    if (drainBetweenTests) await harness?.lifeline.delivery.drainOnce();
+    harness?.fake.reset();
+  });
 }

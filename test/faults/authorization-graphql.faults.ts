@@ -1,0 +1,489 @@
+import { and, count, eq, gt, isNotNull, or } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import {
+  type HandoffStatus,
+  type TokenRole,
+  accounts,
+  apiTokens,
+  csmTouches,
+  firstValues,
+  handoffs,
+  healthSettings,
+  jobRuns,
+  lifecycleStages,
+  outbox,
+  revenueChanges,
+  surveyResponses,
+  tickets,
+  usageDaily,
+  users,
+} from '../../db/schema.ts';
+import { DAY_MS } from '../../domain/dates.ts';
+import { recordTicket } from '../../domain/signals.ts';
+import { createApiToken } from '../../domain/tokens.ts';
+import { createAccount, createUser } from '../support/factories.ts';
+import {
+  type Book,
+  type Expectation,
+  type HandoffStep,
+  type OwnerVariant,
+  type StageMoveVariant,
+  ROLES,
+  Tally,
+  acceptVariants,
+  admins,
+  aeHandoffVariants,
+  classification,
+  crm,
+  csmVariants,
+  db,
+  fixtureStageKey,
+  handoffAt,
+  ingesters,
+  movedTo,
+  nextNumber,
+  only,
+  otherBook,
+  otherCsm,
+  ownBook,
+  person,
+  reached,
+  readers,
+  recordAuthorization,
+  run,
+  stack,
+  stageMoveVariants,
+  supervisors,
+  tokenOf,
+  unique,
+  useAuthorizationFixture,
+} from './support/authorization.ts';
+
+// Every GraphQL root field of the live schema, tried with a token of every role: what each may read and change.
+
+useAuthorizationFixture();
+
+interface GraphqlAttempt {
+  query: string;
+  variables?: Record<string, unknown>;
+  /** What an allowed answer must show (e.g. an AE's list holds only their own accounts); a problem, or nothing. */
+  verify?: (data: Record<string, unknown>) => string | undefined;
+  /** Whether the mutation's change is in the database: true after an allowed call, false after a refused one. */
+  changed?: () => Promise<boolean>;
+}
+
+interface GraphqlCase {
+  field: string;
+  variant?: string;
+  expect: (role: TokenRole) => Expectation;
+  prepare: (role: TokenRole) => Promise<GraphqlAttempt>;
+}
+
+function ids(list: unknown, pick: (item: Record<string, unknown>) => unknown): string[] {
+  return Array.isArray(list) ? list.map((item) => String(pick(item))) : [];
+}
+
+/** A listing must show the other people's account to everyone who reads all, and hide it from the AE. */
+function narrowedFor(role: TokenRole, listed: string[]): string | undefined {
+  const own = listed.includes(ownBook().account.id);
+  const other = listed.includes(otherBook().account.id);
+  if (!own) return 'the own account is missing';
+  if (role === 'ae' && other) return "an AE sees an account they did not sell";
+  if (role !== 'ae' && !other) return 'the other account is missing';
+  return undefined;
+}
+
+const accountOf = (item: Record<string, unknown>) => Reflect.get(Reflect.get(item, 'account') ?? {}, 'id');
+
+function exists(probe: () => Promise<unknown[]>): () => Promise<boolean> {
+  return async () => (await probe()).length > 0;
+}
+
+/**
+ * An ingestion mutation on a fresh account, keyed by the source system's id (`$ext`): it changed the database when
+ * `rowsWith` finds a row with that id.
+ */
+function ingestedByExternalId(field: string, prefix: string, query: string, rowsWith: (externalId: string) => Promise<unknown[]>): GraphqlCase {
+  return {
+    field,
+    expect: ingesters,
+    prepare: async () => {
+      const account = await createAccount(db());
+      const externalId = unique(prefix);
+      return { query, variables: { id: account.id, ext: externalId }, changed: exists(() => rowsWith(externalId)) };
+    },
+  };
+}
+
+/** One record read by id: everyone who reads sees the own book's; an AE is not shown other people's. */
+function readById(field: 'account' | 'handoff', idIn: (book: Book) => string): GraphqlCase[] {
+  const query = `query ($id: ID!) { ${field}(id: $id) { id } }`;
+  return [
+    { field, variant: `own ${field}`, expect: readers, prepare: async () => ({ query, variables: { id: idIn(ownBook()) } }) },
+    {
+      field,
+      variant: `other people's ${field}`,
+      expect: (role) => (role === 'ae' ? 'hidden' : readers(role)),
+      prepare: async () => ({ query, variables: { id: idIn(otherBook()) } }),
+    },
+  ];
+}
+
+/** The variant's AE sold the deal, or the variant's CSM takes it on; the other owner is the fixture's own. */
+const aeOwns = (aeId: string | null) => ({ aeId, csmId: person('csm').id });
+const csmOwns = (csmId: string | null) => ({ aeId: person('ae').id, csmId });
+
+/**
+ * A handoff step as a mutation: each attempt takes a handoff of its own, brought to `from` and owned as the variant
+ * says, and the step changed the database when the handoff `reaches` the next status.
+ */
+function handoffStep(
+  field: string,
+  [variant, owner, expect]: OwnerVariant,
+  step: {
+    from: HandoffStep;
+    owners: (owner: string | null) => { aeId: string | null; csmId: string | null };
+    reaches: HandoffStatus;
+    query?: string;
+    variables?: () => Record<string, unknown>;
+  },
+): GraphqlCase {
+  return {
+    field,
+    variant,
+    expect,
+    prepare: async () => {
+      const handoff = await handoffAt(step.from, step.owners(owner()));
+      return {
+        query: step.query ?? `mutation ($id: ID!) { ${field}(handoffId: $id) { status } }`,
+        variables: { id: handoff.id, ...step.variables?.() },
+        changed: reached(handoff.id, step.reaches),
+      };
+    },
+  };
+}
+
+/** Past Pre-onboarding an account is no longer the AE's to move. */
+const pastPreOnboarding: StageMoveVariant = [
+  "the AE's own account past Pre-onboarding",
+  'onboarding',
+  'implementation',
+  () => ({ csmId: otherCsm().id, aeId: person('ae').id }),
+  supervisors,
+];
+
+const graphqlCases: GraphqlCase[] = [
+  // Queries
+  { field: 'viewer', expect: only(...ROLES), prepare: async (role) => ({ query: '{ viewer { role } }', verify: (data) => (Reflect.get(data.viewer ?? {}, 'role') === role ? undefined : 'wrong role') }) },
+  { field: 'stages', expect: readers, prepare: async () => ({ query: '{ stages { key } }', verify: (data) => (ids(data.stages, (stage) => stage.key).includes('onboarding') ? undefined : 'no stages') }) },
+  { field: 'users', expect: readers, prepare: async () => ({ query: '{ users { id } }', verify: (data) => (ids(data.users, (user) => user.id).includes(person('csm').id) ? undefined : 'people missing') }) },
+  { field: 'healthSettings', expect: readers, prepare: async () => ({ query: '{ healthSettings { scope } }', verify: (data) => (ids(data.healthSettings, (row) => row.scope).length === 4 ? undefined : 'scopes missing') }) },
+  { field: 'metrics', expect: supervisors, prepare: async () => ({ query: '{ metrics(from: "2026-01-01", to: "2026-03-31") { groups { key } } }' }) },
+  { field: 'notifications', expect: supervisors, prepare: async () => ({ query: '{ notifications(first: 5) { id } }' }) },
+  {
+    field: 'accounts',
+    expect: readers,
+    prepare: async (role) => ({
+      query: 'query ($search: String) { accounts(first: 100, filter: { search: $search }) { edges { node { id } } } }',
+      variables: { search: `Authz Book` },
+      verify: (data) => narrowedFor(role, ids(Reflect.get(data.accounts ?? {}, 'edges'), (edge) => Reflect.get(edge.node ?? {}, 'id'))),
+    }),
+  },
+  ...readById('account', (book) => book.account.id),
+  { field: 'handoffs', expect: readers, prepare: async (role) => ({ query: '{ handoffs { account { id } } }', verify: (data) => narrowedFor(role, ids(data.handoffs, accountOf)) }) },
+  ...readById('handoff', (book) => book.handoff.id),
+  { field: 'renewals', expect: readers, prepare: async (role) => ({ query: '{ renewals(withinDays: 365) { account { id } } }', verify: (data) => narrowedFor(role, ids(data.renewals, accountOf)) }) },
+  { field: 'atRisk', expect: readers, prepare: async (role) => ({ query: '{ atRisk(first: 100) { account { id } } }', verify: (data) => narrowedFor(role, ids(data.atRisk, accountOf)) }) },
+
+  // Handoff steps
+  ...aeHandoffVariants.map((variant) => handoffStep('confirmHandoff', variant, { from: 'pending', owners: aeOwns, reaches: 'confirmed' })),
+  ...acceptVariants.map((variant) => handoffStep('acceptHandoff', variant, { from: 'confirmed', owners: csmOwns, reaches: 'accepted' })),
+  ...csmVariants('handoff').flatMap((variant) => [
+    handoffStep('scheduleKickoff', variant, {
+      from: 'accepted',
+      owners: csmOwns,
+      reaches: 'kickoff_scheduled',
+      query: 'mutation ($id: ID!, $at: DateTime!) { scheduleKickoff(handoffId: $id, kickoffAt: $at) { status } }',
+      variables: () => ({ at: new Date(Date.now() + 3 * DAY_MS).toISOString() }),
+    }),
+    handoffStep('completeHandoff', variant, { from: 'kickoff_scheduled', owners: csmOwns, reaches: 'completed' }),
+  ]),
+
+  // Stage moves
+  ...[...stageMoveVariants, pastPreOnboarding].map(
+    ([variant, from, to, owners, expect]): GraphqlCase => ({
+      field: 'moveAccountStage',
+      variant,
+      expect,
+      prepare: async () => {
+        const account = await createAccount(db(), { stageKey: from, ...owners() });
+        return {
+          query: 'mutation ($input: MoveAccountStageInput!) { moveAccountStage(input: $input) { account { version } } }',
+          variables: { input: { accountId: account.id, toStage: to, expectedVersion: 1 } },
+          changed: movedTo(account.id, to),
+        };
+      },
+    }),
+  ),
+
+  // Administration
+  {
+    field: 'createApiToken',
+    expect: admins,
+    prepare: async () => {
+      const name = unique('authz token');
+      return {
+        query: 'mutation ($name: String!) { createApiToken(name: $name, role: integration) { token } }',
+        variables: { name },
+        changed: exists(() => db().select().from(apiTokens).where(eq(apiTokens.name, name))),
+      };
+    },
+  },
+  {
+    field: 'revokeApiToken',
+    expect: admins,
+    prepare: async () => {
+      const { record } = await createApiToken(db(), { name: unique('authz revocable'), role: 'integration' });
+      return {
+        query: 'mutation ($id: ID!) { revokeApiToken(tokenId: $id) { revokedAt } }',
+        variables: { id: record.id },
+        changed: exists(() => db().select().from(apiTokens).where(and(eq(apiTokens.id, record.id), isNotNull(apiTokens.revokedAt)))),
+      };
+    },
+  },
+  {
+    field: 'defineStage',
+    expect: admins,
+    prepare: async () => {
+      const n = nextNumber();
+      const key = `authz_${run}_${n}`;
+      return {
+        query: 'mutation ($input: DefineStageInput!) { defineStage(input: $input) { key } }',
+        variables: { input: { key, name: 'Authz extra', position: 1000 + n, ownerRole: 'csm' } },
+        changed: exists(() => db().select().from(lifecycleStages).where(eq(lifecycleStages.key, key))),
+      };
+    },
+  },
+  {
+    field: 'updateStage',
+    expect: admins,
+    prepare: async () => {
+      const name = unique('Authz renamed').slice(0, 60);
+      return {
+        query: 'mutation ($input: UpdateStageInput!) { updateStage(input: $input) { name } }',
+        variables: { input: { key: fixtureStageKey, name } },
+        changed: exists(() => db().select().from(lifecycleStages).where(eq(lifecycleStages.name, name))),
+      };
+    },
+  },
+  {
+    field: 'linkSlackUser',
+    expect: admins,
+    prepare: async () => {
+      const someone = await createUser(db(), { slackUserId: null });
+      const slackUserId = `UAUTHZLINK${nextNumber()}`;
+      return {
+        query: 'mutation ($id: ID!, $slack: String) { linkSlackUser(userId: $id, slackUserId: $slack) { slackUserId } }',
+        variables: { id: someone.id, slack: slackUserId },
+        changed: exists(() => db().select().from(users).where(eq(users.slackUserId, slackUserId))),
+      };
+    },
+  },
+  {
+    field: 'upsertPeople',
+    expect: admins,
+    prepare: async () => {
+      const email = `${unique('authz-person')}@example.test`;
+      return {
+        query: 'mutation ($people: [PersonInput!]!) { upsertPeople(people: $people) { created } }',
+        variables: { people: [{ email, name: 'Authz Newcomer', role: 'viewer' }] },
+        changed: exists(() => db().select().from(users).where(eq(users.email, email))),
+      };
+    },
+  },
+  {
+    field: 'runJob',
+    expect: admins,
+    prepare: async () => {
+      const before = await manualRuns();
+      return { query: 'mutation { runJob(name: "renewals") { status } }', changed: async () => (await manualRuns()) > before };
+    },
+  },
+  {
+    field: 'updateHealthSettings',
+    expect: admins,
+    prepare: async () => {
+      const usage = 10 + (nextNumber() % 50);
+      return {
+        query: 'mutation ($w: HealthWeightsInput!) { updateHealthSettings(scope: "enterprise", weights: $w, healthyMin: 70, atRiskMin: 40) { scope } }',
+        variables: { w: { usage, support: 25, nps: 20, engagement: 15 } },
+        changed: async () => {
+          const [row] = await db().select().from(healthSettings).where(eq(healthSettings.scope, 'enterprise'));
+          return row?.weights.usage === usage;
+        },
+      };
+    },
+  },
+  {
+    field: 'requeueNotification',
+    expect: supervisors,
+    prepare: async () => {
+      // Written parked from the start: enqueued as pending, a delivery worker could claim it before it was parked
+      // here, and park it again after the requeue below.
+      const [row] = await db()
+        .insert(outbox)
+        .values({ kind: 'alert', dedupeKey: unique('authz:parked'), target: 'CAUTHZPARKED', payload: {}, status: 'parked', lastError: 'Slack refused the message: channel_not_found' })
+        .returning();
+      if (!row) throw new Error('no outbox row');
+      return {
+        query: 'mutation ($id: ID!) { requeueNotification(id: $id) { status } }',
+        variables: { id: String(row.id) },
+        // Requeued: pending again, or already claimed by a delivery worker since (which may have parked it again,
+        // since the channel still does not exist; a parked row that was never retried has no attempts).
+        changed: exists(() => db().select().from(outbox).where(and(eq(outbox.id, row.id), or(eq(outbox.status, 'pending'), gt(outbox.attempts, 0))))),
+      };
+    },
+  },
+
+  // Ingestion
+  {
+    field: 'recordClosedWon',
+    expect: ingesters,
+    prepare: async () => {
+      const opportunityId = unique('authz-opp');
+      return {
+        query: 'mutation ($input: RecordClosedWonInput!) { recordClosedWon(input: $input) { created } }',
+        variables: { input: { opportunityId, account: { externalId: unique('authz-cw'), name: 'Won Co', segment: 'smb', arrCents: 100 }, closedWonAt: '2026-11-01T10:00:00Z' } },
+        changed: exists(() => db().select().from(handoffs).where(eq(handoffs.opportunityId, opportunityId))),
+      };
+    },
+  },
+  {
+    field: 'upsertAccounts',
+    expect: ingesters,
+    prepare: async () => {
+      const externalId = unique('authz-upsert');
+      return {
+        query: 'mutation ($accounts: [UpsertAccountInput!]!) { upsertAccounts(accounts: $accounts) { created } }',
+        variables: { accounts: [{ externalId, name: 'Upserted Co', segment: 'smb', arrCents: 100 }] },
+        changed: exists(() => db().select().from(accounts).where(eq(accounts.externalId, externalId))),
+      };
+    },
+  },
+  {
+    field: 'recordUsage',
+    expect: ingesters,
+    prepare: async () => {
+      const account = await createAccount(db());
+      return {
+        query: 'mutation ($rows: [UsageDayInput!]!) { recordUsage(rows: $rows) { written } }',
+        variables: { rows: [{ accountId: account.id, day: '2026-11-20', activeUsers: 3, seats: 10 }] },
+        changed: exists(() => db().select().from(usageDaily).where(eq(usageDaily.accountId, account.id))),
+      };
+    },
+  },
+  {
+    field: 'recordTouches',
+    expect: ingesters,
+    prepare: async () => {
+      const account = await createAccount(db());
+      const externalId = unique('authz-touch');
+      return {
+        query: 'mutation ($rows: [TouchInput!]!) { recordTouches(rows: $rows) { written } }',
+        variables: { rows: [{ accountId: account.id, kind: 'call', occurredAt: '2026-11-20T10:00:00Z', externalId }] },
+        changed: exists(() => db().select().from(csmTouches).where(eq(csmTouches.externalId, externalId))),
+      };
+    },
+  },
+  ingestedByExternalId('recordTicket', 'authz-zd', 'mutation ($id: ID, $ext: String) { recordTicket(accountId: $id, externalId: $ext, severity: low, subject: "Typo", openedAt: "2026-11-21T09:00:00Z") { id } }', (externalId) => db().select().from(tickets).where(eq(tickets.externalId, externalId))),
+  {
+    field: 'resolveTicket',
+    expect: ingesters,
+    prepare: async () => {
+      const account = await createAccount(db());
+      const externalId = unique('authz-open');
+      await recordTicket(db(), { actor: crm, accountId: account.id, externalId, severity: 'low', subject: 'Open', openedAt: new Date('2026-11-20T09:00:00Z') });
+      return {
+        query: 'mutation ($ext: String) { resolveTicket(externalId: $ext, resolvedAt: "2026-11-22T10:00:00Z") { resolvedAt } }',
+        variables: { ext: externalId },
+        changed: async () => {
+          const [ticket] = await db().select().from(tickets).where(eq(tickets.externalId, externalId));
+          return ticket?.resolvedAt !== null && ticket?.resolvedAt !== undefined;
+        },
+      };
+    },
+  },
+  ingestedByExternalId('recordNps', 'authz-nps', 'mutation ($id: ID, $ext: String) { recordNps(accountId: $id, externalId: $ext, score: 9, respondedAt: "2026-11-22T09:00:00Z") { id } }', (externalId) => db().select().from(surveyResponses).where(eq(surveyResponses.externalId, externalId))),
+  ingestedByExternalId('recordRevenueChange', 'authz-mrr', 'mutation ($id: ID, $ext: String) { recordRevenueChange(accountId: $id, externalId: $ext, kind: new, mrrDeltaCents: 10000, effectiveDate: "2026-11-01") { id } }', (externalId) => db().select().from(revenueChanges).where(eq(revenueChanges.externalId, externalId))),
+  {
+    field: 'recordFirstValue',
+    expect: ingesters,
+    prepare: async () => {
+      const account = await createAccount(db());
+      return {
+        query: 'mutation ($id: ID) { recordFirstValue(accountId: $id, reachedAt: "2026-11-22T09:00:00Z") { accountId } }',
+        variables: { id: account.id },
+        changed: exists(() => db().select().from(firstValues).where(eq(firstValues.accountId, account.id))),
+      };
+    },
+  },
+];
+
+async function manualRuns(): Promise<number> {
+  const [row] = await db().select({ total: count() }).from(jobRuns).where(eq(jobRuns.trigger, 'manual'));
+  return row?.total ?? 0;
+}
+
+async function graphql(token: string, query: string, variables: Record<string, unknown> = {}) {
+  const replica = stack().replicas[0];
+  if (!replica) throw new Error('no replica');
+  const response = await fetch(`${replica.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  const body: { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] } = await response.json();
+  return { status: response.status, body };
+}
+
+describe('authorization', () => {
+  it('every GraphQL query and mutation of the live schema, tried by every role: only the allowed ones succeed', async () => {
+    const introspection = await graphql(tokenOf('admin'), '{ __schema { queryType { fields { name } } mutationType { fields { name } } } }');
+    const schemaFields = (kind: 'queryType' | 'mutationType') => ids(Reflect.get(Reflect.get(introspection.body.data?.__schema ?? {}, kind) ?? {}, 'fields'), (field) => field.name);
+    const live = [...schemaFields('queryType'), ...schemaFields('mutationType')];
+    const { unclassified, stale } = classification(live, new Set(graphqlCases.map((graphqlCase) => graphqlCase.field)));
+
+    const tally = new Tally();
+    for (const graphqlCase of graphqlCases) {
+      for (const role of ROLES) {
+        const attempt = await graphqlCase.prepare(role);
+        const expected = graphqlCase.expect(role);
+        const { status, body } = await graphql(tokenOf(role), attempt.query, attempt.variables);
+        const error = body.errors?.[0];
+        const value = body.data?.[graphqlCase.field];
+        const outcome = error ? (error.extensions?.code === 'FORBIDDEN' ? 'denied' : `${error.extensions?.code ?? status}: ${error.message}`) : value === null || value === undefined ? 'hidden' : 'allowed';
+        const problems: string[] = [];
+        if (outcome !== expected) problems.push(`expected ${expected}, got ${outcome}`);
+        if (outcome === 'allowed' && attempt.verify && body.data) {
+          const problem = attempt.verify(body.data);
+          if (problem) problems.push(problem);
+        }
+        if (attempt.changed) {
+          const changed = await attempt.changed();
+          if (changed !== (expected === 'allowed')) problems.push(changed ? 'the database changed' : 'the database did not change');
+        }
+        tally.count({ name: graphqlCase.field, variant: graphqlCase.variant, as: role }, expected, problems);
+      }
+    }
+    await recordAuthorization(
+      '8a. authorization: GraphQL (every root field × role)',
+      tally,
+      unclassified.length + stale.length,
+      `${live.length} root fields, ${graphqlCases.length} cases × ${ROLES.length} roles: ${tally.allowed} allowed, ${tally.denied} refused or hidden as expected`,
+    );
+    expect(unclassified, 'root fields without a declared expectation').toEqual([]);
+    expect(stale, 'expectations for fields the schema no longer has').toEqual([]);
+    expect(tally.failures).toEqual([]);
+  });
+});
