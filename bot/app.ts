@@ -15,6 +15,7 @@ import * as views from './listeners/views/index.ts';
 import { recordSlackEvent } from '../domain/outbox.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
 import { postToResponseUrl } from './replies.ts';
+import { field } from './payload.ts';
 
 // Bolt exports the extended handler's argument type only from a deep path; take it from App's own signature.
 type ExtendedErrorHandlerArgs = Parameters<Parameters<App['error']>[0]>[0];
@@ -47,10 +48,6 @@ function eventIdOf(body: unknown): string | undefined {
 export interface SlackApp {
   app: App;
   receiver: SlackReceiver;
-}
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
 }
 
 /**

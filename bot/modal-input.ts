@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } fro
 import type { z } from 'zod';
 import { InvalidInputError } from '../domain/errors.ts';
 import { INPUT_ACTION } from './ids.ts';
+import { field, selectedOptionValue } from './payload.ts';
 
 /** What reading a submitted modal starts from: its private metadata and its inputs. */
 export type ViewArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
@@ -23,11 +24,9 @@ export function decodeMetadata<T>(schema: z.ZodType<T>, raw: string): T {
  * day (YYYY-MM-DD) or a user select's Slack user id.
  */
 export function inputValue(view: ViewSubmitAction['view'], blockId: string): string | undefined {
-  const element = view.state.values[blockId]?.[INPUT_ACTION];
-  if (!element) return undefined;
-  if (typeof element.value === 'string') return element.value;
-  if (element.selected_option) return element.selected_option.value;
-  if (typeof element.selected_date === 'string') return element.selected_date;
-  if (typeof element.selected_user === 'string') return element.selected_user;
+  const element = field(field(field(view.state, 'values'), blockId), INPUT_ACTION);
+  for (const read of [field(element, 'value'), selectedOptionValue(element), field(element, 'selected_date'), field(element, 'selected_user')]) {
+    if (typeof read === 'string') return read;
+  }
   return undefined;
 }

@@ -4,6 +4,7 @@ import type { User } from '../db/schema.ts';
 import { type Actor, actorFromUser } from '../domain/actors.ts';
 import { SlackUserNotLinkedError } from '../domain/errors.ts';
 import { requireUserBySlackId } from '../domain/users.ts';
+import { field } from './payload.ts';
 
 /** The Lifeline person behind a Slack request: their user, and the actor domain checks. */
 export interface SlackPerson {
@@ -24,10 +25,6 @@ class PersonLookup {
 }
 
 const PERSON_KEY = 'lifelinePerson';
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
-}
 
 /** Who sent the request: a click or a submission names `user`, a command `user_id`, an event its `event.user`. */
 function slackUserIdOf(body: unknown): string | undefined {

@@ -3,6 +3,7 @@ import { ErrorCode, type WebClient } from '@slack/web-api';
 import type { ModalView } from '@slack/types';
 import type { SlackMessage } from './views/account-card.ts';
 import { noticeMessage } from './views/account-card.ts';
+import { field } from './payload.ts';
 
 /**
  * Where a click came from decides how Lifeline can answer it (SLACK-NOTES.md, "Requests into the bot"):
@@ -20,10 +21,6 @@ export type ActionSurface =
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined;
 }
 
 /**

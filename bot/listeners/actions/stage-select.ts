@@ -8,6 +8,7 @@ import { parseCardBlockId } from '../../ids.ts';
 import { type ActionSurface, openView, replyTo } from '../../replies.ts';
 import { stageMoveModal } from '../../views/stage-move.ts';
 import { AUDIT_TARGET, type StageMoveMetadata, encodeStageMoveMetadata } from '../../stage-move-form.ts';
+import { selectedOptionValue } from '../../payload.ts';
 
 type StageSelectArgs = SlackActionMiddlewareArgs<BlockAction<StaticSelectAction>> & AllMiddlewareArgs;
 
@@ -28,14 +29,15 @@ export function stageSelectAction(deps: BotDeps) {
   return async ({ ack, body, action, client, context }: StageSelectArgs): Promise<void> => {
     await ack();
     const card = parseCardBlockId(action.block_id);
-    if (!card) {
+    const toStage = selectedOptionValue(action);
+    if (!card || toStage === undefined) {
       throw new InvalidInputError('This card is out of date. Open the account again with `/lifeline account <name>`.');
     }
     const reply = replyTo(body, client);
     const { actor } = slackPerson(context);
     const move = {
       accountId: card.accountId,
-      toStage: action.selected_option.value,
+      toStage,
       expectedVersion: card.version,
       actor,
       source: 'slack' as const,

@@ -4,6 +4,7 @@ import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts'
 import { getTaskToChange, snoozeTask } from '../../../domain/plays/tasks.ts';
 import type { BotDeps } from '../../deps.ts';
 import { parseTaskBlockId } from '../../ids.ts';
+import { selectedOptionValue } from '../../payload.ts';
 import { slackPerson } from '../../person.ts';
 import { openView, replyTo } from '../../replies.ts';
 import { encodeTaskForm } from '../../task-form.ts';
@@ -26,8 +27,8 @@ export function taskMenuAction(deps: BotDeps) {
   return async ({ ack, body, action, client, context }: OverflowArgs): Promise<void> => {
     await ack();
     const shown = parseTaskBlockId(action.block_id);
-    const choice = action.selected_option.value;
-    if (!shown || !isTaskMenuChoice(choice)) throw new InvalidInputError(OUT_OF_DATE);
+    const choice = selectedOptionValue(action);
+    if (!shown || choice === undefined || !isTaskMenuChoice(choice)) throw new InvalidInputError(OUT_OF_DATE);
     const reply = replyTo(body, client);
     const person = slackPerson(context);
     const { actor } = person;
