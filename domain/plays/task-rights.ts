@@ -53,7 +53,7 @@ export async function requireTaskRights(
  */
 export async function requireTaskCreateRights(
   tx: Db | Tx,
-  params: { actor: Actor; account: Pick<Account, 'csmId' | 'aeId' | 'name'>; ownerId: string },
+  params: { actor: Actor; account: Pick<Account, 'csmId' | 'aeId' | 'name'>; ownerId: string | null },
 ): Promise<void> {
   const { actor, account } = params;
   if (actor.role === 'admin') return;

@@ -226,14 +226,15 @@ export type CreateTaskParams = z.input<typeof createSchema> & { actor: Actor; no
 export async function createTask(db: Db, params: CreateTaskParams): Promise<Task> {
   const input = parseInput(createSchema, params);
   const ownerId = input.ownerId ?? params.actor.userId;
-  if (!ownerId) throw new InvalidInputError('This token acts for no person, so say who owns the task with `ownerId`.', 'ownerId');
-  if (input.dueOn < isoDay(params.now)) throw new InvalidInputError(`The due day ${input.dueOn} has passed; choose today or later.`, 'dueOn');
   return db.transaction(async (tx) => {
     const [account] = await tx.select().from(accounts).where(eq(accounts.id, input.accountId));
     if (!account) throw new NotFoundError('That account no longer exists in Lifeline.', 'accountId');
+    // Who may add comes first: someone who may not add a task hears that, not what is wrong with their input.
+    await requireTaskCreateRights(tx, { actor: params.actor, account, ownerId });
+    if (!ownerId) throw new InvalidInputError('This token acts for no person, so say who owns the task with `ownerId`.', 'ownerId');
+    if (input.dueOn < isoDay(params.now)) throw new InvalidInputError(`The due day ${input.dueOn} has passed; choose today or later.`, 'dueOn');
     const [owner] = await tx.select().from(users).where(eq(users.id, ownerId));
     requireTaskOwner(owner);
-    await requireTaskCreateRights(tx, { actor: params.actor, account, ownerId });
     const [task] = await tx
       .insert(tasks)
       .values({ accountId: account.id, ownerId, title: input.title, source: 'person', createdBy: params.actor.userId, dueOn: input.dueOn, createdAt: params.now, updatedAt: params.now })
