@@ -18,6 +18,7 @@ import {
   healthScores,
   healthSummaryColumns,
   lifecycleStages,
+  users,
 } from '../../db/schema.ts';
 import { readableOwnerId } from '../access.ts';
 import type { Actor } from '../actors.ts';
@@ -81,10 +82,10 @@ export async function listAtRisk(db: Db | Tx, params: ListAtRiskParams): Promise
     .limit(limit);
   if (rows.length === 0) return [];
   const ids = rows.map((row) => row.accountId);
-  const found = await db.query.accounts.findMany({ where: (account, { inArray }) => inArray(account.id, ids) });
-  const healthRows = await db.query.accountHealth.findMany({ where: (health, { inArray }) => inArray(health.accountId, ids) });
+  const found = await db.select().from(accounts).where(inArray(accounts.id, ids));
+  const healthRows = await db.select().from(accountHealth).where(inArray(accountHealth.accountId, ids));
   const csmIds = [...new Set(found.map((account) => account.csmId).filter((id): id is string => id !== null))];
-  const csms = csmIds.length > 0 ? await db.query.users.findMany({ where: (user, { inArray }) => inArray(user.id, csmIds) }) : [];
+  const csms = csmIds.length > 0 ? await db.select().from(users).where(inArray(users.id, csmIds)) : [];
   const accountById = new Map(found.map((account) => [account.id, account]));
   const healthById = new Map(healthRows.map((health) => [health.accountId, health]));
   const csmById = new Map(csms.map((user) => [user.id, user]));
