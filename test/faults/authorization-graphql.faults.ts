@@ -14,11 +14,15 @@ import {
   outbox,
   revenueChanges,
   surveyResponses,
+  type Task,
+  tasks,
   tickets,
   usageDaily,
   users,
 } from '../../db/schema.ts';
+import type { Actor } from '../../domain/actors.ts';
 import { DAY_MS } from '../../domain/dates.ts';
+import { createTask } from '../../domain/plays/tasks.ts';
 import { recordTicket } from '../../domain/signals.ts';
 import { createApiToken } from '../../domain/tokens.ts';
 import { createAccount, createUser } from '../support/factories.ts';
@@ -36,6 +40,7 @@ import {
   classification,
   crm,
   csmVariants,
+  dayIn,
   db,
   fixtureStageKey,
   handoffAt,
@@ -43,6 +48,7 @@ import {
   movedTo,
   nextNumber,
   only,
+  otherAe,
   otherBook,
   otherCsm,
   ownBook,
@@ -172,6 +178,67 @@ const pastPreOnboarding: StageMoveVariant = [
   supervisors,
 ];
 
+const taskFixtureActor: Actor = { userId: null, role: 'admin', label: 'Authz fixture' };
+
+/** A task an admin gave to `ownerId` on `accountId`, due tomorrow: made the way people make them, not inserted. */
+async function taskOn(accountId: string, ownerId: string): Promise<Task> {
+  return createTask(db(), { accountId, ownerId, title: unique('Authz task'), dueOn: dayIn(1), actor: taskFixtureActor, now: new Date() });
+}
+
+async function taskById(id: string): Promise<Task | undefined> {
+  const [row] = await db().select().from(tasks).where(eq(tasks.id, id));
+  return row;
+}
+
+/**
+ * Who acts on a task (done, snooze, reassign, cancel): admins, its owner, the account's CSM, a manager (nobody
+ * reports to anyone in the fixture), an AE only on a task given to them. Each attempt acts on a task of its own,
+ * on an account of its own owned as the variant says.
+ */
+type TaskVariant = readonly [variant: string, owners: () => { csmId: string; aeId: string }, owner: () => string, expect: (role: string) => Expectation];
+
+const taskVariants: readonly TaskVariant[] = [
+  ["the CSM's own task on their account", () => ({ csmId: person('csm').id, aeId: person('ae').id }), () => person('csm').id, only('admin', 'manager', 'csm')],
+  ["a task given to the AE on the CSM's account", () => ({ csmId: person('csm').id, aeId: person('ae').id }), () => person('ae').id, only('admin', 'manager', 'csm', 'ae')],
+  ["another CSM's task on their account", () => ({ csmId: otherCsm().id, aeId: otherAe().id }), () => otherCsm().id, supervisors],
+];
+
+/** A change to a task as a mutation; it changed the database when `made` holds for the task row afterwards. */
+function taskChange(field: string, args: { query: string; variables?: () => Record<string, unknown>; made: (task: Task, before: Task) => boolean }): GraphqlCase[] {
+  return taskVariants.map(([variant, owners, owner, expect]) => ({
+    field,
+    variant,
+    expect,
+    prepare: async () => {
+      const account = await createAccount(db(), owners());
+      const task = await taskOn(account.id, owner());
+      return {
+        query: args.query,
+        variables: { id: task.id, ...args.variables?.() },
+        changed: async () => {
+          const now = await taskById(task.id);
+          return now !== undefined && args.made(now, task);
+        },
+      };
+    },
+  }));
+}
+
+/** One task read by id: everyone who reads sees it, except an AE shown a task neither theirs nor on an account they sold. */
+const taskReads: readonly (readonly [variant: string, where: () => string, owner: () => string, expect: (role: TokenRole) => Expectation])[] = [
+  ["the own book's task", () => ownBook().account.id, () => person('csm').id, readers],
+  ["another book's task", () => otherBook().account.id, () => otherCsm().id, (role) => (role === 'ae' ? 'hidden' : readers(role))],
+  ["a task given to the AE on another book's account", () => otherBook().account.id, () => person('ae').id, readers],
+];
+
+/** Adding a task for oneself (no ownerId): on the own book's account, and on another book's. */
+const createTaskVariants: readonly (readonly [variant: string, book: () => Book, expect: (role: string) => Expectation])[] = [
+  ["the own book's account", ownBook, only('admin', 'manager', 'csm', 'ae')],
+  ["another book's account", otherBook, supervisors],
+];
+
+const edgeIds = (connection: unknown) => ids(Reflect.get(connection ?? {}, 'edges'), (edge) => Reflect.get(edge.node ?? {}, 'id'));
+
 const graphqlCases: GraphqlCase[] = [
   // Queries
   { field: 'viewer', expect: only(...ROLES), prepare: async (role) => ({ query: '{ viewer { role } }', verify: (data) => (Reflect.get(data.viewer ?? {}, 'role') === role ? undefined : 'wrong role') }) },
@@ -194,6 +261,64 @@ const graphqlCases: GraphqlCase[] = [
   ...readById('handoff', (book) => book.handoff.id),
   { field: 'renewals', expect: readers, prepare: async (role) => ({ query: '{ renewals(withinDays: 365) { account { id } } }', verify: (data) => narrowedFor(role, ids(data.renewals, accountOf)) }) },
   { field: 'atRisk', expect: readers, prepare: async (role) => ({ query: '{ atRisk(first: 100) { account { id } } }', verify: (data) => narrowedFor(role, ids(data.atRisk, accountOf)) }) },
+
+  // Tasks: read as accounts are read (an AE sees the tasks of accounts they sold and the ones given to them)
+  ...taskReads.map(
+    ([variant, where, owner, expect]): GraphqlCase => ({
+      field: 'task',
+      variant,
+      expect,
+      prepare: async () => {
+        const task = await taskOn(where(), owner());
+        return { query: 'query ($id: ID!) { task(id: $id) { id } }', variables: { id: task.id } };
+      },
+    }),
+  ),
+  {
+    field: 'tasks',
+    expect: readers,
+    prepare: async (role) => {
+      const own = await taskOn(ownBook().account.id, person('csm').id);
+      const given = await taskOn(otherBook().account.id, person('ae').id);
+      const others = await taskOn(otherBook().account.id, otherCsm().id);
+      return {
+        query:
+          'query ($own: ID!, $other: ID!) { tasks(first: 50, filter: { accountId: $own, state: open }) { edges { node { id } } } other: tasks(first: 50, filter: { accountId: $other, state: open }) { edges { node { id } } } }',
+        variables: { own: ownBook().account.id, other: otherBook().account.id },
+        verify: (data) => {
+          const listed = [...edgeIds(data.tasks), ...edgeIds(data.other)];
+          if (!listed.includes(own.id)) return "the own book's task is missing";
+          if (!listed.includes(given.id)) return 'the task given to the AE is missing';
+          if (role === 'ae' && listed.includes(others.id)) return "an AE sees another book's task not given to them";
+          if (role !== 'ae' && !listed.includes(others.id)) return "another book's task is missing";
+          return undefined;
+        },
+      };
+    },
+  },
+  ...createTaskVariants.map(
+    ([variant, book, expect]): GraphqlCase => ({
+      field: 'createTask',
+      variant,
+      expect,
+      prepare: async () => {
+        const title = unique('Authz added task');
+        return {
+          query: 'mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }',
+          variables: { input: { accountId: book().account.id, title, dueOn: dayIn(1) } },
+          changed: exists(() => db().select().from(tasks).where(eq(tasks.title, title))),
+        };
+      },
+    }),
+  ),
+  ...taskChange('completeTask', { query: 'mutation ($id: ID!) { completeTask(taskId: $id, outcomeNote: "Checked by the authorization scenario") { id } }', made: (task) => task.status === 'done' }),
+  ...taskChange('snoozeTask', { query: 'mutation ($id: ID!) { snoozeTask(taskId: $id, days: 3) { id } }', made: (task) => task.status === 'snoozed' }),
+  ...taskChange('reassignTask', {
+    query: 'mutation ($id: ID!, $to: ID!) { reassignTask(taskId: $id, ownerId: $to) { id } }',
+    variables: () => ({ to: person('admin').id }),
+    made: (task, before) => task.ownerId !== before.ownerId,
+  }),
+  ...taskChange('cancelTask', { query: 'mutation ($id: ID!) { cancelTask(taskId: $id, reason: "Checked by the authorization scenario") { id } }', made: (task) => task.status === 'cancelled' }),
 
   // Handoff steps
   ...aeHandoffVariants.map((variant) => handoffStep('confirmHandoff', variant, { from: 'pending', owners: aeOwns, reaches: 'confirmed' })),

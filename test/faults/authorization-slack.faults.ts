@@ -4,9 +4,13 @@ import { fileURLToPath } from 'node:url';
 import type { BlockAction, DatepickerAction } from '@slack/bolt';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, cardBlockId } from '../../bot/ids.ts';
+import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, cardBlockId, taskBlockId } from '../../bot/ids.ts';
+import { encodeTaskForm } from '../../bot/task-form.ts';
 import { encodeDigestValue } from '../../bot/views/digest.ts';
-import { type Account, type UserRole, atRiskFollowUps } from '../../db/schema.ts';
+import { type TaskMenuChoice, TaskMenuChoices } from '../../bot/views/tasks.ts';
+import { type Account, type Task, type UserRole, atRiskFollowUps, tasks } from '../../db/schema.ts';
+import type { Actor } from '../../domain/actors.ts';
+import { createTask } from '../../domain/plays/tasks.ts';
 import { createAccount } from '../support/factories.ts';
 import type { RecordedCall } from '../support/fake-slack.ts';
 import {
@@ -14,10 +18,12 @@ import {
   type ViewStateValues,
   appHomeOpenedEvent,
   buttonAction,
+  ephemeralBlockAction,
   slashCommand,
   staticSelectAction,
   viewSubmissionPayload,
 } from '../support/slack-requests.ts';
+import { clickedOverflow, pickedDate, pickedUser, typedText } from '../support/task-clicks.ts';
 import {
   type Expectation,
   PEOPLE_ROLES,
@@ -32,13 +38,16 @@ import {
   handoffAt,
   movedTo,
   only,
+  otherAe,
   otherBook,
+  otherCsm,
   ownBook,
   person,
   reached,
   recordAuthorization,
   stack,
   stageMoveVariants,
+  unique,
   useAuthorizationFixture,
 } from './support/authorization.ts';
 
@@ -141,6 +150,72 @@ const reasonValues: ViewStateValues = { [FieldIds.reason]: { [INPUT_ACTION]: { t
 const contextValues: ViewStateValues = Object.fromEntries(
   [FieldIds.goals, FieldIds.promises, FieldIds.stakeholders, FieldIds.risks].map((field) => [field, { [INPUT_ACTION]: { type: 'plain_text_input', value: `Authz ${field}` } }]),
 );
+
+const taskFixtureActor: Actor = { userId: null, role: 'admin', label: 'Authz fixture' };
+
+/** A task an admin gave to `ownerId` on `accountId` (due tomorrow unless said): made the way people make them. */
+async function taskOn(accountId: string, ownerId: string, dueOn = dayIn(1)): Promise<Task> {
+  // In brackets, so no title is the start of another's.
+  return createTask(db(), { accountId, ownerId, title: `Authz task (${unique('t')})`, dueOn, actor: taskFixtureActor, now: new Date() });
+}
+
+async function taskById(id: string): Promise<Task | undefined> {
+  const [row] = await db().select().from(tasks).where(eq(tasks.id, id));
+  return row;
+}
+
+/** The change an allowed task action makes: the task row, read again, shows it. */
+const taskMade = (before: Task, made: (task: Task, before: Task) => boolean) => async () => {
+  const now = await taskById(before.id);
+  return now !== undefined && made(now, before);
+};
+const isDone = (task: Task) => task.status === 'done';
+const isSnoozed = (task: Task) => task.status === 'snoozed';
+const ownerChanged = (task: Task, before: Task) => task.ownerId !== before.ownerId;
+
+/**
+ * Who acts on a task from Slack (the menu beside it, its forms): admins, its owner, the account's CSM, a manager
+ * (nobody reports to anyone in the fixture), an AE only on a task given to them; viewers never.
+ */
+type TaskVariant = readonly [variant: string, owners: () => { csmId: string; aeId: string }, owner: () => string, expect: (actor: SlackActor) => Expectation];
+
+const taskVariants: readonly TaskVariant[] = [
+  ["the CSM's own task on their account", () => ({ csmId: person('csm').id, aeId: person('ae').id }), () => person('csm').id, only('admin', 'manager', 'csm')],
+  ["a task given to the AE on the CSM's account", () => ({ csmId: person('csm').id, aeId: person('ae').id }), () => person('ae').id, only('admin', 'manager', 'csm', 'ae')],
+  ["another CSM's task on their account", () => ({ csmId: otherCsm().id, aeId: otherAe().id }), () => otherCsm().id, only('admin', 'manager')],
+];
+
+/** The task as `/lifeline tasks` shows it, in an ephemeral answer: the list the menu's block id names. */
+function taskMenuClick(context: SlackContext, task: Task, choice: TaskMenuChoice): () => Promise<SlackHttpResponse> {
+  return () =>
+    client().blockAction(
+      ephemeralBlockAction(
+        { userId: context.userId, channelId: context.channel, responseUrl: context.responseUrl, triggerId: context.tag },
+        clickedOverflow({ actionId: ActionIds.taskMenu, blockId: taskBlockId(task.id, task.version, { kind: 'mine' }), value: choice }),
+      ),
+    );
+}
+
+/** A task form submitted, as the menu opened it from an ephemeral `/lifeline tasks` answer. */
+function taskFormSubmit(context: SlackContext, task: Task, callbackId: string, values: ViewStateValues): () => Promise<SlackHttpResponse> {
+  const privateMetadata = encodeTaskForm({ taskId: task.id, version: task.version, origin: { list: { kind: 'mine' }, responseUrl: context.responseUrl, ephemeral: true } });
+  return () => client().viewSubmission(viewSubmissionPayload({ userId: context.userId, callbackId, privateMetadata, values }));
+}
+
+const taskMenuAttempts: readonly (readonly [choice: TaskMenuChoice, attempt: (context: SlackContext, task: Task) => Pick<SlackAttempt, 'effect' | 'secret'>])[] = [
+  // Snoozing a day or a week happens at once; the others open their form, which shows the task.
+  [TaskMenuChoices.snoozeDay, (_context, task) => ({ effect: taskMade(task, isSnoozed) })],
+  [TaskMenuChoices.snoozeWeek, (_context, task) => ({ effect: taskMade(task, isSnoozed) })],
+  [TaskMenuChoices.done, (context, task) => ({ effect: modalOpened(context), secret: task.title })],
+  [TaskMenuChoices.snoozeUntil, (context, task) => ({ effect: modalOpened(context), secret: task.title })],
+  [TaskMenuChoices.reassign, (context, task) => ({ effect: modalOpened(context), secret: task.title })],
+];
+
+const taskForms: readonly (readonly [callbackId: string, values: () => ViewStateValues, made: (task: Task, before: Task) => boolean])[] = [
+  [CallbackIds.taskDone, () => ({ [FieldIds.outcomeNote]: { [INPUT_ACTION]: typedText('Checked by the authorization scenario') } }), isDone],
+  [CallbackIds.taskSnooze, () => ({ [FieldIds.until]: { [INPUT_ACTION]: pickedDate(dayIn(3)) } }), isSnoozed],
+  [CallbackIds.taskReassign, () => ({ [FieldIds.ownerId]: { [INPUT_ACTION]: pickedUser(person('admin').slackUserId) } }), ownerChanged],
+];
 
 const slackCases: SlackCase[] = [
   // Reading an account: a card for the person who asked, or one shared in the channel.
@@ -301,6 +376,53 @@ const slackCases: SlackCase[] = [
       verify: (calls) => bookVerifier(actorOf(context), context, { othersSeeAll: true })(calls.filter((call) => call.responseId === context.tag)),
     }),
   },
+
+  // Tasks: the menu beside a task and the forms it opens, each attempt on a task (and an account) of its own.
+  ...taskVariants.flatMap(([variant, owners, owner, expect]): SlackCase[] => {
+    const onFreshTask = (entry: string, attempt: (context: SlackContext, task: Task) => SlackAttempt): SlackCase => ({
+      entry,
+      variant,
+      expect,
+      prepare: async (context) => {
+        const account = await createAccount(db(), owners());
+        return attempt(context, await taskOn(account.id, owner()));
+      },
+    });
+    return [
+      ...taskMenuAttempts.map(([choice, attempt]) =>
+        onFreshTask(`action:${ActionIds.taskMenu}`, (context, task) => ({ send: taskMenuClick(context, task, choice), ...attempt(context, task) })),
+      ),
+      ...taskForms.map(([callbackId, values, made]) =>
+        onFreshTask(`view:${callbackId}`, (context, task) => ({ send: taskFormSubmit(context, task, callbackId, values()), effect: taskMade(task, made) })),
+      ),
+    ];
+  }),
+
+  // The person's own open tasks: never anyone else's, even on their own accounts.
+  ...['tasks', 'task'].map(
+    (subcommand): SlackCase => ({
+      entry: `command:/lifeline ${subcommand}`,
+      expect: everyoneLinked,
+      prepare: async (context) => {
+        const actor = actorOf(context);
+        const account = await createAccount(db(), { csmId: person('csm').id, aeId: person('ae').id });
+        // Due today, so both come before the tasks other cases leave due tomorrow.
+        const someoneElses = await taskOn(account.id, otherAe().id, dayIn(0));
+        const own = actor === 'unlinked' || actor === 'viewer' ? undefined : await taskOn(account.id, person(actor).id, dayIn(0));
+        return {
+          send: command(context, subcommand),
+          effect: (calls) => replies(context, calls).some((call) => call.outcome === 'ok' && call.body.response_type === 'ephemeral' && call.body.replace_original === undefined),
+          verify: (calls) => {
+            const content = replies(context, calls).map((call) => `${String(call.body.text ?? '')}${shown(call)}`).join('');
+            if (content.includes(someoneElses.title)) return "listed someone else's task";
+            if (own && !content.includes(own.title)) return 'the own task is missing';
+            return undefined;
+          },
+          secret: someoneElses.title,
+        };
+      },
+    }),
+  ),
 
   // The slash command's own answers: about the person's own book.
   ...['', 'help', 'at-risk', 'atrisk', 'renewals'].map(
