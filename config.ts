@@ -78,6 +78,7 @@ const configSchema = z
         .optional(),
     ),
     PGLITE_DIR: z.string().trim().min(1).default('.data/pglite'),
+    HOST: optionalText,
     SLACK_BOT_TOKEN: optionalText.pipe(
       z.string().startsWith('xoxb-', 'SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"').optional(),
     ),
@@ -150,6 +151,11 @@ type ParsedEnv = z.output<typeof configSchema>;
 
 export interface Config {
   port: number;
+  /**
+   * Interface to listen on: HOST when set; else 127.0.0.1 when Lifeline runs on its own (the embedded database and
+   * no Slack token: a demo nobody else should reach); else every interface.
+   */
+  host: string | undefined;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dir: string };
   slack:
     | { mode: 'slack'; botToken: string; signingSecret: string; apiUrl: string }
@@ -184,8 +190,10 @@ export class ConfigError extends Error {
 }
 
 function toConfig(env: ParsedEnv): Config {
+  const onItsOwn = !env.DATABASE_URL && !(env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET);
   return {
     port: env.PORT,
+    host: env.HOST ?? (onItsOwn ? '127.0.0.1' : undefined),
     database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dir: env.PGLITE_DIR },
     slack:
       env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET

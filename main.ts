@@ -1,13 +1,11 @@
 import { loadConfigOrReport } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { seedDemoBook } from './demo/book.ts';
+import { demoAdminToken } from './demo/token.ts';
 import { ensureDefaultStages } from './domain/lifecycle/stages.ts';
-import { createApiToken, revokeApiTokensNamed } from './domain/tokens.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
 import { startLifeline } from './server.ts';
-
-const DEMO_TOKEN_NAME = 'Local demo';
 
 async function main(): Promise<void> {
   const config = loadConfigOrReport();
@@ -22,13 +20,11 @@ async function main(): Promise<void> {
   if (config.database.kind === 'pglite' && config.seedDemo === 'auto') {
     const { seeded, admin } = await seedDemoBook(database.db, new Date(), { renewalWindowDays: config.jobs.renewalWindowDays });
     if (seeded) logger.info('seeded the demo book: 40 accounts, 10 people');
-    // A fresh token at every start, so no token outlives the process that printed it.
-    await revokeApiTokensNamed(database.db, DEMO_TOKEN_NAME);
-    const { token } = await createApiToken(database.db, { name: DEMO_TOKEN_NAME, role: 'admin', userId: admin?.id ?? null });
-    demoToken = token;
+    // The same token across restarts, kept in the database's folder (demo/token.ts).
+    ({ token: demoToken } = await demoAdminToken(database.db, { dir: config.database.dir, adminId: admin?.id ?? null }));
   }
 
-  const lifeline = await startLifeline({ config, database, logger });
+  const lifeline = await startLifeline({ config, database, logger, host: config.host });
 
   // The process's jobs (server.ts assembles them) are scheduled here, coordinated across replicas and recorded in
   // job_runs; the runJob mutation runs the same ones by hand.

@@ -27,7 +27,9 @@ export async function executeRun(db: Db, run: JobRun, fn: JobFn, options: Execut
   let outcome: { status: 'succeeded'; counts: Record<string, number> } | { status: 'failed'; error: string };
   try {
     outcome = { status: 'succeeded', counts: await fn({ db, now: options.now, logger }) };
-    logger.info({ counts: outcome.counts }, `job ${run.job} succeeded`);
+    // A run that found nothing to do (an idle outbox tick, a quiet hour) is not news: debug, not info.
+    const didSomething = Object.values(outcome.counts).some((count) => count !== 0);
+    logger[didSomething || run.trigger !== 'schedule' ? 'info' : 'debug']({ counts: outcome.counts }, `job ${run.job} succeeded`);
   } catch (error) {
     outcome = { status: 'failed', error: error instanceof Error ? error.message : String(error) };
     logger.error({ err: error }, `job ${run.job} failed`);
