@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     ({ token: demoToken } = await demoAdminToken(database.db, { dir: config.database.dir, adminId: admin?.id ?? null }));
   }
 
-  const lifeline = await startLifeline({ config, database, logger, host: config.host });
+  const lifeline = await startLifeline({ config, database, logger, host: config.host, ...(demoToken ? { demoToken } : {}) });
 
   // The process's jobs (server.ts assembles them) are scheduled here, coordinated across replicas and recorded in
   // job_runs; the runJob mutation runs the same ones by hand.

@@ -5,6 +5,7 @@ import { type RetryOptions, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { GRAPHQL_BODY_LIMIT } from './api/limits.ts';
+import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './api/graphiql.ts';
 import { createGraphqlServer } from './api/yoga.ts';
 import { CRM_WEBHOOK_BODY_LIMIT, CRM_WEBHOOK_PATH, handleCrmWebhook } from './api/webhooks/crm.ts';
 import { SLACK_EVENTS_PATH, createSlackApp } from './bot/app.ts';
@@ -30,6 +31,8 @@ export interface LifelineOptions {
   printLocal?: (line: string) => void;
   /** Tests and benchmarks tune the outbox worker (clock, backoff); production uses the defaults. */
   delivery?: Partial<Pick<DeliveryWorkerOptions, 'clock' | 'backoff' | 'maxAttempts' | 'concurrency' | 'pollMs' | 'perTargetIntervalMs'>>;
+  /** The demo admin token, filled into GraphiQL's Authorization header (only when Lifeline runs on its own). */
+  demoToken?: string;
   /** How long new signals are gathered before their accounts' health is recomputed (domain/health/refresh.ts). */
   healthRefreshDelayMs?: number;
 }
@@ -159,6 +162,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     onSignals: (accountIds) => healthRefresher.touch(accountIds),
     renewalWindowDays: config.jobs.renewalWindowDays,
     jobs,
+    graphiqlToken: options.demoToken,
   });
 
   const metrics = new Registry();
@@ -175,6 +179,19 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers).
       const body = await readBoundedBody(req, bodyLimit);
       return yoga(Object.assign(req, { body }), res);
+    }
+    if (path.startsWith(GRAPHIQL_ASSETS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
+      const file = graphiqlAsset(path.slice(GRAPHIQL_ASSETS_PATH.length));
+      if (!file) return sendJson(res, 404, { error: `Nothing at ${path}.` });
+      const headers = { 'content-type': file.contentType, etag: file.etag, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
+      if (req.headers['if-none-match'] === file.etag) {
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+      res.writeHead(200, headers);
+      res.end(req.method === 'HEAD' ? undefined : file.body);
+      return;
     }
     if (path === SLACK_EVENTS_PATH) return slack.receiver.requestListener(req, res);
     if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays });

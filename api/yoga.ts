@@ -11,6 +11,7 @@ import { type ApiContext, createApiContext } from './context.ts';
 import { queryDocumentLimitPlugins } from './limits.ts';
 import { useNulCharacterRefusal, useVariableCoercionErrors } from './variables.ts';
 import { schema } from './schema.ts';
+import { renderGraphiqlPage, useGraphiqlSecurityHeaders } from './graphiql.ts';
 
 /** GraphiQL opens on the dashboard example; every file in api/examples is exercised by test/api-examples.test.ts. */
 const DASHBOARD_EXAMPLE = readFileSync(new URL('./examples/dashboard.graphql', import.meta.url), 'utf8');
@@ -33,6 +34,11 @@ export interface GraphqlOptions {
    * hold. None by default: only pages served by Lifeline itself (GraphiQL), which browsers treat as same-origin.
    */
   corsOrigins?: readonly string[] | undefined;
+  /**
+   * The token GraphiQL's Authorization header is filled in with: the demo admin token when Lifeline runs on its own
+   * (listening on loopback only). Otherwise the header shows where a token goes.
+   */
+  graphiqlToken?: string | undefined;
 }
 
 function unauthenticated(message: string): GraphQLError {
@@ -118,14 +124,17 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     graphiql: {
       title: 'Lifeline GraphQL',
       defaultQuery: DASHBOARD_EXAMPLE,
+      headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken ?? '<your Lifeline API token>'}` }, null, 2),
     },
+    // Served from the installed package, not a CDN, under a Content-Security-Policy (api/graphiql.ts).
+    renderGraphiQL: renderGraphiqlPage,
     maskedErrors: { maskError: toClientError },
     // graphql-jit compiles each distinct document once (cached beside Yoga's parse cache) and cut the CPU of a
     // dashboard page by about a third (bench/dashboard-profile.ts). The limits still hold: graphql-armor runs on
     // parse and validate, before execution; the Pothos complexity check wraps the root resolvers, which the
     // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that
     // graphql-jit refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
-    plugins: [...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), useGraphQlJit()],
+    plugins: [useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), useGraphQlJit()],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {
