@@ -2,6 +2,7 @@
 // bench keeps (BENCH_KEEP=1 npm run bench -- dashboard, once):
 //   node --import tsx bench/dashboard-profile.ts            phase timings (medians over BENCH_REQUESTS)
 //   node --cpu-prof --import tsx bench/dashboard-profile.ts  the same, plus a .cpuprofile to open in DevTools
+// BENCH_VARIANT picks the page (a key of dashboard-queries.ts; default at-risk, the 50 at-risk accounts by health).
 // Not a *.bench.ts file, so `npm run bench` does not run it.
 import pino from 'pino';
 import postgres from 'postgres';
@@ -11,11 +12,12 @@ import { listAccounts } from '../domain/accounts/listing.ts';
 import { systemReader } from '../domain/actors.ts';
 import { authenticateToken, createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
-import { DASHBOARD_SQL, LIFELINE_QUERY } from './dashboard-queries.ts';
+import { dashboardVariant } from './dashboard-queries.ts';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const url = databaseUrlWithName(serverUrl, 'lifeline_bench_dashboard');
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
+const variant = dashboardVariant(process.env.BENCH_VARIANT ?? 'at-risk');
 
 const database = await openDatabase({ kind: 'postgres', url, max: 4 });
 const client = postgres(url, { max: 4, onnotice: () => {} });
@@ -40,7 +42,7 @@ async function time(label: string, run: () => Promise<unknown>): Promise<number>
   return result;
 }
 
-const body = JSON.stringify({ query: LIFELINE_QUERY });
+const body = JSON.stringify({ query: variant.lifelineQuery });
 const request = async () => {
   const response = await yoga.fetch('http://bench/graphql', {
     method: 'POST',
@@ -53,10 +55,10 @@ const request = async () => {
 
 await time('token check (authenticateToken; cached after the first)', () => authenticateToken(database.db, token));
 await time('page query (listAccounts)', () =>
-  listAccounts(database.db, { filter: {}, reader: systemReader, first: 50, orderBy: 'name' }),
+  listAccounts(database.db, { filter: { healthStatus: variant.healthStatus }, reader: systemReader, first: 50, orderBy: variant.order }),
 );
-await time('hand-written SQL through postgres.js', () => client.unsafe(DASHBOARD_SQL));
-await time('hand-written SQL + JSON.stringify', async () => JSON.stringify(await client.unsafe(DASHBOARD_SQL)));
+await time('hand-written SQL through postgres.js', () => client.unsafe(variant.sql));
+await time('hand-written SQL + JSON.stringify', async () => JSON.stringify(await client.unsafe(variant.sql)));
 await time('full GraphQL request (yoga.fetch, no HTTP)', request);
 
 await client.end();

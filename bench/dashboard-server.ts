@@ -1,12 +1,12 @@
 // One server of the dashboard benchmark, in its own process so the load generator does not share its event loop:
 //   node --import tsx bench/dashboard-server.ts <lifeline|postgraphile|sql> <port> <database url>
-// Prints "ready" when it listens.
+// Prints "ready" when it listens. The SQL server reads which page to serve from the request body: {"variant": key}.
 import { type RequestListener, createServer } from 'node:http';
 import pino from 'pino';
 import postgres from 'postgres';
 import { createGraphqlServer } from '../api/yoga.ts';
 import { openDatabase } from '../db/client.ts';
-import { DASHBOARD_SQL } from './dashboard-queries.ts';
+import { dashboardVariant } from './dashboard-queries.ts';
 
 const [kindArg, portText, urlArg] = process.argv.slice(2);
 if (!kindArg || !portText || !urlArg) throw new Error('usage: dashboard-server.ts <lifeline|postgraphile|sql> <port> <database url>');
@@ -36,19 +36,26 @@ async function start(): Promise<void> {
   if (kind === 'sql') {
     const client = postgres(url, { max: POOL, onnotice: () => {} });
     createServer((req, res) => {
-      req.resume();
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        // A tagged template, so postgres.js prepares it as it does by default (a bare `unsafe` without arguments
-        // uses the simple protocol and plans the statement on every request: a weaker baseline).
-        client`${client.unsafe(DASHBOARD_SQL)}`
-          .then((rows) => {
-            res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ data: { accounts: rows } }));
-          })
-          .catch((error: unknown) => {
-            res.writeHead(500);
-            res.end(String(error));
-          });
+        const fail = (error: unknown) => {
+          res.writeHead(500);
+          res.end(String(error));
+        };
+        try {
+          const { variant } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { variant: string };
+          // A tagged template, so postgres.js prepares it as it does by default (a bare `unsafe` without arguments
+          // uses the simple protocol and plans the statement on every request: a weaker baseline).
+          client`${client.unsafe(dashboardVariant(variant).sql)}`
+            .then((rows) => {
+              res.writeHead(200, { 'content-type': 'application/json' });
+              res.end(JSON.stringify({ data: { accounts: rows } }));
+            })
+            .catch(fail);
+        } catch (error) {
+          fail(error);
+        }
       });
     }).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
     return;

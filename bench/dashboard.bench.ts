@@ -1,10 +1,19 @@
-// Dashboard benchmark: a page of 50 accounts with owners, stage, health and renewal, over 100k accounts, served by
-// Lifeline's GraphQL API, by PostGraphile 4 on the same database, and by the hand-written SQL through postgres.js.
-// Each server runs in its own process; this process generates the load (closed loop, fixed concurrency).
-// BENCH_ACCOUNTS (default 100000), BENCH_SECONDS per server (default 10), BENCH_CONCURRENCY (default 8),
-// BENCH_ROUNDS (default 4). BENCH_COMPARE_DIR: another Lifeline checkout (say, before a change) measured in the
-// same rounds against the same database, as "Lifeline (compare)".
+// Dashboard benchmark: the pages users open most, over 100k accounts whose health rows are the size real ones are
+// (components and reasons like the demo book's; ~30% at risk, ~10% critical), each served by Lifeline's GraphQL API,
+// by PostGraphile 4 on the same database and by one hand-written SQL statement through postgres.js:
+//   the 50 at-risk accounts ordered by health, alone, with totalCount, and with the health components selected;
+//   a page of 50 in every other order (health_drop, renewal_date, arr, time_in_stage, name).
+// Each server runs in its own process, and so does the load generator (autocannon: closed loop, fixed concurrency,
+// a warm-up before measuring). Each page is checked to be the same 50 accounts on every server before it is measured;
+// where PostGraphile 4 cannot express an order, the output says so. Prints the load average at the start (a run is
+// comparable only on a quiet machine, under 1.5), req/s of each server, the ratios and the goals, met or not.
+// BENCH_ACCOUNTS (default 100000), BENCH_SECONDS per server and page (default 10), BENCH_CONCURRENCY (default 8),
+// BENCH_ROUNDS (default 4), BENCH_WARMUP seconds per server and page before measuring (default 2), BENCH_VARIANTS
+// (comma-separated page keys, say at-risk,name; default all, see dashboard-queries.ts). BENCH_COMPARE_DIR: another
+// Lifeline checkout (say, before a change) measured in the same rounds against the same database, as
+// "Lifeline (compare)". BENCH_KEEP=1 keeps the database; BENCH_REUSE=1 measures a kept one without generating it.
 import { type ChildProcess, spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
@@ -12,12 +21,14 @@ import { openDatabase } from '../db/client.ts';
 import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
-import { LIFELINE_QUERY, POSTGRAPHILE_QUERY } from './dashboard-queries.ts';
+import { type DashboardVariant, dashboardVariant, dashboardVariants } from './dashboard-queries.ts';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);
 const BENCH_DB = 'lifeline_bench_dashboard';
 const benchUrl = databaseUrlWithName(serverUrl, BENCH_DB);
 
@@ -45,13 +56,52 @@ async function prepareDatabase(): Promise<string> {
       (array['smb', 'mid_market', 'enterprise'])[1 + g % 3]::segment, 100000 * (1 + g % 500),
       case when g % 10 = 0 then null else csms.ids[1 + g % 40] end, aes.ids[1 + g % 20],
       (array['pre_onboarding', 'onboarding', 'implementation', 'early_adoption', 'mature_adoption'])[1 + g % 5],
-      now() - make_interval(days => g % 200), date '2026-01-01', date '2026-06-01' + (g % 700), 1
+      date_trunc('milliseconds', now()) - make_interval(days => g % 200, secs => (g * 7919) % 86400), date '2026-01-01', date '2026-06-01' + (g % 700), 1
     from generate_series(1, ${ACCOUNTS}) g, csms, aes`);
+  // Health the size the demo book's recompute writes (components ≈ 430-530 characters of JSON, three reasons ≈ 100,
+  // a facts array), with the shares a real book has: ~30% at risk, ~10% critical, ~2% without enough data.
   await sql.unsafe(`
-    insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, computed_at, model_version)
-    select id, s, (case when s >= 70 then 'healthy' when s >= 40 then 'at_risk' else 'critical' end)::health_status,
-      s, least(100, s + 5), '["Usage steady"]'::jsonb, now(), 1
-    from (select id, abs(hashtext(id::text)) % 101 as s from accounts) scored`);
+    with base as (
+      select a.id, abs(hashtext(a.id::text)) as k, abs(hashtext(a.id::text || '/w')) as w, s.name as stage_name
+      from accounts a join lifecycle_stages s on s.key = a.stage_key
+    ), graded as (
+      select *, case when k % 1000 < 20 then 'insufficient_data' when k % 1000 < 120 then 'critical' when k % 1000 < 420 then 'at_risk' else 'healthy' end as status
+      from base
+    ), scored as (
+      select *, case status when 'critical' then 5 + w % 35 when 'at_risk' then 40 + w % 30 when 'healthy' then 70 + w % 31 end as score,
+        10 + w % 290 as seats, 1 + k % 9 as tickets, 1 + w % 40 as oldest, 1 + k % 45 as touch, 1 + w % 6 as respondents,
+        (w % 71)::int - 40 as trend, 10 + k % 40 as events_tenths, k % 90 as days_in_stage
+      from graded
+    )
+    insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, facts, computed_at, model_version)
+    select id, score, status::health_status,
+      case when score is not null then least(100, greatest(0, score + (k % 7)::int - 3)) end,
+      case when score is not null and w % 20 <> 0 then least(100, greatest(0, score + (w % 31)::int - 8)) end,
+      case when score is null then jsonb_build_array('not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches')
+        else jsonb_build_array(
+          'only ' || seats * score / 100 || ' of ' || seats || ' seats active',
+          tickets || ' open urgent ticket' || case when tickets = 1 then '' else 's' end || ', oldest ' || oldest || ' days',
+          'NPS ' || w % 11 || ' from the champion') end,
+      case when score is null then jsonb_build_object(
+          'usage', jsonb_build_object('score', null, 'weight', 0, 'detail', 'no usage data in the last 6 weeks: not enough data for a score'),
+          'support', jsonb_build_object('score', null, 'weight', 0, 'detail', 'no tickets on record: not enough data for a score'),
+          'nps', jsonb_build_object('score', null, 'weight', 0, 'detail', 'no NPS or CSAT answer in the last year: not enough data for a score'),
+          'engagement', jsonb_build_object('score', null, 'weight', 0, 'detail',
+            'no CSM touch recorded; time in stage alone is not scored (' || days_in_stage || ' days in ' || stage_name || ', SLA 30 days): not enough data for a score'))
+        else jsonb_build_object(
+          'usage', jsonb_build_object('score', least(100, greatest(0, score + (k % 21)::int - 10)), 'weight', 40, 'detail',
+            seats * score / 100 || ' of ' || seats || ' seats active (14-day average), ' || to_char(trend, 'FMSG990') || '% vs prior 4 weeks, '
+            || events_tenths * 0.1 || ' key events per active user a day'),
+          'support', jsonb_build_object('score', least(100, greatest(0, score + (w % 21)::int - 10)), 'weight', 20, 'detail',
+            tickets || ' open ticket' || case when tickets = 1 then '' else 's' end || ', oldest ' || oldest || ' days'),
+          'nps', jsonb_build_object('score', least(100, greatest(0, score + (k % 15)::int - 7)), 'weight', 20, 'detail',
+            respondents || ' respondent' || case when respondents = 1 then '' else 's' end || ' in the last year, recent answers weigh more'),
+          'engagement', jsonb_build_object('score', least(100, greatest(0, score + (w % 25)::int - 12)), 'weight', 20, 'detail',
+            'last CSM touch ' || touch || ' days ago; ' || days_in_stage || ' days in ' || stage_name || ' (SLA 30 days)')) end,
+      array[1, score, seats * coalesce(score, 0) / 100, seats, trend, events_tenths, score, tickets, oldest, score, respondents, score, touch,
+        days_in_stage, 30, k % 100000, 1, 4, 6, 1, tickets, oldest, w % 100000, k % 1000]::bigint[],
+      now() - make_interval(hours => (k % 72)::int), 1
+    from scored`);
   await sql.unsafe(`
     insert into renewals (account_id, contract_end, window_opens_on, status)
     select id, contract_end, contract_end - 90, 'upcoming' from accounts`);
@@ -60,7 +110,7 @@ async function prepareDatabase(): Promise<string> {
   const [index] = await sql.unsafe(`select 1 from pg_indexes where tablename = 'accounts' and indexdef like '%(name, id)'`);
   if (!index) throw new Error('The accounts (name, id) index of migration 0007 is missing from the bench database.');
   await sql.unsafe('analyze');
-  process.stdout.write(`Generated ${ACCOUNTS} accounts with owners, health and renewals in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`Generated ${ACCOUNTS} accounts with owners, health (components and reasons) and renewals in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   const { token } = await createApiToken(database.db, { name: 'bench', role: 'admin' });
   await sql.end();
   await database.close();
@@ -75,25 +125,17 @@ async function reuseDatabase(): Promise<string> {
   return token;
 }
 
-interface Target {
-  kind: 'lifeline' | 'compare' | 'postgraphile' | 'sql';
-  label: string;
-  port: number;
-  body: string;
-  headers: Record<string, string>;
-  /** Number of accounts in a response, to check every server answers the same page. */
-  count: (json: unknown) => number;
-}
-
+type ServerKind = 'lifeline' | 'compare' | 'postgraphile' | 'sql';
 const COMPARE_DIR = process.env.BENCH_COMPARE_DIR;
+const ports: Record<ServerKind, number> = { lifeline: 4301, postgraphile: 4302, sql: 4303, compare: 4304 };
 
-function startServer(kind: Target['kind'], port: number): Promise<ChildProcess> {
+function startServer(kind: ServerKind): Promise<ChildProcess> {
   const script =
     kind === 'compare' && COMPARE_DIR
       ? path.join(path.resolve(COMPARE_DIR), 'bench', 'dashboard-server.ts')
       : fileURLToPath(new URL('./dashboard-server.ts', import.meta.url));
   const serverKind = kind === 'compare' ? 'lifeline' : kind;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, serverKind, String(port), benchUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, serverKind, String(ports[kind]), benchUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} server did not start within 60 s`)), 60_000);
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -106,119 +148,205 @@ function startServer(kind: Target['kind'], port: number): Promise<ChildProcess> 
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+/** One server asked for one page. */
+interface Target {
+  kind: ServerKind;
+  label: string;
+  body: string;
+  headers: Record<string, string>;
+  /** The page's account ids in order, and its totalCount when it has one. */
+  page: (json: unknown) => { ids: string[]; totalCount: number | null };
 }
 
-async function load(target: Target, seconds: number): Promise<{ latencies: number[]; seconds: number }> {
-  const url = `http://127.0.0.1:${target.port}/graphql`;
-  const once = async () => {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body: target.body });
-    const json: unknown = await response.json();
-    if (response.status !== 200 || target.count(json) !== 50) throw new Error(`${target.label} answered ${response.status}: ${JSON.stringify(json).slice(0, 300)}`);
-  };
-  const latencies: number[] = [];
-  const started = performance.now();
-  const until = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < until) {
-        const t0 = performance.now();
-        await once();
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return { latencies, seconds: (performance.now() - started) / 1000 };
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+function ids(rows: unknown[], id: (row: unknown) => unknown): string[] {
+  return rows.map((row) => String(id(row)));
+}
+function countOf(value: unknown): number | null {
+  return typeof value === 'number' ? value : null;
 }
 
-type Json = { data?: Record<string, { edges?: unknown[]; nodes?: unknown[] } | unknown[]> };
-const token = process.env.BENCH_REUSE === '1' ? await reuseDatabase() : await prepareDatabase();
-const targets: Target[] = [
-  {
-    kind: 'lifeline',
-    label: 'Lifeline GraphQL',
-    port: 4301,
-    body: JSON.stringify({ query: LIFELINE_QUERY }),
+function targetsOf(variant: DashboardVariant, token: string): Target[] {
+  const lifeline = (kind: 'lifeline' | 'compare', label: string): Target => ({
+    kind,
+    label,
+    body: JSON.stringify({ query: variant.lifelineQuery }),
     headers: { authorization: `Bearer ${token}` },
-    count: (json) => ((json as Json).data?.accounts as { edges: unknown[] } | undefined)?.edges.length ?? 0,
-  },
-  ...(COMPARE_DIR
-    ? [
-        {
-          kind: 'compare' as const,
-          label: 'Lifeline (compare)',
-          port: 4304,
-          body: JSON.stringify({ query: LIFELINE_QUERY }),
-          headers: { authorization: `Bearer ${token}` },
-          count: (json: unknown) => ((json as Json).data?.accounts as { edges: unknown[] } | undefined)?.edges.length ?? 0,
-        },
-      ]
-    : []),
-  {
-    kind: 'postgraphile',
-    label: 'PostGraphile 4',
-    port: 4302,
-    body: JSON.stringify({ query: POSTGRAPHILE_QUERY }),
-    headers: {},
-    count: (json) => ((json as Json).data?.allAccounts as { nodes: unknown[] } | undefined)?.nodes.length ?? 0,
-  },
-  {
+    page: (json) => {
+      const connection = field(field(json, 'data'), 'accounts');
+      return { ids: ids(list(field(connection, 'edges')), (edge) => field(field(edge, 'node'), 'id')), totalCount: countOf(field(connection, 'totalCount')) };
+    },
+  });
+  const targets: Target[] = [lifeline('lifeline', 'Lifeline GraphQL')];
+  if (COMPARE_DIR) targets.push(lifeline('compare', 'Lifeline (compare)'));
+  const postgraphile = variant.postgraphile;
+  if ('query' in postgraphile) {
+    targets.push({
+      kind: 'postgraphile',
+      label: 'PostGraphile 4',
+      body: JSON.stringify({ query: postgraphile.query }),
+      headers: {},
+      page: (json) => {
+        const connection = field(field(json, 'data'), postgraphile.connection);
+        const rows = list(field(connection, 'nodes'));
+        const id = postgraphile.connection === 'allAccounts' ? (row: unknown) => field(row, 'id') : (row: unknown) => field(field(row, 'accountByAccountId'), 'id');
+        return { ids: ids(rows, id), totalCount: countOf(field(connection, 'totalCount')) };
+      },
+    });
+  }
+  targets.push({
     kind: 'sql',
     label: 'Hand-written SQL (postgres.js)',
-    port: 4303,
-    body: '{}',
+    body: JSON.stringify({ variant: variant.key }),
     headers: {},
-    count: (json) => ((json as Json).data?.accounts as unknown[] | undefined)?.length ?? 0,
-  },
-];
+    page: (json) => {
+      const rows = list(field(field(json, 'data'), 'accounts'));
+      return { ids: ids(rows, (row) => field(row, 'id')), totalCount: countOf(field(rows[0], 'totalCount')) };
+    },
+  });
+  return targets;
+}
 
-// All servers run at once and are measured in alternating rounds, each round starting with the next server, so a
-// burst of load from elsewhere on the machine spreads over all of them instead of skewing one.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
-const children = await Promise.all(targets.map((target) => startServer(target.kind, target.port)));
-const samples = new Map<Target['kind'], { latencies: number[]; seconds: number }>(targets.map((target) => [target.kind, { latencies: [], seconds: 0 }]));
-try {
-  for (const target of targets) await load(target, 2); // warm-up: plans, pools, JIT
-  for (let round = 0; round < ROUNDS; round += 1) {
-    const start = round % targets.length;
-    for (const target of [...targets.slice(start), ...targets.slice(0, start)]) {
-      const measured = await load(target, SECONDS / ROUNDS);
-      const sample = samples.get(target.kind);
-      sample?.latencies.push(...measured.latencies);
-      if (sample) sample.seconds += measured.seconds;
+/** Asks each server for the page once and fails unless all answer the same 50 accounts in the same order. */
+async function checkSamePage(variant: DashboardVariant, targets: Target[]): Promise<void> {
+  let expected: { ids: string[]; totalCount: number | null; label: string } | undefined;
+  for (const target of targets) {
+    const response = await fetch(`http://127.0.0.1:${ports[target.kind]}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...target.headers },
+      body: target.body,
+    });
+    const text = await response.text();
+    const json: unknown = response.status === 200 ? JSON.parse(text) : undefined;
+    const page = target.page(json);
+    if (response.status !== 200 || field(json, 'errors') !== undefined || page.ids.length !== 50) {
+      throw new Error(`${target.label} answered ${variant.key} with ${response.status}: ${text.slice(0, 400)}`);
     }
+    if (variant.totalCount && page.totalCount === null) throw new Error(`${target.label} answered ${variant.key} without its totalCount`);
+    if (!expected) expected = { ...page, label: target.label };
+    else if (page.ids.join() !== expected.ids.join() || page.totalCount !== expected.totalCount) {
+      const at = page.ids.findIndex((id, index) => id !== expected?.ids[index]);
+      throw new Error(
+        `${target.label} and ${expected.label} answer ${variant.key} with different pages (first difference at row ${at}; totalCount ${page.totalCount} vs ${expected.totalCount}): the comparison would measure different work.`,
+      );
+    }
+  }
+}
+
+const AUTOCANNON = fileURLToPath(new URL('./node_modules/autocannon/autocannon.js', import.meta.url));
+
+interface Measured {
+  served: number;
+  failed: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+}
+
+/**
+ * Closed-loop load at fixed concurrency from autocannon in its own process, so the time it spends sending requests
+ * and reading responses is not taken from the servers' or this process's event loop.
+ */
+function load(target: Target, seconds: number): Promise<Measured> {
+  const headers = Object.entries({ 'content-type': 'application/json', ...target.headers }).flatMap(([name, value]) => ['-H', `${name}=${value}`]);
+  const args = [AUTOCANNON, '--json', '-c', String(CONCURRENCY), '-d', String(seconds), '-m', 'POST', ...headers, '-b', target.body];
+  const child = spawn(process.execPath, [...args, `http://127.0.0.1:${ports[target.kind]}/graphql`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let errors = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited with ${code}: ${errors.slice(-400)}`));
+      const result: unknown = JSON.parse(output);
+      const number = (value: unknown) => (typeof value === 'number' ? value : Number.NaN);
+      resolve({
+        served: number(field(result, '2xx')),
+        failed: number(field(result, 'non2xx')) + number(field(result, 'errors')) + number(field(result, 'timeouts')),
+        seconds: number(field(result, 'duration')),
+        p50: number(field(field(result, 'latency'), 'p50')),
+        p99: number(field(field(result, 'latency'), 'p99')),
+      });
+    });
+  });
+}
+
+function loadAverage(): string {
+  const [oneMinute = Number.NaN] = os.loadavg();
+  return `load average ${oneMinute.toFixed(2)} (${oneMinute < 1.5 ? 'quiet: under 1.5' : 'NOT quiet: 1.5 or more, numbers are not comparable'})`;
+}
+
+const GOAL_VS_POSTGRAPHILE = 1.5;
+const GOAL_VS_SQL = 0.7;
+const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
+
+interface VariantResult {
+  variant: DashboardVariant;
+  rps: Map<ServerKind, number>;
+}
+
+process.stdout.write(`Start: ${loadAverage()}, ${os.cpus().length} cores\n`);
+const token = process.env.BENCH_REUSE === '1' ? await reuseDatabase() : await prepareDatabase();
+const kinds: ServerKind[] = ['lifeline', ...(COMPARE_DIR ? ['compare' as const] : []), 'postgraphile', 'sql'];
+const children = await Promise.all(kinds.map((kind) => startServer(kind)));
+const chosen = process.env.BENCH_VARIANTS?.split(',').map((key) => dashboardVariant(key.trim())) ?? dashboardVariants;
+const results: VariantResult[] = [];
+try {
+  for (const variant of chosen) {
+    process.stdout.write(`\n--- ${variant.label} [${variant.key}] --- ${loadAverage()}\n`);
+    const targets = targetsOf(variant, token);
+    await checkSamePage(variant, targets);
+    for (const target of targets) await load(target, WARMUP_SECONDS); // warm-up: plans, pools, JIT
+    // Servers measured in alternating rounds, each round starting with the next one, so a burst of load from
+    // elsewhere on the machine spreads over all of them instead of skewing one.
+    const samples = new Map<ServerKind, Measured[]>(targets.map((target) => [target.kind, []]));
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const start = round % targets.length;
+      for (const target of [...targets.slice(start), ...targets.slice(0, start)]) samples.get(target.kind)?.push(await load(target, SECONDS / ROUNDS));
+    }
+    const rps = new Map<ServerKind, number>();
+    for (const target of targets) {
+      const measured = samples.get(target.kind) ?? [];
+      const served = measured.reduce((sum, sample) => sum + sample.served, 0);
+      const failed = measured.reduce((sum, sample) => sum + sample.failed, 0);
+      const seconds = measured.reduce((sum, sample) => sum + sample.seconds, 0);
+      const p50 = [...measured.map((sample) => sample.p50)].sort((a, b) => a - b)[Math.floor(measured.length / 2)] ?? Number.NaN;
+      const p99 = Math.max(...measured.map((sample) => sample.p99));
+      rps.set(target.kind, served / seconds);
+      process.stdout.write(
+        `${target.label.padEnd(32)} ${(served / seconds).toFixed(0).padStart(6)} req/s   p50 ${p50.toFixed(1).padStart(6)} ms   p99 ${p99.toFixed(1).padStart(6)} ms   (${served} served${failed > 0 ? `, ${failed} FAILED or not 2xx` : ''})\n`,
+      );
+    }
+    if ('unsupported' in variant.postgraphile) process.stdout.write(`PostGraphile 4: not measured: ${variant.postgraphile.unsupported}\n`);
+    results.push({ variant, rps });
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');
 }
 
-const results = new Map<Target['kind'], { rps: number; p50: number; p95: number; requests: number }>();
-for (const target of targets) {
-  const sample = samples.get(target.kind);
-  if (!sample) continue;
-  const sorted = [...sample.latencies].sort((a, b) => a - b);
-  const result = { rps: sorted.length / sample.seconds, p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), requests: sorted.length };
-  results.set(target.kind, result);
+process.stdout.write(
+  `\nreq/s at concurrency ${CONCURRENCY}, ${SECONDS} s per server and page in ${ROUNDS} round(s), ${ACCOUNTS} accounts; goals: ≥ ${GOAL_VS_POSTGRAPHILE}× PostGraphile, ≥ ${GOAL_VS_SQL}× SQL\n`,
+);
+const header = `${'page'.padEnd(22)} ${'Lifeline'.padStart(9)} ${'PostGraphile'.padStart(12)} ${'SQL'.padStart(7)}   ${'vs PostGraphile (≥ 1.5×)'.padEnd(26)} ${'vs SQL (≥ 0.7×)'.padEnd(18)}${COMPARE_DIR ? '  vs compare' : ''}\n`;
+process.stdout.write(header);
+for (const { variant, rps } of results) {
+  const lifeline = rps.get('lifeline') ?? Number.NaN;
+  const postgraphile = rps.get('postgraphile');
+  const handWritten = rps.get('sql') ?? Number.NaN;
+  const vsPg = postgraphile === undefined ? 'cannot express the order' : `${(lifeline / postgraphile).toFixed(2)}× ${verdict(lifeline / postgraphile >= GOAL_VS_POSTGRAPHILE)}`;
+  const vsSql = `${(lifeline / handWritten).toFixed(2)}× ${verdict(lifeline / handWritten >= GOAL_VS_SQL)}`;
+  const compared = rps.get('compare');
   process.stdout.write(
-    `${target.label.padEnd(32)} ${result.rps.toFixed(0).padStart(6)} req/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p95 ${result.p95.toFixed(1).padStart(6)} ms   (${result.requests} requests, concurrency ${CONCURRENCY}, ${ROUNDS} rounds)\n`,
+    `${variant.key.padEnd(22)} ${lifeline.toFixed(0).padStart(9)} ${(postgraphile === undefined ? '-' : postgraphile.toFixed(0)).padStart(12)} ${handWritten.toFixed(0).padStart(7)}   ${vsPg.padEnd(26)} ${vsSql.padEnd(18)}${compared === undefined ? '' : `  ${(lifeline / compared).toFixed(2)}×`}\n`,
   );
 }
-
-const lifeline = results.get('lifeline');
-const postgraphile = results.get('postgraphile');
-const handWritten = results.get('sql');
-if (lifeline && postgraphile && handWritten) {
-  const vsPg = lifeline.rps / postgraphile.rps;
-  const vsSql = handWritten.rps / lifeline.rps;
-  process.stdout.write(`\nLifeline / PostGraphile throughput: ${vsPg.toFixed(2)}×  (goal ≥ 1.00: ${vsPg >= 1 ? 'met' : 'NOT met'})\n`);
-  process.stdout.write(`Hand-written SQL / Lifeline throughput: ${vsSql.toFixed(2)}×  (goal ≤ 2.00: ${vsSql <= 2 ? 'met' : 'NOT met'})\n`);
-  process.stdout.write(`p95: Lifeline ${lifeline.p95.toFixed(1)} ms, PostGraphile ${postgraphile.p95.toFixed(1)} ms, SQL ${handWritten.p95.toFixed(1)} ms\n`);
-}
-const compared = results.get('compare');
-if (lifeline && compared) {
-  process.stdout.write(`Lifeline / Lifeline (compare) throughput: ${(lifeline.rps / compared.rps).toFixed(2)}×\n`);
-}
+process.stdout.write(`End: ${loadAverage()}\n`);
 if (process.env.BENCH_KEEP !== '1') {
   const cleanup = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await cleanup.unsafe(`drop database if exists ${BENCH_DB} with (force)`);

@@ -1,16 +1,23 @@
 // `npm run bench`: runs every bench/*.bench.ts in turn, each in its own process, and prints what each measured.
 // `npm run bench -- dashboard` runs only the files whose name contains "dashboard".
 // Benchmarks need the local PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432) and create
-// their own databases there. Bench-only dependencies (PostGraphile 4) live in bench/package.json and are installed
+// their own databases there. Bench-only dependencies (PostGraphile 4, autocannon) live in bench/package.json and are installed
 // here on first use, so they never become dependencies of Lifeline.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const filters = process.argv.slice(2);
 
-if (!existsSync(new URL('./node_modules', import.meta.url))) {
+// Installed again when bench/package.json gained a dependency since the last install (autocannon, say).
+const benchPackage: unknown = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const declared = Object.keys(
+  typeof benchPackage === 'object' && benchPackage !== null && 'devDependencies' in benchPackage && typeof benchPackage.devDependencies === 'object' && benchPackage.devDependencies !== null
+    ? benchPackage.devDependencies
+    : {},
+);
+if (declared.some((name) => !existsSync(new URL(`./node_modules/${name}/package.json`, import.meta.url)))) {
   process.stdout.write('Installing bench-only dependencies (npm --prefix bench install)…\n');
   const install = spawnSync('npm', ['--prefix', benchDir, 'install', '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (install.status !== 0) {
