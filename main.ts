@@ -1,7 +1,7 @@
 import { loadConfigOrReport } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { seedDemoBook } from './demo/book.ts';
-import { demoAdminToken } from './demo/token.ts';
+import { demoAdminToken, demoTokenMayBeShown } from './demo/token.ts';
 import { ensureDefaultStages } from './domain/lifecycle/stages.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
@@ -24,7 +24,8 @@ async function main(): Promise<void> {
     ({ token: demoToken } = await demoAdminToken(database.db, { dir: config.database.dir, adminId: admin?.id ?? null }));
   }
 
-  const lifeline = await startLifeline({ config, database, logger, host: config.host, ...(demoToken ? { demoToken } : {}) });
+  const shownToken = demoToken && demoTokenMayBeShown(config.host) ? { demoToken } : {};
+  const lifeline = await startLifeline({ config, database, logger, host: config.host, ...shownToken });
 
   // The process's jobs (server.ts assembles them) are scheduled here, coordinated across replicas and recorded in
   // job_runs; the runJob mutation runs the same ones by hand.

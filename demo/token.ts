@@ -35,3 +35,12 @@ export async function demoAdminToken(db: Db, params: { dir: string; adminId: str
   await writeFile(path, `${token}\n`, { mode: 0o600 });
   return { token, created: true };
 }
+
+/**
+ * SECURITY: whether a page may carry the demo admin token (GraphiQL's Authorization header). Only when Lifeline
+ * listens on loopback, so nobody but this machine's user can load the page; on any other interface the token is
+ * printed to the console only.
+ */
+export function demoTokenMayBeShown(host: string | undefined): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost';
+}

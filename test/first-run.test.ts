@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../config.ts';
-import { DEMO_TOKEN_FILE, DEMO_TOKEN_NAME, demoAdminToken } from '../demo/token.ts';
+import { DEMO_TOKEN_FILE, DEMO_TOKEN_NAME, demoAdminToken, demoTokenMayBeShown } from '../demo/token.ts';
 import { authenticateToken, revokeApiTokensNamed } from '../domain/tokens.ts';
 import { claimScheduledRun, startManualRun } from '../jobs/coordinator.ts';
 import { executeRun } from '../jobs/run.ts';
@@ -53,6 +53,16 @@ describe('the demo admin token', () => {
     // Only the newest demo token opens Lifeline: the one before it was revoked when it was replaced.
     expect(await authenticateToken(database.db, afterGarbage.token)).not.toBeNull();
     expect(await authenticateToken(database.db, `${afterRevoke.token}`)).toBeNull();
+  });
+});
+
+describe('where the demo token may be shown', () => {
+  it('only on loopback: GraphiQL on any other interface never carries the admin token', () => {
+    expect(['127.0.0.1', '::1', 'localhost'].map(demoTokenMayBeShown)).toEqual([true, true, true]);
+    expect(['0.0.0.0', '10.0.0.5', '::', undefined].map(demoTokenMayBeShown)).toEqual([false, false, false, false]);
+    // Lifeline on its own listens on loopback, so its GraphiQL shows the token; with HOST=0.0.0.0 it does not.
+    expect(demoTokenMayBeShown(parseConfig({}).host)).toBe(true);
+    expect(demoTokenMayBeShown(parseConfig({ HOST: '0.0.0.0' }).host)).toBe(false);
   });
 });
 
