@@ -52,7 +52,7 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     signals: new DataLoader(async (ids) => byKey(await getSignalsSummaries(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     openTasksByAccount: new DataLoader(async (ids) => {
       const byAccount = new Map<string, TaskItem[]>();
-      for (const item of await listOpenTasksByAccountIds(db, { accountIds: ids, reader, now: new Date() })) {
+      for (const item of await listOpenTasksByAccountIds(db, { accountIds: ids, reader })) {
         byAccount.set(item.task.accountId, [...(byAccount.get(item.task.accountId) ?? []), item]);
       }
       return ids.map((id) => byAccount.get(id) ?? []);

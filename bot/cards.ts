@@ -21,7 +21,7 @@ export async function renderAccountCard(db: Db, accountId: string, options: { sh
   const [overview, stages, tasks] = await Promise.all([
     getAccountOverview(db, { accountId, reader: options.reader }),
     listStages(db, { reader: options.reader }),
-    listOpenTasksByAccountIds(db, { accountIds: [accountId], reader: options.reader, now }),
+    listOpenTasksByAccountIds(db, { accountIds: [accountId], reader: options.reader }),
   ]);
   if (!overview) {
     throw new NotFoundError('That account no longer exists in Lifeline. Search again with `/lifeline account <name>`.');

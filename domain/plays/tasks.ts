@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Db, Tx } from '../../db/client.ts';
 import { type Account, type RuleFiring, type Task, type TaskEvent, type TaskEventKind, type TaskSource, accounts, ruleFirings, taskEvents, tasks, users } from '../../db/schema.ts';
 import { readableOwnerId } from '../access.ts';
-import type { Actor } from '../actors.ts';
+import { type Actor, ruleActor } from '../actors.ts';
 import { addDays, isoDay } from '../dates.ts';
 import { InvalidInputError, NotFoundError, StaleVersionError } from '../errors.ts';
 import { allManagerIds, escalationManagers } from '../escalations.ts';
@@ -180,7 +180,7 @@ export async function getTask(db: Db | Tx, params: { id: string; reader: Actor }
 }
 
 /** The open tasks on each account (the account card, GraphQL `Account.tasks`), soonest due first. */
-export async function listOpenTasksByAccountIds(db: Db | Tx, params: { accountIds: readonly string[]; reader: Actor; now: Date }): Promise<TaskItem[]> {
+export async function listOpenTasksByAccountIds(db: Db | Tx, params: { accountIds: readonly string[]; reader: Actor }): Promise<TaskItem[]> {
   const ids = params.accountIds.filter(isUuid);
   if (ids.length === 0) return [];
   const aeId = readableOwnerId(params.reader);
@@ -439,13 +439,14 @@ export async function queueOverdueTasks(db: Db, params: { now: Date }): Promise<
       .for('update', { of: tasks, skipLocked: true });
     if (overdue.length === 0) return { overdueTasks: 0 };
     const everyManager = await allManagerIds(tx);
+    const escalator = ruleActor('task_overdue', 'Lifeline');
     for (const { task, owner } of overdue) {
       const managers = escalationManagers(owner, everyManager).filter((id) => id !== owner.id);
       const targets: NotificationTarget<'task_overdue'>[] = managers.length > 0 ? managers.map(userTarget) : [atRiskChannelTarget];
       for (const target of targets) {
         await enqueueNotification(tx, { kind: 'task_overdue', dedupeKey: `task_overdue:${task.id}:${target}`, target, payload: { taskId: task.id } });
       }
-      await recordEvent(tx, task, 'escalated', { userId: null, role: 'admin', label: 'Lifeline' }, now, { targets });
+      await recordEvent(tx, task, 'escalated', escalator, now, { targets });
     }
     await tx
       .update(tasks)

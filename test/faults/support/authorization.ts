@@ -2,7 +2,7 @@
 // people, tokens and accounts each attempt runs against, the ownership variants both surfaces try, and the tally
 // each scenario reports.
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Db } from '../../../db/client.ts';
 import { type Account, type Handoff, type HandoffStatus, type TokenRole, type User, type UserRole, accounts, handoffs } from '../../../db/schema.ts';
 import type { Actor } from '../../../domain/actors.ts';
@@ -230,16 +230,32 @@ export function classification(live: string[], classified: Set<string>): { uncla
   return { unclassified: live.filter((entry) => !classified.has(entry)), stale: [...classified].filter((entry) => !live.includes(entry)) };
 }
 
-export async function recordAuthorization(scenario: string, tally: Tally, unclassifiedOrStale: number, note: string): Promise<void> {
+/**
+ * Records a scenario's tally in the fault summary, then fails it on any attempt that went otherwise than expected
+ * and on any entry point without an expectation (`unclassified`) or expectation without an entry point (`stale`).
+ */
+export async function reportAuthorization(params: {
+  scenario: string;
+  tally: Tally;
+  coverage: { unclassified: string[]; stale: string[] };
+  note: string;
+  /** How each list is named in a failure: what lacks an expectation, and what the surface no longer has. */
+  missing: string;
+  gone: string;
+}): Promise<void> {
+  const { tally, coverage } = params;
   await recordScenario({
-    scenario,
+    scenario: params.scenario,
     repetitions: tally.tried,
     // Who may do what: no notifications are counted here, only what each role was allowed or refused.
     expected: 'n/a',
     delivered: 'n/a',
     duplicated: 'n/a',
     rejected: tally.denied,
-    failures: tally.failures.length + unclassifiedOrStale,
-    note,
+    failures: tally.failures.length + coverage.unclassified.length + coverage.stale.length,
+    note: params.note,
   });
+  expect(coverage.unclassified, params.missing).toEqual([]);
+  expect(coverage.stale, params.gone).toEqual([]);
+  expect(tally.failures).toEqual([]);
 }
