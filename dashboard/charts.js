@@ -35,11 +35,11 @@ function mount(plot, options, data) {
  * A line chart over time. x: seconds since the epoch; series: { label, values, color? }. `onCursor(index)` hears the
  * point under the cursor, for showing what was true there.
  */
-export function lineChart(container, { title, xLabel, yLabel, x, series, formatY, formulaLines, monthly = false, onCursor, attributes, yRange }) {
+export function lineChart(container, { title, xLabel, yLabel, x, series, formatY, formulaLines, monthly = false, onCursor, attributes, xRange, yRange }) {
   const { figure, plot } = chartFigure(title, formulaLines, attributes);
   container.append(figure);
   const options = {
-    scales: { x: { time: true }, y: yRange ? { range: yRange } : {} },
+    scales: { x: xRange ? { time: true, range: xRange } : { time: true }, y: yRange ? { range: yRange } : {} },
     axes: [
       {
         label: xLabel,
@@ -65,11 +65,9 @@ export function lineChart(container, { title, xLabel, yLabel, x, series, formatY
 
 /**
  * A waterfall: the first and last steps are totals from zero, the ones between float from the running total up
- * (an increase) or down (a decrease). steps: { label, value, kind: 'total' | 'up' | 'down' }.
+ * (an increase) or down (a decrease). steps: { label, short?, value, kind: 'total' | 'up' | 'down' }.
  */
 export function waterfallChart(container, { title, xLabel, yLabel, steps, formatY, formulaLines, attributes }) {
-  const { figure, plot } = chartFigure(title, formulaLines, attributes);
-  container.append(figure);
   const spans = [];
   let running = 0;
   for (const step of steps) {
@@ -85,14 +83,24 @@ export function waterfallChart(container, { title, xLabel, yLabel, steps, format
     }
   }
   const top = Math.max(1, ...spans.map(([, high]) => high));
+  // Movements are small beside the totals, so the axis starts just under the lowest point the bars reach (the
+  // totals are then drawn from the axis up); the chart's caption says where the axis starts.
+  const reached = spans.flatMap(([low, high], index) => (steps[index].kind === 'total' ? [high] : [low, high]));
+  const lowest = Math.min(...reached);
+  const spread = Math.max(top - lowest, top * 0.02);
+  const floor = Math.max(0, lowest - spread * 1.5);
+  const { figure, plot } = chartFigure(title, formulaLines, attributes);
+  if (floor > 0) plot.after(h('p', { class: 'axis-note' }, `The MRR axis starts at ${formatY(floor)}, not zero, so the movements show beside the totals.`));
+  container.append(figure);
   const colors = { total: '#64748b', up: '#16a34a', down: '#dc2626' };
   const x = steps.map((_step, index) => index);
   const options = {
     legend: { show: false },
     cursor: { show: false },
-    scales: { x: { time: false, range: [-0.5, steps.length - 0.5] }, y: { range: [0, top * 1.1] } },
+    scales: { x: { time: false, range: [-0.5, steps.length - 0.5] }, y: { range: [floor, top + spread * 0.5] } },
     axes: [
-      { label: xLabel, splits: () => x, values: (_u, splits) => splits.map((index) => steps[index]?.label ?? ''), gap: 4 },
+      // On a phone the labels would overlap: each step may carry a short one.
+      { label: xLabel, splits: () => x, values: (u, splits) => splits.map((index) => (u.width < 560 ? (steps[index]?.short ?? steps[index]?.label) : steps[index]?.label) ?? ''), gap: 4 },
       { label: yLabel, size: 70, values: (_u, splits) => splits.map((value) => formatY(value)) },
     ],
     series: [{}, { label: yLabel, stroke: 'transparent', paths: () => null, points: { show: false } }],
@@ -108,7 +116,7 @@ export function waterfallChart(container, { title, xLabel, yLabel, steps, format
             const left = u.valToPos(index, 'x', true) - width / 2;
             const y = u.valToPos(high, 'y', true);
             ctx.fillStyle = colors[step.kind];
-            ctx.fillRect(left, y, width, Math.max(1, u.valToPos(low, 'y', true) - y));
+            ctx.fillRect(left, y, width, Math.max(1, u.valToPos(Math.max(low, floor), 'y', true) - y));
           });
           ctx.restore();
         },

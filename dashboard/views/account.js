@@ -76,6 +76,8 @@ export async function accountView(root, { id }) {
       series: [{ label: 'Score', values: history.map((point) => point.score) }],
       formatY: (value) => formatDecimal(value),
       yRange: [0, 100],
+      // The whole window, so a short history is seen against the days it covers.
+      xRange: [Date.now() / 1000 - HISTORY_DAYS * 86_400, Date.now() / 1000],
       onCursor: (index) => history[index] && reasons.replaceChildren(reasonsAt(history[index])),
       formulaLines: [
         'Each point is a recompute that changed the score, the status or its reasons. The score is the weighted mean of the component scores (usage, support, NPS/CSAT, engagement), re-weighted over the components that have data; Healthy ≥ 70, At risk 40–69, Critical < 40 by default.',

@@ -3,7 +3,7 @@
 import { graphql } from '../api.js';
 import { lineChart, waterfallChart } from '../charts.js';
 import { figure, formula, h, notForRole, panel } from '../dom.js';
-import { dayDate, formatMoney, formatMonth, formatPercent, monthStart, todayIso } from '../format.js';
+import { addDays, dayDate, formatCount, formatDay, formatMoney, formatMonth, formatPercent, monthStart, todayIso } from '../format.js';
 import { sortableTable } from '../table.js';
 
 const MONTH_FIELDS = `month from to openingMrrCents closingMrrCents
@@ -46,7 +46,7 @@ export async function retentionView(root, { viewer }) {
       { class: 'figures', 'data-period-from': data.period.from, 'data-period-to': data.period.to },
       figure(`NRR, ${formatMonth(from)} – today`, formatPercent(period.nrr), { 'data-metric': 'nrr', 'data-value': period.nrr ?? '' }),
       figure(`GRR, ${formatMonth(from)} – today`, formatPercent(period.grr), { 'data-metric': 'grr', 'data-value': period.grr ?? '' }),
-      figure('Cohort MRR at the start', formatMoney(period.startMrrCents)),
+      figure(`Cohort MRR on ${formatDay(data.period.from)} (${formatCount(period.cohortAccounts)} accounts)`, formatMoney(period.startMrrCents)),
       figure('MRR now (whole book)', formatMoney(last?.closingMrrCents)),
     ),
     formula(
@@ -108,12 +108,13 @@ export async function retentionView(root, { viewer }) {
     }
   });
 
-  // The waterfall of one month, the latest by default.
+  // The waterfall of one month: the last complete one by default (the current month has only just begun).
+  const lastComplete = months.length > 1 && last && last.to !== addDays(monthStart(last.month, 1), -1) ? months.length - 2 : months.length - 1;
   const movements = panel('MRR movements of a month');
   const monthPicker = h(
     'select',
     { id: 'waterfall-month', 'aria-label': 'Month' },
-    months.map((month, index) => h('option', { value: String(index), selected: index === months.length - 1 }, formatMonth(month.month))),
+    months.map((month, index) => h('option', { value: String(index), selected: index === lastComplete }, formatMonth(month.month))),
   );
   const waterfall = h('div', {});
   movements.append(h('label', { class: 'inline' }, 'Month ', monthPicker), waterfall);
@@ -126,9 +127,9 @@ export async function retentionView(root, { viewer }) {
     const steps = [
       { label: 'Start', value: month.openingMrrCents, kind: 'total' },
       { label: 'New', value: r.newMrrCents, kind: 'up' },
-      { label: 'Expansion', value: r.expansionMrrCents, kind: 'up' },
-      { label: 'Reactivation', value: r.reactivationMrrCents, kind: 'up' },
-      { label: 'Contraction', value: r.contractionMrrCents, kind: 'down' },
+      { label: 'Expansion', short: 'Exp.', value: r.expansionMrrCents, kind: 'up' },
+      { label: 'Reactivation', short: 'React.', value: r.reactivationMrrCents, kind: 'up' },
+      { label: 'Contraction', short: 'Contr.', value: r.contractionMrrCents, kind: 'down' },
       { label: 'Churn', value: r.churnedMrrCents, kind: 'down' },
       { label: 'End', value: month.closingMrrCents, kind: 'total' },
     ];
