@@ -36,7 +36,7 @@ beforeAll(async () => {
   lifeline = await startLifeline({ config: parseConfig({ PORT: '0' }), database, logger: silentLogger, host: '127.0.0.1', printLocal: () => {} });
   if (!existsSync(CHROMIUM)) throw new Error(`No browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH.`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await browser?.close();
   await lifeline?.close();
