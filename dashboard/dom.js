@@ -1,4 +1,5 @@
 // Building the page from data without ever parsing data as HTML: every value becomes a text node.
+import { formatStatus } from './format.js';
 
 /** An element with attributes (`class`, `href`, `data-*`, `aria-*`, …) and children (nodes, strings, arrays). */
 export function h(tag, attributes = {}, ...children) {
@@ -47,8 +48,7 @@ export function figure(label, value, attributes = {}) {
 }
 
 export function statusBadge(status) {
-  const words = { healthy: 'Healthy', at_risk: 'At risk', critical: 'Critical', insufficient_data: 'Insufficient data' };
-  return h('span', { class: `badge status-${status ?? 'none'}` }, status ? (words[status] ?? status) : 'Not computed');
+  return h('span', { class: `badge status-${status ?? 'none'}` }, formatStatus(status));
 }
 
 export function accountLink(account) {

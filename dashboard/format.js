@@ -1,19 +1,16 @@
 // Numbers and dates as the reader's browser writes them: money and percentages through Intl, days in the
 // viewer's locale. Lifeline keeps money in US cents and days as YYYY-MM-DD (UTC).
 const money = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD', maximumFractionDigits: 0 });
-const compactMoney = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD', notation: 'compact', maximumFractionDigits: 1 });
 const percent = new Intl.NumberFormat(undefined, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const whole = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
 const month = new Intl.DateTimeFormat(undefined, { month: 'short', year: 'numeric', timeZone: 'UTC' });
-const shortMonth = new Intl.DateTimeFormat(undefined, { month: 'short', timeZone: 'UTC' });
 const moment = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 const dash = '–';
 
 export const formatMoney = (cents) => (cents == null ? dash : money.format(cents / 100));
-export const formatCompactMoney = (cents) => (cents == null ? dash : compactMoney.format(cents / 100));
 export const formatPercent = (ratio) => (ratio == null ? dash : percent.format(ratio));
 export const formatCount = (value) => (value == null ? dash : whole.format(value));
 export const formatDecimal = (value) => (value == null ? dash : decimal.format(value));
@@ -21,7 +18,6 @@ export const formatDecimal = (value) => (value == null ? dash : decimal.format(v
 export const dayDate = (isoDay) => new Date(`${isoDay}T00:00:00Z`);
 export const formatDay = (isoDay) => (isoDay ? day.format(dayDate(isoDay)) : dash);
 export const formatMonth = (isoDay) => month.format(dayDate(isoDay));
-export const formatShortMonth = (date) => shortMonth.format(date);
 export const formatMoment = (iso) => (iso ? moment.format(new Date(iso)) : dash);
 
 const statusWords = { healthy: 'Healthy', at_risk: 'At risk', critical: 'Critical', insufficient_data: 'Insufficient data' };
