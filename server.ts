@@ -5,6 +5,7 @@ import { type RetryOptions, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { GRAPHQL_BODY_LIMIT } from './api/limits.ts';
+import { DASHBOARD_CSP, DASHBOARD_PATH, dashboardFile } from './api/dashboard.ts';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './api/graphiql.ts';
 import { createGraphqlServer } from './api/yoga.ts';
 import { CRM_WEBHOOK_BODY_LIMIT, CRM_WEBHOOK_PATH, handleCrmWebhook } from './api/webhooks/crm.ts';
@@ -193,6 +194,27 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       res.end(req.method === 'HEAD' ? undefined : file.body);
       return;
     }
+    if ((path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`)) && (req.method === 'GET' || req.method === 'HEAD')) {
+      const file = dashboardFile(path);
+      if (!file) return sendJson(res, 404, { error: `Nothing at ${path}. The dashboard is at ${DASHBOARD_PATH}.` });
+      const headers = {
+        'content-type': file.contentType,
+        etag: file.etag,
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': DASHBOARD_CSP,
+        // SECURITY: the page's address never travels to another site.
+        'referrer-policy': 'no-referrer',
+      };
+      if (req.headers['if-none-match'] === file.etag) {
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+      res.writeHead(200, headers);
+      res.end(req.method === 'HEAD' ? undefined : file.body);
+      return;
+    }
     if (path === SLACK_EVENTS_PATH) return slack.receiver.requestListener(req, res);
     if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays });
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -211,7 +233,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       res.end();
       return;
     }
-    sendJson(res, 404, { error: `Nothing at ${path}. Try /graphql, ${SLACK_EVENTS_PATH}, /healthz or /readyz.` });
+    sendJson(res, 404, { error: `Nothing at ${path}. Try /graphql, ${DASHBOARD_PATH}, ${SLACK_EVENTS_PATH}, /healthz or /readyz.` });
   };
 
   return {

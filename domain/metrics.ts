@@ -109,12 +109,34 @@ export interface Metrics {
   groups: MetricsGroup[];
 }
 
-type Numeric = string | number | null;
-const num = (value: Numeric): number => (value === null ? 0 : Number(value));
-const maybe = (value: Numeric): number | null => (value === null ? null : Number(value));
-const ratio = (part: number, whole: number): number | null => (whole === 0 ? null : part / whole);
+export type Numeric = string | number | null;
+export const num = (value: Numeric): number => (value === null ? 0 : Number(value));
+export const maybe = (value: Numeric): number | null => (value === null ? null : Number(value));
+export const ratio = (part: number, whole: number): number | null => (whole === 0 ? null : part / whole);
 
-function groupExpression(groupBy: MetricsGrouping | null) {
+/** The cohort and movement sums of one group and period (the columns the revenue statements select), as metrics. */
+export function revenueFromRow(revenue: Record<string, Numeric> | undefined): RevenueMetrics {
+  const startMrr = num(revenue?.start_mrr ?? null);
+  const cohort = num(revenue?.cohort_accounts ?? null);
+  const churnedLogos = num(revenue?.churned_logos ?? null);
+  return {
+    cohortAccounts: cohort,
+    startMrrCents: startMrr,
+    endMrrCents: num(revenue?.end_mrr ?? null),
+    retainedMrrCents: num(revenue?.retained_mrr ?? null),
+    nrr: ratio(num(revenue?.end_mrr ?? null), startMrr),
+    grr: ratio(num(revenue?.retained_mrr ?? null), startMrr),
+    churnedLogos,
+    logoChurnRate: ratio(churnedLogos, cohort),
+    newMrrCents: num(revenue?.new_mrr ?? null),
+    expansionMrrCents: num(revenue?.expansion ?? null),
+    contractionMrrCents: num(revenue?.contraction ?? null),
+    churnedMrrCents: num(revenue?.churned ?? null),
+    reactivationMrrCents: num(revenue?.reactivation ?? null),
+  };
+}
+
+export function groupExpression(groupBy: MetricsGrouping | null) {
   // Grouping uses each account's current segment and CSM: the book as managers see it today.
   if (groupBy === 'segment') return sql`a.segment::text`;
   if (groupBy === 'csm') return sql`coalesce(a.csm_id::text, 'unassigned')`;
@@ -241,29 +263,12 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
     const sla = slaRows.find((row) => row.grp === key);
     const ttfv = ttfvRows.find((row) => row.grp === key);
     const health = healthRows.find((row) => row.grp === key);
-    const startMrr = num(revenue?.start_mrr ?? null);
-    const cohort = num(revenue?.cohort_accounts ?? null);
-    const churnedLogos = num(revenue?.churned_logos ?? null);
     const decided = num(sla?.decided ?? null);
     const withinSla = num(sla?.within_sla ?? null);
     return {
       key,
       label: labels.get(key) ?? key,
-      revenue: {
-        cohortAccounts: cohort,
-        startMrrCents: startMrr,
-        endMrrCents: num(revenue?.end_mrr ?? null),
-        retainedMrrCents: num(revenue?.retained_mrr ?? null),
-        nrr: ratio(num(revenue?.end_mrr ?? null), startMrr),
-        grr: ratio(num(revenue?.retained_mrr ?? null), startMrr),
-        churnedLogos,
-        logoChurnRate: ratio(churnedLogos, cohort),
-        newMrrCents: num(revenue?.new_mrr ?? null),
-        expansionMrrCents: num(revenue?.expansion ?? null),
-        contractionMrrCents: num(revenue?.contraction ?? null),
-        churnedMrrCents: num(revenue?.churned ?? null),
-        reactivationMrrCents: num(revenue?.reactivation ?? null),
-      },
+      revenue: revenueFromRow(revenue),
       health: {
         accounts: num(health?.accounts ?? null),
         healthy: num(health?.healthy ?? null),
@@ -302,7 +307,7 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
   return { from, to, groupBy, groups };
 }
 
-async function groupLabels(db: Db, groupBy: MetricsGrouping | null, keys: string[]): Promise<Map<string, string>> {
+export async function groupLabels(db: Db, groupBy: MetricsGrouping | null, keys: string[]): Promise<Map<string, string>> {
   const labels = new Map<string, string>([
     ['all', 'All accounts'],
     ['unassigned', 'No CSM'],

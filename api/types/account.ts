@@ -1,6 +1,7 @@
 import type { Account, LifecycleStage } from '../../db/schema.ts';
 import type { ApiContext } from '../context.ts';
 import { type AccountFilter, type AccountOrder, type AccountPageRow, MAX_PAGE_SIZE, accountCursor, countAccounts, listAccounts } from '../../domain/accounts/listing.ts';
+import { type BreakdownCell, getAccountBreakdown } from '../../domain/accounts/breakdown.ts';
 import { getAccount } from '../../domain/accounts/reads.ts';
 import { listTransitions, moveAccountStage } from '../../domain/lifecycle/moves.ts';
 import { builder } from '../builder.ts';
@@ -198,5 +199,26 @@ builder.mutationField('moveAccountStage', (t) =>
         actor: ctx.actor,
         source: 'api',
       }),
+  }),
+);
+
+const BreakdownCellRef = builder.objectRef<BreakdownCell>('AccountBreakdownCell').implement({
+  description: 'The accounts of one stage with one health status.',
+  fields: (t) => ({
+    stage: t.field({ type: StageRef, resolve: (cell) => cell.stage }),
+    status: t.expose('status', { type: HealthStatusEnum, nullable: true, description: 'Null: health not computed yet.' }),
+    accounts: t.exposeInt('accounts'),
+    arrCents: t.exposeFloat('arrCents', { description: 'Σ arrCents of those accounts.' }),
+  }),
+});
+
+builder.queryField('accountBreakdown', (t) =>
+  t.field({
+    type: [BreakdownCellRef],
+    description:
+      'How many accounts, and how much ARR, sit in each stage with each health status (stages in lifecycle order; only cells that hold accounts). `ownerId` narrows it to the accounts where that person is the CSM or the account executive. Account executives count only the accounts they sold.',
+    args: { ownerId: t.arg.id({ required: false }) },
+    complexity: { field: 10, multiplier: 1 },
+    resolve: (_root, args, ctx) => getAccountBreakdown(ctx.db, { reader: ctx.actor, ownerId: args.ownerId ? String(args.ownerId) : null }),
   }),
 );

@@ -9,8 +9,18 @@ import {
   getMetrics,
   metricsGroupings,
 } from '../../domain/metrics.ts';
+import {
+  DEFAULT_SERIES_MONTHS,
+  MAX_SERIES_MONTHS,
+  type RetentionMonth,
+  type RetentionSeries,
+  type RetentionSeriesGroup,
+  getRetentionSeries,
+} from '../../domain/metrics/retention-series.ts';
+import { type TeamRow, getTeam } from '../../domain/metrics/team.ts';
 import { builder } from '../builder.ts';
 import { StageRef } from './stage.ts';
+import { UserRef } from './user.ts';
 
 const MetricsGroupingEnum = builder.enumType('MetricsGrouping', {
   description: "Group metrics by each account's current segment, or by its current CSM.",
@@ -130,5 +140,83 @@ builder.queryField('metrics', (t) =>
     },
     complexity: 50,
     resolve: (_root, args, ctx) => getMetrics(ctx.db, { from: args.from, to: args.to, groupBy: args.groupBy ?? null, actor: ctx.actor }),
+  }),
+);
+
+const RetentionMonthRef = builder.objectRef<RetentionMonth>('RetentionMonth').implement({
+  description: [
+    'One calendar month of the retention series, measured exactly as `metrics(from, to)` measures the period from its first to its last day (the last month ends on `through`).',
+    'Monthly NRR = cohort MRR at the end of the month ÷ cohort MRR at its start, where the cohort is the accounts with MRR at the start; monthly GRR = Σ min(start, end) over the cohort ÷ cohort start MRR.',
+    'The waterfall of the whole book adds up: openingMrrCents + new + expansion + reactivation − contraction − churned = closingMrrCents.',
+  ].join(' '),
+  fields: (t) => ({
+    month: t.expose('month', { type: 'Date', description: 'The first day of the month.' }),
+    from: t.expose('from', { type: 'Date' }),
+    to: t.expose('to', { type: 'Date', description: 'The last day of the month, or `through` in the last month.' }),
+    openingMrrCents: t.exposeFloat('openingMrrCents', { description: 'Σ MRR of every account (not only the cohort) from ledger entries effective before `from`.' }),
+    closingMrrCents: t.exposeFloat('closingMrrCents', { description: 'Σ MRR of every account from ledger entries effective up to and including `to`.' }),
+    revenue: t.field({ type: RevenueMetricsRef, description: 'NRR, GRR and the movements of the month (see RevenueMetrics for each formula).', resolve: (month) => month.revenue }),
+  }),
+});
+
+const RetentionSeriesGroupRef = builder.objectRef<RetentionSeriesGroup>('RetentionSeriesGroup').implement({
+  fields: (t) => ({
+    key: t.exposeString('key', { description: '`all`, a segment, a CSM user id, or `unassigned`.' }),
+    label: t.exposeString('label'),
+    months: t.field({ type: [RetentionMonthRef], complexity: 0, description: 'Oldest month first; a month with no ledger entry is zeros, never missing.', resolve: (group) => group.months }),
+  }),
+});
+
+const RetentionSeriesRef = builder.objectRef<RetentionSeries>('RetentionSeries').implement({
+  fields: (t) => ({
+    from: t.expose('from', { type: 'Date', description: 'The first day of the first month.' }),
+    to: t.expose('to', { type: 'Date', description: 'The last day counted (`through`).' }),
+    groupBy: t.expose('groupBy', { type: MetricsGroupingEnum, nullable: true }),
+    groups: t.field({ type: [RetentionSeriesGroupRef], complexity: 0, resolve: (series) => series.groups }),
+  }),
+});
+
+builder.queryField('retentionSeries', (t) =>
+  t.field({
+    type: RetentionSeriesRef,
+    description: `NRR, GRR, opening and closing MRR and the month's new, expansion, contraction, churned and reactivated MRR for each of the last \`months\` calendar months (${DEFAULT_SERIES_MONTHS} by default, at most ${MAX_SERIES_MONTHS}) through \`through\` (today by default, UTC), computed in one statement; optionally split by each account's current segment or CSM. Managers and admins.`,
+    args: {
+      months: t.arg.int({ required: false }),
+      through: t.arg({ type: 'Date', required: false }),
+      groupBy: t.arg({ type: MetricsGroupingEnum, required: false }),
+    },
+    complexity: 50,
+    resolve: (_root, args, ctx) =>
+      getRetentionSeries(ctx.db, { months: args.months ?? null, through: args.through ?? null, groupBy: args.groupBy ?? null, actor: ctx.actor }),
+  }),
+);
+
+const TeamRowRef = builder.objectRef<TeamRow>('TeamMember').implement({
+  description: "One CSM's book as it stands now, and the work they owe. Accounts in terminal stages (Churned) are left out.",
+  fields: (t) => ({
+    csm: t.field({
+      type: UserRef,
+      resolve: async (row, _args, ctx) => {
+        const user = await ctx.loaders.user.load(row.csmId);
+        if (!user) throw new Error(`CSM ${row.csmId} is missing`);
+        return user;
+      },
+    }),
+    accounts: t.exposeInt('accounts', { description: 'Book size: accounts in live stages whose CSM this person is.' }),
+    arrCents: t.exposeFloat('arrCents', { description: 'Σ arrCents of those accounts.' }),
+    atRisk: t.exposeInt('atRisk', { description: 'Of those, accounts on the at-risk list (`atRisk`): At risk or Critical, or Healthy but fallen 10 points in a day.' }),
+    atRiskArrCents: t.exposeFloat('atRiskArrCents', { description: 'Σ arrCents of the at-risk accounts.' }),
+    atRiskShare: t.exposeFloat('atRiskShare', { nullable: true, description: 'atRisk ÷ accounts (0.25 is 25%); null with an empty book.' }),
+    openTasks: t.exposeInt('openTasks', { description: 'Tasks this person owns that are open (a snooze that has ended counts as open).' }),
+    overdueTasks: t.exposeInt('overdueTasks', { description: 'Of those, tasks whose due day has passed.' }),
+  }),
+});
+
+builder.queryField('team', (t) =>
+  t.field({
+    type: [TeamRowRef],
+    description: 'Per CSM: book size, ARR, at-risk count and share, open and overdue tasks, as of now; by name. Managers and admins.',
+    complexity: { field: 10, multiplier: 1 },
+    resolve: (_root, _args, ctx) => getTeam(ctx.db, { actor: ctx.actor }),
   }),
 );

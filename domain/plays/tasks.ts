@@ -51,6 +51,16 @@ function stateIs(state: TaskState, now: Date): SQL {
   }
 }
 
+/** `taskState(task, now) === 'open'` in SQL over the tasks table, for set-based reads (the team view). */
+export function openTaskSql(now: Date): SQL {
+  return stateIs('open', now);
+}
+
+/** `isOverdue` in SQL over the tasks table, for set-based reads (the team view counts each owner's overdue tasks). */
+export function overdueSql(now: Date): SQL {
+  return and(stateIs('open', now), lt(tasks.dueOn, isoDay(now))) as SQL;
+}
+
 /** A task as lists show it: with the names of its account and owner, and the firing that created it, if one did. */
 export interface TaskItem {
   task: Task;

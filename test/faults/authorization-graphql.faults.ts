@@ -246,6 +246,21 @@ const graphqlCases: GraphqlCase[] = [
   { field: 'users', expect: readers, prepare: async () => ({ query: '{ users { id } }', verify: (data) => (ids(data.users, (user) => user.id).includes(person('csm').id) ? undefined : 'people missing') }) },
   { field: 'healthSettings', expect: readers, prepare: async () => ({ query: '{ healthSettings { scope } }', verify: (data) => (ids(data.healthSettings, (row) => row.scope).length === 4 ? undefined : 'scopes missing') }) },
   { field: 'metrics', expect: supervisors, prepare: async () => ({ query: '{ metrics(from: "2026-01-01", to: "2026-03-31") { groups { key } } }' }) },
+  { field: 'retentionSeries', expect: supervisors, prepare: async () => ({ query: '{ retentionSeries(months: 3) { groups { key months { month } } } }' }) },
+  { field: 'team', expect: supervisors, prepare: async () => ({ query: '{ team { accounts } }' }) },
+  {
+    field: 'accountBreakdown',
+    expect: readers,
+    prepare: async (role) => ({
+      query: 'query ($ownerId: ID) { accountBreakdown(ownerId: $ownerId) { accounts } }',
+      variables: { ownerId: otherAe().id },
+      // The other AE's sales hold accounts; an account executive who did not sell them counts none of them.
+      verify: (data) => {
+        const total = ids(data.accountBreakdown, (cell) => String(cell.accounts)).reduce((sum, count) => sum + Number(count), 0);
+        return role === 'ae' ? (total === 0 ? undefined : 'an AE counted accounts they did not sell') : total > 0 ? undefined : 'the book counted nothing';
+      },
+    }),
+  },
   { field: 'notifications', expect: supervisors, prepare: async () => ({ query: '{ notifications(first: 5) { id } }' }) },
   {
     field: 'accounts',
