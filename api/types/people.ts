@@ -97,7 +97,9 @@ builder.objectFields(AccountRef, (t) => ({
 builder.queryFields((t) => ({
   contacts: t.field({
     type: [ContactRef],
-    description: 'An account’s contacts, champions first. Whoever reads the account reads its contacts (an account executive only the accounts they sold).',
+    nullable: true,
+    description:
+      'An account’s contacts, champions first; null when there is no such account you may read. Whoever reads the account reads its contacts (an account executive only the accounts they sold).',
     args: { accountId: t.arg.id({ required: true }), includeLeft: t.arg.boolean({ defaultValue: true, description: 'False leaves out those who left.' }) },
     complexity: { field: 5, multiplier: 10 },
     resolve: (_root, args, ctx) => listContacts(ctx.db, { reader: ctx.actor, accountId: String(args.accountId), includeLeft: args.includeLeft ?? true }),

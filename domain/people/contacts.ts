@@ -13,7 +13,7 @@ import type { Actor } from '../actors.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { type Firing, recordEventFirings } from '../rules.ts';
 import { isUuid, parseInput } from '../validation.ts';
-import { readableAccount, requirePeopleRights } from './rights.ts';
+import { accountToChange, readableAccount, requirePeopleRights } from './rights.ts';
 
 export type { Contact, ContactRole };
 
@@ -63,7 +63,7 @@ export async function upsertContacts(db: Db, params: { actor: Actor; contacts: C
     const accountIds = [...new Set(rows.map((row) => row.accountId.toLowerCase()))];
     for (const accountId of accountIds) {
       const index = rows.findIndex((row) => row.accountId.toLowerCase() === accountId);
-      const account = await readableAccount(tx, { accountId, reader: params.actor, field: `contacts[${index}].accountId` });
+      const account = await accountToChange(tx, { accountId, field: `contacts[${index}].accountId` });
       await requirePeopleRights(tx, { actor: params.actor, account, action: `change ${account.name}'s contacts` });
     }
     const payload = JSON.stringify(rows.map((row, index) => ({ i: index, a: row.accountId, n: row.name, e: row.email, r: row.role })));
@@ -97,9 +97,17 @@ export async function upsertContacts(db: Db, params: { actor: Actor; contacts: C
   });
 }
 
-/** An account's contacts as the reader may see them (everyone who reads the account), champions first. */
-export async function listContacts(db: Db | Tx, params: { reader: Actor; accountId: string; includeLeft?: boolean }): Promise<Contact[]> {
-  await readableAccount(db, { accountId: params.accountId, reader: params.reader });
+/**
+ * An account's contacts, champions first, for everyone who reads the account; null when there is no such account
+ * the reader may read (an account executive's are the accounts they sold).
+ */
+export async function listContacts(db: Db | Tx, params: { reader: Actor; accountId: string; includeLeft?: boolean }): Promise<Contact[] | null> {
+  try {
+    await readableAccount(db, { accountId: params.accountId, reader: params.reader });
+  } catch (error) {
+    if (error instanceof NotFoundError) return null;
+    throw error;
+  }
   return db
     .select()
     .from(contacts)
@@ -152,7 +160,7 @@ export async function markContactLeft(db: Db, params: { actor: Actor; contactId:
   return db.transaction(async (tx) => {
     const found = await getContact(tx, { reader: params.actor, id: params.contactId });
     if (!found) throw new NotFoundError('There is no such contact you can see. Check the contact id (an account’s `contacts` lists them).', 'contactId');
-    const account = await readableAccount(tx, { accountId: found.accountId, reader: params.actor });
+    const account = await accountToChange(tx, { accountId: found.accountId });
     await requirePeopleRights(tx, { actor: params.actor, account, action: `mark ${account.name}'s contacts as left` });
     const [marked] = await tx
       .update(contacts)

@@ -16,13 +16,29 @@ type OwnedAccount = Pick<Account, 'id' | 'name' | 'csmId' | 'aeId'>;
 /** The account by id, as the reader may read it: missing and unreadable say the same, so ids do not leak. */
 export async function readableAccount(db: Db | Tx, params: { accountId: string; reader: Actor; field?: string }): Promise<OwnedAccount> {
   requireAccess(params.reader, 'read_accounts');
-  const [account] = isUuid(params.accountId)
-    ? await db.select({ id: accounts.id, name: accounts.name, csmId: accounts.csmId, aeId: accounts.aeId }).from(accounts).where(eq(accounts.id, params.accountId))
-    : [];
-  if (!account || !canReadAccount(params.reader, account)) {
-    throw new NotFoundError('There is no such account you can see. Check the account id (the `accounts` query lists them).', params.field ?? 'accountId');
-  }
+  const account = await accountById(db, params.accountId);
+  if (!account || !canReadAccount(params.reader, account)) throw noSuchAccount(params.field);
   return account;
+}
+
+/**
+ * The account a change is asked on, refused when there is none. Whether the actor may change it (or even read it)
+ * is `requirePeopleRights`'s to say, with who can: a change is refused, as stage moves are, rather than hidden.
+ */
+export async function accountToChange(db: Db | Tx, params: { accountId: string; field?: string }): Promise<OwnedAccount> {
+  const account = await accountById(db, params.accountId);
+  if (!account) throw noSuchAccount(params.field);
+  return account;
+}
+
+async function accountById(db: Db | Tx, accountId: string): Promise<OwnedAccount | undefined> {
+  if (!isUuid(accountId)) return undefined;
+  const [account] = await db.select({ id: accounts.id, name: accounts.name, csmId: accounts.csmId, aeId: accounts.aeId }).from(accounts).where(eq(accounts.id, accountId));
+  return account;
+}
+
+function noSuchAccount(field = 'accountId'): NotFoundError {
+  return new NotFoundError('There is no such account you can see. Check the account id (the `accounts` query lists them).', field);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Db, Tx } from '../../db/client.ts';
 import { type CsmSentiment, type Sentiment, csmSentiments, sentiments } from '../../db/schema.ts';
 import type { Actor } from '../actors.ts';
 import { parseInput } from '../validation.ts';
-import { readableAccount, requirePeopleRights } from './rights.ts';
+import { accountToChange, readableAccount, requirePeopleRights } from './rights.ts';
 
 export type { CsmSentiment, Sentiment };
 
@@ -38,7 +38,7 @@ export interface SetSentimentParams {
 export async function setSentiment(db: Db, params: SetSentimentParams): Promise<CsmSentiment> {
   const input = parseInput(sentimentSchema, { sentiment: params.sentiment, note: params.note ?? null });
   return db.transaction(async (tx) => {
-    const account = await readableAccount(tx, { accountId: params.accountId, reader: params.actor });
+    const account = await accountToChange(tx, { accountId: params.accountId });
     await requirePeopleRights(tx, { actor: params.actor, account, action: `set the sentiment of ${account.name}` });
     const [row] = await tx
       .insert(csmSentiments)
