@@ -65,3 +65,13 @@ export async function currentSentiment(db: Db | Tx, params: { reader: Actor; acc
   const [latest] = await listSentimentHistory(db, { ...params, limit: 1 });
   return latest ?? null;
 }
+
+/**
+ * Refuses, before any form opens, a person who may not set the account's sentiment, saying who can: the same check
+ * `setSentiment` makes, so a surface can ask first and the person is not left to fill a form in vain.
+ */
+export async function requireSentimentRights(db: Db | Tx, params: { actor: Actor; accountId: string }): Promise<{ id: string; name: string }> {
+  const account = await accountToChange(db, { accountId: params.accountId });
+  await requirePeopleRights(db, { actor: params.actor, account, action: `set the sentiment of ${account.name}` });
+  return { id: account.id, name: account.name };
+}
