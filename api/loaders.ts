@@ -12,6 +12,8 @@ import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import { type TaskItem, listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
+import { type Contact, contactKey, findContactsByEmail, listContactsByAccountIds } from '../domain/people/contacts.ts';
+import { relationshipReasons } from '../domain/people/relationship.ts';
 
 /** Per-request batching: a page of accounts costs one statement per related kind, not one per account. */
 export interface Loaders {
@@ -23,6 +25,11 @@ export interface Loaders {
   renewalByAccount: DataLoader<string, Renewal | null>;
   signals: DataLoader<string, SignalsSummary | null>;
   openTasksByAccount: DataLoader<string, TaskItem[]>;
+  contactsByAccount: DataLoader<string, Contact[]>;
+  /** An NPS/CSAT answer's contact, by `contactKey(accountId, email)`. */
+  contactByEmail: DataLoader<string, Contact | null>;
+  /** What health says beside a score about the account's people (a champion who left), as of the request. */
+  relationshipReasons: DataLoader<string, string[]>;
   /**
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
@@ -56,6 +63,25 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
         byAccount.set(item.task.accountId, [...(byAccount.get(item.task.accountId) ?? []), item]);
       }
       return ids.map((id) => byAccount.get(id) ?? []);
+    }),
+    contactsByAccount: new DataLoader(async (ids) => {
+      const byAccount = new Map<string, Contact[]>();
+      for (const contact of await listContactsByAccountIds(db, { accountIds: ids, reader })) {
+        byAccount.set(contact.accountId, [...(byAccount.get(contact.accountId) ?? []), contact]);
+      }
+      return ids.map((id) => byAccount.get(id) ?? []);
+    }),
+    contactByEmail: new DataLoader(async (keys) => {
+      const wanted = keys.map((key) => {
+        const at = key.indexOf('|');
+        return { accountId: key.slice(0, at), email: key.slice(at + 1) };
+      });
+      const found = await findContactsByEmail(db, { reader, keys: wanted });
+      return keys.map((key) => found.get(key) ?? null);
+    }),
+    relationshipReasons: new DataLoader(async (ids) => {
+      const reasons = await relationshipReasons(db, { accountIds: ids, now: new Date() });
+      return ids.map((id) => reasons.get(id) ?? []);
     }),
     listed: new WeakMap(),
   };

@@ -6,8 +6,10 @@ import { NotFoundError } from '../domain/errors.ts';
 import { stageChoices } from '../domain/lifecycle/policy.ts';
 import { listStages } from '../domain/lifecycle/stages.ts';
 import { listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
+import { mayOfferPeopleChanges } from '../domain/people/rights.ts';
+import { getAccountPeople } from '../domain/people/summary.ts';
 import type { BotDeps } from './deps.ts';
-import { type Reply, openView } from './replies.ts';
+import { type Reply, openView, postToResponseUrl } from './replies.ts';
 import { type SlackMessage, accountCard } from './views/account-card.ts';
 import { accountCardModal } from './views/card-modal.ts';
 
@@ -26,8 +28,17 @@ export async function renderAccountCard(db: Db, accountId: string, options: { sh
   if (!overview) {
     throw new NotFoundError('That account no longer exists in Lifeline. Search again with `/lifeline account <name>`.');
   }
+  const people = await getAccountPeople(db, { accountId, reader: options.reader, now });
   // The select offers only the moves this reader may make; the move itself still checks, with the same rule.
-  return accountCard(overview, { stages, choices: stageChoices(options.reader, overview.account, stages), shareable: options.shareable, tasks, now });
+  return accountCard(overview, {
+    stages,
+    choices: stageChoices(options.reader, overview.account, stages),
+    shareable: options.shareable,
+    tasks,
+    people,
+    canSetSentiment: mayOfferPeopleChanges(options.reader, overview.account),
+    now,
+  });
 }
 
 /**
@@ -45,6 +56,26 @@ export async function refreshAccountCard(db: Db, client: WebClient, reply: Reply
   }
   if (notice) await reply.tell(notice);
   if (!(await reply.replaceOriginal(card))) await reply.showPrivately(card, { replace: false });
+}
+
+/**
+ * Redraws a card from a form's note of where it is (forms have no response_url of their own): a card in a message
+ * through the response_url of the click that opened the form, a card in a modal with views.update.
+ */
+export async function redrawCard(
+  db: Db,
+  client: WebClient,
+  accountId: string,
+  where: { responseUrl?: string | undefined; shareable?: boolean | undefined; viewId?: string | undefined },
+  reader: Actor,
+): Promise<void> {
+  if (where.viewId) {
+    const card = await renderAccountCard(db, accountId, { shareable: false, reader });
+    await client.views.update({ view_id: where.viewId, view: accountCardModal(card) });
+  } else if (where.responseUrl) {
+    const card = await renderAccountCard(db, accountId, { shareable: where.shareable ?? false, reader });
+    await postToResponseUrl(where.responseUrl, { replace_original: true, text: card.text, blocks: card.blocks });
+  }
 }
 
 /**

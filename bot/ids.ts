@@ -16,6 +16,8 @@ export const ActionIds = {
   digestShowMore: 'digest_show_more',
   /** The overflow menu beside every task: done, snooze, reassign. */
   taskMenu: 'task_menu',
+  /** "Set sentiment" on an account card: opens the sentiment form. */
+  setSentiment: 'account_set_sentiment',
 } as const;
 
 export const CallbackIds = {
@@ -24,6 +26,7 @@ export const CallbackIds = {
   taskDone: 'task_done',
   taskSnooze: 'task_snooze',
   taskReassign: 'task_reassign',
+  setSentiment: 'set_sentiment',
 } as const;
 
 /** Input block ids of modals equal the domain's field names, so a domain error's `field` points at its block. */
@@ -38,6 +41,8 @@ export const FieldIds = {
   outcomeNote: 'outcomeNote',
   until: 'until',
   ownerId: 'ownerId',
+  sentiment: 'sentiment',
+  note: 'note',
 } as const;
 
 /** Every input element uses this action id; the block id says which field it is. */

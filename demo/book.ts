@@ -6,6 +6,7 @@ import { createAccount } from '../domain/accounts/create.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { defaultStages, ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { createUser } from '../domain/users.ts';
+import { seedDemoPeople } from './people.ts';
 import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './signals.ts';
 import { DAY_MS } from '../domain/dates.ts';
 
@@ -50,7 +51,8 @@ function isoDate(date: Date): string {
 /**
  * Seeds a realistic demo book on an empty database: people with Slack ids, about 40 accounts spread over
  * every stage, the history that brought them there, and their signals, revenue, handoffs, renewals and health
- * (signals.ts). Does nothing when accounts already exist.
+ * (signals.ts), and the people on the customer's side with the CSMs' sentiment (people.ts). Does nothing when
+ * accounts already exist.
  */
 export async function seedDemoBook(
   db: Db,
@@ -186,5 +188,6 @@ export async function seedDemoBook(
     book.push({ account: current, stageIndex, csm, ae, onboardedAt, churnedAt });
   }
   await seedDemoSignals(db, book, now, random, options.renewalWindowDays);
+  await seedDemoPeople(db, book, now);
   return { seeded: true, admin };
 }

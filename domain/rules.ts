@@ -101,6 +101,21 @@ async function alert(tx: Tx, firing: Firing, target: NotificationTarget<'alert'>
   });
 }
 
+/**
+ * Rules a person's action fires rather than the schedule (a champion marked as left): records the firing once per
+ * (rule, account, occasion), queues its alert to the account's CSM and creates the task its trigger asks for, all
+ * in the caller's transaction, like the scheduled rules below. The candidate query is shaped as for recordFirings.
+ */
+export async function recordEventFirings(tx: Tx, now: Date, candidates: SQL): Promise<Firing[]> {
+  const firings = await recordFirings(tx, now, candidates);
+  for (const firing of firings) await alert(tx, firing);
+  await createFiringTasks(tx, firings, now);
+  return firings;
+}
+
+/** Rules fired by a person's action (recordEventFirings), not by runRules. */
+export const eventRuleNames = ['champion_left'] as const;
+
 export interface RunRulesParams {
   now?: Date;
   settings?: Partial<RuleSettings>;

@@ -139,6 +139,33 @@ describe('the demo book', () => {
       expect(new Set(work.map((row) => row.source))).toEqual(new Set(['rule_firing', 'renewal_checkpoint', 'person']));
       expect(new Set(work.map((row) => row.due))).toEqual(new Set(['late', 'today', 'later']));
 
+      // People on the customer's side: a champion and a sponsor for every account, one champion who left (its signal
+      // fired once), NPS answers from contacts, and the CSMs' sentiment with some history.
+      const keyPeople = await queryRows<{ missing: number }>(
+        demo.db,
+        sql`select count(*)::int as missing from accounts a
+            where not exists (select 1 from contacts c where c.account_id = a.id and c.role = 'champion')
+               or not exists (select 1 from contacts c where c.account_id = a.id and c.role = 'executive_sponsor')`,
+      );
+      expect(keyPeople[0]?.missing).toBe(0);
+      const departed = await queryRows<{ name: string; fired: number }>(
+        demo.db,
+        sql`select a.name, (select count(*)::int from rule_firings f where f.rule = 'champion_left' and f.occasion = c.id::text) as fired
+            from contacts c join accounts a on a.id = c.account_id where c.left_at is not null`,
+      );
+      expect(departed).toEqual([{ name: 'Meridian Bank', fired: 1 }]);
+      const linkedAnswers = await queryRows<{ total: number }>(
+        demo.db,
+        sql`select count(*)::int as total from survey_responses s join contacts c on c.account_id = s.account_id and lower(c.email) = lower(s.respondent_email)`,
+      );
+      expect(linkedAnswers[0]?.total).toBeGreaterThan(0);
+      const sentimentHistory = await queryRows<{ accounts: number; longest: number }>(
+        demo.db,
+        sql`select count(*)::int as accounts, max(n)::int as longest from (select account_id, count(*) as n from csm_sentiments group by account_id) h`,
+      );
+      expect(sentimentHistory[0]?.accounts).toBeGreaterThan(20);
+      expect(sentimentHistory[0]?.longest).toBe(3);
+
       const second = await seedDemoBook(demo.db);
       expect(second.seeded).toBe(false);
       const [again] = await demo.db.select({ total: count() }).from(accounts);

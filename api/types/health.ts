@@ -2,6 +2,7 @@ import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
 import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health/queries.ts';
 import { type HealthModelSettings, getHealthSettings, updateHealthSettings } from '../../domain/health/model.ts';
+import { withRelationshipReasons } from '../../domain/people/relationship.ts';
 import { builder } from '../builder.ts';
 import { AccountRef } from './account.ts';
 import { HealthStatusEnum } from './enums.ts';
@@ -12,7 +13,7 @@ const HealthComponentNameEnum = builder.enumType('HealthComponentName', {
   values: healthComponentNames,
 });
 
-const SentimentEnum = builder.enumType('Sentiment', { values: sentiments });
+export const SentimentEnum = builder.enumType('Sentiment', { values: sentiments });
 
 interface ComponentView {
   name: HealthComponentName;
@@ -41,7 +42,7 @@ const HealthPointRef = builder.objectRef<HealthPoint>('HealthPoint').implement({
   }),
 });
 
-const CsmSentimentRef = builder.objectRef<CsmSentiment>('CsmSentiment').implement({
+export const CsmSentimentRef = builder.objectRef<CsmSentiment>('CsmSentiment').implement({
   description: "The CSM's own read of the account: shown beside the score, never part of it.",
   fields: (t) => ({
     sentiment: t.expose('sentiment', { type: SentimentEnum }),
@@ -68,7 +69,11 @@ export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth'
       description: 'scoreWeekAgo − score: positive when health fell over the last week; null without a week-old score or a score now.',
       resolve: (health) => scoreDrop(health.scoreWeekAgo, health.score),
     }),
-    reasons: t.exposeStringList('reasons', { description: 'What moved the score, in words (or why there is none).' }),
+    reasons: t.stringList({
+      description:
+        'What moved the score, in words (or why there is none), then what the account’s people say beside it (e.g. “champion left 12 days ago”), which is not part of the score.',
+      resolve: async (health, _args, ctx) => withRelationshipReasons(health.reasons, await ctx.loaders.relationshipReasons.load(health.accountId)),
+    }),
     computedAt: t.expose('computedAt', { type: 'DateTime', description: 'When the score last moved: the newest point of its history.' }),
     modelVersion: t.exposeInt('modelVersion', { description: 'The version of the health model that computed it.' }),
     components: t.field({
@@ -117,7 +122,10 @@ const AtRiskItemRef = builder.objectRef<AtRiskItem>('AtRiskAccount').implement({
     status: t.expose('status', { type: HealthStatusEnum }),
     scoreDayAgo: t.exposeInt('scoreDayAgo', { nullable: true }),
     drop: t.exposeInt('drop', { description: 'Points lost since about a day ago; positive means it fell.' }),
-    reasons: t.exposeStringList('reasons'),
+    reasons: t.stringList({
+      description: 'What moved the score, then what the account’s people say beside it (e.g. “champion left 12 days ago”).',
+      resolve: async (item, _args, ctx) => withRelationshipReasons(item.reasons, await ctx.loaders.relationshipReasons.load(item.account.id)),
+    }),
     renewalDate: t.expose('renewalDate', { type: 'Date', nullable: true }),
     csm: t.field({ type: UserRef, nullable: true, resolve: (item) => item.csm }),
   }),

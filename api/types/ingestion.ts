@@ -93,7 +93,7 @@ const TicketRef = builder.objectRef<Ticket>('Ticket').implement({
   }),
 });
 
-const SurveyResponseRef = builder.objectRef<SurveyResponse>('SurveyResponse').implement({
+export const SurveyResponseRef = builder.objectRef<SurveyResponse>('SurveyResponse').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     accountId: t.exposeID('accountId'),

@@ -21,6 +21,8 @@ import {
 import { daysBetween } from '../../domain/dates.ts';
 import type { TaskItem } from '../../domain/plays/tasks.ts';
 import { cardTaskBlocks } from './tasks.ts';
+import type { AccountPeople } from '../../domain/people/summary.ts';
+import { peopleLine, sentimentPlain, sentimentText } from './people.ts';
 
 export interface SlackMessage {
   /** Plain-text fallback: notifications, screen readers and clients that cannot render blocks. */
@@ -41,6 +43,10 @@ export interface AccountCardOptions {
   shareable?: boolean;
   /** The account's open and snoozed tasks as the reader may see them, each with its menu; none shows nothing. */
   tasks?: TaskItem[] | undefined;
+  /** The account's key people and the CSM's sentiment; without them the card says nothing of either. */
+  people?: AccountPeople | undefined;
+  /** Offers "Set sentiment" (the reader is an admin, a manager or the account's CSM; setting it still checks). */
+  canSetSentiment?: boolean | undefined;
 }
 
 // Slack limits (SLACK-NOTES.md): header 150, option text 75, 100 options in a static select.
@@ -87,6 +93,16 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
           },
         ]
       : []),
+    ...(options.canSetSentiment
+      ? [
+          {
+            type: 'button' as const,
+            action_id: ActionIds.setSentiment,
+            text: { type: 'plain_text' as const, text: 'Set sentiment' },
+            value: account.id,
+          },
+        ]
+      : []),
     ...(options.shareable
       ? [
           {
@@ -111,12 +127,15 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
         { type: 'mrkdwn', text: `*Segment*\n${formatSegment(account.segment)}` },
         { type: 'mrkdwn', text: `*Renewal*\n${renewalText(account.contractEnd, now)}` },
         { type: 'mrkdwn', text: `*Health*\n${healthText(health)}` },
+        // Beside the score, never part of it.
+        ...(options.people ? [{ type: 'mrkdwn' as const, text: truncate(`*CSM sentiment*\n${sentimentText(options.people.sentiment)}`, 2000) }] : []),
       ],
     },
     // Why the score is what it is, in the words the digest uses: the few facts that moved it most.
     ...(health && health.reasons.length > 0
       ? [{ type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: truncate(health.reasons.slice(0, 3).map((reason) => escapeMrkdwn(reason)).join(' · '), 3000) }] }]
       : []),
+    ...(options.people ? [peopleLine(options.people, now)].filter((block) => block !== undefined) : []),
     // An actions block needs at least one element: a reader who may neither move nor share gets none.
     ...(actionElements.length > 0 ? [{ type: 'actions' as const, block_id: cardBlockId(account.id, account.version), elements: actionElements }] : []),
     ...(reasonNote ? [contextBlock(reasonNote)] : []),
@@ -136,7 +155,7 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
   if (options.tasks) blocks.push(...cardTaskBlocks(account.id, options.tasks, now));
 
   const text = truncate(
-    `${account.name}: ${stage.name} for ${plural(daysInStage, 'day')}, ${health ? `health ${formatHealthPlain(health.status, health.score)}` : 'health not computed yet'}, ARR ${formatCents(account.arrCents)}, CSM ${personName(csm)}, renewal ${account.contractEnd ?? 'not on file'}`,
+    `${account.name}: ${stage.name} for ${plural(daysInStage, 'day')}, ${health ? `health ${formatHealthPlain(health.status, health.score)}` : 'health not computed yet'}, ARR ${formatCents(account.arrCents)}, CSM ${personName(csm)}, renewal ${account.contractEnd ?? 'not on file'}${options.people ? `, CSM sentiment ${sentimentPlain(options.people.sentiment)}` : ''}`,
     3000,
   );
   return { text, blocks };

@@ -11,6 +11,7 @@ const ruleTitles: Record<string, string> = {
   first_value: 'First value reached',
   health_worsened: 'Health worsened',
   usage_drop: 'Usage dropped',
+  champion_left: 'Champion left',
   expansion_signal: 'Expansion signal',
   sla_breach: 'SLA breached',
   handoff_overdue: 'Handoff overdue',

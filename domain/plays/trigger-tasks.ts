@@ -24,6 +24,7 @@ const ruleTasks: Partial<Record<string, TaskSpec>> = {
   expansion_signal: { title: 'Qualify the expansion signal and brief the account executive', dueInDays: 7 },
   stage_sla: { title: 'Move the account on: it is past its stage SLA', dueInDays: 3 },
   renewal_at_risk: { title: 'Agree a save plan for the renewal at risk', dueInDays: 2 },
+  champion_left: { title: 'Find the new champion: the champion left', dueInDays: 2 },
 };
 
 /** The rules whose firings create a task. */

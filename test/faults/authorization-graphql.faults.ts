@@ -5,6 +5,8 @@ import {
   type TokenRole,
   accounts,
   apiTokens,
+  contacts,
+  csmSentiments,
   csmTouches,
   firstValues,
   handoffs,
@@ -22,6 +24,7 @@ import {
 } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { DAY_MS } from '../../domain/dates.ts';
+import { upsertContacts } from '../../domain/people/contacts.ts';
 import { createTask } from '../../domain/plays/tasks.ts';
 import { recordTicket } from '../../domain/signals.ts';
 import { createApiToken } from '../../domain/tokens.ts';
@@ -237,6 +240,22 @@ const createTaskVariants: readonly (readonly [variant: string, book: () => Book,
   ["another book's account", otherBook, supervisors],
 ];
 
+/**
+ * People on the customer's side (contacts, sentiment): changed by the account's CSM, a manager (nobody reports to
+ * anyone in the fixture) or an admin. Each attempt acts on an account of its own, sold by the fixture's AE, so the
+ * AE reads it and is refused the change.
+ */
+function peopleChange(field: string, change: (account: { id: string }) => Promise<Omit<GraphqlAttempt, 'verify'>>): GraphqlCase[] {
+  return csmVariants('account').map(([variant, owner, expect]) => ({
+    field,
+    variant,
+    expect,
+    prepare: async () => change(await createAccount(db(), { csmId: owner(), aeId: person('ae').id })),
+  }));
+}
+
+const contactsQuery = 'query ($id: ID!) { contacts(accountId: $id) { id } }';
+
 const edgeIds = (connection: unknown) => ids(Reflect.get(connection ?? {}, 'edges'), (edge) => Reflect.get(edge.node ?? {}, 'id'));
 
 const graphqlCases: GraphqlCase[] = [
@@ -334,6 +353,40 @@ const graphqlCases: GraphqlCase[] = [
     made: (task, before) => task.ownerId !== before.ownerId,
   }),
   ...taskChange('cancelTask', { query: 'mutation ($id: ID!) { cancelTask(taskId: $id, reason: "Checked by the authorization scenario") { id } }', made: (task) => task.status === 'cancelled' }),
+
+  // People on the customer's side: read as the account is; changed by its CSM, a manager or an admin
+  { field: 'contacts', variant: "own account's contacts", expect: readers, prepare: async () => ({ query: contactsQuery, variables: { id: ownBook().account.id } }) },
+  {
+    field: 'contacts',
+    variant: "other people's account's contacts",
+    expect: (role) => (role === 'ae' ? 'hidden' : readers(role)),
+    prepare: async () => ({ query: contactsQuery, variables: { id: otherBook().account.id } }),
+  },
+  ...peopleChange('upsertContacts', async (account) => {
+    const email = `${unique('authz-contact')}@customer.example`;
+    return {
+      query: 'mutation ($rows: [ContactInput!]!) { upsertContacts(contacts: $rows) { created } }',
+      variables: { rows: [{ accountId: account.id, name: 'Authz Contact', email, role: 'champion' }] },
+      changed: exists(() => db().select().from(contacts).where(eq(contacts.email, email))),
+    };
+  }),
+  ...peopleChange('markContactLeft', async (account) => {
+    const { contacts: [champion] } = await upsertContacts(db(), {
+      actor: taskFixtureActor,
+      contacts: [{ accountId: account.id, name: 'Authz Champion', email: `${unique('authz-champion')}@customer.example`, role: 'champion' }],
+    });
+    if (!champion) throw new Error('no champion');
+    return {
+      query: 'mutation ($id: ID!) { markContactLeft(contactId: $id) { championLeftSignal } }',
+      variables: { id: champion.id },
+      changed: exists(() => db().select().from(contacts).where(and(eq(contacts.id, champion.id), isNotNull(contacts.leftAt)))),
+    };
+  }),
+  ...peopleChange('setSentiment', async (account) => ({
+    query: 'mutation ($id: ID!) { setSentiment(accountId: $id, sentiment: negative, note: "Checked by the authorization scenario") { sentiment } }',
+    variables: { id: account.id },
+    changed: exists(() => db().select().from(csmSentiments).where(eq(csmSentiments.accountId, account.id))),
+  })),
 
   // Handoff steps
   ...aeHandoffVariants.map((variant) => handoffStep('confirmHandoff', variant, { from: 'pending', owners: aeOwns, reaches: 'confirmed' })),

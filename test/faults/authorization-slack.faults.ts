@@ -8,7 +8,7 @@ import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, cardBlockId, taskBlockI
 import { encodeTaskForm } from '../../bot/task-form.ts';
 import { encodeDigestValue } from '../../bot/views/digest.ts';
 import { type TaskMenuChoice, TaskMenuChoices } from '../../bot/views/tasks.ts';
-import { type Account, type Task, type UserRole, atRiskFollowUps, tasks } from '../../db/schema.ts';
+import { type Account, type Task, type UserRole, atRiskFollowUps, csmSentiments, tasks } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { createTask } from '../../domain/plays/tasks.ts';
 import { createAccount } from '../support/factories.ts';
@@ -281,6 +281,39 @@ const slackCases: SlackCase[] = [
         send: button(context, ActionIds.digestMoveStage, digestValue(account.id)),
         effect: modalOpened(context),
         secret: account.name,
+      })),
+    ];
+  }),
+
+  // CSM sentiment, from a card and its form: the account's CSM, a manager (nobody reports to anyone here) or an admin.
+  ...csmVariants('account').flatMap(([variant, csmId, expect]): SlackCase[] => {
+    /** Each attempt acts on an account of its own, sold by the fixture's AE (who reads it and is still refused). */
+    const onFreshAccount = (entry: string, attempt: (context: SlackContext, account: Account) => SlackAttempt): SlackCase => ({
+      entry,
+      variant,
+      expect,
+      prepare: async (context) => attempt(context, await createAccount(db(), { csmId: csmId(), aeId: person('ae').id })),
+    });
+    const sentimentSet = (account: Account) => async () => (await db().select().from(csmSentiments).where(eq(csmSentiments.accountId, account.id))).length > 0;
+    return [
+      onFreshAccount(`action:${ActionIds.setSentiment}`, (context, account) => ({
+        send: button(context, ActionIds.setSentiment, account.id, cardBlockId(account.id, 1)),
+        effect: modalOpened(context),
+      })),
+      onFreshAccount(`view:${CallbackIds.setSentiment}`, (context, account) => ({
+        send: () =>
+          client().viewSubmission(
+            viewSubmissionPayload({
+              userId: context.userId,
+              callbackId: CallbackIds.setSentiment,
+              privateMetadata: JSON.stringify({ accountId: account.id }),
+              values: {
+                [FieldIds.sentiment]: { [INPUT_ACTION]: { type: 'radio_buttons', selected_option: { text: { type: 'plain_text', text: 'Negative' }, value: 'negative' } } },
+                [FieldIds.note]: { [INPUT_ACTION]: typedText('Checked by the authorization scenario') },
+              },
+            }),
+          ),
+        effect: sentimentSet(account),
       })),
     ];
   }),

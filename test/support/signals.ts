@@ -2,12 +2,14 @@
 // in days before a test's `now`. Each goes through the ingestion function the API calls, so a fixture is stored
 // exactly as a real load would be.
 import type { Db } from '../../db/client.ts';
-import { type Sentiment, type SurveyKind, type TicketSeverity, type TouchKind, csmSentiments } from '../../db/schema.ts';
+import { type Sentiment, type SurveyKind, type TicketSeverity, type TouchKind } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { addDays, isoDay } from '../../domain/dates.ts';
+import { setSentiment } from '../../domain/people/sentiment.ts';
 import { MAX_USAGE_ROWS, type UsageRowInput, recordFirstValue, recordNps, recordTicket, recordTouches, recordUsage, resolveTicket } from '../../domain/signals.ts';
 
 const ingestion: Actor = { userId: null, role: 'integration', label: 'Test signals' };
+const sentimentAuthor: Actor = { userId: null, role: 'admin', label: 'Test sentiment' };
 
 export function daysBefore(now: Date, days: number): Date {
   return addDays(now, -days);
@@ -89,7 +91,7 @@ export async function addFirstValue(db: Db, accountId: string, now: Date, value:
   await recordFirstValue(db, { accountId, reachedAt: daysBefore(now, value.daysAgo), description: value.description ?? null, actor: ingestion });
 }
 
-/** Written directly: no domain function records a CSM's sentiment yet; health only reads the latest one. */
+/** The CSM's read of the account, set as of `now` through the domain, by an admin; health only reads the latest one. */
 export async function addSentiment(db: Db, accountId: string, now: Date, sentiment: Sentiment): Promise<void> {
-  await db.insert(csmSentiments).values({ accountId, sentiment, recordedAt: now });
+  await setSentiment(db, { actor: sentimentAuthor, accountId, sentiment, now });
 }

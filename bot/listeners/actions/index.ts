@@ -4,6 +4,7 @@ import { ActionIds } from '../../ids.ts';
 import { openAccountAction, shareCardAction } from './card-buttons.ts';
 import { acknowledgeAction, digestMoveStageAction, digestOpenAccountAction, showMoreAction, snoozeAction } from './digest-buttons.ts';
 import { acceptHandoffAction, confirmHandoffAction, editHandoffAction, kickoffDateAction } from './handoff-buttons.ts';
+import { setSentimentAction } from './sentiment-button.ts';
 import { stageSelectAction } from './stage-select.ts';
 import { taskMenuAction } from './task-menu.ts';
 
@@ -13,6 +14,7 @@ export function register(app: App, deps: BotDeps): void {
   app.action<BlockAction<StaticSelectAction>>({ type: 'block_actions', action_id: ActionIds.stageSelect }, stageSelectAction(deps));
   button(ActionIds.openAccount, openAccountAction(deps));
   button(ActionIds.shareCard, shareCardAction(deps));
+  button(ActionIds.setSentiment, setSentimentAction(deps));
   button(ActionIds.handoffConfirm, confirmHandoffAction(deps));
   button(ActionIds.handoffEdit, editHandoffAction(deps));
   button(ActionIds.handoffAccept, acceptHandoffAction(deps));

@@ -2,22 +2,16 @@ import type { WebClient } from '@slack/web-api';
 import type { Actor } from '../../../domain/actors.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
 import { moveAccountStage } from '../../../domain/lifecycle/moves.ts';
-import { renderAccountCard } from '../../cards.ts';
+import { redrawCard, renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { FieldIds } from '../../ids.ts';
 import { type ViewArgs, decodeMetadata, inputValue } from '../../modal-input.ts';
 import { slackPerson } from '../../person.ts';
-import { postToResponseUrl } from '../../replies.ts';
 import { AUDIT_TARGET, type StageMoveMetadata, stageMoveMetadataSchema } from '../../stage-move-form.ts';
-import { accountCardModal } from '../../views/card-modal.ts';
 
-async function redrawCard(db: BotDeps['db'], client: WebClient, metadata: StageMoveMetadata, reader: Actor): Promise<void> {
-  if (metadata.viewId) {
-    const card = await renderAccountCard(db, metadata.accountId, { shareable: false, reader });
-    await client.views.update({ view_id: metadata.viewId, view: accountCardModal(card) });
-  } else if (metadata.responseUrl) {
-    const card = await renderAccountCard(db, metadata.accountId, { shareable: metadata.shareable ?? true, reader });
-    await postToResponseUrl(metadata.responseUrl, { replace_original: true, text: card.text, blocks: card.blocks });
+async function redrawMovedCard(db: BotDeps['db'], client: WebClient, metadata: StageMoveMetadata, reader: Actor): Promise<void> {
+  if (metadata.viewId || metadata.responseUrl) {
+    await redrawCard(db, client, metadata.accountId, { ...metadata, shareable: metadata.shareable ?? true }, reader);
   } else if (metadata.channel && metadata.ts) {
     const card = await renderAccountCard(db, metadata.accountId, { shareable: false, reader });
     await client.chat.update({ channel: metadata.channel, ts: metadata.ts, text: card.text, blocks: card.blocks });
@@ -45,6 +39,6 @@ export function stageMoveSubmission({ db }: BotDeps) {
       auditTarget: AUDIT_TARGET,
     });
     await ack();
-    await redrawCard(db, client, metadata, actor);
+    await redrawMovedCard(db, client, metadata, actor);
   };
 }
