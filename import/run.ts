@@ -245,6 +245,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
 
   const run = async (write: Writer) => {
     let batch: PendingRow[] = [];
+    let inFlight: Promise<void> = Promise.resolve();
     let headerChecked = format === 'ndjson';
     const records = readRecords({
       file: options.file,
@@ -265,11 +266,16 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
         const pending = toRow(record);
         if (pending) batch.push(pending);
         if (batch.length >= batchRows) {
-          await writeBatch(batch, write);
+          // One batch is written while the next is read and checked; batches are still written in file order.
+          const full = batch;
           batch = [];
+          await inFlight;
+          inFlight = writeBatch(full, write);
+          inFlight.catch(() => {});
           options.onProgress?.(progress);
         }
       }
+      await inFlight;
     } catch (error) {
       if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('CSV_')) {
         throw new ImportError(`${options.file} is not a readable CSV file: ${error.message}`);
