@@ -83,6 +83,9 @@ const configSchema = z
       z.string().startsWith('xoxb-', 'SLACK_BOT_TOKEN must be a bot token starting with "xoxb-"').optional(),
     ),
     SLACK_SIGNING_SECRET: optionalText,
+    SLACK_APP_TOKEN: optionalText.pipe(
+      z.string().startsWith('xapp-', 'SLACK_APP_TOKEN must be an app-level token starting with "xapp-" (Basic Information → App-Level Tokens, scope connections:write)').optional(),
+    ),
     SLACK_HANDOFF_CHANNEL: optionalText.pipe(
       z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'SLACK_HANDOFF_CHANNEL must be a Slack channel id such as C0123456789 (not a #name)').optional(),
     ),
@@ -129,12 +132,20 @@ const configSchema = z
   })
   .superRefine((env, ctx) => {
     // SECURITY: a bot that can post but cannot verify what it receives would act on forged requests.
-    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET) {
+    if (env.SLACK_APP_TOKEN && !env.SLACK_BOT_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_BOT_TOKEN'],
+        message: 'SLACK_BOT_TOKEN is required when SLACK_APP_TOKEN is set (copy the xoxb- token from "OAuth & Permissions")',
+      });
+    }
+    // Over Socket Mode nothing arrives over HTTP, so there is nothing to verify with a signing secret.
+    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
       ctx.addIssue({
         code: 'custom',
         path: ['SLACK_SIGNING_SECRET'],
         message:
-          'SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set (copy it from your Slack app\'s "Basic Information" page)',
+          'SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set (copy it from your Slack app\'s "Basic Information" page), or set SLACK_APP_TOKEN to connect over Socket Mode',
       });
     }
     if (env.SLACK_SIGNING_SECRET && !env.SLACK_BOT_TOKEN) {
@@ -159,6 +170,8 @@ export interface Config {
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dir: string };
   slack:
     | { mode: 'slack'; botToken: string; signingSecret: string; apiUrl: string }
+    /** Socket Mode (SLACK_APP_TOKEN): Lifeline connects to Slack and serves no /slack/events. */
+    | { mode: 'socket'; botToken: string; appToken: string; apiUrl: string }
     | { mode: 'local'; apiUrl: string };
   /** Where channel notifications go; unset channels park their notifications with a message saying so. */
   slackChannels: { handoffs: string | undefined; atRisk: string | undefined };
@@ -190,15 +203,17 @@ export class ConfigError extends Error {
 }
 
 function toConfig(env: ParsedEnv): Config {
-  const onItsOwn = !env.DATABASE_URL && !(env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET);
+  const onItsOwn = !env.DATABASE_URL && !(env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET) && !env.SLACK_APP_TOKEN;
   return {
     port: env.PORT,
     host: env.HOST ?? (onItsOwn ? '127.0.0.1' : undefined),
     database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dir: env.PGLITE_DIR },
     slack:
-      env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET
-        ? { mode: 'slack', botToken: env.SLACK_BOT_TOKEN, signingSecret: env.SLACK_SIGNING_SECRET, apiUrl: env.SLACK_API_URL }
-        : { mode: 'local', apiUrl: env.SLACK_API_URL },
+      env.SLACK_BOT_TOKEN && env.SLACK_APP_TOKEN
+        ? { mode: 'socket', botToken: env.SLACK_BOT_TOKEN, appToken: env.SLACK_APP_TOKEN, apiUrl: env.SLACK_API_URL }
+        : env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET
+          ? { mode: 'slack', botToken: env.SLACK_BOT_TOKEN, signingSecret: env.SLACK_SIGNING_SECRET, apiUrl: env.SLACK_API_URL }
+          : { mode: 'local', apiUrl: env.SLACK_API_URL },
     slackChannels: { handoffs: env.SLACK_HANDOFF_CHANNEL, atRisk: env.SLACK_AT_RISK_CHANNEL },
     adminToken: env.LIFELINE_ADMIN_TOKEN,
     crmWebhookSecret: env.CRM_WEBHOOK_SECRET,

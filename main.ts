@@ -48,12 +48,14 @@ async function main(): Promise<void> {
     '',
     `Lifeline is running on ${lifeline.url}`,
     `  GraphiQL:       ${lifeline.url}/graphql`,
-    `  Slack events:   ${lifeline.url}/slack/events`,
+    config.slack.mode === 'socket' ? '  Slack events:   over Socket Mode (no public URL needed)' : `  Slack events:   ${lifeline.url}/slack/events`,
     `  Health:         ${lifeline.url}/healthz`,
     `  Database:       ${config.database.kind === 'pglite' ? `embedded PGlite in ${config.database.dir}` : 'PostgreSQL (DATABASE_URL)'}`,
     config.slack.mode === 'local'
       ? `  Slack:          local mode (no SLACK_BOT_TOKEN): messages are printed here and shown at ${lifeline.url}/local-slack/preview`
-      : '  Slack:          connected with SLACK_BOT_TOKEN',
+      : config.slack.mode === 'socket'
+        ? '  Slack:          Socket Mode with SLACK_APP_TOKEN and SLACK_BOT_TOKEN'
+        : '  Slack:          connected with SLACK_BOT_TOKEN',
   ];
   if (demoToken) {
     lines.push(

@@ -106,8 +106,8 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
   const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`;
 
   // The outbox owns retries: the delivery client fails fast and surfaces 429s with their Retry-After.
-  const deliveryClient = new WebClient(config.slack.mode === 'slack' ? config.slack.botToken : 'xoxb-local-preview', {
-    slackApiUrl: config.slack.mode === 'slack' ? config.slack.apiUrl : `http://127.0.0.1:${port}${LOCAL_SLACK_PATH}/api/`,
+  const deliveryClient = new WebClient(config.slack.mode === 'local' ? 'xoxb-local-preview' : config.slack.botToken, {
+    slackApiUrl: config.slack.mode === 'local' ? `http://127.0.0.1:${port}${LOCAL_SLACK_PATH}/api/` : config.slack.apiUrl,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: 10_000,
@@ -139,7 +139,15 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     logger: logger.child({ component: 'slack' }),
     ...(config.slack.mode === 'slack'
       ? { botToken: config.slack.botToken, signingSecret: config.slack.signingSecret, apiUrl: config.slack.apiUrl }
-      : {
+      : config.slack.mode === 'socket'
+        ? {
+            botToken: config.slack.botToken,
+            appToken: config.slack.appToken,
+            // Never checked: nothing arrives over HTTP in Socket Mode.
+            signingSecret: randomBytes(32).toString('hex'),
+            apiUrl: config.slack.apiUrl,
+          }
+        : {
           botToken: 'xoxb-local-preview',
           // SECURITY: nobody outside this process knows it, so no request from outside can pass as Slack.
           signingSecret: randomBytes(32).toString('hex'),
@@ -215,7 +223,10 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       res.end(req.method === 'HEAD' ? undefined : file.body);
       return;
     }
-    if (path === SLACK_EVENTS_PATH) return slack.receiver.requestListener(req, res);
+    if (path === SLACK_EVENTS_PATH) {
+      if (slack.receiver) return slack.receiver.requestListener(req, res);
+      return sendJson(res, 404, { error: `Lifeline is connected to Slack over Socket Mode (SLACK_APP_TOKEN): it takes no requests at ${SLACK_EVENTS_PATH}.` });
+    }
     if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays });
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
@@ -236,6 +247,16 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     sendJson(res, 404, { error: `Nothing at ${path}. Try /graphql, ${DASHBOARD_PATH}, ${SLACK_EVENTS_PATH}, /healthz or /readyz.` });
   };
 
+  // Socket Mode: Lifeline dials Slack. Not awaited: Slack being unreachable must not stop GraphQL and the jobs, and
+  // the client keeps trying with backoff (it logs each failure).
+  if (slack.socket) {
+    const slackLogger = logger.child({ component: 'slack' });
+    slack.app.start().then(
+      () => slackLogger.info('connected to Slack over Socket Mode'),
+      (error: unknown) => slackLogger.error({ err: error }, 'could not connect to Slack over Socket Mode; check SLACK_APP_TOKEN (xapp-…, scope connections:write)'),
+    );
+  }
+
   return {
     url,
     server,
@@ -244,6 +265,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     healthRefresher,
     jobs,
     async close() {
+      await slack.socket?.stop();
       await delivery.stop();
       await healthRefresher.stop();
       server.closeAllConnections();

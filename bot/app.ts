@@ -8,6 +8,7 @@ import { boltLogger } from './bolt-logger.ts';
 import { type BotDeps, DATABASE_UNAVAILABLE_MESSAGE } from './deps.ts';
 import { resolveSlackPerson } from './person.ts';
 import { SlackReceiver } from './receiver.ts';
+import { SocketReceiver } from './socket-receiver.ts';
 import * as actions from './listeners/actions/index.ts';
 import * as commands from './listeners/commands/index.ts';
 import * as events from './listeners/events/index.ts';
@@ -29,6 +30,8 @@ export interface SlackAppOptions {
   signingSecret: string;
   /** Web API base URL: Slack's, a proxy, the local preview or a test server. */
   apiUrl: string;
+  /** Set: connect over Socket Mode with this app-level token instead of receiving signed HTTP requests. */
+  appToken?: string;
   /** Retries of interactive Web API calls; the person is waiting, so keep this short. */
   retryConfig?: RetryOptions;
   /** Called after a click queued notifications (e.g. a handoff update), to deliver them without waiting. */
@@ -47,7 +50,10 @@ function eventIdOf(body: unknown): string | undefined {
 
 export interface SlackApp {
   app: App;
-  receiver: SlackReceiver;
+  /** The receiver of signed HTTP requests at /slack/events; undefined over Socket Mode. */
+  receiver: SlackReceiver | undefined;
+  /** The Socket Mode connection; undefined when Slack sends HTTP requests. */
+  socket: SocketReceiver | undefined;
 }
 
 /**
@@ -85,13 +91,15 @@ function botAuthorization(client: WebClient, botToken: string): Authorize<boolea
 
 export function createSlackApp(options: SlackAppOptions): SlackApp {
   const logger = boltLogger(options.logger);
-  // SECURITY: every request's signature and timestamp are verified with the signing secret; there is no bypass.
-  const receiver = new SlackReceiver({ signingSecret: options.signingSecret, logger, dispatchConcurrency: options.dispatchConcurrency ?? 4 });
+  // SECURITY: every HTTP request's signature and timestamp are verified with the signing secret; there is no
+  // bypass. Over Socket Mode nothing arrives over HTTP: the socket, opened with the app token, is the proof.
+  const socket = options.appToken ? new SocketReceiver({ appToken: options.appToken, apiUrl: options.apiUrl, logger }) : undefined;
+  const receiver = socket ? undefined : new SlackReceiver({ signingSecret: options.signingSecret, logger, dispatchConcurrency: options.dispatchConcurrency ?? 4 });
   const retryConfig = options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 };
   // Answers the app itself sends outside a request's own client (a failure told by DM).
   const botClient = new WebClient(options.botToken, { slackApiUrl: options.apiUrl, logger, retryConfig });
   const app = new App({
-    receiver,
+    receiver: socket ?? receiver,
     authorize: botAuthorization(botClient, options.botToken),
     logger,
     extendedErrorHandler: true,
@@ -162,5 +170,5 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     }
   });
 
-  return { app, receiver };
+  return { app, receiver, socket };
 }

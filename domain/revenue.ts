@@ -7,7 +7,7 @@ import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { isUuid, parseInput } from './validation.ts';
 
-const revenueSchema = z
+export const revenueSchema = z
   .object({
     accountId: z.uuid('must be a Lifeline account id').nullish(),
     accountExternalId: z.string().trim().min(1).max(200).nullish(),

@@ -22,7 +22,7 @@ const hasAccount = (row: { accountId?: string | null | undefined; accountExterna
 const accountMessage = 'give exactly one of accountId (Lifeline id) or accountExternalId (CRM id)';
 
 const count = z.number().int('must be a whole number').min(0, 'cannot be negative').max(2_000_000_000);
-const usageRowSchema = z
+export const usageRowSchema = z
   .object({
     ...accountRef,
     day: z.iso.date('use a calendar date written YYYY-MM-DD'),
@@ -128,7 +128,7 @@ async function resolveAccountId(db: Db | Tx, ref: { accountId?: string | null | 
   return id;
 }
 
-const ticketSchema = z
+export const ticketSchema = z
   .object({
     ...accountRef,
     externalId: z.string().trim().min(1).max(200).nullish(),
@@ -157,7 +157,7 @@ export async function recordTicket(db: Db, params: RecordTicketParams): Promise<
   return ticket;
 }
 
-const resolveSchema = z
+export const resolveSchema = z
   .object({
     ticketId: z.uuid('must be a Lifeline ticket id').nullish(),
     externalId: z.string().trim().min(1).max(200).nullish(),
@@ -190,7 +190,7 @@ export async function resolveTicket(db: Db, params: ResolveTicketParams): Promis
   return updated ?? existing;
 }
 
-const surveySchema = z
+export const surveySchema = z
   .object({
     ...accountRef,
     externalId: z.string().trim().min(1).max(200).nullish(),
@@ -272,7 +272,7 @@ export interface SignalsSummary {
 /** One call may carry this many touches; a CRM's activity sync sends more in several calls. */
 export const MAX_TOUCH_ROWS = 10_000;
 
-const touchRowSchema = z
+export const touchRowSchema = z
   .object({
     ...accountRef,
     kind: z.enum(touchKinds, `use one of ${touchKinds.join(', ')}`),

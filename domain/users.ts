@@ -100,7 +100,7 @@ export async function findUserIdsByEmail(db: Db, emails: readonly string[]): Pro
 
 export const MAX_UPSERT_PEOPLE = 2000;
 
-const personSchema = z.object({
+export const personSchema = z.object({
   email: z.email('must be an email address').trim().max(320),
   name: z.string().trim().min(1, 'the name is required').max(200),
   role: z.enum(userRoles, `use one of ${userRoles.join(', ')}`),

@@ -66,6 +66,13 @@ describe('configuration', () => {
     expect(config.slack).toEqual({ mode: 'slack', botToken: 'xoxb-1-2-3', signingSecret: 'shh', apiUrl: 'http://127.0.0.1:9999/api/' });
   });
 
+  it('connects over Socket Mode with an app token, which needs no signing secret, and refuses a token that is not one', () => {
+    const config = parseConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-3', SLACK_APP_TOKEN: 'xapp-1-A1-2', SLACK_API_URL: 'http://127.0.0.1:9999/api/' });
+    expect(config.slack).toEqual({ mode: 'socket', botToken: 'xoxb-1-2-3', appToken: 'xapp-1-A1-2', apiUrl: 'http://127.0.0.1:9999/api/' });
+    expect(() => parseConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xoxb-2' })).toThrowError(/SLACK_APP_TOKEN must be an app-level token starting with "xapp-"/);
+    expect(() => parseConfig({ SLACK_APP_TOKEN: 'xapp-1' })).toThrowError(/SLACK_BOT_TOKEN is required when SLACK_APP_TOKEN is set/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(parseConfig({ DATABASE_URL: '', SLACK_BOT_TOKEN: ' ', SLACK_SIGNING_SECRET: '' }).slack.mode).toBe('local');
   });

@@ -25,6 +25,22 @@ async function readManifest() {
   return manifestSchema.parse(parse(await readFile(new URL('../manifest.yml', import.meta.url), 'utf8')));
 }
 
+// Over Socket Mode Slack sends everything over the socket: no request URL anywhere, socket_mode_enabled true.
+const socketManifestSchema = manifestSchema.extend({
+  features: manifestSchema.shape.features.extend({
+    slash_commands: z.array(z.strictObject({ command: z.string(), description: z.string().max(2000), usage_hint: z.string().optional(), should_escape: z.boolean().optional() })),
+  }),
+  settings: z.object({
+    event_subscriptions: z.strictObject({ bot_events: z.array(z.string()) }),
+    interactivity: z.strictObject({ is_enabled: z.literal(true) }),
+    socket_mode_enabled: z.literal(true),
+  }),
+});
+
+async function readSocketManifest() {
+  return socketManifestSchema.parse(parse(await readFile(new URL('../manifest.socket-mode.yml', import.meta.url), 'utf8')));
+}
+
 /**
  * The bot-token scopes each Web API method needs, from Slack's method reference. A method the code starts to
  * call must be added here, which makes whoever adds it decide its scope and update manifest.yml.
@@ -100,5 +116,19 @@ describe('manifest.yml', () => {
     // A slash command needs `commands`.
     if (manifest.features.slash_commands.length > 0) needed.add('commands');
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
+  });
+});
+
+describe('manifest.socket-mode.yml', () => {
+  it('describes the same app over Socket Mode: the same command, events and scopes, and no request URL', async () => {
+    const [http, socket] = await Promise.all([readManifest(), readSocketManifest()]);
+    expect(socket.display_information).toEqual(http.display_information);
+    expect(socket.features.slash_commands.map(({ command, usage_hint }) => ({ command, usage_hint }))).toEqual(
+      http.features.slash_commands.map(({ command, usage_hint }) => ({ command, usage_hint })),
+    );
+    expect(socket.settings.event_subscriptions.bot_events).toEqual(http.settings.event_subscriptions.bot_events);
+    expect([...socket.oauth_config.scopes.bot].sort()).toEqual([...http.oauth_config.scopes.bot].sort());
+    const text = await readFile(new URL('../manifest.socket-mode.yml', import.meta.url), 'utf8');
+    expect(text).not.toMatch(/request_url|url:/);
   });
 });

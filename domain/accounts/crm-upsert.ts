@@ -93,7 +93,7 @@ export async function upsertCrmAccounts(tx: Tx, params: UpsertCrmAccountsParams)
   return rows.map((row) => ({ id: row.id, externalId: row.external_id, inserted: row.inserted }));
 }
 
-const upsertAccountSchema = z.object({
+export const upsertAccountSchema = z.object({
   externalId: z.string().trim().min(1, 'the CRM account id is required').max(200),
   name: z.string().trim().min(1, 'the account name is required').max(200),
   domain: z.string().trim().max(253).nullish(),

@@ -10,6 +10,8 @@ import { databaseUrlWithName } from './template.ts';
 export interface TestDatabase extends Database {
   /** Drops the copy (PostgreSQL) or closes it (PGlite). */
   destroy(): Promise<void>;
+  /** The copy's connection URL, for a child process to reach it (PostgreSQL only). */
+  url?: string;
 }
 
 /** Counts SQL statements, for tests that pin how many a request costs. */
@@ -39,6 +41,7 @@ export async function createTestDatabase(options: { logger?: Logger } = {}): Pro
     const database = await openDatabase({ kind: 'postgres', url: databaseUrlWithName(url, name), max: 10 }, openOptions);
     return {
       ...database,
+      url: databaseUrlWithName(url, name),
       async destroy() {
         await database.close();
         await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -77,6 +80,9 @@ export function useTestDatabase(options: { logger?: Logger; each?: boolean } = {
     },
     get kind() {
       return open().kind;
+    },
+    get url() {
+      return open().url;
     },
     migrate: () => open().migrate(),
     ping: () => open().ping(),

@@ -70,6 +70,11 @@ export interface FakeSlackOptions {
    * clock by default; a simulated clock lets a test play minutes of an outage in a second.
    */
   clock?: () => number;
+  /**
+   * Where apps.connections.open sends a Socket Mode client (Slack answers a single-use wss:// URL; a test gives a
+   * ws:// WebSocket server on loopback). Unset: the method answers as for an app without Socket Mode.
+   */
+  socketModeUrl?: () => string;
 }
 
 export interface FakeSlack {
@@ -197,7 +202,12 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const waiters = new Set<{ check: () => boolean; abort: (error: Error) => void }>();
   const postTimes = new Map<string, number[]>();
   const workspace = createFakeWorkspace({ users: options.users ?? [], now });
-  const handlers = workspace.handlers;
+  const handlers: typeof workspace.handlers = {
+    ...workspace.handlers,
+    // An app without Socket Mode gets the error Slack gives to a token that may not open connections.
+    'apps.connections.open': () =>
+      options.socketModeUrl ? { response: { ok: true, url: options.socketModeUrl() } } : { response: { ok: false, error: 'not_allowed_token_type' } },
+  };
   let responseCounter = 0;
 
   function record(call: RecordedCall): void {
