@@ -58,6 +58,7 @@ const sourceNames: Record<Exclude<TaskSource, 'person'>, string> = {
   renewal_checkpoint: 'a renewal checkpoint',
   digest_item: 'the at-risk digest',
   handoff_step: 'a handoff step',
+  playbook: 'a playbook',
 };
 
 /** Why the task exists, in a line: the firing that created it, or what kind of occasion did. */
