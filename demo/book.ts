@@ -5,6 +5,7 @@ import { actorFromUser, ruleActor } from '../domain/actors.ts';
 import { createAccount } from '../domain/accounts/create.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { defaultStages, ensureDefaultStages } from '../domain/lifecycle/stages.ts';
+import { ensureDefaultPlaybooks } from '../domain/plays/playbooks.ts';
 import { createUser } from '../domain/users.ts';
 import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './signals.ts';
 import { DAY_MS } from '../domain/dates.ts';
@@ -58,6 +59,7 @@ export async function seedDemoBook(
   options: { renewalWindowDays?: number } = {},
 ): Promise<{ seeded: boolean; admin: User | undefined }> {
   await ensureDefaultStages(db);
+  await ensureDefaultPlaybooks(db);
   const [existing] = await db.select({ total: count() }).from(accounts);
   if ((existing?.total ?? 0) > 0) {
     const [admin] = await db.select().from(usersTable).where(eq(usersTable.role, 'admin')).orderBy(asc(usersTable.createdAt)).limit(1);
