@@ -3,17 +3,17 @@
  * or by a person) creates each step as a task for the right person; a run completes when its last task is done or
  * cancelled (tasks.ts), or is closed with a reason. Also the reads of runs and of onboarding milestones.
  */
-import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { Db, Tx } from '../../db/client.ts';
+import { type SQL, and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { type Db, type Tx, queryRows } from '../../db/client.ts';
 import { type Account, type PlaybookRun, type PlaybookStep, type PlaybookTrigger, type User, accounts, playbookRuns, playbooks, taskEvents, tasks, users } from '../../db/schema.ts';
-import { readableOwnerId } from '../access.ts';
+import { readableOwnerId, requireAccess } from '../access.ts';
 import type { Actor } from '../actors.ts';
 import { addDays, isoDay } from '../dates.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { allManagerIds } from '../escalations.ts';
 import { isUuid, parseInput } from '../validation.ts';
 import { z } from 'zod';
-import { type PlaybookWithSteps, requirePlaybook } from './playbooks.ts';
+import { ONBOARDING_PLAYBOOK, type PlaybookWithSteps, requirePlaybook } from './playbooks.ts';
 import { requirePlaybookRunRights } from './task-rights.ts';
 import { type Task, type TriggeredTask, createTriggeredTasks, notifyOwner } from './tasks.ts';
 
@@ -165,6 +165,7 @@ export async function startPlaybook(db: Db, params: StartPlaybookParams): Promis
     const [account] = isUuid(params.accountId) ? await tx.select().from(accounts).where(eq(accounts.id, params.accountId)) : [];
     if (!account) throw new NotFoundError('That account no longer exists in Lifeline.', 'accountId');
     await requirePlaybookRunRights(tx, { actor: params.actor, account, action: 'start playbooks on' });
+    if (!params.playbookId && !params.playbookKey) throw new InvalidInputError('Say which playbook to start: its `playbookId` or its `playbookKey` (the `playbooks` query lists both).', 'playbookId');
     const definition = await requirePlaybook(tx, { id: params.playbookId, key: params.playbookKey }, params.playbookId ? 'playbookId' : 'playbookKey');
     const { playbook } = definition;
     if (playbook.retiredAt) throw new InvalidInputError(`“${playbook.name}” is retired and cannot be started. Choose an active playbook.`, 'playbookId');
@@ -273,6 +274,9 @@ export interface ListPlaybookRunsParams {
   runningOnly?: boolean;
 }
 
+const openTaskCount = sql<number>`(select count(*)::int from tasks t where t.playbook_run_id = ${playbookRuns.id} and t.status in ('open', 'snoozed'))`;
+const totalTaskCount = sql<number>`(select count(*)::int from tasks t where t.playbook_run_id = ${playbookRuns.id})`;
+
 /** The playbook runs of these accounts the reader may see (account executives: the accounts they sold), newest first. */
 export async function listPlaybookRunsByAccountIds(db: Db | Tx, params: ListPlaybookRunsParams): Promise<PlaybookRunItem[]> {
   const aeId = readableOwnerId(params.reader);
@@ -283,12 +287,84 @@ export async function listPlaybookRunsByAccountIds(db: Db | Tx, params: ListPlay
       run: playbookRuns,
       playbookName: playbooks.name,
       playbookKey: playbooks.key,
-      openTasks: sql<number>`(select count(*)::int from tasks t where t.playbook_run_id = ${playbookRuns.id} and t.status in ('open', 'snoozed'))`,
-      totalTasks: sql<number>`(select count(*)::int from tasks t where t.playbook_run_id = ${playbookRuns.id})`,
+      openTasks: openTaskCount,
+      totalTasks: totalTaskCount,
     })
     .from(playbookRuns)
     .innerJoin(playbooks, eq(playbooks.id, playbookRuns.playbookId))
     .innerJoin(accounts, eq(accounts.id, playbookRuns.accountId))
     .where(and(inArray(playbookRuns.accountId, ids), params.runningOnly ? eq(playbookRuns.status, 'running') : undefined, aeId ? eq(accounts.aeId, aeId) : undefined))
     .orderBy(asc(playbookRuns.accountId), desc(playbookRuns.startedAt), asc(playbookRuns.id));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Onboarding milestones: the tasks of an account's onboarding run, which time to value is measured against
+
+/**
+ * Each account's onboarding milestones as of `nowTs`, as a query of (account_id, milestones_due, milestones_on_time):
+ * the tasks of its onboarding runs (closed runs and cancelled tasks left out); due are those whose due day has passed
+ * or that were reached, on time those done on or before their due day. Health's engagement component and the
+ * onboarding read both count with this. `only` narrows it to some accounts (on `r.account_id`).
+ */
+export function onboardingMilestoneCounts(nowTs: SQL, only: (column: SQL) => SQL = () => sql``): SQL {
+  const reached = sql`(t.status = 'done' and t.completed_at <= ${nowTs})`;
+  return sql`
+  select r.account_id,
+         count(*) filter (where ${reached} or t.due_on < (${nowTs} at time zone 'UTC')::date)::int as milestones_due,
+         count(*) filter (where ${reached} and (t.completed_at at time zone 'UTC')::date <= t.due_on)::int as milestones_on_time
+  from playbook_runs r
+  join playbooks p on p.id = r.playbook_id and p.key = ${ONBOARDING_PLAYBOOK}
+  join tasks t on t.playbook_run_id = r.id and t.status <> 'cancelled'
+  where r.status <> 'closed' and r.started_at <= ${nowTs} ${only(sql`r.account_id`)}
+  group by r.account_id`;
+}
+
+/** One milestone reached on time: done on or before its due day (the rule onboardingMilestoneCounts counts with). */
+export function reachedOnTime(task: Pick<Task, 'status' | 'completedAt' | 'dueOn'>): boolean {
+  return task.status === 'done' && task.completedAt !== null && isoDay(task.completedAt) <= task.dueOn;
+}
+
+/** An onboarding account's progress: its latest onboarding run, how many milestones were due and how many were on time. */
+export interface OnboardingProgress {
+  run: PlaybookRunItem;
+  milestonesDue: number;
+  milestonesOnTime: number;
+}
+
+/**
+ * The onboarding progress of every account with an onboarding run that is not closed (or of the accounts asked
+ * for), newest run first. Managers and admins read it (metrics), as it compares CSMs' work.
+ */
+export async function listOnboardingProgress(db: Db | Tx, params: { reader: Actor; now: Date; accountIds?: readonly string[] | null; csmId?: string | null }): Promise<OnboardingProgress[]> {
+  requireAccess(params.reader, 'read_metrics');
+  if (params.csmId && !isUuid(params.csmId)) throw new InvalidInputError('`csmId` must be a user id (a UUID).', 'csmId');
+  const ids = params.accountIds ? params.accountIds.filter(isUuid) : null;
+  if (ids && ids.length === 0) return [];
+  const runs = await db
+    .select({ run: playbookRuns, playbookName: playbooks.name, playbookKey: playbooks.key, openTasks: openTaskCount, totalTasks: totalTaskCount })
+    .from(playbookRuns)
+    .innerJoin(playbooks, eq(playbooks.id, playbookRuns.playbookId))
+    .innerJoin(accounts, eq(accounts.id, playbookRuns.accountId))
+    .where(
+      and(
+        eq(playbooks.key, ONBOARDING_PLAYBOOK),
+        sql`${playbookRuns.status} <> 'closed'`,
+        ids ? inArray(playbookRuns.accountId, ids) : undefined,
+        params.csmId ? eq(accounts.csmId, params.csmId) : undefined,
+      ),
+    )
+    .orderBy(desc(playbookRuns.startedAt), asc(playbookRuns.id));
+  if (runs.length === 0) return [];
+  const nowTs = sql`${params.now.toISOString()}::timestamptz`;
+  const accountIds = [...new Set(runs.map((item) => item.run.accountId))];
+  const counts = await queryRows<{ account_id: string; milestones_due: number; milestones_on_time: number }>(
+    db,
+    onboardingMilestoneCounts(nowTs, (column) => sql`and ${column} = any(string_to_array(${accountIds.join(',')}, ',')::uuid[])`),
+  );
+  const latest = new Map<string, PlaybookRunItem>();
+  for (const item of runs) if (!latest.has(item.run.accountId)) latest.set(item.run.accountId, item);
+  return [...latest.values()].map((run) => {
+    const count = counts.find((row) => row.account_id === run.run.accountId);
+    return { run, milestonesDue: Number(count?.milestones_due ?? 0), milestonesOnTime: Number(count?.milestones_on_time ?? 0) };
+  });
 }

@@ -218,6 +218,16 @@ export async function listOpenTasksByAccountIds(db: Db | Tx, params: { accountId
     .orderBy(asc(tasks.dueOn), asc(tasks.id));
 }
 
+/** Every task of these playbook runs the reader may see, in step order (their due days), done and cancelled ones included. */
+export async function listTasksByRunIds(db: Db | Tx, params: { runIds: readonly string[]; reader: Actor }): Promise<TaskItem[]> {
+  const ids = params.runIds.filter(isUuid);
+  if (ids.length === 0) return [];
+  const aeId = readableOwnerId(params.reader);
+  return selectItems(db)
+    .where(and(inArray(tasks.playbookRunId, ids), aeId ? or(eq(tasks.ownerId, aeId), eq(accounts.aeId, aeId)) : undefined))
+    .orderBy(asc(tasks.dueOn), asc(tasks.createdAt), asc(tasks.id));
+}
+
 /** What happened to a task, oldest first, when the reader may see the task. */
 export async function listTaskEvents(db: Db | Tx, params: { taskId: string; reader: Actor }): Promise<TaskEvent[]> {
   if (!(await getTask(db, { id: params.taskId, reader: params.reader }))) return [];
