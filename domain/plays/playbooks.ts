@@ -184,7 +184,7 @@ async function requireStages(tx: Tx, steps: readonly { suggestedStageKey?: strin
   const missing = keys.filter((key) => !found.some((stage) => stage.key === key));
   if (missing.length > 0) {
     const index = steps.findIndex((step) => step.suggestedStageKey === missing[0]);
-    throw new InvalidInputError(`There is no stage “${missing[0]}”. Use a key from the \`stages\` query, or leave the suggested stage out.`, `steps.${index}.suggestedStageKey`);
+    throw new InvalidInputError(`There is no stage “${missing[0]}”. Use a key from the \`stages\` query, or leave the suggested stage out.`, `steps[${index}].suggestedStageKey`);
   }
 }
 
