@@ -16,6 +16,8 @@ export const ActionIds = {
   digestShowMore: 'digest_show_more',
   /** The overflow menu beside every task: done, snooze, reassign. */
   taskMenu: 'task_menu',
+  /** "Start playbook" on the account card: opens the form to choose one. */
+  startPlaybook: 'account_playbook_start',
 } as const;
 
 export const CallbackIds = {
@@ -24,6 +26,7 @@ export const CallbackIds = {
   taskDone: 'task_done',
   taskSnooze: 'task_snooze',
   taskReassign: 'task_reassign',
+  playbookStart: 'playbook_start',
 } as const;
 
 /** Input block ids of modals equal the domain's field names, so a domain error's `field` points at its block. */
@@ -38,6 +41,7 @@ export const FieldIds = {
   outcomeNote: 'outcomeNote',
   until: 'until',
   ownerId: 'ownerId',
+  playbookId: 'playbookId',
 } as const;
 
 /** Every input element uses this action id; the block id says which field it is. */

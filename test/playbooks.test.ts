@@ -183,7 +183,7 @@ describe('starting a playbook by hand', () => {
     const account = await createAccount(db, { name: 'Heron Labs', csmId: csm.id, aeId: ae.id, stageKey: 'mature_adoption' });
     const start = (actor: Actor) => startPlaybook(db, { accountId: account.id, playbookKey: 'expansion', actor, now: NOW });
     await expect(start(actorFromUser(otherCsm))).rejects.toThrow(new ForbiddenError("Only Heron Labs's own CSM, their manager or an admin can start playbooks on it."));
-    await expect(start(actorFromUser(ae))).rejects.toThrow(new ForbiddenError('Your role (ae) cannot start playbooks on accounts. Ask Heron Labs\'s CSM, their manager or an admin.'));
+    await expect(start(actorFromUser(ae))).rejects.toThrow(new ForbiddenError("Your role (ae) cannot start playbooks on accounts. Ask the account's CSM, their manager or an admin."));
     await expect(start(actorFromUser(viewer))).rejects.toThrow(ForbiddenError);
     await expect(start(actorFromUser(otherManager))).rejects.toThrow(/Managers can start playbooks only for accounts whose CSM or account executive reports to them/);
     await expect(startPlaybook(db, { accountId: account.id, actor: actorFromUser(csm), now: NOW })).rejects.toThrow('Say which playbook to start');
@@ -453,7 +453,6 @@ describe('playbooks over GraphQL', () => {
     const start = `mutation ($account: ID!, $key: String) { startPlaybook(accountId: $account, playbookKey: $key) { id status trigger playbookName openTaskCount taskCount tasks { title owner { id } dueOn playbookName } } }`;
     const notTheirs = await request(start, { account: account.id, key: 'gql_churn_save' }, aeToken);
     expect(notTheirs.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
-    const today = isoDay(new Date());
     const started = await request(start, { account: account.id, key: 'gql_churn_save' }, csmToken);
     expect(started.body.errors).toBeUndefined();
     const run = started.body.data?.startPlaybook as { id: string };
@@ -468,7 +467,6 @@ describe('playbooks over GraphQL', () => {
         { title: 'Executive call', owner: { id: manager.id }, dueOn: day(7, new Date()), playbookName: 'Churn save (v2)' },
       ],
     });
-    expect(today).toBe(day(0, new Date()));
     const twice = await request(start, { account: account.id, key: 'gql_churn_save' }, managerToken);
     expect(twice.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'playbookId' } });
     expect(String(twice.body.errors?.[0]?.message)).toMatch(/^“Churn save \(v2\)” is already running for Kite Systems since/);

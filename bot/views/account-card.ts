@@ -21,6 +21,8 @@ import {
 import { daysBetween } from '../../domain/dates.ts';
 import type { TaskItem } from '../../domain/plays/tasks.ts';
 import { cardTaskBlocks } from './tasks.ts';
+import type { PlaybookRunItem } from '../../domain/plays/playbook-runs.ts';
+import { runningPlaysBlock } from './playbooks.ts';
 
 export interface SlackMessage {
   /** Plain-text fallback: notifications, screen readers and clients that cannot render blocks. */
@@ -41,6 +43,10 @@ export interface AccountCardOptions {
   shareable?: boolean;
   /** The account's open and snoozed tasks as the reader may see them, each with its menu; none shows nothing. */
   tasks?: TaskItem[] | undefined;
+  /** The account's playbook runs as the reader may see them: the running ones are listed with their open tasks. */
+  plays?: readonly PlaybookRunItem[] | undefined;
+  /** Offer "Start playbook" (domain mayOfferPlaybookStart; the start itself checks again). */
+  offerPlaybookStart?: boolean;
 }
 
 // Slack limits (SLACK-NOTES.md): header 150, option text 75, 100 options in a static select.
@@ -84,6 +90,16 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
             action_id: ActionIds.stageSelect,
             placeholder: { type: 'plain_text' as const, text: 'Move to stage…' },
             options: selectable.map(stageOption),
+          },
+        ]
+      : []),
+    ...(options.offerPlaybookStart
+      ? [
+          {
+            type: 'button' as const,
+            action_id: ActionIds.startPlaybook,
+            text: { type: 'plain_text' as const, text: 'Start playbook' },
+            value: account.id,
           },
         ]
       : []),
@@ -133,6 +149,8 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
       elements: [{ type: 'mrkdwn', text: truncate(`${move} ${slackDate(lastTransition.occurredAt)}${reason}`, 3000) }],
     });
   }
+  const plays = options.plays ? runningPlaysBlock(options.plays) : undefined;
+  if (plays) blocks.push(plays);
   if (options.tasks) blocks.push(...cardTaskBlocks(account.id, options.tasks, now));
 
   const text = truncate(

@@ -13,7 +13,7 @@ import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { allManagerIds } from '../escalations.ts';
 import { isUuid, parseInput } from '../validation.ts';
 import { z } from 'zod';
-import { ONBOARDING_PLAYBOOK, type PlaybookWithSteps, requirePlaybook } from './playbooks.ts';
+import { ONBOARDING_PLAYBOOK, type PlaybookWithSteps, listPlaybooks, requirePlaybook } from './playbooks.ts';
 import { requirePlaybookRunRights } from './task-rights.ts';
 import { type Task, type TriggeredTask, createTriggeredTasks, notifyOwner } from './tasks.ts';
 
@@ -194,6 +194,19 @@ export async function startPlaybook(db: Db, params: StartPlaybookParams): Promis
     for (const task of runTasks) if (task.ownerId !== params.actor.userId) await notifyOwner(tx, task);
     return { run, tasks: runTasks };
   });
+}
+
+/**
+ * The account a person is about to start a playbook on, with the active playbooks to choose from: the same
+ * refusals as the start (gone, not theirs), so a surface says why before it opens a form.
+ */
+export async function getPlaybookStartChoices(db: Db, params: { accountId: string; actor: Actor }): Promise<{ account: Account; playbooks: PlaybookWithSteps[] }> {
+  const [account] = isUuid(params.accountId) ? await db.select().from(accounts).where(eq(accounts.id, params.accountId)) : [];
+  if (!account) throw new NotFoundError('That account no longer exists in Lifeline.', 'accountId');
+  await requirePlaybookRunRights(db, { actor: params.actor, account, action: 'start playbooks on' });
+  const active = await listPlaybooks(db, { reader: params.actor });
+  if (active.length === 0) throw new InvalidInputError('There is no active playbook to start. An admin defines playbooks with the `definePlaybook` mutation.', 'playbookId');
+  return { account, playbooks: active };
 }
 
 const reasonSchema = z

@@ -6,6 +6,7 @@ import { acknowledgeAction, digestMoveStageAction, digestOpenAccountAction, show
 import { acceptHandoffAction, confirmHandoffAction, editHandoffAction, kickoffDateAction } from './handoff-buttons.ts';
 import { stageSelectAction } from './stage-select.ts';
 import { taskMenuAction } from './task-menu.ts';
+import { startPlaybookAction } from './playbook-start.ts';
 
 export function register(app: App, deps: BotDeps): void {
   const button = (actionId: string, handler: Parameters<typeof app.action<BlockAction<ButtonAction>>>[1]) =>
@@ -23,4 +24,5 @@ export function register(app: App, deps: BotDeps): void {
   button(ActionIds.digestOpenAccount, digestOpenAccountAction(deps));
   button(ActionIds.digestShowMore, showMoreAction(deps));
   app.action<BlockAction<OverflowAction>>({ type: 'block_actions', action_id: ActionIds.taskMenu }, taskMenuAction(deps));
+  button(ActionIds.startPlaybook, startPlaybookAction(deps));
 }

@@ -10,6 +10,7 @@ import type { ViewArgs } from '../../modal-input.ts';
 import { handoffContextSubmission } from './handoff-context.ts';
 import { stageMoveSubmission } from './stage-move.ts';
 import { taskDoneSubmission, taskReassignSubmission, taskSnoozeSubmission } from './task-forms.ts';
+import { playbookStartSubmission } from './playbook-start.ts';
 
 function inputBlockIds(view: ViewArgs['view']): Set<string> {
   return new Set(view.blocks.filter((block) => block.type === 'input' && typeof block.block_id === 'string').map((block) => String(block.block_id)));
@@ -51,4 +52,5 @@ export function register(app: App, deps: BotDeps): void {
   app.view(CallbackIds.taskDone, modalErrors(taskDoneSubmission(deps)));
   app.view(CallbackIds.taskSnooze, modalErrors(taskSnoozeSubmission(deps)));
   app.view(CallbackIds.taskReassign, modalErrors(taskReassignSubmission(deps)));
+  app.view(CallbackIds.playbookStart, modalErrors(playbookStartSubmission(deps)));
 }
