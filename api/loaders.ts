@@ -11,9 +11,10 @@ import { getLatestHandoffsByAccountIds } from '../domain/handoffs/handoffs.ts';
 import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
-import { type TaskItem, listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
 import { type Contact, contactKey, findContactsByEmail, listContactsByAccountIds } from '../domain/people/contacts.ts';
 import { relationshipReasons } from '../domain/people/relationship.ts';
+import { type TaskItem, listOpenTasksByAccountIds, listTasksByRunIds } from '../domain/plays/tasks.ts';
+import { type PlaybookRunItem, listPlaybookRunsByAccountIds } from '../domain/plays/playbook-runs.ts';
 
 /** Per-request batching: a page of accounts costs one statement per related kind, not one per account. */
 export interface Loaders {
@@ -30,6 +31,8 @@ export interface Loaders {
   contactByEmail: DataLoader<string, Contact | null>;
   /** What health says beside a score about the account's people (a champion who left), as of the request. */
   relationshipReasons: DataLoader<string, string[]>;
+  playbookRunsByAccount: DataLoader<string, PlaybookRunItem[]>;
+  tasksByPlaybookRun: DataLoader<string, TaskItem[]>;
   /**
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
@@ -40,6 +43,15 @@ export interface Loaders {
 function byKey<K, V>(rows: readonly V[], keyOf: (row: V) => K, keys: readonly K[]): (V | null)[] {
   const index = new Map(rows.map((row) => [keyOf(row), row]));
   return keys.map((key) => index.get(key) ?? null);
+}
+
+function groupBy<K, V>(rows: readonly V[], keyOf: (row: V) => K | null, keys: readonly K[]): V[][] {
+  const groups = new Map<K, V[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    if (key !== null) groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return keys.map((key) => groups.get(key) ?? []);
 }
 
 /** The loaders of one request, reading as `reader`: domain leaves out what the reader may not read. */
@@ -83,6 +95,8 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
       const reasons = await relationshipReasons(db, { accountIds: ids, now: new Date() });
       return ids.map((id) => reasons.get(id) ?? []);
     }),
+    playbookRunsByAccount: new DataLoader(async (ids) => groupBy(await listPlaybookRunsByAccountIds(db, { accountIds: ids, reader }), (item) => item.run.accountId, ids)),
+    tasksByPlaybookRun: new DataLoader(async (ids) => groupBy(await listTasksByRunIds(db, { runIds: ids, reader }), (item) => item.task.playbookRunId, ids)),
     listed: new WeakMap(),
   };
 }

@@ -16,6 +16,7 @@ import './types/metrics.ts';
 import './types/outbox.ts';
 import './types/task.ts';
 import './types/people.ts';
+import './types/playbook.ts';
 
 export const schema = builder.toSchema();
 

@@ -5,6 +5,8 @@ import type { Actor } from '../domain/actors.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import { stageChoices } from '../domain/lifecycle/policy.ts';
 import { listStages } from '../domain/lifecycle/stages.ts';
+import { listPlaybookRunsByAccountIds } from '../domain/plays/playbook-runs.ts';
+import { mayOfferPlaybookStart } from '../domain/plays/task-rights.ts';
 import { listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
 import { mayOfferPeopleChanges } from '../domain/people/rights.ts';
 import { getAccountPeople } from '../domain/people/summary.ts';
@@ -20,10 +22,11 @@ import { accountCardModal } from './views/card-modal.ts';
 export async function renderAccountCard(db: Db, accountId: string, options: { shareable: boolean; reader: Actor; now?: Date }): Promise<SlackMessage> {
   const now = options.now ?? new Date();
   // The tasks are read beside the overview, which decides whether the reader may see the card at all.
-  const [overview, stages, tasks] = await Promise.all([
+  const [overview, stages, tasks, plays] = await Promise.all([
     getAccountOverview(db, { accountId, reader: options.reader }),
     listStages(db, { reader: options.reader }),
     listOpenTasksByAccountIds(db, { accountIds: [accountId], reader: options.reader }),
+    listPlaybookRunsByAccountIds(db, { accountIds: [accountId], reader: options.reader, runningOnly: true }),
   ]);
   if (!overview) {
     throw new NotFoundError('That account no longer exists in Lifeline. Search again with `/lifeline account <name>`.');
@@ -37,6 +40,8 @@ export async function renderAccountCard(db: Db, accountId: string, options: { sh
     tasks,
     people,
     canSetSentiment: mayOfferPeopleChanges(options.reader, overview.account),
+    plays,
+    offerPlaybookStart: mayOfferPlaybookStart(options.reader, overview.account),
     now,
   });
 }

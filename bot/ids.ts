@@ -18,6 +18,8 @@ export const ActionIds = {
   taskMenu: 'task_menu',
   /** "Set sentiment" on an account card: opens the sentiment form. */
   setSentiment: 'account_set_sentiment',
+  /** "Start playbook" on the account card: opens the form to choose one. */
+  startPlaybook: 'account_playbook_start',
 } as const;
 
 export const CallbackIds = {
@@ -27,6 +29,7 @@ export const CallbackIds = {
   taskSnooze: 'task_snooze',
   taskReassign: 'task_reassign',
   setSentiment: 'set_sentiment',
+  playbookStart: 'playbook_start',
 } as const;
 
 /** Input block ids of modals equal the domain's field names, so a domain error's `field` points at its block. */
@@ -43,6 +46,7 @@ export const FieldIds = {
   ownerId: 'ownerId',
   sentiment: 'sentiment',
   note: 'note',
+  playbookId: 'playbookId',
 } as const;
 
 /** Every input element uses this action id; the block id says which field it is. */

@@ -1,10 +1,12 @@
 import { asc, count, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { type Segment, type User, type UserRole, accounts, users as usersTable } from '../db/schema.ts';
-import { actorFromUser, ruleActor } from '../domain/actors.ts';
+import { type Segment, type User, type UserRole, accountHealth, accounts, users as usersTable } from '../db/schema.ts';
+import { actorFromUser, ruleActor, systemReader } from '../domain/actors.ts';
 import { createAccount } from '../domain/accounts/create.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { defaultStages, ensureDefaultStages } from '../domain/lifecycle/stages.ts';
+import { ensureDefaultPlaybooks } from '../domain/plays/playbooks.ts';
+import { listPlaybookRunsByAccountIds, startPlaybook } from '../domain/plays/playbook-runs.ts';
 import { createUser } from '../domain/users.ts';
 import { seedDemoPeople } from './people.ts';
 import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './signals.ts';
@@ -60,6 +62,7 @@ export async function seedDemoBook(
   options: { renewalWindowDays?: number } = {},
 ): Promise<{ seeded: boolean; admin: User | undefined }> {
   await ensureDefaultStages(db);
+  await ensureDefaultPlaybooks(db);
   const [existing] = await db.select({ total: count() }).from(accounts);
   if ((existing?.total ?? 0) > 0) {
     const [admin] = await db.select().from(usersTable).where(eq(usersTable.role, 'admin')).orderBy(asc(usersTable.createdAt)).limit(1);
@@ -189,5 +192,27 @@ export async function seedDemoBook(
   }
   await seedDemoSignals(db, book, now, random, options.renewalWindowDays);
   await seedDemoPeople(db, book, now);
+  await seedDemoPlays(db, book, now);
   return { seeded: true, admin };
+}
+
+/**
+ * Running plays, as a team using Lifeline has them: the signals above already started some (an accepted handoff
+ * starts onboarding, a usage drop the risk play, a renewal at 90 days its play). Each account still onboarding
+ * without its onboarding play gets one, started by its CSM when it entered the stage, so milestones are due and
+ * some overdue; each Critical account without a risk play gets one, started by its CSM a few days ago.
+ */
+async function seedDemoPlays(db: Db, book: DemoAccount[], now: Date): Promise<void> {
+  const accountIds = book.map((demo) => demo.account.id);
+  const running = await listPlaybookRunsByAccountIds(db, { accountIds, reader: systemReader, runningOnly: true });
+  const runs = new Set(running.map((item) => `${item.run.accountId}:${item.playbookKey}`));
+  const health = await db.select({ accountId: accountHealth.accountId, status: accountHealth.status }).from(accountHealth).where(inArray(accountHealth.accountId, accountIds));
+  const critical = new Set(health.filter((row) => row.status === 'critical').map((row) => row.accountId));
+  for (const demo of book) {
+    const [account] = await db.select().from(accounts).where(eq(accounts.id, demo.account.id));
+    if (!account) continue;
+    const start = (playbookKey: string, at: Date) => startPlaybook(db, { accountId: account.id, playbookKey, actor: actorFromUser(demo.csm), now: at });
+    if (account.stageKey === 'onboarding' && !runs.has(`${account.id}:onboarding`)) await start('onboarding', account.stageEnteredAt);
+    if (critical.has(account.id) && !runs.has(`${account.id}:risk`)) await start('risk', new Date(now.getTime() - 3 * DAY_MS));
+  }
 }

@@ -129,7 +129,7 @@ describe('a champion who leaves', () => {
     return database.db.select().from(ruleFirings).where(and(eq(ruleFirings.accountId, accountId), eq(ruleFirings.rule, 'champion_left')));
   }
 
-  it('fires champion_left once: one alert to the CSM and one task, however often they are marked', async () => {
+  it('fires champion_left once: one alert to the CSM and one run of the Champion left playbook, however often they are marked', async () => {
     const account = await carasAccount();
     const { contacts } = await upsertContacts(database.db, {
       actor: as(csm),
@@ -155,9 +155,12 @@ describe('a champion who leaves', () => {
     expect(firings).toHaveLength(1);
     expect(firings[0]?.occasion).toBe(champion.id);
     expect(firings[0]?.reason).toContain('champion Dana Reyes (dana@customer.example) left on');
-    const made = await database.db.select().from(tasks).where(eq(tasks.accountId, account.id));
-    expect(made).toHaveLength(1);
-    expect(made[0]).toMatchObject({ ownerId: csm.id, source: 'rule_firing', ruleFiringId: firings[0]?.id });
+    // The firing starts the default "Champion left" playbook once: its three steps become tasks, the first two the CSM's.
+    const made = await database.db.select().from(tasks).where(eq(tasks.accountId, account.id)).orderBy(tasks.dueOn);
+    expect(made).toHaveLength(3);
+    expect(made.every((task) => task.source === 'playbook' && task.ruleFiringId === firings[0]?.id)).toBe(true);
+    expect(new Set(made.map((task) => task.playbookRunId)).size).toBe(1);
+    expect(made[0]).toMatchObject({ ownerId: csm.id, title: 'Find the new champion and introduce yourself' });
     const alerts = await database.db.select().from(outbox).where(eq(outbox.dedupeKey, `alert:champion_left:${account.id}:${champion.id}`));
     expect(alerts).toHaveLength(1);
   });

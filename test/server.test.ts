@@ -136,8 +136,17 @@ describe('the demo book', () => {
         demo.db,
         sql`select source::text, case when due_on < '2026-11-25' then 'late' when due_on = '2026-11-25' then 'today' else 'later' end as due from tasks group by 1, 2`,
       );
-      expect(new Set(work.map((row) => row.source))).toEqual(new Set(['rule_firing', 'renewal_checkpoint', 'person']));
+      expect(new Set(work.map((row) => row.source))).toEqual(new Set(['rule_firing', 'renewal_checkpoint', 'person', 'playbook']));
       expect(new Set(work.map((row) => row.due))).toEqual(new Set(['late', 'today', 'later']));
+      // Running plays: onboarding for every account still onboarding, risk for Critical ones, started by their CSM.
+      const plays = await queryRows<{ key: string; running: number }>(
+        demo.db,
+        sql`select p.key, count(*)::int as running from playbook_runs r join playbooks p on p.id = r.playbook_id where r.status = 'running' group by 1 order by 1`,
+      );
+      const running = new Map(plays.map((row) => [row.key, row.running]));
+      const [onboarding] = await queryRows<{ total: number }>(demo.db, sql`select count(*)::int as total from accounts where stage_key = 'onboarding'`);
+      expect(running.get('onboarding')).toBe(onboarding?.total);
+      expect(running.get('risk')).toBeGreaterThan(0);
 
       // People on the customer's side: a champion and a sponsor for every account, one champion who left (its signal
       // fired once), NPS answers from contacts, and the CSMs' sentiment with some history.

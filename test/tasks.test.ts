@@ -89,15 +89,16 @@ describe('tasks created by triggers', () => {
     expect(await taskRowsOf(db, nobody.id)).toHaveLength(0);
   });
 
-  it('a renewal checkpoint gives the CSM the task of that checkpoint, once', async () => {
+  // The 90-day checkpoint starts the default renewal playbook instead (test/playbooks.test.ts); 180 days has none.
+  it('a renewal checkpoint no playbook covers gives the CSM the task of that checkpoint, once', async () => {
     const { db } = database;
     const csm = await createUser(db, { role: 'csm' });
-    const account = await createAccount(db, { stageKey: 'mature_adoption', csmId: csm.id, contractEnd: day(80) });
+    const account = await createAccount(db, { stageKey: 'mature_adoption', csmId: csm.id, contractEnd: day(170) });
     await runRenewals(db, { now: NOW });
     await runRenewals(db, { now: NOW });
     const rows = await taskRowsOf(db, account.id);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ source: 'renewal_checkpoint', title: 'Confirm the renewal plan and the decision makers', dueOn: day(7), ownerId: csm.id });
+    expect(rows[0]).toMatchObject({ source: 'renewal_checkpoint', title: 'Renewal in six months: check the value story and the stakeholders', dueOn: day(14), ownerId: csm.id });
     expect(rows[0]?.renewalId).toEqual(expect.any(String));
   });
 });

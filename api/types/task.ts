@@ -78,6 +78,8 @@ export const TaskRef = builder.objectRef<TaskItem>('Task').implement({
     }),
     rule: t.string({ nullable: true, description: 'The rule whose firing created the task (e.g. `usage_drop`, `renewal_checkpoint`).', resolve: (item) => item.firing?.rule ?? null }),
     renewalId: t.id({ nullable: true, description: 'The renewal a renewal task is about.', resolve: (item) => item.task.renewalId }),
+    playbookRunId: t.id({ nullable: true, description: 'The playbook run whose step this task is, when a playbook created it.', resolve: (item) => item.task.playbookRunId }),
+    playbookName: t.string({ nullable: true, description: 'The name of that run’s playbook.', resolve: (item) => item.playbookName }),
     handoff: t.field({
       type: HandoffRef,
       nullable: true,
@@ -145,6 +147,8 @@ const TaskFilterInput = builder.inputType('TaskFilter', {
     accountId: t.id({ required: false }),
     state: t.field({ type: TaskStateEnum, required: false }),
     dueBefore: t.field({ type: 'Date', required: false, description: 'Due strictly before this day: tomorrow’s date lists what is due today and overdue.' }),
+    playbookId: t.id({ required: false, description: 'Tasks of the runs of this playbook (ids from the `playbooks` query).' }),
+    playbookRunId: t.id({ required: false, description: 'Tasks of this one playbook run.' }),
   }),
 });
 
@@ -164,6 +168,8 @@ builder.queryFields((t) => ({
         accountId: args.filter?.accountId ? String(args.filter.accountId) : null,
         state: args.filter?.state ?? null,
         dueBefore: args.filter?.dueBefore ?? null,
+        playbookId: args.filter?.playbookId ? String(args.filter.playbookId) : null,
+        playbookRunId: args.filter?.playbookRunId ? String(args.filter.playbookRunId) : null,
       };
       const page = await listTasks(ctx.db, { reader: ctx.actor, now: new Date(), filter, first: args.first ?? 25, after: args.after ?? null });
       return { ...page, filter };

@@ -23,6 +23,8 @@ import type { TaskItem } from '../../domain/plays/tasks.ts';
 import { cardTaskBlocks } from './tasks.ts';
 import type { AccountPeople } from '../../domain/people/summary.ts';
 import { peopleLine, sentimentPlain, sentimentText } from './people.ts';
+import type { PlaybookRunItem } from '../../domain/plays/playbook-runs.ts';
+import { runningPlaysBlock } from './playbooks.ts';
 
 export interface SlackMessage {
   /** Plain-text fallback: notifications, screen readers and clients that cannot render blocks. */
@@ -47,6 +49,10 @@ export interface AccountCardOptions {
   people?: AccountPeople | undefined;
   /** Offers "Set sentiment" (the reader is an admin, a manager or the account's CSM; setting it still checks). */
   canSetSentiment?: boolean | undefined;
+  /** The account's playbook runs as the reader may see them: the running ones are listed with their open tasks. */
+  plays?: readonly PlaybookRunItem[] | undefined;
+  /** Offer "Start playbook" (domain mayOfferPlaybookStart; the start itself checks again). */
+  offerPlaybookStart?: boolean;
 }
 
 // Slack limits (SLACK-NOTES.md): header 150, option text 75, 100 options in a static select.
@@ -103,6 +109,16 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
           },
         ]
       : []),
+    ...(options.offerPlaybookStart
+      ? [
+          {
+            type: 'button' as const,
+            action_id: ActionIds.startPlaybook,
+            text: { type: 'plain_text' as const, text: 'Start playbook' },
+            value: account.id,
+          },
+        ]
+      : []),
     ...(options.shareable
       ? [
           {
@@ -152,6 +168,8 @@ export function accountCard(overview: AccountOverview, options: AccountCardOptio
       elements: [{ type: 'mrkdwn', text: truncate(`${move} ${slackDate(lastTransition.occurredAt)}${reason}`, 3000) }],
     });
   }
+  const plays = options.plays ? runningPlaysBlock(options.plays) : undefined;
+  if (plays) blocks.push(plays);
   if (options.tasks) blocks.push(...cardTaskBlocks(account.id, options.tasks, now));
 
   const text = truncate(

@@ -58,10 +58,15 @@ const sourceNames: Record<Exclude<TaskSource, 'person'>, string> = {
   renewal_checkpoint: 'a renewal checkpoint',
   digest_item: 'the at-risk digest',
   handoff_step: 'a handoff step',
+  playbook: 'a playbook',
 };
 
 /** Why the task exists, in a line: the firing that created it, or what kind of occasion did. */
 function whyLine(item: TaskItem): string | undefined {
+  if (item.playbookName) {
+    const firing = item.firing ? `: ${ruleTitle(item.firing.rule)}: ${item.firing.reason}` : '';
+    return `Why: ${escapeMrkdwn(truncate(`${item.playbookName} playbook${firing}`, 200))}`;
+  }
   if (item.firing) return `Why: ${escapeMrkdwn(truncate(`${ruleTitle(item.firing.rule)}: ${item.firing.reason}`, 200))}`;
   if (item.task.source === 'person') return undefined;
   return `Why: ${sourceNames[item.task.source]}`;

@@ -13,6 +13,7 @@ import { moveAccountStageInTx } from '../lifecycle/moves.ts';
 import { ONBOARDING_STAGE, PRE_ONBOARDING_STAGE } from '../lifecycle/stages.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals, recordContractRenewed } from '../renewals/window.ts';
 import { mrrOnDate, writeRevenueChangeInTx } from '../revenue.ts';
+import { startClosedWonPlaybooks } from '../plays/trigger-tasks.ts';
 import { parseInput } from '../validation.ts';
 import { type HandoffContext, createHandoff, handoffContextSchema, notifyHandoff } from './handoffs.ts';
 
@@ -191,6 +192,7 @@ async function recordNewCustomer(tx: Tx, input: ClosedWonInput): Promise<NewCust
     await openDueRenewals(tx, { windowDays: input.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS, accountIds: [upserted.id] });
   }
   await notifyHandoff(tx, handoff);
+  await startClosedWonPlaybooks(tx, handoff, input.closedWonAt);
   const [account] = await tx.select().from(accounts).where(eq(accounts.id, upserted.id));
   if (!account) throw new Error(`Account ${upserted.id} vanished inside its own transaction`);
   return { kind: 'new_customer', handoff, account, revenueChange: null, created: true };

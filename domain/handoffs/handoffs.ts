@@ -14,6 +14,7 @@ import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.ts';
 import { requireManagerOfOwners } from '../escalations.ts';
 import { handoffChannelTarget } from '../notifications.ts';
 import { enqueueNotification } from '../outbox.ts';
+import { startHandoffPlaybooks } from '../plays/trigger-tasks.ts';
 import { isUuid, parseInput } from '../validation.ts';
 
 /** Kickoff should be scheduled within this many days of closed-won (the handoff SLA). */
@@ -279,12 +280,16 @@ export async function acceptHandoff(db: Db, params: HandoffActionParams): Promis
     if (claims) {
       await tx.update(accounts).set({ csmId: claims, updatedAt: new Date() }).where(eq(accounts.id, handoff.accountId));
     }
-    return applyChange(tx, handoff, {
+    const acceptedAt = new Date();
+    const accepted = await applyChange(tx, handoff, {
       status: 'accepted',
-      acceptedAt: new Date(),
+      acceptedAt,
       acceptedBy: params.actor.userId,
       ...(claims ? { csmId: claims } : {}),
     });
+    // Onboarding starts here: its kickoff is due within days of acceptance.
+    await startHandoffPlaybooks(tx, accepted, acceptedAt);
+    return accepted;
   });
 }
 

@@ -44,6 +44,9 @@ const FACT_NAMES = [
   'weights',
   /** The survey reason, when said: which answer is the worst (see surveyAnswerKey). */
   'npsWorst',
+  /** Onboarding milestones due and reached on time: only when the account has any due (they replace the SLA then). */
+  'milestonesDue',
+  'milestonesOnTime',
 ] as const;
 type FactName = (typeof FACT_NAMES)[number];
 
@@ -61,7 +64,7 @@ export function recordedKinds(facts: string): SQL {
   return sql.raw(`array[${kinds.join(', ')}]`);
 }
 
-const FACTS_VERSION = 1;
+const FACTS_VERSION = 2;
 
 /**
  * num / den rounded half away from zero, in integers (den > 0). The averages the text shows are ratios of whole
@@ -88,7 +91,7 @@ export function surveyAnswerKey(r: string): SQL {
   return sql`(${normalized} * ${span} + ${span} - round(date_part('epoch', ${sql.raw(r)}.responded_at) * 1000))`;
 }
 
-type ReasonKey = 'usageDown' | 'adoption' | 'keyEvents' | 'tickets' | 'nps' | 'touch' | 'sla' | 'usageUp';
+type ReasonKey = 'usageDown' | 'adoption' | 'keyEvents' | 'tickets' | 'nps' | 'touch' | 'sla' | 'usageUp' | 'milestones';
 
 /**
  * A fact that may explain a score: said when `when` holds, ranked by the points it cost (`impact`); both read the
@@ -148,7 +151,7 @@ export function reasonCandidates(): ReasonCandidate[] {
     },
     {
       key: 'sla',
-      when: sql`s.sla_days > 0 and s.days_in_stage > s.sla_days`,
+      when: sql`s.sla_days > 0 and s.days_in_stage > s.sla_days and s.milestone_score is null`,
       impact: sql`s.engagement_share * (100 - coalesce(s.sla_score, 100)) / 2`,
       text: sql`${fact('daysInStage')} || ' days in ' || q.stage_name || ', past its ' || ${fact('slaDays')} || '-day SLA'`,
     },
@@ -157,6 +160,12 @@ export function reasonCandidates(): ReasonCandidate[] {
       when: sql`s.trend_ratio >= ${1 + MODEL.usageTrendReasonPercent / 100}::float8`,
       impact: sql`0::float8`,
       text: sql`'active users up ' || ${fact('trendPercent')} || '% vs prior 4 weeks'`,
+    },
+    {
+      key: 'milestones',
+      when: sql`s.milestone_score < 100`,
+      impact: sql`s.engagement_share * (100 - s.milestone_score) / 2`,
+      text: sql`${fact('milestonesOnTime')} || ' of ' || ${fact('milestonesDue')} || ' onboarding milestones reached on time'`,
     },
   ];
 }
@@ -226,6 +235,8 @@ export function factsArray(candidates: ReasonCandidate[]): SQL {
     ticketCount: sql`case when ${said('tickets')} then ${byTicketKind('urgent_count', 'high_count', 'open_count')} end`,
     ticketOldestDays: sql`case when ${said('tickets')} then floor(${byTicketKind('urgent_oldest', 'high_oldest', 'open_oldest')})::int8 end`,
     npsWorst: sql`case when ${said('nps')} then s.nps_worst_key::int8 end`,
+    milestonesDue: sql`case when s.milestone_score is not null then s.milestones_due::int8 end`,
+    milestonesOnTime: sql`case when s.milestone_score is not null then s.milestones_on_time::int8 end`,
   };
   return sql`array[${sql.join(
     FACT_NAMES.map((name) => facts[name]),
@@ -275,7 +286,9 @@ export function componentsJson(): SQL {
                             else 'no CSM touch and no stage SLA' end || ${leftOut}
                      else concat_ws('; ',
                             case when ${fact('touchDays')} is null then 'no CSM touch recorded' else 'last CSM touch ' || ${fact('touchDays')} || ' days ago' end,
-                            case when ${fact('slaDays')} > 0 then ${fact('daysInStage')} || ' days in ' || q.stage_name || ' (SLA ' || ${fact('slaDays')} || ' days)' end) end)
+                            case when ${fact('milestonesDue')} is not null
+                                 then ${fact('milestonesOnTime')} || ' of ' || ${fact('milestonesDue')} || ' onboarding milestones reached on time'
+                                 when ${fact('slaDays')} > 0 then ${fact('daysInStage')} || ' days in ' || q.stage_name || ' (SLA ' || ${fact('slaDays')} || ' days)' end) end)
   )`;
 }
 

@@ -10,7 +10,7 @@ import { InvalidInputError } from '../errors.ts';
 import { type Ago, agoFlags, agoPoint, agoUntil, earlierScores, spanEndedNow } from './earlier-scores.ts';
 import { type ReasonCandidate, componentsJson, fact, factsArray, reasonCandidates, reasonRanks, reasonsJson, recordedKinds, surveyAnswerKey } from './facts.ts';
 import { HEALTH_MODEL_VERSION, MODEL, loadHealthSettings } from './model.ts';
-import { type ScoringScope, accountsToScore, componentScores, customerSignals } from './scoring.ts';
+import { type ScoringScope, accountsToScore, componentScores, customerSignals, onboardingMilestones } from './scoring.ts';
 import { usageComponent } from './usage-windows.ts';
 
 export interface RecomputeHealthParams {
@@ -111,6 +111,7 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
     accountsToScore(scope, settings),
     usageComponent(scope.today, scope.only, scope.wholeBook),
     customerSignals(scope),
+    onboardingMilestones(scope),
     componentScores(),
     factsAndReasons(scope),
     comparedWithStored(scope),

@@ -7,6 +7,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type Segment, segments } from '../../db/schema.ts';
 import { surveyAnswerKey } from './facts.ts';
 import { MODEL, type ResolvedHealthSettings } from './model.ts';
+import { onboardingMilestoneCounts } from '../plays/playbook-runs.ts';
 
 /** The moment a recompute is computed as of, and which accounts it covers. */
 export interface ScoringScope {
@@ -130,6 +131,15 @@ signals as (
 )`;
 }
 
+/**
+ * Each onboarding account's milestones (the tasks of its onboarding run) due by now and reached on time: where an
+ * account has any due, their share on time is the time-to-value part of engagement, in place of time in stage
+ * against the stage's SLA.
+ */
+export function onboardingMilestones({ nowTs, only }: ScoringScope): SQL {
+  return sql`milestones as (${onboardingMilestoneCounts(nowTs, only)})`;
+}
+
 /** Each component's score, the weight it keeps when others have no data, and the score they make. */
 export function componentScores(): SQL {
   return sql`components as (
@@ -146,11 +156,14 @@ export function componentScores(): SQL {
            100 * greatest(0, least(1, (${MODEL.touchStaleDays}::float8 - g.touch_days) / ${MODEL.touchStaleDays - MODEL.touchFreshDays}::float8))
          end as touch_score,
          case when t.sla_days > 0 then 100 * greatest(0, least(1, 2 - t.days_in_stage / t.sla_days)) end as sla_score,
+         m.milestones_due, m.milestones_on_time,
+         case when m.milestones_due > 0 then 100.0 * m.milestones_on_time / m.milestones_due end::float8 as milestone_score,
          s.w_usage, s.w_support, s.w_nps, s.w_engagement, s.healthy_min, s.at_risk_min, s.weights_key
   from target t
   join settings s on s.segment = t.segment
   left join usage_parts up on up.account_id = t.account_id
   left join signals g on g.account_id = t.account_id
+  left join milestones m on m.account_id = t.account_id
   offset 0 -- computed once per account: the steps below refer to each column many times
 ),
 shares as (
@@ -162,13 +175,14 @@ shares as (
           + case when engagement_score is null then 0 else w_engagement end) as weight_total
   from (
     select c.*,
-           -- Time in stage against its SLA is our own clock, not a signal from the customer: it counts beside one
-           -- (a touch, or another component with data) and never alone, so an account with no customer signal has
-           -- no component with data, no score, and the status insufficient_data.
-           case when c.touch_score is null and (c.sla_score is null or not (${CUSTOMER_SIGNAL})) then null
-                else (coalesce(c.touch_score, 0) + coalesce(c.sla_score, 0))
-                     / ((c.touch_score is not null)::int + (c.sla_score is not null)::int) end as engagement_score
-    from components c
+           -- Time to value (onboarding milestones on time where the account has any due, else time in stage against
+           -- its SLA) is our own clock, not a signal from the customer: it counts beside one (a touch, or another
+           -- component with data) and never alone, so an account with no customer signal has no component with
+           -- data, no score, and the status insufficient_data.
+           case when c.touch_score is null and (c.pace_score is null or not (${CUSTOMER_SIGNAL})) then null
+                else (coalesce(c.touch_score, 0) + coalesce(c.pace_score, 0))
+                     / ((c.touch_score is not null)::int + (c.pace_score is not null)::int) end as engagement_score
+    from (select c.*, coalesce(c.milestone_score, c.sla_score) as pace_score from components c offset 0) c
     offset 0
   ) w
   offset 0

@@ -80,3 +80,29 @@ export function requireTaskOwner(owner: Pick<User, 'name' | 'role'> | undefined,
     throw new InvalidInputError(`${owner.name} is a ${owner.role} and cannot own tasks. Choose a CSM, an account executive, a manager or an admin.`, field);
   }
 }
+
+/**
+ * Whether a surface offers to start a playbook on the account: admins, managers, and the account's own CSM. An offer
+ * only: requirePlaybookRunRights decides when it is used (a manager may be refused for someone else's team).
+ */
+export function mayOfferPlaybookStart(actor: Actor, account: Pick<Account, 'csmId'>): boolean {
+  return actor.role === 'admin' || actor.role === 'manager' || (actor.role === 'csm' && actor.userId !== null && account.csmId === actor.userId);
+}
+
+/**
+ * SECURITY: who may start or close a playbook run on an account by hand: admins, the account's CSM, and a manager
+ * of that CSM (any manager when the CSM reports to nobody, as escalations go to every manager then).
+ */
+export async function requirePlaybookRunRights(tx: Db | Tx, params: { actor: Actor; account: Pick<Account, 'csmId' | 'name'>; action: string }): Promise<void> {
+  const { actor, account } = params;
+  if (actor.role === 'admin') return;
+  if (actor.role === 'csm') {
+    if (actor.userId !== null && account.csmId === actor.userId) return;
+    throw new ForbiddenError(`Only ${account.name}'s own CSM, their manager or an admin can ${params.action} it.`);
+  }
+  if (actor.role !== 'manager') {
+    // Not named: an account executive may not read someone else's account.
+    throw new ForbiddenError(`Your role (${actor.role}) cannot ${params.action} accounts. Ask the account's CSM, their manager or an admin.`);
+  }
+  await requireManagerOfOwners(tx, { actor, ownerIds: [account.csmId], action: params.action.replace(/ on$/, ''), subject: account.name });
+}

@@ -4,10 +4,24 @@
  * reassigning and cancelling a task, reading tasks as a reader may see them, and the once-per-task escalation of
  * overdue work.
  */
-import { type SQL, and, asc, eq, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { type SQL, and, asc, eq, gt, inArray, isNull, lt, lte, notExists, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db, Tx } from '../../db/client.ts';
-import { type Account, type RuleFiring, type Task, type TaskEvent, type TaskEventKind, type TaskSource, accounts, ruleFirings, taskEvents, tasks, users } from '../../db/schema.ts';
+import {
+  type Account,
+  type RuleFiring,
+  type Task,
+  type TaskEvent,
+  type TaskEventKind,
+  type TaskSource,
+  accounts,
+  playbookRuns,
+  playbooks,
+  ruleFirings,
+  taskEvents,
+  tasks,
+  users,
+} from '../../db/schema.ts';
 import { readableOwnerId } from '../access.ts';
 import { type Actor, ruleActor } from '../actors.ts';
 import { addDays, isoDay } from '../dates.ts';
@@ -67,6 +81,8 @@ export interface TaskItem {
   accountName: string;
   ownerName: string;
   firing: Pick<RuleFiring, 'rule' | 'reason' | 'firedAt'> | null;
+  /** The playbook whose run the task is a step of (`task.playbookRunId`), when a playbook created it. */
+  playbookName: string | null;
 }
 
 const itemColumns = {
@@ -74,6 +90,7 @@ const itemColumns = {
   accountName: accounts.name,
   ownerName: users.name,
   firing: { rule: ruleFirings.rule, reason: ruleFirings.reason, firedAt: ruleFirings.firedAt },
+  playbookName: playbooks.name,
 };
 
 /** tasks with the account, the owner and the firing beside each: what every listing selects from. */
@@ -83,7 +100,9 @@ function selectItems(db: Db | Tx) {
     .from(tasks)
     .innerJoin(accounts, eq(accounts.id, tasks.accountId))
     .innerJoin(users, eq(users.id, tasks.ownerId))
-    .leftJoin(ruleFirings, eq(ruleFirings.id, tasks.ruleFiringId));
+    .leftJoin(ruleFirings, eq(ruleFirings.id, tasks.ruleFiringId))
+    .leftJoin(playbookRuns, eq(playbookRuns.id, tasks.playbookRunId))
+    .leftJoin(playbooks, eq(playbooks.id, playbookRuns.playbookId));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -95,6 +114,10 @@ export interface TaskFilter {
   state?: TaskState | null;
   /** Due strictly before this day (YYYY-MM-DD): `tomorrow` lists what is due today and overdue. */
   dueBefore?: string | null;
+  /** Tasks of the runs of this playbook. */
+  playbookId?: string | null;
+  /** Tasks of this one playbook run. */
+  playbookRunId?: string | null;
 }
 
 export interface ListTasksParams {
@@ -130,12 +153,16 @@ function filterConditions(params: { reader: Actor; now: Date; filter: TaskFilter
   const aeId = readableOwnerId(params.reader);
   if (filter.ownerId && !isUuid(filter.ownerId)) throw new InvalidInputError('`ownerId` must be a user id (a UUID).', 'ownerId');
   if (filter.accountId && !isUuid(filter.accountId)) throw new InvalidInputError('`accountId` must be an account id (a UUID).', 'accountId');
+  if (filter.playbookId && !isUuid(filter.playbookId)) throw new InvalidInputError('`playbookId` must be a playbook id (a UUID) from the `playbooks` query.', 'playbookId');
+  if (filter.playbookRunId && !isUuid(filter.playbookRunId)) throw new InvalidInputError('`playbookRunId` must be a playbook run id (a UUID).', 'playbookRunId');
   const dueBefore = filter.dueBefore ? parseInput(isoDaySchema, filter.dueBefore, 'dueBefore') : null;
   return and(
     filter.ownerId ? eq(tasks.ownerId, filter.ownerId) : undefined,
     filter.accountId ? eq(tasks.accountId, filter.accountId) : undefined,
     filter.state ? stateIs(filter.state, now) : undefined,
     dueBefore ? lt(tasks.dueOn, dueBefore) : undefined,
+    filter.playbookId ? sql`${tasks.playbookRunId} in (select r.id from playbook_runs r where r.playbook_id = ${filter.playbookId})` : undefined,
+    filter.playbookRunId ? eq(tasks.playbookRunId, filter.playbookRunId) : undefined,
     // SECURITY: an account executive reads the tasks of the accounts they sold and the tasks given to them.
     aeId ? or(eq(tasks.ownerId, aeId), eq(accounts.aeId, aeId)) : undefined,
   );
@@ -183,6 +210,8 @@ export async function getTask(db: Db | Tx, params: { id: string; reader: Actor }
     .innerJoin(accounts, eq(accounts.id, tasks.accountId))
     .innerJoin(users, eq(users.id, tasks.ownerId))
     .leftJoin(ruleFirings, eq(ruleFirings.id, tasks.ruleFiringId))
+    .leftJoin(playbookRuns, eq(playbookRuns.id, tasks.playbookRunId))
+    .leftJoin(playbooks, eq(playbooks.id, playbookRuns.playbookId))
     .where(eq(tasks.id, params.id));
   if (!row || !canReadTask(params.reader, row.task, { aeId: row.accountAeId })) return undefined;
   const { accountAeId: _ae, ...item } = row;
@@ -199,6 +228,16 @@ export async function listOpenTasksByAccountIds(db: Db | Tx, params: { accountId
     .orderBy(asc(tasks.dueOn), asc(tasks.id));
 }
 
+/** Every task of these playbook runs the reader may see, in step order (their due days), done and cancelled ones included. */
+export async function listTasksByRunIds(db: Db | Tx, params: { runIds: readonly string[]; reader: Actor }): Promise<TaskItem[]> {
+  const ids = params.runIds.filter(isUuid);
+  if (ids.length === 0) return [];
+  const aeId = readableOwnerId(params.reader);
+  return selectItems(db)
+    .where(and(inArray(tasks.playbookRunId, ids), aeId ? or(eq(tasks.ownerId, aeId), eq(accounts.aeId, aeId)) : undefined))
+    .orderBy(asc(tasks.dueOn), asc(tasks.createdAt), asc(tasks.id));
+}
+
 /** What happened to a task, oldest first, when the reader may see the task. */
 export async function listTaskEvents(db: Db | Tx, params: { taskId: string; reader: Actor }): Promise<TaskEvent[]> {
   if (!(await getTask(db, { id: params.taskId, reader: params.reader }))) return [];
@@ -212,7 +251,7 @@ async function recordEvent(tx: Tx, task: Pick<Task, 'id'>, kind: TaskEventKind, 
   await tx.insert(taskEvents).values({ taskId: task.id, kind, actorId: actor.userId, actorLabel: actor.label, detail, occurredAt: now });
 }
 
-async function notifyOwner(tx: Tx, task: Pick<Task, 'id' | 'ownerId' | 'version'>): Promise<void> {
+export async function notifyOwner(tx: Tx, task: Pick<Task, 'id' | 'ownerId' | 'version'>): Promise<void> {
   await enqueueNotification(tx, {
     kind: 'task_assigned',
     dedupeKey: `task_assigned:${task.id}:${task.version}`,
@@ -324,6 +363,7 @@ export async function completeTask(db: Db, params: CompleteTaskParams): Promise<
     const { task } = await taskForChange(tx, params, 'mark done');
     const done = await update(tx, task, { status: 'done', snoozedUntil: null, completedAt: params.now, completedBy: params.actor.userId, outcomeNote: note || null }, params.now);
     await recordEvent(tx, done, 'done', params.actor, params.now, note ? { outcomeNote: note } : {});
+    await completeRunIfFinished(tx, done, params.now);
     return done;
   });
 }
@@ -380,8 +420,29 @@ export async function cancelTask(db: Db, params: CancelTaskParams): Promise<Task
     const { task } = await taskForChange(tx, params, 'cancel');
     const cancelled = await update(tx, task, { status: 'cancelled', snoozedUntil: null, cancelledAt: params.now, cancelledBy: params.actor.userId, outcomeNote: reason || null }, params.now);
     await recordEvent(tx, cancelled, 'cancelled', params.actor, params.now, reason ? { reason } : {});
+    await completeRunIfFinished(tx, cancelled, params.now);
     return cancelled;
   });
+}
+
+/**
+ * A playbook run whose last task is done or cancelled is complete. The run is locked first, so two of its tasks
+ * finished at once by two people still complete it: the second to get the lock sees the first's task finished.
+ */
+async function completeRunIfFinished(tx: Tx, task: Pick<Task, 'playbookRunId'>, now: Date): Promise<void> {
+  const runId = task.playbookRunId;
+  if (!runId) return;
+  const [run] = await tx.select({ status: playbookRuns.status }).from(playbookRuns).where(eq(playbookRuns.id, runId)).for('update');
+  if (run?.status !== 'running') return;
+  await tx
+    .update(playbookRuns)
+    .set({ status: 'completed', completedAt: now, updatedAt: now })
+    .where(
+      and(
+        eq(playbookRuns.id, runId),
+        notExists(tx.select({ id: tasks.id }).from(tasks).where(and(eq(tasks.playbookRunId, runId), inArray(tasks.status, ['open', 'snoozed'])))),
+      ),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -399,6 +460,8 @@ export interface TriggeredTask {
   ruleFiringId?: number | null;
   renewalId?: string | null;
   handoffId?: string | null;
+  playbookRunId?: string | null;
+  playbookStepId?: string | null;
 }
 
 /** Creates the tasks triggers ask for, once per occasion; returns those created now. Call inside the trigger's transaction. */
@@ -417,6 +480,8 @@ export async function createTriggeredTasks(tx: Tx, params: { tasks: TriggeredTas
         ruleFiringId: task.ruleFiringId ?? null,
         renewalId: task.renewalId ?? null,
         handoffId: task.handoffId ?? null,
+        playbookRunId: task.playbookRunId ?? null,
+        playbookStepId: task.playbookStepId ?? null,
         dueOn: task.dueOn,
         createdAt: params.now,
         updatedAt: params.now,

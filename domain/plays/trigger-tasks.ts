@@ -1,13 +1,17 @@
 /**
- * Plays: the task each trigger creates. A rule firing or a renewal checkpoint becomes one task for the account's
- * CSM (its account executive when it has no CSM), once per firing; the rules and renewal jobs call this in the
- * transaction that records the firing, so the firing and its task commit together.
+ * Plays: the work each trigger creates. When an active playbook has the trigger (a rule kind, a renewal checkpoint,
+ * closed-won, an accepted handoff), the occasion starts that playbook, once; otherwise a rule firing or a renewal
+ * checkpoint becomes one task for the account's CSM (its account executive when it has no CSM), once per firing.
+ * The rules, renewal and handoff code call this in the transaction that records the occasion, so the occasion and
+ * its work commit together.
  */
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Tx } from '../../db/client.ts';
-import type { Task } from '../../db/schema.ts';
+import { type Handoff, type PlaybookTrigger, type Task, playbookRuns } from '../../db/schema.ts';
 import { ruleActor } from '../actors.ts';
 import { addDays, isoDay } from '../dates.ts';
 import type { Firing } from '../rules.ts';
+import { type PlaybookOccasion, startTriggeredPlaybooks } from './playbook-runs.ts';
 import { type TriggeredTask, createTriggeredTasks } from './tasks.ts';
 
 interface TaskSpec {
@@ -50,9 +54,48 @@ function taskFor(firing: Firing, spec: TaskSpec, now: Date, source: TriggeredTas
   };
 }
 
-/** The tasks of a batch of rule firings, created once each. */
+/** The playbook trigger of each rule whose firings can start a playbook (`champion_left`: a contact marked as left). */
+const ruleTriggers: Partial<Record<string, Exclude<PlaybookTrigger, 'manual'>>> = {
+  usage_drop: 'usage_drop',
+  no_first_key_action: 'no_first_key_action',
+  expansion_signal: 'expansion_signal',
+  champion_left: 'champion_left',
+};
+
+/** The playbook trigger a firing is: health that worsened counts only when it worsened to Critical. */
+function firingTrigger(firing: Firing): Exclude<PlaybookTrigger, 'manual'> | null {
+  if (firing.rule === 'health_worsened') return firing.extra.status === 'critical' ? 'health_critical' : null;
+  if (firing.rule === 'renewal_checkpoint') {
+    const checkpoint = Number(firing.occasion.split(':').at(-1));
+    return checkpoint === 180 || checkpoint === 90 || checkpoint === 30 ? `renewal_${checkpoint}` : null;
+  }
+  return ruleTriggers[firing.rule] ?? null;
+}
+
+function occasionOf(firing: Firing): PlaybookOccasion | null {
+  const trigger = firingTrigger(firing);
+  if (!trigger) return null;
+  const renewalId = typeof firing.extra.renewalId === 'string' ? firing.extra.renewalId : null;
+  return { trigger, accountId: firing.accountId, occasion: `rule_firing:${firing.id}`, ruleFiringId: firing.id, renewalId };
+}
+
+/**
+ * Starts the playbooks the firings trigger, and returns the firings no active playbook covers: those keep their
+ * single task. A firing covered by a playbook already running for the account starts nothing new.
+ */
+async function startPlaybooksFor(tx: Tx, firings: readonly Firing[], now: Date, label: string): Promise<Firing[]> {
+  const occasions = firings.map(occasionOf).filter((occasion): occasion is PlaybookOccasion => occasion !== null);
+  const { covered } = await startTriggeredPlaybooks(tx, { occasions, actor: ruleActor('plays', label), now });
+  return firings.filter((firing) => {
+    const occasion = occasionOf(firing);
+    return !occasion || !covered.has(`${occasion.trigger}|${occasion.occasion}`);
+  });
+}
+
+/** The work of a batch of rule firings: their playbooks, or one task each, created once. */
 export async function createFiringTasks(tx: Tx, firings: readonly Firing[], now: Date): Promise<Task[]> {
-  const wanted = firings.flatMap((firing) => {
+  const uncovered = await startPlaybooksFor(tx, firings, now, 'Lifeline rules');
+  const wanted = uncovered.flatMap((firing) => {
     const spec = ruleTasks[firing.rule];
     const renewalId = typeof firing.extra.renewalId === 'string' ? firing.extra.renewalId : null;
     return spec ? [taskFor(firing, spec, now, 'rule_firing', renewalId)] : [];
@@ -60,13 +103,47 @@ export async function createFiringTasks(tx: Tx, firings: readonly Firing[], now:
   return createTriggeredTasks(tx, { tasks: wanted, actor: ruleActor('plays', 'Lifeline rules'), now });
 }
 
-/** The tasks of renewal checkpoints (occasion `<renewal id>:<checkpoint days>`), created once each. */
+/**
+ * The work of renewal checkpoints (occasion `<renewal id>:<checkpoint days>`): the playbook of the checkpoint, or
+ * its single task, created once each. A checkpoint whose renewal already has a playbook running (the 30-day
+ * checkpoint while the renewal playbook started at 90 days still runs) adds nothing: that run carries the work.
+ */
 export async function createCheckpointTasks(tx: Tx, firings: readonly Firing[], now: Date): Promise<Task[]> {
-  const wanted = firings.flatMap((firing) => {
+  const uncovered = await startPlaybooksFor(tx, firings, now, 'Lifeline renewals');
+  const renewalIds = [...new Set(uncovered.map((firing) => firing.extra.renewalId).filter((id): id is string => typeof id === 'string'))];
+  const runningFor = new Set(
+    renewalIds.length > 0
+      ? (
+          await tx
+            .select({ renewalId: playbookRuns.renewalId })
+            .from(playbookRuns)
+            .where(and(inArray(playbookRuns.renewalId, renewalIds), eq(playbookRuns.status, 'running')))
+        ).map((run) => run.renewalId)
+      : [],
+  );
+  const wanted = uncovered.filter((firing) => !runningFor.has(typeof firing.extra.renewalId === 'string' ? firing.extra.renewalId : null)).flatMap((firing) => {
     const checkpoint = Number(firing.occasion.split(':').at(-1));
     const spec = checkpointTasks[checkpoint];
     const renewalId = typeof firing.extra.renewalId === 'string' ? firing.extra.renewalId : null;
     return spec ? [taskFor(firing, spec, now, 'renewal_checkpoint', renewalId)] : [];
   });
   return createTriggeredTasks(tx, { tasks: wanted, actor: ruleActor('renewal_checkpoint', 'Lifeline renewals'), now });
+}
+
+/** A handoff accepted by its CSM starts the playbooks of `handoff_accepted` (onboarding), once per handoff. */
+export async function startHandoffPlaybooks(tx: Tx, handoff: Pick<Handoff, 'id' | 'accountId'>, now: Date): Promise<void> {
+  await startTriggeredPlaybooks(tx, {
+    occasions: [{ trigger: 'handoff_accepted', accountId: handoff.accountId, occasion: `handoff:${handoff.id}`, handoffId: handoff.id }],
+    actor: ruleActor('plays', 'Lifeline handoffs'),
+    now,
+  });
+}
+
+/** A new customer's closed-won deal starts the playbooks of `closed_won`, once per handoff it created. */
+export async function startClosedWonPlaybooks(tx: Tx, handoff: Pick<Handoff, 'id' | 'accountId'>, now: Date): Promise<void> {
+  await startTriggeredPlaybooks(tx, {
+    occasions: [{ trigger: 'closed_won', accountId: handoff.accountId, occasion: `closed_won:${handoff.id}`, handoffId: handoff.id }],
+    actor: ruleActor('plays', 'Closed-won rule'),
+    now,
+  });
 }

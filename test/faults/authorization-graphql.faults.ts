@@ -14,6 +14,8 @@ import {
   jobRuns,
   lifecycleStages,
   outbox,
+  playbookRuns,
+  playbooks,
   revenueChanges,
   surveyResponses,
   type Task,
@@ -25,6 +27,8 @@ import {
 import type { Actor } from '../../domain/actors.ts';
 import { DAY_MS } from '../../domain/dates.ts';
 import { upsertContacts } from '../../domain/people/contacts.ts';
+import { startPlaybook } from '../../domain/plays/playbook-runs.ts';
+import { definePlaybook } from '../../domain/plays/playbooks.ts';
 import { createTask } from '../../domain/plays/tasks.ts';
 import { recordTicket } from '../../domain/signals.ts';
 import { createApiToken } from '../../domain/tokens.ts';
@@ -234,6 +238,26 @@ const taskReads: readonly (readonly [variant: string, where: () => string, owner
   ["a task given to the AE on another book's account", () => otherBook().account.id, () => person('ae').id, readers],
 ];
 
+/**
+ * Who starts or closes a playbook run by hand: admins, the account's CSM, a manager (nobody reports to anyone in the
+ * fixture). Each attempt takes an account of its own, so one that went through leaves nothing running for the next.
+ */
+const playbookRunVariants: readonly (readonly [variant: string, csm: () => string, expect: (role: string) => Expectation])[] = [
+  ["the CSM's own account", () => person('csm').id, only('admin', 'manager', 'csm')],
+  ["another CSM's account", () => otherCsm().id, supervisors],
+];
+
+/** A manual-only playbook an admin defined, for the edits to work on. */
+async function fixturePlaybook() {
+  return definePlaybook(db(), {
+    key: `authz_${run}_${nextNumber()}`,
+    name: unique('Authz playbook').slice(0, 90),
+    triggers: ['manual'],
+    steps: [{ title: 'Authz step', ownerRole: 'csm', dueInDays: 3 }],
+    actor: taskFixtureActor,
+  });
+}
+
 /** Adding a task for oneself (no ownerId): on the own book's account, and on another book's. */
 const createTaskVariants: readonly (readonly [variant: string, book: () => Book, expect: (role: string) => Expectation])[] = [
   ["the own book's account", ownBook, only('admin', 'manager', 'csm', 'ae')],
@@ -330,6 +354,77 @@ const graphqlCases: GraphqlCase[] = [
       };
     },
   },
+  // Playbooks: everyone who reads lists them; admins define, edit and retire them; a run starts and closes by hand
+  // for the account's CSM, a manager and admins. Onboarding progress compares CSMs' work: managers and admins.
+  { field: 'playbooks', expect: readers, prepare: async () => ({ query: '{ playbooks { key } }', verify: (data) => (ids(data.playbooks, (p) => p.key).includes('onboarding') ? undefined : 'default playbooks missing') }) },
+  { field: 'onboardingProgress', expect: supervisors, prepare: async () => ({ query: '{ onboardingProgress { milestonesDue } }' }) },
+  {
+    field: 'definePlaybook',
+    expect: admins,
+    prepare: async () => {
+      const key = `authz_${run}_${nextNumber()}`;
+      return {
+        query: 'mutation ($input: DefinePlaybookInput!) { definePlaybook(input: $input) { key } }',
+        variables: { input: { key, name: 'Authz defined', triggers: ['manual'], steps: [{ title: 'Authz step', ownerRole: 'csm', dueInDays: 1 }] } },
+        changed: exists(() => db().select().from(playbooks).where(eq(playbooks.key, key))),
+      };
+    },
+  },
+  {
+    field: 'updatePlaybook',
+    expect: admins,
+    prepare: async () => {
+      const { playbook } = await fixturePlaybook();
+      return {
+        query: 'mutation ($id: ID!) { updatePlaybook(playbookId: $id, expectedVersion: 1, input: { name: "Authz renamed playbook" }) { version } }',
+        variables: { id: playbook.id },
+        changed: exists(() => db().select().from(playbooks).where(and(eq(playbooks.id, playbook.id), eq(playbooks.version, 2)))),
+      };
+    },
+  },
+  {
+    field: 'retirePlaybook',
+    expect: admins,
+    prepare: async () => {
+      const { playbook } = await fixturePlaybook();
+      return {
+        query: 'mutation ($id: ID!) { retirePlaybook(playbookId: $id) { key } }',
+        variables: { id: playbook.id },
+        changed: exists(() => db().select().from(playbooks).where(and(eq(playbooks.id, playbook.id), isNotNull(playbooks.retiredAt)))),
+      };
+    },
+  },
+  ...playbookRunVariants.map(
+    ([variant, csm, expect]): GraphqlCase => ({
+      field: 'startPlaybook',
+      variant,
+      expect,
+      prepare: async () => {
+        const account = await createAccount(db(), { csmId: csm(), aeId: person('ae').id });
+        return {
+          query: 'mutation ($id: ID!) { startPlaybook(accountId: $id, playbookKey: "expansion") { id } }',
+          variables: { id: account.id },
+          changed: exists(() => db().select().from(playbookRuns).where(eq(playbookRuns.accountId, account.id))),
+        };
+      },
+    }),
+  ),
+  ...playbookRunVariants.map(
+    ([variant, csm, expect]): GraphqlCase => ({
+      field: 'closePlaybookRun',
+      variant,
+      expect,
+      prepare: async () => {
+        const account = await createAccount(db(), { csmId: csm(), aeId: person('ae').id });
+        const { run: started } = await startPlaybook(db(), { accountId: account.id, playbookKey: 'expansion', actor: taskFixtureActor, now: new Date() });
+        return {
+          query: 'mutation ($id: ID!) { closePlaybookRun(runId: $id, reason: "Checked by the authorization scenario") { status } }',
+          variables: { id: started.id },
+          changed: exists(() => db().select().from(playbookRuns).where(and(eq(playbookRuns.id, started.id), eq(playbookRuns.status, 'closed')))),
+        };
+      },
+    }),
+  ),
   ...createTaskVariants.map(
     ([variant, book, expect]): GraphqlCase => ({
       field: 'createTask',

@@ -5,10 +5,12 @@ import type { BlockAction, DatepickerAction } from '@slack/bolt';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, cardBlockId, taskBlockId } from '../../bot/ids.ts';
+import { encodePlaybookStartForm } from '../../bot/playbook-form.ts';
 import { encodeTaskForm } from '../../bot/task-form.ts';
+import { requirePlaybook } from '../../domain/plays/playbooks.ts';
 import { encodeDigestValue } from '../../bot/views/digest.ts';
 import { type TaskMenuChoice, TaskMenuChoices } from '../../bot/views/tasks.ts';
-import { type Account, type Task, type UserRole, atRiskFollowUps, csmSentiments, tasks } from '../../db/schema.ts';
+import { type Account, type Task, type UserRole, atRiskFollowUps, csmSentiments, playbookRuns, tasks } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { createTask } from '../../domain/plays/tasks.ts';
 import { createAccount } from '../support/factories.ts';
@@ -23,7 +25,7 @@ import {
   staticSelectAction,
   viewSubmissionPayload,
 } from '../support/slack-requests.ts';
-import { clickedOverflow, pickedDate, pickedUser, typedText } from '../support/task-clicks.ts';
+import { clickedOverflow, pickedDate, pickedOption, pickedUser, typedText } from '../support/task-clicks.ts';
 import {
   type Expectation,
   PEOPLE_ROLES,
@@ -430,6 +432,44 @@ const slackCases: SlackCase[] = [
       ),
     ];
   }),
+
+  // Playbooks started by hand from the card: the account's CSM, a manager (nobody reports to anyone in the fixture)
+  // and admins; each attempt on an account of its own, so one started leaves nothing running for the next.
+  ...([
+    ["the CSM's own account", () => ({ csmId: person('csm').id, aeId: person('ae').id }), only('admin', 'manager', 'csm')],
+    ["another CSM's account", () => ({ csmId: otherCsm().id, aeId: otherAe().id }), only('admin', 'manager')],
+  ] as const).flatMap(([variant, owners, expect]): SlackCase[] => [
+    {
+      entry: `action:${ActionIds.startPlaybook}`,
+      variant,
+      expect,
+      prepare: async (context) => {
+        const account = await createAccount(db(), owners());
+        return { send: button(context, ActionIds.startPlaybook, account.id), effect: modalOpened(context), secret: account.id };
+      },
+    },
+    {
+      entry: `view:${CallbackIds.playbookStart}`,
+      variant,
+      expect,
+      prepare: async (context) => {
+        const account = await createAccount(db(), owners());
+        const { playbook } = await requirePlaybook(db(), { key: 'expansion' });
+        return {
+          send: () =>
+            client().viewSubmission(
+              viewSubmissionPayload({
+                userId: context.userId,
+                callbackId: CallbackIds.playbookStart,
+                privateMetadata: encodePlaybookStartForm({ accountId: account.id }),
+                values: { [FieldIds.playbookId]: { [INPUT_ACTION]: pickedOption(playbook.id) } },
+              }),
+            ),
+          effect: async () => (await db().select().from(playbookRuns).where(eq(playbookRuns.accountId, account.id))).length > 0,
+        };
+      },
+    },
+  ]),
 
   // The person's own open tasks: never anyone else's, even on their own accounts.
   ...['tasks', 'task'].map(

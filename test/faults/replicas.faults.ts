@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { count, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../db/client.ts';
-import { type JobRun, type User, healthScores, jobRuns, outbox, ruleFirings, tasks } from '../../db/schema.ts';
+import { type JobRun, type User, healthScores, jobRuns, outbox, playbookRuns, ruleFirings, tasks } from '../../db/schema.ts';
 import { rulesWithTasks } from '../../domain/plays/trigger-tasks.ts';
 import { addTicket, addTouch, addUsage } from '../support/signals.ts';
 import { createAccount, createUser } from '../support/factories.ts';
@@ -137,8 +137,13 @@ describe('replicas', () => {
     const [firingTotal] = await db.select({ total: count() }).from(ruleFirings);
     // Every firing of a rule that asks for work made exactly one task, whichever replica ran the rules.
     const [taskFirings] = await db.select({ total: count() }).from(ruleFirings).where(inArray(ruleFirings.rule, [...rulesWithTasks]));
-    const taskRows = await db.select({ ruleFiringId: tasks.ruleFiringId }).from(tasks);
-    const taskDuplicates = taskRows.length - new Set(taskRows.map((row) => row.ruleFiringId)).size;
+    // A playbook's tasks share their run's firing: each is told apart by its run and step, a single task by its firing.
+    const taskRows = await db.select({ ruleFiringId: tasks.ruleFiringId, playbookRunId: tasks.playbookRunId, playbookStepId: tasks.playbookStepId }).from(tasks);
+    const taskKey = (row: (typeof taskRows)[number]) => (row.playbookRunId ? `run:${row.playbookRunId}:${row.playbookStepId}` : `firing:${row.ruleFiringId}`);
+    const taskDuplicates = taskRows.length - new Set(taskRows.map(taskKey)).size;
+    // Every firing that starts a playbook started at most one run of it.
+    const runRows = await db.select({ playbookId: playbookRuns.playbookId, occasion: playbookRuns.occasion }).from(playbookRuns);
+    const runDuplicates = runRows.length - new Set(runRows.map((row) => `${row.playbookId}:${row.occasion}`)).size;
 
     // Health history holds only changes: two points of one account at the same moment, or two consecutive
     // points that say the same thing, are duplicates.
@@ -180,13 +185,13 @@ describe('replicas', () => {
       repetitions: scheduled.length,
       expected: rows.length,
       delivered,
-      duplicated: duplicated + historyDuplicates + taskDuplicates + (slotKeys.length - new Set(slotKeys).size),
+      duplicated: duplicated + historyDuplicates + taskDuplicates + runDuplicates + (slotKeys.length - new Set(slotKeys).size),
       // No requests are sent to the replicas here: only their schedulers and delivery loops run.
       rejected: 'n/a',
       failures: notSucceeded.length + gaps + unknownPosts,
       note:
         `fires ${JOBS.map((job) => `${job} ${fires[job]}`).join(', ')} over ${Math.round((stopped - allUp) / 1000)} s on ${instances.size} replicas; ` +
-        `${digests.length} digests, ${alerts.length} alerts, ${taskRows.length} tasks for ${taskFirings?.total ?? 0} firings that ask for one (${taskDuplicates} duplicate); ${historyTotal?.total ?? 0} history rows, ${historyDuplicates} duplicate; ` +
+        `${digests.length} digests, ${alerts.length} alerts, ${taskRows.length} tasks for ${taskFirings?.total ?? 0} firings that ask for one (${taskDuplicates} duplicate), ${runRows.length} playbook runs (${runDuplicates} duplicate); ${historyTotal?.total ?? 0} history rows, ${historyDuplicates} duplicate; ` +
         `${inProgressAtStop} runs in progress at SIGTERM; start ${Math.round((allUp - started) / 100) / 10} s`,
     });
 
@@ -209,6 +214,7 @@ describe('replicas', () => {
     expect(taskRows.length).toBe(taskFirings?.total);
     expect(taskRows.length).toBeGreaterThanOrEqual(8);
     expect(taskDuplicates).toBe(0);
+    expect(runDuplicates).toBe(0);
 
     // One digest a day for the channel and one per CSM with listed accounts, however many times the job fired.
     expect(digestDays.size).toBeGreaterThanOrEqual(1);

@@ -33,3 +33,8 @@ export function pickedDate(day: string | null): StateValue {
 export function pickedUser(slackUserId: string | null): StateValue {
   return { type: 'users_select', selected_user: slackUserId };
 }
+
+/** A static select's state in a form: the option chosen, or none. */
+export function pickedOption(value: string | null, text = value ?? ''): StateValue {
+  return { type: 'static_select', selected_option: value === null ? null : { text: { type: 'plain_text', text, emoji: true }, value } };
+}

@@ -7,6 +7,7 @@ import { acceptHandoffAction, confirmHandoffAction, editHandoffAction, kickoffDa
 import { setSentimentAction } from './sentiment-button.ts';
 import { stageSelectAction } from './stage-select.ts';
 import { taskMenuAction } from './task-menu.ts';
+import { startPlaybookAction } from './playbook-start.ts';
 
 export function register(app: App, deps: BotDeps): void {
   const button = (actionId: string, handler: Parameters<typeof app.action<BlockAction<ButtonAction>>>[1]) =>
@@ -25,4 +26,5 @@ export function register(app: App, deps: BotDeps): void {
   button(ActionIds.digestOpenAccount, digestOpenAccountAction(deps));
   button(ActionIds.digestShowMore, showMoreAction(deps));
   app.action<BlockAction<OverflowAction>>({ type: 'block_actions', action_id: ActionIds.taskMenu }, taskMenuAction(deps));
+  button(ActionIds.startPlaybook, startPlaybookAction(deps));
 }

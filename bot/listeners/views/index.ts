@@ -11,6 +11,7 @@ import { handoffContextSubmission } from './handoff-context.ts';
 import { sentimentSubmission } from './sentiment.ts';
 import { stageMoveSubmission } from './stage-move.ts';
 import { taskDoneSubmission, taskReassignSubmission, taskSnoozeSubmission } from './task-forms.ts';
+import { playbookStartSubmission } from './playbook-start.ts';
 
 function inputBlockIds(view: ViewArgs['view']): Set<string> {
   return new Set(view.blocks.filter((block) => block.type === 'input' && typeof block.block_id === 'string').map((block) => String(block.block_id)));
@@ -53,4 +54,5 @@ export function register(app: App, deps: BotDeps): void {
   app.view(CallbackIds.taskSnooze, modalErrors(taskSnoozeSubmission(deps)));
   app.view(CallbackIds.taskReassign, modalErrors(taskReassignSubmission(deps)));
   app.view(CallbackIds.setSentiment, modalErrors(sentimentSubmission(deps)));
+  app.view(CallbackIds.playbookStart, modalErrors(playbookStartSubmission(deps)));
 }
