@@ -299,11 +299,24 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
 
   function state(): Json {
     const people = workspace.people();
+    const conversations = workspace.conversations();
+    if (!options.interactive) {
+      // Reachable from other machines: what was posted, as the console shows it, but nobody's private answers,
+      // forms or Home tab.
+      return {
+        version: workspace.version,
+        interactive: false,
+        people,
+        conversations: conversations.map((conversation) => ({ ...conversation, messages: conversation.messages.filter((message) => message.ephemeralTo === undefined) })),
+        modals: {},
+        homes: {},
+      };
+    }
     return {
       version: workspace.version,
-      interactive: options.interactive,
+      interactive: true,
       people,
-      conversations: workspace.conversations(),
+      conversations,
       modals: Object.fromEntries(people.map((person) => [person.id, workspace.modalStack(person.id)])),
       homes: Object.fromEntries(people.flatMap((person) => (workspace.home(person.id) ? [[person.id, workspace.home(person.id)]] : []))),
     };
@@ -314,6 +327,12 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
     workspace,
     async handle(req, res, path) {
       const sub = path.slice(LOCAL_SLACK_PATH.length);
+      // SECURITY: the page, its state and its actions answer only to a loopback name while the page can act, so a
+      // web page elsewhere cannot read or drive them through a DNS name rebound to 127.0.0.1.
+      const forPage = sub === '' || sub === '/' || sub === '/state' || sub === '/act';
+      if (forPage && options.interactive && !LOOPBACK_HOST.test(req.headers.host ?? '')) {
+        return answer(res, 403, { error: 'Open the simulator at http://127.0.0.1 (or localhost) on Lifeline\'s port.' });
+      }
       if (req.method === 'GET' && (sub === '' || sub === '/' || sub === '/preview')) {
         if (sub === '/preview') {
           res.writeHead(302, { location: LOCAL_SLACK_PATH });
@@ -344,7 +363,7 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
         // never grants, so another site's page cannot post here; the Host check stops a rebound DNS name.
         const host = req.headers.host ?? '';
         const origin = req.headers.origin;
-        if (!options.interactive || !LOOPBACK_HOST.test(host)) {
+        if (!options.interactive) {
           return answer(res, 403, { error: 'The simulator acts only while Lifeline listens on 127.0.0.1 (set HOST=127.0.0.1) and is opened there.' });
         }
         if (!(req.headers['content-type'] ?? '').startsWith('application/json') || (origin !== undefined && origin !== `http://${host}`)) {

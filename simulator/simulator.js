@@ -186,9 +186,11 @@ async function follow() {
   for (;;) {
     try {
       const response = await fetch(`${BASE}/state?after=${after}`, { cache: 'no-store' });
+      const first = state === undefined;
       state = await response.json();
       after = state.version;
       render();
+      if (first && open === 'home') act({ type: 'home' });
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,10 +72,21 @@ describe('the simulator reaches Lifeline only through the signed receiver', () =
     expect(visibleTexts()).toBe(before);
   });
 
-  it('acts only for its own page: another origin, or a person nobody linked, is refused', async () => {
+  it('acts only for its own page: another origin, a rebound DNS name, or a person nobody linked, is refused', async () => {
     const csm = await personWithRole('csm');
     const foreign = await act({ type: 'command', user: csm.slackId, channel: 'CLOCALTEAM', text: '/lifeline help' }, { origin: 'https://evil.example' });
     expect(foreign.status).toBe(403);
+    // A DNS name rebound to 127.0.0.1 reaches the port but not the page, its state or its actions.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const url = new URL(`${lifeline.url}/local-slack/state`);
+      request({ host: url.hostname, port: url.port, path: url.pathname, headers: { host: `rebound.example:${url.port}` } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(rebound).toBe(403);
     const nobody = await act({ type: 'command', user: 'UNOBODY', channel: 'CLOCALTEAM', text: '/lifeline help' });
     expect(nobody.status).toBe(409);
     expect(await nobody.json()).toEqual({ error: expect.stringMatching(/Nobody with the Slack id UNOBODY/) });
@@ -155,7 +167,9 @@ describe.skipIf(!hasChromium)(`in a real browser (chromium at ${CHROMIUM})`, () 
     await dialog.waitFor({ state: 'detached' });
 
     // The same card, redrawn in place: one entry, edited, showing the move and its reason.
-    await expect.poll(() => card.innerText()).toMatch(/moved it backward/);
+    // mrkdwn as Slack draws it: the date token in words and the reader's time, bold field names.
+    await expect.poll(() => card.innerText()).toMatch(/moved it backward today at \d{1,2}:\d{2} [AP]M/);
+    expect(await card.locator('.fields b', { hasText: 'Stage' }).count()).toBe(1);
     expect(await card.innerText()).toContain('“Their new team needs onboarding again”');
     expect(await card.innerText()).toMatch(/\(edited\)/);
     expect(await card.count()).toBe(1);
@@ -192,6 +206,47 @@ describe.skipIf(!hasChromium)(`in a real browser (chromium at ${CHROMIUM})`, () 
       sql`select a.name from at_risk_follow_ups f join accounts a on a.id = f.account_id where f.acknowledged_by = ${chosen.person.id} and f.acknowledged_at is not null`,
     );
     expect(acknowledged.length).toBe(1);
+  });
+
+  it("opens an account from the person's Home tab in a modal, and moves it there through a form pushed on top", async () => {
+    const [person] = await queryRows<Person>(
+      database.db,
+      sql`select u.id, u.slack_user_id as "slackId", u.name from accounts a join users u on u.id = a.csm_id join account_health h on h.account_id = a.id
+          join lifecycle_stages s on s.key = a.stage_key
+          where h.status in ('at_risk', 'critical') and not s.terminal and s.position > (select min(position) from lifecycle_stages) group by u.id order by u.name limit 1`,
+    );
+    if (!person) throw new Error('no CSM of the demo book has an account at risk');
+    await page.locator('#person').selectOption(person.slackId);
+    await page.getByRole('button', { name: 'Lifeline · Home' }).click();
+    await page.locator('.home .header', { hasText: `${person.name}'s book` }).waitFor();
+    const attention = page.locator('.home .section', { hasText: /·/ }).filter({ has: page.getByRole('button', { name: 'Open' }) }).first();
+    const accountName = (await attention.locator('b').first().innerText()).trim();
+    if (shots) await page.screenshot({ path: `${shots}/simulator-home.png`, fullPage: true });
+    await attention.getByRole('button', { name: 'Open' }).click();
+
+    const dialog = page.getByRole('dialog');
+    await dialog.locator('.header', { hasText: accountName }).waitFor();
+    const [account] = await queryRows<{ id: string; back: string }>(
+      database.db,
+      sql`select a.id, prev.name as back from accounts a join lifecycle_stages s on s.key = a.stage_key
+          join lifecycle_stages prev on prev.position = (select max(position) from lifecycle_stages where position < s.position)
+          where a.name = ${accountName}`,
+    );
+    if (!account) throw new Error(`no stage before ${accountName}'s`);
+    await dialog.locator('select').first().selectOption({ label: account.back });
+    // The reason form goes on top of the card; submitted, it closes and the card below is redrawn.
+    await dialog.getByLabel('Reason').fill('Renewal at risk: back to the previous stage with a plan');
+    await dialog.getByRole('button', { name: `Move to ${account.back}`.slice(0, 24) }).click();
+    await expect.poll(() => dialog.innerText()).toContain('“Renewal at risk: back to the previous stage with a plan”');
+    expect(await dialog.locator('.header').first().innerText()).toBe(accountName);
+    if (shots) await page.screenshot({ path: `${shots}/simulator-home-modal.png`, fullPage: true });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const [moved] = await queryRows<{ reason: string | null }>(
+      database.db,
+      sql`select t.reason from accounts a join stage_transitions t on t.account_id = a.id and t.account_version = a.version where a.id = ${account.id}`,
+    );
+    expect(moved?.reason).toBe('Renewal at risk: back to the previous stage with a plan');
   });
 
   it('completes a task from /lifeline tasks with an outcome note', async () => {
