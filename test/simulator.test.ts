@@ -4,6 +4,8 @@ import { sql } from 'drizzle-orm';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIMULATOR_CSP } from '../bot/local-slack.ts';
+import { SimulatorInputError, clickedAction, messageActionPayload, viewActionPayload, viewSubmissionPayload } from '../bot/local-slack-payloads.ts';
+import type { LocalView } from '../bot/local-slack-workspace.ts';
 import { parseConfig } from '../config.ts';
 import { queryRows } from '../db/client.ts';
 import { seedDemoBook } from '../demo/book.ts';
@@ -90,6 +92,50 @@ describe('the simulator reaches Lifeline only through the signed receiver', () =
     const nobody = await act({ type: 'command', user: 'UNOBODY', channel: 'CLOCALTEAM', text: '/lifeline help' });
     expect(nobody.status).toBe(409);
     expect(await nobody.json()).toEqual({ error: expect.stringMatching(/Nobody with the Slack id UNOBODY/) });
+  });
+});
+
+describe("the simulator's payloads have each surface's shape", () => {
+  const person = { id: 'U0DEMOCSM1', name: 'Sam Okafor', role: 'csm', email: 'sam@lifeline.example' };
+  const select = { type: 'static_select', action_id: 'pick', options: [{ text: { type: 'plain_text', text: 'Onboarding' }, value: 'onboarding' }] };
+  const blocks = [{ type: 'actions', block_id: 'card', elements: [select, { type: 'button', action_id: 'go', text: { type: 'plain_text', text: 'Go' }, value: 'v' }] }];
+  const message = { ts: '1796640615.000001', channel: 'CLOCALTEAM', text: 'Card', blocks, postedAt: '' };
+  const view: LocalView = {
+    id: 'VLOCAL000001', type: 'modal', user: person.id, title: { type: 'plain_text', text: 'Move stage' }, submit: null, close: null, callback_id: 'stage_move',
+    private_metadata: '{"a":1}', external_id: '', hash: '1.abc', previous_view_id: null, root_view_id: 'VLOCAL000001',
+    blocks: [
+      { type: 'input', block_id: 'reason', element: { type: 'plain_text_input', action_id: 'value' } },
+      { type: 'input', block_id: 'stage', element: { ...select, action_id: 'value' } },
+      { type: 'input', block_id: 'until', optional: true, element: { type: 'datepicker', action_id: 'value' } },
+      { type: 'input', block_id: 'owner', element: { type: 'users_select', action_id: 'value' } },
+    ],
+  };
+
+  it('a click in a posted message carries the message and a response_url; one in an ephemeral message, no message', () => {
+    const action = clickedAction(select, 'card', 'onboarding');
+    expect(action).toMatchObject({ type: 'static_select', action_id: 'pick', block_id: 'card', selected_option: { text: { type: 'plain_text', text: 'Onboarding' }, value: 'onboarding' } });
+    const common = { person, channelName: 'customer-success', action, responseUrl: 'http://127.0.0.1/r/1', triggerId: '1.2.3' };
+    const posted = messageActionPayload({ ...common, message });
+    expect(posted).toMatchObject({ type: 'block_actions', container: { type: 'message', is_ephemeral: false }, message: { ts: message.ts, blocks }, response_url: 'http://127.0.0.1/r/1' });
+    const ephemeral = messageActionPayload({ ...common, message: { ...message, ephemeralTo: person.id } });
+    expect(ephemeral).toMatchObject({ container: { type: 'message', message_ts: message.ts, channel_id: 'CLOCALTEAM', is_ephemeral: true }, response_url: 'http://127.0.0.1/r/1' });
+    expect(ephemeral).not.toHaveProperty('message');
+    expect(() => clickedAction(select, 'card', 'nowhere')).toThrow(SimulatorInputError);
+  });
+
+  it('a click in a view carries the view with its inputs, and no response_url, channel or message; a submission types every input', () => {
+    const raw = { reason: { value: 'Champion left' }, stage: { value: 'onboarding' }, owner: { value: 'U0DEMOCSM2' } };
+    const click = viewActionPayload({ person, view, raw, action: clickedAction({ type: 'button', action_id: 'go', text: { type: 'plain_text', text: 'Go' } }, 'stage', null), triggerId: '1.2.3' });
+    expect(click).toMatchObject({ container: { type: 'view', view_id: view.id }, view: { id: view.id, type: 'modal', callback_id: 'stage_move', private_metadata: '{"a":1}' } });
+    for (const absent of ['response_url', 'channel', 'message']) expect(click).not.toHaveProperty(absent);
+    const submission = viewSubmissionPayload({ person, view, raw, triggerId: '1.2.4' });
+    expect(submission).toMatchObject({ type: 'view_submission', user: { id: person.id }, view: { callback_id: 'stage_move' } });
+    expect(Reflect.get(Reflect.get(submission.view as object, 'state'), 'values')).toEqual({
+      reason: { value: { type: 'plain_text_input', value: 'Champion left' } },
+      stage: { value: { type: 'static_select', selected_option: { text: { type: 'plain_text', text: 'Onboarding' }, value: 'onboarding' } } },
+      until: { value: { type: 'datepicker', selected_date: null } },
+      owner: { value: { type: 'users_select', selected_user: 'U0DEMOCSM2' } },
+    });
   });
 });
 
