@@ -518,7 +518,8 @@ export function createLocalWorkspace(options: { responseUrlBase: string; print: 
           waiters.delete(wake);
           resolve();
         };
-        const timer = setTimeout(wake, ms);
+        // A page left open must not keep a stopping process alive.
+        const timer = setTimeout(wake, ms).unref();
         waiters.add(wake);
       });
     },

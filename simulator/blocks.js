@@ -57,7 +57,14 @@ function elementNode(element, blockId, ctx, input = false) {
       const selected = element.type === 'users_select' ? element.initial_user : element.initial_option?.value;
       const select = selectFor(element.type === 'overflow' ? { ...element, placeholder: { text: '⋯' } } : element, ctx, options, selected);
       if (element.type === 'overflow') select.setAttribute('aria-label', 'More actions');
-      if (!input) select.addEventListener('change', () => select.value !== '' && dispatch(select.value));
+      if (!input) {
+        select.addEventListener('change', () => {
+          if (select.value === '') return;
+          dispatch(select.value);
+          // An overflow menu is a menu: it shows no choice once one is made.
+          if (element.type === 'overflow') select.value = '';
+        });
+      }
       return mark(select);
     }
     case 'datepicker': {
