@@ -109,6 +109,14 @@ const actRequest = z.discriminatedUnion('type', [
 ]);
 type ActRequest = z.infer<typeof actRequest>;
 
+const jsonObject = z.record(z.string(), z.unknown());
+/** What a view submission's ack may answer (Slack's response_action), read as data. */
+const submissionAnswer = z.object({
+  response_action: z.enum(['errors', 'update', 'push', 'clear']).optional(),
+  errors: z.record(z.string(), z.string()).optional(),
+  view: jsonObject.optional(),
+});
+
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
 
 function answer(res: ServerResponse, status: number, body: unknown): void {
@@ -194,12 +202,12 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
     if (reply.status !== 200) failed(channel, person.id, `\`${request.text.trim()}\``, reply.status);
     else if (reply.text.trim() !== '') {
       // An answer in the ack itself shows like a response_url post.
-      let shown: Json;
+      let shown: Json = { text: reply.text };
       try {
-        const parsed: unknown = JSON.parse(reply.text);
-        shown = typeof parsed === 'object' && parsed !== null ? (parsed as Json) : { text: reply.text };
+        const parsed = jsonObject.safeParse(JSON.parse(reply.text));
+        if (parsed.success) shown = parsed.data;
       } catch {
-        shown = { text: reply.text };
+        // Plain text: shown as it is.
       }
       workspace.respond(new URL(responseUrl).pathname.split('/').pop() ?? '', shown);
     }
@@ -241,7 +249,7 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
     // Slack itself refuses a required input left empty, before the app hears of it.
     const missing: Record<string, string> = {};
     for (const block of view.blocks) {
-      const element = block.element as Json | undefined;
+      const element = jsonObject.safeParse(block.element).data;
       if (block.type !== 'input' || block.optional === true || !element) continue;
       const value = request.values[String(block.block_id)]?.[String(element.action_id)];
       if (value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0)) missing[String(block.block_id)] = 'Please complete this required field.';
@@ -256,12 +264,22 @@ export function createLocalSlack(options: LocalSlackOptions): LocalSlack {
       workspace.setViewErrors(view.id, { '': `We had some trouble connecting (Lifeline answered HTTP ${reply.status}). Try again?` });
       return;
     }
-    const parsed: unknown = reply.text.trim() === '' ? {} : JSON.parse(reply.text);
-    const response = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Json;
-    const next = response.view as Json | undefined;
+    let answered: unknown;
+    try {
+      answered = reply.text.trim() === '' ? {} : JSON.parse(reply.text);
+    } catch {
+      answered = undefined;
+    }
+    const parsed = submissionAnswer.safeParse(answered);
+    if (!parsed.success) {
+      workspace.setViewErrors(view.id, { '': 'Lifeline answered the submission with something Slack would not understand. Its log says more.' });
+      return;
+    }
+    const response = parsed.data;
+    const next = response.view;
     switch (response.response_action) {
       case 'errors':
-        workspace.setViewErrors(view.id, (response.errors as Record<string, string> | undefined) ?? {});
+        workspace.setViewErrors(view.id, response.errors ?? {});
         return;
       case 'update':
         if (next) workspace.showModal(person.id, next, 'replace', view.id);
