@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     `  Health:         ${lifeline.url}/healthz`,
     `  Database:       ${config.database.kind === 'pglite' ? `embedded PGlite in ${config.database.dir}` : 'PostgreSQL (DATABASE_URL)'}`,
     config.slack.mode === 'local'
-      ? `  Slack:          local mode (no SLACK_BOT_TOKEN): messages are printed here and shown at ${lifeline.url}/local-slack/preview`
+      ? `  Slack:          local mode (no SLACK_BOT_TOKEN): try it in the simulator at ${lifeline.url}/local-slack`
       : config.slack.mode === 'socket'
         ? '  Slack:          Socket Mode with SLACK_APP_TOKEN and SLACK_BOT_TOKEN'
         : '  Slack:          connected with SLACK_BOT_TOKEN',

@@ -16,6 +16,7 @@ import { LOCAL_SLACK_BODY_LIMIT, LOCAL_SLACK_PATH, type LocalSlack, createLocalS
 import { createNotificationRenderer } from './bot/notifications.ts';
 import { SLACK_REQUEST_BODY_LIMIT } from './bot/receiver.ts';
 import type { Config } from './config.ts';
+import { demoTokenMayBeShown } from './demo/token.ts';
 import type { Database } from './db/client.ts';
 import { type HealthRefresher, createHealthRefresher } from './domain/health/refresh.ts';
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
@@ -41,7 +42,7 @@ export interface LifelineOptions {
 export interface Lifeline {
   url: string;
   server: Server;
-  /** Set in local mode: what the bot would have posted to Slack. */
+  /** Set in local mode: the Slack simulator, with what the bot posted and the page where people click. */
   localSlack: LocalSlack | undefined;
   /** Drains the outbox into Slack (or the local preview); main.ts starts its loop. */
   delivery: DeliveryWorker;
@@ -132,8 +133,20 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
   });
 
   // Local mode runs the real Bolt app and WebClient against an in-process stand-in for the Web API.
+  // SECURITY: nobody outside this process knows it, so no request from outside can pass as Slack; the simulator
+  // signs its requests with it, inside this process, and never shows it.
+  const localSigningSecret = randomBytes(32).toString('hex');
   const localSlack =
-    config.slack.mode === 'local' ? createLocalSlack(options.printLocal ?? ((line) => process.stdout.write(`${line}\n`))) : undefined;
+    config.slack.mode === 'local'
+      ? createLocalSlack({
+          db: database.db,
+          print: options.printLocal ?? ((line) => process.stdout.write(`${line}\n`)),
+          selfUrl: `http://127.0.0.1:${port}`,
+          eventsPath: SLACK_EVENTS_PATH,
+          signingSecret: localSigningSecret,
+          interactive: demoTokenMayBeShown(options.host),
+        })
+      : undefined;
   const slack = createSlackApp({
     db: database.db,
     logger: logger.child({ component: 'slack' }),
@@ -149,8 +162,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
           }
         : {
           botToken: 'xoxb-local-preview',
-          // SECURITY: nobody outside this process knows it, so no request from outside can pass as Slack.
-          signingSecret: randomBytes(32).toString('hex'),
+          signingSecret: localSigningSecret,
           apiUrl: `http://127.0.0.1:${port}${LOCAL_SLACK_PATH}/api/`,
         }),
     ...(options.slackRetryConfig ? { retryConfig: options.slackRetryConfig } : {}),

@@ -346,7 +346,7 @@ describe('a crash between posting and recording', () => {
 });
 
 describe('local mode', () => {
-  it('delivers the same notifications to the console and the local preview when there is no bot token', async () => {
+  it('delivers the same notifications to the console and the Slack simulator when there is no bot token', async () => {
     const printed: string[] = [];
     const local = await startLifeline({
       config: parseConfig({ PORT: '0' }),
@@ -358,10 +358,10 @@ describe('local mode', () => {
     try {
       await queueAlert('alert:local', 'channel:at_risk', 'Local Preview Co');
       expect(await local.delivery.drainOnce()).toMatchObject({ sent: 1, parked: 0 });
-      expect(local.localSlack?.messages[0]).toMatchObject({ method: 'chat.postMessage', channel: 'CLOCALATRISK' });
+      expect(local.localSlack?.calls[0]).toMatchObject({ method: 'chat.postMessage', channel: 'CLOCALATRISK' });
       expect(printed.join('\n')).toMatch(/Usage dropped: Local Preview Co/);
-      const preview = await (await fetch(`${local.url}/local-slack/preview`)).text();
-      expect(preview).toContain('Local Preview Co');
+      const state = await (await fetch(`${local.url}/local-slack/state`)).text();
+      expect(state).toContain('Local Preview Co');
       expect(fake.calls).toEqual([]);
     } finally {
       await local.close();

@@ -214,7 +214,7 @@ describe('request bodies are bounded on every endpoint', () => {
       const chunked = await postRaw(url, { total });
       expect(chunked.status).toBe(413);
       expect(chunked.sent).toBeLessThan(total / 2);
-      expect(local.localSlack?.messages).toEqual([]);
+      expect(local.localSlack?.calls).toEqual([]);
     } finally {
       await local.close();
     }

@@ -61,7 +61,7 @@ describe('CORS by default', () => {
 });
 
 describe('local mode (no SLACK_BOT_TOKEN)', () => {
-  it('answers the Web API like Slack, prints messages readably and keeps them for the preview page', async () => {
+  it('answers the Web API like Slack, prints messages readably and keeps them for the simulator page', async () => {
     expect(lifeline.localSlack).toBeDefined();
     const client = new WebClient('xoxb-local-preview', { slackApiUrl: `${lifeline.url}/local-slack/api/`, retryConfig: { retries: 0 } });
     const posted = await client.chat.postMessage({
@@ -75,8 +75,11 @@ describe('local mode (no SLACK_BOT_TOKEN)', () => {
     expect(posted.ok).toBe(true);
     expect(posted.ts).toMatch(/^\d+\.\d{6}$/);
     expect(printed.join('\n')).toMatch(/Slack chat\.postMessage → C-HANDOFFS\n│ == New customer: Acme ==\n│ AE @U1 hands over to CSM @U2/);
-    const preview = await (await fetch(`${lifeline.url}/local-slack/preview`)).text();
-    expect(preview).toContain('AE @U1 hands over to CSM @U2');
+    const state = await (await fetch(`${lifeline.url}/local-slack/state`)).json();
+    expect(state.conversations).toContainEqual(expect.objectContaining({ id: 'C-HANDOFFS', messages: [expect.objectContaining({ ts: posted.ts, text: 'New customer: Acme' })] }));
+    // The old preview address leads to the simulator.
+    const preview = await fetch(`${lifeline.url}/local-slack/preview`, { redirect: 'manual' });
+    expect(preview.headers.get('location')).toBe('/local-slack');
   });
 });
 
