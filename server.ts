@@ -13,6 +13,7 @@ import { createSlackJobs } from './bot/jobs.ts';
 import { type DeliveryWorker, type DeliveryWorkerOptions, createDeliveryWorker } from './bot/delivery.ts';
 import { LOCAL_SLACK_BODY_LIMIT, LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local-slack.ts';
 import { createNotificationRenderer } from './bot/notifications.ts';
+import { createWebhookSender } from './bot/webhooks.ts';
 import { SLACK_REQUEST_BODY_LIMIT } from './bot/receiver.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
@@ -33,6 +34,8 @@ export interface LifelineOptions {
   delivery?: Partial<Pick<DeliveryWorkerOptions, 'clock' | 'backoff' | 'maxAttempts' | 'concurrency' | 'pollMs' | 'perTargetIntervalMs'>>;
   /** The demo admin token, filled into GraphiQL's Authorization header (only when Lifeline runs on its own). */
   demoToken?: string;
+  /** How long a webhook endpoint has to answer; 10 s by default. */
+  webhookTimeoutMs?: number;
   /** How long new signals are gathered before their accounts' health is recomputed (domain/health/refresh.ts). */
   healthRefreshDelayMs?: number;
 }
@@ -121,6 +124,12 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
         ? { handoffs: config.slackChannels.handoffs ?? 'CLOCALHANDOFFS', atRisk: config.slackChannels.atRisk ?? 'CLOCALATRISK' }
         : config.slackChannels,
     render: createNotificationRenderer(database.db, options.delivery?.clock),
+    webhooks: createWebhookSender({
+      db: database.db,
+      logger: logger.child({ component: 'webhooks' }),
+      ...(options.webhookTimeoutMs !== undefined ? { timeoutMs: options.webhookTimeoutMs } : {}),
+      ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
+    }),
     ...options.delivery,
   });
   const healthRefresher = createHealthRefresher({

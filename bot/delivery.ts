@@ -17,6 +17,7 @@ import {
 import { notificationTargetForms, parseNotificationTarget } from '../domain/notifications.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import type { SlackMessage } from './views/account-card.ts';
+import type { WebhookSender } from './webhooks.ts';
 
 /** What a notification looks like in Slack, rendered from the database as it is at delivery time. */
 export interface RenderedNotification {
@@ -68,6 +69,8 @@ export interface DeliveryWorkerOptions {
    */
   perTargetIntervalMs?: number;
   clock?: () => Date;
+  /** Sends the outbox's webhook rows (target `webhook:<endpoint>`); without it they wait. */
+  webhooks?: WebhookSender;
 }
 
 export interface DrainResult {
@@ -214,6 +217,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       }
       case 'slack':
         return parsed.id;
+      case 'webhook':
+        throw new UndeliverableError(`${target} is a webhook endpoint, not a Slack conversation.`);
       case undefined:
         throw new UndeliverableError(`Unknown target "${target}": expected ${notificationTargetForms}.`);
     }
@@ -307,6 +312,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   async function deliverOne(row: OutboxRow): Promise<Outcome> {
     try {
+      if (parseNotificationTarget(row.target)?.form === 'webhook') {
+        if (!options.webhooks) return { kind: 'transient', error: 'This process sends no webhooks.' };
+        const outcome = await options.webhooks(row);
+        return outcome.kind === 'sent' ? { kind: 'sent' } : outcome;
+      }
       const rendered = await render(row);
       const posted = await post(row, rendered);
       await markNotificationSent(db, { id: row.id, channel: posted.channel, ts: posted.ts, now: clock(), messageKeys: posted.keys, threadKeys: posted.threadKeys });
