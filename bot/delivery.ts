@@ -18,6 +18,7 @@ import { notificationTargetForms, parseNotificationTarget } from '../domain/noti
 import { getUsersByIds } from '../domain/users.ts';
 import type { SlackMessage } from './views/account-card.ts';
 import type { WebhookSender } from './webhooks.ts';
+import { deliveryAttempts, deliveryFailures } from '../metrics.ts';
 
 /** What a notification looks like in Slack, rendered from the database as it is at delivery time. */
 export interface RenderedNotification {
@@ -387,7 +388,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           if (!row) break;
           const outcome: Outcome = clock().getTime() < pause.until ? { kind: 'paced', until: new Date(pause.until) } : await deliverOne(row);
           const settled = await settle(row, outcome, pause);
-          if (settled !== 'paced') result[settled] += 1;
+          if (settled !== 'paced') {
+            result[settled] += 1;
+            const target = parseNotificationTarget(row.target)?.form === 'webhook' ? 'webhook' : 'slack';
+            deliveryAttempts.inc({ target, outcome: settled });
+            if (settled !== 'sent') deliveryFailures.inc({ target });
+          }
         }
       });
       await Promise.all(lanes);
