@@ -71,6 +71,12 @@ const configSchema = z
       .min(0, 'PORT must be a whole number between 0 and 65535')
       .max(65535, 'PORT must be a whole number between 0 and 65535')
       .default(3000),
+    METRICS_PORT: z
+      .string()
+      .trim()
+      .default('9464')
+      .refine((value) => value === 'off' || (/^\d+$/.test(value) && Number(value) <= 65535), 'METRICS_PORT must be a port number (0 to 65535) or "off"'),
+    METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
     DATABASE_URL: optionalText.pipe(
       z
         .string()
@@ -176,6 +182,11 @@ export interface Config {
   /** Where channel notifications go; unset channels park their notifications with a message saying so. */
   slackChannels: { handoffs: string | undefined; atRisk: string | undefined };
   adminToken: string | undefined;
+  /**
+   * Where Prometheus scrapes /metrics: its own port, apart from the public one (127.0.0.1:9464 by default, so only
+   * this machine or a sidecar reaches it); null when METRICS_PORT=off.
+   */
+  metrics: { port: number; host: string } | null;
   /** Shared secret that signs POST /webhooks/crm; unset: the webhook answers 404. */
   crmWebhookSecret: string | undefined;
   /** Origins whose web pages may call /graphql from a browser; empty: same-origin only (GraphiQL). */
@@ -216,6 +227,7 @@ function toConfig(env: ParsedEnv): Config {
           : { mode: 'local', apiUrl: env.SLACK_API_URL },
     slackChannels: { handoffs: env.SLACK_HANDOFF_CHANNEL, atRisk: env.SLACK_AT_RISK_CHANNEL },
     adminToken: env.LIFELINE_ADMIN_TOKEN,
+    metrics: env.METRICS_PORT === 'off' ? null : { port: Number(env.METRICS_PORT), host: env.METRICS_HOST },
     crmWebhookSecret: env.CRM_WEBHOOK_SECRET,
     corsOrigins: env.LIFELINE_CORS_ORIGINS,
     logLevel: env.LOG_LEVEL,

@@ -6,14 +6,28 @@ import { ensureDefaultStages } from './domain/lifecycle/stages.ts';
 import { ensureDefaultPlaybooks } from './domain/plays/playbooks.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
-import { startLifeline } from './server.ts';
+import { startLifeline, startMetricsServer } from './server.ts';
+import { explainDatabaseFailure, explainListenFailure } from './startup.ts';
+
+/** Stops the start with a message for the operator (no stack trace) when `explain` recognises the failure. */
+async function orExplain<T>(step: Promise<T>, explain: (error: unknown) => string | undefined): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    const message = explain(error);
+    if (message === undefined) throw error;
+    process.stderr.write(`\nLifeline cannot start.\n${message}\n\n`);
+    process.exit(1);
+  }
+}
 
 async function main(): Promise<void> {
   const config = loadConfigOrReport();
   if (!config) process.exit(1);
   const logger = createLogger(config.logLevel);
-  const database = await openDatabase(config.database);
-  await database.migrate();
+  const explainDatabase = (error: unknown) => explainDatabaseFailure(error, config.database);
+  const database = await orExplain(openDatabase(config.database), explainDatabase);
+  await orExplain(database.migrate(), explainDatabase);
   await ensureDefaultStages(database.db);
   await ensureDefaultPlaybooks(database.db);
 
@@ -27,7 +41,14 @@ async function main(): Promise<void> {
   }
 
   const shownToken = demoToken && demoTokenMayBeShown(config.host) ? { demoToken } : {};
-  const lifeline = await startLifeline({ config, database, logger, host: config.host, ...shownToken });
+  const lifeline = await orExplain(startLifeline({ config, database, logger, host: config.host, ...shownToken }), (error) =>
+    explainListenFailure(error, { port: config.port, host: config.host, variable: 'PORT' }),
+  );
+  const metrics = config.metrics
+    ? await orExplain(startMetricsServer({ database, logger, port: config.metrics.port, host: config.metrics.host }), (error) =>
+        explainListenFailure(error, { port: config.metrics?.port ?? 0, host: config.metrics?.host, variable: 'METRICS_PORT' }),
+      )
+    : undefined;
 
   // The process's jobs (server.ts assembles them) are scheduled here, coordinated across replicas and recorded in
   // job_runs; the runJob mutation runs the same ones by hand.
@@ -52,6 +73,7 @@ async function main(): Promise<void> {
     `  GraphiQL:       ${lifeline.url}/graphql`,
     config.slack.mode === 'socket' ? '  Slack events:   over Socket Mode (no public URL needed)' : `  Slack events:   ${lifeline.url}/slack/events`,
     `  Health:         ${lifeline.url}/healthz`,
+    `  Metrics:        ${metrics ? `${metrics.url} (Prometheus; METRICS_PORT)` : 'off (METRICS_PORT=off)'}`,
     `  Database:       ${config.database.kind === 'pglite' ? `embedded PGlite in ${config.database.dir}` : 'PostgreSQL (DATABASE_URL)'}`,
     config.slack.mode === 'local'
       ? `  Slack:          local mode (no SLACK_BOT_TOKEN): try it in the simulator at ${lifeline.url}/local-slack`
@@ -71,6 +93,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     await stopScheduler();
     await lifeline.close();
+    await metrics?.close();
     await database.close();
     process.exit(0);
   };

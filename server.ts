@@ -3,7 +3,8 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { type RetryOptions, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { sql } from 'drizzle-orm';
+import { Gauge, Registry } from 'prom-client';
 import { GRAPHQL_BODY_LIMIT } from './api/limits.ts';
 import { DASHBOARD_CSP, DASHBOARD_PATH, dashboardFile } from './api/dashboard.ts';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './api/graphiql.ts';
@@ -14,10 +15,12 @@ import { createSlackJobs } from './bot/jobs.ts';
 import { type DeliveryWorker, type DeliveryWorkerOptions, createDeliveryWorker } from './bot/delivery.ts';
 import { LOCAL_SLACK_BODY_LIMIT, LOCAL_SLACK_PATH, type LocalSlack, createLocalSlack } from './bot/local-slack.ts';
 import { createNotificationRenderer } from './bot/notifications.ts';
+import { createWebhookSender } from './bot/webhooks.ts';
 import { SLACK_REQUEST_BODY_LIMIT } from './bot/receiver.ts';
 import type { Config } from './config.ts';
 import { demoTokenMayBeShown } from './demo/token.ts';
-import type { Database } from './db/client.ts';
+import { type Database, queryRows } from './db/client.ts';
+import { meteredSlackFetch, processRegistry } from './metrics.ts';
 import { type HealthRefresher, createHealthRefresher } from './domain/health/refresh.ts';
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
@@ -35,6 +38,8 @@ export interface LifelineOptions {
   delivery?: Partial<Pick<DeliveryWorkerOptions, 'clock' | 'backoff' | 'maxAttempts' | 'concurrency' | 'pollMs' | 'perTargetIntervalMs'>>;
   /** The demo admin token, filled into GraphiQL's Authorization header (only when Lifeline runs on its own). */
   demoToken?: string;
+  /** How long a webhook endpoint has to answer; 10 s by default. */
+  webhookTimeoutMs?: number;
   /** How long new signals are gathered before their accounts' health is recomputed (domain/health/refresh.ts). */
   healthRefreshDelayMs?: number;
 }
@@ -112,6 +117,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: 10_000,
+    fetch: meteredSlackFetch,
   });
   const delivery = createDeliveryWorker({
     db: database.db,
@@ -123,6 +129,12 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
         ? { handoffs: config.slackChannels.handoffs ?? 'CLOCALHANDOFFS', atRisk: config.slackChannels.atRisk ?? 'CLOCALATRISK' }
         : config.slackChannels,
     render: createNotificationRenderer(database.db, options.delivery?.clock),
+    webhooks: createWebhookSender({
+      db: database.db,
+      logger: logger.child({ component: 'webhooks' }),
+      ...(options.webhookTimeoutMs !== undefined ? { timeoutMs: options.webhookTimeoutMs } : {}),
+      ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
+    }),
     ...options.delivery,
   });
   const healthRefresher = createHealthRefresher({
@@ -186,9 +198,6 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     graphiqlToken: options.demoToken,
   });
 
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
-
   handler = async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://lifeline.invalid').pathname;
     // Before any work: a body that says it is larger than its endpoint reads is refused unread.
@@ -246,9 +255,8 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.contentType });
-      res.end(await metrics.metrics());
-      return;
+      // SECURITY: figures about the book and the outbox are served on the metrics port only (METRICS_PORT).
+      return sendJson(res, 404, { error: 'Metrics are served on their own port (METRICS_PORT, 127.0.0.1:9464 by default), not the public one.' });
     }
     if (localSlack && path.startsWith(LOCAL_SLACK_PATH)) return localSlack.handle(req, res, path);
     if (path === '/') {
@@ -280,6 +288,122 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       await slack.socket?.stop();
       await delivery.stop();
       await healthRefresher.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface MetricsServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** What the database says at scrape time, one row per figure: which figure, its labels, its value. */
+interface DatabaseFigure extends Record<string, unknown> {
+  figure: 'outbox' | 'oldest_pending' | 'health' | 'job_success';
+  a: string;
+  b: string;
+  c: string;
+  value: number | string;
+}
+
+/** The figures read from the database when Prometheus scrapes, in one statement (not on every request). */
+function databaseFigures(database: Database): { registry: Registry; refresh(): Promise<void> } {
+  const registry = new Registry();
+  const registers = [registry];
+  const outboxRows = new Gauge({ name: 'lifeline_outbox_rows', help: 'Outbox rows by status (pending, sent, parked), kind and target (slack, webhook).', labelNames: ['status', 'kind', 'target'] as const, registers });
+  const parked = new Gauge({ name: 'lifeline_outbox_parked', help: 'Parked outbox rows (delivery gave up; see GraphQL notifications/webhookDeliveries), by target.', labelNames: ['target'] as const, registers });
+  const oldest = new Gauge({ name: 'lifeline_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row, by target; 0 when none is pending.', labelNames: ['target'] as const, registers });
+  const health = new Gauge({ name: 'lifeline_accounts_by_health_status', help: 'Accounts by health status.', labelNames: ['status'] as const, registers });
+  const lastSuccess = new Gauge({ name: 'lifeline_job_last_success_timestamp_seconds', help: 'When each job last succeeded (any replica), as a Unix time.', labelNames: ['job'] as const, registers });
+  const scrapeErrors = new Gauge({ name: 'lifeline_metrics_database_up', help: '1 when the database figures were read at this scrape, 0 when the database did not answer.', registers });
+
+  async function read(): Promise<void> {
+    const rows = await queryRows<DatabaseFigure>(
+      database.db,
+      sql`
+      select 'outbox' as figure, status::text as a, kind as b, case when target like 'webhook:%' then 'webhook' else 'slack' end as c, count(*)::float8 as value
+        from outbox group by 2, 3, 4
+      union all
+      select 'oldest_pending', case when target like 'webhook:%' then 'webhook' else 'slack' end, '', '', extract(epoch from now() - min(created_at))::float8
+        from outbox where status = 'pending' group by 2
+      union all
+      select 'health', status::text, '', '', count(*)::float8 from account_health group by 2
+      union all
+      select 'job_success', job, '', '', extract(epoch from max(finished_at))::float8 from job_runs where status = 'succeeded' group by 2`,
+    );
+    for (const gauge of [outboxRows, parked, oldest, health, lastSuccess]) gauge.reset();
+    for (const target of ['slack', 'webhook']) {
+      parked.set({ target }, 0);
+      oldest.set({ target }, 0);
+    }
+    for (const row of rows) {
+      const value = Number(row.value);
+      if (row.figure === 'outbox') {
+        outboxRows.set({ status: row.a, kind: row.b, target: row.c }, value);
+        if (row.a === 'parked') parked.inc({ target: row.c }, value);
+      } else if (row.figure === 'oldest_pending') oldest.set({ target: row.a }, Math.max(value, 0));
+      else if (row.figure === 'health') health.set({ status: row.a }, value);
+      else lastSuccess.set({ job: row.a }, value);
+    }
+  }
+
+  scrapeErrors.set(0);
+  return {
+    registry,
+    async refresh() {
+      try {
+        await read();
+        scrapeErrors.set(1);
+      } catch {
+        scrapeErrors.set(0);
+      }
+    },
+  };
+}
+
+export interface MetricsServerOptions {
+  database: Database;
+  logger: Logger;
+  port: number;
+  host: string;
+}
+
+/**
+ * Serves /metrics on its own port, apart from the public one: Prometheus reaches it where the operator opens it
+ * (127.0.0.1 by default), and nothing on the public port shows the book's figures. /healthz and /readyz stay on
+ * the public port, open.
+ */
+export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const figures = databaseFigures(options.database);
+  const registry = Registry.merge([processRegistry, figures.registry]);
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://lifeline.invalid').pathname;
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return sendJson(res, 404, { error: 'Only GET /metrics is served here.' });
+    void (async () => {
+      await figures.refresh();
+      const body = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    })().catch((error: unknown) => {
+      options.logger.error({ err: error }, 'metrics scrape failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'metrics unavailable' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/metrics`,
+    server,
+    async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

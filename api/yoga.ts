@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { GraphQLError } from 'graphql';
-import { type YogaServerInstance, createYoga, maskError as defaultMaskError } from 'graphql-yoga';
+import { GraphQLError, getOperationAST } from 'graphql';
+import { type Plugin, type YogaServerInstance, createYoga, maskError as defaultMaskError } from 'graphql-yoga';
 import pino, { type Logger } from 'pino';
 import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
@@ -12,6 +12,7 @@ import { queryDocumentLimitPlugins } from './limits.ts';
 import { useNulCharacterRefusal, useVariableCoercionErrors } from './variables.ts';
 import { schema } from './schema.ts';
 import { renderGraphiqlPage, useGraphiqlSecurityHeaders } from './graphiql.ts';
+import { graphqlDuration, graphqlErrors, graphqlOperations, operationLabel } from '../metrics.ts';
 
 /** GraphiQL opens on the dashboard example; every file in api/examples is exercised by test/api-examples.test.ts. */
 const DASHBOARD_EXAMPLE = readFileSync(new URL('./examples/dashboard.graphql', import.meta.url), 'utf8');
@@ -65,6 +66,41 @@ function toClientError(error: unknown, message: string, isDev?: boolean): Error 
     );
   }
   return defaultMaskError(error, message, isDev);
+}
+
+/** The code an error answer carries: the domain's, GraphQL's own, or INTERNAL for anything unexpected. */
+function errorCode(error: GraphQLError): string {
+  const original = error.originalError;
+  if (original instanceof DomainError) return original.code;
+  const code = error.extensions?.code;
+  if (typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code)) return code;
+  return original ? (isDatabaseUnavailable(original) ? 'SERVICE_UNAVAILABLE' : 'INTERNAL') : 'BAD_REQUEST';
+}
+
+/** Counts operations by name with their latency, and their errors by code (metrics.ts). */
+function useOperationMetrics(): Plugin {
+  return {
+    onValidate({ params }) {
+      return ({ valid, result }) => {
+        if (valid) return;
+        const operation = operationLabel(getOperationAST(params.documentAST)?.name?.value);
+        for (const error of result) graphqlErrors.inc({ operation, code: errorCode(error) });
+      };
+    },
+    onExecute({ args }) {
+      const definition = getOperationAST(args.document, args.operationName ?? undefined);
+      const operation = operationLabel(definition?.name?.value);
+      graphqlOperations.inc({ operation, type: definition?.operation ?? 'unknown' });
+      const timer = graphqlDuration.startTimer({ operation });
+      return {
+        onExecuteDone({ result }) {
+          timer();
+          if (!('errors' in result) || !result.errors) return;
+          for (const error of result.errors) graphqlErrors.inc({ operation, code: errorCode(error) });
+        },
+      };
+    },
+  };
 }
 
 /** Yoga logs errors as positional arguments; pino serialises an Error only under `err`. */
@@ -134,7 +170,7 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     // parse and validate, before execution; the Pothos complexity check wraps the root resolvers, which the
     // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that
     // graphql-jit refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
-    plugins: [useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), useGraphQlJit()],
+    plugins: [useOperationMetrics(), useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), useGraphQlJit()],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {

@@ -17,6 +17,7 @@ import { recordSlackEvent } from '../domain/outbox.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
 import { postToResponseUrl } from './replies.ts';
 import { field } from './payload.ts';
+import { meteredSlackFetch } from '../metrics.ts';
 
 // Bolt exports the extended handler's argument type only from a deep path; take it from App's own signature.
 type ExtendedErrorHandlerArgs = Parameters<Parameters<App['error']>[0]>[0];
@@ -97,7 +98,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const receiver = socket ? undefined : new SlackReceiver({ signingSecret: options.signingSecret, logger, dispatchConcurrency: options.dispatchConcurrency ?? 4 });
   const retryConfig = options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 };
   // Answers the app itself sends outside a request's own client (a failure told by DM).
-  const botClient = new WebClient(options.botToken, { slackApiUrl: options.apiUrl, logger, retryConfig });
+  const botClient = new WebClient(options.botToken, { slackApiUrl: options.apiUrl, logger, retryConfig, fetch: meteredSlackFetch });
   const app = new App({
     receiver: socket ?? receiver,
     authorize: botAuthorization(botClient, options.botToken),
@@ -105,7 +106,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     extendedErrorHandler: true,
     // Conversation state is kept in the database; Bolt's in-memory store would only cost time on every request.
     convoStore: false,
-    clientOptions: { slackApiUrl: options.apiUrl, retryConfig },
+    clientOptions: { slackApiUrl: options.apiUrl, retryConfig, fetch: meteredSlackFetch },
   });
 
   // Slack retries an event it thinks failed, with the same event_id, and Bolt does not dedupe: the first
@@ -127,6 +128,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     logger,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
+    fetch: meteredSlackFetch,
   });
   const deps: BotDeps = {
     db: options.db,

@@ -17,6 +17,8 @@ import {
 import { notificationTargetForms, parseNotificationTarget } from '../domain/notifications.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import type { SlackMessage } from './views/account-card.ts';
+import type { WebhookSender } from './webhooks.ts';
+import { deliveryAttempts, deliveryFailures } from '../metrics.ts';
 
 /** What a notification looks like in Slack, rendered from the database as it is at delivery time. */
 export interface RenderedNotification {
@@ -68,6 +70,8 @@ export interface DeliveryWorkerOptions {
    */
   perTargetIntervalMs?: number;
   clock?: () => Date;
+  /** Sends the outbox's webhook rows (target `webhook:<endpoint>`); without it they wait. */
+  webhooks?: WebhookSender;
 }
 
 export interface DrainResult {
@@ -214,6 +218,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       }
       case 'slack':
         return parsed.id;
+      case 'webhook':
+        throw new UndeliverableError(`${target} is a webhook endpoint, not a Slack conversation.`);
       case undefined:
         throw new UndeliverableError(`Unknown target "${target}": expected ${notificationTargetForms}.`);
     }
@@ -307,6 +313,11 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   async function deliverOne(row: OutboxRow): Promise<Outcome> {
     try {
+      if (parseNotificationTarget(row.target)?.form === 'webhook') {
+        if (!options.webhooks) return { kind: 'transient', error: 'This process sends no webhooks.' };
+        const outcome = await options.webhooks(row);
+        return outcome.kind === 'sent' ? { kind: 'sent' } : outcome;
+      }
       const rendered = await render(row);
       const posted = await post(row, rendered);
       await markNotificationSent(db, { id: row.id, channel: posted.channel, ts: posted.ts, now: clock(), messageKeys: posted.keys, threadKeys: posted.threadKeys });
@@ -377,7 +388,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
           if (!row) break;
           const outcome: Outcome = clock().getTime() < pause.until ? { kind: 'paced', until: new Date(pause.until) } : await deliverOne(row);
           const settled = await settle(row, outcome, pause);
-          if (settled !== 'paced') result[settled] += 1;
+          if (settled !== 'paced') {
+            result[settled] += 1;
+            const target = parseNotificationTarget(row.target)?.form === 'webhook' ? 'webhook' : 'slack';
+            deliveryAttempts.inc({ target, outcome: settled });
+            if (settled !== 'sent') deliveryFailures.inc({ target });
+          }
         }
       });
       await Promise.all(lanes);

@@ -143,6 +143,9 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
           threadKey: `account:${account.id}`,
         };
       }
+      case 'webhook':
+        // Webhook events are sent by bot/webhooks.ts, never rendered for Slack.
+        throw new UndeliverableError('A webhook event is not a Slack message.');
       default:
         return unrendered(notification, row.kind);
     }

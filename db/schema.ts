@@ -6,3 +6,4 @@ export * from './schema/health.ts';
 export * from './schema/jobs.ts';
 export * from './schema/plays.ts';
 export * from './schema/people.ts';
+export * from './schema/webhooks.ts';

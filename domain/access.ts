@@ -17,6 +17,7 @@ export const operations = [
   'manage_people',
   'manage_tokens',
   'manage_playbooks',
+  'manage_webhooks',
 ] as const;
 export type Operation = (typeof operations)[number];
 
@@ -30,6 +31,8 @@ const allowed: Record<Operation, readonly TokenRole[]> = {
   manage_people: ['admin'],
   manage_tokens: ['admin'],
   manage_playbooks: ['admin'],
+  // SECURITY: an endpoint receives account names, health and people's ids, and its secret signs as Lifeline.
+  manage_webhooks: ['admin'],
 };
 
 const explanations: Record<Operation, string> = {
@@ -41,6 +44,7 @@ const explanations: Record<Operation, string> = {
   manage_people: 'manage people and Slack links (ask an admin)',
   manage_tokens: 'create or revoke API tokens (ask an admin)',
   manage_playbooks: 'define, edit or retire playbooks (ask an admin)',
+  manage_webhooks: 'manage webhook endpoints or their deliveries (ask an admin)',
 };
 
 export function can(actor: Actor, operation: Operation): boolean {

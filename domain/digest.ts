@@ -14,6 +14,7 @@ import { type AtRiskItem, onAtRiskList, scoreDropSql } from './health/queries.ts
 import { allManagerIds, escalationManagers } from './escalations.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
+import { queueWebhookEvent } from './webhooks.ts';
 import { ownersWithDueTasks } from './plays/tasks.ts';
 
 /** An at-risk account as the digest shows it: its health, plus who acknowledged or snoozed it. */
@@ -161,6 +162,22 @@ export async function queueDailyDigest(db: Db, params: { now: Date }): Promise<D
         payload: { day },
       });
       if (channelQueued) run.channelDigests += 1;
+      await queueWebhookEvent(tx, {
+        type: 'digest.at_risk',
+        occasion: day,
+        at: params.now,
+        data: {
+          day,
+          accounts: items.map((item) => ({
+            accountId: item.account.id,
+            accountName: item.account.name,
+            csmId: item.account.csmId,
+            score: item.score,
+            status: item.status,
+            reason: item.reasons[0] ?? null,
+          })),
+        },
+      });
     }
     // Each CSM with a listed account, and each person with a task due today or overdue, gets their morning DM.
     const taskOwners = await ownersWithDueTasks(tx, params.now);

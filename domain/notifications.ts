@@ -4,6 +4,7 @@
  * bot decodes with it, and the target strings stored in the outbox are written and read only here.
  */
 import { z } from 'zod';
+import { webhookEnvelope } from './webhook-events.ts';
 
 /** A notification the contract refuses: a bug in the code that wrote it, not in anyone's input. */
 export class NotificationContractError extends Error {
@@ -17,6 +18,7 @@ export class NotificationContractError extends Error {
 const HANDOFFS = 'channel:handoffs';
 const AT_RISK = 'channel:at_risk';
 const USER_PREFIX = 'user:';
+const WEBHOOK_PREFIX = 'webhook:';
 // Slack conversation and member ids (channel, private channel, DM, user, enterprise user).
 const SLACK_ID = /^[CDGUW][A-Z0-9]{2,}$/;
 
@@ -29,6 +31,15 @@ export type HandoffChannelTarget = typeof HANDOFFS;
 export type AtRiskChannelTarget = typeof AT_RISK;
 export type UserTarget = `${typeof USER_PREFIX}${string}`;
 export type SlackIdTarget = `${'C' | 'D' | 'G' | 'U' | 'W'}${string}`;
+export type WebhookTarget = `${typeof WEBHOOK_PREFIX}${string}`;
+
+/** Every webhook target, as a LIKE pattern: webhook rows are told apart from Slack ones by it. */
+export const webhookTargetPattern = `${WEBHOOK_PREFIX}%`;
+
+/** A webhook endpoint (db/schema/webhooks.ts), by id: each endpoint's deliveries go out in the order queued. */
+export function webhookTarget(endpointId: string): WebhookTarget {
+  return `${WEBHOOK_PREFIX}${endpointId}`;
+}
 
 /** A direct message to a Lifeline user, delivered to whoever their Slack identity is at delivery time. */
 export function userTarget(userId: string): UserTarget {
@@ -43,23 +54,25 @@ export function slackIdTarget(id: string): SlackIdTarget {
 }
 
 /** How the targets are written, for people reading the outbox (GraphQL descriptions, delivery errors). */
-export const notificationTargetForms = `${HANDOFFS}, ${AT_RISK}, ${USER_PREFIX}<id> or a Slack id`;
+export const notificationTargetForms = `${HANDOFFS}, ${AT_RISK}, ${USER_PREFIX}<id>, a Slack id or ${WEBHOOK_PREFIX}<endpoint id>`;
 
 interface TargetFormOf {
   handoffs: HandoffChannelTarget;
   at_risk: AtRiskChannelTarget;
   user: UserTarget;
   slack: SlackIdTarget;
+  webhook: WebhookTarget;
 }
 type TargetForm = keyof TargetFormOf;
 
-const targetFormNames: Record<TargetForm, string> = { handoffs: HANDOFFS, at_risk: AT_RISK, user: `${USER_PREFIX}<id>`, slack: 'a Slack id' };
+const targetFormNames: Record<TargetForm, string> = { handoffs: HANDOFFS, at_risk: AT_RISK, user: `${USER_PREFIX}<id>`, slack: 'a Slack id', webhook: `${WEBHOOK_PREFIX}<endpoint id>` };
 
 export type ParsedNotificationTarget =
   | { form: 'handoffs' }
   | { form: 'at_risk' }
   | { form: 'user'; userId: string }
-  | { form: 'slack'; id: SlackIdTarget };
+  | { form: 'slack'; id: SlackIdTarget }
+  | { form: 'webhook'; endpointId: string };
 
 function isSlackId(target: string): target is SlackIdTarget {
   return SLACK_ID.test(target);
@@ -70,6 +83,7 @@ export function parseNotificationTarget(target: string): ParsedNotificationTarge
   if (target === HANDOFFS) return { form: 'handoffs' };
   if (target === AT_RISK) return { form: 'at_risk' };
   if (target.startsWith(USER_PREFIX)) return { form: 'user', userId: target.slice(USER_PREFIX.length) };
+  if (target.startsWith(WEBHOOK_PREFIX)) return { form: 'webhook', endpointId: target.slice(WEBHOOK_PREFIX.length) };
   if (isSlackId(target)) return { form: 'slack', id: target };
   return null;
 }
@@ -103,6 +117,9 @@ const notificationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('handoff_overdue'), payload: handoffPayload }),
   z.object({ kind: z.literal('task_assigned'), payload: taskPayload }),
   z.object({ kind: z.literal('task_overdue'), payload: taskPayload }),
+  // An event for a webhook endpoint: unlike Slack messages it is a fact at a moment, so the payload carries it whole
+  // (domain/webhook-events.ts declares each type), and every attempt sends the same body under the same id.
+  z.object({ kind: z.literal('webhook'), payload: webhookEnvelope }),
 ]);
 
 /** A decoded notification: its kind, and the payload of that kind. */
@@ -125,6 +142,7 @@ const notificationTargets = {
   task_assigned: ['user'],
   // To the owner's manager; the at-risk channel when the workspace has no manager at all.
   task_overdue: ['user', 'at_risk'],
+  webhook: ['webhook'],
 } as const satisfies Record<NotificationKind, readonly TargetForm[]>;
 
 /** The targets a kind of notification may be written to. */

@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, inArray, lt, lte, ne, notExists, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, lte, ne, notExists, notLike, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Db, Tx } from '../db/client.ts';
 import type { Actor } from './actors.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.ts';
-import { type NotificationDraft, checkNotification } from './notifications.ts';
+import { type NotificationDraft, checkNotification, webhookTargetPattern } from './notifications.ts';
 import { type OutboxRow, type OutboxStatus, type SlackMessageRow, outbox, slackEvents, slackMessages } from '../db/schema.ts';
 
 /**
@@ -33,6 +33,20 @@ export async function enqueueNotification(db: Db | Tx, params: EnqueueNotificati
     .onConflictDoNothing({ target: outbox.dedupeKey })
     .returning({ id: outbox.id });
   return inserted.length > 0;
+}
+
+/**
+ * Queues many notifications in a few statements (a recompute's status changes, a digest's endpoints), with the same
+ * contract checks and dedupe as enqueueNotification. Returns how many were new.
+ */
+export async function enqueueNotifications(db: Db | Tx, params: readonly EnqueueNotificationParams[]): Promise<number> {
+  const rows = params.map((draft) => ({ kind: draft.kind, dedupeKey: draft.dedupeKey, target: draft.target, messageKey: draft.messageKey ?? null, payload: checkNotification(draft) }));
+  let inserted = 0;
+  for (let start = 0; start < rows.length; start += 500) {
+    const written = await db.insert(outbox).values(rows.slice(start, start + 500)).onConflictDoNothing({ target: outbox.dedupeKey }).returning({ id: outbox.id });
+    inserted += written.length;
+  }
+  return inserted;
 }
 
 /** How long a claimed row stays invisible to other workers while it is being posted. */
@@ -176,7 +190,8 @@ export async function deferPendingNotifications(db: Db, params: { until: Date })
   await db
     .update(outbox)
     .set({ nextAttemptAt: params.until })
-    .where(and(eq(outbox.status, 'pending'), lt(outbox.nextAttemptAt, params.until)));
+    // Webhook endpoints are not Slack: their deliveries keep their own pace.
+    .where(and(eq(outbox.status, 'pending'), lt(outbox.nextAttemptAt, params.until), notLike(outbox.target, webhookTargetPattern)));
 }
 
 /** The attempt ended with an answer that proves nothing was posted (a refusal, a 429): no search is needed. */

@@ -4,6 +4,7 @@ import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { runRules } from '../domain/rules.ts';
+import { recomputeDuration } from '../metrics.ts';
 
 export const jobNames = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;
 export type JobName = (typeof jobNames)[number];
@@ -37,7 +38,9 @@ export interface CoreJobOptions {
 export function createCoreJobs(options: CoreJobOptions = {}): Required<Pick<JobRegistry, 'health' | 'renewals' | 'rules'>> {
   return {
     health: async ({ db, now }) => {
+      const timer = recomputeDuration.startTimer({ scope: 'book' });
       const { accounts, insufficientData, scoresRemoved, statusChanges, historyRows } = await recomputeHealth(db, { now });
+      timer();
       return { accounts, insufficientData, scoresRemoved, statusChanges, historyRows };
     },
     renewals: async ({ db, now }) => ({ ...(await runRenewals(db, { now, windowDays: options.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS })) }),

@@ -5,6 +5,7 @@ import type { Actor } from '../domain/actors.ts';
 import { ForbiddenError, InvalidInputError } from '../domain/errors.ts';
 import { DEFAULT_LEASE_MS, findRun, finishRun, startHeartbeat, startManualRun } from './coordinator.ts';
 import { type JobFn, type JobName, type JobRegistry, isJobName, jobNames } from './registry.ts';
+import { jobDuration, jobRuns } from '../metrics.ts';
 
 export interface ExecuteRunOptions {
   /** The moment the job runs for: the slot of a scheduled run, even when it is redone later. */
@@ -25,6 +26,7 @@ export async function executeRun(db: Db, run: JobRun, fn: JobFn, options: Execut
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeat = startHeartbeat(db, run, { leaseMs, everyMs: options.heartbeatMs ?? leaseMs / 3, logger });
   let outcome: { status: 'succeeded'; counts: Record<string, number> } | { status: 'failed'; error: string };
+  const started = performance.now();
   try {
     outcome = { status: 'succeeded', counts: await fn({ db, now: options.now, logger }) };
     // A run that found nothing to do (an idle outbox tick, a quiet hour) is not news: debug, not info.
@@ -36,6 +38,8 @@ export async function executeRun(db: Db, run: JobRun, fn: JobFn, options: Execut
   } finally {
     await heartbeat.stop();
   }
+  jobRuns.inc({ job: run.job, outcome: outcome.status });
+  jobDuration.observe({ job: run.job, outcome: outcome.status }, (performance.now() - started) / 1000);
   const finished = await finishRun(db, run, outcome);
   if (finished) return finished;
   logger.warn(`job ${run.job} ${outcome.status}, but another replica had taken the run over: its outcome is the one recorded`);

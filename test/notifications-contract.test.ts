@@ -22,6 +22,8 @@ import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { runRules } from '../domain/rules.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
 import { createTask, queueOverdueTasks } from '../domain/plays/tasks.ts';
+import { webhookEventTypeNames } from '../domain/webhook-events.ts';
+import { createWebhookEndpoint } from '../domain/webhooks.ts';
 import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { addTicket } from './support/signals.ts';
 import { createAccount, createUser } from './support/factories.ts';
@@ -36,6 +38,8 @@ describe('the notification contract', () => {
     const { db } = database;
     await createUser(db, { role: 'manager', name: 'Mara Manager' });
     const csm = await createUser(db, { role: 'csm', name: 'Cole Csm' });
+    // An endpoint subscribed to every event: each producer's webhook events are decoded below too.
+    await createWebhookEndpoint(db, { url: 'https://hooks.example.test/contract', eventTypes: [...webhookEventTypeNames], actor: admin });
 
     // A deal whose handoff nobody confirmed within its SLA: handoff, handoff_overdue and the handoff_sla alert.
     const deal = await recordClosedWon(db, {
@@ -75,6 +79,9 @@ describe('the notification contract', () => {
     }
     // Every kind was exercised, so a producer of any kind writing outside its schema fails here.
     expect(new Set(rows.map((row) => row.kind))).toEqual(new Set(notificationKinds));
+    // And every webhook event type this book gives occasion to (a health status change needs a second recompute).
+    const eventTypes = new Set(rows.filter((row) => row.kind === 'webhook').map((row) => String(row.payload.type)));
+    expect(eventTypes).toEqual(new Set(['account.stage_moved', 'handoff.step', 'renewal.opened', 'digest.at_risk', 'task.created']));
   });
 
   it('refuses a malformed payload when it is queued, naming the kind and the field, and writes nothing', async () => {

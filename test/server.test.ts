@@ -27,11 +27,13 @@ afterAll(async () => {
 });
 
 describe('the HTTP server', () => {
-  it('serves /healthz, /readyz and /metrics, and says where to go for an unknown path', async () => {
+  it('serves /healthz and /readyz openly, keeps /metrics to its own port, and says where to go for an unknown path', async () => {
     expect(await (await fetch(`${lifeline.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${lifeline.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await (await fetch(`${lifeline.url}/metrics`)).text()).toMatch(/process_cpu_user_seconds_total/);
+    const metrics = await fetch(`${lifeline.url}/metrics`);
+    expect(metrics.status).toBe(404);
+    expect(await metrics.text()).toMatch(/served on their own port \(METRICS_PORT/);
     const missing = await fetch(`${lifeline.url}/nope`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: string }).error).toMatch(/Try \/graphql/);

@@ -15,6 +15,7 @@ import { requireManagerOfOwners } from '../escalations.ts';
 import { handoffChannelTarget } from '../notifications.ts';
 import { enqueueNotification } from '../outbox.ts';
 import { startHandoffPlaybooks } from '../plays/trigger-tasks.ts';
+import { queueWebhookEvent } from '../webhooks.ts';
 import { isUuid, parseInput } from '../validation.ts';
 
 /** Kickoff should be scheduled within this many days of closed-won (the handoff SLA). */
@@ -41,14 +42,27 @@ function dedupeKey(handoff: Pick<Handoff, 'id' | 'version'>): string {
   return `handoff:${handoff.id}:v${handoff.version}`;
 }
 
-/** Queues the handoff's message, or its redraw: one message per handoff, updated at every step. */
-export async function notifyHandoff(tx: Tx, handoff: Pick<Handoff, 'id' | 'version'>): Promise<void> {
+/** Queues the handoff's message, or its redraw (one message per handoff, updated at every step), and its webhook event. */
+export async function notifyHandoff(tx: Tx, handoff: Handoff): Promise<void> {
   await enqueueNotification(tx, {
     kind: 'handoff',
     dedupeKey: dedupeKey(handoff),
     target: handoffChannelTarget,
     messageKey: `handoff:${handoff.id}`,
     payload: { handoffId: handoff.id },
+  });
+  await queueWebhookEvent(tx, {
+    type: 'handoff.step',
+    occasion: `${handoff.id}:v${handoff.version}`,
+    at: handoff.updatedAt,
+    data: {
+      handoffId: handoff.id,
+      accountId: handoff.accountId,
+      status: handoff.status,
+      aeId: handoff.aeId,
+      csmId: handoff.csmId,
+      kickoffAt: handoff.kickoffAt?.toISOString() ?? null,
+    },
   });
 }
 

@@ -12,6 +12,8 @@ import { type ReasonCandidate, componentsJson, fact, factsArray, reasonCandidate
 import { HEALTH_MODEL_VERSION, MODEL, loadHealthSettings } from './model.ts';
 import { type ScoringScope, accountsToScore, componentScores, customerSignals, onboardingMilestones } from './scoring.ts';
 import { usageComponent } from './usage-windows.ts';
+import type { WebhookEventData } from '../webhook-events.ts';
+import { queueWebhookEvents } from '../webhooks.ts';
 
 export interface RecomputeHealthParams {
   /** The moment the score is computed as of; signals after it are ignored. Defaults to now. */
@@ -122,7 +124,7 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
 with ${sql.join(steps, sql`,\n`)}
 ${countsReported()}
 `;
-  const row = await runInTurn(db, statement);
+  const row = await runInTurn(db, statement, now);
   return {
     accounts: Number(row?.accounts ?? 0),
     insufficientData: Number(row?.insufficient_data ?? 0),
@@ -216,7 +218,7 @@ function decidedWrites({ nowTs, candidates, ago }: RecomputeScope): SQL {
   select w.*,
          w.recorded or (w.candidate and not w.comparable and w.reasons <> w.previous_reasons) as changed
   from (
-    select q.account_id, q.existed, q.score, q.status, q.facts, q.candidate, q.recorded, q.comparable,
+    select q.account_id, q.existed, q.score, q.status, q.previous_status, q.facts, q.candidate, q.recorded, q.comparable,
            q.previous_computed_at, previous.reasons as previous_reasons,
            q.day_score, q.day_from, q.week_score, q.week_from, ${sql.join(ago.map(agoUntil), sql`, `)},
            case when q.candidate then ${componentsJson()} else previous.components end as components,
@@ -284,10 +286,27 @@ function countsReported(): SQL {
        (select count(*) from pending where existed and status = 'insufficient_data' and previous_status <> 'insufficient_data') as scores_removed,
        (select count(*) from pending where existed and previous_status <> status) as status_changes,
        (select count(*) from history) as history_rows,
-       (select count(*) from written) as rows_written`;
+       (select count(*) from written) as rows_written,
+       -- Status changes, for webhook endpoints subscribed to them (built only when one is).
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                  'accountId', d.account_id, 'accountName', a.name, 'crmId', a.external_id, 'previousStatus', d.previous_status,
+                  'status', d.status, 'score', d.score, 'components', d.components, 'reasons', d.reasons)), '[]'::jsonb)
+        from decided d join accounts a on a.id = d.account_id
+        where d.existed and d.status <> d.previous_status
+          and exists (select 1 from webhook_endpoints w where w.active and ${HEALTH_CHANGED} = any(w.event_types))) as health_changes`;
 }
 
-type Counts = { accounts: number | string; insufficient_data: number | string; scores_removed: number | string; status_changes: number | string; history_rows: number | string; rows_written: number | string };
+const HEALTH_CHANGED = 'account.health_changed';
+
+type Counts = {
+  accounts: number | string;
+  insufficient_data: number | string;
+  scores_removed: number | string;
+  status_changes: number | string;
+  history_rows: number | string;
+  rows_written: number | string;
+  health_changes: WebhookEventData<typeof HEALTH_CHANGED>[] | string | null;
+};
 
 // Recomputes take turns (a transaction-level advisory lock, released at commit): a run that overlaps another, a
 // slow hourly fire and the next one or a refresh after new signals, takes its snapshot after the other committed,
@@ -295,7 +314,7 @@ type Counts = { accounts: number | string; insufficient_data: number | string; s
 // JIT compiling this statement's many expressions costs seconds, more than it saves on ~100k rows; the hash
 // aggregates over usage need more than the default work_mem to stay in memory (100k accounts: ~20 MB).
 // Set for this transaction only, and put back afterwards for a caller's transaction that goes on.
-function runInTurn(db: Db | Tx, statement: SQL): Promise<Counts | undefined> {
+function runInTurn(db: Db | Tx, statement: SQL, now: Date): Promise<Counts | undefined> {
   return db.transaction(async (tx) => {
     const [before] = await queryRows<{ jit: string; work_mem: string }>(
       tx,
@@ -303,6 +322,12 @@ function runInTurn(db: Db | Tx, statement: SQL): Promise<Counts | undefined> {
                  set_config('jit', 'off', true) as jit_off, set_config('work_mem', ${RECOMPUTE_WORK_MEM}, true) as work_mem_set`,
     );
     const [counts] = await queryRows<Counts>(tx, statement);
+    // The status changes' events commit with the scores that made them.
+    const changes = typeof counts?.health_changes === 'string' ? (JSON.parse(counts.health_changes) as WebhookEventData<typeof HEALTH_CHANGED>[]) : (counts?.health_changes ?? []);
+    await queueWebhookEvents(
+      tx,
+      changes.map((data) => ({ type: HEALTH_CHANGED, occasion: `${data.accountId}:${now.toISOString()}`, at: now, data })),
+    );
     if (before) await tx.execute(sql`select set_config('jit', ${before.jit}, true), set_config('work_mem', ${before.work_mem}, true)`);
     return counts;
   });

@@ -10,6 +10,7 @@ import type { Actor } from '../actors.ts';
 import { InvalidInputError, NotFoundError, StaleVersionError } from '../errors.ts';
 import { type NotificationTarget, handoffChannelTarget } from '../notifications.ts';
 import { enqueueNotification } from '../outbox.ts';
+import { queueWebhookEvent } from '../webhooks.ts';
 import { isUuid, requireStorableText } from '../validation.ts';
 import { moveNeedsReason, requireMoveRights } from './policy.ts';
 import { readLifecycle } from './stages.ts';
@@ -118,6 +119,23 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
       // Where an audit note goes when the account has no thread yet and the caller named no channel.
       target: params.auditTarget ?? handoffChannelTarget,
       payload: { accountId: move.account.id, transitionId: move.transition.id },
+    });
+    await queueWebhookEvent(tx, {
+      type: 'account.stage_moved',
+      occasion: `${move.account.id}:v${move.account.version}`,
+      at: move.transition.occurredAt,
+      data: {
+        accountId: move.account.id,
+        accountName: move.account.name,
+        crmId: move.account.externalId ?? null,
+        fromStage: move.transition.fromStage,
+        toStage: move.transition.toStage,
+        direction: move.transition.direction,
+        actor: { userId: move.transition.actorId, label: move.transition.actorLabel },
+        reason: move.transition.reason,
+        source: move.transition.source,
+        occurredAt: move.transition.occurredAt.toISOString(),
+      },
     });
   }
   return move;

@@ -29,6 +29,7 @@ import { InvalidInputError, NotFoundError, StaleVersionError } from '../errors.t
 import { allManagerIds, escalationManagers } from '../escalations.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from '../notifications.ts';
 import { enqueueNotification } from '../outbox.ts';
+import { type WebhookEventDraft, queueWebhookEvents } from '../webhooks.ts';
 import { isUuid, parseInput } from '../validation.ts';
 import { canReadTask, requireTaskCreateRights, requireTaskOwner, requireTaskRights } from './task-rights.ts';
 
@@ -251,6 +252,34 @@ async function recordEvent(tx: Tx, task: Pick<Task, 'id'>, kind: TaskEventKind, 
   await tx.insert(taskEvents).values({ taskId: task.id, kind, actorId: actor.userId, actorLabel: actor.label, detail, occurredAt: now });
 }
 
+type TaskEventType = 'task.created' | 'task.completed' | 'task.reassigned';
+
+/** The task's events for webhook endpoints, queued in the change's transaction. */
+async function announceTasks(tx: Tx, type: TaskEventType, changed: readonly Task[], actor: Actor, now: Date, extra: { outcomeNote?: string | null; previousOwnerId?: string } = {}): Promise<void> {
+  if (changed.length === 0) return;
+  const names = new Map(
+    (await tx.select({ id: accounts.id, name: accounts.name }).from(accounts).where(inArray(accounts.id, [...new Set(changed.map((task) => task.accountId))]))).map((row) => [row.id, row.name]),
+  );
+  const events = changed.map((task): WebhookEventDraft => {
+    const base = {
+      taskId: task.id,
+      accountId: task.accountId,
+      accountName: names.get(task.accountId) ?? '',
+      title: task.title,
+      ownerId: task.ownerId,
+      dueOn: task.dueOn,
+      source: task.source,
+      status: task.status,
+      actor: { userId: actor.userId, label: actor.label },
+    };
+    const occasion = `${task.id}:v${task.version}`;
+    if (type === 'task.completed') return { type, occasion, at: now, data: { ...base, outcomeNote: extra.outcomeNote ?? null } };
+    if (type === 'task.reassigned') return { type, occasion, at: now, data: { ...base, previousOwnerId: extra.previousOwnerId ?? '' } };
+    return { type, occasion, at: now, data: base };
+  });
+  await queueWebhookEvents(tx, events);
+}
+
 export async function notifyOwner(tx: Tx, task: Pick<Task, 'id' | 'ownerId' | 'version'>): Promise<void> {
   await enqueueNotification(tx, {
     kind: 'task_assigned',
@@ -291,6 +320,7 @@ export async function createTask(db: Db, params: CreateTaskParams): Promise<Task
     if (!task) throw new Error('Creating the task wrote nothing');
     await recordEvent(tx, task, 'created', params.actor, params.now, { ownerId });
     if (ownerId !== params.actor.userId) await notifyOwner(tx, task);
+    await announceTasks(tx, 'task.created', [task], params.actor, params.now);
     return task;
   });
 }
@@ -364,6 +394,7 @@ export async function completeTask(db: Db, params: CompleteTaskParams): Promise<
     const done = await update(tx, task, { status: 'done', snoozedUntil: null, completedAt: params.now, completedBy: params.actor.userId, outcomeNote: note || null }, params.now);
     await recordEvent(tx, done, 'done', params.actor, params.now, note ? { outcomeNote: note } : {});
     await completeRunIfFinished(tx, done, params.now);
+    await announceTasks(tx, 'task.completed', [done], params.actor, params.now, { outcomeNote: note || null });
     return done;
   });
 }
@@ -405,6 +436,7 @@ export async function reassignTask(db: Db, params: ReassignTaskParams): Promise<
     const moved = await update(tx, task, { ownerId: params.ownerId }, params.now);
     await recordEvent(tx, moved, 'reassigned', params.actor, params.now, { fromOwnerId: task.ownerId, toOwnerId: params.ownerId });
     await notifyOwner(tx, moved);
+    await announceTasks(tx, 'task.reassigned', [moved], params.actor, params.now, { previousOwnerId: task.ownerId });
     return moved;
   });
 }
@@ -493,6 +525,7 @@ export async function createTriggeredTasks(tx: Tx, params: { tasks: TriggeredTas
     await tx.insert(taskEvents).values(
       created.map((task) => ({ taskId: task.id, kind: 'created' as const, actorId: null, actorLabel: params.actor.label, detail: { ownerId: task.ownerId, occasion: task.occasion }, occurredAt: params.now })),
     );
+    await announceTasks(tx, 'task.created', created, params.actor, params.now);
   }
   return created;
 }

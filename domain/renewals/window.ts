@@ -5,6 +5,7 @@ import { type SQL, and, eq, inArray, lt, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../../db/client.ts';
 import { renewals } from '../../db/schema.ts';
 import { addDaysToDay, isoDay } from '../dates.ts';
+import { queueWebhookEvents } from '../webhooks.ts';
 
 /**
  * Days before contract end that a renewal window opens when LIFELINE_RENEWAL_WINDOW_DAYS is not set. The one
@@ -80,6 +81,17 @@ export async function openDueRenewals(tx: Db | Tx, params: OpenDueRenewalsParams
       ${accountIds ? sql`and account_id = any(${`{${accountIds.join(',')}}`}::uuid[])` : sql``}
     returning id`,
   );
+  const nowOpen = [...created.filter((renewal) => renewal.status === 'open').map((renewal) => renewal.id), ...opened.map((renewal) => renewal.id)];
+  if (nowOpen.length > 0) {
+    const rows = await tx
+      .select({ id: renewals.id, accountId: renewals.accountId, contractEnd: renewals.contractEnd, windowOpensOn: renewals.windowOpensOn })
+      .from(renewals)
+      .where(inArray(renewals.id, nowOpen));
+    await queueWebhookEvents(
+      tx,
+      rows.map((renewal) => ({ type: 'renewal.opened' as const, occasion: renewal.id, at: now, data: { renewalId: renewal.id, accountId: renewal.accountId, contractEnd: String(renewal.contractEnd), windowOpensOn: String(renewal.windowOpensOn) } })),
+    );
+  }
   return { created, opened: opened.length };
 }
 

@@ -23,7 +23,9 @@ import {
   tickets,
   usageDaily,
   users,
+  webhookEndpoints,
 } from '../../db/schema.ts';
+import { createWebhookEndpoint } from '../../domain/webhooks.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { DAY_MS } from '../../domain/dates.ts';
 import { upsertContacts } from '../../domain/people/contacts.ts';
@@ -282,6 +284,9 @@ const contactsQuery = 'query ($id: ID!) { contacts(accountId: $id) { id } }';
 
 const edgeIds = (connection: unknown) => ids(Reflect.get(connection ?? {}, 'edges'), (edge) => Reflect.get(edge.node ?? {}, 'id'));
 
+/** Endpoints the webhook cases start from; they subscribe to the digest only, which these scenarios never queue. */
+const webhookAdmin: Actor = { userId: null, role: 'admin', label: 'Authorization fixtures' };
+
 const graphqlCases: GraphqlCase[] = [
   // Queries
   { field: 'viewer', expect: only(...ROLES), prepare: async (role) => ({ query: '{ viewer { role } }', verify: (data) => (Reflect.get(data.viewer ?? {}, 'role') === role ? undefined : 'wrong role') }) },
@@ -305,6 +310,9 @@ const graphqlCases: GraphqlCase[] = [
     }),
   },
   { field: 'notifications', expect: supervisors, prepare: async () => ({ query: '{ notifications(first: 5) { id } }' }) },
+  // Webhook endpoints carry their receivers' URLs and the deliveries carry account data: admins only.
+  { field: 'webhookEndpoints', expect: admins, prepare: async () => ({ query: '{ webhookEndpoints { id } }' }) },
+  { field: 'webhookDeliveries', expect: admins, prepare: async () => ({ query: '{ webhookDeliveries(first: 5) { edges { node { id } } } }' }) },
   {
     field: 'accounts',
     expect: readers,
@@ -628,6 +636,56 @@ const graphqlCases: GraphqlCase[] = [
         variables: { id: String(row.id) },
         // Requeued: pending again, or already claimed by a delivery worker since (which may have parked it again,
         // since the channel still does not exist; a parked row that was never retried has no attempts).
+        changed: exists(() => db().select().from(outbox).where(and(eq(outbox.id, row.id), or(eq(outbox.status, 'pending'), gt(outbox.attempts, 0))))),
+      };
+    },
+  },
+  {
+    field: 'createWebhookEndpoint',
+    expect: admins,
+    prepare: async () => {
+      const url = `https://hooks.example.test/${unique('authz-hook')}`;
+      return {
+        query: 'mutation ($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: ["account.stage_moved"] }) { secret } }',
+        variables: { url },
+        changed: exists(() => db().select().from(webhookEndpoints).where(eq(webhookEndpoints.url, url))),
+      };
+    },
+  },
+  ...(['updateWebhookEndpoint', 'disableWebhookEndpoint', 'rotateWebhookSecret'] as const).map((field) => ({
+    field,
+    expect: admins,
+    prepare: async () => {
+      const { endpoint } = await createWebhookEndpoint(db(), { url: `https://hooks.example.test/${unique('authz-hook')}`, eventTypes: ['digest.at_risk'], actor: webhookAdmin });
+      const query = {
+        updateWebhookEndpoint: 'mutation ($id: ID!) { updateWebhookEndpoint(id: $id, input: { eventTypes: ["task.completed"] }) { id } }',
+        disableWebhookEndpoint: 'mutation ($id: ID!) { disableWebhookEndpoint(id: $id) { id } }',
+        rotateWebhookSecret: 'mutation ($id: ID!) { rotateWebhookSecret(id: $id) { secret } }',
+      }[field];
+      return {
+        query,
+        variables: { id: endpoint.id },
+        changed: async () => {
+          const [now] = await db().select().from(webhookEndpoints).where(eq(webhookEndpoints.id, endpoint.id));
+          return now !== undefined && (now.secret !== endpoint.secret || now.active !== endpoint.active || now.eventTypes.join() !== endpoint.eventTypes.join());
+        },
+      };
+    },
+  })),
+  {
+    field: 'replayWebhookDelivery',
+    expect: admins,
+    prepare: async () => {
+      const { endpoint } = await createWebhookEndpoint(db(), { url: `https://hooks.example.test/${unique('authz-hook')}`, eventTypes: ['digest.at_risk'], actor: webhookAdmin });
+      // Written parked from the start, like the requeued notification above.
+      const [row] = await db()
+        .insert(outbox)
+        .values({ kind: 'webhook', dedupeKey: unique('authz:webhook'), target: `webhook:${endpoint.id}`, payload: {}, status: 'parked', lastError: 'The endpoint answered HTTP 500' })
+        .returning();
+      if (!row) throw new Error('no outbox row');
+      return {
+        query: 'mutation ($id: ID!) { replayWebhookDelivery(id: $id) { status } }',
+        variables: { id: String(row.id) },
         changed: exists(() => db().select().from(outbox).where(and(eq(outbox.id, row.id), or(eq(outbox.status, 'pending'), gt(outbox.attempts, 0))))),
       };
     },

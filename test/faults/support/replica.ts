@@ -42,6 +42,8 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       PORT: '0',
+      // Replicas share the machine: each takes a free metrics port rather than all asking for 9464.
+      METRICS_PORT: '0',
       DATABASE_URL: options.databaseUrl,
       SLACK_BOT_TOKEN: botToken,
       SLACK_SIGNING_SECRET: options.signingSecret,
