@@ -3,6 +3,7 @@ import { openDatabase } from './db/client.ts';
 import { seedDemoBook } from './demo/book.ts';
 import { demoAdminToken, demoTokenMayBeShown } from './demo/token.ts';
 import { ensureDefaultStages } from './domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from './domain/churn-reasons.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
 import { startLifeline } from './server.ts';
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   const database = await openDatabase(config.database);
   await database.migrate();
   await ensureDefaultStages(database.db);
+  await ensureDefaultChurnReasons(database.db);
 
   // The demo book only ever goes into the embedded database: a real server's data is never touched.
   let demoToken: string | undefined;

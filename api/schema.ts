@@ -15,6 +15,7 @@ import './types/admin.ts';
 import './types/metrics.ts';
 import './types/outbox.ts';
 import './types/task.ts';
+import './types/churn-reason.ts';
 
 export const schema = builder.toSchema();
 

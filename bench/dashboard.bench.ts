@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
 import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from '../domain/churn-reasons.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 import { type DashboardVariant, dashboardVariant, dashboardVariants } from './dashboard-queries.ts';
@@ -40,6 +41,7 @@ async function prepareDatabase(): Promise<string> {
   const database = await openDatabase({ kind: 'postgres', url: benchUrl, max: 2 });
   await database.migrate();
   await ensureDefaultStages(database.db);
+  await ensureDefaultChurnReasons(database.db);
   const sql = postgres(benchUrl, { max: 1, onnotice: () => {} });
   const started = performance.now();
   // Set-based generation: people, accounts, their health and renewals, each one INSERT … SELECT generate_series.

@@ -17,6 +17,7 @@ import postgres from 'postgres';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { RECOMPUTE_WORK_MEM, recomputeHealth } from '../domain/health/recompute.ts';
 import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from '../domain/churn-reasons.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
 
 export interface HealthBenchOptions {
@@ -370,6 +371,7 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
   try {
     await database.migrate();
     await ensureDefaultStages(database.db);
+    await ensureDefaultChurnReasons(database.db);
     const { db } = database;
     let now = new Date();
     let today = now.toISOString().slice(0, 10);

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
 import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from '../domain/churn-reasons.ts';
 import { type UsageRowInput, recordUsage } from '../domain/signals.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 
@@ -22,6 +23,7 @@ await admin.unsafe(`create database ${BENCH_DB}`);
 const database = await openDatabase({ kind: 'postgres', url, max: 4 });
 await database.migrate();
 await ensureDefaultStages(database.db);
+await ensureDefaultChurnReasons(database.db);
 const sql = postgres(url, { max: 2, onnotice: () => {} });
 await sql.unsafe(`
   insert into accounts (name, segment, stage_key, arr_cents, version)

@@ -20,6 +20,7 @@ import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from '../domain/churn-reasons.ts';
 import { enqueueNotification } from '../domain/outbox.ts';
 import { startLifeline } from '../server.ts';
 import { startFakeSlack } from '../test/support/fake-slack.ts';
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
   try {
     await database.migrate();
     await ensureDefaultStages(database.db);
+    await ensureDefaultChurnReasons(database.db);
     const setupStarted = performance.now();
     const { moveAccountIds } = await generate(database.db);
     print(`setup: ${ACCOUNTS} accounts with 30 days of usage, ${CSMS} CSMs, in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`);

@@ -30,6 +30,7 @@ export const CallbackIds = {
 export const FieldIds = {
   toStage: 'toStage',
   reason: 'reason',
+  churnReasonKey: 'churnReasonKey',
   goals: 'goals',
   promises: 'promises',
   stakeholders: 'stakeholders',

@@ -14,6 +14,7 @@ import { taskNote } from './task-notes.ts';
 import { type NotificationRenderer, type RenderedNotification, UndeliverableError } from './delivery.ts';
 import { atRiskDigest, escalationMessage } from './views/digest.ts';
 import { handoffMessage, handoffOverdueMessage, type HandoffView } from './views/handoff.ts';
+import { listChurnReasons } from '../domain/churn-reasons.ts';
 import { alertMessage, renewalCheckpointMessage, stageAuditNote } from './views/notifications.ts';
 
 /** The row decoded with the same contract domain enqueued it with; what cannot be decoded is parked. */
@@ -138,8 +139,11 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
         if (!transition) throw new UndeliverableError(`Stage transition ${payload.transitionId} of ${account.name} is missing.`);
         const [actor] = transition.actorId ? await getUsersByIds(db, [transition.actorId]) : [];
         const name = (key: string | null) => stages.find((stage) => stage.key === key)?.name ?? key ?? 'nowhere';
+        const churnReasonLabel = transition.churnReasonKey
+          ? ((await listChurnReasons(db, { reader: systemReader, includeRetired: true })).find((reason) => reason.key === transition.churnReasonKey)?.label ?? transition.churnReasonKey)
+          : null;
         return {
-          message: stageAuditNote({ accountName: account.name, transition, actor: actor ?? null, fromName: name(transition.fromStage), toName: name(transition.toStage) }),
+          message: stageAuditNote({ accountName: account.name, transition, actor: actor ?? null, fromName: name(transition.fromStage), toName: name(transition.toStage), churnReasonLabel }),
           threadKey: `account:${account.id}`,
         };
       }

@@ -5,3 +5,5 @@ export * from './schema/delivery.ts';
 export * from './schema/health.ts';
 export * from './schema/jobs.ts';
 export * from './schema/plays.ts';
+export * from './schema/churn-reasons.ts';
+export * from './schema/renewals.ts';

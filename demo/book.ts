@@ -5,6 +5,7 @@ import { actorFromUser, ruleActor } from '../domain/actors.ts';
 import { createAccount } from '../domain/accounts/create.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
 import { defaultStages, ensureDefaultStages } from '../domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from '../domain/churn-reasons.ts';
 import { createUser } from '../domain/users.ts';
 import { type DemoAccount, closeDemoDeal, seedDemoSignals } from './signals.ts';
 import { DAY_MS } from '../domain/dates.ts';
@@ -58,6 +59,7 @@ export async function seedDemoBook(
   options: { renewalWindowDays?: number } = {},
 ): Promise<{ seeded: boolean; admin: User | undefined }> {
   await ensureDefaultStages(db);
+  await ensureDefaultChurnReasons(db);
   const [existing] = await db.select({ total: count() }).from(accounts);
   if ((existing?.total ?? 0) > 0) {
     const [admin] = await db.select().from(usersTable).where(eq(usersTable.role, 'admin')).orderBy(asc(usersTable.createdAt)).limit(1);
@@ -164,6 +166,7 @@ export async function seedDemoBook(
         actor: next === 1 ? closedWonRule : actorFromUser(mover),
         source: 'import',
         reason: toStage === 'churned' ? 'Budget cut after acquisition; chose to consolidate vendors.' : null,
+        churnReasonKey: toStage === 'churned' ? 'budget' : null,
         occurredAt,
       });
       current = moved.account;

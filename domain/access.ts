@@ -16,6 +16,7 @@ export const operations = [
   'manage_stages',
   'manage_people',
   'manage_tokens',
+  'manage_churn_reasons',
 ] as const;
 export type Operation = (typeof operations)[number];
 
@@ -28,6 +29,7 @@ const allowed: Record<Operation, readonly TokenRole[]> = {
   manage_stages: ['admin'],
   manage_people: ['admin'],
   manage_tokens: ['admin'],
+  manage_churn_reasons: ['admin'],
 };
 
 const explanations: Record<Operation, string> = {
@@ -38,6 +40,7 @@ const explanations: Record<Operation, string> = {
   manage_stages: 'edit lifecycle stages (ask an admin)',
   manage_people: 'manage people and Slack links (ask an admin)',
   manage_tokens: 'create or revoke API tokens (ask an admin)',
+  manage_churn_reasons: 'edit the list of churn reasons (ask an admin)',
 };
 
 export function can(actor: Actor, operation: Operation): boolean {

@@ -81,14 +81,17 @@ export interface StageAuditInput {
   actor: Pick<User, 'name' | 'slackUserId'> | null;
   fromName: string;
   toName: string;
+  /** The churn reason's label, on a move to Churned. */
+  churnReasonLabel?: string | null;
 }
 
 /** The one-line note every move leaves in the account's thread. */
 export function stageAuditNote(input: StageAuditInput): SlackMessage {
   const who = input.actor ? personMention(input.actor) : escapeMrkdwn(input.transition.actorLabel);
   const arrow = input.transition.direction === 'backward' ? ':arrow_backward:' : ':arrow_forward:';
+  const churn = input.churnReasonLabel ? ` (churn reason: ${escapeMrkdwn(truncate(input.churnReasonLabel, 100))})` : '';
   const reason = input.transition.reason ? `: “${escapeMrkdwn(truncate(input.transition.reason, 500))}”` : '';
-  const line = `${arrow} ${who} moved *${escapeMrkdwn(input.accountName)}* from ${escapeMrkdwn(input.fromName)} to ${escapeMrkdwn(input.toName)} ${slackDate(input.transition.occurredAt)}${reason}`;
-  const text = `${input.transition.actorLabel} moved ${input.accountName} from ${input.fromName} to ${input.toName}${input.transition.reason ? `: ${input.transition.reason}` : ''}`;
+  const line = `${arrow} ${who} moved *${escapeMrkdwn(input.accountName)}* from ${escapeMrkdwn(input.fromName)} to ${escapeMrkdwn(input.toName)} ${slackDate(input.transition.occurredAt)}${churn}${reason}`;
+  const text = `${input.transition.actorLabel} moved ${input.accountName} from ${input.fromName} to ${input.toName}${input.churnReasonLabel ? ` (churn reason: ${input.churnReasonLabel})` : ''}${input.transition.reason ? `: ${input.transition.reason}` : ''}`;
   return { text: truncate(text, 3000), blocks: [sectionBlock(line)] };
 }

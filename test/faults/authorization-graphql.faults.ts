@@ -11,6 +11,7 @@ import {
   healthSettings,
   jobRuns,
   lifecycleStages,
+  churnReasons,
   outbox,
   revenueChanges,
   surveyResponses,
@@ -243,6 +244,7 @@ const graphqlCases: GraphqlCase[] = [
   // Queries
   { field: 'viewer', expect: only(...ROLES), prepare: async (role) => ({ query: '{ viewer { role } }', verify: (data) => (Reflect.get(data.viewer ?? {}, 'role') === role ? undefined : 'wrong role') }) },
   { field: 'stages', expect: readers, prepare: async () => ({ query: '{ stages { key } }', verify: (data) => (ids(data.stages, (stage) => stage.key).includes('onboarding') ? undefined : 'no stages') }) },
+  { field: 'churnReasons', expect: readers, prepare: async () => ({ query: '{ churnReasons { key } }', verify: (data) => (ids(data.churnReasons, (reason) => reason.key).includes('budget') ? undefined : 'no churn reasons') }) },
   { field: 'users', expect: readers, prepare: async () => ({ query: '{ users { id } }', verify: (data) => (ids(data.users, (user) => user.id).includes(person('csm').id) ? undefined : 'people missing') }) },
   { field: 'healthSettings', expect: readers, prepare: async () => ({ query: '{ healthSettings { scope } }', verify: (data) => (ids(data.healthSettings, (row) => row.scope).length === 4 ? undefined : 'scopes missing') }) },
   { field: 'metrics', expect: supervisors, prepare: async () => ({ query: '{ metrics(from: "2026-01-01", to: "2026-03-31") { groups { key } } }' }) },
@@ -398,6 +400,32 @@ const graphqlCases: GraphqlCase[] = [
         query: 'mutation ($input: UpdateStageInput!) { updateStage(input: $input) { name } }',
         variables: { input: { key: fixtureStageKey, name } },
         changed: exists(() => db().select().from(lifecycleStages).where(eq(lifecycleStages.name, name))),
+      };
+    },
+  },
+  {
+    field: 'defineChurnReason',
+    expect: admins,
+    prepare: async () => {
+      const key = `authz_${run}_${nextNumber()}`;
+      return {
+        query: 'mutation ($input: DefineChurnReasonInput!) { defineChurnReason(input: $input) { key } }',
+        variables: { input: { key, label: 'Authz reason' } },
+        changed: exists(() => db().select().from(churnReasons).where(eq(churnReasons.key, key))),
+      };
+    },
+  },
+  {
+    field: 'updateChurnReason',
+    expect: admins,
+    prepare: async () => {
+      const key = `authz_${run}_${nextNumber()}`;
+      await db().insert(churnReasons).values({ key, label: 'Authz reason' });
+      const label = unique('Authz relabelled').slice(0, 60);
+      return {
+        query: 'mutation ($input: UpdateChurnReasonInput!) { updateChurnReason(input: $input) { label } }',
+        variables: { input: { key, label } },
+        changed: exists(() => db().select().from(churnReasons).where(eq(churnReasons.label, label))),
       };
     },
   },

@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
 import { openDatabase } from '../../db/client.ts';
 import { ensureDefaultStages } from '../../domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from '../../domain/churn-reasons.ts';
 import type { TestProject } from 'vitest/node';
 import { databaseUrlWithName, pgliteTemplateFile, postgresTemplateName } from './template.ts';
 
@@ -25,6 +26,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     try {
       await template.migrate();
       await ensureDefaultStages(template.db);
+      await ensureDefaultChurnReasons(template.db);
     } finally {
       await template.close();
     }
@@ -43,6 +45,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const template = await openDatabase({ kind: 'pglite', pglite });
   await template.migrate();
   await ensureDefaultStages(template.db);
+  await ensureDefaultChurnReasons(template.db);
   const dump = await pglite.dumpDataDir('none');
   const file = pgliteTemplateFile();
   await mkdir(dirname(file), { recursive: true });

@@ -1,5 +1,6 @@
 import { type Database, openDatabase } from '../../../db/client.ts';
 import { ensureDefaultStages } from '../../../domain/lifecycle/stages.ts';
+import { ensureDefaultChurnReasons } from '../../../domain/churn-reasons.ts';
 import { type FakeSlack, startFakeSlack } from '../../support/fake-slack.ts';
 import { type SlackRequestClient, createSlackClient } from '../../support/slack-requests.ts';
 import { type FaultCluster, createFaultCluster } from './cluster.ts';
@@ -23,6 +24,7 @@ export async function startFaultStack(options: { replicas: number; env?: Record<
   const database = await openDatabase({ kind: 'postgres', url: cluster.url, max: 20 });
   await database.migrate();
   await ensureDefaultStages(database.db);
+  await ensureDefaultChurnReasons(database.db);
   const fake = await startFakeSlack();
   const replicas: Replica[] = [];
   const slackClients: SlackRequestClient[] = [];
