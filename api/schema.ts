@@ -16,6 +16,7 @@ import './types/metrics.ts';
 import './types/outbox.ts';
 import './types/task.ts';
 import './types/churn-reason.ts';
+import './types/renewal-outcomes.ts';
 
 export const schema = builder.toSchema();
 

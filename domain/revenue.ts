@@ -204,3 +204,23 @@ export async function recordRevenueChange(db: Db, params: RecordRevenueChangePar
     });
   });
 }
+
+/**
+ * Removes the movement recorded under `externalId` from a locked account's ledger, when there is one, and checks the
+ * account's whole timeline afterwards (a later entry may have depended on it). For a correction whose movement is now
+ * none: the row is amended away rather than reversed, so the ledger never holds a movement and its undoing.
+ */
+export async function removeRevenueChangeInTx(tx: Tx, account: Pick<Account, 'id' | 'name'>, externalId: string): Promise<void> {
+  const removed = await tx
+    .delete(revenueChanges)
+    .where(and(eq(revenueChanges.accountId, account.id), eq(revenueChanges.externalId, externalId)))
+    .returning({ id: revenueChanges.id });
+  if (removed.length === 0) return;
+  const found = await firstLedgerProblem(tx, account.id);
+  if (found) {
+    throw new InvalidInputError(
+      `Removing the movement ${externalId} of ${account.name} would make ${describeEntry(found.entry)} impossible: ${found.problem}. Correct that entry first.`,
+      'outcome',
+    );
+  }
+}
