@@ -56,8 +56,8 @@ beforeAll(async () => {
   await renewalAccount('Elm', 5000, '2026-06-15'); //    5000   60000 (stays open)
   await renewalAccount('Fir', 1000, '2026-06-20'); //    1000   12000 (stays open)
   await renewalAccount('Gum', 2000, '2026-06-25'); //    2000   24000 (stays open, never called)
-  await setHealth(database.db, of('Elm').account.id, { score: 82, status: 'healthy', components: {} });
-  await setHealth(database.db, of('Fir').account.id, { score: 35, status: 'at_risk', components: {} });
+  await setHealth(database.db, of('Elm').account.id, { score: 82, status: 'healthy', components: null });
+  await setHealth(database.db, of('Fir').account.id, { score: 35, status: 'at_risk', components: null });
 });
 
 describe('forecast calls', () => {
