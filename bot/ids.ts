@@ -16,6 +16,21 @@ export const ActionIds = {
   digestShowMore: 'digest_show_more',
   /** The overflow menu beside every task: done, snooze, reassign. */
   taskMenu: 'task_menu',
+  /** A renewal's forecast call buttons, one action id each (ids are unique within a block). */
+  renewalCallCommit: 'renewal_call_commit',
+  renewalCallLikely: 'renewal_call_likely',
+  renewalCallAtRisk: 'renewal_call_at_risk',
+  renewalCallChurning: 'renewal_call_churning',
+  /** "Record outcome" on a renewal: opens the outcome form. */
+  renewalRecordOutcome: 'renewal_record_outcome',
+} as const;
+
+/** Which forecast call each renewal call button makes. */
+export const RenewalCallActions = {
+  commit: ActionIds.renewalCallCommit,
+  likely: ActionIds.renewalCallLikely,
+  at_risk: ActionIds.renewalCallAtRisk,
+  churning: ActionIds.renewalCallChurning,
 } as const;
 
 export const CallbackIds = {
@@ -24,6 +39,7 @@ export const CallbackIds = {
   taskDone: 'task_done',
   taskSnooze: 'task_snooze',
   taskReassign: 'task_reassign',
+  renewalOutcome: 'renewal_outcome',
 } as const;
 
 /** Input block ids of modals equal the domain's field names, so a domain error's `field` points at its block. */
@@ -39,7 +55,18 @@ export const FieldIds = {
   outcomeNote: 'outcomeNote',
   until: 'until',
   ownerId: 'ownerId',
+  outcome: 'outcome',
+  newContractEnd: 'newContractEnd',
+  newArrCents: 'newArrCents',
+  note: 'note',
 } as const;
+
+/**
+ * Where a renewal's buttons sit: the actions block names the renewal, and the optional note beside the call buttons
+ * has a block of its own per renewal (App Home lists several), read from the click's state.
+ */
+export const renewalActionsBlockId = (renewalId: string) => `renewal_actions:${renewalId}`;
+export const renewalNoteBlockId = (renewalId: string) => `renewal_note:${renewalId}`;
 
 /** Every input element uses this action id; the block id says which field it is. */
 export const INPUT_ACTION = 'value';

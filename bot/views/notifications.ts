@@ -56,25 +56,6 @@ export function alertMessage(input: AlertInput): SlackMessage {
   return { text: truncate(`${title}: ${input.account.name}. ${sentence(input.reason)}`, 3000), blocks };
 }
 
-export interface RenewalCheckpointInput {
-  account: Pick<Account, 'id' | 'name' | 'arrCents' | 'contractEnd'>;
-  daysLeft: number;
-  reason: string;
-}
-
-export function renewalCheckpointMessage(input: RenewalCheckpointInput): SlackMessage {
-  const head = `:calendar: *${escapeMrkdwn(input.account.name)}* renews in ${plural(input.daysLeft, 'day')}${input.account.contractEnd ? ` (${input.account.contractEnd})` : ''}, ARR ${formatCents(input.account.arrCents)}.`;
-  const blocks: KnownBlock[] = [
-    sectionBlock(`${head}\n${escapeMrkdwn(input.reason)}`),
-    {
-      type: 'actions',
-      block_id: `renewal:${input.account.id}`,
-      elements: [{ type: 'button', action_id: ActionIds.openAccount, text: plainText('Open account', 75), value: input.account.id }],
-    },
-  ];
-  return { text: truncate(`${input.account.name} renews in ${plural(input.daysLeft, 'day')}. ${input.reason}`, 3000), blocks };
-}
-
 export interface StageAuditInput {
   accountName: string;
   transition: Pick<StageTransition, 'direction' | 'actorLabel' | 'reason' | 'occurredAt'>;

@@ -4,6 +4,7 @@ import { ActionIds } from '../../ids.ts';
 import { openAccountAction, shareCardAction } from './card-buttons.ts';
 import { acknowledgeAction, digestMoveStageAction, digestOpenAccountAction, showMoreAction, snoozeAction } from './digest-buttons.ts';
 import { acceptHandoffAction, confirmHandoffAction, editHandoffAction, kickoffDateAction } from './handoff-buttons.ts';
+import { recordOutcomeAction, renewalCallAction } from './renewal-buttons.ts';
 import { stageSelectAction } from './stage-select.ts';
 import { taskMenuAction } from './task-menu.ts';
 
@@ -23,4 +24,9 @@ export function register(app: App, deps: BotDeps): void {
   button(ActionIds.digestOpenAccount, digestOpenAccountAction(deps));
   button(ActionIds.digestShowMore, showMoreAction(deps));
   app.action<BlockAction<OverflowAction>>({ type: 'block_actions', action_id: ActionIds.taskMenu }, taskMenuAction(deps));
+  button(ActionIds.renewalCallCommit, renewalCallAction(deps, 'commit'));
+  button(ActionIds.renewalCallLikely, renewalCallAction(deps, 'likely'));
+  button(ActionIds.renewalCallAtRisk, renewalCallAction(deps, 'at_risk'));
+  button(ActionIds.renewalCallChurning, renewalCallAction(deps, 'churning'));
+  button(ActionIds.renewalRecordOutcome, recordOutcomeAction(deps));
 }

@@ -8,6 +8,7 @@ import { CallbackIds } from '../../ids.ts';
 import { noticeModal } from '../../views/stage-move.ts';
 import type { ViewArgs } from '../../modal-input.ts';
 import { handoffContextSubmission } from './handoff-context.ts';
+import { renewalOutcomeSubmission } from './renewal-outcome.ts';
 import { stageMoveSubmission } from './stage-move.ts';
 import { taskDoneSubmission, taskReassignSubmission, taskSnoozeSubmission } from './task-forms.ts';
 
@@ -51,4 +52,5 @@ export function register(app: App, deps: BotDeps): void {
   app.view(CallbackIds.taskDone, modalErrors(taskDoneSubmission(deps)));
   app.view(CallbackIds.taskSnooze, modalErrors(taskSnoozeSubmission(deps)));
   app.view(CallbackIds.taskReassign, modalErrors(taskReassignSubmission(deps)));
+  app.view(CallbackIds.renewalOutcome, modalErrors(renewalOutcomeSubmission(deps)));
 }
