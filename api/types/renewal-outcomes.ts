@@ -1,5 +1,5 @@
 import { type RenewalCall, type RenewalOutcome, renewalCallKinds, renewalOutcomeKinds } from '../../db/schema.ts';
-import { callRenewal, listRenewalCalls } from '../../domain/renewals/calls.ts';
+import { callRenewal } from '../../domain/renewals/calls.ts';
 import {
   type ForecastAccuracyRow,
   type ForecastByCall,
@@ -9,7 +9,7 @@ import {
   forecastGroupings,
   getRenewalForecast,
 } from '../../domain/renewals/forecast.ts';
-import { type RenewalOutcomeResult, correctRenewalOutcome, listRenewalOutcomes, recordRenewalOutcome } from '../../domain/renewals/outcomes.ts';
+import { type RenewalOutcomeResult, correctRenewalOutcome, recordRenewalOutcome } from '../../domain/renewals/outcomes.ts';
 import { builder } from '../builder.ts';
 import { ChurnReasonRef } from './churn-reason.ts';
 import { RenewalRef } from './renewal.ts';
@@ -66,14 +66,14 @@ builder.objectFields(RenewalRef, (t) => ({
     type: [RenewalCallRef],
     description: 'Every forecast call, oldest first.',
     complexity: 5,
-    resolve: (renewal, _args, ctx) => listRenewalCalls(ctx.db, { renewalIds: [renewal.id], reader: ctx.actor }),
+    resolve: (renewal, _args, ctx) => ctx.loaders.renewalCalls.load(renewal.id),
   }),
   currentCall: t.field({
     type: RenewalCallRef,
     nullable: true,
     description: 'The latest forecast call; null before the first.',
     complexity: 5,
-    resolve: async (renewal, _args, ctx) => (await listRenewalCalls(ctx.db, { renewalIds: [renewal.id], reader: ctx.actor })).at(-1) ?? null,
+    resolve: async (renewal, _args, ctx) => (await ctx.loaders.renewalCalls.load(renewal.id)).at(-1) ?? null,
   }),
   recordedOutcome: t.field({
     type: RenewalOutcomeRef,
@@ -81,13 +81,13 @@ builder.objectFields(RenewalRef, (t) => ({
     description: 'The current outcome (recordRenewalOutcome, or its correction); null while the renewal is open.',
     complexity: 5,
     resolve: async (renewal, _args, ctx) =>
-      (await listRenewalOutcomes(ctx.db, { renewalIds: [renewal.id], reader: ctx.actor })).find((outcome) => outcome.supersededAt === null) ?? null,
+      (await ctx.loaders.renewalOutcomes.load(renewal.id)).find((outcome) => outcome.supersededAt === null) ?? null,
   }),
   outcomeHistory: t.field({
     type: [RenewalOutcomeRef],
     description: 'Every outcome recorded, corrections included, oldest first.',
     complexity: 5,
-    resolve: (renewal, _args, ctx) => listRenewalOutcomes(ctx.db, { renewalIds: [renewal.id], reader: ctx.actor }),
+    resolve: (renewal, _args, ctx) => ctx.loaders.renewalOutcomes.load(renewal.id),
   }),
 }));
 
