@@ -13,7 +13,7 @@ import { openDueRenewals } from '../domain/renewals/window.ts';
 import { validateBlocks, validateView } from './support/block-kit.ts';
 import { createAccount, createUser } from './support/factories.ts';
 import type { RecordedCall } from './support/fake-slack.ts';
-import { type ViewStateValues, clickedButton, messageBlockAction, viewSubmissionPayload } from './support/slack-requests.ts';
+import { type ViewStateValues, appHomeOpenedEvent, clickedButton, homeBlockAction, messageBlockAction, viewSubmissionPayload } from './support/slack-requests.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
 import { pickedDate, typedText } from './support/task-clicks.ts';
 
@@ -43,10 +43,10 @@ beforeEach(async () => {
 const day = (days: number) => isoDay(addDays(new Date(), days));
 const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? Reflect.get(value, key) : undefined);
 
-/** An account of Casey's with 1,000.00 MRR (12,000.00 ARR) whose renewal, 30 days out, is open. */
-async function openRenewal(name: string): Promise<{ account: Account; renewal: Renewal }> {
+/** An account of Casey's with 1,000.00 MRR (12,000.00 ARR) whose renewal, 30 days out unless said, is open. */
+async function openRenewal(name: string, daysLeft = 30): Promise<{ account: Account; renewal: Renewal }> {
   const db = harness.database.db;
-  const account = await createAccount(db, { name, csmId: csm.id, stageKey: 'mature_adoption', arrCents: 1_200_000, contractEnd: day(30) });
+  const account = await createAccount(db, { name, csmId: csm.id, stageKey: 'mature_adoption', arrCents: 1_200_000, contractEnd: day(daysLeft) });
   await recordRevenueChange(db, { accountId: account.id, kind: 'new', mrrDeltaCents: 100_000, effectiveDate: day(-300), actor: admin });
   await openDueRenewals(db, { windowDays: 90, accountIds: [account.id] });
   const [renewal] = await db.select().from(renewals).where(eq(renewals.accountId, account.id));
@@ -134,6 +134,31 @@ describe('forecast calls on the renewal checkpoint message', () => {
     expect(Array.isArray(lines) ? lines.length : 0).toBe(4);
     expect(JSON.stringify(history)).toContain('…and 8 earlier calls');
     expect(JSON.stringify(message.blocks)).not.toContain('<!channel>');
+  });
+});
+
+describe('forecast calls on App Home', () => {
+  it('the first renewals listed carry the call buttons; a click there records the call and publishes Home again with it marked', async () => {
+    // Sooner than every other renewal of Casey's, so it is among the first App Home lists.
+    const { renewal } = await openRenewal('Quill Home', 5);
+    await harness.slack.event(appHomeOpenedEvent({ userId: csm.slackUserId ?? '' }));
+    const [home] = await harness.fake.waitForCalls('views.publish', 1);
+    const view = field(home?.body, 'view');
+    expect(validateView(view)).toEqual([]);
+    const blocks = field(view, 'blocks');
+    expect(buttonsOf(blocks, renewal.id).map((button) => button.text)).toEqual(['Commit', 'Likely', 'At risk', 'Churning', 'Record outcome…']);
+    harness.fake.reset();
+
+    await harness.slack.blockAction(homeBlockAction({ userId: csm.slackUserId ?? '', blocks: blocks as never }, clickedButton({ actionId: ActionIds.renewalCallLikely, blockId: renewalActionsBlockId(renewal.id), value: renewal.id })));
+    const [again] = await harness.fake.waitForCalls('views.publish', 1);
+    expect(again?.outcome).toBe('ok');
+    const republished = field(field(again?.body, 'view'), 'blocks');
+    expect(validateView(field(again?.body, 'view'))).toEqual([]);
+    expect(buttonsOf(republished, renewal.id)[1]).toEqual({ text: '✓ Likely', style: 'primary', action: ActionIds.renewalCallLikely });
+    expect(JSON.stringify(republished)).toContain("Called Quill Home's renewal *Likely*.");
+    expect(JSON.stringify(republished)).toContain('Forecast call: *Likely* by Casey Renewals');
+    const stored = await harness.database.db.select().from(renewalCalls).where(eq(renewalCalls.renewalId, renewal.id));
+    expect(stored.map((row) => row.call)).toEqual(['likely']);
   });
 });
 
