@@ -2,7 +2,7 @@ import type { KnownBlock } from '@slack/types';
 import type { Account, StageTransition, User } from '../../db/schema.ts';
 import { ActionIds } from '../ids.ts';
 import type { SlackMessage } from './account-card.ts';
-import { contextBlock, escapeMrkdwn, formatCents, personMention, plainText, plural, sectionBlock, slackDate, truncate } from './format.ts';
+import { contextBlock, escapeMrkdwn, formatCents, personMention, plainText, sectionBlock, slackDate, truncate } from './format.ts';
 
 const ruleTitles: Record<string, string> = {
   no_first_key_action: 'No first key action yet',
