@@ -1,9 +1,8 @@
+import { ensureInstallDefaults } from './domain/install-defaults.ts';
 import { loadConfigOrReport } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { seedDemoBook } from './demo/book.ts';
 import { demoAdminToken, demoTokenMayBeShown } from './demo/token.ts';
-import { ensureDefaultStages } from './domain/lifecycle/stages.ts';
-import { ensureDefaultPlaybooks } from './domain/plays/playbooks.ts';
 import { startScheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
 import { startLifeline, startMetricsServer } from './server.ts';
@@ -28,8 +27,7 @@ async function main(): Promise<void> {
   const explainDatabase = (error: unknown) => explainDatabaseFailure(error, config.database);
   const database = await orExplain(openDatabase(config.database), explainDatabase);
   await orExplain(database.migrate(), explainDatabase);
-  await ensureDefaultStages(database.db);
-  await ensureDefaultPlaybooks(database.db);
+  await ensureInstallDefaults(database.db);
 
   // The demo book only ever goes into the embedded database: a real server's data is never touched.
   let demoToken: string | undefined;

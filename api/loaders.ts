@@ -1,12 +1,14 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/client.ts';
-import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, User } from '../db/schema.ts';
+import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, RenewalCall, RenewalOutcome, User } from '../db/schema.ts';
 import type { AccountPageRow } from '../domain/accounts/listing.ts';
 import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health/queries.ts';
 import { getLatestRenewalsByAccountIds } from '../domain/renewals/queries.ts';
+import { listRenewalCalls } from '../domain/renewals/calls.ts';
+import { listRenewalOutcomes } from '../domain/renewals/outcomes.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs/handoffs.ts';
 import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
@@ -33,11 +35,21 @@ export interface Loaders {
   relationshipReasons: DataLoader<string, string[]>;
   playbookRunsByAccount: DataLoader<string, PlaybookRunItem[]>;
   tasksByPlaybookRun: DataLoader<string, TaskItem[]>;
+  /** A renewal's forecast calls, oldest first. */
+  renewalCalls: DataLoader<string, RenewalCall[]>;
+  /** A renewal's outcomes, corrections included, oldest first. */
+  renewalOutcomes: DataLoader<string, RenewalOutcome[]>;
   /**
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
    */
   listed: WeakMap<Account, AccountPageRow>;
+}
+
+function groupedBy<V>(rows: readonly V[], keyOf: (row: V) => string, keys: readonly string[]): V[][] {
+  const groups = new Map<string, V[]>();
+  for (const row of rows) groups.set(keyOf(row), [...(groups.get(keyOf(row)) ?? []), row]);
+  return keys.map((key) => groups.get(key) ?? []);
 }
 
 function byKey<K, V>(rows: readonly V[], keyOf: (row: V) => K, keys: readonly K[]): (V | null)[] {
@@ -97,6 +109,8 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     }),
     playbookRunsByAccount: new DataLoader(async (ids) => groupBy(await listPlaybookRunsByAccountIds(db, { accountIds: ids, reader }), (item) => item.run.accountId, ids)),
     tasksByPlaybookRun: new DataLoader(async (ids) => groupBy(await listTasksByRunIds(db, { runIds: ids, reader }), (item) => item.task.playbookRunId, ids)),
+    renewalCalls: new DataLoader(async (ids) => groupedBy(await listRenewalCalls(db, { renewalIds: ids, reader }), (call) => call.renewalId, ids)),
+    renewalOutcomes: new DataLoader(async (ids) => groupedBy(await listRenewalOutcomes(db, { renewalIds: ids, reader }), (outcome) => outcome.renewalId, ids)),
     listed: new WeakMap(),
   };
 }

@@ -18,6 +18,8 @@ import './types/task.ts';
 import './types/people.ts';
 import './types/playbook.ts';
 import './types/webhooks.ts';
+import './types/churn-reason.ts';
+import './types/renewal-outcomes.ts';
 
 export const schema = builder.toSchema();
 

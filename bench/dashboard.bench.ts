@@ -12,13 +12,13 @@
 // (comma-separated page keys, say at-risk,name; default all, see dashboard-queries.ts). BENCH_COMPARE_DIR: another
 // Lifeline checkout (say, before a change) measured in the same rounds against the same database, as
 // "Lifeline (compare)". BENCH_KEEP=1 keeps the database; BENCH_REUSE=1 measures a kept one without generating it.
+import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
-import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 import { type DashboardVariant, dashboardVariant, dashboardVariants } from './dashboard-queries.ts';
@@ -39,7 +39,7 @@ async function prepareDatabase(): Promise<string> {
   await admin.end();
   const database = await openDatabase({ kind: 'postgres', url: benchUrl, max: 2 });
   await database.migrate();
-  await ensureDefaultStages(database.db);
+  await ensureInstallDefaults(database.db);
   const sql = postgres(benchUrl, { max: 1, onnotice: () => {} });
   const started = performance.now();
   // Set-based generation: people, accounts, their health and renewals, each one INSERT … SELECT generate_series.

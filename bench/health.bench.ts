@@ -9,6 +9,7 @@
 // BENCH_HEALTH_LOOP_SAMPLE is the loop's sample (default 2000).
 // Generating 100k accounts takes minutes: BENCH_HEALTH_KEEP=1 keeps the database, and BENCH_HEALTH_REUSE=1 reuses a
 // kept one of the same size (its health tables emptied, so the first recompute is a first one again).
+import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +17,6 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { RECOMPUTE_WORK_MEM, recomputeHealth } from '../domain/health/recompute.ts';
-import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
 
 export interface HealthBenchOptions {
@@ -369,7 +369,7 @@ export async function runHealthBench(options: HealthBenchOptions = {}): Promise<
   const database = await openDatabase({ kind: 'postgres', url: url.toString(), max: 1 });
   try {
     await database.migrate();
-    await ensureDefaultStages(database.db);
+    await ensureInstallDefaults(database.db);
     const { db } = database;
     let now = new Date();
     let today = now.toISOString().slice(0, 10);

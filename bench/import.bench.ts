@@ -1,6 +1,7 @@
 // Bulk import benchmark: one CSV file of daily usage rows (BENCH_ROWS, default 1M) imported by `npm run import`'s
 // code path into the local PostgreSQL, against PostgreSQL's COPY of the same file into the same table, in one run;
 // then the same kind of file through a Lifeline on loopback over GraphQL (BENCH_REMOTE_ROWS, default 200k).
+import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,6 @@ import postgres from 'postgres';
 import { parseConfig } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { importFile } from '../import/run.ts';
-import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { startLifeline } from '../server.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
@@ -29,7 +29,7 @@ await admin.unsafe(`drop database if exists ${BENCH_DB} with (force)`);
 await admin.unsafe(`create database ${BENCH_DB}`);
 const database = await openDatabase({ kind: 'postgres', url, max: 4 });
 await database.migrate();
-await ensureDefaultStages(database.db);
+await ensureInstallDefaults(database.db);
 const sql = postgres(url, { max: 2, onnotice: () => {} });
 await sql.unsafe(`
   insert into accounts (name, segment, stage_key, arr_cents, version)

@@ -1,11 +1,11 @@
 // Ingestion benchmark: 1M daily usage rows written through recordUsage in batches (the code path of the
 // `recordUsage` mutation, minus HTTP) against PostgreSQL's COPY of the same rows into the same table, in one run.
 // BENCH_USAGE_ACCOUNTS (default 10000) × BENCH_USAGE_DAYS (default 100) rows; BENCH_USAGE_BATCH rows per call (default 10000).
+import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
-import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { type UsageRowInput, recordUsage } from '../domain/signals.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 
@@ -21,7 +21,7 @@ await admin.unsafe(`drop database if exists ${BENCH_DB} with (force)`);
 await admin.unsafe(`create database ${BENCH_DB}`);
 const database = await openDatabase({ kind: 'postgres', url, max: 4 });
 await database.migrate();
-await ensureDefaultStages(database.db);
+await ensureInstallDefaults(database.db);
 const sql = postgres(url, { max: 2, onnotice: () => {} });
 await sql.unsafe(`
   insert into accounts (name, segment, stage_key, arr_cents, version)

@@ -6,6 +6,7 @@
 //  2. Digest fan-out: the daily digest to 200 CSMs (plus 3 alerts each, so every DM channel needs 4 posts) through
 //     the outbox, against the fake Slack enforcing 1 message/s per channel with 429 + Retry-After.
 // BENCH_SLACK_ACCOUNTS (accounts with 30 days of usage for the recompute, default 20000), BENCH_SLACK_ROUNDS (default 6).
+import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg } from 'node:os';
@@ -19,7 +20,6 @@ import { parseConfig } from '../config.ts';
 import { type Db, openDatabase, queryRows } from '../db/client.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
-import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { enqueueNotification } from '../domain/outbox.ts';
 import { startLifeline } from '../server.ts';
 import { startFakeSlack } from '../test/support/fake-slack.ts';
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   const fake = await startFakeSlack({ channelRateLimit: { perSecond: 1 } });
   try {
     await database.migrate();
-    await ensureDefaultStages(database.db);
+    await ensureInstallDefaults(database.db);
     const setupStarted = performance.now();
     const { moveAccountIds } = await generate(database.db);
     print(`setup: ${ACCOUNTS} accounts with 30 days of usage, ${CSMS} CSMs, in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`);

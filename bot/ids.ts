@@ -20,6 +20,21 @@ export const ActionIds = {
   setSentiment: 'account_set_sentiment',
   /** "Start playbook" on the account card: opens the form to choose one. */
   startPlaybook: 'account_playbook_start',
+  /** A renewal's forecast call buttons, one action id each (ids are unique within a block). */
+  renewalCallCommit: 'renewal_call_commit',
+  renewalCallLikely: 'renewal_call_likely',
+  renewalCallAtRisk: 'renewal_call_at_risk',
+  renewalCallChurning: 'renewal_call_churning',
+  /** "Record outcome" on a renewal: opens the outcome form. */
+  renewalRecordOutcome: 'renewal_record_outcome',
+} as const;
+
+/** Which forecast call each renewal call button makes. */
+export const RenewalCallActions = {
+  commit: ActionIds.renewalCallCommit,
+  likely: ActionIds.renewalCallLikely,
+  at_risk: ActionIds.renewalCallAtRisk,
+  churning: ActionIds.renewalCallChurning,
 } as const;
 
 export const CallbackIds = {
@@ -30,12 +45,14 @@ export const CallbackIds = {
   taskReassign: 'task_reassign',
   setSentiment: 'set_sentiment',
   playbookStart: 'playbook_start',
+  renewalOutcome: 'renewal_outcome',
 } as const;
 
 /** Input block ids of modals equal the domain's field names, so a domain error's `field` points at its block. */
 export const FieldIds = {
   toStage: 'toStage',
   reason: 'reason',
+  churnReasonKey: 'churnReasonKey',
   goals: 'goals',
   promises: 'promises',
   stakeholders: 'stakeholders',
@@ -47,7 +64,17 @@ export const FieldIds = {
   sentiment: 'sentiment',
   note: 'note',
   playbookId: 'playbookId',
+  outcome: 'outcome',
+  newContractEnd: 'newContractEnd',
+  newArrCents: 'newArrCents',
 } as const;
+
+/**
+ * Where a renewal's buttons sit: the actions block names the renewal, and the optional note beside the call buttons
+ * has a block of its own per renewal (App Home lists several), read from the click's state.
+ */
+export const renewalActionsBlockId = (renewalId: string) => `renewal_actions:${renewalId}`;
+export const renewalNoteBlockId = (renewalId: string) => `renewal_note:${renewalId}`;
 
 /** Every input element uses this action id; the block id says which field it is. */
 export const INPUT_ACTION = 'value';

@@ -14,7 +14,11 @@ import { taskNote } from './task-notes.ts';
 import { type NotificationRenderer, type RenderedNotification, UndeliverableError } from './delivery.ts';
 import { atRiskDigest, escalationMessage } from './views/digest.ts';
 import { handoffMessage, handoffOverdueMessage, type HandoffView } from './views/handoff.ts';
-import { alertMessage, renewalCheckpointMessage, stageAuditNote } from './views/notifications.ts';
+import { listChurnReasons } from '../domain/churn-reasons.ts';
+import { alertMessage, stageAuditNote } from './views/notifications.ts';
+import { renewalMessage } from './views/renewals.ts';
+import { getRenewalDesk } from '../domain/renewals/queries.ts';
+import { NotFoundError } from '../domain/errors.ts';
 
 /** The row decoded with the same contract domain enqueued it with; what cannot be decoded is parked. */
 function decode(row: OutboxRow): Notification {
@@ -87,8 +91,13 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
       }
       case 'renewal_checkpoint': {
         const { payload } = notification;
-        const account = await requireAccount(db, payload.accountId);
-        return { message: renewalCheckpointMessage({ account, daysLeft: payload.daysLeft, reason: payload.reason }) };
+        const desk = await getRenewalDesk(db, { renewalId: payload.renewalId, reader: systemReader }).catch((error: unknown) => {
+          if (error instanceof NotFoundError) throw new UndeliverableError(`Renewal ${payload.renewalId} no longer exists.`);
+          throw error;
+        });
+        const reasons = desk.outcome?.churnReasonKey ? await listChurnReasons(db, { reader: systemReader, includeRetired: true }) : [];
+        const churnReasonLabel = reasons.find((reason) => reason.key === desk.outcome?.churnReasonKey)?.label ?? null;
+        return { message: renewalMessage({ ...desk, churnReasonLabel, reason: payload.reason, now }) };
       }
       case 'at_risk_digest': {
         const { payload } = notification;
@@ -138,8 +147,11 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
         if (!transition) throw new UndeliverableError(`Stage transition ${payload.transitionId} of ${account.name} is missing.`);
         const [actor] = transition.actorId ? await getUsersByIds(db, [transition.actorId]) : [];
         const name = (key: string | null) => stages.find((stage) => stage.key === key)?.name ?? key ?? 'nowhere';
+        const churnReasonLabel = transition.churnReasonKey
+          ? ((await listChurnReasons(db, { reader: systemReader, includeRetired: true })).find((reason) => reason.key === transition.churnReasonKey)?.label ?? transition.churnReasonKey)
+          : null;
         return {
-          message: stageAuditNote({ accountName: account.name, transition, actor: actor ?? null, fromName: name(transition.fromStage), toName: name(transition.toStage) }),
+          message: stageAuditNote({ accountName: account.name, transition, actor: actor ?? null, fromName: name(transition.fromStage), toName: name(transition.toStage), churnReasonLabel }),
           threadKey: `account:${account.id}`,
         };
       }

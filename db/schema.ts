@@ -7,3 +7,5 @@ export * from './schema/jobs.ts';
 export * from './schema/plays.ts';
 export * from './schema/people.ts';
 export * from './schema/webhooks.ts';
+export * from './schema/churn-reasons.ts';
+export * from './schema/renewals.ts';

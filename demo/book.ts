@@ -1,11 +1,11 @@
+import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { asc, count, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Segment, type User, type UserRole, accountHealth, accounts, users as usersTable } from '../db/schema.ts';
 import { actorFromUser, ruleActor, systemReader } from '../domain/actors.ts';
 import { createAccount } from '../domain/accounts/create.ts';
 import { moveAccountStage } from '../domain/lifecycle/moves.ts';
-import { defaultStages, ensureDefaultStages } from '../domain/lifecycle/stages.ts';
-import { ensureDefaultPlaybooks } from '../domain/plays/playbooks.ts';
+import { defaultStages } from '../domain/lifecycle/stages.ts';
 import { listPlaybookRunsByAccountIds, startPlaybook } from '../domain/plays/playbook-runs.ts';
 import { createUser } from '../domain/users.ts';
 import { seedDemoPeople } from './people.ts';
@@ -61,8 +61,7 @@ export async function seedDemoBook(
   now = new Date(),
   options: { renewalWindowDays?: number } = {},
 ): Promise<{ seeded: boolean; admin: User | undefined }> {
-  await ensureDefaultStages(db);
-  await ensureDefaultPlaybooks(db);
+  await ensureInstallDefaults(db);
   const [existing] = await db.select({ total: count() }).from(accounts);
   if ((existing?.total ?? 0) > 0) {
     const [admin] = await db.select().from(usersTable).where(eq(usersTable.role, 'admin')).orderBy(asc(usersTable.createdAt)).limit(1);
@@ -169,6 +168,7 @@ export async function seedDemoBook(
         actor: next === 1 ? closedWonRule : actorFromUser(mover),
         source: 'import',
         reason: toStage === 'churned' ? 'Budget cut after acquisition; chose to consolidate vendors.' : null,
+        churnReasonKey: toStage === 'churned' ? 'budget' : null,
         occurredAt,
       });
       current = moved.account;

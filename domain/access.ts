@@ -18,6 +18,7 @@ export const operations = [
   'manage_tokens',
   'manage_playbooks',
   'manage_webhooks',
+  'manage_churn_reasons',
 ] as const;
 export type Operation = (typeof operations)[number];
 
@@ -33,6 +34,7 @@ const allowed: Record<Operation, readonly TokenRole[]> = {
   manage_playbooks: ['admin'],
   // SECURITY: an endpoint receives account names, health and people's ids, and its secret signs as Lifeline.
   manage_webhooks: ['admin'],
+  manage_churn_reasons: ['admin'],
 };
 
 const explanations: Record<Operation, string> = {
@@ -45,6 +47,7 @@ const explanations: Record<Operation, string> = {
   manage_tokens: 'create or revoke API tokens (ask an admin)',
   manage_playbooks: 'define, edit or retire playbooks (ask an admin)',
   manage_webhooks: 'manage webhook endpoints or their deliveries (ask an admin)',
+  manage_churn_reasons: 'edit the list of churn reasons (ask an admin)',
 };
 
 export function can(actor: Actor, operation: Operation): boolean {

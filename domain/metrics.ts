@@ -91,6 +91,14 @@ export interface HealthMetrics {
   averageScore: number | null;
 }
 
+/** Revenue lost in the period for one churn reason (null: none given). */
+export interface LostMrrByReason {
+  reasonKey: string | null;
+  label: string;
+  churnedMrrCents: number;
+  contractedMrrCents: number;
+}
+
 export interface MetricsGroup {
   /** `all`, a segment, a CSM's user id, or `unassigned`. */
   key: string;
@@ -100,6 +108,8 @@ export interface MetricsGroup {
   funnel: StageFunnelRow[];
   handoffSla: HandoffSlaMetrics;
   timeToFirstValue: TimeToFirstValueMetrics;
+  /** Churned and contracted MRR of the period broken down by churn reason, largest loss first. */
+  lostMrrByReason: LostMrrByReason[];
 }
 
 export interface Metrics {
@@ -158,7 +168,7 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
   const startsAtIso = startsAt.toISOString();
   const endsBeforeIso = endsBefore.toISOString();
 
-  const [revenueRows, funnelRows, slaRows, ttfvRows, healthRows, stages] = await Promise.all([
+  const [revenueRows, funnelRows, slaRows, ttfvRows, healthRows, stages, reasonRows] = await Promise.all([
     queryRows<Record<string, Numeric> & { grp: string }>(
       db,
       sql`with per_account as (
@@ -252,10 +262,21 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
           group by grp`,
     ),
     listStages(db, { reader: params.actor }),
+    queryRows<{ grp: string; reason_key: string | null; label: string | null; churned: Numeric; contracted: Numeric }>(
+      db,
+      sql`select ${group} as grp, rc.churn_reason_key as reason_key, cr.label,
+            coalesce(-sum(rc.mrr_delta_cents) filter (where rc.kind = 'churn'), 0) as churned,
+            coalesce(-sum(rc.mrr_delta_cents) filter (where rc.kind = 'contraction'), 0) as contracted
+          from revenue_changes rc
+          join accounts a on a.id = rc.account_id
+          left join churn_reasons cr on cr.key = rc.churn_reason_key
+          where rc.kind in ('churn', 'contraction') and rc.effective_date between ${from}::date and ${to}::date
+          group by grp, rc.churn_reason_key, cr.label`,
+    ),
   ]);
 
   const keys = new Set<string>(groupBy === null ? ['all'] : []);
-  for (const row of [...revenueRows, ...funnelRows, ...slaRows, ...ttfvRows, ...healthRows]) keys.add(row.grp);
+  for (const row of [...revenueRows, ...funnelRows, ...slaRows, ...ttfvRows, ...healthRows, ...reasonRows]) keys.add(row.grp);
   const labels = await groupLabels(db, groupBy, [...keys]);
 
   const groups = [...keys].sort().map((key): MetricsGroup => {
@@ -302,6 +323,15 @@ export async function getMetrics(db: Db, params: MetricsParams): Promise<Metrics
         reached: num(ttfv?.reached ?? null),
         medianDays: maybe(ttfv?.median_days ?? null),
       },
+      lostMrrByReason: reasonRows
+        .filter((row) => row.grp === key)
+        .map((row) => ({
+          reasonKey: row.reason_key,
+          label: row.reason_key === null ? 'No reason given' : (row.label ?? row.reason_key),
+          churnedMrrCents: num(row.churned),
+          contractedMrrCents: num(row.contracted),
+        }))
+        .sort((a, b) => b.churnedMrrCents + b.contractedMrrCents - (a.churnedMrrCents + a.contractedMrrCents) || a.label.localeCompare(b.label)),
     };
   });
   return { from, to, groupBy, groups };

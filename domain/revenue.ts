@@ -3,6 +3,7 @@ import { asc, eq, lte, and } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { type Account, type RevenueChange, type RevenueChangeKind, accounts, revenueChangeKinds, revenueChanges } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
+import { requireChurnReason } from './churn-reasons.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { isUuid, parseInput } from './validation.ts';
@@ -16,6 +17,11 @@ export const revenueSchema = z
     mrrDeltaCents: z.number().int('MRR is whole cents').refine((value) => value !== 0, 'a revenue change cannot be zero'),
     effectiveDate: z.iso.date('use a calendar date written YYYY-MM-DD'),
     note: z.string().trim().max(2000).nullish(),
+    churnReasonKey: z.string().trim().min(1).max(40).nullish(),
+  })
+  .refine((input) => !input.churnReasonKey || input.kind === 'churn' || input.kind === 'contraction', {
+    message: 'a churn reason is given only for a churn or a contraction; leave churnReasonKey out',
+    path: ['churnReasonKey'],
   })
   .refine((input) => Boolean(input.accountId) !== Boolean(input.accountExternalId), {
     message: 'give exactly one of accountId (Lifeline id) or accountExternalId (CRM id)',
@@ -37,6 +43,8 @@ export interface RevenueChangeValues {
   mrrDeltaCents: number;
   effectiveDate: string;
   note: string | null;
+  /** Why the revenue was lost (churn and contraction only), already checked with requireChurnReason. */
+  churnReasonKey?: string | null;
 }
 
 type LedgerEntry = Pick<RevenueChange, 'id' | 'kind' | 'mrrDeltaCents' | 'effectiveDate' | 'externalId'>;
@@ -126,7 +134,7 @@ export async function writeRevenueChangeInTx(tx: Tx, account: Pick<Account, 'id'
         .values(values)
         .onConflictDoUpdate({
           target: revenueChanges.externalId,
-          set: { kind: values.kind, mrrDeltaCents: values.mrrDeltaCents, effectiveDate: values.effectiveDate, note: values.note },
+          set: { kind: values.kind, mrrDeltaCents: values.mrrDeltaCents, effectiveDate: values.effectiveDate, note: values.note, churnReasonKey: values.churnReasonKey ?? null },
         })
         .returning()
     : await tx.insert(revenueChanges).values(values).returning();
@@ -168,6 +176,7 @@ export async function recordRevenueChange(db: Db, params: RecordRevenueChangePar
   requireAccess(params.actor, 'ingest');
   const input = parseInput(revenueSchema, params);
   return db.transaction(async (tx) => {
+    if (input.churnReasonKey) await requireChurnReason(tx, input.churnReasonKey, input.kind === 'churn' ? 'churn' : 'contraction');
     // The account row is locked so two movements of one account are checked one after the other.
     const [account] = input.accountId
       ? isUuid(input.accountId)
@@ -191,6 +200,27 @@ export async function recordRevenueChange(db: Db, params: RecordRevenueChangePar
       mrrDeltaCents: input.mrrDeltaCents,
       effectiveDate: input.effectiveDate,
       note: input.note ?? null,
+      churnReasonKey: input.churnReasonKey ?? null,
     });
   });
+}
+
+/**
+ * Removes the movement recorded under `externalId` from a locked account's ledger, when there is one, and checks the
+ * account's whole timeline afterwards (a later entry may have depended on it). For a correction whose movement is now
+ * none: the row is amended away rather than reversed, so the ledger never holds a movement and its undoing.
+ */
+export async function removeRevenueChangeInTx(tx: Tx, account: Pick<Account, 'id' | 'name'>, externalId: string): Promise<void> {
+  const removed = await tx
+    .delete(revenueChanges)
+    .where(and(eq(revenueChanges.accountId, account.id), eq(revenueChanges.externalId, externalId)))
+    .returning({ id: revenueChanges.id });
+  if (removed.length === 0) return;
+  const found = await firstLedgerProblem(tx, account.id);
+  if (found) {
+    throw new InvalidInputError(
+      `Removing the movement ${externalId} of ${account.name} would make ${describeEntry(found.entry)} impossible: ${found.problem}. Correct that entry first.`,
+      'outcome',
+    );
+  }
 }

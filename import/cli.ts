@@ -2,10 +2,10 @@
 //                                   [--url https://…/graphql --token …]`
 // Imports a CSV or NDJSON file into the local database (DATABASE_URL, or the embedded database the server uses) or
 // into a remote Lifeline over GraphQL. Exits 1 when rows were refused, 2 when the file could not be imported.
+import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.ts';
 import { type Database, openDatabase } from '../db/client.ts';
-import { ensureDefaultStages } from '../domain/lifecycle/stages.ts';
 import { IMPORT_KINDS, importKinds, isImportKind } from './kinds.ts';
 import { type ImportProgress, type ImportSummary, type ImportTarget, ImportError, describeRefusal, importFile } from './run.ts';
 
@@ -117,7 +117,7 @@ async function main(): Promise<number> {
     renewalWindowDays = config.jobs.renewalWindowDays;
     database = await openDatabase(config.database);
     await database.migrate();
-    await ensureDefaultStages(database.db);
+    await ensureInstallDefaults(database.db);
     target = { kind: 'local', db: database.db, renewalWindowDays };
   }
 

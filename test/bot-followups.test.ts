@@ -139,7 +139,11 @@ describe('stage selects offer only the moves the reader may make', () => {
     );
     const [opened] = await fake.waitForCalls('views.open', 1);
     expect(validateView(opened?.body.view)).toEqual([]);
-    expect(selectsIn(opened?.body.view)).toEqual([['pre_onboarding', 'onboarding', 'early_adoption', 'churned']]);
+    // Churned is among the choices, so the form also offers the churn reasons a move there must name.
+    expect(selectsIn(opened?.body.view)).toEqual([
+      ['pre_onboarding', 'onboarding', 'early_adoption', 'churned'],
+      ['budget', 'champion_left', 'product_gaps', 'competitor', 'acquired', 'out_of_business', 'poor_onboarding', 'low_adoption'],
+    ]);
   });
 });
 

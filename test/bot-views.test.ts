@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { atRiskDigest, escalationMessage } from '../bot/views/digest.ts';
 import { handoffContextModal, handoffMessage, handoffOverdueMessage } from '../bot/views/handoff.ts';
 import { appHome, renewalsMessage } from '../bot/views/home.ts';
-import { alertMessage, renewalCheckpointMessage, stageAuditNote } from '../bot/views/notifications.ts';
+import { alertMessage, stageAuditNote } from '../bot/views/notifications.ts';
+import { renewalMessage, renewalOutcomeModal } from '../bot/views/renewals.ts';
 import { stageMoveModal } from '../bot/views/stage-move.ts';
-import type { Account, Handoff, LifecycleStage, User } from '../db/schema.ts';
+import { type Account, type Handoff, type LifecycleStage, type User, renewalCallKinds } from '../db/schema.ts';
 import type { Book } from '../domain/accounts/book.ts';
 import type { DigestItem } from '../domain/digest.ts';
 import { defaultStages } from '../domain/lifecycle/stages.ts';
@@ -138,8 +139,17 @@ describe('Block Kit builders with large inputs', () => {
         expect(JSON.stringify(message.blocks)).toMatch(/You get this because|Posted here/);
       }
     }
-    const renewal = renewalCheckpointMessage({ account: account(4), daysLeft: 30, reason: huge('renewal', 5000) });
+    const calls = Array.from({ length: 12 }, (_, index) => ({ call: renewalCallKinds[index % 4] ?? 'commit', note: huge('note', 2000), calledByLabel: huge('Caller', 300), calledAt: now }));
+    const renewal = renewalMessage({ account: account(4), renewal: { id: rowId(900), contractEnd: '2026-12-25', status: 'open' }, calls, outcome: null, reason: huge('renewal', 5000), now });
     expect(validateBlocks(renewal.blocks, 'message')).toEqual([]);
+    expectFallback(renewal.text);
+    const outcomeModal = renewalOutcomeModal({
+      renewal: { id: rowId(900), contractEnd: '2026-12-25' },
+      account: account(5),
+      churnReasons: Array.from({ length: 150 }, (_, index) => ({ key: `reason_${index}`, label: huge('Reason', 200) })),
+      privateMetadata: '{}',
+    });
+    expect(validateView(outcomeModal)).toEqual([]);
     const note = stageAuditNote({
       accountName: huge('Account', 3000),
       transition: { direction: 'backward', actorLabel: huge('Actor', 500), reason: huge('why', 5000), occurredAt: now },

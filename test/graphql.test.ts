@@ -207,19 +207,26 @@ describe('moving a stage through GraphQL', () => {
     ]);
   });
 
-  it('answers BAD_USER_INPUT on `reason`, saying why, to a backward move or a move to Churned without one, and moves nothing', async () => {
-    for (const [from, to, says] of [
-      ['early_adoption', 'onboarding', 'Moving Reasonless early_adoption backward needs a reason, so the team knows why.'],
-      ['mature_adoption', 'churned', 'Moving Reasonless mature_adoption to Churned needs a reason, so the team knows why.'],
+  it('answers BAD_USER_INPUT, saying why, to a backward move without a reason or a move to Churned without a churn reason, and moves nothing', async () => {
+    // A move to Churned names one of the churn reasons (churnReasonKey); its text is optional.
+    for (const [from, to, field, says, churnReasonKey] of [
+      ['early_adoption', 'onboarding', 'reason', 'Moving Reasonless early_adoption backward needs a reason, so the team knows why.', undefined],
+      [
+        'mature_adoption',
+        'churned',
+        'churnReasonKey',
+        'Moving Reasonless mature_adoption to Churned needs a churn reason (churnReasonKey), so the team knows why the customer left: use one of budget, champion_left, product_gaps, competitor, acquired, out_of_business, poor_onboarding, low_adoption. Text in reason is optional.',
+        'budget',
+      ],
     ] as const) {
       const account = await createAccount(database.db, { stageKey: from, name: `Reasonless ${from}` });
       const response = await api.request(MOVE, { input: { accountId: account.id, toStage: to, expectedVersion: 1, reason: '  ' } }, managerToken);
-      expect(response.body.errors?.[0]).toMatchObject({ message: says, extensions: { code: 'BAD_USER_INPUT', field: 'reason' } });
+      expect(response.body.errors?.[0]).toMatchObject({ message: says, extensions: { code: 'BAD_USER_INPUT', field } });
       const history = await database.db.select().from(stageTransitions).where(eq(stageTransitions.accountId, account.id)).orderBy(asc(stageTransitions.accountVersion));
       expect(history).toHaveLength(1);
       expect(await database.db.select().from(outbox).where(like(outbox.dedupeKey, `stage_audit:${account.id}:%`))).toEqual([]);
 
-      const moved = await api.request(MOVE, { input: { accountId: account.id, toStage: to, expectedVersion: 1, reason: 'Budget cut' } }, managerToken);
+      const moved = await api.request(MOVE, { input: { accountId: account.id, toStage: to, expectedVersion: 1, reason: 'Budget cut', ...(churnReasonKey ? { churnReasonKey } : {}) } }, managerToken);
       expect(moved.body.data).toMatchObject({ moveAccountStage: { account: { version: 2, stage: { key: to } }, transition: { reason: 'Budget cut' } } });
     }
   });

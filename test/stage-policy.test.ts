@@ -162,14 +162,15 @@ describe('every stage move goes through the same checks and the same audit', () 
   it('managers and admins need a reason to move backward or to Churned too, and nothing is written without one', async () => {
     const manager = await createUser(database.db, { role: 'manager' });
     const admin: Actor = { userId: null, role: 'admin', label: 'Admin token' };
-    for (const [actor, from, to] of [
-      [actorFromUser(manager), 'mature_adoption', 'onboarding'],
-      [admin, 'onboarding', 'churned'],
+    // A move to Churned names a churn reason (its free text is optional): refused on `churnReasonKey` without one.
+    for (const [actor, from, to, field] of [
+      [actorFromUser(manager), 'mature_adoption', 'onboarding', 'reason'],
+      [admin, 'onboarding', 'churned', 'churnReasonKey'],
     ] as const) {
       const account = await createAccount(database.db, { stageKey: from, name: `Reasonless ${from}` });
       const refused = moveAccountStage(database.db, { accountId: account.id, toStage: to, expectedVersion: 1, actor, source: 'api', reason: '   ' });
       await expect(refused).rejects.toBeInstanceOf(ReasonRequiredError);
-      await expect(refused).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'reason' });
+      await expect(refused).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field });
       expect(await historyOf(account.id)).toHaveLength(1);
       expect(await auditNotesOf(account.id)).toEqual([]);
     }

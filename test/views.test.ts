@@ -88,6 +88,7 @@ describe('the account card', () => {
       actorLabel: '<!channel> & co',
       source: 'slack',
       reason: 'r'.repeat(5000),
+      churnReasonKey: null,
       accountVersion: 2,
       occurredAt: now,
     };

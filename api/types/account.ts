@@ -168,7 +168,12 @@ const MoveAccountStageInput = builder.inputType('MoveAccountStageInput', {
     reason: t.string({
       required: false,
       description:
-        'Why: recorded in the history and posted in the account\'s Slack thread. Required when moving backward or to a terminal stage such as Churned (BAD_USER_INPUT on `reason` without it).',
+        'Why: recorded in the history and posted in the account\'s Slack thread. Required when moving backward or to a terminal stage other than Churned (BAD_USER_INPUT on `reason` without it); optional text beside the churn reason for a move to Churned.',
+    }),
+    churnReasonKey: t.string({
+      required: false,
+      description:
+        'Why the customer left, as the key of a churn reason (the `churnReasons` query lists them). Required for a move to Churned (BAD_USER_INPUT on `churnReasonKey` without it, naming the keys to use); refused on any other move.',
     }),
   }),
 });
@@ -188,7 +193,7 @@ builder.mutationField('moveAccountStage', (t) =>
     description:
       'Moves an account to another stage and records the transition, with an audit note in Slack. Admins and managers may make any move; ' +
       "an account's CSM one step forward, back to any earlier stage, or to Churned; its account executive only from Pre-onboarding one step forward. " +
-      'Moving backward or to Churned needs a `reason`. Fails with FORBIDDEN (naming the moves you may make), and with STALE_VERSION when the account moved since you read it.',
+      'Moving backward needs a `reason`; moving to Churned needs a `churnReasonKey`. Fails with FORBIDDEN (naming the moves you may make), and with STALE_VERSION when the account moved since you read it.',
     args: { input: t.arg({ type: MoveAccountStageInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       moveAccountStage(ctx.db, {
@@ -196,6 +201,7 @@ builder.mutationField('moveAccountStage', (t) =>
         toStage: input.toStage,
         expectedVersion: input.expectedVersion,
         reason: input.reason ?? null,
+        churnReasonKey: input.churnReasonKey ?? null,
         actor: ctx.actor,
         source: 'api',
       }),

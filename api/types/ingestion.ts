@@ -111,7 +111,11 @@ export const RevenueChangeRef = builder.objectRef<RevenueChange>('RevenueChange'
     kind: t.expose('kind', { type: RevenueChangeKindEnum }),
     mrrDeltaCents: t.exposeFloat('mrrDeltaCents', { description: 'Signed whole cents.' }),
     effectiveDate: t.expose('effectiveDate', { type: 'Date' }),
-    externalId: t.exposeString('externalId', { nullable: true, description: 'The billing system id (or `opportunity:<id>` for a closed-won deal).' }),
+    externalId: t.exposeString('externalId', {
+      nullable: true,
+      description: 'The billing system id (or `opportunity:<id>` for a closed-won deal, `renewal:<id>` for a renewal outcome).',
+    }),
+    churnReasonKey: t.exposeString('churnReasonKey', { nullable: true, description: 'Why the revenue was lost (churn and contraction).' }),
   }),
 });
 
@@ -254,6 +258,10 @@ builder.mutationFields((t) => ({
       mrrDeltaCents: t.arg.float({ required: true }),
       effectiveDate: t.arg({ type: 'Date', required: true }),
       note: t.arg.string({ required: false }),
+      churnReasonKey: t.arg.string({
+        required: false,
+        description: 'Why the revenue was lost, for a churn or a contraction only: the key of a churn reason (the `churnReasons` query) that applies to that kind; `note` holds any text.',
+      }),
     },
     resolve: (_root, args, ctx) =>
       recordRevenueChange(ctx.db, {
@@ -264,6 +272,7 @@ builder.mutationFields((t) => ({
         mrrDeltaCents: args.mrrDeltaCents,
         effectiveDate: args.effectiveDate,
         note: args.note ?? null,
+        churnReasonKey: args.churnReasonKey ?? null,
       }),
   }),
   recordFirstValue: t.field({

@@ -1,6 +1,7 @@
 import {
   type HandoffSlaMetrics,
   type HealthMetrics,
+  type LostMrrByReason,
   type Metrics,
   type MetricsGroup,
   type RevenueMetrics,
@@ -107,6 +108,16 @@ const TimeToFirstValueRef = builder.objectRef<TimeToFirstValueMetrics>('TimeToFi
   }),
 });
 
+const LostMrrByReasonRef = builder.objectRef<LostMrrByReason>('LostMrrByReason').implement({
+  description: 'Revenue lost in the period for one churn reason, from the ledger rows that name it (churn and contraction).',
+  fields: (t) => ({
+    reasonKey: t.exposeString('reasonKey', { nullable: true, description: 'The churn reason; null for losses recorded without one.' }),
+    label: t.exposeString('label'),
+    churnedMrrCents: t.exposeFloat('churnedMrrCents', { description: 'Σ |deltas| of kind `churn` effective in the period with this reason.' }),
+    contractedMrrCents: t.exposeFloat('contractedMrrCents', { description: 'Σ |deltas| of kind `contraction` effective in the period with this reason.' }),
+  }),
+});
+
 const MetricsGroupRef = builder.objectRef<MetricsGroup>('MetricsGroup').implement({
   fields: (t) => ({
     key: t.exposeString('key', { description: '`all`, a segment, a CSM user id, or `unassigned`.' }),
@@ -116,6 +127,12 @@ const MetricsGroupRef = builder.objectRef<MetricsGroup>('MetricsGroup').implemen
     funnel: t.field({ type: [StageFunnelRef], complexity: 0, resolve: (group) => group.funnel }),
     handoffSla: t.field({ type: HandoffSlaRef, resolve: (group) => group.handoffSla }),
     timeToFirstValue: t.field({ type: TimeToFirstValueRef, resolve: (group) => group.timeToFirstValue }),
+    lostMrrByReason: t.field({
+      type: [LostMrrByReasonRef],
+      complexity: 0,
+      description: 'churnedMrrCents and contractionMrrCents broken down by churn reason, largest loss first; each sums to those totals.',
+      resolve: (group) => group.lostMrrByReason,
+    }),
   }),
 });
 

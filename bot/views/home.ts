@@ -5,6 +5,9 @@ import { ActionIds } from '../ids.ts';
 import type { SlackMessage } from './account-card.ts';
 import { MESSAGE_LIST_TEXT_MAX, SECTION_TEXT_MAX, packedList } from './lists.ts';
 import { type OwnTasks, homeTaskBlocks } from './tasks.ts';
+import { renewalButtons } from './renewals.ts';
+import type { RenewalCall } from '../../db/schema.ts';
+import { renewalCallLabels } from '../../domain/renewals/calls.ts';
 import {
   contextBlock,
   daysUntil,
@@ -26,6 +29,8 @@ const MAX_ATTENTION = 10;
 const MAX_LIST_BLOCKS = 8;
 const MAX_STAGE_SECTIONS = 8;
 const LINES_PER_STAGE = 15;
+/** The first renewals App Home lists each get their call buttons (2 blocks each); the rest are lines. */
+export const HOME_RENEWALS_WITH_BUTTONS = 5;
 // A message holds 50 blocks; the renewals answer keeps one for its header.
 const MAX_MESSAGE_LIST_BLOCKS = 49;
 
@@ -66,10 +71,17 @@ export interface HomeInput {
   renewalWindowDays: number;
   /** The person's own open tasks ("My tasks"); the section is left out when there are none. */
   tasks?: OwnTasks | undefined;
+  /** The open renewal and its current call, by account, of the first renewals listed (HOME_RENEWALS_WITH_BUTTONS). */
+  renewals?: ReadonlyMap<string, HomeRenewal> | undefined;
+}
+
+export interface HomeRenewal {
+  renewalId: string;
+  current: Pick<RenewalCall, 'call' | 'calledByLabel' | 'calledAt'> | null;
 }
 
 /** App Home: the person's book at a glance. Pure: data in, view out. */
-export function appHome({ user, book, stages, now, renewalWindowDays, tasks }: HomeInput): HomeView {
+export function appHome({ user, book, stages, now, renewalWindowDays, tasks, renewals }: HomeInput): HomeView {
   const blocks: KnownBlock[] = [
     { type: 'header', text: plainText(`${user.name}'s book`, 150) },
     contextBlock(
@@ -108,8 +120,15 @@ export function appHome({ user, book, stages, now, renewalWindowDays, tasks }: H
 
   if (book.renewals.length > 0) {
     blocks.push({ type: 'divider' }, sectionBlock(`*Renewals in the next ${plural(renewalWindowDays, 'day')}*`));
-    const lines = book.renewals.map((account) => renewalLine(account, now));
-    blocks.push(...packedList(lines, { maxBlocks: MAX_LIST_BLOCKS, more: (left) => `…and ${left} more: \`/lifeline renewals\` shows them all.` }).blocks);
+    const withButtons = book.renewals.slice(0, HOME_RENEWALS_WITH_BUTTONS).filter((account) => renewals?.has(account.id));
+    for (const account of withButtons) {
+      const renewal = renewals?.get(account.id);
+      if (!renewal) continue;
+      const call = renewal.current ? `Forecast call: *${renewalCallLabels[renewal.current.call]}* by ${escapeMrkdwn(truncate(renewal.current.calledByLabel, 80))} ${slackDate(renewal.current.calledAt)}` : 'No forecast call yet.';
+      blocks.push(sectionBlock(truncate(`${renewalLine(account, now)}\n${call}`, 3000)), renewalButtons(renewal.renewalId, renewal.current?.call ?? null));
+    }
+    const lines = book.renewals.filter((account) => !withButtons.includes(account)).map((account) => renewalLine(account, now));
+    if (lines.length > 0) blocks.push(...packedList(lines, { maxBlocks: MAX_LIST_BLOCKS, more: (left) => `…and ${left} more: \`/lifeline renewals\` shows them all.` }).blocks);
   }
 
   blocks.push({ type: 'divider' }, sectionBlock('*Accounts by stage*'));

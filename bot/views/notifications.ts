@@ -2,7 +2,7 @@ import type { KnownBlock } from '@slack/types';
 import type { Account, StageTransition, User } from '../../db/schema.ts';
 import { ActionIds } from '../ids.ts';
 import type { SlackMessage } from './account-card.ts';
-import { contextBlock, escapeMrkdwn, formatCents, personMention, plainText, plural, sectionBlock, slackDate, truncate } from './format.ts';
+import { contextBlock, escapeMrkdwn, formatCents, personMention, plainText, sectionBlock, slackDate, truncate } from './format.ts';
 
 const ruleTitles: Record<string, string> = {
   no_first_key_action: 'No first key action yet',
@@ -57,39 +57,23 @@ export function alertMessage(input: AlertInput): SlackMessage {
   return { text: truncate(`${title}: ${input.account.name}. ${sentence(input.reason)}`, 3000), blocks };
 }
 
-export interface RenewalCheckpointInput {
-  account: Pick<Account, 'id' | 'name' | 'arrCents' | 'contractEnd'>;
-  daysLeft: number;
-  reason: string;
-}
-
-export function renewalCheckpointMessage(input: RenewalCheckpointInput): SlackMessage {
-  const head = `:calendar: *${escapeMrkdwn(input.account.name)}* renews in ${plural(input.daysLeft, 'day')}${input.account.contractEnd ? ` (${input.account.contractEnd})` : ''}, ARR ${formatCents(input.account.arrCents)}.`;
-  const blocks: KnownBlock[] = [
-    sectionBlock(`${head}\n${escapeMrkdwn(input.reason)}`),
-    {
-      type: 'actions',
-      block_id: `renewal:${input.account.id}`,
-      elements: [{ type: 'button', action_id: ActionIds.openAccount, text: plainText('Open account', 75), value: input.account.id }],
-    },
-  ];
-  return { text: truncate(`${input.account.name} renews in ${plural(input.daysLeft, 'day')}. ${input.reason}`, 3000), blocks };
-}
-
 export interface StageAuditInput {
   accountName: string;
   transition: Pick<StageTransition, 'direction' | 'actorLabel' | 'reason' | 'occurredAt'>;
   actor: Pick<User, 'name' | 'slackUserId'> | null;
   fromName: string;
   toName: string;
+  /** The churn reason's label, on a move to Churned. */
+  churnReasonLabel?: string | null;
 }
 
 /** The one-line note every move leaves in the account's thread. */
 export function stageAuditNote(input: StageAuditInput): SlackMessage {
   const who = input.actor ? personMention(input.actor) : escapeMrkdwn(input.transition.actorLabel);
   const arrow = input.transition.direction === 'backward' ? ':arrow_backward:' : ':arrow_forward:';
+  const churn = input.churnReasonLabel ? ` (churn reason: ${escapeMrkdwn(truncate(input.churnReasonLabel, 100))})` : '';
   const reason = input.transition.reason ? `: “${escapeMrkdwn(truncate(input.transition.reason, 500))}”` : '';
-  const line = `${arrow} ${who} moved *${escapeMrkdwn(input.accountName)}* from ${escapeMrkdwn(input.fromName)} to ${escapeMrkdwn(input.toName)} ${slackDate(input.transition.occurredAt)}${reason}`;
-  const text = `${input.transition.actorLabel} moved ${input.accountName} from ${input.fromName} to ${input.toName}${input.transition.reason ? `: ${input.transition.reason}` : ''}`;
+  const line = `${arrow} ${who} moved *${escapeMrkdwn(input.accountName)}* from ${escapeMrkdwn(input.fromName)} to ${escapeMrkdwn(input.toName)} ${slackDate(input.transition.occurredAt)}${churn}${reason}`;
+  const text = `${input.transition.actorLabel} moved ${input.accountName} from ${input.fromName} to ${input.toName}${input.churnReasonLabel ? ` (churn reason: ${input.churnReasonLabel})` : ''}${input.transition.reason ? `: ${input.transition.reason}` : ''}`;
   return { text: truncate(text, 3000), blocks: [sectionBlock(line)] };
 }

@@ -1,7 +1,7 @@
 import type { KnownBlock, ModalView, PlainTextOption } from '@slack/types';
-import type { Account, LifecycleStage } from '../../db/schema.ts';
+import type { Account, ChurnReason, LifecycleStage } from '../../db/schema.ts';
 import { CallbackIds, FieldIds, INPUT_ACTION } from '../ids.ts';
-import { moveNeedsReason } from '../../domain/lifecycle/policy.ts';
+import { moveNeedsChurnReason, moveNeedsReason } from '../../domain/lifecycle/policy.ts';
 import { escapeMrkdwn, plainText, sectionBlock, truncate } from './format.ts';
 
 export interface StageMoveModalInput {
@@ -12,6 +12,8 @@ export interface StageMoveModalInput {
   /** Without `toStage`: the stages the person may move the account to (domain `stageChoices`), all the select offers. */
   choices?: LifecycleStage[] | undefined;
   reasonRequired: boolean;
+  /** The churn reasons that may be chosen (domain `listChurnReasons` for churn): offered when the move may be to Churned. */
+  churnReasons?: ChurnReason[] | undefined;
   /** Where the move came from, so the submission can redraw it; opaque to the builder. */
   privateMetadata: string;
 }
@@ -77,11 +79,30 @@ export function stageMoveModal(input: StageMoveModalInput): ModalView {
       },
     });
   }
+  // A move to Churned names why the customer left from the admin-edited list; the text below is then optional.
+  const toChurned = toStage ? moveNeedsChurnReason(toStage.key) : (input.choices ?? []).some((stage) => moveNeedsChurnReason(stage.key));
+  const churnReasons = (input.churnReasons ?? []).slice(0, MAX_SELECT_OPTIONS);
+  if (toChurned && churnReasons.length > 0) {
+    blocks.push({
+      type: 'input',
+      block_id: FieldIds.churnReasonKey,
+      // Required only when the move is to Churned; from a stage choice the domain refuses a churn without one.
+      optional: !toStage,
+      label: plainText(toStage ? 'Why the customer left' : 'Why the customer left (when moving to Churned)', 2000),
+      element: {
+        type: 'static_select',
+        action_id: INPUT_ACTION,
+        placeholder: plainText('Choose a churn reason', 150),
+        options: churnReasons.map((reason) => ({ text: plainText(reason.label, 75), value: reason.key })),
+      },
+    });
+  }
+  const textRequired = input.reasonRequired && !(toStage && moveNeedsChurnReason(toStage.key));
   blocks.push({
     type: 'input',
     block_id: FieldIds.reason,
-    optional: !input.reasonRequired,
-    label: plainText(input.reasonRequired ? 'Reason' : 'Reason (optional)', 2000),
+    optional: !textRequired,
+    label: plainText(textRequired ? 'Reason' : 'Reason (optional)', 2000),
     element: {
       type: 'plain_text_input',
       action_id: INPUT_ACTION,

@@ -13,6 +13,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { churnReasons } from './churn-reasons.ts';
 
 /** Roles a person can hold. `integration` is only ever given to API tokens (CRM, product analytics, support desk). */
 export const userRoles = ['admin', 'manager', 'csm', 'ae', 'viewer'] as const;
@@ -115,6 +116,8 @@ export const stageTransitions = pgTable(
     actorLabel: text('actor_label').notNull(),
     source: transitionSource('source').notNull(),
     reason: text('reason'),
+    /** Why the customer left: every move to Churned names one of the admin-edited churn reasons. */
+    churnReasonKey: text('churn_reason_key').references(() => churnReasons.key),
     /** The account version this transition produced; unique per account, so the chain has no forks. */
     accountVersion: integer('account_version').notNull(),
     occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

@@ -13,6 +13,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { accounts, users } from './core.ts';
+import { churnReasons } from './churn-reasons.ts';
 
 export const handoffStatuses = ['pending', 'confirmed', 'accepted', 'kickoff_scheduled', 'completed'] as const;
 export const ticketSeverities = ['low', 'normal', 'high', 'urgent'] as const;
@@ -183,6 +184,8 @@ export const revenueChanges = pgTable(
     mrrDeltaCents: bigint('mrr_delta_cents', { mode: 'number' }).notNull(),
     effectiveDate: date('effective_date', { mode: 'string' }).notNull(),
     note: text('note'),
+    /** Why MRR was lost (churn and contraction only); the text of why is `note`. */
+    churnReasonKey: text('churn_reason_key').references(() => churnReasons.key),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
   },
   (t) => [index('revenue_changes_account_idx').on(t.accountId, t.effectiveDate), index('revenue_changes_date_idx').on(t.effectiveDate)],

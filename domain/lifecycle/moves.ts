@@ -6,13 +6,14 @@ import { and, desc, eq, exists } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { type Account, type LifecycleStage, type StageTransition, type TransitionSource, accounts, stageTransitions } from '../../db/schema.ts';
 import { readableOwnerId } from '../access.ts';
-import type { Actor } from '../actors.ts';
+import { type Actor, systemReader } from '../actors.ts';
 import { InvalidInputError, NotFoundError, StaleVersionError } from '../errors.ts';
 import { type NotificationTarget, handoffChannelTarget } from '../notifications.ts';
 import { enqueueNotification } from '../outbox.ts';
 import { queueWebhookEvent } from '../webhooks.ts';
 import { isUuid, requireStorableText } from '../validation.ts';
-import { moveNeedsReason, requireMoveRights } from './policy.ts';
+import { listChurnReasons, requireChurnReason } from '../churn-reasons.ts';
+import { moveNeedsChurnReason, moveNeedsReason, requireMoveRights } from './policy.ts';
 import { readLifecycle } from './stages.ts';
 
 /**
@@ -44,6 +45,8 @@ export interface StageMovePreview {
   stages: LifecycleStage[];
   /** Moving backward or to a terminal stage: the move is refused without a reason, so ask for one first. */
   reasonRequired: boolean;
+  /** Moving to Churned: the move is refused without a churn reason (the free text is then optional). */
+  churnReasonRequired: boolean;
 }
 
 /**
@@ -60,14 +63,16 @@ export async function previewStageMove(db: Db | Tx, params: StageMoveRequest): P
  * surfaces that ask `previewStageMove` first never see it.
  */
 export class ReasonRequiredError extends InvalidInputError {
-  constructor(message: string) {
-    super(message, 'reason');
+  constructor(message: string, field: 'reason' | 'churnReasonKey' = 'reason') {
+    super(message, field);
   }
 }
 
 export interface MoveAccountStageParams extends StageMoveRequest {
   source: TransitionSource;
   reason?: string | null;
+  /** Why the customer left (a churn reason's key): required for a move to Churned, refused on any other move. */
+  churnReasonKey?: string | null;
   /** When it happened, for imports of past history; now by default. */
   occurredAt?: Date;
   /** Where the audit note goes when the account has no thread yet: the card's channel, or the handoff channel. */
@@ -98,8 +103,20 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
   if (reason !== null && reason.length > 2000) {
     throw new InvalidInputError('The reason is too long: keep it under 2000 characters.', 'reason');
   }
-  const { account, from, to, reasonRequired } = await judgeMove(tx, await findAccount(tx, params.accountId, 'lock'), params);
-  if (reasonRequired && !reason) {
+  const { account, from, to, reasonRequired, churnReasonRequired } = await judgeMove(tx, await findAccount(tx, params.accountId, 'lock'), params);
+  const churnReasonKey = params.churnReasonKey?.trim() || null;
+  if (churnReasonRequired) {
+    if (!churnReasonKey) {
+      const choices = await listChurnReasonKeys(tx);
+      throw new ReasonRequiredError(
+        `Moving ${account.name} to ${to.name} needs a churn reason (churnReasonKey), so the team knows why the customer left: use one of ${choices}. Text in reason is optional.`,
+        'churnReasonKey',
+      );
+    }
+    await requireChurnReason(tx, churnReasonKey, 'churn');
+  } else if (churnReasonKey) {
+    throw new InvalidInputError(`A churn reason is given only for a move to Churned, not to ${to.name}. Leave churnReasonKey out.`, 'churnReasonKey');
+  } else if (reasonRequired && !reason) {
     throw new ReasonRequiredError(`Moving ${account.name} ${to.terminal ? `to ${to.name}` : 'backward'} needs a reason, so the team knows why.`);
   }
 
@@ -108,6 +125,7 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
     actor: params.actor,
     source: params.source,
     reason,
+    churnReasonKey,
     occurredAt: params.occurredAt ?? new Date(),
   });
   // An import records history that already happened elsewhere: announcing each step now would flood the
@@ -139,6 +157,11 @@ export async function moveAccountStageInTx(tx: Tx, params: MoveAccountStageParam
     });
   }
   return move;
+}
+
+async function listChurnReasonKeys(tx: Tx): Promise<string> {
+  const reasons = await listChurnReasons(tx, { reader: systemReader, use: 'churn' });
+  return reasons.map((reason) => reason.key).join(', ') || '(none yet: ask an admin to add a churn reason)';
 }
 
 /** The account a move is about; a move locks it, so concurrent moves queue behind each other. */
@@ -177,6 +200,7 @@ async function judgeMove(db: Db | Tx, account: Account, params: StageMoveRequest
     to: target,
     stages,
     reasonRequired: moveNeedsReason(stages, account.stageKey, target.key),
+    churnReasonRequired: moveNeedsChurnReason(target.key),
   };
 }
 
@@ -185,7 +209,7 @@ async function writeStageMove(
   tx: Tx,
   account: Account,
   target: LifecycleStage,
-  move: { direction: 'forward' | 'backward'; actor: Actor; source: TransitionSource; reason: string | null; occurredAt: Date },
+  move: { direction: 'forward' | 'backward'; actor: Actor; source: TransitionSource; reason: string | null; churnReasonKey: string | null; occurredAt: Date },
 ): Promise<StageMove> {
   const nextVersion = account.version + 1;
   const [transition] = await tx
@@ -199,6 +223,7 @@ async function writeStageMove(
       actorLabel: move.actor.label,
       source: move.source,
       reason: move.reason,
+      churnReasonKey: move.churnReasonKey,
       accountVersion: nextVersion,
       occurredAt: move.occurredAt,
     })

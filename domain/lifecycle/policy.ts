@@ -5,7 +5,7 @@
 import type { Account, LifecycleStage } from '../../db/schema.ts';
 import type { Actor } from '../actors.ts';
 import { ForbiddenError } from '../errors.ts';
-import { PRE_ONBOARDING_STAGE } from './stages.ts';
+import { CHURNED_STAGE, PRE_ONBOARDING_STAGE } from './stages.ts';
 
 /** The part of an account the stage policy looks at. */
 export type MovableAccount = Pick<Account, 'name' | 'csmId' | 'aeId' | 'stageKey'>;
@@ -21,7 +21,18 @@ export function nextStage(stages: readonly LifecycleStage[], fromKey: string): L
   return byPosition(stages).find((stage) => !stage.terminal && stage.position > from.position);
 }
 
-/** Moving backward, or into a terminal stage such as Churned, needs a reason that others can read later. */
+/**
+ * A move to Churned names why the customer left, as one of the admin-edited churn reasons (with optional text): it
+ * stands in for the free-text reason such a move needs, and metrics break lost revenue down by it.
+ */
+export function moveNeedsChurnReason(toKey: string): boolean {
+  return toKey === CHURNED_STAGE;
+}
+
+/**
+ * Moving backward, or into a terminal stage such as Churned, needs a reason that others can read later (for
+ * Churned, a churn reason: see moveNeedsChurnReason).
+ */
 export function moveNeedsReason(stages: readonly LifecycleStage[], fromKey: string, toKey: string): boolean {
   const from = stages.find((stage) => stage.key === fromKey);
   const to = stages.find((stage) => stage.key === toKey);

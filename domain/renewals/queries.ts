@@ -1,11 +1,12 @@
-// Reading renewals, as the reader may see them: the ones coming up and each account's latest.
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+// Reading renewals, as the reader may see them: the ones coming up, each account's latest, and one with its calls.
+import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { type Renewal, accounts, renewals } from '../../db/schema.ts';
+import { type Account, type Renewal, type RenewalCall, type RenewalOutcome, accounts, renewalCalls, renewalOutcomes, renewals } from '../../db/schema.ts';
 import { readableOwnerId } from '../access.ts';
 import { isUuid } from '../validation.ts';
 import type { Actor } from '../actors.ts';
-import { InvalidInputError } from '../errors.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { requireRenewalRights } from './rights.ts';
 import { isoDay } from '../dates.ts';
 import { MAX_RENEWAL_WINDOW_DAYS } from './window.ts';
 
@@ -53,4 +54,35 @@ export async function getLatestRenewalsByAccountIds(db: Db, params: { accountIds
     .where(and(inArray(renewals.accountId, ids), readableAeId ? eq(accounts.aeId, readableAeId) : undefined))
     .orderBy(renewals.accountId, desc(renewals.contractEnd));
   return rows.map((row) => row.renewal);
+}
+
+/** A renewal as a person acting on it sees it: its account, every forecast call (oldest first), its current outcome. */
+export interface RenewalDesk {
+  renewal: Renewal;
+  account: Account;
+  calls: RenewalCall[];
+  outcome: RenewalOutcome | null;
+}
+
+/**
+ * One renewal with its calls and current outcome, for a surface that shows or acts on it (the renewal messages in
+ * Slack). An account executive reads only renewals of accounts they sold; with `toAct`, the reader must also be
+ * someone who may call the renewal and record its outcome (the account's CSM or AE, managers, admins).
+ */
+export async function getRenewalDesk(db: Db, params: { renewalId: string; reader: Actor; toAct?: string }): Promise<RenewalDesk> {
+  const aeId = readableOwnerId(params.reader);
+  const [row] = isUuid(params.renewalId)
+    ? await db
+        .select({ renewal: renewals, account: accounts })
+        .from(renewals)
+        .innerJoin(accounts, eq(accounts.id, renewals.accountId))
+        .where(and(eq(renewals.id, params.renewalId), aeId ? eq(accounts.aeId, aeId) : undefined))
+    : [];
+  if (!row) throw new NotFoundError('That renewal no longer exists, or you cannot see it. `/lifeline renewals` lists yours.', 'renewalId');
+  if (params.toAct) requireRenewalRights(params.reader, row.account, params.toAct);
+  const [calls, outcomes] = await Promise.all([
+    db.select().from(renewalCalls).where(eq(renewalCalls.renewalId, row.renewal.id)).orderBy(asc(renewalCalls.calledAt), asc(renewalCalls.id)),
+    db.select().from(renewalOutcomes).where(and(eq(renewalOutcomes.renewalId, row.renewal.id), isNull(renewalOutcomes.supersededAt))),
+  ]);
+  return { ...row, calls, outcome: outcomes[0] ?? null };
 }

@@ -12,10 +12,14 @@ import {
   handoffs,
   healthSettings,
   jobRuns,
+  churnReasons,
   lifecycleStages,
   outbox,
   playbookRuns,
   playbooks,
+  renewalCalls,
+  renewalOutcomes,
+  renewals,
   revenueChanges,
   surveyResponses,
   type Task,
@@ -32,6 +36,7 @@ import { upsertContacts } from '../../domain/people/contacts.ts';
 import { startPlaybook } from '../../domain/plays/playbook-runs.ts';
 import { definePlaybook } from '../../domain/plays/playbooks.ts';
 import { createTask } from '../../domain/plays/tasks.ts';
+import { recordRenewalOutcome } from '../../domain/renewals/outcomes.ts';
 import { recordTicket } from '../../domain/signals.ts';
 import { createApiToken } from '../../domain/tokens.ts';
 import { createAccount, createUser } from '../support/factories.ts';
@@ -57,6 +62,9 @@ import {
   movedTo,
   nextNumber,
   only,
+  openRenewal,
+  RENEWAL_ARR_CENTS,
+  renewalVariants,
   otherAe,
   otherBook,
   otherCsm,
@@ -260,6 +268,55 @@ async function fixturePlaybook() {
   });
 }
 
+async function currentOutcomeArr(renewalId: string): Promise<number | undefined> {
+  const rows = await db().select().from(renewalOutcomes).where(eq(renewalOutcomes.renewalId, renewalId));
+  return rows.find((row) => row.supersededAt === null)?.newArrCents;
+}
+
+const renewalCases: GraphqlCase[] = renewalVariants.flatMap(([variant, owners, expect]): GraphqlCase[] => [
+  {
+    field: 'callRenewal',
+    variant,
+    expect,
+    prepare: async () => {
+      const renewal = await openRenewal(owners());
+      return {
+        query: 'mutation ($input: CallRenewalInput!) { callRenewal(input: $input) { id } }',
+        variables: { input: { renewalId: renewal.id, call: 'likely', note: 'Budget approved' } },
+        changed: exists(() => db().select().from(renewalCalls).where(eq(renewalCalls.renewalId, renewal.id))),
+      };
+    },
+  },
+  {
+    field: 'recordRenewalOutcome',
+    variant,
+    expect,
+    prepare: async () => {
+      const renewal = await openRenewal(owners());
+      return {
+        query: 'mutation ($input: RenewalOutcomeInput!) { recordRenewalOutcome(input: $input) { outcome { outcome } } }',
+        variables: { input: { renewalId: renewal.id, outcome: 'renewed', newContractEnd: dayIn(395), newArrCents: RENEWAL_ARR_CENTS + 120_000 } },
+        changed: exists(() => db().select().from(renewalOutcomes).where(eq(renewalOutcomes.renewalId, renewal.id))),
+      };
+    },
+  },
+  {
+    field: 'correctRenewalOutcome',
+    variant,
+    expect: supervisors,
+    prepare: async () => {
+      const renewal = await openRenewal(owners());
+      await recordRenewalOutcome(db(), { renewalId: renewal.id, outcome: 'renewed', newContractEnd: dayIn(395), newArrCents: RENEWAL_ARR_CENTS, actor: taskFixtureActor });
+      const corrected = RENEWAL_ARR_CENTS + 240_000;
+      return {
+        query: 'mutation ($input: RenewalOutcomeInput!) { correctRenewalOutcome(input: $input) { outcome { newArrCents } } }',
+        variables: { input: { renewalId: renewal.id, outcome: 'renewed', newContractEnd: dayIn(395), newArrCents: corrected } },
+        changed: async () => (await currentOutcomeArr(renewal.id)) === corrected,
+      };
+    },
+  },
+]);
+
 /** Adding a task for oneself (no ownerId): on the own book's account, and on another book's. */
 const createTaskVariants: readonly (readonly [variant: string, book: () => Book, expect: (role: string) => Expectation])[] = [
   ["the own book's account", ownBook, only('admin', 'manager', 'csm', 'ae')],
@@ -291,8 +348,10 @@ const graphqlCases: GraphqlCase[] = [
   // Queries
   { field: 'viewer', expect: only(...ROLES), prepare: async (role) => ({ query: '{ viewer { role } }', verify: (data) => (Reflect.get(data.viewer ?? {}, 'role') === role ? undefined : 'wrong role') }) },
   { field: 'stages', expect: readers, prepare: async () => ({ query: '{ stages { key } }', verify: (data) => (ids(data.stages, (stage) => stage.key).includes('onboarding') ? undefined : 'no stages') }) },
+  { field: 'churnReasons', expect: readers, prepare: async () => ({ query: '{ churnReasons { key } }', verify: (data) => (ids(data.churnReasons, (reason) => reason.key).includes('budget') ? undefined : 'no churn reasons') }) },
   { field: 'users', expect: readers, prepare: async () => ({ query: '{ users { id } }', verify: (data) => (ids(data.users, (user) => user.id).includes(person('csm').id) ? undefined : 'people missing') }) },
   { field: 'healthSettings', expect: readers, prepare: async () => ({ query: '{ healthSettings { scope } }', verify: (data) => (ids(data.healthSettings, (row) => row.scope).length === 4 ? undefined : 'scopes missing') }) },
+  { field: 'renewalForecast', expect: supervisors, prepare: async () => ({ query: `{ renewalForecast(from: "${dayIn(-365)}", to: "${dayIn(365)}") { groups { key arrUpCents } } }` }) },
   { field: 'metrics', expect: supervisors, prepare: async () => ({ query: '{ metrics(from: "2026-01-01", to: "2026-03-31") { groups { key } } }' }) },
   { field: 'retentionSeries', expect: supervisors, prepare: async () => ({ query: '{ retentionSeries(months: 3) { groups { key months { month } } } }' }) },
   { field: 'team', expect: supervisors, prepare: async () => ({ query: '{ team { accounts } }' }) },
@@ -573,6 +632,32 @@ const graphqlCases: GraphqlCase[] = [
     },
   },
   {
+    field: 'defineChurnReason',
+    expect: admins,
+    prepare: async () => {
+      const key = `authz_${run}_${nextNumber()}`;
+      return {
+        query: 'mutation ($input: DefineChurnReasonInput!) { defineChurnReason(input: $input) { key } }',
+        variables: { input: { key, label: 'Authz reason' } },
+        changed: exists(() => db().select().from(churnReasons).where(eq(churnReasons.key, key))),
+      };
+    },
+  },
+  {
+    field: 'updateChurnReason',
+    expect: admins,
+    prepare: async () => {
+      const key = `authz_${run}_${nextNumber()}`;
+      await db().insert(churnReasons).values({ key, label: 'Authz reason' });
+      const label = unique('Authz relabelled').slice(0, 60);
+      return {
+        query: 'mutation ($input: UpdateChurnReasonInput!) { updateChurnReason(input: $input) { label } }',
+        variables: { input: { key, label } },
+        changed: exists(() => db().select().from(churnReasons).where(eq(churnReasons.label, label))),
+      };
+    },
+  },
+  {
     field: 'linkSlackUser',
     expect: admins,
     prepare: async () => {
@@ -759,6 +844,7 @@ const graphqlCases: GraphqlCase[] = [
       };
     },
   },
+  ...renewalCases,
   ingestedByExternalId('recordNps', 'authz-nps', 'mutation ($id: ID, $ext: String) { recordNps(accountId: $id, externalId: $ext, score: 9, respondedAt: "2026-11-22T09:00:00Z") { id } }', (externalId) => db().select().from(surveyResponses).where(eq(surveyResponses.externalId, externalId))),
   ingestedByExternalId('recordRevenueChange', 'authz-mrr', 'mutation ($id: ID, $ext: String) { recordRevenueChange(accountId: $id, externalId: $ext, kind: new, mrrDeltaCents: 10000, effectiveDate: "2026-11-01") { id } }', (externalId) => db().select().from(revenueChanges).where(eq(revenueChanges.externalId, externalId))),
   {

@@ -10,7 +10,7 @@ import { encodeTaskForm } from '../../bot/task-form.ts';
 import { requirePlaybook } from '../../domain/plays/playbooks.ts';
 import { encodeDigestValue } from '../../bot/views/digest.ts';
 import { type TaskMenuChoice, TaskMenuChoices } from '../../bot/views/tasks.ts';
-import { type Account, type Task, type UserRole, atRiskFollowUps, csmSentiments, playbookRuns, tasks } from '../../db/schema.ts';
+import { type Account, type Task, type UserRole, atRiskFollowUps, csmSentiments, playbookRuns, renewalCalls, renewalOutcomes, tasks } from '../../db/schema.ts';
 import type { Actor } from '../../domain/actors.ts';
 import { createTask } from '../../domain/plays/tasks.ts';
 import { createAccount } from '../support/factories.ts';
@@ -40,6 +40,9 @@ import {
   handoffAt,
   movedTo,
   only,
+  openRenewal,
+  RENEWAL_ARR_CENTS,
+  renewalVariants,
   otherAe,
   otherBook,
   otherCsm,
@@ -466,6 +469,53 @@ const slackCases: SlackCase[] = [
               }),
             ),
           effect: async () => (await db().select().from(playbookRuns).where(eq(playbookRuns.accountId, account.id))).length > 0,
+        };
+      },
+    },
+  ]),
+
+  // Renewals: the forecast call buttons, "Record outcome…" and its form, each attempt on a renewal of its own.
+  ...renewalVariants.flatMap(([variant, owners, expect]): SlackCase[] => [
+    ...[ActionIds.renewalCallCommit, ActionIds.renewalCallLikely, ActionIds.renewalCallAtRisk, ActionIds.renewalCallChurning].map(
+      (actionId): SlackCase => ({
+        entry: `action:${actionId}`,
+        variant,
+        expect,
+        prepare: async (context) => {
+          const renewal = await openRenewal(owners());
+          return {
+            send: button(context, actionId, renewal.id, `renewal_actions:${renewal.id}`),
+            effect: async () => (await db().select().from(renewalCalls).where(eq(renewalCalls.renewalId, renewal.id))).length > 0,
+          };
+        },
+      }),
+    ),
+    {
+      entry: `action:${ActionIds.renewalRecordOutcome}`,
+      variant,
+      expect,
+      prepare: async (context) => {
+        const renewal = await openRenewal(owners());
+        return { send: button(context, ActionIds.renewalRecordOutcome, renewal.id, `renewal_actions:${renewal.id}`), effect: modalOpened(context), secret: renewal.accountName };
+      },
+    },
+    {
+      entry: `view:${CallbackIds.renewalOutcome}`,
+      variant,
+      expect,
+      prepare: async (context) => {
+        const renewal = await openRenewal(owners());
+        const values: ViewStateValues = {
+          [FieldIds.outcome]: { [INPUT_ACTION]: { type: 'radio_buttons', selected_option: { text: { type: 'plain_text', text: 'Renewed' }, value: 'renewed' } } },
+          [FieldIds.newContractEnd]: { [INPUT_ACTION]: pickedDate(dayIn(395)) },
+          [FieldIds.newArrCents]: { [INPUT_ACTION]: { type: 'number_input', value: String(RENEWAL_ARR_CENTS / 100) } },
+        };
+        return {
+          send: () =>
+            client().viewSubmission(
+              viewSubmissionPayload({ userId: context.userId, callbackId: CallbackIds.renewalOutcome, privateMetadata: JSON.stringify({ renewalId: renewal.id, where: { kind: 'ephemeral', responseUrl: context.responseUrl } }), values }),
+            ),
+          effect: async () => (await db().select().from(renewalOutcomes).where(eq(renewalOutcomes.renewalId, renewal.id))).length > 0,
         };
       },
     },

@@ -1,10 +1,9 @@
+import { ensureInstallDefaults } from '../../domain/install-defaults.ts';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
 import { openDatabase } from '../../db/client.ts';
-import { ensureDefaultStages } from '../../domain/lifecycle/stages.ts';
-import { ensureDefaultPlaybooks } from '../../domain/plays/playbooks.ts';
 import type { TestProject } from 'vitest/node';
 import { databaseUrlWithName, pgliteTemplateFile, postgresTemplateName } from './template.ts';
 
@@ -25,8 +24,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     const template = await openDatabase({ kind: 'postgres', url: databaseUrlWithName(url, templateName), max: 1 });
     try {
       await template.migrate();
-      await ensureDefaultStages(template.db);
-      await ensureDefaultPlaybooks(template.db);
+      await ensureInstallDefaults(template.db);
     } finally {
       await template.close();
     }
@@ -44,8 +42,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const pglite = await PGlite.create();
   const template = await openDatabase({ kind: 'pglite', pglite });
   await template.migrate();
-  await ensureDefaultStages(template.db);
-  await ensureDefaultPlaybooks(template.db);
+  await ensureInstallDefaults(template.db);
   const dump = await pglite.dumpDataDir('none');
   const file = pgliteTemplateFile();
   await mkdir(dirname(file), { recursive: true });

@@ -4,6 +4,7 @@ import type { Actor } from '../../../domain/actors.ts';
 import { type DigestPayload, digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { InvalidInputError } from '../../../domain/errors.ts';
 import { getAccountToMove } from '../../../domain/lifecycle/moves.ts';
+import { listChurnReasons } from '../../../domain/churn-reasons.ts';
 import { stageChoices } from '../../../domain/lifecycle/policy.ts';
 import { listStages } from '../../../domain/lifecycle/stages.ts';
 import { showCardTo } from '../../cards.ts';
@@ -60,7 +61,11 @@ export function digestMoveStageAction(deps: BotDeps) {
     const reply = replyTo(body, client);
     const value = buttonValue(action);
     const { actor } = slackPerson(context);
-    const [account, stages] = await Promise.all([getAccountToMove(db, { accountId: value.accountId, actor }), listStages(db, { reader: actor })]);
+    const [account, stages, churnReasons] = await Promise.all([
+      getAccountToMove(db, { accountId: value.accountId, actor }),
+      listStages(db, { reader: actor }),
+      listChurnReasons(db, { reader: actor, use: 'churn' }),
+    ]);
     await openView(
       deps.triggerClient,
       reply,
@@ -70,6 +75,7 @@ export function digestMoveStageAction(deps: BotDeps) {
         stages,
         choices: stageChoices(actor, account, stages),
         reasonRequired: false,
+        churnReasons,
         privateMetadata: encodeStageMoveMetadata({ accountId: account.id, version: account.version }),
       }),
     );

@@ -5,6 +5,7 @@ import { openAccountAction, shareCardAction } from './card-buttons.ts';
 import { acknowledgeAction, digestMoveStageAction, digestOpenAccountAction, showMoreAction, snoozeAction } from './digest-buttons.ts';
 import { acceptHandoffAction, confirmHandoffAction, editHandoffAction, kickoffDateAction } from './handoff-buttons.ts';
 import { setSentimentAction } from './sentiment-button.ts';
+import { recordOutcomeAction, renewalCallAction } from './renewal-buttons.ts';
 import { stageSelectAction } from './stage-select.ts';
 import { taskMenuAction } from './task-menu.ts';
 import { startPlaybookAction } from './playbook-start.ts';
@@ -27,4 +28,9 @@ export function register(app: App, deps: BotDeps): void {
   button(ActionIds.digestShowMore, showMoreAction(deps));
   app.action<BlockAction<OverflowAction>>({ type: 'block_actions', action_id: ActionIds.taskMenu }, taskMenuAction(deps));
   button(ActionIds.startPlaybook, startPlaybookAction(deps));
+  button(ActionIds.renewalCallCommit, renewalCallAction(deps, 'commit'));
+  button(ActionIds.renewalCallLikely, renewalCallAction(deps, 'likely'));
+  button(ActionIds.renewalCallAtRisk, renewalCallAction(deps, 'at_risk'));
+  button(ActionIds.renewalCallChurning, renewalCallAction(deps, 'churning'));
+  button(ActionIds.renewalRecordOutcome, recordOutcomeAction(deps));
 }

@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, SlackActionMiddlewareArgs, StaticSelectAction } from '@slack/bolt';
 import { InvalidInputError, StaleVersionError } from '../../../domain/errors.ts';
 import { moveAccountStage, previewStageMove } from '../../../domain/lifecycle/moves.ts';
+import { listChurnReasons } from '../../../domain/churn-reasons.ts';
 import { refreshAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
 import { slackPerson } from '../../person.ts';
@@ -56,6 +57,7 @@ export function stageSelectAction(deps: BotDeps) {
             stages: preview.stages,
             toStage: preview.to,
             reasonRequired: true,
+            churnReasons: preview.churnReasonRequired ? await listChurnReasons(db, { reader: actor, use: 'churn' }) : undefined,
             privateMetadata: encodeStageMoveMetadata({ accountId: card.accountId, version: card.version, toStage: preview.to.key, ...cardWhere(reply.surface) }),
           }),
         );

@@ -9,6 +9,7 @@ import { noticeModal } from '../../views/stage-move.ts';
 import type { ViewArgs } from '../../modal-input.ts';
 import { handoffContextSubmission } from './handoff-context.ts';
 import { sentimentSubmission } from './sentiment.ts';
+import { renewalOutcomeSubmission } from './renewal-outcome.ts';
 import { stageMoveSubmission } from './stage-move.ts';
 import { taskDoneSubmission, taskReassignSubmission, taskSnoozeSubmission } from './task-forms.ts';
 import { playbookStartSubmission } from './playbook-start.ts';
@@ -55,4 +56,5 @@ export function register(app: App, deps: BotDeps): void {
   app.view(CallbackIds.taskReassign, modalErrors(taskReassignSubmission(deps)));
   app.view(CallbackIds.setSentiment, modalErrors(sentimentSubmission(deps)));
   app.view(CallbackIds.playbookStart, modalErrors(playbookStartSubmission(deps)));
+  app.view(CallbackIds.renewalOutcome, modalErrors(renewalOutcomeSubmission(deps)));
 }

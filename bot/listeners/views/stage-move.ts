@@ -36,6 +36,7 @@ export function stageMoveSubmission({ db }: BotDeps) {
       actor,
       source: 'slack',
       reason: inputValue(view, FieldIds.reason) ?? null,
+      churnReasonKey: inputValue(view, FieldIds.churnReasonKey) ?? null,
       auditTarget: AUDIT_TARGET,
     });
     await ack();

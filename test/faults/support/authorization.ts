@@ -4,13 +4,15 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { Db } from '../../../db/client.ts';
-import { type Account, type Handoff, type HandoffStatus, type TokenRole, type User, type UserRole, accounts, handoffs } from '../../../db/schema.ts';
+import { type Account, type Handoff, type HandoffStatus, type Renewal, type TokenRole, type User, type UserRole, accounts, handoffs, renewals } from '../../../db/schema.ts';
 import type { Actor } from '../../../domain/actors.ts';
 import { DAY_MS, addDays, isoDay } from '../../../domain/dates.ts';
 import { recordClosedWon } from '../../../domain/handoffs/closed-won.ts';
 import { acceptHandoff, confirmHandoff, scheduleKickoff } from '../../../domain/handoffs/handoffs.ts';
 import { defineStage } from '../../../domain/lifecycle/stages.ts';
-import { createToken, createUser } from '../../support/factories.ts';
+import { openDueRenewals } from '../../../domain/renewals/window.ts';
+import { recordRevenueChange } from '../../../domain/revenue.ts';
+import { createAccount, createToken, createUser } from '../../support/factories.ts';
 import { setHealth } from '../../support/health.ts';
 import { recordScenario } from './report.ts';
 import { type FaultStack, startFaultStack } from './stack.ts';
@@ -202,6 +204,29 @@ export type StageMoveVariant = readonly [
   owners: () => { csmId: string; aeId: string },
   expect: (role: string) => Expectation,
 ];
+
+/**
+ * Calling a renewal's forecast and recording its outcome: the account's CSM or AE, managers and admins. Each attempt
+ * acts on a renewal of its own, opened the way the daily pass opens one, on an account owned as the variant says.
+ */
+export const renewalVariants: readonly (readonly [variant: string, owners: () => { csmId: string; aeId: string }, expect: (role: string) => Expectation])[] = [
+  ["the own book's renewal", () => ({ csmId: person('csm').id, aeId: person('ae').id }), only('admin', 'manager', 'csm', 'ae')],
+  ["another book's renewal", () => ({ csmId: otherCsm().id, aeId: otherAe().id }), supervisors],
+];
+
+export const RENEWAL_ARR_CENTS = 1_200_000;
+
+/** An open renewal 30 days out on a fresh account owned as given, with its MRR in the ledger. */
+export async function openRenewal(owners: { csmId: string; aeId: string }): Promise<Renewal & { accountName: string }> {
+  const contractEnd = dayIn(30);
+  const name = unique('Authz Renewal Co');
+  const account = await createAccount(db(), { ...owners, name, stageKey: 'mature_adoption', arrCents: RENEWAL_ARR_CENTS, contractEnd });
+  await recordRevenueChange(db(), { accountId: account.id, kind: 'new', mrrDeltaCents: RENEWAL_ARR_CENTS / 12, effectiveDate: dayIn(-300), actor: fixtureActor });
+  await openDueRenewals(db(), { windowDays: 90, accountIds: [account.id] });
+  const [renewal] = await db().select().from(renewals).where(eq(renewals.accountId, account.id));
+  if (!renewal) throw new Error('the renewal did not open');
+  return { ...renewal, accountName: name };
+}
 
 /** Stage moves on the CSM's own account, another CSM's, and the AE's own while it is still in Pre-onboarding. */
 export const stageMoveVariants: readonly StageMoveVariant[] = [

@@ -1,6 +1,5 @@
+import { ensureInstallDefaults } from '../../../domain/install-defaults.ts';
 import { type Database, openDatabase } from '../../../db/client.ts';
-import { ensureDefaultStages } from '../../../domain/lifecycle/stages.ts';
-import { ensureDefaultPlaybooks } from '../../../domain/plays/playbooks.ts';
 import { type FakeSlack, startFakeSlack } from '../../support/fake-slack.ts';
 import { type SlackRequestClient, createSlackClient } from '../../support/slack-requests.ts';
 import { type FaultCluster, createFaultCluster } from './cluster.ts';
@@ -23,8 +22,7 @@ export async function startFaultStack(options: { replicas: number; env?: Record<
   const cluster = await createFaultCluster();
   const database = await openDatabase({ kind: 'postgres', url: cluster.url, max: 20 });
   await database.migrate();
-  await ensureDefaultStages(database.db);
-  await ensureDefaultPlaybooks(database.db);
+  await ensureInstallDefaults(database.db);
   const fake = await startFakeSlack();
   const replicas: Replica[] = [];
   const slackClients: SlackRequestClient[] = [];
