@@ -94,17 +94,19 @@ describe('moving an account between lifecycle stages', () => {
     const account = await createAccount(database.db, { stageKey: 'onboarding' });
     const targets = ['implementation', 'early_adoption', 'mature_adoption', 'churned'];
     const results = await Promise.allSettled(
-      managers.map((manager, index) =>
-        moveAccountStage(database.db, {
+      managers.map((manager, index) => {
+        const toStage = targets[index % targets.length] ?? 'implementation';
+        return moveAccountStage(database.db, {
           accountId: account.id,
-          toStage: targets[index % targets.length] ?? 'implementation',
+          toStage,
           expectedVersion: 1,
           actor: actorFromUser(manager),
           source: 'slack',
-          // Churned needs a reason; without one that move would lose for a different reason than the race.
+          // Churned needs a reason and a churn reason; without them that move would lose for a different reason than the race.
           reason: 'Moved in the race',
-        }),
-      ),
+          ...(toStage === 'churned' ? { churnReasonKey: 'budget' } : {}),
+        });
+      }),
     );
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
     const losers = results.filter((result) => result.status === 'rejected');
