@@ -5,3 +5,4 @@ export * from './schema/delivery.ts';
 export * from './schema/health.ts';
 export * from './schema/jobs.ts';
 export * from './schema/plays.ts';
+export * from './schema/slack-links.ts';

@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { z } from 'zod';
 import { type User, type UserRole, userRoles, users } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
+import { queueSlackEmailLookups } from './people-links.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError, SlackUserNotLinkedError } from './errors.ts';
 import { isUuid, parseInput } from './validation.ts';
@@ -124,7 +125,8 @@ export interface UpsertPeopleResult {
 /**
  * Creates or updates people by email (case-insensitive), with their role, Slack link and manager: the way an
  * admin loads the team from an HR or identity system. Idempotent; a repeat of the same list changes nothing.
- * An omitted Slack id or manager keeps the current one. All or nothing.
+ * An omitted Slack id or manager keeps the current one. All or nothing. A person left without a Slack id is
+ * queued to be looked up in Slack by email (`queueSlackEmailLookups`), so they link themselves without an admin.
  */
 export async function upsertPeople(db: Db, params: { actor: Actor; people: PersonInput[] }): Promise<UpsertPeopleResult> {
   requireAccess(params.actor, 'manage_people');
@@ -192,6 +194,8 @@ export async function upsertPeople(db: Db, params: { actor: Actor; people: Perso
     const saved = await tx.select().from(users).where(inArray(sql`lower(${users.email})`, emails));
     const byEmail = new Map(saved.map((user) => [user.email.toLowerCase(), user]));
     const ordered = emails.map((email) => byEmail.get(email)).filter((user): user is User => user !== undefined);
+    // People given without a Slack id are looked up in Slack by email later, by the slack_links job: never here.
+    await queueSlackEmailLookups(tx, { userIds: ordered.filter((user) => user.slackUserId === null).map((user) => user.id) });
     return { created: people.length - existing.length, updated: existing.length, people: ordered };
   });
 }
