@@ -13,10 +13,11 @@ type JobFn = (ctx: { db: Db; now: Date }) => Promise<Record<string, number>>;
  * notices and overdue-task escalations (all idempotent); `outbox` drains the outbox once, a safety net beside the delivery loop;
  * `slack_links` links the people ingestion gave without a Slack id by asking Slack for their email.
  */
-export function createSlackJobs(delivery: DeliveryWorker, client: WebClient): { digest: JobFn; outbox: JobFn; slack_links: JobFn } {
-  const links = createSlackLinkJob(client);
+export function createSlackJobs(delivery: DeliveryWorker, client: WebClient | undefined): { digest: JobFn; outbox: JobFn; slack_links?: JobFn } {
+  // Without a Slack workspace (local mode) there is nobody to look up: the job is not here.
+  const links = client ? createSlackLinkJob(client) : undefined;
   return {
-    slack_links: async (ctx) => ({ ...(await links(ctx)) }),
+    ...(links ? { slack_links: async (ctx: { db: Db; now: Date }) => ({ ...(await links(ctx)) }) } : {}),
     digest: async ({ db, now }) => {
       const digest = await queueDailyDigest(db, { now });
       const handoffs = await queueOverdueHandoffs(db, { now });

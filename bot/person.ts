@@ -79,8 +79,14 @@ export function linkedSlackPerson(context: Context): SlackPerson | undefined {
 export async function slackPersonLinkingByEmail(db: Db, client: WebClient, context: Context, slackUserId: string): Promise<SlackPerson> {
   const linked = linkedSlackPerson(context);
   if (linked) return linked;
-  const answer = await client.users.info({ user: slackUserId });
-  const email = answer.user?.profile?.email ?? '';
+  let email: string;
+  try {
+    const answer = await client.users.info({ user: slackUserId });
+    email = answer.user?.profile?.email ?? '';
+  } catch {
+    // Slack could not say who they are (an outage, a workspace without the scope): they stay unlinked, and are told so.
+    return slackPerson(context);
+  }
   const { user } = await linkPersonToSlack(db, { email, slackUserId, source: 'slack_profile' });
   const person: SlackPerson = { user, actor: actorFromUser(user) };
   context[PERSON_KEY] = new PersonLookup(person, undefined);

@@ -142,6 +142,23 @@ describe('people given with an email and no Slack id', () => {
     expect((await personByEmail('outage@acme.test')).slackUserId).toBeNull();
   });
 
+  it('when Slack says to wait (429), the whole batch waits as told without counting an attempt', async () => {
+    await graphql(UPSERT_PEOPLE, {
+      people: [
+        { email: 'wait-one@acme.test', name: 'Wyn One', role: 'csm' },
+        { email: 'wait-two@acme.test', name: 'Wyn Two', role: 'csm' },
+      ],
+    });
+    fake.failNext('users.lookupByEmail', { status: 429, retryAfterSeconds: 30 });
+    expect(await runLinkJob()).toMatchObject({ linked: 0, retried: 2 });
+    expect(fake.callsTo('users.lookupByEmail')).toHaveLength(1);
+    for (const email of ['wait-one@acme.test', 'wait-two@acme.test']) {
+      const lookup = await lookupOf((await personByEmail(email)).id);
+      expect(lookup).toMatchObject({ status: 'pending', attempts: 0 });
+      expect(lookup?.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + 20_000);
+    }
+  });
+
   it('the people import queues them the same way', async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'lifeline-links-'));
     try {
@@ -211,6 +228,14 @@ describe('/lifeline from a Slack user who is not linked', () => {
     expect(answer?.body.response_type).toBe('ephemeral');
     expect(textOf(answer)).toMatch(/already linked to another Slack user/);
     expect((await personByEmail(person.email)).slackUserId).toBe('UOTHER001');
+  });
+
+  it('when Slack cannot say who they are, answers that their account is not linked', async () => {
+    fake.failNext('users.info', { status: 500 });
+    await slack.command(slashCommand({ text: 'tasks', user_id: 'USELF0003', response_url: fake.responseUrl('info-down') }));
+    const [answer] = await fake.waitForCalls('response_url', 1);
+    expect(answer?.body.response_type).toBe('ephemeral');
+    expect(textOf(answer)).toMatch(/Your Slack account is not linked to Lifeline yet/);
   });
 
   it('with no email on their Slack profile, says Lifeline cannot tell who they are', async () => {
