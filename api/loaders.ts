@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/client.ts';
-import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, User } from '../db/schema.ts';
+import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, SlackEmailLookup, User } from '../db/schema.ts';
 import type { AccountPageRow } from '../domain/accounts/listing.ts';
 import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
@@ -11,6 +11,7 @@ import { getLatestHandoffsByAccountIds } from '../domain/handoffs/handoffs.ts';
 import { readLifecycle } from '../domain/lifecycle/stages.ts';
 import { type SignalsSummary, getSignalsSummaries } from '../domain/signals.ts';
 import { getUsersByIds } from '../domain/users.ts';
+import { getSlackEmailLookups } from '../domain/people-links.ts';
 import { type TaskItem, listOpenTasksByAccountIds } from '../domain/plays/tasks.ts';
 
 /** Per-request batching: a page of accounts costs one statement per related kind, not one per account. */
@@ -23,6 +24,7 @@ export interface Loaders {
   renewalByAccount: DataLoader<string, Renewal | null>;
   signals: DataLoader<string, SignalsSummary | null>;
   openTasksByAccount: DataLoader<string, TaskItem[]>;
+  slackEmailLookup: DataLoader<string, SlackEmailLookup | null>;
   /**
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
@@ -57,6 +59,7 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
       }
       return ids.map((id) => byAccount.get(id) ?? []);
     }),
+    slackEmailLookup: new DataLoader(async (ids) => byKey(await getSlackEmailLookups(db, { userIds: ids, reader }), (row) => row.userId, ids)),
     listed: new WeakMap(),
   };
 }

@@ -6,6 +6,8 @@
 import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import { type Db, type Tx, queryRows } from '../db/client.ts';
 import { type SlackEmailLookup, type User, slackEmailLookups, users } from '../db/schema.ts';
+import { requireAccess } from './access.ts';
+import type { Actor } from './actors.ts';
 import { NotFoundError, SlackLinkRefusedError } from './errors.ts';
 import { isUuid } from './validation.ts';
 
@@ -188,4 +190,12 @@ export async function recordSlackEmailLookup(db: Db, params: { userId: string; n
   })();
   const [row] = await db.update(slackEmailLookups).set(set).where(eq(slackEmailLookups.userId, params.userId)).returning();
   return row;
+}
+
+/** What the email lookups of these people came to, for admins checking why someone is not linked. */
+export async function getSlackEmailLookups(db: Db, params: { userIds: readonly string[]; reader: Actor }): Promise<SlackEmailLookup[]> {
+  requireAccess(params.reader, 'manage_people');
+  const ids = params.userIds.filter(isUuid);
+  if (ids.length === 0) return [];
+  return db.select().from(slackEmailLookups).where(inArray(slackEmailLookups.userId, ids));
 }

@@ -109,6 +109,14 @@ describe('people given with an email and no Slack id', () => {
     expect(await lookupOf(taken.id)).toMatchObject({ status: 'refused', slackUserId: 'UTAKEN001', lastError: expect.stringContaining('already linked to Holder') });
     expect((await personByEmail(holder.email)).slackUserId).toBe('UTAKEN001');
 
+    // Admins read what each lookup came to beside the person.
+    const read = await graphql('{ users { email slackUserId slackEmailLookup { status slackUserId error } } }', {});
+    const byEmail = new Map((read.users as { email: string; slackEmailLookup: unknown }[]).map((person) => [person.email, person.slackEmailLookup]));
+    expect(byEmail.get('Dana.Reyes@acme.test')).toMatchObject({ status: 'linked', slackUserId: 'UDANA0001', error: null });
+    expect(byEmail.get('ghost@acme.test')).toMatchObject({ status: 'not_found', error: expect.stringContaining('users_not_found') });
+    expect(byEmail.get('taken@acme.test')).toMatchObject({ status: 'refused', slackUserId: 'UTAKEN001' });
+    expect(byEmail.get(holder.email)).toBeNull();
+
     // Neither is asked about again: not by the next run, not when the same list is sent again.
     const asked = fake.callsTo('users.lookupByEmail').length;
     expect(asked).toBe(3);
