@@ -45,10 +45,11 @@ export class SlackUserNotLinkedError extends DomainError {
 /** Why a person and a Slack member were not linked: each reason says what to do about it. */
 export type SlackLinkRefusal = 'no_match' | 'ambiguous' | 'slack_id_taken' | 'person_linked_elsewhere' | 'no_email';
 
-/** Lifeline would not link a person to a Slack member: it would be a guess, or it would undo someone else's link. */
-export class SlackLinkRefusedError extends DomainError {
-  readonly code = 'SLACK_LINK_REFUSED';
-
+/**
+ * Lifeline would not link a person to a Slack member: it would be a guess, or it would undo someone else's link.
+ * A bad input to the API (BAD_USER_INPUT); `reason` says which refusal it is.
+ */
+export class SlackLinkRefusedError extends InvalidInputError {
   constructor(
     message: string,
     readonly reason: SlackLinkRefusal,
@@ -67,5 +68,4 @@ export type DomainErrorCode =
   | InvalidInputError['code']
   | StaleVersionError['code']
   | SlackUserNotLinkedError['code']
-  | SlackLinkRefusedError['code']
   | UnauthenticatedError['code'];

@@ -13,8 +13,11 @@ import { isUuid } from './validation.ts';
 
 const NOT_LINKED = 'Your Slack account is not linked to Lifeline yet.';
 
-/** Who found the Slack member: the `slack_links` job asking Slack by email, or the person's own Slack profile. */
-export type SlackLinkSource = 'email_lookup' | 'slack_profile';
+/**
+ * Who found the Slack member: the `slack_links` job asking Slack by email, the person's own Slack profile, or an
+ * admin naming it (`linkSlackUser`), the only one who may replace a person's existing link.
+ */
+export type SlackLinkSource = 'email_lookup' | 'slack_profile' | 'admin';
 
 export type LinkPersonToSlackParams = ({ personId: string; email?: never } | { email: string; personId?: never }) & {
   slackUserId: string;
@@ -30,14 +33,15 @@ export interface LinkPersonToSlackResult {
 /**
  * Links a Lifeline person, by id or by email (case-insensitive, exactly one person), to a Slack member. Refuses,
  * with a SlackLinkRefusedError saying what to do, a member already linked to someone else and a person already
- * linked to another member: an existing link is only ever changed by an admin (`linkSlackUser`), never silently.
+ * linked to another member unless an admin says so: an existing link is only ever changed by an admin
+ * (`linkSlackUser`), never silently. A member linked to someone else is refused to everyone, admins included.
  */
 export async function linkPersonToSlack(db: Db, params: LinkPersonToSlackParams): Promise<LinkPersonToSlackResult> {
   const self = params.source === 'slack_profile';
   return db.transaction(async (tx) => {
     const person = await findPerson(tx, params, self);
     if (person.slackUserId === params.slackUserId) return { user: person, linked: false };
-    if (person.slackUserId !== null) {
+    if (person.slackUserId !== null && params.source !== 'admin') {
       throw new SlackLinkRefusedError(
         self
           ? `${NOT_LINKED} ${person.email} is ${person.name}'s email in Lifeline, and ${person.name} is already linked to another Slack user. Ask a Lifeline admin which Slack user is yours.`
@@ -47,15 +51,13 @@ export async function linkPersonToSlack(db: Db, params: LinkPersonToSlackParams)
     }
     const [holder] = await tx.select().from(users).where(eq(users.slackUserId, params.slackUserId));
     if (holder) {
-      throw new SlackLinkRefusedError(
-        `Slack user ${params.slackUserId} is already linked to ${holder.name} (${holder.email}), not to ${person.name} (${person.email}). An admin unlinks it there first if it is wrong.`,
-        'slack_id_taken',
-      );
+      throw new SlackLinkRefusedError(`Slack user ${params.slackUserId} is already linked to ${holder.name}. Unlink it there first.`, 'slack_id_taken');
     }
     const [user] = await tx
       .update(users)
       .set({ slackUserId: params.slackUserId })
-      .where(and(eq(users.id, person.id), isNull(users.slackUserId)))
+      // Unless an admin replaces it, the link is set only where there is none, so two racing links cannot both win.
+      .where(and(eq(users.id, person.id), params.source === 'admin' ? undefined : isNull(users.slackUserId)))
       .returning();
     if (!user) throw new SlackLinkRefusedError(`${person.name} was linked to Slack by someone else a moment ago; nothing was changed.`, 'person_linked_elsewhere');
     const now = new Date();

@@ -3,7 +3,7 @@ import type { Db } from '../db/client.ts';
 import { z } from 'zod';
 import { type User, type UserRole, userRoles, users } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
-import { queueSlackEmailLookups } from './people-links.ts';
+import { linkPersonToSlack, queueSlackEmailLookups } from './people-links.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError, SlackUserNotLinkedError } from './errors.ts';
 import { isUuid, parseInput } from './validation.ts';
@@ -78,17 +78,11 @@ export async function linkSlackUser(db: Db, params: LinkSlackUserParams): Promis
     );
   }
   if (!isUuid(params.userId)) throw new NotFoundError(`No user with id ${params.userId}. List people with the \`users\` query.`, 'userId');
-  return db.transaction(async (tx) => {
-    if (slackUserId) {
-      const [holder] = await tx.select().from(users).where(eq(users.slackUserId, slackUserId));
-      if (holder && holder.id !== params.userId) {
-        throw new InvalidInputError(`Slack user ${slackUserId} is already linked to ${holder.name}. Unlink it there first.`, 'slackUserId');
-      }
-    }
-    const [user] = await tx.update(users).set({ slackUserId }).where(eq(users.id, params.userId)).returning();
-    if (!user) throw new NotFoundError(`No user with id ${params.userId}. List people with the \`users\` query.`, 'userId');
-    return user;
-  });
+  // Linking goes through the one link rule: a Slack member already linked to someone else is refused.
+  if (slackUserId) return (await linkPersonToSlack(db, { personId: params.userId, slackUserId, source: 'admin' })).user;
+  const [user] = await db.update(users).set({ slackUserId }).where(eq(users.id, params.userId)).returning();
+  if (!user) throw new NotFoundError(`No user with id ${params.userId}. List people with the \`users\` query.`, 'userId');
+  return user;
 }
 
 /** Users by email, case-insensitive, for integrations that know people by email rather than by Lifeline id. */
