@@ -10,7 +10,7 @@ const optionalText = z
   .optional();
 
 /** Jobs whose schedule can be overridden, each with `LIFELINE_SCHEDULE_<JOB>`. */
-const scheduledJobs = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;
+const scheduledJobs = ['health', 'renewals', 'rules', 'digest', 'outbox', 'slack_links'] as const;
 
 /**
  * A lost run older than this is not redone: its moment has passed (a digest posted at night is no help), and
@@ -122,6 +122,7 @@ const configSchema = z
     LIFELINE_SCHEDULE_RULES: cronSchedule('LIFELINE_SCHEDULE_RULES'),
     LIFELINE_SCHEDULE_DIGEST: cronSchedule('LIFELINE_SCHEDULE_DIGEST'),
     LIFELINE_SCHEDULE_OUTBOX: cronSchedule('LIFELINE_SCHEDULE_OUTBOX'),
+    LIFELINE_SCHEDULE_SLACK_LINKS: cronSchedule('LIFELINE_SCHEDULE_SLACK_LINKS'),
     LIFELINE_RENEWAL_WINDOW_DAYS: z.coerce
       .number({ error: 'LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365' })
       .int('LIFELINE_RENEWAL_WINDOW_DAYS must be a whole number of days from 1 to 365')

@@ -184,7 +184,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
   });
 
   const jobs: ProcessJobs = {
-    jobs: { ...createCoreJobs({ renewalWindowDays: config.jobs.renewalWindowDays }), ...createSlackJobs(delivery) },
+    jobs: { ...createCoreJobs({ renewalWindowDays: config.jobs.renewalWindowDays }), ...createSlackJobs(delivery, config.slack.mode === 'local' ? undefined : deliveryClient) },
     logger: logger.child({ component: 'jobs' }),
   };
   const yoga = createGraphqlServer({

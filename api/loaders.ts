@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/client.ts';
-import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, RenewalCall, RenewalOutcome, User } from '../db/schema.ts';
+import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, RenewalCall, RenewalOutcome, SlackEmailLookup, User } from '../db/schema.ts';
 import type { AccountPageRow } from '../domain/accounts/listing.ts';
 import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
@@ -17,6 +17,7 @@ import { type Contact, contactKey, findContactsByEmail, listContactsByAccountIds
 import { relationshipReasons } from '../domain/people/relationship.ts';
 import { type TaskItem, listOpenTasksByAccountIds, listTasksByRunIds } from '../domain/plays/tasks.ts';
 import { type PlaybookRunItem, listPlaybookRunsByAccountIds } from '../domain/plays/playbook-runs.ts';
+import { getSlackEmailLookups } from '../domain/people-links.ts';
 
 /** Per-request batching: a page of accounts costs one statement per related kind, not one per account. */
 export interface Loaders {
@@ -39,6 +40,7 @@ export interface Loaders {
   renewalCalls: DataLoader<string, RenewalCall[]>;
   /** A renewal's outcomes, corrections included, oldest first. */
   renewalOutcomes: DataLoader<string, RenewalOutcome[]>;
+  slackEmailLookup: DataLoader<string, SlackEmailLookup | null>;
   /**
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
@@ -111,6 +113,7 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     tasksByPlaybookRun: new DataLoader(async (ids) => groupBy(await listTasksByRunIds(db, { runIds: ids, reader }), (item) => item.task.playbookRunId, ids)),
     renewalCalls: new DataLoader(async (ids) => groupedBy(await listRenewalCalls(db, { renewalIds: ids, reader }), (call) => call.renewalId, ids)),
     renewalOutcomes: new DataLoader(async (ids) => groupedBy(await listRenewalOutcomes(db, { renewalIds: ids, reader }), (outcome) => outcome.renewalId, ids)),
+    slackEmailLookup: new DataLoader(async (ids) => byKey(await getSlackEmailLookups(db, { userIds: ids, reader }), (row) => row.userId, ids)),
     listed: new WeakMap(),
   };
 }

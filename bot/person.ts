@@ -1,8 +1,10 @@
 import type { AnyMiddlewareArgs, Context, Middleware } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
 import type { Db } from '../db/client.ts';
 import type { User } from '../db/schema.ts';
 import { type Actor, actorFromUser } from '../domain/actors.ts';
 import { SlackUserNotLinkedError } from '../domain/errors.ts';
+import { linkPersonToSlack } from '../domain/people-links.ts';
 import { requireUserBySlackId } from '../domain/users.ts';
 import { field } from './payload.ts';
 
@@ -67,4 +69,26 @@ export function linkedSlackPerson(context: Context): SlackPerson | undefined {
   if (person) return person;
   if (failure instanceof SlackUserNotLinkedError) return undefined;
   throw failure;
+}
+
+/**
+ * The person who sent the request, linking an unlinked Slack user first by their Slack profile email (users.info)
+ * when it is exactly one Lifeline person's. Otherwise throws the SlackLinkRefusedError that tells them why
+ * (nobody has that email, several people do, the person is linked to another Slack user).
+ */
+export async function slackPersonLinkingByEmail(db: Db, client: WebClient, context: Context, slackUserId: string): Promise<SlackPerson> {
+  const linked = linkedSlackPerson(context);
+  if (linked) return linked;
+  let email: string;
+  try {
+    const answer = await client.users.info({ user: slackUserId });
+    email = answer.user?.profile?.email ?? '';
+  } catch {
+    // Slack could not say who they are (an outage, a workspace without the scope): they stay unlinked, and are told so.
+    return slackPerson(context);
+  }
+  const { user } = await linkPersonToSlack(db, { email, slackUserId, source: 'slack_profile' });
+  const person: SlackPerson = { user, actor: actorFromUser(user) };
+  context[PERSON_KEY] = new PersonLookup(person, undefined);
+  return person;
 }

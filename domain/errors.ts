@@ -42,6 +42,22 @@ export class SlackUserNotLinkedError extends DomainError {
   readonly code = 'SLACK_USER_NOT_LINKED';
 }
 
+/** Why a person and a Slack member were not linked: each reason says what to do about it. */
+export type SlackLinkRefusal = 'no_match' | 'ambiguous' | 'slack_id_taken' | 'person_linked_elsewhere' | 'no_email';
+
+/**
+ * Lifeline would not link a person to a Slack member: it would be a guess, or it would undo someone else's link.
+ * A bad input to the API (BAD_USER_INPUT); `reason` says which refusal it is.
+ */
+export class SlackLinkRefusedError extends InvalidInputError {
+  constructor(
+    message: string,
+    readonly reason: SlackLinkRefusal,
+  ) {
+    super(message, 'slackUserId');
+  }
+}
+
 export class UnauthenticatedError extends DomainError {
   readonly code = 'UNAUTHENTICATED';
 }

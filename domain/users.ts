@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import { z } from 'zod';
 import { type User, type UserRole, userRoles, users } from '../db/schema.ts';
 import { requireAccess } from './access.ts';
+import { linkPersonToSlack, queueSlackEmailLookups } from './people-links.ts';
 import type { Actor } from './actors.ts';
 import { InvalidInputError, NotFoundError, SlackUserNotLinkedError } from './errors.ts';
 import { isUuid, parseInput } from './validation.ts';
@@ -77,17 +78,11 @@ export async function linkSlackUser(db: Db, params: LinkSlackUserParams): Promis
     );
   }
   if (!isUuid(params.userId)) throw new NotFoundError(`No user with id ${params.userId}. List people with the \`users\` query.`, 'userId');
-  return db.transaction(async (tx) => {
-    if (slackUserId) {
-      const [holder] = await tx.select().from(users).where(eq(users.slackUserId, slackUserId));
-      if (holder && holder.id !== params.userId) {
-        throw new InvalidInputError(`Slack user ${slackUserId} is already linked to ${holder.name}. Unlink it there first.`, 'slackUserId');
-      }
-    }
-    const [user] = await tx.update(users).set({ slackUserId }).where(eq(users.id, params.userId)).returning();
-    if (!user) throw new NotFoundError(`No user with id ${params.userId}. List people with the \`users\` query.`, 'userId');
-    return user;
-  });
+  // Linking goes through the one link rule: a Slack member already linked to someone else is refused.
+  if (slackUserId) return (await linkPersonToSlack(db, { personId: params.userId, slackUserId, source: 'admin' })).user;
+  const [user] = await db.update(users).set({ slackUserId }).where(eq(users.id, params.userId)).returning();
+  if (!user) throw new NotFoundError(`No user with id ${params.userId}. List people with the \`users\` query.`, 'userId');
+  return user;
 }
 
 /** Users by email, case-insensitive, for integrations that know people by email rather than by Lifeline id. */
@@ -124,7 +119,8 @@ export interface UpsertPeopleResult {
 /**
  * Creates or updates people by email (case-insensitive), with their role, Slack link and manager: the way an
  * admin loads the team from an HR or identity system. Idempotent; a repeat of the same list changes nothing.
- * An omitted Slack id or manager keeps the current one. All or nothing.
+ * An omitted Slack id or manager keeps the current one. All or nothing. A person left without a Slack id is
+ * queued to be looked up in Slack by email (`queueSlackEmailLookups`), so they link themselves without an admin.
  */
 export async function upsertPeople(db: Db, params: { actor: Actor; people: PersonInput[] }): Promise<UpsertPeopleResult> {
   requireAccess(params.actor, 'manage_people');
@@ -192,6 +188,8 @@ export async function upsertPeople(db: Db, params: { actor: Actor; people: Perso
     const saved = await tx.select().from(users).where(inArray(sql`lower(${users.email})`, emails));
     const byEmail = new Map(saved.map((user) => [user.email.toLowerCase(), user]));
     const ordered = emails.map((email) => byEmail.get(email)).filter((user): user is User => user !== undefined);
+    // People given without a Slack id are looked up in Slack by email later, by the slack_links job: never here.
+    await queueSlackEmailLookups(tx, { userIds: ordered.filter((user) => user.slackUserId === null).map((user) => user.id) });
     return { created: people.length - existing.length, updated: existing.length, people: ordered };
   });
 }

@@ -6,10 +6,10 @@ import { type JobFn, type JobRegistry, createCoreJobs, jobNames } from './regist
 import { runJobByHand } from './run.ts';
 
 /**
- * The `digest` and `outbox` jobs deliver through Slack, which only a running Lifeline holds (server.ts builds
+ * The `digest`, `outbox` and `slack_links` jobs talk to through Slack, which only a running Lifeline holds (server.ts builds
  * them for its scheduler and the `runJob` mutation); from the command line they answer that they are not here.
  */
-const slackJobsForCli: Partial<Record<'digest' | 'outbox', JobFn>> = {};
+const slackJobsForCli: Partial<Record<'digest' | 'outbox' | 'slack_links', JobFn>> = {};
 
 async function main(): Promise<number> {
   const name = process.argv[2];

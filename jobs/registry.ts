@@ -6,7 +6,7 @@ import { recomputeHealth } from '../domain/health/recompute.ts';
 import { runRules } from '../domain/rules.ts';
 import { recomputeDuration } from '../metrics.ts';
 
-export const jobNames = ['health', 'renewals', 'rules', 'digest', 'outbox'] as const;
+export const jobNames = ['health', 'renewals', 'rules', 'digest', 'outbox', 'slack_links'] as const;
 export type JobName = (typeof jobNames)[number];
 
 export interface JobContext {
@@ -34,7 +34,7 @@ export interface CoreJobOptions {
   renewalWindowDays?: number;
 }
 
-/** The jobs that need only the database. `digest` and `outbox` need the Slack delivery worker (bot/jobs.ts). */
+/** The jobs that need only the database. `digest`, `outbox` and `slack_links` need Slack (bot/jobs.ts). */
 export function createCoreJobs(options: CoreJobOptions = {}): Required<Pick<JobRegistry, 'health' | 'renewals' | 'rules'>> {
   return {
     health: async ({ db, now }) => {

@@ -23,6 +23,8 @@ export const DEFAULT_SCHEDULES: Record<JobName, string> = {
   rules: '20 6 * * *',
   digest: '0 9 * * 1-5',
   outbox: '*/5 * * * * *',
+  // People imported without a Slack id are linked within a minute or so.
+  slack_links: '30 * * * * *',
 };
 
 /** How often each replica looks for runs lost with their process, and for slots no replica ran. */
@@ -32,8 +34,8 @@ export const DEFAULT_RECOVERY_INTERVAL_MS = 30_000;
  * to race anyway, the slot's unique index in job_runs lets only one of them run it.
  */
 export const DEFAULT_CATCH_UP_GRACE_MS = 60_000;
-/** The outbox runs every few seconds: its next fire does the work of a missed one, so it is never caught up. */
-const CONTINUOUS_JOBS: ReadonlySet<JobName> = new Set(['outbox']);
+/** The outbox and the Slack links run every few seconds or every minute: their next fire does the work of a missed one, so they are never caught up. */
+const CONTINUOUS_JOBS: ReadonlySet<JobName> = new Set(['outbox', 'slack_links']);
 
 export interface StartSchedulerOptions {
   db: Db;

@@ -57,7 +57,7 @@ describe('running jobs by hand', () => {
     expect(digest.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(digest.body.errors?.[0]?.message).toMatch(/The digest job has no function registered in this process.*available here: health, renewals, rules/);
     const unknown = await client.request(RUN_JOB, { name: 'backup' }, token);
-    expect(unknown.body.errors?.[0]?.message).toBe('There is no job "backup". Run one of: health, renewals, rules, digest, outbox.');
+    expect(unknown.body.errors?.[0]?.message).toBe('There is no job "backup". Run one of: health, renewals, rules, digest, outbox, slack_links.');
   });
 
   it('records a failing job as failed with its error instead of losing it', async () => {

@@ -1,5 +1,6 @@
 import {
   handoffStatuses,
+  slackEmailLookupStatuses,
   healthStatuses,
   renewalStatuses,
   revenueChangeKinds,
@@ -23,6 +24,12 @@ export const SegmentEnum = builder.enumType('Segment', {
 export const UserRoleEnum = builder.enumType('UserRole', {
   description: 'What a person may do in Lifeline.',
   values: userRoles,
+});
+
+export const SlackEmailLookupStatusEnum = builder.enumType('SlackEmailLookupStatus', {
+  description:
+    'What looking a person up in Slack by email came to: pending (not asked yet, or asked again later), linked, not_found (Slack has no member with this email), refused (the member is linked to someone else, or the person to another member), failed (Slack kept failing).',
+  values: slackEmailLookupStatuses,
 });
 
 export const TokenRoleEnum = builder.enumType('TokenRole', {

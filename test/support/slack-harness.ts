@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parseConfig } from '../../config.ts';
 import { type Lifeline, type LifelineOptions, startLifeline } from '../../server.ts';
 import { type TestDatabase, createTestDatabase } from './database.ts';
-import { type FakeSlack, startFakeSlack } from './fake-slack.ts';
+import { type FakeSlack, type FakeSlackOptions, startFakeSlack } from './fake-slack.ts';
 import { silentLogger } from './graphql.ts';
 import { type SlackRequestClient, createSlackClient } from './slack-requests.ts';
 
@@ -33,12 +33,14 @@ export interface SlackHarnessOptions {
   logger?: LifelineOptions['logger'];
   /** A fresh random one by default. */
   signingSecret?: string;
+  /** The fake Slack's workspace, e.g. the members users.lookupByEmail and users.info know. */
+  fakeSlack?: FakeSlackOptions;
 }
 
 export async function startSlackHarness(options: SlackHarnessOptions = {}): Promise<SlackHarness> {
   const signingSecret = options.signingSecret ?? randomBytes(16).toString('hex');
   const database = options.database ?? (await createTestDatabase());
-  const fake = await startFakeSlack();
+  const fake = await startFakeSlack(options.fakeSlack);
   const lifeline = await startLifeline({
     config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: signingSecret, SLACK_API_URL: fake.apiUrl, ...options.env }),
     database,

@@ -4,7 +4,7 @@ import { listUpcomingRenewals } from '../../../domain/accounts/book.ts';
 import { digestDay, listDigestItems } from '../../../domain/digest.ts';
 import { renderAccountCard } from '../../cards.ts';
 import type { BotDeps } from '../../deps.ts';
-import { slackPerson } from '../../person.ts';
+import { slackPersonLinkingByEmail } from '../../person.ts';
 import { accountChooser, helpMessage, noticeMessage } from '../../views/account-card.ts';
 import { atRiskDigest } from '../../views/digest.ts';
 import { renewalsMessage } from '../../views/home.ts';
@@ -16,11 +16,15 @@ type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 // The answer shows at most twenty tasks; a few more read tells nothing the counts do not.
 const TASK_PAGE = 25;
 
-/** `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. */
+/**
+ * `/lifeline <subcommand> …`. Answers are ephemeral: only the person who asked sees accounts. An unlinked Slack user
+ * is linked by their profile email first, or told why they cannot be.
+ */
 export function lifelineCommand({ db, clock, renewalWindowDays }: BotDeps) {
-  return async ({ ack, command, respond, context }: CommandArgs): Promise<void> => {
+  return async ({ ack, command, respond, context, client }: CommandArgs): Promise<void> => {
     await ack();
-    const { user, actor: reader } = slackPerson(context);
+    // Someone not linked yet is linked by their Slack profile email when it is exactly one person's, then served.
+    const { user, actor: reader } = await slackPersonLinkingByEmail(db, client, context, command.user_id);
     const [subcommand = '', ...rest] = command.text.trim().split(/\s+/);
     const argument = rest.join(' ');
     const now = clock?.() ?? new Date();
