@@ -144,6 +144,14 @@ describe('replicas', () => {
     // Every firing that starts a playbook started at most one run of it.
     const runRows = await db.select({ playbookId: playbookRuns.playbookId, occasion: playbookRuns.occasion }).from(playbookRuns);
     const runDuplicates = runRows.length - new Set(runRows.map((row) => `${row.playbookId}:${row.occasion}`)).size;
+    const singleTasks = taskRows.filter((row) => row.playbookRunId === null).length;
+    const [wrongRuns] = await queryRows<{ total: number | string }>(
+      db,
+      sql`select count(*) as total from playbook_runs r
+          where (select count(*) from tasks t where t.playbook_run_id = r.id)
+             <> (select count(*) from playbook_steps s where s.playbook_id = r.playbook_id and s.removed_at is null)`,
+    );
+    const runsWithWrongTaskCount = Number(wrongRuns?.total ?? 0);
 
     // Health history holds only changes: two points of one account at the same moment, or two consecutive
     // points that say the same thing, are duplicates.
@@ -188,10 +196,10 @@ describe('replicas', () => {
       duplicated: duplicated + historyDuplicates + taskDuplicates + runDuplicates + (slotKeys.length - new Set(slotKeys).size),
       // No requests are sent to the replicas here: only their schedulers and delivery loops run.
       rejected: 'n/a',
-      failures: notSucceeded.length + gaps + unknownPosts,
+      failures: notSucceeded.length + gaps + unknownPosts + runsWithWrongTaskCount,
       note:
         `fires ${JOBS.map((job) => `${job} ${fires[job]}`).join(', ')} over ${Math.round((stopped - allUp) / 1000)} s on ${instances.size} replicas; ` +
-        `${digests.length} digests, ${alerts.length} alerts, ${taskRows.length} tasks for ${taskFirings?.total ?? 0} firings that ask for one (${taskDuplicates} duplicate), ${runRows.length} playbook runs (${runDuplicates} duplicate); ${historyTotal?.total ?? 0} history rows, ${historyDuplicates} duplicate; ` +
+        `${digests.length} digests, ${alerts.length} alerts, ${taskRows.length} tasks (${singleTasks} single, the rest in ${runRows.length} playbook runs, ${runsWithWrongTaskCount} with a step missing or doubled) for ${taskFirings?.total ?? 0} firings (${taskDuplicates} duplicate task, ${runDuplicates} duplicate run); ${historyTotal?.total ?? 0} history rows, ${historyDuplicates} duplicate; ` +
         `${inProgressAtStop} runs in progress at SIGTERM; start ${Math.round((allUp - started) / 100) / 10} s`,
     });
 
@@ -211,7 +219,10 @@ describe('replicas', () => {
     expect(ruleCounts).toBe(firingTotal?.total);
     expect(alerts.length).toBe(firingTotal?.total);
     expect(alerts.length).toBeGreaterThanOrEqual(8);
-    expect(taskRows.length).toBe(taskFirings?.total);
+    // A firing asks for one task, or for the steps of the one playbook run it started: single tasks never outnumber
+    // the firings, and every run holds exactly its playbook's steps.
+    expect(singleTasks).toBeLessThanOrEqual(Number(taskFirings?.total ?? 0));
+    expect(runsWithWrongTaskCount).toBe(0);
     expect(taskRows.length).toBeGreaterThanOrEqual(8);
     expect(taskDuplicates).toBe(0);
     expect(runDuplicates).toBe(0);
