@@ -48,23 +48,25 @@ async function insertRun(playbookId: string, account: Account, started: string, 
   return run!.id;
 }
 
+function scoreRow(account: Account, score: number | null, day: string) {
+  return {
+    accountId: account.id,
+    score,
+    status: score === null ? ('insufficient_data' as const) : score >= 70 ? ('healthy' as const) : score >= 40 ? ('at_risk' as const) : ('critical' as const),
+    components: {
+      usage: { score, weight: 100, detail: 'fixture' },
+      support: { score: null, weight: 0, detail: 'fixture' },
+      nps: { score: null, weight: 0, detail: 'fixture' },
+      engagement: { score: null, weight: 0, detail: 'fixture' },
+    },
+    reasons: [],
+    modelVersion: 1,
+    computedAt: at(day),
+  };
+}
+
 async function insertScores(account: Account, points: [day: string, score: number | null][]) {
-  await database.db.insert(healthScores).values(
-    points.map(([day, score]) => ({
-      accountId: account.id,
-      score,
-      status: score === null ? ('insufficient_data' as const) : score >= 70 ? ('healthy' as const) : score >= 40 ? ('at_risk' as const) : ('critical' as const),
-      components: {
-        usage: { score, weight: 100, detail: 'fixture' },
-        support: { score: null, weight: 0, detail: 'fixture' },
-        nps: { score: null, weight: 0, detail: 'fixture' },
-        engagement: { score: null, weight: 0, detail: 'fixture' },
-      },
-      reasons: [],
-      modelVersion: 1,
-      computedAt: at(day),
-    })),
-  );
+  await database.db.insert(healthScores).values(points.map(([day, score]) => scoreRow(account, score, day)));
 }
 
 let firingSeq = 0;
@@ -279,6 +281,43 @@ describe('playbook effectiveness', () => {
     expect(names).toEqual(expect.arrayContaining(['Usage rescue', 'Expansion play']));
     // The task playbook only starts by hand: no control group, nothing to compare.
     expect(report.playbooks.find((row) => row.playbookId === taskPlaybookId)).toMatchObject({ runsStarted: 0, comparable: false });
+  });
+});
+
+describe('the control group of triggers that are not a rule of the same name', () => {
+  it('counts health that worsened to Critical and the renewal checkpoint of the trigger only', async () => {
+    const db = database.db;
+    const playbook = await definePlaybook(db, {
+      key: 'metrics_critical_or_renewal',
+      name: 'Critical or renewal',
+      description: '',
+      triggers: ['health_critical', 'renewal_90'],
+      steps: [{ title: 'Call the sponsor', ownerRole: 'csm', dueInDays: 2 }],
+      actor: admin,
+    });
+    const [critical, atRisk, renewal90, renewal180] = await Promise.all(['Critical', 'At risk', 'Renewal 90', 'Renewal 180'].map((name) => createAccount(db, { name, csmId: ann.id })));
+    // health_worsened names the score it fell to: counted only when that score is Critical (30), not At risk (50).
+    const [criticalScore] = await db.insert(healthScores).values(scoreRow(critical!, 30, '2026-05-02')).returning();
+    const [atRiskScore] = await db.insert(healthScores).values(scoreRow(atRisk!, 50, '2026-05-02')).returning();
+    // A renewal checkpoint's occasion is `<renewal id>:<days before contract end>`: counted for 90, not for 180.
+    await db.insert(ruleFirings).values([
+      { rule: 'health_worsened', accountId: critical!.id, occasion: String(criticalScore!.id), reason: 'fixture', firedAt: at('2026-05-02') },
+      { rule: 'health_worsened', accountId: atRisk!.id, occasion: String(atRiskScore!.id), reason: 'fixture', firedAt: at('2026-05-02') },
+      { rule: 'renewal_checkpoint', accountId: renewal90!.id, occasion: '4f1c2d7e-0000-4000-8000-000000000001:90', reason: 'fixture', firedAt: at('2026-05-03') },
+      { rule: 'renewal_checkpoint', accountId: renewal180!.id, occasion: '4f1c2d7e-0000-4000-8000-000000000002:180', reason: 'fixture', firedAt: at('2026-05-03') },
+    ]);
+    // Scores after: Critical 30 → 40 (+10), At risk 50 → 70 (+20), renewal 90: 60 → 66 (+6), renewal 180: 60 → 90 (+30).
+    await insertScores(critical!, [['2026-05-20', 40]]);
+    await insertScores(atRisk!, [['2026-05-20', 70]]);
+    await insertScores(renewal90!, [['2026-05-01', 60], ['2026-05-20', 66]]);
+    await insertScores(renewal180!, [['2026-05-01', 60], ['2026-05-20', 90]]);
+    // Read on 05-10: the two counted firings (Critical, renewal 90) are 2 occasions, both awaiting their follow-up (+30 days).
+    const early = await getPlaybookEffectiveness(db, { from: '2026-05-01', to: '2026-05-31', playbookId: playbook.playbook.id, actor: admin, now: at('2026-05-10') });
+    expect(early.playbooks[0]!.control).toMatchObject({ occasions: 2, awaitingFollowUp: 2, measured: 0 });
+    // Read on 07-01: both measured. Before (30 + 60) / 2 = 45, after (40 + 66) / 2 = 53, change (10 + 6) / 2 = 8.
+    const later = await getPlaybookEffectiveness(db, { from: '2026-05-01', to: '2026-05-31', playbookId: playbook.playbook.id, actor: admin, now: at('2026-07-01') });
+    expect(later.playbooks[0]!.control).toEqual({ occasions: 2, awaitingFollowUp: 0, missingHealth: 0, measured: 2, accounts: 2, meanBefore: 45, meanAfter: 53, meanChange: 8 });
+    expect(later.playbooks[0]!.note).toMatch(/^Too few accounts to compare/);
   });
 });
 
