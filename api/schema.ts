@@ -17,6 +17,7 @@ import './types/outbox.ts';
 import './types/task.ts';
 import './types/people.ts';
 import './types/playbook.ts';
+import './types/play-metrics.ts';
 import './types/webhooks.ts';
 import './types/churn-reason.ts';
 import './types/renewal-outcomes.ts';

@@ -27,7 +27,7 @@ import { StageRef } from './stage.ts';
 import { TaskRef } from './task.ts';
 import { UserRef } from './user.ts';
 
-const PlaybookTriggerEnum = builder.enumType('PlaybookTrigger', {
+export const PlaybookTriggerEnum = builder.enumType('PlaybookTrigger', {
   description:
     'What starts a playbook: `usage_drop`, `health_critical` (health worsened to Critical), `no_first_key_action`, `expansion_signal`, `champion_left`, a renewal checkpoint (`renewal_180`, `renewal_90`, `renewal_30` days before contract end), `closed_won`, `handoff_accepted`, or `manual` (only by hand). Any playbook can also be started by hand.',
   values: playbookTriggers,

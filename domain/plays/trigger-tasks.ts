@@ -5,7 +5,7 @@
  * The rules, renewal and handoff code call this in the transaction that records the occasion, so the occasion and
  * its work commit together.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { type SQL, and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client.ts';
 import { type Handoff, type PlaybookTrigger, type Task, playbookRuns } from '../../db/schema.ts';
 import { ruleActor } from '../actors.ts';
@@ -70,6 +70,21 @@ function firingTrigger(firing: Firing): Exclude<PlaybookTrigger, 'manual'> | nul
     return checkpoint === 180 || checkpoint === 90 || checkpoint === 30 ? `renewal_${checkpoint}` : null;
   }
   return ruleTriggers[firing.rule] ?? null;
+}
+
+/**
+ * `firingTrigger` in SQL over a rule_firings row aliased `f`: the playbook trigger (as text) the firing is, or null.
+ * health_worsened names its health_scores row as its occasion; a renewal checkpoint's occasion ends with its day.
+ */
+export function firingTriggerSql(): SQL {
+  const direct = Object.keys(ruleTriggers);
+  return sql`case
+    when f.rule in (${sql.join(direct.map((rule) => sql`${rule}`), sql`, `)}) then f.rule
+    when f.rule = 'health_worsened' and exists (
+      select 1 from health_scores hw where hw.id::text = f.occasion and hw.status::text = 'critical'
+    ) then 'health_critical'
+    when f.rule = 'renewal_checkpoint' and split_part(f.occasion, ':', 2) in ('180', '90', '30') then 'renewal_' || split_part(f.occasion, ':', 2)
+  end`;
 }
 
 function occasionOf(firing: Firing): PlaybookOccasion | null {
