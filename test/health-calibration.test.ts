@@ -145,6 +145,11 @@ describe('the health calibration', () => {
     expect(enough.statuses.find((row) => row.status === 'critical')).toMatchObject({ accountDays: 10, churnRate: 1, lift: 1 });
   });
 
+  it('reads the last year through today when no period is given', async () => {
+    const lastYear = await healthCalibration(database.db, { reader: actorFromUser(manager), horizonDays: 14, now: at('2026-01-26T12:00:00Z') });
+    expect(lastYear).toMatchObject({ from: '2025-01-26', to: '2026-01-26', sample: 'weekly', sampledDays: 53 });
+  });
+
   it('samples every day when asked: a churned account leaves the sample the day it churns', async () => {
     const daily = await healthCalibration(database.db, { reader: actorFromUser(manager), ...period, sample: 'daily' });
     expect(daily.sampledDays).toBe(22);

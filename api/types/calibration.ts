@@ -2,6 +2,7 @@ import {
   type CalibrationCounts,
   type ComponentCalibration,
   DEFAULT_CALIBRATION_HORIZON_DAYS,
+  DEFAULT_CALIBRATION_PERIOD_DAYS,
   type HealthCalibration,
   LOW_COMPONENT_SCORE,
   MAX_CALIBRATION_HORIZON_DAYS,
@@ -85,13 +86,13 @@ builder.queryField('healthCalibration', (t) =>
     type: HealthCalibrationRef,
     description: `Whether the health score predicted churn over a period: per health status and per low component, the share of sampled account-days followed by a churn or a contraction within \`horizonDays\` (${DEFAULT_CALIBRATION_HORIZON_DAYS} by default, ${MIN_CALIBRATION_HORIZON_DAYS}..${MAX_CALIBRATION_HORIZON_DAYS}), and the lift against the base rate. The period spans at most ${MAX_CALIBRATION_PERIOD_DAYS} days; weekly samples by default. Computed in one statement. Managers and admins.`,
     args: {
-      from: t.arg({ type: 'Date', required: true }),
-      to: t.arg({ type: 'Date', required: true }),
+      from: t.arg({ type: 'Date', required: false, description: `First sampled day; ${DEFAULT_CALIBRATION_PERIOD_DAYS} days before \`to\` by default.` }),
+      to: t.arg({ type: 'Date', required: false, description: 'Last day that may be sampled (inclusive); today (UTC) by default.' }),
       horizonDays: t.arg.int({ required: false, defaultValue: DEFAULT_CALIBRATION_HORIZON_DAYS }),
       sample: t.arg({ type: CalibrationSampleEnum, required: false, defaultValue: 'weekly' }),
     },
     complexity: 50,
     resolve: (_root, args, ctx) =>
-      healthCalibration(ctx.db, { reader: ctx.actor, from: args.from, to: args.to, horizonDays: args.horizonDays ?? null, sample: args.sample ?? null }),
+      healthCalibration(ctx.db, { reader: ctx.actor, from: args.from ?? null, to: args.to ?? null, horizonDays: args.horizonDays ?? null, sample: args.sample ?? null }),
   }),
 );

@@ -8,7 +8,7 @@ import { type Db, queryRows } from '../../db/client.ts';
 import { type HealthComponentName, type HealthStatus, healthComponentNames, healthStatuses } from '../../db/schema.ts';
 import { requireAccess } from '../access.ts';
 import type { Actor } from '../actors.ts';
-import { DAY_MS } from '../dates.ts';
+import { DAY_MS, addDaysToDay, isoDay } from '../dates.ts';
 import { CHURNED_STAGE } from '../lifecycle/stages.ts';
 import { type Numeric, num, ratio } from '../metrics.ts';
 import { parseInput } from '../validation.ts';
@@ -21,6 +21,8 @@ export const MIN_CALIBRATION_HORIZON_DAYS = 7;
 export const MAX_CALIBRATION_HORIZON_DAYS = 365;
 /** The longest period sampled: two years (731 days, so two years with a leap day fit). */
 export const MAX_CALIBRATION_PERIOD_DAYS = 731;
+/** Without `from`, the period starts this many days before `to`: the last year. */
+export const DEFAULT_CALIBRATION_PERIOD_DAYS = 365;
 /**
  * A component is "low" on a day when its score (0-100) that day was below this. A component without data (null
  * score) is never low. 40 is the at-risk side of every default threshold, so a low component is one dragging the
@@ -50,10 +52,12 @@ const calibrationSchema = z
 
 export interface HealthCalibrationParams {
   reader: Actor;
-  /** First sampled day (YYYY-MM-DD, UTC). */
-  from: string;
-  /** Last day that may be sampled (inclusive). */
-  to: string;
+  /** First sampled day (YYYY-MM-DD, UTC); DEFAULT_CALIBRATION_PERIOD_DAYS before `to` by default. */
+  from?: string | null;
+  /** Last day that may be sampled (inclusive); today (UTC) by default. */
+  to?: string | null;
+  /** "Today" when `to` is not given. */
+  now?: Date;
   /** How many days after a sampled day a churn or contraction counts as following it; 90 by default. */
   horizonDays?: number | null;
   /** Every day of the period, or every 7th day from `from`; weekly by default. */
@@ -133,7 +137,9 @@ function counts(row: CountRow | undefined, baseRate: number | null): Calibration
  */
 export async function healthCalibration(db: Db, params: HealthCalibrationParams): Promise<HealthCalibration> {
   requireAccess(params.reader, 'read_metrics');
-  const input = parseInput(calibrationSchema, { from: params.from, to: params.to, horizonDays: params.horizonDays, sample: params.sample });
+  const to = params.to ?? isoDay(params.now ?? new Date());
+  const from = params.from ?? (/^\d{4}-\d{2}-\d{2}$/.test(to) ? addDaysToDay(to, -DEFAULT_CALIBRATION_PERIOD_DAYS) : to);
+  const input = parseInput(calibrationSchema, { from, to, horizonDays: params.horizonDays, sample: params.sample });
   const horizonDays = input.horizonDays ?? DEFAULT_CALIBRATION_HORIZON_DAYS;
   const sample = input.sample ?? 'weekly';
   const step = sample === 'daily' ? '1 day' : '7 days';
