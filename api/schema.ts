@@ -21,6 +21,7 @@ import './types/play-metrics.ts';
 import './types/webhooks.ts';
 import './types/churn-reason.ts';
 import './types/renewal-outcomes.ts';
+import './types/calibration.ts';
 
 export const schema = builder.toSchema();
 

@@ -33,6 +33,9 @@ const companies = [
   'Yarrow Farms', 'Zephyr Travel', 'Atlas Manufacturing', 'Beacon Nonprofit', 'Cedar Hospitality', 'Delta Dental Group',
   'Ember Studios', 'Falcon Freight', 'Glacier Water', 'Helix Genomics', 'Indigo Fashion', 'Jade Pharmacy',
   'Keystone Builders', 'Lighthouse Schools', 'Mosaic Marketing', 'Nimbus Cloudworks',
+  // Former customers: they churned over the last months, so the health history has churns to be judged against.
+  'Orbit Fitness', 'Prism Optics', 'Quill Publishing', 'Rivet Hardware', 'Sable Apparel', 'Trellis Gardens',
+  'Upland Dairy', 'Vertex Staffing',
 ];
 
 /** A small deterministic generator, so the demo book is the same on every machine. */

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { type Account, type Segment, type User, csmTouches } from '../db/schema.ts';
 import type { Actor } from '../domain/actors.ts';
@@ -5,6 +6,7 @@ import { actorFromUser, systemReader } from '../domain/actors.ts';
 import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS } from '../domain/renewals/window.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
+import { DEFAULT_THRESHOLDS, HEALTH_MODEL_VERSION } from '../domain/health/model.ts';
 import { type ClosedWonAccount, recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { acceptHandoff, confirmHandoff, getLatestHandoffsByAccountIds, scheduleKickoff } from '../domain/handoffs/handoffs.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
@@ -129,6 +131,56 @@ export async function seedDemoSignals(
   // What the rules notice on the first morning (usage falling, stages past their SLA…) becomes alerts and tasks.
   await runRules(db, { now });
   await seedDemoTasks(db, book, now);
+  await seedHealthHistory(db, book, now);
+}
+
+/** How far back the demo's weekly health history goes: about nine months. */
+const HISTORY_DAYS = 273;
+
+/**
+ * Weekly health history behind the first score, so the health calibration has something to read on a fresh start:
+ * from onboarding (at most about nine months back) to a week before now, or to the day before a churn. An account
+ * that churned went downhill over its last ten weeks (At risk, then Critical, usage low first); one falling away now
+ * was healthy until about a month ago; the rest stay mostly Healthy with the odd At risk week. Written in one
+ * statement, as history imported from before Lifeline: the recompute only ever writes the present.
+ */
+async function seedHealthHistory(db: Db, book: DemoAccount[], now: Date): Promise<void> {
+  const earliest = now.getTime() - HISTORY_DAYS * DAY_MS;
+  const rows = book.flatMap((demo, index) => {
+    if (demo.onboardedAt === null) return [];
+    const start = Math.max(demo.onboardedAt.getTime(), earliest);
+    const end = demo.churnedAt ? demo.churnedAt.getTime() - DAY_MS : now.getTime() - 7 * DAY_MS;
+    if (end < start) return [];
+    const kind = demo.churnedAt ? 'churning' : trajectoryOf(demo, index) === 'declining' ? 'declining' : 'steady';
+    return [{ account_id: demo.account.id, start_at: new Date(start).toISOString(), end_at: new Date(end).toISOString(), kind, seed: index }];
+  });
+  if (rows.length === 0) return;
+  const { healthyMin, atRiskMin } = DEFAULT_THRESHOLDS;
+  await db.execute(sql`
+    insert into health_scores (account_id, score, status, components, reasons, model_version, computed_at)
+    select b.account_id, s.score,
+      (case when s.score >= ${healthyMin} then 'healthy' when s.score >= ${atRiskMin} then 'at_risk' else 'critical' end)::health_status,
+      jsonb_build_object(
+        'usage', jsonb_build_object('score', greatest(s.score - 12, 0), 'weight', 40, 'detail', 'Weekly history'),
+        'support', jsonb_build_object('score', least(s.score + 6, 100), 'weight', 20, 'detail', 'Weekly history'),
+        'nps', jsonb_build_object('score', least(s.score + 10, 100), 'weight', 20, 'detail', 'Weekly history'),
+        'engagement', jsonb_build_object('score', s.score, 'weight', 20, 'detail', 'Weekly history')
+      ),
+      '[]'::jsonb, ${HEALTH_MODEL_VERSION}, w.at
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as b(account_id uuid, start_at timestamptz, end_at timestamptz, kind text, seed int)
+    cross join lateral generate_series(b.start_at, b.end_at, interval '7 days') as w(at)
+    cross join lateral (
+      select floor(extract(epoch from b.end_at - w.at) / 604800)::int as weeks_left,
+        floor(extract(epoch from w.at - b.start_at) / 604800)::int as week
+    ) t
+    cross join lateral (
+      select (case
+        when b.kind = 'churning' then least(84, 30 + 5 * t.weeks_left) + (b.seed + t.week) % 5 - 2
+        when b.kind = 'declining' and t.weeks_left < 4 then 48 + 6 * t.weeks_left + (b.seed + t.week) % 5 - 2
+        when (b.seed * 3 + t.week) % 13 = 0 then 58 + (b.seed + t.week) % 9
+        else 74 + (b.seed * 7 + t.week * 13) % 19
+      end)::int as score
+    ) s`);
 }
 
 /**

@@ -5,6 +5,7 @@ import { parseConfig } from '../config.ts';
 import { queryRows } from '../db/client.ts';
 import { accounts, lifecycleStages, users } from '../db/schema.ts';
 import { seedDemoBook } from '../demo/book.ts';
+import { healthCalibration } from '../domain/health/calibration.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
 import { createTestDatabase, useTestDatabase } from './support/database.ts';
 import { silentLogger } from './support/graphql.ts';
@@ -86,14 +87,14 @@ describe('local mode (no SLACK_BOT_TOKEN)', () => {
 });
 
 describe('the demo book', () => {
-  it('seeds about 40 accounts across every stage, people with Slack ids, a consistent history and their signals; only once', async () => {
+  it('seeds 48 accounts across every stage, people with Slack ids, a consistent history and their signals; only once', async () => {
     const demo = await createTestDatabase();
     try {
       const first = await seedDemoBook(demo.db, new Date('2026-11-25T09:00:00Z'));
       expect(first.seeded).toBe(true);
       expect(first.admin?.role).toBe('admin');
       const [accountTotal] = await demo.db.select({ total: count() }).from(accounts);
-      expect(accountTotal?.total).toBe(40);
+      expect(accountTotal?.total).toBe(48);
       const perStage = await demo.db
         .select({ stage: lifecycleStages.key, total: count(accounts.id) })
         .from(lifecycleStages)
@@ -180,10 +181,22 @@ describe('the demo book', () => {
       expect(sentimentHistory[0]?.accounts).toBeGreaterThan(20);
       expect(sentimentHistory[0]?.longest).toBe(3);
 
+      // Nine months of weekly health history with the churns after it: a calibration that can conclude, and in which
+      // the worse statuses were followed by churn more often than the base rate.
+      const demoAdmin = { userId: null, role: 'admin', label: 'Demo check' } as const;
+      const calibration = await healthCalibration(demo.db, { reader: demoAdmin, from: '2026-02-25', to: '2026-11-25', horizonDays: 90 });
+      expect(calibration).toMatchObject({ conclusive: true, note: null });
+      expect(calibration.churnEvents).toBeGreaterThanOrEqual(10);
+      const lift = (status: string) => calibration.statuses.find((row) => row.status === status)?.lift ?? 0;
+      expect(lift('healthy')).toBeLessThan(1);
+      expect(lift('at_risk')).toBeGreaterThan(1);
+      expect(lift('critical')).toBeGreaterThan(lift('at_risk'));
+      expect(calibration.components.find((row) => row.component === 'usage')?.lift).toBeGreaterThan(1);
+
       const second = await seedDemoBook(demo.db);
       expect(second.seeded).toBe(false);
       const [again] = await demo.db.select({ total: count() }).from(accounts);
-      expect(again?.total).toBe(40);
+      expect(again?.total).toBe(48);
     } finally {
       await demo.destroy();
     }

@@ -8,7 +8,7 @@ import { AccountRef } from './account.ts';
 import { HealthStatusEnum } from './enums.ts';
 import { UserRef } from './user.ts';
 
-const HealthComponentNameEnum = builder.enumType('HealthComponentName', {
+export const HealthComponentNameEnum = builder.enumType('HealthComponentName', {
   description: 'The parts of the health score: product usage, support tickets, NPS/CSAT answers, CSM engagement.',
   values: healthComponentNames,
 });

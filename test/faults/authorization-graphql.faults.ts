@@ -354,6 +354,11 @@ const graphqlCases: GraphqlCase[] = [
   { field: 'renewalForecast', expect: supervisors, prepare: async () => ({ query: `{ renewalForecast(from: "${dayIn(-365)}", to: "${dayIn(365)}") { groups { key arrUpCents } } }` }) },
   { field: 'metrics', expect: supervisors, prepare: async () => ({ query: '{ metrics(from: "2026-01-01", to: "2026-03-31") { groups { key } } }' }) },
   { field: 'retentionSeries', expect: supervisors, prepare: async () => ({ query: '{ retentionSeries(months: 3) { groups { key months { month } } } }' }) },
+  {
+    field: 'healthCalibration',
+    expect: supervisors,
+    prepare: async () => ({ query: `{ healthCalibration(from: "${dayIn(-120)}", to: "${dayIn(0)}") { conclusive statuses { status accountDays } } }` }),
+  },
   { field: 'team', expect: supervisors, prepare: async () => ({ query: '{ team { accounts } }' }) },
   { field: 'taskMetrics', expect: supervisors, prepare: async () => ({ query: '{ taskMetrics(from: "2026-01-01", to: "2026-03-31", groupBy: owner) { total { created } } }' }) },
   { field: 'playbookEffectiveness', expect: supervisors, prepare: async () => ({ query: '{ playbookEffectiveness(from: "2026-01-01", to: "2026-03-31") { playbooks { playbookId comparable } } }' }) },
