@@ -9,3 +9,4 @@ export * from './schema/people.ts';
 export * from './schema/webhooks.ts';
 export * from './schema/churn-reasons.ts';
 export * from './schema/renewals.ts';
+export * from './schema/leads.ts';
