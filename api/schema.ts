@@ -20,6 +20,7 @@ import './types/playbook.ts';
 import './types/webhooks.ts';
 import './types/churn-reason.ts';
 import './types/renewal-outcomes.ts';
+import './types/lead.ts';
 
 export const schema = builder.toSchema();
 

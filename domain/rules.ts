@@ -97,7 +97,7 @@ async function alert(tx: Tx, firing: Firing, target: NotificationTarget<'alert'>
     kind: 'alert',
     dedupeKey: `alert:${firing.rule}:${firing.accountId}:${firing.occasion}`,
     target,
-    payload: { accountId: firing.accountId, rule: firing.rule, reason: firing.reason },
+    payload: { accountId: firing.accountId, rule: firing.rule, reason: firing.reason, firingId: firing.id },
   });
 }
 
