@@ -90,8 +90,8 @@ async function requireQualifier(tx: Tx, account: Account, actor: Actor): Promise
   const csm = await userName(tx, account.csmId);
   throw new ForbiddenError(
     csm
-      ? `Only the CSM of ${account.name} (${csm}), their manager or an admin can qualify a lead on it.`
-      : `${account.name} has no CSM; only a manager or an admin can qualify a lead on it.`,
+      ? `Only the account's CSM (${csm}), their manager or an admin can qualify a lead on it.`
+      : 'This account has no CSM; only a manager or an admin can qualify a lead on it.',
   );
 }
 
@@ -206,8 +206,8 @@ async function requireAe(tx: Tx, lead: Lead, actor: Actor, action: string): Prom
   const ae = await userName(tx, lead.aeId ?? account?.aeId ?? null);
   throw new ForbiddenError(
     ae
-      ? `Only the account executive of ${name} (${ae}), a manager or an admin can ${action} this lead.`
-      : `${name} has no account executive; only a manager or an admin can ${action} this lead.`,
+      ? `Only the account's account executive (${ae}), a manager or an admin can ${action} this lead.`
+      : `This account has no account executive; only a manager or an admin can ${action} this lead.`,
   );
 }
 

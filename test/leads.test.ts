@@ -154,10 +154,10 @@ describe('expansion leads', () => {
     const account = await customer('Hazel', 1_000);
     const firing = await signal(account, '2026-05-03T00:00:00Z');
     const params = { firingId: firing, wants: 'More seats', estimatedMrrCents: 500, urgency: 'medium' as const };
-    await expect(qualifyLead(database.db, { ...params, actor: actorFromUser(otherCsm) })).rejects.toThrowError(/Only the CSM of Hazel \(Casey CSM\), their manager or an admin/);
+    await expect(qualifyLead(database.db, { ...params, actor: actorFromUser(otherCsm) })).rejects.toThrowError(/Only the account's CSM \(Casey CSM\), their manager or an admin/);
     await expect(qualifyLead(database.db, { ...params, actor: asAe() })).rejects.toThrowError(ForbiddenError);
     const { lead: hazel } = await qualifyLead(database.db, { ...params, actor: actorFromUser(manager) });
-    await expect(acceptLead(database.db, { leadId: hazel.id, actor: actorFromUser(otherAe) })).rejects.toThrowError(/Only the account executive of Hazel \(Alex AE\)/);
+    await expect(acceptLead(database.db, { leadId: hazel.id, actor: actorFromUser(otherAe) })).rejects.toThrowError(/Only the account's account executive \(Alex AE\)/);
     await expect(acceptLead(database.db, { leadId: hazel.id, actor: asCsm() })).rejects.toThrowError(ForbiddenError);
     await expect(declineLead(database.db, { leadId: hazel.id, reason: '  ', actor: asAe() })).rejects.toThrowError(InvalidInputError);
     await expect(markLeadLost(database.db, { leadId: hazel.id, reason: 'No budget', actor: asAe() })).rejects.toThrowError(/cannot be marked lost: it is waiting for the account executive/);
@@ -227,7 +227,7 @@ describe('leads over GraphQL', () => {
 
     const refused = await api.request('mutation ($id: ID!) { acceptLead(leadId: $id) { status } }', { id: leadId }, otherAeToken);
     expect(refused.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
-    expect(refused.body.errors?.[0]?.message).toMatch(/Only the account executive of Ivy \(Alex AE\)/);
+    expect(refused.body.errors?.[0]?.message).toMatch(/Only the account's account executive \(Alex AE\)/);
     const accepted = await api.request('mutation ($id: ID!) { acceptLead(leadId: $id) { status acceptedAt } }', { id: leadId }, aeToken);
     expect(accepted.body.data?.acceptLead).toMatchObject({ status: 'accepted' });
     const lost = await api.request('mutation ($id: ID!, $reason: String!) { markLeadLost(leadId: $id, reason: $reason) { status lostReason } }', { id: leadId, reason: 'Chose a partner' }, aeToken);
