@@ -22,6 +22,7 @@ import './types/webhooks.ts';
 import './types/churn-reason.ts';
 import './types/renewal-outcomes.ts';
 import './types/calibration.ts';
+import './types/lead.ts';
 
 export const schema = builder.toSchema();
 

@@ -27,6 +27,11 @@ export const ActionIds = {
   renewalCallChurning: 'renewal_call_churning',
   /** "Record outcome" on a renewal: opens the outcome form. */
   renewalRecordOutcome: 'renewal_record_outcome',
+  /** "Qualify as lead" on an expansion signal: opens the lead form. */
+  leadQualify: 'lead_qualify',
+  /** The AE's answer to a lead handed to them; Decline opens the form asking why. */
+  leadAccept: 'lead_accept',
+  leadDecline: 'lead_decline',
 } as const;
 
 /** Which forecast call each renewal call button makes. */
@@ -46,6 +51,8 @@ export const CallbackIds = {
   setSentiment: 'set_sentiment',
   playbookStart: 'playbook_start',
   renewalOutcome: 'renewal_outcome',
+  leadQualify: 'lead_qualify',
+  leadDecline: 'lead_decline',
 } as const;
 
 /** Input block ids of modals equal the domain's field names, so a domain error's `field` points at its block. */
@@ -67,6 +74,9 @@ export const FieldIds = {
   outcome: 'outcome',
   newContractEnd: 'newContractEnd',
   newArrCents: 'newArrCents',
+  wants: 'wants',
+  estimatedMrrCents: 'estimatedMrrCents',
+  urgency: 'urgency',
 } as const;
 
 /**

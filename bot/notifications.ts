@@ -17,6 +17,8 @@ import { handoffMessage, handoffOverdueMessage, type HandoffView } from './views
 import { listChurnReasons } from '../domain/churn-reasons.ts';
 import { alertMessage, stageAuditNote } from './views/notifications.ts';
 import { renewalMessage } from './views/renewals.ts';
+import { type LeadView, leadMessage, leadOutcomeMessage } from './views/leads.ts';
+import { getLead } from '../domain/leads.ts';
 import { getRenewalDesk } from '../domain/renewals/queries.ts';
 import { NotFoundError } from '../domain/errors.ts';
 
@@ -60,6 +62,16 @@ async function handoffView(db: Db, handoffId: string, now: Date): Promise<Handof
   };
 }
 
+async function leadView(db: Db, leadId: string): Promise<LeadView> {
+  const lead = await getLead(db, { id: leadId, reader: systemReader });
+  if (!lead) throw new UndeliverableError(`Lead ${leadId} no longer exists.`);
+  const account = await requireAccount(db, lead.accountId);
+  const ids = [lead.createdBy, lead.aeId].filter((id): id is string => id !== null);
+  const people = await getUsersByIds(db, [...new Set(ids)]);
+  const find = (id: string | null) => people.find((person) => person.id === id) ?? null;
+  return { lead, account, qualifiedBy: find(lead.createdBy), ae: find(lead.aeId) };
+}
+
 /** Takes `never`: a kind added to the contract without a case in the renderer below fails typecheck here. */
 function unrendered(notification: never, kind: string): never {
   throw new UndeliverableError(`Lifeline does not know how to show a "${kind}" notification.`);
@@ -87,7 +99,7 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
         const account = await requireAccount(db, payload.accountId);
         const [owner] = account.csmId ? await getUsersByIds(db, [account.csmId]) : [];
         const audience = parseNotificationTarget(row.target)?.form === 'user' ? 'owner' : 'channel';
-        return { message: alertMessage({ account, rule: payload.rule, reason: payload.reason, owner: owner ?? null, audience }) };
+        return { message: alertMessage({ account, rule: payload.rule, reason: payload.reason, owner: owner ?? null, audience, firingId: payload.firingId ?? null }) };
       }
       case 'renewal_checkpoint': {
         const { payload } = notification;
@@ -155,6 +167,10 @@ export function createNotificationRenderer(db: Db, clock: () => Date = () => new
           threadKey: `account:${account.id}`,
         };
       }
+      case 'lead_handed':
+        return { message: leadMessage(await leadView(db, notification.payload.leadId)) };
+      case 'lead_outcome':
+        return { message: leadOutcomeMessage(await leadView(db, notification.payload.leadId)) };
       case 'webhook':
         // Webhook events are sent by bot/webhooks.ts, never rendered for Slack.
         throw new UndeliverableError('A webhook event is not a Slack message.');

@@ -10,3 +10,4 @@ export * from './schema/webhooks.ts';
 export * from './schema/churn-reasons.ts';
 export * from './schema/renewals.ts';
 export * from './schema/slack-links.ts';
+export * from './schema/leads.ts';

@@ -98,6 +98,8 @@ export const alertPayload = z.object({
   reason: z.string().min(1),
   /** Set by a renewal escalation, naming the renewal at risk. */
   renewalId: z.string().optional(),
+  /** The rule firing behind the alert: an expansion signal's alert offers to qualify it as a lead. */
+  firingId: z.number().int().optional(),
 });
 export const renewalCheckpointPayload = z.object({ accountId: z.string(), renewalId: z.string(), daysLeft: z.number().int(), reason: z.string().min(1) });
 /** The channel's digest has no `csmId`; a CSM's own digest lists only their accounts. */
@@ -105,6 +107,7 @@ export const atRiskDigestPayload = z.object({ day: z.string(), csmId: z.string()
 export const atRiskEscalationPayload = z.object({ day: z.string(), accountIds: z.array(z.string()) });
 export const stageAuditPayload = z.object({ accountId: z.string(), transitionId: z.number().int() });
 export const taskPayload = z.object({ taskId: z.string() });
+export const leadPayload = z.object({ leadId: z.string() });
 
 // Listed in the order the GraphQL description of `Notification.kind` names them.
 const notificationSchema = z.discriminatedUnion('kind', [
@@ -117,6 +120,8 @@ const notificationSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('handoff_overdue'), payload: handoffPayload }),
   z.object({ kind: z.literal('task_assigned'), payload: taskPayload }),
   z.object({ kind: z.literal('task_overdue'), payload: taskPayload }),
+  z.object({ kind: z.literal('lead_handed'), payload: leadPayload }),
+  z.object({ kind: z.literal('lead_outcome'), payload: leadPayload }),
   // An event for a webhook endpoint: unlike Slack messages it is a fact at a moment, so the payload carries it whole
   // (domain/webhook-events.ts declares each type), and every attempt sends the same body under the same id.
   z.object({ kind: z.literal('webhook'), payload: webhookEnvelope }),
@@ -142,6 +147,10 @@ const notificationTargets = {
   task_assigned: ['user'],
   // To the owner's manager; the at-risk channel when the workspace has no manager at all.
   task_overdue: ['user', 'at_risk'],
+  // A qualified lead to the account's AE; the handoff channel when the account has none.
+  lead_handed: ['user', 'handoffs'],
+  // Accepted, declined, won or lost: back to the account's CSM.
+  lead_outcome: ['user'],
   webhook: ['webhook'],
 } as const satisfies Record<NotificationKind, readonly TargetForm[]>;
 

@@ -97,7 +97,13 @@ async function alert(tx: Tx, firing: Firing, target: NotificationTarget<'alert'>
     kind: 'alert',
     dedupeKey: `alert:${firing.rule}:${firing.accountId}:${firing.occasion}`,
     target,
-    payload: { accountId: firing.accountId, rule: firing.rule, reason: firing.reason },
+    payload: {
+      accountId: firing.accountId,
+      rule: firing.rule,
+      reason: firing.reason,
+      // An expansion signal's alert offers to qualify it as a lead, which names the firing.
+      ...(firing.rule === 'expansion_signal' ? { firingId: firing.id } : {}),
+    },
   });
 }
 

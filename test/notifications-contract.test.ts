@@ -22,6 +22,7 @@ import { runRenewals } from '../domain/renewals/checkpoints.ts';
 import { runRules } from '../domain/rules.ts';
 import { DAY_MS, isoDay } from '../domain/dates.ts';
 import { createTask, queueOverdueTasks } from '../domain/plays/tasks.ts';
+import { acceptLead, qualifyLead } from '../domain/leads.ts';
 import { webhookEventTypeNames } from '../domain/webhook-events.ts';
 import { createWebhookEndpoint } from '../domain/webhooks.ts';
 import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
@@ -71,6 +72,12 @@ describe('the notification contract', () => {
     const weekAgo = new Date(NOW.getTime() - 7 * DAY_MS);
     await createTask(db, { accountId: shaky.id, title: 'Call the champion', dueOn: isoDay(weekAgo), ownerId: csm.id, actor: admin, now: weekAgo });
     await queueOverdueTasks(db, { now: NOW });
+
+    // An expansion lead handed to the AE (lead_handed), accepted, which the CSM hears about (lead_outcome).
+    const ae = await createUser(db, { role: 'ae', name: 'Ada Ae' });
+    const grower = await createAccount(db, { name: 'Grower Co', stageKey: 'mature_adoption', csmId: csm.id, aeId: ae.id });
+    const { lead } = await qualifyLead(db, { accountId: grower.id, wants: 'More seats', estimatedMrrCents: 50_000, urgency: 'medium', actor: { userId: csm.id, role: 'csm', label: 'Cole Csm' } });
+    await acceptLead(db, { leadId: lead.id, actor: { userId: ae.id, role: 'ae', label: 'Ada Ae' } });
 
     const rows = await db.select().from(outbox);
     for (const row of rows) {

@@ -29,6 +29,8 @@ export interface AlertInput {
   owner: Pick<User, 'name' | 'slackUserId'> | null;
   /** A DM to the owner, or a post in a shared channel: the "why you get this" line differs. */
   audience: 'owner' | 'channel';
+  /** The firing behind the alert: an expansion signal offers to qualify it as a lead. */
+  firingId?: number | null;
 }
 
 function sentence(text: string): string {
@@ -44,7 +46,12 @@ export function alertMessage(input: AlertInput): SlackMessage {
     {
       type: 'actions',
       block_id: `alert:${input.account.id}`,
-      elements: [{ type: 'button', action_id: ActionIds.openAccount, text: plainText('Open account', 75), value: input.account.id }],
+      elements: [
+        { type: 'button', action_id: ActionIds.openAccount, text: plainText('Open account', 75), value: input.account.id },
+        ...(input.rule === 'expansion_signal' && input.firingId
+          ? [{ type: 'button' as const, action_id: ActionIds.leadQualify, text: plainText('Qualify as lead', 75), value: String(input.firingId) }]
+          : []),
+      ],
     },
     contextBlock(
       input.audience === 'owner'

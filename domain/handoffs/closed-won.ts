@@ -9,6 +9,7 @@ import { type Account, type Handoff, type RevenueChange, type Segment, accounts,
 import type { Actor } from '../actors.ts';
 import { upsertCrmAccounts } from '../accounts/crm-upsert.ts';
 import { ForbiddenError, InvalidInputError } from '../errors.ts';
+import { closeLeadWonInTx } from '../leads.ts';
 import { moveAccountStageInTx } from '../lifecycle/moves.ts';
 import { ONBOARDING_STAGE, PRE_ONBOARDING_STAGE } from '../lifecycle/stages.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals, recordContractRenewed } from '../renewals/window.ts';
@@ -272,6 +273,8 @@ async function recordExistingCustomerDeal(tx: Tx, account: Account, input: Close
     reason: kind,
     firedAt: input.closedWonAt,
   });
+  // The account's open expansion lead, qualified by customer success, is won by this deal (once: the deal is recorded once).
+  await closeLeadWonInTx(tx, { accountId: account.id, opportunityId: input.opportunityId, mrrCents: revenueChange?.mrrDeltaCents ?? 0, wonAt: input.closedWonAt });
   const [updated] = await tx.select().from(accounts).where(eq(accounts.id, account.id));
   if (!updated) throw new Error(`Account ${account.id} vanished inside its own transaction`);
   return { kind, handoff: null, account: updated, revenueChange, created: true };

@@ -37,6 +37,7 @@ import { startPlaybook } from '../../domain/plays/playbook-runs.ts';
 import { definePlaybook } from '../../domain/plays/playbooks.ts';
 import { createTask } from '../../domain/plays/tasks.ts';
 import { recordRenewalOutcome } from '../../domain/renewals/outcomes.ts';
+import { acceptLead } from '../../domain/leads.ts';
 import { recordTicket } from '../../domain/signals.ts';
 import { createApiToken } from '../../domain/tokens.ts';
 import { createAccount, createUser } from '../support/factories.ts';
@@ -56,6 +57,11 @@ import {
   csmVariants,
   dayIn,
   db,
+  expansionSignal,
+  leadOfSignal,
+  leadStatusIs,
+  leadVariants,
+  qualifiedLead,
   fixtureStageKey,
   handoffAt,
   ingesters,
@@ -317,6 +323,50 @@ const renewalCases: GraphqlCase[] = renewalVariants.flatMap(([variant, owners, e
   },
 ]);
 
+const leadCases: GraphqlCase[] = leadVariants.flatMap(([variant, owners, qualifies, answers]): GraphqlCase[] => [
+  {
+    field: 'qualifyLead',
+    variant,
+    expect: qualifies,
+    prepare: async () => {
+      const signal = await expansionSignal(owners());
+      return {
+        query: 'mutation ($input: QualifyLeadInput!) { qualifyLead(input: $input) { created } }',
+        variables: { input: { firingId: String(signal.firingId), wants: 'More seats', estimatedMrrCents: 50_000, urgency: 'high' } },
+        changed: leadOfSignal(signal.firingId),
+      };
+    },
+  },
+  {
+    field: 'acceptLead',
+    variant,
+    expect: answers,
+    prepare: async () => {
+      const lead = await qualifiedLead(owners());
+      return { query: 'mutation ($id: ID!) { acceptLead(leadId: $id) { status } }', variables: { id: lead.id }, changed: leadStatusIs(lead.id, 'accepted') };
+    },
+  },
+  {
+    field: 'declineLead',
+    variant,
+    expect: answers,
+    prepare: async () => {
+      const lead = await qualifiedLead(owners());
+      return { query: 'mutation ($id: ID!) { declineLead(leadId: $id, reason: "Already in their plan") { status } }', variables: { id: lead.id }, changed: leadStatusIs(lead.id, 'declined') };
+    },
+  },
+  {
+    field: 'markLeadLost',
+    variant,
+    expect: answers,
+    prepare: async () => {
+      const lead = await qualifiedLead(owners());
+      await acceptLead(db(), { leadId: lead.id, actor: taskFixtureActor });
+      return { query: 'mutation ($id: ID!) { markLeadLost(leadId: $id, reason: "Budget frozen") { status } }', variables: { id: lead.id }, changed: leadStatusIs(lead.id, 'lost') };
+    },
+  },
+]);
+
 /** Adding a task for oneself (no ownerId): on the own book's account, and on another book's. */
 const createTaskVariants: readonly (readonly [variant: string, book: () => Book, expect: (role: string) => Expectation])[] = [
   ["the own book's account", ownBook, only('admin', 'manager', 'csm', 'ae')],
@@ -351,6 +401,25 @@ const graphqlCases: GraphqlCase[] = [
   { field: 'churnReasons', expect: readers, prepare: async () => ({ query: '{ churnReasons { key } }', verify: (data) => (ids(data.churnReasons, (reason) => reason.key).includes('budget') ? undefined : 'no churn reasons') }) },
   { field: 'users', expect: readers, prepare: async () => ({ query: '{ users { id } }', verify: (data) => (ids(data.users, (user) => user.id).includes(person('csm').id) ? undefined : 'people missing') }) },
   { field: 'healthSettings', expect: readers, prepare: async () => ({ query: '{ healthSettings { scope } }', verify: (data) => (ids(data.healthSettings, (row) => row.scope).length === 4 ? undefined : 'scopes missing') }) },
+  { field: 'leadMetrics', expect: supervisors, prepare: async () => ({ query: `{ leadMetrics(from: "${dayIn(-30)}", to: "${dayIn(0)}") { created won } }` }) },
+  {
+    field: 'leads',
+    expect: readers,
+    prepare: async (role) => {
+      const own = await qualifiedLead({ csmId: person('csm').id, aeId: person('ae').id });
+      const others = await qualifiedLead({ csmId: otherCsm().id, aeId: otherAe().id });
+      return {
+        query: '{ leads(first: 100, status: qualified) { edges { node { id } } } }',
+        verify: (data) => {
+          const listed = edgeIds(data.leads);
+          if (!listed.includes(own.id)) return "the own book's lead is missing";
+          if (role === 'ae' && listed.includes(others.id)) return "an AE sees another book's lead";
+          if (role !== 'ae' && !listed.includes(others.id)) return "another book's lead is missing";
+          return undefined;
+        },
+      };
+    },
+  },
   { field: 'renewalForecast', expect: supervisors, prepare: async () => ({ query: `{ renewalForecast(from: "${dayIn(-365)}", to: "${dayIn(365)}") { groups { key arrUpCents } } }` }) },
   { field: 'metrics', expect: supervisors, prepare: async () => ({ query: '{ metrics(from: "2026-01-01", to: "2026-03-31") { groups { key } } }' }) },
   { field: 'retentionSeries', expect: supervisors, prepare: async () => ({ query: '{ retentionSeries(months: 3) { groups { key months { month } } } }' }) },
@@ -852,6 +921,7 @@ const graphqlCases: GraphqlCase[] = [
     },
   },
   ...renewalCases,
+  ...leadCases,
   ingestedByExternalId('recordNps', 'authz-nps', 'mutation ($id: ID, $ext: String) { recordNps(accountId: $id, externalId: $ext, score: 9, respondedAt: "2026-11-22T09:00:00Z") { id } }', (externalId) => db().select().from(surveyResponses).where(eq(surveyResponses.externalId, externalId))),
   ingestedByExternalId('recordRevenueChange', 'authz-mrr', 'mutation ($id: ID, $ext: String) { recordRevenueChange(accountId: $id, externalId: $ext, kind: new, mrrDeltaCents: 10000, effectiveDate: "2026-11-01") { id } }', (externalId) => db().select().from(revenueChanges).where(eq(revenueChanges.externalId, externalId))),
   {

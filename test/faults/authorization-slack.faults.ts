@@ -37,7 +37,12 @@ import {
   csmVariants,
   dayIn,
   db,
+  expansionSignal,
   handoffAt,
+  leadOfSignal,
+  leadStatusIs,
+  leadVariants,
+  qualifiedLead,
   movedTo,
   only,
   openRenewal,
@@ -516,6 +521,69 @@ const slackCases: SlackCase[] = [
               viewSubmissionPayload({ userId: context.userId, callbackId: CallbackIds.renewalOutcome, privateMetadata: JSON.stringify({ renewalId: renewal.id, where: { kind: 'ephemeral', responseUrl: context.responseUrl } }), values }),
             ),
           effect: async () => (await db().select().from(renewalOutcomes).where(eq(renewalOutcomes.renewalId, renewal.id))).length > 0,
+        };
+      },
+    },
+  ]),
+
+  // Expansion leads: the CSM qualifies a signal from its alert; the AE accepts, or declines saying why.
+  ...leadVariants.flatMap(([variant, owners, qualifies, answers]): SlackCase[] => [
+    {
+      entry: `action:${ActionIds.leadQualify}`,
+      variant,
+      expect: qualifies,
+      prepare: async (context) => {
+        const signal = await expansionSignal(owners());
+        return { send: button(context, ActionIds.leadQualify, String(signal.firingId)), effect: modalOpened(context), secret: signal.accountName };
+      },
+    },
+    {
+      entry: `view:${CallbackIds.leadQualify}`,
+      variant,
+      expect: qualifies,
+      prepare: async (context) => {
+        const signal = await expansionSignal(owners());
+        const values: ViewStateValues = {
+          [FieldIds.wants]: { [INPUT_ACTION]: typedText('Fifty more seats') },
+          [FieldIds.estimatedMrrCents]: { [INPUT_ACTION]: { type: 'number_input', value: '1200' } },
+          [FieldIds.urgency]: { [INPUT_ACTION]: pickedOption('high', 'High') },
+        };
+        return {
+          send: () => client().viewSubmission(viewSubmissionPayload({ userId: context.userId, callbackId: CallbackIds.leadQualify, privateMetadata: JSON.stringify({ firingId: signal.firingId }), values })),
+          effect: leadOfSignal(signal.firingId),
+        };
+      },
+    },
+    {
+      entry: `action:${ActionIds.leadAccept}`,
+      variant,
+      expect: answers,
+      prepare: async (context) => {
+        const lead = await qualifiedLead(owners());
+        return { send: button(context, ActionIds.leadAccept, lead.id, `lead:${lead.id}`), effect: leadStatusIs(lead.id, 'accepted') };
+      },
+    },
+    {
+      entry: `action:${ActionIds.leadDecline}`,
+      variant,
+      expect: answers,
+      prepare: async (context) => {
+        const lead = await qualifiedLead(owners());
+        return { send: button(context, ActionIds.leadDecline, lead.id, `lead:${lead.id}`), effect: modalOpened(context), secret: lead.accountName };
+      },
+    },
+    {
+      entry: `view:${CallbackIds.leadDecline}`,
+      variant,
+      expect: answers,
+      prepare: async (context) => {
+        const lead = await qualifiedLead(owners());
+        return {
+          send: () =>
+            client().viewSubmission(
+              viewSubmissionPayload({ userId: context.userId, callbackId: CallbackIds.leadDecline, privateMetadata: JSON.stringify({ leadId: lead.id }), values: { [FieldIds.reason]: { [INPUT_ACTION]: typedText('Already in their plan') } } }),
+            ),
+          effect: leadStatusIs(lead.id, 'declined'),
         };
       },
     },

@@ -9,6 +9,7 @@ import { recordOutcomeAction, renewalCallAction } from './renewal-buttons.ts';
 import { stageSelectAction } from './stage-select.ts';
 import { taskMenuAction } from './task-menu.ts';
 import { startPlaybookAction } from './playbook-start.ts';
+import { acceptLeadAction, declineLeadAction, qualifyLeadAction } from './lead-buttons.ts';
 
 export function register(app: App, deps: BotDeps): void {
   const button = (actionId: string, handler: Parameters<typeof app.action<BlockAction<ButtonAction>>>[1]) =>
@@ -33,4 +34,7 @@ export function register(app: App, deps: BotDeps): void {
   button(ActionIds.renewalCallAtRisk, renewalCallAction(deps, 'at_risk'));
   button(ActionIds.renewalCallChurning, renewalCallAction(deps, 'churning'));
   button(ActionIds.renewalRecordOutcome, recordOutcomeAction(deps));
+  button(ActionIds.leadQualify, qualifyLeadAction(deps));
+  button(ActionIds.leadAccept, acceptLeadAction(deps));
+  button(ActionIds.leadDecline, declineLeadAction(deps));
 }

@@ -13,6 +13,7 @@ import { renewalOutcomeSubmission } from './renewal-outcome.ts';
 import { stageMoveSubmission } from './stage-move.ts';
 import { taskDoneSubmission, taskReassignSubmission, taskSnoozeSubmission } from './task-forms.ts';
 import { playbookStartSubmission } from './playbook-start.ts';
+import { declineLeadSubmission, qualifyLeadSubmission } from './lead-forms.ts';
 
 function inputBlockIds(view: ViewArgs['view']): Set<string> {
   return new Set(view.blocks.filter((block) => block.type === 'input' && typeof block.block_id === 'string').map((block) => String(block.block_id)));
@@ -57,4 +58,6 @@ export function register(app: App, deps: BotDeps): void {
   app.view(CallbackIds.setSentiment, modalErrors(sentimentSubmission(deps)));
   app.view(CallbackIds.playbookStart, modalErrors(playbookStartSubmission(deps)));
   app.view(CallbackIds.renewalOutcome, modalErrors(renewalOutcomeSubmission(deps)));
+  app.view(CallbackIds.leadQualify, modalErrors(qualifyLeadSubmission(deps)));
+  app.view(CallbackIds.leadDecline, modalErrors(declineLeadSubmission(deps)));
 }

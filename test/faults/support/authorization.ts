@@ -4,7 +4,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { Db } from '../../../db/client.ts';
-import { type Account, type Handoff, type HandoffStatus, type Renewal, type TokenRole, type User, type UserRole, accounts, handoffs, renewals } from '../../../db/schema.ts';
+import { type Account, type Handoff, type HandoffStatus, type Lead, type Renewal, type TokenRole, type User, type UserRole, accounts, handoffs, leads, renewals, ruleFirings } from '../../../db/schema.ts';
 import type { Actor } from '../../../domain/actors.ts';
 import { DAY_MS, addDays, isoDay } from '../../../domain/dates.ts';
 import { recordClosedWon } from '../../../domain/handoffs/closed-won.ts';
@@ -12,6 +12,7 @@ import { acceptHandoff, confirmHandoff, scheduleKickoff } from '../../../domain/
 import { defineStage } from '../../../domain/lifecycle/stages.ts';
 import { openDueRenewals } from '../../../domain/renewals/window.ts';
 import { recordRevenueChange } from '../../../domain/revenue.ts';
+import { qualifyLead } from '../../../domain/leads.ts';
 import { createAccount, createToken, createUser } from '../../support/factories.ts';
 import { setHealth } from '../../support/health.ts';
 import { recordScenario } from './report.ts';
@@ -227,6 +228,35 @@ export async function openRenewal(owners: { csmId: string; aeId: string }): Prom
   if (!renewal) throw new Error('the renewal did not open');
   return { ...renewal, accountName: name };
 }
+
+/**
+ * Expansion leads: qualified by the account's CSM (managers, admins), accepted, declined or marked lost by the
+ * account's AE (managers, admins). Each attempt acts on an account of its own, owned as the variant says.
+ */
+export const leadVariants: readonly (readonly [variant: string, owners: () => { csmId: string; aeId: string }, qualifies: (role: string) => Expectation, answers: (role: string) => Expectation])[] = [
+  ["the own book's lead", () => ({ csmId: person('csm').id, aeId: person('ae').id }), only('admin', 'manager', 'csm'), only('admin', 'manager', 'ae')],
+  ["another book's lead", () => ({ csmId: otherCsm().id, aeId: otherAe().id }), supervisors, supervisors],
+];
+
+/** An expansion signal (as the rule records it) on a fresh account owned as given. */
+export async function expansionSignal(owners: { csmId: string; aeId: string }): Promise<{ firingId: number; accountName: string }> {
+  const name = unique('Authz Lead Co');
+  const account = await createAccount(db(), { ...owners, name, stageKey: 'mature_adoption' });
+  const [firing] = await db().insert(ruleFirings).values({ rule: 'expansion_signal', accountId: account.id, occasion: isoDay(new Date()), reason: 'advanced-feature events up 80%' }).returning();
+  if (!firing) throw new Error('the signal was not recorded');
+  return { firingId: firing.id, accountName: name };
+}
+
+/** A lead qualified from a fresh signal, waiting for its AE. */
+export async function qualifiedLead(owners: { csmId: string; aeId: string }): Promise<Lead & { accountName: string }> {
+  const signal = await expansionSignal(owners);
+  const { lead } = await qualifyLead(db(), { firingId: signal.firingId, wants: 'More seats', estimatedMrrCents: 50_000, urgency: 'medium', actor: fixtureActor });
+  return { ...lead, accountName: signal.accountName };
+}
+
+/** The lead's status now, for a case's effect. */
+export const leadStatusIs = (leadId: string, status: Lead['status']) => async () => (await db().select().from(leads).where(eq(leads.id, leadId)))[0]?.status === status;
+export const leadOfSignal = (firingId: number) => async () => (await db().select().from(leads).where(eq(leads.firingId, firingId))).length > 0;
 
 /** Stage moves on the CSM's own account, another CSM's, and the AE's own while it is still in Pre-onboarding. */
 export const stageMoveVariants: readonly StageMoveVariant[] = [
