@@ -209,7 +209,25 @@ describe('the dashboard', () => {
       await shoot(page, 'dashboard-lifecycle');
 
       await openView(page, '#/renewals');
-      expect(await page.locator('[data-placeholder="forecast-calls"]').count()).toBe(1);
+      // By forecast call: the expected GRR is that of renewalForecast(from, to) over the window the panel names.
+      const forecastPanel = page.locator('[data-forecast]');
+      const windowFrom = await forecastPanel.getAttribute('data-period-from');
+      const windowTo = await forecastPanel.getAttribute('data-period-to');
+      expect(windowFrom).toBe(new Date().toISOString().slice(0, 10));
+      const forecast = await api<{ renewalForecast: { groups: { expectedGrr: number | null; byCall: { call: string | null }[] }[] } }>(
+        managerToken,
+        'query ($from: Date!, $to: Date!) { renewalForecast(from: $from, to: $to) { groups { expectedGrr byCall { call } } } }',
+        { from: windowFrom, to: windowTo },
+      );
+      const [all] = forecast.renewalForecast.groups;
+      expect(all?.expectedGrr).not.toBeNull();
+      const shownGrr = forecastPanel.locator('[data-metric="expected-grr"]');
+      expect(Number(await shownGrr.getAttribute('data-value'))).toBe(all?.expectedGrr);
+      const grrText = await page.evaluate((value) => new Intl.NumberFormat(undefined, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(value), all?.expectedGrr ?? 0);
+      expect(await shownGrr.locator('.figure-value').textContent()).toBe(grrText);
+      expect(await page.locator('[data-table="renewals-by-call"] tbody tr').count()).toBe(all?.byCall.length);
+      expect(await forecastPanel.locator('details.formula').count()).toBe(1);
+      expect(await page.locator('[data-placeholder]').count()).toBe(0);
       await shoot(page, 'dashboard-renewals');
 
       await openView(page, '#/team');
@@ -223,7 +241,8 @@ describe('the dashboard', () => {
       const counts = (await page.locator('[data-table="team"] tbody tr td:nth-child(2)').allTextContents()).map((text) => Number(text.replace(/\D/g, '')));
       expect(counts).toEqual([...counts].sort((a, b) => b - a));
       await shoot(page, 'dashboard-team');
-      expect(graphqlRequests.length).toBe(5);
+      // Renewals makes two: the forecast of the window is for managers and admins only.
+      expect(graphqlRequests.length).toBe(6);
 
       // A phone: nothing wider than the screen but the tables, which scroll inside their panel.
       await page.setViewportSize({ width: 390, height: 844 });
@@ -259,7 +278,7 @@ describe('the dashboard', () => {
     }
   });
 
-  it('shows a CSM their own book and, in place of retention and team, why they cannot see them', async () => {
+  it('shows a CSM their own book and, in place of retention, team and the renewal forecast, why they cannot see them', async () => {
     const { context, page, elsewhere, problems } = await openSession();
     try {
       await signIn(page, csmToken);
@@ -280,6 +299,8 @@ describe('the dashboard', () => {
 
       await openView(page, '#/renewals');
       expect(await page.locator('#view h1').textContent()).toBe('My renewals');
+      expect(await page.locator('[data-explanation="By forecast call"]').textContent()).toMatch(/Your role \(csm\) cannot read the renewal forecast .*managers and admins/);
+      expect(await page.locator('[data-forecast]').count()).toBe(0);
       expect(elsewhere).toEqual([]);
       expect(problems).toEqual([]);
     } finally {

@@ -1,7 +1,8 @@
-// Renewals: contracts ending within the configured renewal window, by health, with ARR. A CSM sees their own.
+// Renewals: contracts ending within the configured renewal window, by health and by forecast call, with ARR. A CSM
+// sees their own and no forecast. Managers and admins make a second request, for the forecast of the same window.
 import { graphql } from '../api.js';
-import { accountLink, figure, formula, h, panel, statusBadge } from '../dom.js';
-import { formatCount, formatDay, formatMoney } from '../format.js';
+import { accountLink, figure, formula, h, notForRole, panel, statusBadge } from '../dom.js';
+import { addDays, dayDate, formatCount, formatDay, formatMoney, formatPercent, todayIso } from '../format.js';
 import { sortableTable } from '../table.js';
 import { ownBookOf } from './book.js';
 
@@ -12,7 +13,57 @@ const RENEWALS_QUERY = `query Renewals {
   }
 }`;
 
+const FORECAST_QUERY = `query RenewalForecast($from: Date!, $to: Date!) {
+  renewalForecast(from: $from, to: $to) {
+    from to
+    groups { arrUpCents expectedGrr byCall { call renewals arrCents } }
+  }
+}`;
+
 const STATUSES = ['healthy', 'at_risk', 'critical', 'insufficient_data', null];
+const CALLS = ['commit', 'likely', 'at_risk', 'churning', null];
+const CALL_WORDS = { commit: 'Commit', likely: 'Likely', at_risk: 'At risk', churning: 'Churning' };
+// LIFELINE_RENEWAL_WINDOW_DAYS unless configured; the configured one is read off the renewals themselves.
+const DEFAULT_WINDOW_DAYS = 90;
+
+/** The renewal window in days: each renewal's window opens that many days before its contract end. */
+function windowDays(renewals) {
+  const days = renewals.map((renewal) => Math.round((dayDate(renewal.contractEnd) - dayDate(renewal.windowOpensOn)) / 86_400_000));
+  return days.length > 0 ? Math.max(...days) : DEFAULT_WINDOW_DAYS;
+}
+
+async function forecastPanel(viewer, renewals) {
+  if (!['admin', 'manager'].includes(viewer.role)) return notForRole('By forecast call', viewer.role, 'the renewal forecast (ARR by forecast call, expected GRR)');
+  const today = todayIso();
+  const data = await graphql(FORECAST_QUERY, { from: today, to: addDays(today, windowDays(renewals)) });
+  const forecast = data.renewalForecast;
+  const group = forecast.groups[0] ?? { arrUpCents: 0, expectedGrr: null, byCall: [] };
+  return h(
+    'section',
+    { class: 'panel', 'data-forecast': '', 'data-period-from': forecast.from, 'data-period-to': forecast.to },
+    h('h2', {}, 'By forecast call'),
+    h(
+      'div',
+      { class: 'figures' },
+      figure('Expected GRR if commits hold', formatPercent(group.expectedGrr), { 'data-metric': 'expected-grr', 'data-value': group.expectedGrr ?? '' }),
+      figure(`ARR up, ${formatDay(forecast.from)} – ${formatDay(forecast.to)}`, formatMoney(group.arrUpCents)),
+    ),
+    sortableTable({
+      attributes: { 'data-table': 'renewals-by-call' },
+      empty: 'No contract ends within the renewal window.',
+      columns: [
+        { label: 'Forecast call', value: (row) => CALLS.indexOf(row.call), render: (row) => (row.call ? (CALL_WORDS[row.call] ?? row.call) : 'No call yet') },
+        { label: 'Renewals', value: (row) => row.renewals, numeric: true },
+        { label: 'ARR', value: (row) => row.arrCents, render: (row) => formatMoney(row.arrCents), numeric: true },
+      ],
+      rows: group.byCall,
+    }),
+    formula(
+      'Renewals whose contract ends between today and the end of the renewal window, open ones and those already closed, by their current forecast call (for a closed one, the call it had before its outcome); ARR up = the account’s ARR for an open renewal, the ARR recorded as up for a closed one.',
+      'Expected GRR if commits hold = (Σ over closed renewals of min(new ARR, ARR up), a churn counting 0, + Σ ARR up of open renewals called commit) ÷ Σ ARR up. Likely, at risk, churning and not yet called count as lost; expansion never counts. Source: renewalForecast.',
+    ),
+  );
+}
 
 export async function renewalsView(root, { viewer }) {
   const data = await graphql(RENEWALS_QUERY);
@@ -23,6 +74,7 @@ export async function renewalsView(root, { viewer }) {
     const these = renewals.filter((renewal) => (renewal.account.health?.status ?? null) === status);
     return { status, count: these.length, arr: these.reduce((sum, renewal) => sum + renewal.account.arrCents, 0) };
   }).filter((row) => row.count > 0);
+  const byCall = await forecastPanel(viewer, data.renewals);
 
   root.append(
     h('h1', {}, ownerId ? 'My renewals' : 'Renewals'),
@@ -41,14 +93,7 @@ export async function renewalsView(root, { viewer }) {
       }),
       formula('Renewals whose contract ends between today and the end of the renewal window (LIFELINE_RENEWAL_WINDOW_DAYS, 90 days unless configured), grouped by the account’s latest health; ARR = Σ arrCents. Source: renewals.'),
     ),
-    // Forecast calls (commit, best case, at risk) are not recorded by Lifeline yet: when renewals carry a forecast
-    // call, this panel shows the window by call, the way the one above shows it by health.
-    h(
-      'section',
-      { class: 'panel placeholder', 'data-placeholder': 'forecast-calls' },
-      h('h2', {}, 'By forecast call'),
-      h('p', {}, 'Forecast calls on renewals are not recorded yet. Once they are, renewals in the window will be shown here by call, with their ARR.'),
-    ),
+    byCall,
     panel(
       'Every renewal in the window',
       sortableTable({
