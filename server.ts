@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { sql } from 'drizzle-orm';
 import { Gauge, Registry } from 'prom-client';
 import { GRAPHQL_BODY_LIMIT } from './api/limits.ts';
-import { DASHBOARD_CSP, DASHBOARD_PATH, dashboardFile } from './api/dashboard.ts';
+import { DASHBOARD_PATH, dashboardFile } from './api/dashboard.ts';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './api/graphiql.ts';
 import { createGraphqlServer } from './api/yoga.ts';
 import { CRM_WEBHOOK_BODY_LIMIT, CRM_WEBHOOK_PATH, handleCrmWebhook } from './api/webhooks/crm.ts';
@@ -23,6 +23,7 @@ import { type Database, queryRows } from './db/client.ts';
 import { meteredSlackFetch, processRegistry } from './metrics.ts';
 import { type HealthRefresher, createHealthRefresher } from './domain/health/refresh.ts';
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
+import { STRICT_PAGE_CSP, sendStaticFile } from './static-files.ts';
 import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
 
 export interface LifelineOptions {
@@ -213,36 +214,13 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     if (path.startsWith(GRAPHIQL_ASSETS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = graphiqlAsset(path.slice(GRAPHIQL_ASSETS_PATH.length));
       if (!file) return sendJson(res, 404, { error: `Nothing at ${path}.` });
-      const headers = { 'content-type': file.contentType, etag: file.etag, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
-      if (req.headers['if-none-match'] === file.etag) {
-        res.writeHead(304, headers);
-        res.end();
-        return;
-      }
-      res.writeHead(200, headers);
-      res.end(req.method === 'HEAD' ? undefined : file.body);
-      return;
+      return sendStaticFile(req, res, file);
     }
     if ((path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`)) && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = dashboardFile(path);
       if (!file) return sendJson(res, 404, { error: `Nothing at ${path}. The dashboard is at ${DASHBOARD_PATH}.` });
-      const headers = {
-        'content-type': file.contentType,
-        etag: file.etag,
-        'cache-control': 'no-cache',
-        'x-content-type-options': 'nosniff',
-        'content-security-policy': DASHBOARD_CSP,
-        // SECURITY: the page's address never travels to another site.
-        'referrer-policy': 'no-referrer',
-      };
-      if (req.headers['if-none-match'] === file.etag) {
-        res.writeHead(304, headers);
-        res.end();
-        return;
-      }
-      res.writeHead(200, headers);
-      res.end(req.method === 'HEAD' ? undefined : file.body);
-      return;
+      // SECURITY: the page's address never travels to another site.
+      return sendStaticFile(req, res, file, { 'content-security-policy': STRICT_PAGE_CSP, 'referrer-policy': 'no-referrer' });
     }
     if (path === SLACK_EVENTS_PATH) {
       if (slack.receiver) return slack.receiver.requestListener(req, res);

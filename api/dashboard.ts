@@ -1,6 +1,7 @@
 // The manager's dashboard: static files from dashboard/ and uPlot from its installed package, served by Lifeline
 // itself so the page works offline, under a Content-Security-Policy that allows only this server's scripts. The
 // page reads everything it shows through the public GraphQL API, with a token the person pastes in.
+import { STRICT_PAGE_CSP } from '../static-files.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,21 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 export const DASHBOARD_PATH = '/dashboard';
 
-/**
- * SECURITY: the page may run only this server's scripts and ask only this server; no inline script or style, no
- * frames, no forms posting elsewhere. uPlot sizes its canvas through the CSSOM (element.style), which a style
- * policy does not govern, so styles can stay 'self' too.
- */
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** SECURITY: the page loads only its own files and asks only this server (see STRICT_PAGE_CSP). */
+export const DASHBOARD_CSP = STRICT_PAGE_CSP;
 
 export interface DashboardFile {
   body: Buffer;

@@ -1,3 +1,4 @@
+import { STRICT_PAGE_CSP } from '../static-files.ts';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -40,20 +41,8 @@ export const LOCAL_SLACK_PATH = '/local-slack';
  */
 export const LOCAL_SLACK_BODY_LIMIT = 1024 * 1024;
 
-/**
- * SECURITY: what the simulator page may load: its own files and what it asks this server, nothing else. It sets
- * no inline script or style.
- */
-export const SIMULATOR_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** SECURITY: the page loads only its own files and asks only this server (see STRICT_PAGE_CSP). */
+export const SIMULATOR_CSP = STRICT_PAGE_CSP;
 
 export interface LocalSlack {
   /** Every Web API call and response_url post, newest first, as the console printed it. */
