@@ -30,3 +30,14 @@ export function inputValue(view: ViewSubmitAction['view'], blockId: string): str
   }
   return undefined;
 }
+
+/**
+ * A money input typed in dollars (e.g. 14400 or 14400.50), as whole cents; empty is null. Anything else is refused on
+ * the field with `hint`, which says what to write.
+ */
+export function dollarsInputToCents(value: string | undefined, fieldId: string, hint: string): number | null {
+  if (value === undefined || value.trim() === '') return null;
+  const dollars = Number(value);
+  if (!Number.isFinite(dollars)) throw new InvalidInputError(hint, fieldId);
+  return Math.round(dollars * 100);
+}

@@ -5,17 +5,18 @@ import { InvalidInputError } from '../../../domain/errors.ts';
 import { declineLead, qualifyLead } from '../../../domain/leads.ts';
 import type { BotDeps } from '../../deps.ts';
 import { FieldIds } from '../../ids.ts';
-import { type ViewArgs, decodeMetadata, inputValue } from '../../modal-input.ts';
+import { type ViewArgs, decodeMetadata, dollarsInputToCents, inputValue } from '../../modal-input.ts';
 import { slackPerson } from '../../person.ts';
 
 const qualifyMetadata = z.object({ firingId: z.number().int().positive() });
 const declineMetadata = z.object({ leadId: z.string() });
 
-/** Dollars as typed (e.g. 1200 or 1200.50) to whole cents. */
+const MRR_HINT = 'Write the estimated MRR as a number of dollars a month, e.g. 1200.';
+
 function centsOf(value: string | undefined): number {
-  const dollars = value === undefined || value.trim() === '' ? Number.NaN : Number(value);
-  if (!Number.isFinite(dollars)) throw new InvalidInputError('Write the estimated MRR as a number of dollars a month, e.g. 1200.', FieldIds.estimatedMrrCents);
-  return Math.round(dollars * 100);
+  const cents = dollarsInputToCents(value, FieldIds.estimatedMrrCents, MRR_HINT);
+  if (cents === null) throw new InvalidInputError(MRR_HINT, FieldIds.estimatedMrrCents);
+  return cents;
 }
 
 function urgencyOf(value: string | undefined): LeadUrgency {

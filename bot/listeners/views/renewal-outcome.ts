@@ -4,7 +4,7 @@ import { InvalidInputError } from '../../../domain/errors.ts';
 import { recordRenewalOutcome } from '../../../domain/renewals/outcomes.ts';
 import type { BotDeps } from '../../deps.ts';
 import { FieldIds } from '../../ids.ts';
-import { type ViewArgs, decodeMetadata, inputValue } from '../../modal-input.ts';
+import { type ViewArgs, decodeMetadata, dollarsInputToCents, inputValue } from '../../modal-input.ts';
 import { slackPerson } from '../../person.ts';
 import { redrawRenewal, renewalOutcomeMetadataSchema } from '../../renewal-surfaces.ts';
 
@@ -12,14 +12,6 @@ function outcomeOf(value: string | undefined): RenewalOutcomeKind {
   const found = renewalOutcomeKinds.find((kind) => kind === value);
   if (!found) throw new InvalidInputError('Choose how the renewal ended: renewed, downsell or churned.', FieldIds.outcome);
   return found;
-}
-
-/** Dollars as typed (e.g. 14400 or 14400.50) to whole cents. */
-function centsOf(value: string | undefined): number | null {
-  if (value === undefined || value.trim() === '') return null;
-  const dollars = Number(value);
-  if (!Number.isFinite(dollars)) throw new InvalidInputError('Write the new ARR as a number of dollars, e.g. 14400.', FieldIds.newArrCents);
-  return Math.round(dollars * 100);
 }
 
 /**
@@ -37,7 +29,7 @@ export function renewalOutcomeSubmission(deps: BotDeps) {
       renewalId: metadata.renewalId,
       outcome,
       newContractEnd: churned ? null : (inputValue(view, FieldIds.newContractEnd) ?? null),
-      newArrCents: churned ? null : centsOf(inputValue(view, FieldIds.newArrCents)),
+      newArrCents: churned ? null : dollarsInputToCents(inputValue(view, FieldIds.newArrCents), FieldIds.newArrCents, 'Write the new ARR as a number of dollars, e.g. 14400.'),
       churnReasonKey: outcome === 'renewed' ? null : (inputValue(view, FieldIds.churnReasonKey) ?? null),
       note: inputValue(view, FieldIds.note) ?? null,
       actor: person.actor,
