@@ -15,6 +15,7 @@ import {
   retryNotificationLater,
 } from '../domain/outbox.ts';
 import { notificationTargetForms, parseNotificationTarget } from '../domain/notifications.ts';
+import { recordRateLimited, reserveSendSlot, sendPausedUntil } from '../domain/send-rate.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import type { SlackMessage } from './views/account-card.ts';
 import type { WebhookSender } from './webhooks.ts';
@@ -70,6 +71,13 @@ export interface DeliveryWorkerOptions {
    */
   perTargetIntervalMs?: number;
   clock?: () => Date;
+  /** Waits until the clock has moved on by `ms` (a test with a simulated clock moves it instead of sleeping). */
+  sleep?: (ms: number) => Promise<void>;
+  /**
+   * Longest a claimed row waits in this process for its workspace-wide slot (domain/send-rate.ts); a longer
+   * wait (a long Retry-After, a long queue of slots) puts the row back in the outbox until then.
+   */
+  maxSlotWaitMs?: number;
   /** Sends the outbox's webhook rows (target `webhook:<endpoint>`); without it they wait. */
   webhooks?: WebhookSender;
 }
@@ -93,7 +101,7 @@ export interface DeliveryWorker {
 type Outcome =
   | { kind: 'sent' }
   | { kind: 'paced'; until: Date }
-  | { kind: 'rate_limited'; retryAfterMs: number; error: string }
+  | { kind: 'rate_limited'; retryAfterMs: number; error: string; sentAt?: Date }
   | { kind: 'transient'; error: string }
   | { kind: 'permanent'; error: string };
 
@@ -182,7 +190,10 @@ function outboxIdIn(message: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/** The channel had a message less than a second ago: this one waits for its slot, without calling Slack. */
+/**
+ * The channel had a message less than a second ago, or the workspace's next slot is far off (a pause after a
+ * 429): this one waits for its slot in the outbox, without calling Slack.
+ */
 class Paced extends Error {
   constructor(readonly until: Date) {
     super('waiting for the channel’s next slot');
@@ -197,7 +208,27 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const backoff = options.backoff ?? { baseMs: 5_000, maxMs: 10 * 60_000 };
   const clock = options.clock ?? (() => new Date());
   const perTargetIntervalMs = options.perTargetIntervalMs ?? 1000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const maxSlotWaitMs = options.maxSlotWaitMs ?? 5_000;
   const lastPostAt = new Map<string, number>();
+
+  /**
+   * Waits for this call's workspace-wide slot (domain/send-rate.ts), shared with every replica, and returns when
+   * it may go out. Throws Paced when the slot is further off than this process should hold the row.
+   */
+  async function takeSendSlot(): Promise<Date> {
+    for (;;) {
+      const reservation = await reserveSendSlot(db, { now: clock(), maxWaitMs: maxSlotWaitMs });
+      if (!reservation.granted) throw new Paced(reservation.notBefore);
+      const wait = reservation.slot.getTime() - clock().getTime();
+      if (wait <= 0) return clock();
+      await sleep(wait);
+      // A 429 answered to another lane or replica while this one waited holds this post back too.
+      const paused = await sendPausedUntil(db, clock());
+      if (!paused) return clock();
+      if (paused.getTime() - clock().getTime() > maxSlotWaitMs) throw new Paced(paused);
+    }
+  }
 
   async function resolveTarget(target: string): Promise<string> {
     const parsed = parseNotificationTarget(target);
@@ -232,7 +263,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     threadKeys: string[];
   }
 
-  async function post(row: OutboxRow, rendered: RenderedNotification): Promise<Posted> {
+  /** When the current attempt's Slack call went out, so a 429 can tell which overload it belongs to. */
+  interface Attempt {
+    sentAt?: Date;
+  }
+
+  async function post(row: OutboxRow, rendered: RenderedNotification, attempt: Attempt): Promise<Posted> {
     const { text, blocks } = rendered.message;
     const keys = row.messageKey ? [row.messageKey] : [];
     // SECURITY: only the handoff channel holds account threads, so where a note goes is decided by its target
@@ -244,6 +280,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       const existing = await findSlackMessage(db, row.messageKey);
       if (existing) {
         try {
+          attempt.sentAt = await takeSendSlot();
           await client.chat.update({ channel: existing.channel, ts: existing.ts, text, blocks });
           return { channel: existing.channel, ts: existing.ts, keys, threadKeys: startsIn(existing.channel) };
         } catch (error) {
@@ -267,7 +304,17 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     const last = lastPostAt.get(channel);
     const now = clock().getTime();
     if (last !== undefined && now >= last && now - last < perTargetIntervalMs) throw new Paced(new Date(last + perTargetIntervalMs));
+    // Held until now, before the workspace slot is waited for, so no other lane of this worker takes the channel.
     lastPostAt.set(channel, now);
+    const previous = last;
+    const sentAt = await takeSendSlot().catch((error: unknown) => {
+      // Nothing was sent: the channel's last post is still the one before.
+      if (error instanceof Paced && previous === undefined) lastPostAt.delete(channel);
+      else if (error instanceof Paced && previous !== undefined) lastPostAt.set(channel, previous);
+      throw error;
+    });
+    attempt.sentAt = sentAt;
+    lastPostAt.set(channel, sentAt.getTime());
     await markNotificationPosting(db, { id: row.id, channel, threadTs: thread?.ts ?? null, at: clock() });
     const result = await client.chat.postMessage({
       channel,
@@ -278,6 +325,9 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       metadata: { event_type: METADATA_EVENT, event_payload: { outbox_id: String(row.id) } },
       ...(thread ? { thread_ts: thread.ts } : {}),
     });
+    // Slack counts a channel's second from when the post reached it, which our send time can precede by the
+    // whole round trip: the next post to the channel waits a full interval from the answer.
+    lastPostAt.set(channel, Math.max(clock().getTime(), sentAt.getTime()));
     const ts = str(result.ts);
     if (!ts) throw new Error('chat.postMessage answered ok without a ts');
     return { channel: str(result.channel) ?? channel, ts, keys, threadKeys };
@@ -312,6 +362,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   async function deliverOne(row: OutboxRow): Promise<Outcome> {
+    const attempt: Attempt = {};
     try {
       if (parseNotificationTarget(row.target)?.form === 'webhook') {
         if (!options.webhooks) return { kind: 'transient', error: 'This process sends no webhooks.' };
@@ -319,21 +370,17 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         return outcome.kind === 'sent' ? { kind: 'sent' } : outcome;
       }
       const rendered = await render(row);
-      const posted = await post(row, rendered);
+      const posted = await post(row, rendered, attempt);
       await markNotificationSent(db, { id: row.id, channel: posted.channel, ts: posted.ts, now: clock(), messageKeys: posted.keys, threadKeys: posted.threadKeys });
       return { kind: 'sent' };
     } catch (error) {
       if (error instanceof Paced) return { kind: 'paced', until: error.until };
-      return classifyDeliveryError(error);
+      const outcome = classifyDeliveryError(error);
+      return outcome.kind === 'rate_limited' && attempt.sentAt ? { ...outcome, sentAt: attempt.sentAt } : outcome;
     }
   }
 
-  /** Set when Slack answered 429 during the current drain: rows claimed in it but not yet posted wait too. */
-  interface DrainPause {
-    until: number;
-  }
-
-  async function settle(row: OutboxRow, outcome: Outcome, pause: DrainPause): Promise<Settled> {
+  async function settle(row: OutboxRow, outcome: Outcome): Promise<Settled> {
     const now = clock();
     switch (outcome.kind) {
       case 'sent':
@@ -347,10 +394,12 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         // The 429 proves this attempt posted nothing; an earlier interrupted one may have, so its trace stays.
         if (!row.postingSince) await clearNotificationPosting(db, row.id);
         await retryNotificationLater(db, { id: row.id, at: until, error: outcome.error, countsAsAttempt: false });
-        // Slack's limits hold per method across the workspace: posting other notifications before Retry-After
-        // only earns more 429s. Every pending row waits, in the database, so other replicas' workers wait too.
+        // Slack's limits hold across the workspace: posting other notifications before Retry-After only earns
+        // more 429s. The workspace's send rate (in the database, so every replica's worker reads it) pauses
+        // every post until then, rows already claimed by any worker included, and slows down after it; pending
+        // rows are put back until then too, so no worker claims them only to wait.
+        await recordRateLimited(db, { now, sentAt: outcome.sentAt ?? now, retryAfterMs: outcome.retryAfterMs });
         await deferPendingNotifications(db, { until });
-        pause.until = Math.max(pause.until, until.getTime());
         return 'retried';
       }
       case 'transient': {
@@ -375,7 +424,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   async function drainOnce(): Promise<DrainResult> {
     const result: DrainResult = { sent: 0, retried: 0, parked: 0 };
-    const pause: DrainPause = { until: 0 };
     // Each round claims at most one row per target; keep going until nothing is due, so one drain also
     // delivers a target's second and third messages, in order.
     for (let round = 0; round < 10_000; round += 1) {
@@ -386,8 +434,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         while (next < rows.length) {
           const row = rows[next++];
           if (!row) break;
-          const outcome: Outcome = clock().getTime() < pause.until ? { kind: 'paced', until: new Date(pause.until) } : await deliverOne(row);
-          const settled = await settle(row, outcome, pause);
+          const settled = await settle(row, await deliverOne(row));
           if (settled !== 'paced') {
             result[settled] += 1;
             const target = parseNotificationTarget(row.target)?.form === 'webhook' ? 'webhook' : 'slack';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, date, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, date, doublePrecision, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { accounts, users } from './core.ts';
 
 export const outboxStatuses = ['pending', 'sent', 'parked'] as const;
@@ -55,6 +55,30 @@ export const slackMessages = pgTable('slack_messages', {
   ts: text('ts').notNull(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
 });
+
+/**
+ * How fast delivery may post to Slack across the whole workspace, learned from Slack's answers and shared by
+ * every replica (domain/send-rate.ts): a 429 halves the rate and holds every post until Retry-After; posts
+ * that go through let it grow again. One row per scope (today only `workspace`), written by every post.
+ */
+export const slackSendRate = pgTable('slack_send_rate', {
+  scope: text('scope').primaryKey(),
+  ratePerSecond: doublePrecision('rate_per_second').notNull(),
+  /** The rate at which Slack last answered 429: growth slows down near it instead of running into it again. */
+  ceilingPerSecond: doublePrecision('ceiling_per_second'),
+  /** The earliest time the next post may go out (the rate's spacing, or the end of a pause). */
+  nextSlotAt: timestamptz('next_slot_at').notNull(),
+  /** Retry-After of the last 429: no post goes out before it, from any replica. */
+  pausedUntil: timestamptz('paused_until'),
+  /** When the rate was last cut: 429s for posts sent before it belong to the same overload and cut nothing more. */
+  limitedAt: timestamptz('limited_at'),
+  /** Posts sent in the current second and the one before: what Slack let through when it said 429. */
+  windowStartedAt: timestamptz('window_started_at'),
+  windowSends: integer('window_sends').notNull().default(0),
+  previousWindowSends: integer('previous_window_sends').notNull().default(0),
+});
+
+export type SlackSendRateRow = typeof slackSendRate.$inferSelect;
 
 export type OutboxRow = typeof outbox.$inferSelect;
 export type SlackMessageRow = typeof slackMessages.$inferSelect;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parseConfig } from '../../config.ts';
+import { slackSendRate } from '../../db/schema.ts';
 import { type Lifeline, type LifelineOptions, startLifeline } from '../../server.ts';
 import { type TestDatabase, createTestDatabase } from './database.ts';
 import { type FakeSlack, type FakeSlackOptions, startFakeSlack } from './fake-slack.ts';
@@ -83,5 +84,7 @@ export function useSlackHarness(options: SlackHarnessOptions & { drainBetweenTes
   beforeEach(async () => {
     if (drainBetweenTests) await harness?.lifeline.delivery.drainOnce();
     harness?.fake.reset();
+    // A fresh Slack each test: the send rate learned from the previous one's 429s (a pause, a cut) is forgotten.
+    await harness?.database.db.delete(slackSendRate);
   });
 }
