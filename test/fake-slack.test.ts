@@ -225,6 +225,27 @@ describe('fake Slack per-channel rate limit', () => {
         retryAfter: 1,
       });
       expect(fake.callsTo('chat.postMessage').map((c) => c.outcome)).toEqual(['ok', 'ok', 'rate_limited']);
+      expect(fake.callsTo('chat.postMessage')[2]?.rateLimit).toBe('channel');
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('fake Slack workspace-wide rate limit', () => {
+  it('answers 429 with its Retry-After past perSecond posts across all channels, and accepts again a second later', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    const fake = await startFakeSlack({ clock: () => now, workspaceRateLimit: { perSecond: 3, retryAfterSeconds: 2 } });
+    try {
+      const client = webClient(fake, { rejectRateLimitedCalls: true });
+      for (const channel of ['C0001', 'C0002', 'C0003']) await client.chat.postMessage({ channel, text: 'within the limit' });
+      await expect(client.chat.postMessage({ channel: 'C0004', text: 'one too many' })).rejects.toMatchObject({ code: ErrorCode.RateLimitedError, retryAfter: 2 });
+      // A refused post does not count: a second after the first three, the workspace takes posts again.
+      now += 1000;
+      await client.chat.postMessage({ channel: 'C0004', text: 'a second later' });
+      const posts = fake.callsTo('chat.postMessage');
+      expect(posts.map((c) => c.outcome)).toEqual(['ok', 'ok', 'ok', 'rate_limited', 'ok']);
+      expect(posts[3]).toMatchObject({ rateLimit: 'workspace', retryAfterSeconds: 2 });
     } finally {
       await fake.close();
     }

@@ -27,6 +27,10 @@ export interface RecordedCall {
   processed?: boolean;
   /** The fake kept this call's answer back (see `holdNext`): its caller may never have heard that it landed. */
   held?: boolean;
+  /** Which of the fake's own chat.postMessage limits answered this call 429 (not set for injected failures). */
+  rateLimit?: 'channel' | 'workspace';
+  /** Retry-After (seconds) the fake answered with, on a 429. */
+  retryAfterSeconds?: number;
 }
 
 /**
@@ -63,6 +67,12 @@ export interface HoldOptions {
 export interface FakeSlackOptions {
   /** Models Slack's per-channel chat.postMessage limit (about 1/s in production). */
   channelRateLimit?: { perSecond: number };
+  /**
+   * Models Slack's workspace-wide chat.postMessage limit: at most `perSecond` posts accepted in any second,
+   * across all channels; past it, 429 with Retry-After `retryAfterSeconds` (1 by default). Slack does not
+   * publish its number; a benchmark or test picks one and the sender must find it from the 429s.
+   */
+  workspaceRateLimit?: { perSecond: number; retryAfterSeconds?: number };
   /** Users answered by users.info / users.lookupByEmail; unknown ids and emails get a deterministic synthetic user. */
   users?: FakeSlackUser[];
   /**
@@ -201,6 +211,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const now = options.clock ?? Date.now;
   const waiters = new Set<{ check: () => boolean; abort: (error: Error) => void }>();
   const postTimes = new Map<string, number[]>();
+  /** Times of the posts accepted in the last second, across every channel, oldest first. */
+  const workspacePostTimes: number[] = [];
   const workspace = createFakeWorkspace({ users: options.users ?? [], now });
   const handlers: typeof workspace.handlers = {
     ...workspace.handlers,
@@ -228,15 +240,18 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     return undefined;
   }
 
-  function isRateLimited(channel: string): boolean {
-    const limit = options.channelRateLimit;
-    if (!limit) return false;
+  /** Which limit a post to `channel` now breaks, if any; a post that breaks none counts against both. */
+  function rateLimitBroken(channel: string): { limit: 'channel' | 'workspace'; retryAfterSeconds: number } | undefined {
     const at = now();
     const recent = (postTimes.get(channel) ?? []).filter((t) => at - t < 1000);
-    const limited = recent.length >= limit.perSecond;
-    if (!limited) recent.push(at);
     postTimes.set(channel, recent);
-    return limited;
+    while (workspacePostTimes.length > 0 && at - (workspacePostTimes[0] ?? at) >= 1000) workspacePostTimes.shift();
+    if (options.channelRateLimit && recent.length >= options.channelRateLimit.perSecond) return { limit: 'channel', retryAfterSeconds: 1 };
+    const workspace = options.workspaceRateLimit;
+    if (workspace && workspacePostTimes.length >= workspace.perSecond) return { limit: 'workspace', retryAfterSeconds: workspace.retryAfterSeconds ?? 1 };
+    recent.push(at);
+    workspacePostTimes.push(at);
+    return undefined;
   }
 
   function applyFailure(res: ServerResponse, call: RecordedCall, failure: FakeFailure, asText: boolean): void {
@@ -250,6 +265,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     } else if (failure.status === 429) {
       call.outcome = 'rate_limited';
       call.error = 'ratelimited';
+      call.retryAfterSeconds = failure.retryAfterSeconds;
       record(call);
       const headers = { 'retry-after': String(failure.retryAfterSeconds) };
       if (asText) sendText(res, 429, 'rate_limited', headers);
@@ -281,17 +297,20 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
 
     const handler = handlers[method];
     let outcome: Outcome;
+    let broken: ReturnType<typeof rateLimitBroken>;
     if (parsed.parseError) {
       outcome = fail(parsed.parseError);
     } else if (!handler) {
       outcome = fail('unknown_method');
     } else if (!parsed.token && !AUTH_FREE_METHODS.has(method)) {
       outcome = fail('not_authed');
-    } else if (method === 'chat.postMessage' && isRateLimited(str(parsed.body.channel) ?? '')) {
+    } else if (method === 'chat.postMessage' && (broken = rateLimitBroken(str(parsed.body.channel) ?? ''))) {
       call.outcome = 'rate_limited';
       call.error = 'ratelimited';
+      call.rateLimit = broken.limit;
+      call.retryAfterSeconds = broken.retryAfterSeconds;
       record(call);
-      sendJson(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' });
+      sendJson(res, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(broken.retryAfterSeconds) });
       return;
     } else {
       outcome = handler({ body: parsed.body, warnings: call.warnings });
@@ -488,6 +507,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       failures.clear();
       failureRules.length = 0;
       postTimes.clear();
+      workspacePostTimes.length = 0;
       workspace.reset();
     },
     close(): Promise<void> {
