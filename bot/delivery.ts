@@ -211,6 +211,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const maxSlotWaitMs = options.maxSlotWaitMs ?? 5_000;
   const lastPostAt = new Map<string, number>();
+  /** Retry-After of a 429 this worker has heard and not yet written to the database, for its other lanes. */
+  let localPauseUntil = 0;
 
   /**
    * Waits for this call's workspace-wide slot (domain/send-rate.ts), shared with every replica, and returns when
@@ -221,14 +223,22 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       const reservation = await reserveSendSlot(db, { now: clock(), maxWaitMs: maxSlotWaitMs });
       if (!reservation.granted) throw new Paced(reservation.notBefore);
       const wait = reservation.slot.getTime() - clock().getTime();
-      if (wait <= 0) return clock();
-      await sleep(wait);
-      // A 429 answered to another lane or replica while this one waited holds this post back too.
-      const paused = await sendPausedUntil(db, clock());
-      if (!paused) return clock();
-      if (paused.getTime() - clock().getTime() > maxSlotWaitMs) throw new Paced(paused);
+      if (wait > 0) {
+        await sleep(wait);
+        // A 429 answered to another replica while this lane waited holds this post back too.
+        const paused = await sendPausedUntil(db, clock());
+        if (paused && paused.getTime() - clock().getTime() > maxSlotWaitMs) throw new Paced(paused);
+        if (paused) continue;
+      }
+      // Checked with no await between it and the call: a 429 another lane of this worker has just heard, and
+      // not yet written down, holds this post back as well.
+      const pausedFor = localPauseUntil - clock().getTime();
+      if (pausedFor <= 0) return clock();
+      if (pausedFor > maxSlotWaitMs) throw new Paced(new Date(localPauseUntil));
+      await sleep(pausedFor);
     }
   }
+
 
   async function resolveTarget(target: string): Promise<string> {
     const parsed = parseNotificationTarget(target);
@@ -257,6 +267,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   }
 
   interface Posted {
+    /** A new message (not an update of a kept one): it counts against the channel's one a second. */
+    isNew: boolean;
     channel: string;
     ts: string;
     keys: string[];
@@ -282,7 +294,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         try {
           attempt.sentAt = await takeSendSlot();
           await client.chat.update({ channel: existing.channel, ts: existing.ts, text, blocks });
-          return { channel: existing.channel, ts: existing.ts, keys, threadKeys: startsIn(existing.channel) };
+          return { isNew: false, channel: existing.channel, ts: existing.ts, keys, threadKeys: startsIn(existing.channel) };
         } catch (error) {
           // Someone deleted the message: post it again rather than lose the update.
           if (slackErrorDetails(error).platformError !== 'message_not_found') throw error;
@@ -298,7 +310,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     if (row.postingSince) {
       // The previous attempt died between asking Slack to post and recording the answer: it may have landed.
       const found = await findUncertainPost(row, row.postingThreadTs ?? thread?.ts ?? null);
-      if (found) return { ...found, keys, threadKeys };
+      if (found) return { ...found, isNew: true, keys, threadKeys };
     }
     // Only new messages count against a channel's ~1/s; updates (chat.update) have their own, looser tier.
     const last = lastPostAt.get(channel);
@@ -306,16 +318,19 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     if (last !== undefined && now >= last && now - last < perTargetIntervalMs) throw new Paced(new Date(last + perTargetIntervalMs));
     // Held until now, before the workspace slot is waited for, so no other lane of this worker takes the channel.
     lastPostAt.set(channel, now);
+    await markNotificationPosting(db, { id: row.id, channel, threadTs: thread?.ts ?? null, at: clock() });
     const previous = last;
-    const sentAt = await takeSendSlot().catch((error: unknown) => {
-      // Nothing was sent: the channel's last post is still the one before.
-      if (error instanceof Paced && previous === undefined) lastPostAt.delete(channel);
-      else if (error instanceof Paced && previous !== undefined) lastPostAt.set(channel, previous);
+    const sentAt = await takeSendSlot().catch(async (error: unknown) => {
+      if (error instanceof Paced) {
+        // Nothing was sent: the channel's last post is still the one before, and no search is needed later.
+        if (previous === undefined) lastPostAt.delete(channel);
+        else lastPostAt.set(channel, previous);
+        if (!row.postingSince) await clearNotificationPosting(db, row.id);
+      }
       throw error;
     });
     attempt.sentAt = sentAt;
     lastPostAt.set(channel, sentAt.getTime());
-    await markNotificationPosting(db, { id: row.id, channel, threadTs: thread?.ts ?? null, at: clock() });
     const result = await client.chat.postMessage({
       channel,
       text,
@@ -330,7 +345,7 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     lastPostAt.set(channel, Math.max(clock().getTime(), sentAt.getTime()));
     const ts = str(result.ts);
     if (!ts) throw new Error('chat.postMessage answered ok without a ts');
-    return { channel: str(result.channel) ?? channel, ts, keys, threadKeys };
+    return { isNew: true, channel: str(result.channel) ?? channel, ts, keys, threadKeys };
   }
 
   /** Looks in Slack for the message an interrupted attempt may have posted, by the outbox id in its metadata. */
@@ -371,11 +386,22 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       }
       const rendered = await render(row);
       const posted = await post(row, rendered, attempt);
-      await markNotificationSent(db, { id: row.id, channel: posted.channel, ts: posted.ts, now: clock(), messageKeys: posted.keys, threadKeys: posted.threadKeys });
+      const now = clock();
+      await markNotificationSent(db, {
+        id: row.id,
+        channel: posted.channel,
+        ts: posted.ts,
+        now,
+        messageKeys: posted.keys,
+        threadKeys: posted.threadKeys,
+        // The target's next message waits its second in the outbox, so no other replica posts it sooner.
+        ...(posted.isNew && perTargetIntervalMs > 0 ? { target: row.target, targetNextAt: new Date(now.getTime() + perTargetIntervalMs) } : {}),
+      });
       return { kind: 'sent' };
     } catch (error) {
       if (error instanceof Paced) return { kind: 'paced', until: error.until };
       const outcome = classifyDeliveryError(error);
+      if (outcome.kind === 'rate_limited') localPauseUntil = Math.max(localPauseUntil, clock().getTime() + outcome.retryAfterMs);
       return outcome.kind === 'rate_limited' && attempt.sentAt ? { ...outcome, sentAt: attempt.sentAt } : outcome;
     }
   }
@@ -399,6 +425,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
         // every post until then, rows already claimed by any worker included, and slows down after it; pending
         // rows are put back until then too, so no worker claims them only to wait.
         await recordRateLimited(db, { now, sentAt: outcome.sentAt ?? now, retryAfterMs: outcome.retryAfterMs });
+        // Written down: from here the database's pause holds every lane, this worker's too.
+        if (localPauseUntil <= until.getTime()) localPauseUntil = 0;
         await deferPendingNotifications(db, { until });
         return 'retried';
       }

@@ -114,6 +114,12 @@ export interface DeliveredParams {
    * an older release, when a shared card could become the thread) is replaced.
    */
   threadKeys?: string[];
+  /**
+   * Slack takes about one new message a second per channel: the target's other pending notifications wait
+   * until `targetNextAt`, in the outbox, so no replica's worker posts the next one sooner.
+   */
+  target?: string;
+  targetNextAt?: Date;
 }
 
 /** Records a delivered notification and where its message lives, in one transaction. */
@@ -123,6 +129,12 @@ export async function markNotificationSent(db: Db, params: DeliveredParams): Pro
       .update(outbox)
       .set({ status: 'sent', slackChannel: params.channel, slackTs: params.ts, sentAt: params.now, lastError: null, postingSince: null, postingThreadTs: null })
       .where(eq(outbox.id, params.id));
+    if (params.target !== undefined && params.targetNextAt) {
+      await tx
+        .update(outbox)
+        .set({ nextAttemptAt: sql`greatest(${outbox.nextAttemptAt}, ${params.targetNextAt.toISOString()}::timestamptz)` })
+        .where(and(eq(outbox.target, params.target), eq(outbox.status, 'pending'), ne(outbox.id, params.id)));
+    }
     for (const messageKey of params.messageKeys) {
       await tx
         .insert(slackMessages)
