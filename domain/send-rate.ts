@@ -30,6 +30,8 @@ export const SEND_RATE_POLICY = {
   decrease: 0.5,
   /** Fast growth stops at this share of the ceiling. */
   fastGrowthUpTo: 0.9,
+  /** Posts accepted in the second before a 429 that make it evidence of the workspace's limit. */
+  ceilingEvidence: 5,
   /** The window in which sends are counted, Slack's "per second". */
   windowMs: 1000,
 } as const;
@@ -45,11 +47,12 @@ export interface SendRate {
   previousWindowSends: number;
 }
 
-export function initialSendRate(now: Date): SendRate {
+export function initialSendRate(): SendRate {
   return {
     ratePerSecond: SEND_RATE_POLICY.initialPerSecond,
     ceilingPerSecond: null,
-    nextSlotAt: now,
+    // No slot taken yet: the first post goes at once and, not following another, does not count as busy.
+    nextSlotAt: new Date(0),
     pausedUntil: null,
     limitedAt: null,
     windowStartedAt: null,
@@ -110,10 +113,10 @@ export function rateLimited(state: SendRate, params: { now: Date; sentAt: Date; 
   const nextSlotAt = state.nextSlotAt > pausedUntil ? state.nextSlotAt : pausedUntil;
   if (state.limitedAt && params.sentAt < state.limitedAt) return { ...state, pausedUntil, nextSlotAt };
   // What Slack let through just before refusing: in a burst this is far closer to its limit than our own rate.
-  // A refusal while we were sending well below our rate (one channel's own limit, say) says nothing about the
-  // workspace's: it pauses and cuts, but the ceiling stays what it was.
-  const allowed = Math.max(sendsInLastSecond(state, params.sentAt) - 1, SEND_RATE_POLICY.minPerSecond);
-  const ceilingPerSecond = allowed >= state.ratePerSecond / 2 ? Math.min(state.ratePerSecond, allowed) : state.ceilingPerSecond;
+  // A refusal after a handful of posts (one channel's own limit, say) says nothing about the workspace's: it
+  // pauses and cuts, but the ceiling stays what it was.
+  const allowed = sendsInLastSecond(state, params.sentAt) - 1;
+  const ceilingPerSecond = allowed >= SEND_RATE_POLICY.ceilingEvidence ? Math.min(state.ratePerSecond, allowed) : state.ceilingPerSecond;
   return {
     ...state,
     pausedUntil,
@@ -134,7 +137,7 @@ async function changeSendRate<T>(db: Db, now: Date, change: (state: SendRate) =>
   return db.transaction(async (tx) => {
     await tx
       .insert(slackSendRate)
-      .values({ scope: SEND_RATE_SCOPE, ...initialSendRate(now) })
+      .values({ scope: SEND_RATE_SCOPE, ...initialSendRate() })
       .onConflictDoNothing({ target: slackSendRate.scope });
     const [row] = await tx.select().from(slackSendRate).where(eq(slackSendRate.scope, SEND_RATE_SCOPE)).for('update');
     if (!row) throw new Error('slack_send_rate: the workspace row vanished inside its own transaction');

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { SEND_RATE_POLICY, type SendRate, currentSendRate, initialSendRate, rateLimited, recordRateLimited, reserveSendSlot, reserveSlot } from '../domain/send-rate.ts';
+import { useTestDatabase } from './support/database.ts';
+
+const T0 = new Date('2030-01-01T09:00:00Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+/** Reserves `count` back-to-back slots, each taken as soon as it is free; returns the state and the slots. */
+function sendBackToBack(state: SendRate, count: number, from = 0): { state: SendRate; slots: number[] } {
+  let current = state;
+  const slots: number[] = [];
+  let now = from;
+  for (let index = 0; index < count; index += 1) {
+    const reservation = reserveSlot(current, { now: at(now), maxWaitMs: 5_000 });
+    if (!reservation.granted) throw new Error('not granted');
+    current = reservation.state;
+    now = reservation.slot.getTime() - T0.getTime();
+    slots.push(now);
+  }
+  return { state: current, slots };
+}
+
+describe('the workspace send rate', () => {
+  it('spaces posts 1/rate apart and grows while posts go out back to back', () => {
+    const { state, slots } = sendBackToBack(initialSendRate(), 20);
+    expect(slots[1]).toBe(1000 / SEND_RATE_POLICY.initialPerSecond);
+    for (const [index, slot] of slots.entries()) if (index > 0) expect(slot).toBeGreaterThan(slots[index - 1] ?? 0);
+    expect(state.ratePerSecond).toBeGreaterThan(SEND_RATE_POLICY.initialPerSecond);
+  });
+
+  it('posts that trickle in below the rate do not raise it', () => {
+    let state = initialSendRate();
+    for (let index = 0; index < 10; index += 1) {
+      const reservation = reserveSlot(state, { now: at(index * 10_000), maxWaitMs: 5_000 });
+      if (!reservation.granted) throw new Error('not granted');
+      expect(reservation.slot).toEqual(at(index * 10_000));
+      state = reservation.state;
+    }
+    expect(state.ratePerSecond).toBe(SEND_RATE_POLICY.initialPerSecond);
+  });
+
+  it('a 429 pauses every slot until Retry-After and halves the rate once per overload, remembering what Slack let through', () => {
+    const busy = sendBackToBack(initialSendRate(), 15);
+    const sentAt = at(busy.slots.at(-1) ?? 0);
+    const rate = busy.state.ratePerSecond;
+    const limited = rateLimited(busy.state, { now: sentAt, sentAt, retryAfterMs: 2_000 });
+    expect(limited.ratePerSecond).toBe(rate / 2);
+    expect(limited.pausedUntil).toEqual(new Date(sentAt.getTime() + 2_000));
+    expect(limited.ceilingPerSecond).toBeGreaterThanOrEqual(SEND_RATE_POLICY.ceilingEvidence);
+    expect(limited.ceilingPerSecond).toBeLessThanOrEqual(rate);
+
+    // Another post of the same burst, sent before the cut, answered 429 a moment later: the pause may grow, the rate is not cut again.
+    const again = rateLimited(limited, { now: at((busy.slots.at(-1) ?? 0) + 5), sentAt: at((busy.slots.at(-2) ?? 0) + 1), retryAfterMs: 3_000 });
+    expect(again.ratePerSecond).toBe(rate / 2);
+    expect(again.pausedUntil?.getTime()).toBeGreaterThanOrEqual(limited.pausedUntil?.getTime() ?? 0);
+
+    // Nothing is granted before the pause ends; a wait longer than the caller holds a row is refused with its end.
+    expect(reserveSlot(again, { now: sentAt, maxWaitMs: 1_000 })).toEqual({ granted: false, notBefore: again.pausedUntil });
+    const next = reserveSlot(again, { now: sentAt, maxWaitMs: 5_000 });
+    expect(next.granted && next.slot.getTime()).toBeGreaterThanOrEqual(again.pausedUntil?.getTime() ?? Number.POSITIVE_INFINITY);
+  });
+
+  it('never falls below one message a second, however many overloads in a row', () => {
+    let state = initialSendRate();
+    for (let index = 0; index < 20; index += 1) state = rateLimited(state, { now: at(index * 10_000), sentAt: at(index * 10_000 + 1), retryAfterMs: 1_000 });
+    expect(state.ratePerSecond).toBe(SEND_RATE_POLICY.minPerSecond);
+  });
+});
+
+describe('the workspace send rate in the database', () => {
+  const database = useTestDatabase();
+
+  it('is one row every worker reserves from, and a 429 recorded by one holds back the slots of all', async () => {
+    const first = await reserveSendSlot(database.db, { now: T0, maxWaitMs: 5_000 });
+    const second = await reserveSendSlot(database.db, { now: T0, maxWaitMs: 5_000 });
+    expect(first).toEqual({ granted: true, slot: T0 });
+    expect(second).toEqual({ granted: true, slot: at(1000 / SEND_RATE_POLICY.initialPerSecond) });
+    const before = (await currentSendRate(database.db))?.ratePerSecond ?? Number.NaN;
+    await recordRateLimited(database.db, { now: at(100), sentAt: at(50), retryAfterMs: 30_000 });
+    expect(await reserveSendSlot(database.db, { now: at(200), maxWaitMs: 5_000 })).toEqual({ granted: false, notBefore: at(30_100) });
+    expect((await currentSendRate(database.db))?.ratePerSecond).toBe(before * SEND_RATE_POLICY.decrease);
+  });
+});
