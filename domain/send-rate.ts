@@ -9,8 +9,8 @@ import { type SlackSendRateRow, slackSendRate } from '../db/schema.ts';
 // told to one of them holds back all of them.
 //
 // - Every post reserves the next slot: slots are 1/rate apart, none before a Retry-After pause ends.
-// - A 429 pauses everything until Retry-After, halves the rate and remembers what Slack had let through in the
-//   second before it (the ceiling). 429s for posts sent before that cut belong to the same overload: they
+// - A 429 pauses everything until Retry-After, halves the rate (and takes it below what Slack had let through in
+//   the second before it, the ceiling, if halving is not enough) and remembers that ceiling. 429s for posts sent before that cut belong to the same overload: they
 //   extend the pause but cut nothing more, so a burst of in-flight refusals does not collapse the rate.
 // - While posts go out back to back (the rate, not the work, is what limits them), each one raises the rate:
 //   by one message a second per post (doubling every second) up to 90% of the ceiling, then by one message a
@@ -123,7 +123,11 @@ export function rateLimited(state: SendRate, params: { now: Date; sentAt: Date; 
     nextSlotAt,
     limitedAt: params.now,
     ceilingPerSecond,
-    ratePerSecond: Math.max(state.ratePerSecond * SEND_RATE_POLICY.decrease, SEND_RATE_POLICY.minPerSecond),
+    // Halved, and no faster than what Slack just let through: halving an overshoot can still leave it above that.
+    ratePerSecond: Math.max(
+      Math.min(state.ratePerSecond * SEND_RATE_POLICY.decrease, (ceilingPerSecond ?? Number.POSITIVE_INFINITY) * SEND_RATE_POLICY.fastGrowthUpTo),
+      SEND_RATE_POLICY.minPerSecond,
+    ),
   };
 }
 
