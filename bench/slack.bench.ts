@@ -3,9 +3,15 @@
 //  1. Ack latency: rounds of 50 concurrent signed stage-select actions into the real Bolt receiver, first on an
 //     idle server (the baseline), then while a full health recompute runs. Goal: p99 ≤ 50 ms under recompute.
 //     The server, the fake Slack it calls after each ack and this load generator each run in their own process.
-//  2. Digest fan-out: the daily digest to 200 CSMs (plus 3 alerts each, so every DM channel needs 4 posts) through
-//     the outbox, against the fake Slack enforcing 1 message/s per channel with 429 + Retry-After.
-// BENCH_SLACK_ACCOUNTS (accounts with 30 days of usage for the recompute, default 20000), BENCH_SLACK_ROUNDS (default 6).
+//  2. Digest fan-out: the daily digest to 300 CSMs (300 DMs plus the channel digest) through the outbox, against a
+//     fake Slack enforcing 1 message/s per channel and a workspace-wide rate (BENCH_SLACK_WORKSPACE_RATE posts a
+//     second, default 50; 429 + Retry-After: 1 past it), from a workspace whose send rate nothing has learned yet.
+//     Reports duration, messages/s, 429s served, lost posts and duplicates. Goal: at the limit (≥ 80% of the
+//     workspace rate), 0 lost, 0 duplicates, a handful (≤ 5) of 429s.
+//  3. The next morning: 120 digest DMs with the rate learned in part 2. Reports the busiest second and the 429s.
+//     Goal: no 429 storm (the busiest second within the workspace rate, ≤ 5 429s).
+// BENCH_SLACK_ACCOUNTS (accounts with 30 days of usage for the recompute, default 20000), BENCH_SLACK_ROUNDS (default 6),
+// BENCH_SLACK_ONLY=fanout skips the ack-latency part.
 import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
@@ -17,12 +23,12 @@ import postgres from 'postgres';
 import pino from 'pino';
 import { ActionIds } from '../bot/ids.ts';
 import { parseConfig } from '../config.ts';
-import { type Db, openDatabase, queryRows } from '../db/client.ts';
+import { type Database, type Db, openDatabase, queryRows } from '../db/client.ts';
 import { queueDailyDigest } from '../domain/digest.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { enqueueNotification } from '../domain/outbox.ts';
-import { startLifeline } from '../server.ts';
-import { startFakeSlack } from '../test/support/fake-slack.ts';
+import { type Lifeline, startLifeline } from '../server.ts';
+import { type FakeSlack, type RecordedCall, startFakeSlack } from '../test/support/fake-slack.ts';
 import { signSlackRequest, staticSelectAction } from '../test/support/slack-requests.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 
@@ -30,9 +36,14 @@ const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0
 const ACCOUNTS = Number(process.env.BENCH_SLACK_ACCOUNTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_SLACK_ROUNDS ?? 6);
 const CONCURRENT_ACTIONS = 50;
-const CSMS = 200;
-const ALERTS_PER_CSM = 3;
-const BENCH_DB = 'lifeline_bench_slack';
+const CSMS = 300;
+const WORKSPACE_RATE = Number(process.env.BENCH_SLACK_WORKSPACE_RATE ?? 50);
+const NEXT_MORNING_DMS = 120;
+/** "A handful" of 429s, for a whole fan-out. */
+const HANDFUL = 5;
+/** "At the limit": the fan-out's messages a second, as a share of the workspace rate the fake enforces. */
+const AT_THE_LIMIT = 0.8;
+const BENCH_DB = process.env.BENCH_SLACK_DB ?? 'lifeline_bench_slack';
 const SIGNING_SECRET = 'bench-signing-secret';
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -131,7 +142,7 @@ async function main(): Promise<void> {
   await admin.unsafe(`drop database if exists ${BENCH_DB} with (force)`);
   await admin.unsafe(`create database ${BENCH_DB}`);
   const database = await openDatabase({ kind: 'postgres', url: databaseUrlWithName(serverUrl, BENCH_DB), max: 10 });
-  const fake = await startFakeSlack({ channelRateLimit: { perSecond: 1 } });
+  const fake = await startFakeSlack({ channelRateLimit: { perSecond: 1 }, workspaceRateLimit: { perSecond: WORKSPACE_RATE, retryAfterSeconds: 1 } });
   try {
     await database.migrate();
     await ensureInstallDefaults(database.db);
@@ -139,6 +150,18 @@ async function main(): Promise<void> {
     const { moveAccountIds } = await generate(database.db);
     print(`setup: ${ACCOUNTS} accounts with 30 days of usage, ${CSMS} CSMs, in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`);
 
+    if (process.env.BENCH_SLACK_ONLY !== 'fanout') await measureAckLatency(moveAccountIds);
+    await runFanOut(database, fake);
+  } finally {
+    await fake.close();
+    await database.close();
+    await admin.unsafe(`drop database if exists ${BENCH_DB} with (force)`);
+    await admin.end();
+  }
+}
+
+async function measureAckLatency(moveAccountIds: string[]): Promise<void> {
+  {
     const ackSlack = await startFakeSlackProcess();
     const server = await startServer(databaseUrlWithName(serverUrl, BENCH_DB), `${ackSlack.baseUrl}/api/`);
 
@@ -223,65 +246,129 @@ async function main(): Promise<void> {
     await exited;
     clearTimeout(timer);
     ackSlack.child.stdin?.end();
+  }
+}
 
-    // The fan-out runs its own Lifeline in this process: it measures delivery throughput, not request latency.
-    const lifeline = await startLifeline({
-      config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SLACK_HANDOFF_CHANNEL: 'C0HANDOFF1', SLACK_AT_RISK_CHANNEL: 'C0ATRISK01' }),
-      database,
-      logger: pino({ level: 'silent' }),
-      host: '127.0.0.1',
-      slackRetryConfig: { retries: 0 },
-      delivery: { pollMs: 20, concurrency: 16 },
-    });
-    await database.db.execute(sql`delete from outbox`);
-    fake.reset();
+interface FanOutReport {
+  expected: number;
+  delivered: number;
+  lost: number;
+  duplicates: number;
+  parked: number;
+  workspace429s: number;
+  channel429s: number;
+  seconds: number;
+  perSecond: number;
+  /** Most posts Slack accepted in any one second (a sliding window). */
+  busiestSecond: number;
+  /** Most posts to one channel: a channel with k needs k-1 seconds at one a second. */
+  busiestChannel: number;
+}
 
-    // --- 2. digest fan-out ------------------------------------------------------------------------------------
-    const queued = await queueDailyDigest(database.db, { now: new Date() });
-    const csmRows = await queryRows<{ id: string; account_id: string }>(
+/** Delivers every pending outbox row with the server's own worker and counts what the fake Slack saw. */
+async function deliverPending(database: Database, fake: FakeSlack, lifeline: Lifeline): Promise<FanOutReport> {
+  const pending = await queryRows<{ id: number | string }>(database.db, sql`select id from outbox where status = 'pending' and target not like 'webhook:%'`);
+  const expectedIds = new Set(pending.map((row) => String(row.id)));
+  fake.reset();
+  const started = performance.now();
+  lifeline.delivery.start();
+  for (;;) {
+    const [{ waiting } = { waiting: 0 }] = await queryRows<{ waiting: number | string }>(
       database.db,
-      sql`select u.id, (select a.id from accounts a where a.csm_id = u.id limit 1) as account_id from users u where u.role = 'csm'`,
+      sql`select count(*) as waiting from outbox where status = 'pending' and target not like 'webhook:%'`,
     );
-    for (const csm of csmRows) {
-      for (let alert = 0; alert < ALERTS_PER_CSM; alert += 1) {
-        await enqueueNotification(database.db, {
-          kind: 'alert',
-          dedupeKey: `bench-alert:${csm.id}:${alert}`,
-          target: `user:${csm.id}`,
-          payload: { accountId: csm.account_id, rule: 'usage_drop', reason: `Bench alert ${alert}: weekly active users fell by 40%.` },
-        });
-      }
+    if (Number(waiting) === 0) break;
+    if (performance.now() - started > 300_000) throw new Error('fan-out did not finish in 5 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await lifeline.delivery.stop();
+  const posts = fake.callsTo('chat.postMessage');
+  const accepted = posts.filter((call) => call.outcome === 'ok');
+  const postsOf = new Map<string, number>();
+  for (const call of accepted) {
+    const id = outboxIdOf(call);
+    postsOf.set(id, (postsOf.get(id) ?? 0) + 1);
+  }
+  const times = accepted.map((call) => call.at).sort((a, b) => a - b);
+  let busiestSecond = 0;
+  for (let first = 0, last = 0; last < times.length; last += 1) {
+    while ((times[last] ?? 0) - (times[first] ?? 0) >= 1000) first += 1;
+    busiestSecond = Math.max(busiestSecond, last - first + 1);
+  }
+  const perChannel = new Map<string, number>();
+  for (const call of accepted) perChannel.set(String(call.body.channel), (perChannel.get(String(call.body.channel)) ?? 0) + 1);
+  const [{ parked } = { parked: 0 }] = await queryRows<{ parked: number | string }>(database.db, sql`select count(*) as parked from outbox where status = 'parked'`);
+  return {
+    expected: expectedIds.size,
+    delivered: [...expectedIds].filter((id) => postsOf.has(id)).length,
+    lost: [...expectedIds].filter((id) => !postsOf.has(id)).length,
+    duplicates: [...postsOf.values()].filter((count) => count > 1).length,
+    parked: Number(parked),
+    workspace429s: posts.filter((call) => call.rateLimit === 'workspace').length,
+    channel429s: posts.filter((call) => call.rateLimit === 'channel').length,
+    seconds,
+    perSecond: accepted.length / seconds,
+    busiestSecond,
+    busiestChannel: Math.max(0, ...perChannel.values()),
+  };
+}
+
+function outboxIdOf(call: RecordedCall): string {
+  const metadata = call.body.metadata;
+  const payload = typeof metadata === 'object' && metadata !== null ? Reflect.get(metadata, 'event_payload') : undefined;
+  const id: unknown = typeof payload === 'object' && payload !== null ? Reflect.get(payload, 'outbox_id') : undefined;
+  return typeof id === 'string' ? id : 'none';
+}
+
+async function runFanOut(database: Database, fake: FakeSlack): Promise<void> {
+  // The fan-out runs its own Lifeline in this process: it measures delivery throughput, not request latency.
+  const lifeline = await startLifeline({
+    config: parseConfig({ PORT: '0', SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SLACK_HANDOFF_CHANNEL: 'C0HANDOFF1', SLACK_AT_RISK_CHANNEL: 'C0ATRISK01' }),
+    database,
+    logger: pino({ level: 'silent' }),
+    host: '127.0.0.1',
+    slackRetryConfig: { retries: 0 },
+    delivery: { pollMs: 20, concurrency: 16 },
+  });
+  try {
+    await database.db.execute(sql`delete from outbox`);
+    // A workspace nothing has been posted to: the rate is learned from Slack's answers during this fan-out.
+    await database.db.execute(sql`delete from slack_send_rate`);
+    // Every CSM has an account at risk today (the recompute above decided the others'), so each gets a DM.
+    await database.db.execute(sql`
+      insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, computed_at, model_version)
+      select distinct on (csm_id) id, 35, 'at_risk', 75, 80, '["Weekly active users fell by half"]'::jsonb, now(), 1
+      from accounts where csm_id is not null order by csm_id, id
+      on conflict (account_id) do update set score = 35, status = 'at_risk', score_day_ago = 75, score_week_ago = 80, reasons = excluded.reasons`);
+    const limits = `1 message/s per channel and ${WORKSPACE_RATE} messages/s across the workspace enforced (429 + Retry-After: 1)`;
+
+    // --- 2. digest fan-out --------------------------------------------------------------------------------------
+    const queued = await queueDailyDigest(database.db, { now: new Date() });
+    const digest = await deliverPending(database, fake, lifeline);
+    const floor = Math.max(digest.expected / WORKSPACE_RATE, digest.busiestChannel - 1);
+    const total429 = digest.workspace429s + digest.channel429s;
+    print(`digest fan-out: ${queued.csmDigests} CSM digest DMs + ${queued.channelDigests} channel digest = ${digest.expected} notifications, ${limits}, load average ${loadavg()[0]?.toFixed(1)}:`);
+    print(`  took ${digest.seconds.toFixed(1)} s = ${digest.perSecond.toFixed(1)} messages/s (${((100 * digest.perSecond) / WORKSPACE_RATE).toFixed(0)}% of the workspace rate; the limits allow it in ${floor.toFixed(1)} s); busiest second ${digest.busiestSecond}`);
+    print(`  delivered ${digest.delivered}/${digest.expected}, lost ${digest.lost}, duplicates ${digest.duplicates}, parked ${digest.parked}; 429s served: ${digest.workspace429s} workspace, ${digest.channel429s} channel`);
+    const atLimit = digest.perSecond >= AT_THE_LIMIT * WORKSPACE_RATE;
+    const met = atLimit && digest.lost === 0 && digest.duplicates === 0 && total429 <= HANDFUL;
+    print(`  goal at the limit (≥ ${AT_THE_LIMIT * 100}% of it), 0 lost, 0 duplicates, a handful of 429s (≤ ${HANDFUL}): ${met ? 'met' : 'NOT met'}`);
+
+    // --- 3. the next morning: 120 digest DMs at the rate learned above ------------------------------------------
+    const day = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const csms = await queryRows<{ id: string }>(database.db, sql`select id from users where role = 'csm' order by email limit ${NEXT_MORNING_DMS}::int`);
+    for (const csm of csms) {
+      await enqueueNotification(database.db, { kind: 'at_risk_digest', dedupeKey: `bench-digest:${csm.id}:${day}`, target: `user:${csm.id}`, payload: { day, csmId: csm.id } });
     }
-    const [{ total } = { total: 0 }] = await queryRows<{ total: number | string }>(database.db, sql`select count(*) as total from outbox`);
-    const expected = Number(total);
-    const started = performance.now();
-    lifeline.delivery.start();
-    for (;;) {
-      const [{ done } = { done: 0 }] = await queryRows<{ done: number | string }>(database.db, sql`select count(*) as done from outbox where status <> 'pending'`);
-      if (Number(done) >= expected) break;
-      if (performance.now() - started > 300_000) throw new Error('fan-out did not finish in 5 minutes');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const seconds = (performance.now() - started) / 1000;
-    await lifeline.delivery.stop();
-    const posts = fake.callsTo('chat.postMessage');
-    const ok = posts.filter((call) => call.outcome === 'ok');
-    const limited = posts.filter((call) => call.outcome === 'rate_limited').length;
-    const distinct = new Set(ok.map((call) => `${String(call.body.channel)}|${String(call.body.text)}`)).size;
-    const [{ parked } = { parked: 0 }] = await queryRows<{ parked: number | string }>(database.db, sql`select count(*) as parked from outbox where status = 'parked'`);
-    const channels = new Set(ok.map((call) => String(call.body.channel))).size;
-    // Per channel at most 1/s: a channel with k messages needs at least k-1 seconds.
-    const busiest = Math.max(...[...ok.reduce((map, call) => map.set(String(call.body.channel), (map.get(String(call.body.channel)) ?? 0) + 1), new Map<string, number>()).values()]);
-    print(`digest fan-out: ${queued.csmDigests} CSM digests + 1 channel digest + ${csmRows.length * ALERTS_PER_CSM} alerts = ${expected} notifications to ${channels} channels, 1 message/s per channel enforced:`);
-    print(`  delivered ${ok.length}/${expected} (${distinct} distinct, ${ok.length - distinct} duplicates), parked ${Number(parked)}, 429s answered ${limited}`);
-    print(`  took ${seconds.toFixed(1)} s = ${(ok.length / seconds).toFixed(1)} messages/s; floor set by the limit: ${busiest - 1} s for the busiest channel (${busiest} messages); limit allows ${channels} messages/s across these channels`);
-    await lifeline.close();
-    if (ok.length !== expected || distinct !== ok.length) throw new Error('fan-out lost or duplicated messages');
+    const morning = await deliverPending(database, fake, lifeline);
+    const morning429 = morning.workspace429s + morning.channel429s;
+    print(`${morning.expected} digest DMs the next morning, with the rate learned above, load average ${loadavg()[0]?.toFixed(1)}:`);
+    print(`  took ${morning.seconds.toFixed(1)} s = ${morning.perSecond.toFixed(1)} messages/s; busiest second ${morning.busiestSecond} (workspace rate ${WORKSPACE_RATE}); 429s served: ${morning.workspace429s} workspace, ${morning.channel429s} channel; lost ${morning.lost}, duplicates ${morning.duplicates}`);
+    print(`  goal no 429 storm (busiest second ≤ ${WORKSPACE_RATE}, ≤ ${HANDFUL} 429s): ${morning.busiestSecond <= WORKSPACE_RATE && morning429 <= HANDFUL ? 'met' : 'NOT met'}`);
+    if (digest.lost + digest.duplicates + morning.lost + morning.duplicates > 0) throw new Error('fan-out lost or duplicated messages');
   } finally {
-    await fake.close();
-    await database.close();
-    await admin.unsafe(`drop database if exists ${BENCH_DB} with (force)`);
-    await admin.end();
+    await lifeline.close();
   }
 }
 
