@@ -25,6 +25,7 @@ import { type HealthRefresher, createHealthRefresher } from './domain/health/ref
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { STRICT_PAGE_CSP, sendStaticFile } from './static-files.ts';
 import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
+import { Lane, LaneFullError, LeftWhileQueuedError } from './admission.ts';
 
 export interface LifelineOptions {
   config: Config;
@@ -56,6 +57,8 @@ export interface Lifeline {
   healthRefresher: HealthRefresher;
   /** This process's jobs: main.ts schedules them, and the `runJob` mutation runs them by hand. */
   jobs: ProcessJobs;
+  /** The lane GraphQL and the CRM webhook wait in (admission.ts); Slack's is the receiver's own. */
+  apiLane: Lane;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,51 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<voi
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * 503 with Retry-After for a request its lane had no room for. A GraphQL client gets the GraphQL-over-HTTP error
+ * shape (`errors` with `extensions.code`), in the media type it asked for; other endpoints get Lifeline's JSON error.
+ */
+function refuseBusy(req: IncomingMessage, res: ServerResponse, error: LaneFullError, graphql: boolean): void {
+  const extensions = { code: error.code, retryAfterSeconds: error.retryAfterSeconds };
+  const body = JSON.stringify(graphql ? { errors: [{ message: error.message, extensions }] } : { error: { ...extensions, message: error.message } });
+  const accept = req.headers.accept ?? '';
+  const type = graphql && accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
+  res.writeHead(503, {
+    'content-type': `${type}; charset=utf-8`,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'retry-after': String(error.retryAfterSeconds),
+  });
+  res.end(body);
+}
+
+/**
+ * Runs `work` in a slot of `lane`. A request that finds the lane full is refused at once; one whose client
+ * disconnects while it waits leaves the line unanswered (nobody is there to read an answer).
+ */
+async function inLane(lane: Lane, req: IncomingMessage, res: ServerResponse, graphql: boolean, work: () => Promise<void> | void): Promise<void> {
+  const left = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) left.abort();
+  };
+  res.once('close', onClose);
+  let release: () => void;
+  try {
+    release = await lane.acquire(left.signal);
+  } catch (error) {
+    if (error instanceof LaneFullError) return refuseBusy(req, res, error, graphql);
+    if (error instanceof LeftWhileQueuedError) return;
+    throw error;
+  } finally {
+    res.off('close', onClose);
+  }
+  try {
+    await work();
+  } finally {
+    release();
+  }
 }
 
 /** Paths that read no body (health, metrics, redirects, 404s) still refuse a large one instead of draining it. */
@@ -180,6 +228,8 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
         }),
     ...(options.slackRetryConfig ? { retryConfig: options.slackRetryConfig } : {}),
     onNotificationsQueued: () => delivery.wake(),
+    dispatchConcurrency: config.lanes.slack.maxInFlight,
+    dispatchQueueLimit: config.lanes.slack.maxQueued,
     renewalWindowDays: config.jobs.renewalWindowDays,
     ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
   });
@@ -199,17 +249,22 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     graphiqlToken: options.demoToken,
   });
 
+  const apiLane = new Lane('api', config.lanes.api);
+
   handler = async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://lifeline.invalid').pathname;
     // Before any work: a body that says it is larger than its endpoint reads is refused unread.
     const bodyLimit = bodyLimitFor(path);
     if (declaresBodyOver(req, bodyLimit)) throw new BodyTooLargeError(bodyLimit);
     if (path === '/graphql') {
-      if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga(req, res);
+      if (req.method === 'OPTIONS') return yoga(req, res);
+      if (req.method === 'GET' || req.method === 'HEAD') return inLane(apiLane, req, res, true, () => yoga(req, res));
       // Yoga would read the body without a bound; it is read here, up to the bound, and handed over the way Yoga's
-      // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers).
+      // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers). It is
+      // read before the request waits in its lane, so a slow sender never holds a slot; the line's memory is
+      // bounded by the queue limit times GRAPHQL_BODY_LIMIT.
       const body = await readBoundedBody(req, bodyLimit);
-      return yoga(Object.assign(req, { body }), res);
+      return inLane(apiLane, req, res, true, () => yoga(Object.assign(req, { body }), res));
     }
     if (path.startsWith(GRAPHIQL_ASSETS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = graphiqlAsset(path.slice(GRAPHIQL_ASSETS_PATH.length));
@@ -226,7 +281,13 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       if (slack.receiver) return slack.receiver.requestListener(req, res);
       return sendJson(res, 404, { error: `Lifeline is connected to Slack over Socket Mode (SLACK_APP_TOKEN): it takes no requests at ${SLACK_EVENTS_PATH}.` });
     }
-    if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays });
+    if (path === CRM_WEBHOOK_PATH) {
+      return inLane(apiLane, req, res, false, () =>
+        handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays }),
+      );
+    }
+    // Never in a lane: an orchestrator asks these to decide whether to restart or route to this replica, and a
+    // busy replica is alive and ready.
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const ready = await database.ping();
@@ -262,6 +323,7 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     delivery,
     healthRefresher,
     jobs,
+    apiLane,
     async close() {
       await slack.socket?.stop();
       await delivery.stop();
