@@ -34,7 +34,8 @@ const PGLITE_API_IN_FLIGHT = 2;
 
 const laneLimit = (variable: string, min: number, what: string) => {
   const message = `${variable} must be a whole number from ${min} to 10000 (${what})`;
-  return z.coerce.number({ error: message }).int(message).min(min, message).max(10_000, message).optional();
+  // An empty variable counts as unset, not as 0.
+  return optionalText.pipe(z.coerce.number<string | undefined>({ error: message }).int(message).min(min, message).max(10_000, message).optional());
 };
 
 const cronSchedule = (variable: string) =>
