@@ -64,6 +64,17 @@ export class Lane {
     laneAbandoned.inc({ lane: name }, 0);
   }
 
+  /** Every slot taken and the line as long as it may be: the next request would be refused. */
+  get full(): boolean {
+    return this.inFlight >= this.limits.maxInFlight && this.waiting.size >= this.limits.maxQueued;
+  }
+
+  /** The refusal of one request (counted in /metrics), for a caller that saw the lane full and answers at once. */
+  refusal(): LaneFullError {
+    laneRejected.inc({ lane: this.name });
+    return new LaneFullError(this.name, this.limits);
+  }
+
   get depth(): number {
     return this.waiting.size;
   }
@@ -91,10 +102,7 @@ export class Lane {
       this.take();
       return Promise.resolve(this.releaser());
     }
-    if (this.waiting.size >= this.limits.maxQueued) {
-      laneRejected.inc({ lane: this.name });
-      throw new LaneFullError(this.name, this.limits);
-    }
+    if (this.full) throw this.refusal();
     return new Promise((resolve, reject) => {
       const onLeft = () => {
         this.waiting.delete(waiter);

@@ -263,6 +263,9 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers). It is
       // read before the request waits in its lane, so a slow sender never holds a slot; the line's memory is
       // bounded by the queue limit times GRAPHQL_BODY_LIMIT.
+      // A request that would be refused anyway is refused before its body is read: under a flood, refusals are
+      // most of the requests, so they must cost as little as possible.
+      if (apiLane.full) return refuseBusy(req, res, apiLane.refusal(), true);
       const body = await readBoundedBody(req, bodyLimit);
       return inLane(apiLane, req, res, true, () => yoga(Object.assign(req, { body }), res));
     }
