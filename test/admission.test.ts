@@ -95,6 +95,13 @@ describe('admission control under a burst', () => {
       expect(body.errors?.[0]?.message).toMatch(/Nothing was read or changed; send the request again in 2 seconds/);
       expect(await sample('lifeline_http_rejected_total', 'api')).toBe(rejectedBefore + 1);
 
+      // The CRM webhook waits in the same lane, and is refused the same way, in its own error shape.
+      const webhook = await fetch(`${harness.lifeline.url}/webhooks/crm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(webhook.status).toBe(503);
+      expect(webhook.headers.get('retry-after')).toBe('2');
+      expect(await webhook.json()).toEqual({ error: { code: 'SERVER_BUSY', retryAfterSeconds: 2, message: expect.stringMatching(/^Lifeline is busy/) } });
+      expect(await sample('lifeline_http_rejected_total', 'api')).toBe(rejectedBefore + 2);
+
       // The lane is full (and stays so: the database is held) when /healthz is asked, and it answers.
       expect(await laneFull('api')).toBe(true);
       const health = await fetch(`${harness.lifeline.url}/healthz`);
