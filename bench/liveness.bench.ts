@@ -97,7 +97,9 @@ async function checkPage(url: string, token: string): Promise<number> {
 
 interface Burst {
   byStatus: Map<string, number>;
+  /** Connection errors, and requests unanswered after autocannon's 10 s. */
   errors: number;
+  timeouts: number;
   seconds: number;
 }
 
@@ -120,7 +122,8 @@ function hammer(url: string, token: string, connections: number, seconds: number
       for (const [status, value] of Object.entries(typeof stats === 'object' && stats !== null ? stats : {})) byStatus.set(status, Number(field(value, 'count')));
       resolve({
         byStatus,
-        errors: Number(field(result, 'errors')) + Number(field(result, 'timeouts')),
+        errors: Number(field(result, 'errors')) - Number(field(result, 'timeouts')),
+        timeouts: Number(field(result, 'timeouts')),
         seconds: Number(field(result, 'duration')),
       });
     });
@@ -218,7 +221,9 @@ async function measure(label: string, databaseUrl: string, token: string, port: 
     const idleSorted = idle.filter(Number.isFinite).sort((a, b) => a - b);
     const served = result.byStatus.get('200') ?? 0;
     const refused = result.byStatus.get('503') ?? 0;
-    const other = [...result.byStatus].filter(([status]) => status !== '200' && status !== '503').reduce((sum, [, count]) => sum + count, 0) + result.errors;
+    const others = [...result.byStatus].filter(([status]) => status !== '200' && status !== '503');
+    const other = others.reduce((sum, [, count]) => sum + count, 0) + result.errors + result.timeouts;
+    const otherText = [...others.map(([status, count]) => `${count} answered ${status}`), ...(result.timeouts > 0 ? [`${result.timeouts} unanswered after 10 s`] : []), ...(result.errors > 0 ? [`${result.errors} connection errors`] : [])].join(', ');
     const run: RunResult = {
       label,
       served,
@@ -233,7 +238,7 @@ async function measure(label: string, databaseUrl: string, token: string, port: 
       max: latencies.length === 0 ? Number.NaN : Math.max(...latencies),
     };
     process.stdout.write(
-      `page requests: ${served} served (${(served / result.seconds).toFixed(0)} req/s), ${refused} refused with 503${other > 0 ? `, ${other} OTHER answers or errors` : ''} in ${result.seconds} s at ${CONNECTIONS} connections\n` +
+      `page requests: ${served} served (${(served / result.seconds).toFixed(0)} req/s), ${refused} refused with 503${other > 0 ? `; OTHER: ${otherText}` : ''} in ${result.seconds} s at ${CONNECTIONS} connections\n` +
         `/healthz idle: p50 ${percentile(idleSorted, 50).toFixed(1)} ms, max ${(idleSorted.at(-1) ?? Number.NaN).toFixed(1)} ms (${idle.length} probes)\n` +
         `/healthz during the burst: p50 ${run.p50.toFixed(1)} ms   p99 ${run.p99.toFixed(1)} ms   max ${run.max.toFixed(1)} ms   (${run.probes} probes${run.failedProbes > 0 ? `, ${run.failedProbes} FAILED or over ${PROBE_TIMEOUT_MS} ms` : ''})\n` +
         `lanes (/metrics, api): fullest scrape ${deepest.inFlight} in flight + ${deepest.queued} queued; ${after.rejected} rejected in all\n` +
