@@ -6,6 +6,7 @@
  * once with 503 and Retry-After, which costs next to nothing. Each kind of work has its own lane, so a burst of
  * dashboards never delays Slack's acks; /healthz and /readyz never wait in one.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { laneAbandoned, laneInFlight, laneQueued, laneRejected } from './metrics.ts';
 
 export interface LaneLimits {
@@ -73,14 +74,6 @@ export class Lane {
   refusal(): LaneFullError {
     laneRejected.inc({ lane: this.name });
     return new LaneFullError(this.name, this.limits);
-  }
-
-  get depth(): number {
-    return this.waiting.size;
-  }
-
-  get active(): number {
-    return this.inFlight;
   }
 
   /**
@@ -159,4 +152,22 @@ export class Lane {
     laneInFlight.set({ lane: this.name }, this.inFlight);
     laneQueued.set({ lane: this.name }, this.waiting.size);
   }
+}
+
+/**
+ * 503 with Retry-After for a request its lane had no room for. A GraphQL client gets the GraphQL-over-HTTP error
+ * shape (`errors` with `extensions.code`), in the media type it asked for; other endpoints get Lifeline's JSON error.
+ */
+export function refuseBusy(req: IncomingMessage, res: ServerResponse, error: LaneFullError, graphql: boolean): void {
+  const extensions = { code: error.code, retryAfterSeconds: error.retryAfterSeconds };
+  const body = JSON.stringify(graphql ? { errors: [{ message: error.message, extensions }] } : { error: { ...extensions, message: error.message } });
+  const accept = req.headers.accept ?? '';
+  const type = graphql && accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
+  res.writeHead(503, {
+    'content-type': `${type}; charset=utf-8`,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'retry-after': String(error.retryAfterSeconds),
+  });
+  res.end(body);
 }

@@ -25,7 +25,7 @@ import { type HealthRefresher, createHealthRefresher } from './domain/health/ref
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { STRICT_PAGE_CSP, sendStaticFile } from './static-files.ts';
 import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
-import { Lane, LaneFullError, LeftWhileQueuedError } from './admission.ts';
+import { Lane, LaneFullError, LeftWhileQueuedError, refuseBusy } from './admission.ts';
 
 export interface LifelineOptions {
   config: Config;
@@ -57,8 +57,6 @@ export interface Lifeline {
   healthRefresher: HealthRefresher;
   /** This process's jobs: main.ts schedules them, and the `runJob` mutation runs them by hand. */
   jobs: ProcessJobs;
-  /** The lane GraphQL and the CRM webhook wait in (admission.ts); Slack's is the receiver's own. */
-  apiLane: Lane;
   close(): Promise<void>;
 }
 
@@ -67,24 +65,6 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<voi
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
-}
-
-/**
- * 503 with Retry-After for a request its lane had no room for. A GraphQL client gets the GraphQL-over-HTTP error
- * shape (`errors` with `extensions.code`), in the media type it asked for; other endpoints get Lifeline's JSON error.
- */
-function refuseBusy(req: IncomingMessage, res: ServerResponse, error: LaneFullError, graphql: boolean): void {
-  const extensions = { code: error.code, retryAfterSeconds: error.retryAfterSeconds };
-  const body = JSON.stringify(graphql ? { errors: [{ message: error.message, extensions }] } : { error: { ...extensions, message: error.message } });
-  const accept = req.headers.accept ?? '';
-  const type = graphql && accept.includes('application/graphql-response+json') && !accept.includes('application/json') ? 'application/graphql-response+json' : 'application/json';
-  res.writeHead(503, {
-    'content-type': `${type}; charset=utf-8`,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'retry-after': String(error.retryAfterSeconds),
-  });
-  res.end(body);
 }
 
 /**
@@ -326,7 +306,6 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     delivery,
     healthRefresher,
     jobs,
-    apiLane,
     async close() {
       await slack.socket?.stop();
       await delivery.stop();

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type App, HTTPModuleFunctions, HTTPResponseAck, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '@slack/logger';
-import { Lane, LaneFullError } from '../admission.ts';
+import { Lane, LaneFullError, refuseBusy } from '../admission.ts';
 import { refuseBodyTooLarge } from '../request-body.ts';
 
 /**
@@ -199,8 +199,7 @@ export class SlackReceiver implements Receiver {
         if (!(error instanceof LaneFullError)) throw error;
         // Refused before the ack, not dropped after it: Slack sends a request it got no 200 for again.
         this.refusals.refused(`Refused a Slack request: ${error.message}`);
-        res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(error.retryAfterSeconds) });
-        res.end(JSON.stringify({ error: { code: error.code, message: error.message } }));
+        refuseBusy(req, res, error, false);
         return;
       }
       HTTPModuleFunctions.buildNoBodyResponse(res, 200);

@@ -174,7 +174,7 @@ describe('admission control under a burst', () => {
       const refused = await harness.slack.command(slashCommand({ text: 'at-risk', user_id: SLACK_USER, response_url: harness.fake.responseUrl('third') }));
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).toBe('2');
-      expect(refused.json()).toEqual({ error: { code: 'SERVER_BUSY', message: expect.stringMatching(/Lifeline is busy/) } });
+      expect(refused.json()).toEqual({ error: { code: 'SERVER_BUSY', retryAfterSeconds: 2, message: expect.stringMatching(/^Lifeline is busy/) } });
       expect(await sample('lifeline_http_rejected_total', 'slack')).toBe(rejectedBefore + 1);
 
       const health = await fetch(`${harness.lifeline.url}/healthz`);
