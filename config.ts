@@ -23,6 +23,21 @@ export const DEFAULT_REDO_WITHIN_MS = 12 * 3_600_000;
 const MAX_CATCH_UP_GRACE_SECONDS = DEFAULT_REDO_WITHIN_MS / 1000 - 1;
 const CATCH_UP_GRACE_RANGE = `LIFELINE_CATCH_UP_GRACE_SECONDS must be a whole number of seconds from 0 to ${MAX_CATCH_UP_GRACE_SECONDS} (a missed slot is redone for ${DEFAULT_REDO_WITHIN_MS / 3_600_000} hours)`;
 
+/**
+ * Connections in the PostgreSQL pool of each process (db/client.ts). The API lane's default is set from it: a few
+ * connections stay free for Slack, the jobs, outbox delivery and /readyz while GraphQL works at full tilt.
+ */
+export const POSTGRES_POOL_SIZE = 10;
+const CONNECTIONS_KEPT_FOR_THE_REST = 2;
+/** PGlite answers one statement at a time, in this process: more requests at work only wait inside it, unbounded. */
+const PGLITE_API_IN_FLIGHT = 2;
+
+const laneLimit = (variable: string, min: number, what: string) => {
+  const message = `${variable} must be a whole number from ${min} to 10000 (${what})`;
+  // An empty variable counts as unset, not as 0.
+  return optionalText.pipe(z.coerce.number<string | undefined>({ error: message }).int(message).min(min, message).max(10_000, message).optional());
+};
+
 const cronSchedule = (variable: string) =>
   optionalText.pipe(
     z
@@ -136,6 +151,10 @@ const configSchema = z
       .max(MAX_CATCH_UP_GRACE_SECONDS, CATCH_UP_GRACE_RANGE)
       .default(60),
     LIFELINE_CORS_ORIGINS: corsOrigins,
+    LIFELINE_API_MAX_IN_FLIGHT: laneLimit('LIFELINE_API_MAX_IN_FLIGHT', 1, 'GraphQL and CRM webhook requests worked on at once'),
+    LIFELINE_API_MAX_QUEUED: laneLimit('LIFELINE_API_MAX_QUEUED', 0, 'GraphQL and CRM webhook requests waiting before more are refused with 503'),
+    LIFELINE_SLACK_MAX_IN_FLIGHT: laneLimit('LIFELINE_SLACK_MAX_IN_FLIGHT', 1, 'acked Slack requests worked on at once'),
+    LIFELINE_SLACK_MAX_QUEUED: laneLimit('LIFELINE_SLACK_MAX_QUEUED', 0, 'acked Slack requests waiting before more are refused with 503 for Slack to retry'),
   })
   .superRefine((env, ctx) => {
     // SECURITY: a bot that can post but cannot verify what it receives would act on forged requests.
@@ -192,6 +211,12 @@ export interface Config {
   crmWebhookSecret: string | undefined;
   /** Origins whose web pages may call /graphql from a browser; empty: same-origin only (GraphiQL). */
   corsOrigins: string[];
+  /**
+   * Admission control (admission.ts): how many requests of each lane are worked on at once and how many wait;
+   * past that they are answered 503 with Retry-After. `api` is GraphQL and the CRM webhook; `slack` is the work of
+   * Slack requests after their ack. /healthz and /readyz are in no lane.
+   */
+  lanes: { api: { maxInFlight: number; maxQueued: number }; slack: { maxInFlight: number; maxQueued: number } };
   logLevel: (typeof logLevels)[number];
   seedDemo: 'auto' | 'never';
   jobs: {
@@ -231,6 +256,15 @@ function toConfig(env: ParsedEnv): Config {
     metrics: env.METRICS_PORT === 'off' ? null : { port: Number(env.METRICS_PORT), host: env.METRICS_HOST },
     crmWebhookSecret: env.CRM_WEBHOOK_SECRET,
     corsOrigins: env.LIFELINE_CORS_ORIGINS,
+    lanes: {
+      api: {
+        maxInFlight: env.LIFELINE_API_MAX_IN_FLIGHT ?? (env.DATABASE_URL ? POSTGRES_POOL_SIZE - CONNECTIONS_KEPT_FOR_THE_REST : PGLITE_API_IN_FLIGHT),
+        maxQueued: env.LIFELINE_API_MAX_QUEUED ?? 64,
+      },
+      // Acked Slack requests are cheap to hold; a refusal makes Slack send the request again (3 tries), so the line
+      // is long and refusal only guards memory against a flood.
+      slack: { maxInFlight: env.LIFELINE_SLACK_MAX_IN_FLIGHT ?? 4, maxQueued: env.LIFELINE_SLACK_MAX_QUEUED ?? 500 },
+    },
     logLevel: env.LOG_LEVEL,
     seedDemo: env.LIFELINE_SEED_DEMO,
     jobs: {

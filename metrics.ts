@@ -3,7 +3,7 @@
  * the code that does the work (delivery, jobs, GraphQL, Slack calls); figures read from the database (the outbox,
  * health, last job runs) are gathered when Prometheus scrapes, by server.ts, with one query.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The figures of this process; server.ts adds the database's at scrape time. */
 export const processRegistry = new Registry();
@@ -84,6 +84,34 @@ export const slackRateLimited = new Counter({
   name: 'lifeline_slack_rate_limited_total',
   help: 'Slack Web API calls answered 429 (rate limited), by method.',
   labelNames: ['method'] as const,
+  registers,
+});
+
+export const laneInFlight = new Gauge({
+  name: 'lifeline_http_in_flight',
+  help: 'Requests being worked on now, by lane (api: GraphQL and the CRM webhook; slack: Slack requests after their ack). See admission.ts.',
+  labelNames: ['lane'] as const,
+  registers,
+});
+
+export const laneQueued = new Gauge({
+  name: 'lifeline_http_queue_depth',
+  help: 'Requests waiting for a slot now, by lane.',
+  labelNames: ['lane'] as const,
+  registers,
+});
+
+export const laneRejected = new Counter({
+  name: 'lifeline_http_rejected_total',
+  help: 'Requests refused with 503 and Retry-After because their lane and its queue were full, by lane.',
+  labelNames: ['lane'] as const,
+  registers,
+});
+
+export const laneAbandoned = new Counter({
+  name: 'lifeline_http_abandoned_total',
+  help: 'Requests dropped from a lane\'s queue because their client disconnected while they waited, by lane.',
+  labelNames: ['lane'] as const,
   registers,
 });
 

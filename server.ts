@@ -25,6 +25,7 @@ import { type HealthRefresher, createHealthRefresher } from './domain/health/ref
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { STRICT_PAGE_CSP, sendStaticFile } from './static-files.ts';
 import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
+import { Lane, LaneFullError, LeftWhileQueuedError, refuseBusy } from './admission.ts';
 
 export interface LifelineOptions {
   config: Config;
@@ -64,6 +65,33 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<voi
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * Runs `work` in a slot of `lane`. A request that finds the lane full is refused at once; one whose client
+ * disconnects while it waits leaves the line unanswered (nobody is there to read an answer).
+ */
+async function inLane(lane: Lane, req: IncomingMessage, res: ServerResponse, graphql: boolean, work: () => Promise<void> | void): Promise<void> {
+  const left = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) left.abort();
+  };
+  res.once('close', onClose);
+  let release: () => void;
+  try {
+    release = await lane.acquire(left.signal);
+  } catch (error) {
+    if (error instanceof LaneFullError) return refuseBusy(req, res, error, graphql);
+    if (error instanceof LeftWhileQueuedError) return;
+    throw error;
+  } finally {
+    res.off('close', onClose);
+  }
+  try {
+    await work();
+  } finally {
+    release();
+  }
 }
 
 /** Paths that read no body (health, metrics, redirects, 404s) still refuse a large one instead of draining it. */
@@ -180,6 +208,8 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
         }),
     ...(options.slackRetryConfig ? { retryConfig: options.slackRetryConfig } : {}),
     onNotificationsQueued: () => delivery.wake(),
+    dispatchConcurrency: config.lanes.slack.maxInFlight,
+    dispatchQueueLimit: config.lanes.slack.maxQueued,
     renewalWindowDays: config.jobs.renewalWindowDays,
     ...(options.delivery?.clock ? { clock: options.delivery.clock } : {}),
   });
@@ -199,17 +229,25 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     graphiqlToken: options.demoToken,
   });
 
+  const apiLane = new Lane('api', config.lanes.api);
+
   handler = async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://lifeline.invalid').pathname;
     // Before any work: a body that says it is larger than its endpoint reads is refused unread.
     const bodyLimit = bodyLimitFor(path);
     if (declaresBodyOver(req, bodyLimit)) throw new BodyTooLargeError(bodyLimit);
     if (path === '/graphql') {
-      if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return yoga(req, res);
+      if (req.method === 'OPTIONS') return yoga(req, res);
+      if (req.method === 'GET' || req.method === 'HEAD') return inLane(apiLane, req, res, true, () => yoga(req, res));
       // Yoga would read the body without a bound; it is read here, up to the bound, and handed over the way Yoga's
-      // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers).
+      // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers). It is
+      // read before the request waits in its lane, so a slow sender never holds a slot; the line's memory is
+      // bounded by the queue limit times GRAPHQL_BODY_LIMIT.
+      // A request that would be refused anyway is refused before its body is read: under a flood, refusals are
+      // most of the requests, so they must cost as little as possible.
+      if (apiLane.full) return refuseBusy(req, res, apiLane.refusal(), true);
       const body = await readBoundedBody(req, bodyLimit);
-      return yoga(Object.assign(req, { body }), res);
+      return inLane(apiLane, req, res, true, () => yoga(Object.assign(req, { body }), res));
     }
     if (path.startsWith(GRAPHIQL_ASSETS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = graphiqlAsset(path.slice(GRAPHIQL_ASSETS_PATH.length));
@@ -226,7 +264,13 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
       if (slack.receiver) return slack.receiver.requestListener(req, res);
       return sendJson(res, 404, { error: `Lifeline is connected to Slack over Socket Mode (SLACK_APP_TOKEN): it takes no requests at ${SLACK_EVENTS_PATH}.` });
     }
-    if (path === CRM_WEBHOOK_PATH) return handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays });
+    if (path === CRM_WEBHOOK_PATH) {
+      return inLane(apiLane, req, res, false, () =>
+        handleCrmWebhook(req, res, { db: database.db, secret: config.crmWebhookSecret, logger, renewalWindowDays: config.jobs.renewalWindowDays }),
+      );
+    }
+    // Never in a lane: an orchestrator asks these to decide whether to restart or route to this replica, and a
+    // busy replica is alive and ready.
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const ready = await database.ping();

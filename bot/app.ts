@@ -42,6 +42,8 @@ export interface SlackAppOptions {
   renewalWindowDays?: number;
   /** How many acked requests are routed and worked on at once (default 4); see SlackReceiver. */
   dispatchConcurrency?: number;
+  /** How many acked requests may wait for that before more are refused with 503 for Slack to retry (unbounded by default). */
+  dispatchQueueLimit?: number;
 }
 
 function eventIdOf(body: unknown): string | undefined {
@@ -95,7 +97,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   // SECURITY: every HTTP request's signature and timestamp are verified with the signing secret; there is no
   // bypass. Over Socket Mode nothing arrives over HTTP: the socket, opened with the app token, is the proof.
   const socket = options.appToken ? new SocketReceiver({ appToken: options.appToken, apiUrl: options.apiUrl, logger }) : undefined;
-  const receiver = socket ? undefined : new SlackReceiver({ signingSecret: options.signingSecret, logger, dispatchConcurrency: options.dispatchConcurrency ?? 4 });
+  const receiver = socket
+    ? undefined
+    : new SlackReceiver({
+        signingSecret: options.signingSecret,
+        logger,
+        dispatchConcurrency: options.dispatchConcurrency ?? 4,
+        ...(options.dispatchQueueLimit !== undefined ? { dispatchQueueLimit: options.dispatchQueueLimit } : {}),
+      });
   const retryConfig = options.retryConfig ?? { retries: 2, factor: 2, minTimeout: 250, maxTimeout: 2000 };
   // Answers the app itself sends outside a request's own client (a failure told by DM).
   const botClient = new WebClient(options.botToken, { slackApiUrl: options.apiUrl, logger, retryConfig, fetch: meteredSlackFetch });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type App, HTTPModuleFunctions, HTTPResponseAck, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '@slack/logger';
-import pLimit, { type LimitFunction } from 'p-limit';
+import { Lane, LaneFullError, refuseBusy } from '../admission.ts';
 import { refuseBodyTooLarge } from '../request-body.ts';
 
 /**
@@ -19,6 +19,11 @@ export interface SlackReceiverOptions {
   bodyLimit?: number;
   /** How many acked requests are routed and worked on at once. */
   dispatchConcurrency: number;
+  /**
+   * How many acked requests may wait for that; past it a request is answered 503 with Retry-After instead of its
+   * ack, and Slack sends it again later (unbounded by default).
+   */
+  dispatchQueueLimit?: number;
 }
 
 /** Requests whose ack carries an answer for Slack to show: a modal's errors or next view, a select's options. */
@@ -107,11 +112,11 @@ function refuseMalformed(res: ServerResponse, refusals: RefusalLog, reason: stri
  */
 export class SlackReceiver implements Receiver {
   private app: App | undefined;
-  private readonly dispatchQueue: LimitFunction;
+  private readonly dispatchLane: Lane;
   private readonly refusals: RefusalLog;
 
   constructor(private readonly options: SlackReceiverOptions) {
-    this.dispatchQueue = pLimit(options.dispatchConcurrency);
+    this.dispatchLane = new Lane('slack', { maxInFlight: options.dispatchConcurrency, maxQueued: options.dispatchQueueLimit ?? Number.POSITIVE_INFINITY });
     this.refusals = new RefusalLog(options.logger);
   }
 
@@ -187,8 +192,23 @@ export class SlackReceiver implements Receiver {
       ...(retryReason !== undefined ? { retryReason } : {}),
     };
     if (!answersInAck(body)) {
+      let admitted: Promise<() => void>;
+      try {
+        admitted = this.dispatchLane.enter();
+      } catch (error) {
+        if (!(error instanceof LaneFullError)) throw error;
+        // Refused before the ack, not dropped after it: Slack sends a request it got no 200 for again.
+        this.refusals.refused(`Refused a Slack request: ${error.message}`);
+        refuseBusy(req, res, error, false);
+        return;
+      }
       HTTPModuleFunctions.buildNoBodyResponse(res, 200);
-      await this.dispatchQueue(() => this.dispatch(event, res));
+      const release = await admitted;
+      try {
+        await this.dispatch(event, res);
+      } finally {
+        release();
+      }
       return;
     }
     const missing = missingAckAnswerFields(body);

@@ -10,6 +10,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { POSTGRES_POOL_SIZE } from '../config.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -65,7 +66,7 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
-  if (target.kind === 'postgres') return openPostgres(target.url, target.max ?? 10, options);
+  if (target.kind === 'postgres') return openPostgres(target.url, target.max ?? POSTGRES_POOL_SIZE, options);
   return openPglite(target, options);
 }
 

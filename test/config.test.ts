@@ -123,4 +123,28 @@ describe('configuration', () => {
       expect(problems.join('\n')).toContain(`LIFELINE_CORS_ORIGINS must list origins such as https://dash.example.com, separated by commas (scheme, host and optional port; no path, no trailing slash): "${wrong}" is not one`);
     }
   });
+
+  it('bounds the requests worked on at once by the database pool, keeps a bounded line, and refuses limits out of range, naming each', () => {
+    // PostgreSQL: the pool of 10 connections less two kept for Slack, jobs, delivery and /readyz; PGlite: two.
+    expect(parseConfig({ DATABASE_URL: 'postgres://lifeline@db.internal:5432/lifeline' }).lanes).toEqual({
+      api: { maxInFlight: 8, maxQueued: 64 },
+      slack: { maxInFlight: 4, maxQueued: 500 },
+    });
+    expect(parseConfig({}).lanes.api).toEqual({ maxInFlight: 2, maxQueued: 64 });
+    expect(
+      parseConfig({ LIFELINE_API_MAX_IN_FLIGHT: '3', LIFELINE_API_MAX_QUEUED: '0', LIFELINE_SLACK_MAX_IN_FLIGHT: '2', LIFELINE_SLACK_MAX_QUEUED: '10' }).lanes,
+    ).toEqual({ api: { maxInFlight: 3, maxQueued: 0 }, slack: { maxInFlight: 2, maxQueued: 10 } });
+    let caught: unknown;
+    try {
+      parseConfig({ LIFELINE_API_MAX_IN_FLIGHT: '0', LIFELINE_API_MAX_QUEUED: 'many', LIFELINE_SLACK_MAX_IN_FLIGHT: '1.5', LIFELINE_SLACK_MAX_QUEUED: '-1' });
+    } catch (error) {
+      caught = error;
+    }
+    const problems = caught instanceof ConfigError ? caught.problems : [];
+    expect(problems).toHaveLength(4);
+    expect(problems.join('\n')).toMatch(/LIFELINE_API_MAX_IN_FLIGHT must be a whole number from 1 to 10000/);
+    expect(problems.join('\n')).toMatch(/LIFELINE_API_MAX_QUEUED must be a whole number from 0 to 10000/);
+    expect(problems.join('\n')).toMatch(/LIFELINE_SLACK_MAX_IN_FLIGHT must be a whole number from 1 to 10000/);
+    expect(problems.join('\n')).toMatch(/LIFELINE_SLACK_MAX_QUEUED must be a whole number from 0 to 10000/);
+  });
 });
