@@ -2,7 +2,7 @@
 // page with what a dashboard shows beside each account, and the count of a filtered listing.
 // domain/accounts/ owns accounts: listing them, reading one or a few (reads.ts), creating one (create.ts), writing
 // them from the CRM (crm-upsert.ts), and a person's book (book.ts).
-import { type Query, type SQL, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, ilike, or, sql } from 'drizzle-orm';
+import { type Query, type SQL, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, or, sql } from 'drizzle-orm';
 import { type PgColumn, alias } from 'drizzle-orm/pg-core';
 import { type RowPart, accountRelationParts, aeUser, csmUser, inlineLimit, partFields, rowPart, statementCache } from '../../db/account-rows.ts';
 import { type Db, queryValues } from '../../db/client.ts';
@@ -197,11 +197,14 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
     }
     const from = sql`${param('today')}::date`;
     const to = sql`${param('today')}::date + ${param('days')}::int`;
-    where(sql`${accounts.contractEnd} between ${from} and ${to}`, { today: isoDay(now), days });
-    // The same window on the order's key, so the renewal order's index reads only the window.
-    if (order === 'renewal_date') {
-      where(sql`${orderSpecs.renewal_date.key} between ${accountListingKeys.renewalDate(from)} and ${accountListingKeys.renewalDate(to)}`, {});
-    }
+    // Ordered by renewal date, the same window on the order's key, so its index reads only the window. (No
+    // contract end has the key 1000000, which no window of a few years reaches.) Both conditions together would
+    // make PostgreSQL count the window twice, guess a handful of rows and sort them instead.
+    const window =
+      order === 'renewal_date'
+        ? sql`${orderSpecs.renewal_date.key} between ${accountListingKeys.renewalDate(from)} and ${accountListingKeys.renewalDate(to)}`
+        : sql`${accounts.contractEnd} between ${from} and ${to}`;
+    where(window, { today: isoDay(now), days });
   }
   const needle = filter?.search ? requireStorableText(filter.search, 'filter.search').trim() : undefined;
   if (needle) {
@@ -273,8 +276,12 @@ const pageStatements = statementCache(256);
 /** One part of a page statement: the table that drives it, how it joins health, its conditions and its order. */
 interface PagePart {
   drivenBy: 'accounts' | 'health';
-  /** How an accounts-driven part joins the latest health; a health-driven one is driven by it. */
-  health: 'none' | 'left' | 'inner';
+  /**
+   * How an accounts-driven part joins the latest health; a health-driven one is driven by it. `lateral`: looked up
+   * for each account in the order of the accounts key, never joined as a set and sorted (see the part of accounts
+   * without the value, in listingStatement).
+   */
+  health: 'none' | 'left' | 'inner' | 'lateral';
   where: SQL[];
   orderBy: SQL[];
 }
@@ -291,6 +298,12 @@ function partQuery(db: Db, layout: PageLayout, selection: ListingSelection, part
   let query = base;
   if (part.drivenBy === 'accounts' && part.health === 'left') query = query.leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id));
   if (part.drivenBy === 'accounts' && part.health === 'inner') query = query.innerJoin(accountHealth, eq(accountHealth.accountId, accounts.id));
+  if (part.drivenBy === 'accounts' && part.health === 'lateral') {
+    // Named as the table, so the page's columns and keys read it as they read the table. OFFSET 0 keeps PostgreSQL
+    // from flattening it into a join it could hash and then sort.
+    const health = db.select().from(accountHealth).where(eq(accountHealth.accountId, accounts.id)).offset(inlineLimit(0, 0)).as(getTableName(accountHealth));
+    query = query.leftJoinLateral(health, sql`true`);
+  }
   if (selection.stage) query = query.innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey));
   if (selection.csm) query = query.leftJoin(csmUser, eq(csmUser.id, accounts.csmId));
   if (selection.ae) query = query.leftJoin(aeUser, eq(aeUser.id, accounts.aeId));
@@ -350,7 +363,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
     // Accounts without the value, those without a health row among them, share the last key: they follow the
     // valued ones (read from account_health's index) by id (read from the accounts key). The second part runs
     // only when the first leaves the page short (UNION ALL is read in order, and the LIMIT stops it early).
-    const missing: PagePart = { drivenBy: 'accounts', health: 'left', where: [...filtered, sql`${key} >= ${MISSING}`], orderBy: [asc(accounts.id)] };
+    const missing: PagePart = { drivenBy: 'accounts', health: 'lateral', where: [...filtered, sql`${key} >= ${MISSING}`], orderBy: [asc(accounts.id)] };
     if (cursor && typeof cursor.key === 'number' && cursor.key >= HEALTH_KEY_MISSING) {
       tail = 'tail';
       missing.where.push(sql`${accounts.id} > ${afterPlaceholders.id}::uuid`);
