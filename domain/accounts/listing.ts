@@ -218,7 +218,14 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
 const LATEST_RENEWAL = 'latest_renewal';
 const renewalPart = rowPart('renewal', getTableColumns(renewals), alias(renewals, LATEST_RENEWAL), 'id');
 const { reasons: healthReasons, components: healthComponents, ...lightHealth } = healthSummaryColumns;
-const healthParts: Record<'light' | 'reasons' | 'components' | 'full', RowPart<ListedHealth>> = {
+type HealthVariant = 'light' | 'reasons' | 'components' | 'full';
+const healthColumns: Record<HealthVariant, Record<string, PgColumn>> = {
+  light: lightHealth,
+  reasons: { ...lightHealth, reasons: healthReasons },
+  components: { ...lightHealth, components: healthComponents },
+  full: healthSummaryColumns,
+};
+const healthParts: Record<HealthVariant, RowPart<ListedHealth>> = {
   light: rowPart('health', lightHealth, accountHealth, 'accountId'),
   reasons: rowPart('health', { ...lightHealth, reasons: healthReasons }, accountHealth, 'accountId'),
   components: rowPart('health', { ...lightHealth, components: healthComponents }, accountHealth, 'accountId'),
@@ -228,13 +235,22 @@ const healthParts: Record<'light' | 'reasons' | 'components' | 'full', RowPart<L
 /** The columns a page reads for a selection, and how a statement row turns back into a page row. */
 interface PageLayout {
   fields: Record<string, PgColumn | SQL.Aliased>;
+  /** The health columns the page reads (the light ones when it shows none: the keys and the filter read them). */
+  healthColumns: Record<string, PgColumn>;
   decode: (values: readonly unknown[]) => Omit<AccountPageRow, 'sortKey'> & { sortKey: unknown };
 }
 
 function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
-  const health = selection.health
-    ? healthParts[selection.health.reasons ? (selection.health.components ? 'full' : 'reasons') : selection.health.components ? 'components' : 'light']
+  const variant: HealthVariant | undefined = selection.health
+    ? selection.health.reasons
+      ? selection.health.components
+        ? 'full'
+        : 'reasons'
+      : selection.health.components
+        ? 'components'
+        : 'light'
     : undefined;
+  const health = variant ? healthParts[variant] : undefined;
   const { account, stage, csm, ae } = accountRelationParts;
   const parts: RowPart<unknown>[] = [account];
   if (selection.stage) parts.push(stage);
@@ -243,6 +259,7 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
   if (selection.ae) parts.push(ae);
   if (selection.renewal) parts.push(renewalPart);
   return {
+    healthColumns: healthColumns[variant ?? 'light'],
     fields: { ...partFields(Object.fromEntries(parts.map((part, index) => [index, part]))), sortKey: sql<string | number>`${sortKey}`.as('sort_key') },
     decode(values) {
       let offset = 0;
@@ -301,7 +318,7 @@ function partQuery(db: Db, layout: PageLayout, selection: ListingSelection, part
   if (part.drivenBy === 'accounts' && part.health === 'lateral') {
     // Named as the table, so the page's columns and keys read it as they read the table. OFFSET 0 keeps PostgreSQL
     // from flattening it into a join it could hash and then sort.
-    const health = db.select().from(accountHealth).where(eq(accountHealth.accountId, accounts.id)).offset(inlineLimit(0, 0)).as(getTableName(accountHealth));
+    const health = db.select(layout.healthColumns).from(accountHealth).where(eq(accountHealth.accountId, accounts.id)).offset(inlineLimit(0, 0)).as(getTableName(accountHealth));
     query = query.leftJoinLateral(health, sql`true`);
   }
   if (selection.stage) query = query.innerJoin(lifecycleStages, eq(lifecycleStages.key, accounts.stageKey));
