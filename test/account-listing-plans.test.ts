@@ -106,6 +106,19 @@ describe('a page of the account listing is read from the index of its order, not
   }
 });
 
+describe('a page among the accounts without a score', () => {
+  for (const order of ['health', 'health_drop'] as const) {
+    it(`ordered by ${order}, is read in the accounts key after the cursor, not sorted`, async () => {
+      const [unscored] = (await listAccounts(database.db, { reader: systemReader, first: 1, orderBy: order, filter: { healthStatus: 'insufficient_data' } })).rows;
+      if (!unscored) throw new Error('no account without a score');
+      expect(unscored.sortKey).toBe(1000);
+      const plan = await planOf(order, {}, accountCursor(order, unscored));
+      expect(plan.map((node) => node['Node Type']).filter((type) => /Sort|Gather/.test(type))).toEqual([]);
+      expect(plan.some((node) => node['Index Name'] === 'accounts_pkey' && /Index/.test(node['Node Type']))).toBe(true);
+    });
+  }
+});
+
 describe('paging through the health orders', () => {
   // The order as it has always been defined, over accounts and their health, sorted.
   const keys: Partial<Record<AccountOrder, string>> = {

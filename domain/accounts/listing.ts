@@ -219,16 +219,13 @@ const LATEST_RENEWAL = 'latest_renewal';
 const renewalPart = rowPart('renewal', getTableColumns(renewals), alias(renewals, LATEST_RENEWAL), 'id');
 const { reasons: healthReasons, components: healthComponents, ...lightHealth } = healthSummaryColumns;
 type HealthVariant = 'light' | 'reasons' | 'components' | 'full';
-const healthColumns: Record<HealthVariant, Record<string, PgColumn>> = {
-  light: lightHealth,
-  reasons: { ...lightHealth, reasons: healthReasons },
-  components: { ...lightHealth, components: healthComponents },
-  full: healthSummaryColumns,
-};
+const withReasons = { ...lightHealth, reasons: healthReasons };
+const withComponents = { ...lightHealth, components: healthComponents };
+const healthColumns: Record<HealthVariant, Record<string, PgColumn>> = { light: lightHealth, reasons: withReasons, components: withComponents, full: healthSummaryColumns };
 const healthParts: Record<HealthVariant, RowPart<ListedHealth>> = {
   light: rowPart('health', lightHealth, accountHealth, 'accountId'),
-  reasons: rowPart('health', { ...lightHealth, reasons: healthReasons }, accountHealth, 'accountId'),
-  components: rowPart('health', { ...lightHealth, components: healthComponents }, accountHealth, 'accountId'),
+  reasons: rowPart('health', withReasons, accountHealth, 'accountId'),
+  components: rowPart('health', withComponents, accountHealth, 'accountId'),
   full: rowPart('health', healthSummaryColumns, accountHealth, 'accountId'),
 };
 
@@ -280,6 +277,19 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
       return { ...row, account: row.account, stage: row.stage, sortKey: values[offset] };
     },
   };
+}
+
+/** Layouts by order and selection shape: a handful, built once each. */
+const pageLayouts = new Map<string, PageLayout>();
+
+function cachedPageLayout(order: AccountOrder, selection: ListingSelection): PageLayout {
+  const key = `${order}|${selectionShape(selection)}`;
+  let layout = pageLayouts.get(key);
+  if (!layout) {
+    layout = pageLayout(selection, orderSpecs[order].key);
+    pageLayouts.set(key, layout);
+  }
+  return layout;
 }
 
 function selectionShape(selection: ListingSelection): string {
@@ -366,7 +376,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
       : sql`(${key}, ${id}) > (${afterPlaceholders.key}::float8, ${afterPlaceholders.id}::uuid)`;
   const filtered = [...conditions.accounts, ...conditions.health];
   const limit = params.first + 1;
-  const layout = pageLayout(selection, key);
+  const layout = cachedPageLayout(order, selection);
 
   let parts: PagePart[];
   let tail = '';
