@@ -72,8 +72,9 @@ export function decodeParts<Parts extends Record<string, RowPart<unknown>>>(part
   return { rows: rows as PartRows<Parts>, rest: values.slice(offset) };
 }
 
-const csmUser = alias(users, 'csm_user');
-const aeUser = alias(users, 'ae_user');
+/** The owners as a statement joins them beside an account. */
+export const csmUser = alias(users, 'csm_user');
+export const aeUser = alias(users, 'ae_user');
 
 /** The parts selectAccountsWithRelations joins: the account, its stage, latest health and owners. */
 export const accountRelationParts = {

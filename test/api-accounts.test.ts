@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { systemReader } from '../domain/actors.ts';
-import { desc, inArray } from 'drizzle-orm';
+import { count, desc, eq, inArray } from 'drizzle-orm';
 import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
 import { listAccounts } from '../domain/accounts/listing.ts';
 import { type TestDatabase, createTestDatabase, StatementCounter, useTestDatabase } from './support/database.ts';
@@ -199,5 +199,74 @@ describe('cost of a dashboard page', () => {
     // The page size is written into the statement, not sent as a parameter: PostgreSQL would re-plan a prepared
     // `limit $1` on every request (db/account-rows.ts, inlineLimit).
     expect(counter.statements[0]).toMatch(/ limit 101$/);
+  });
+});
+
+describe('what a page reads', () => {
+  const pageStatement = () => {
+    const found = counter.statements.find((statement) => statement.includes('"sort_key"'));
+    if (!found) throw new Error(`no page statement among ${counter.statements.length}`);
+    return found;
+  };
+
+  it('reads stage, owners, renewal and the health reasons and components only when the query selects them', async () => {
+    counter.reset();
+    const lean = await api.request('{ accounts(first: 10, orderBy: name) { edges { node { name } } } }', {}, token);
+    expect(lean.body.errors).toBeUndefined();
+    for (const table of ['"lifecycle_stages"', '"users"', '"csm_user"', '"renewals"', '"account_health"']) expect(pageStatement()).not.toContain(table);
+
+    counter.reset();
+    const scores = await api.request('{ accounts(first: 10, orderBy: health) { edges { node { name health { score status } } } } }', {}, token);
+    expect(scores.body.errors).toBeUndefined();
+    expect(pageStatement()).not.toContain('"components"');
+    expect(pageStatement()).not.toContain('"reasons"');
+
+    counter.reset();
+    const everything = await api.request(
+      '{ accounts(first: 10, orderBy: health) { edges { node { name stage { name } csm { name } ae { name } renewal { status } health { score reasons components { name } } } } } }',
+      {},
+      token,
+    );
+    expect(everything.body.errors).toBeUndefined();
+    for (const column of ['"lifecycle_stages"', '"csm_user"', '"ae_user"', '"renewals"', '"components"', '"reasons"']) expect(pageStatement()).toContain(column);
+  });
+
+  it('answers the same whether a field is selected directly or through fragments', async () => {
+    const direct = await api.request(
+      '{ accounts(first: 20, orderBy: health_drop) { edges { node { name stage { key } csm { name } renewal { contractEnd } health { score reasons components { name score } } } } } }',
+      {},
+      token,
+    );
+    const fragments = await api.request(
+      `{ accounts(first: 20, orderBy: health_drop) { edges { ...Edge } } }
+       fragment Edge on AccountEdge { node { name ... on Account { stage { key } csm { name } } renewal { contractEnd } health { score ...Why } } }
+       fragment Why on AccountHealth { reasons components { name score } }`,
+      {},
+      token,
+    );
+    expect(direct.body.errors).toBeUndefined();
+    expect(fragments.body.errors).toBeUndefined();
+    expect(fragments.body.data).toEqual(direct.body.data);
+    const edges = (direct.body.data as { accounts: { edges: { node: { health: { components: unknown[] } | null } }[] } }).accounts.edges;
+    expect(edges.some((edge) => (edge.node.health?.components.length ?? 0) > 0)).toBe(true);
+  });
+
+  it('counts a health status from account_health alone, and without a health filter from accounts alone', async () => {
+    counter.reset();
+    const atRisk = await api.request('{ accounts(first: 1, filter: { healthStatus: at_risk }) { totalCount } }', {}, token);
+    expect(atRisk.body.errors).toBeUndefined();
+    const countStatement = () => counter.statements.find((statement) => statement.includes('count('));
+    expect(countStatement()).toContain('"account_health"');
+    expect(countStatement()).not.toContain('"accounts"');
+    const [atRiskRows] = await database.db.select({ total: count() }).from(accountHealth).where(eq(accountHealth.status, 'at_risk'));
+    expect((atRisk.body.data as unknown as ListData).accounts.totalCount).toBe(atRiskRows?.total);
+    expect(atRiskRows?.total).toBeGreaterThan(0);
+
+    counter.reset();
+    const all = await api.request('{ accounts(first: 1) { totalCount } }', {}, token);
+    expect(countStatement()).toContain('"accounts"');
+    expect(countStatement()).not.toContain('"account_health"');
+    const [accountRows] = await database.db.select({ total: count() }).from(accounts);
+    expect((all.body.data as unknown as ListData).accounts.totalCount).toBe(accountRows?.total);
   });
 });

@@ -1,6 +1,15 @@
 import type { Account, LifecycleStage } from '../../db/schema.ts';
 import type { ApiContext } from '../context.ts';
-import { type AccountFilter, type AccountOrder, type AccountPageRow, MAX_PAGE_SIZE, accountCursor, countAccounts, listAccounts } from '../../domain/accounts/listing.ts';
+import {
+  type AccountFilter,
+  type AccountOrder,
+  type AccountPageRow,
+  type ListingSelection,
+  MAX_PAGE_SIZE,
+  accountCursor,
+  countAccounts,
+  listAccounts,
+} from '../../domain/accounts/listing.ts';
 import { type BreakdownCell, getAccountBreakdown } from '../../domain/accounts/breakdown.ts';
 import { getAccount } from '../../domain/accounts/reads.ts';
 import { listTransitions, moveAccountStage } from '../../domain/lifecycle/moves.ts';
@@ -10,6 +19,7 @@ import { StageRef } from './stage.ts';
 import { TransitionRef } from './transition.ts';
 import { UserRef } from './user.ts';
 import { DAY_MS } from '../../domain/dates.ts';
+import { type Selected, selectedAt, selectedFields } from '../selection.ts';
 
 async function loadStage(ctx: ApiContext, account: Account): Promise<LifecycleStage> {
   const stage = await ctx.loaders.stage.load(account.stageKey);
@@ -118,6 +128,19 @@ const AccountFilterInput = builder.inputType('AccountFilter', {
   }),
 });
 
+/** What a listing reads beside each account: what the query selects under `edges { node }`. */
+function listingSelection(connection: Selected): ListingSelection {
+  const node = selectedAt(connection, 'edges', 'node');
+  const health = node.get('health');
+  return {
+    stage: node.has('stage'),
+    csm: node.has('csm'),
+    ae: node.has('ae'),
+    renewal: node.has('renewal'),
+    health: health ? { reasons: health.has('reasons'), components: health.has('components') } : false,
+  };
+}
+
 builder.queryFields((t) => ({
   accounts: t.field({
     type: AccountConnectionRef,
@@ -129,7 +152,7 @@ builder.queryFields((t) => ({
       orderBy: t.arg({ type: AccountOrderEnum, defaultValue: 'name' }),
     },
     complexity: (args) => ({ field: 5, multiplier: Math.min(Math.max(args.first ?? 25, 1), MAX_PAGE_SIZE) }),
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       const filter: AccountFilter = {
         stage: args.filter?.stage ?? null,
         ownerId: args.filter?.ownerId ? String(args.filter.ownerId) : null,
@@ -138,7 +161,14 @@ builder.queryFields((t) => ({
         renewalWithinDays: args.filter?.renewalWithinDays ?? null,
         search: args.filter?.search ?? null,
       };
-      const page = await listAccounts(ctx.db, { filter, reader: ctx.actor, first: args.first ?? 25, after: args.after ?? null, orderBy: args.orderBy ?? 'name' });
+      const page = await listAccounts(ctx.db, {
+        filter,
+        reader: ctx.actor,
+        first: args.first ?? 25,
+        after: args.after ?? null,
+        orderBy: args.orderBy ?? 'name',
+        select: listingSelection(selectedFields(info)),
+      });
       const last = page.rows.at(-1);
       for (const row of page.rows) {
         ctx.loaders.listed.set(row.account, row);

@@ -1,4 +1,5 @@
-import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/schema.ts';
+import type { CsmSentiment, HealthComponentName } from '../../db/schema.ts';
+import type { ListedHealth } from '../../domain/accounts/listing.ts';
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
 import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health/queries.ts';
 import { type HealthModelSettings, getHealthSettings, updateHealthSettings } from '../../domain/health/model.ts';
@@ -51,7 +52,7 @@ export const CsmSentimentRef = builder.objectRef<CsmSentiment>('CsmSentiment').i
   }),
 });
 
-export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth').implement({
+export const AccountHealthRef = builder.objectRef<ListedHealth>('AccountHealth').implement({
   description:
     "An account's latest computed health and why it is what it is. Status `insufficient_data` with a null score: the account was recomputed and has no customer signal to score.",
   fields: (t) => ({
@@ -72,17 +73,24 @@ export const AccountHealthRef = builder.objectRef<HealthSummary>('AccountHealth'
     reasons: t.stringList({
       description:
         'What moved the score, in words (or why there is none), then what the account’s people say beside it (e.g. “champion left 12 days ago”), which is not part of the score.',
-      resolve: async (health, _args, ctx) => withRelationshipReasons(health.reasons, await ctx.loaders.relationshipReasons.load(health.accountId)),
+      resolve: async (health, _args, ctx) => {
+        // A listing reads the reasons only when its query asks for them; otherwise they are loaded here.
+        const reasons = health.reasons ?? (await ctx.loaders.health.load(health.accountId))?.reasons ?? [];
+        return withRelationshipReasons(reasons, await ctx.loaders.relationshipReasons.load(health.accountId));
+      },
     }),
     computedAt: t.expose('computedAt', { type: 'DateTime', description: 'When the score last moved: the newest point of its history.' }),
     modelVersion: t.exposeInt('modelVersion', { description: 'The version of the health model that computed it.' }),
     components: t.field({
       type: [HealthComponentRef],
-      resolve: (health) =>
-        healthComponentNames.map((name) => {
-          const component = health.components?.[name];
+      resolve: async (health, _args, ctx) => {
+        // As the reasons: read by a listing only when asked for.
+        const components = health.components !== undefined ? health.components : (await ctx.loaders.health.load(health.accountId))?.components;
+        return healthComponentNames.map((name) => {
+          const component = components?.[name];
           return { name, score: component?.score ?? null, weight: component?.weight ?? 0, detail: component?.detail ?? 'not computed yet' };
-        }),
+        });
+      },
     }),
     history: t.field({
       type: [HealthPointRef],
@@ -108,8 +116,8 @@ builder.objectField(AccountRef, 'health', (t) =>
     description:
       'The latest health; null until health has been computed for the account. Computed without customer signal, it has status `insufficient_data` and no score.',
     resolve: (account, _args, ctx) => {
-      const listed = ctx.loaders.listed.get(account);
-      return listed ? listed.health : ctx.loaders.health.load(account.id);
+      const listed = ctx.loaders.listed.get(account)?.health;
+      return listed !== undefined ? listed : ctx.loaders.health.load(account.id);
     },
   }),
 );

@@ -51,8 +51,8 @@ builder.objectFields(AccountRef, (t) => ({
     nullable: true,
     description: 'The renewal of the latest contract end.',
     resolve: (account, _args, ctx) => {
-      const listed = ctx.loaders.listed.get(account);
-      return listed ? listed.renewal : ctx.loaders.renewalByAccount.load(account.id);
+      const listed = ctx.loaders.listed.get(account)?.renewal;
+      return listed !== undefined ? listed : ctx.loaders.renewalByAccount.load(account.id);
     },
   }),
   signals: t.field({

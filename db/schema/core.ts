@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import {
   type AnyPgColumn,
   bigint,
@@ -65,6 +65,23 @@ export const lifecycleStages = pgTable('lifecycle_stages', {
   terminal: boolean('terminal').notNull().default(false),
 });
 
+/**
+ * The keys the account listing (domain/accounts/listing.ts) orders by, one ascending float8 per order, written once
+ * for the listing and for the indexes that serve it: PostgreSQL uses an expression index only for the very same
+ * expression. Accounts without the value come last (a key larger than any real one).
+ */
+export const accountListingKeys = {
+  renewalDate: (contractEnd: AnyPgColumn | SQL) => sql`(coalesce(${contractEnd} - date '2000-01-01', 1000000)::float8)`,
+  /** Largest first. */
+  arr: (arrCents: AnyPgColumn) => sql`((-${arrCents})::float8)`,
+  /**
+   * Longest in its stage first: milliseconds since the epoch, so the key survives the JSON round trip of a cursor
+   * exactly. Written as an interval from the epoch because extract() from a timestamptz is not immutable (an index
+   * cannot hold it); the value is the same.
+   */
+  timeInStage: (stageEnteredAt: AnyPgColumn) => sql`(floor(extract(epoch from (${stageEnteredAt} - timestamptz '1970-01-01 00:00:00+00')) * 1000)::float8)`,
+};
+
 export const accounts = pgTable(
   'accounts',
   {
@@ -95,6 +112,10 @@ export const accounts = pgTable(
     index('accounts_name_idx').on(sql`lower(${t.name})`),
     // The default listing order: keyset pages by (name, id) read the index instead of sorting every account.
     index('accounts_name_id_idx').on(t.name, t.id),
+    // The other listing orders of an account's own columns, each on exactly its key (accountListingKeys).
+    index('accounts_renewal_order_idx').on(accountListingKeys.renewalDate(t.contractEnd), t.id),
+    index('accounts_arr_order_idx').on(accountListingKeys.arr(t.arrCents), t.id),
+    index('accounts_stage_time_order_idx').on(accountListingKeys.timeInStage(t.stageEnteredAt), t.id),
   ],
 );
 

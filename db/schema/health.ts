@@ -55,6 +55,19 @@ export const healthScores = pgTable(
   ],
 );
 
+/**
+ * The keys the account listing orders by health (domain/accounts/listing.ts), written once for the listing and the
+ * indexes that serve it, ascending. An account without the value (no score, no week-old score, or no health row
+ * yet) has the key HEALTH_KEY_MISSING, larger than any real one (scores are 0-100), so it comes last.
+ */
+export const HEALTH_KEY_MISSING = 1000;
+export const healthListingKeys = {
+  /** Lowest score first. */
+  health: (score: AnyPgColumn) => sql`(coalesce(${score}, 1000)::float8)`,
+  /** Biggest drop over the last week first; no week-old score means no known drop. */
+  healthDrop: (scoreWeekAgo: AnyPgColumn, score: AnyPgColumn) => sql`((-coalesce(${scoreWeekAgo} - ${score}, -1000))::float8)`,
+};
+
 /** The latest score of each account, for listing, filtering and ordering without scanning history. */
 export const accountHealth = pgTable(
   'account_health',
@@ -97,6 +110,11 @@ export const accountHealth = pgTable(
   (t) => [
     index('account_health_status_idx').on(t.status, t.score),
     index('account_health_score_idx').on(t.score),
+    // The listing's health orders, over every account and within one status (healthListingKeys).
+    index('account_health_health_order_idx').on(healthListingKeys.health(t.score), t.accountId),
+    index('account_health_status_health_order_idx').on(t.status, healthListingKeys.health(t.score), t.accountId),
+    index('account_health_drop_order_idx').on(healthListingKeys.healthDrop(t.scoreWeekAgo, t.score), t.accountId),
+    index('account_health_status_drop_order_idx').on(t.status, healthListingKeys.healthDrop(t.scoreWeekAgo, t.score), t.accountId),
     check('account_health_score_unless_insufficient_data', scoreUnlessInsufficientData(t.score, t.status)),
   ],
 );
