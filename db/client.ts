@@ -4,7 +4,7 @@ import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT, type PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -156,6 +156,20 @@ async function pingWith(db: Db): Promise<boolean> {
 /** Rows of a raw statement: postgres.js returns an array, PGlite an object with `rows`. */
 export async function queryRows<Row extends Record<string, unknown>>(db: Db | Tx, query: SQL): Promise<Row[]> {
   const result: unknown = await db.execute(query);
+  if (Array.isArray(result)) return result as Row[];
+  return (result as { rows: Row[] }).rows;
+}
+
+const dialect = new PgDialect();
+
+/**
+ * Rows of a raw statement run as a prepared statement: postgres.js parses and plans it once per connection and
+ * afterwards only binds and runs it (drizzle's execute sends every statement unnamed, parsed and planned each time;
+ * PGlite runs both alike). For hot paths whose statement text is the same on every call, every value a parameter.
+ * Works inside a transaction too, on the transaction's connection.
+ */
+export async function queryPreparedRows<Row extends Record<string, unknown>>(db: Db | Tx, query: SQL): Promise<Row[]> {
+  const result: unknown = await db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, 'prepared', false).execute();
   if (Array.isArray(result)) return result as Row[];
   return (result as { rows: Row[] }).rows;
 }

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { type Db, type Tx, queryRows } from '../db/client.ts';
+import { type Db, type Tx, queryPreparedRows, queryRows } from '../db/client.ts';
 import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets, touchKinds } from '../db/schema.ts';
 import { readableOwnerId, requireAccess } from './access.ts';
 import { addDays, isoDay } from './dates.ts';
@@ -34,9 +34,27 @@ export const usageRowSchema = z
   .refine(hasAccount, { message: accountMessage, path: ['accountId'] });
 
 export type UsageRowInput = z.input<typeof usageRowSchema>;
+/** A usage row as usageRowSchema leaves it: defaults filled in, text trimmed. */
+export type UsageRow = Readonly<z.output<typeof usageRowSchema>>;
+
+/** Rows checkUsageRow returned: recordUsage takes these as they are. Only checkUsageRow adds to it. */
+const checkedUsageRows = new WeakSet<object>();
+
+/**
+ * Checks one usage row with the schema recordUsage applies, for a caller that checks rows as it reads them (the
+ * importer, which names a bad row by its line): recordUsage then takes the returned row without checking it again.
+ * The row is frozen, so it stays what was checked; every other row given to recordUsage (an API call's) is checked
+ * there. `field` prefixes the field named in an error, as in `rows[3]`.
+ */
+export function checkUsageRow(row: unknown, field = ''): UsageRow {
+  const checked = Object.freeze(parseInput(usageRowSchema, row, field));
+  checkedUsageRows.add(checked);
+  return checked;
+}
 
 export interface RecordUsageParams {
-  rows: UsageRowInput[];
+  /** Rows as an API call sends them, or rows checkUsageRow returned. */
+  rows: readonly (UsageRowInput | UsageRow)[];
   actor: Actor;
 }
 
@@ -46,61 +64,78 @@ export interface UsageResult {
 }
 
 /**
- * Daily product usage, idempotent on account and day: re-sending a day replaces it. Set-based: each chunk is
- * one INSERT … SELECT over json_to_recordset, which both PGlite and PostgreSQL run as a single statement.
+ * One chunk of usage rows (a JSON array of {a, x, d, u, s, k, v} objects, `a` or `x` left out when null) upserted
+ * in one statement, which answers with the position (1-based) of the first row whose account Lifeline does not have,
+ * null when there is none. The join that resolves each row's account flags a miss as a null account in the same
+ * pass; a chunk with a miss writes nothing. The text never changes, so a connection prepares and plans it once.
  */
-export async function recordUsage(db: Db, params: RecordUsageParams): Promise<UsageResult> {
+const upsertUsageChunk = (payload: string) => sql`
+  with input as materialized (
+    select r.n, coalesce(by_id.id, by_external_id.id) as account_id, r.d, r.u, r.s, r.k, r.v
+    from rows from (json_to_recordset(${payload}::json) as (a uuid, x text, d date, u int, s int, k int, v int))
+      with ordinality as r(a, x, d, u, s, k, v, n)
+    left join accounts by_id on by_id.id = r.a
+    left join accounts by_external_id on r.a is null and by_external_id.external_id = r.x
+  ),
+  upserted as (
+    insert into usage_daily (account_id, day, active_users, seats, key_events, advanced_events)
+    select account_id, d, u, s, k, v from input
+    where not exists (select from input where account_id is null)
+    on conflict (account_id, day) do update set
+      active_users = excluded.active_users, seats = excluded.seats,
+      key_events = excluded.key_events, advanced_events = excluded.advanced_events
+  )
+  select min(n)::int as unknown_at from input where account_id is null`;
+
+/**
+ * Daily product usage, idempotent on account and day: re-sending a day replaces it. All or nothing: a row naming
+ * an account Lifeline does not have rejects the call, naming the row. Set-based: each chunk of USAGE_CHUNK_ROWS is
+ * one INSERT … SELECT over json_to_recordset, which both PGlite and PostgreSQL run as a single statement; a call of
+ * one chunk is that statement alone, a longer one runs its chunks in one transaction.
+ */
+export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promise<UsageResult> {
   requireAccess(params.actor, 'ingest');
   if (params.rows.length > MAX_USAGE_ROWS) {
     throw new InvalidInputError(`Send at most ${MAX_USAGE_ROWS} usage rows per call; split the load into several calls.`, 'rows');
   }
-  const rows = params.rows.map((row, index) => parseInput(usageRowSchema, row, `rows[${index}]`));
-  // Later rows win for the same account and day; ON CONFLICT cannot touch one row twice in a statement.
-  const latest = new Map<string, { index: number; row: (typeof rows)[number] }>();
-  rows.forEach((row, index) => latest.set(`${row.accountId ?? ''}|${row.accountExternalId ?? ''}|${row.day}`, { index, row }));
-  const unique = [...latest.values()];
-  return db.transaction(async (tx) => {
-    for (let start = 0; start < unique.length; start += USAGE_CHUNK_ROWS) {
-      const chunk = unique.slice(start, start + USAGE_CHUNK_ROWS);
-      const payload = JSON.stringify(
-        chunk.map(({ index, row }) => ({
-          i: index,
-          a: row.accountId ?? null,
-          x: row.accountExternalId ?? null,
-          d: row.day,
-          u: row.activeUsers,
-          s: row.seats,
-          k: row.keyEvents,
-          v: row.advancedEvents,
-        })),
-      );
-      const written = await queryRows<{ unknown_index: number | null; written: number }>(
-        tx,
-        sql`with input as (
-              select r.i, coalesce(r.a, ext.id) as account_id, r.d, r.u, r.s, r.k, r.v
-              from json_to_recordset(${payload}::json) as r(i int, a uuid, x text, d date, u int, s int, k int, v int)
-              left join accounts ext on r.a is null and ext.external_id = r.x
-            ),
-            known as (
-              select input.* from input join accounts on accounts.id = input.account_id
-            ),
-            upserted as (
-              insert into usage_daily (account_id, day, active_users, seats, key_events, advanced_events)
-              select account_id, d, u, s, k, v from known
-              on conflict (account_id, day) do update set
-                active_users = excluded.active_users, seats = excluded.seats,
-                key_events = excluded.key_events, advanced_events = excluded.advanced_events
-              returning 1
-            )
-            select (select min(i) from input where input.i not in (select i from known)) as unknown_index,
-                   (select count(*)::int from upserted) as written`,
-      );
-      const unknown = written[0]?.unknown_index;
-      // Throwing rolls back the whole call: a load is all or nothing, so a retry after fixing it is safe.
-      if (unknown !== null && unknown !== undefined) throw unknownAccountError(rows, unknown);
-    }
-    return { written: unique.length };
-  });
+  const rows = params.rows.map((row, index) => (checkedUsageRows.has(row) ? (row as UsageRow) : parseInput(usageRowSchema, row, `rows[${index}]`)));
+  // Later rows win for the same account and day (ON CONFLICT cannot touch one row twice in a statement): walking
+  // from the end keeps each one's last row, and the kept rows go in call order, so positions follow row indexes.
+  const seen = new Set<string>();
+  const kept: number[] = [];
+  for (let index = rows.length - 1; index >= 0; index -= 1) {
+    const row = rows[index] as UsageRow;
+    const key = row.accountId ? `${row.accountId.toLowerCase()}|${row.day}` : `#${row.accountExternalId ?? ''}|${row.day}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    kept.push(index);
+  }
+  kept.reverse();
+  const writeChunk = async (target: Db | Tx, start: number) => {
+    const chunk = kept.slice(start, start + USAGE_CHUNK_ROWS);
+    const payload = JSON.stringify(
+      chunk.map((index) => {
+        const row = rows[index] as UsageRow;
+        return row.accountId
+          ? { a: row.accountId, d: row.day, u: row.activeUsers, s: row.seats, k: row.keyEvents, v: row.advancedEvents }
+          : { x: row.accountExternalId, d: row.day, u: row.activeUsers, s: row.seats, k: row.keyEvents, v: row.advancedEvents };
+      }),
+    );
+    const [answer] = await queryPreparedRows<{ unknown_at: number | null }>(target, upsertUsageChunk(payload));
+    const unknownAt = answer?.unknown_at;
+    // The first miss of the call: chunks go in row order, and rows within a chunk too.
+    if (unknownAt !== null && unknownAt !== undefined) throw unknownAccountError(rows, chunk[unknownAt - 1] ?? -1);
+  };
+  if (kept.length <= USAGE_CHUNK_ROWS) {
+    // One statement is all or nothing by itself.
+    if (kept.length > 0) await writeChunk(db, 0);
+  } else {
+    // Throwing rolls back the whole call: a load is all or nothing, so a retry after fixing it is safe.
+    await db.transaction(async (tx) => {
+      for (let start = 0; start < kept.length; start += USAGE_CHUNK_ROWS) await writeChunk(tx, start);
+    });
+  }
+  return { written: kept.length };
 }
 
 /** A batch row naming an account Lifeline does not have: which row, which field, and what to do. */

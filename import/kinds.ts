@@ -11,6 +11,8 @@ import {
   MAX_TOUCH_ROWS,
   MAX_USAGE_ROWS,
   USAGE_CHUNK_ROWS,
+  type UsageRow,
+  checkUsageRow,
   recordNps,
   recordTicket,
   recordTouches,
@@ -52,8 +54,11 @@ interface BatchWrite {
   mode: 'batch';
   /** The most rows one call takes (the domain's and the mutation's limit). */
   maxBatch: number;
-  /** Returns the accounts whose health signals changed, when the domain function says. */
-  local(context: LocalWriteContext, rows: ImportRow[]): Promise<string[]>;
+  /**
+   * Returns the accounts whose health signals changed, when the domain function says. `checked` holds what the
+   * kind's `parse` returned for each row, when it has one.
+   */
+  local(context: LocalWriteContext, rows: ImportRow[], checked: readonly unknown[]): Promise<string[]>;
   /** The mutation, taking the batch as `$rows`. */
   mutation: string;
 }
@@ -75,6 +80,11 @@ export interface ImportKind {
   columns: ImportColumn[];
   /** The domain's own schema of one row: a row is checked with it before any write. */
   schema: z.ZodType;
+  /**
+   * Checks a row with `schema` through the domain, which then takes the result without checking it again (one
+   * check a row); throws the domain's InvalidInputError. Without it, the row is checked with `schema` here.
+   */
+  parse?: (row: ImportRow) => unknown;
   /** A problem of the row the domain schema cannot see because it lies between two calls; undefined when none. */
   check?: (row: ImportRow) => { column: string; problem: string } | undefined;
   write: BatchWrite | RowWrite;
@@ -175,21 +185,13 @@ const usage: ImportKind = {
     { name: 'advancedEvents', type: 'int', required: false, example: '8', description: 'Uses of advanced features (0 when empty).' },
   ],
   schema: usageRowSchema,
+  // The cells are already the fields of a usage row (an empty one left out, so its default applies).
+  parse: (row) => checkUsageRow(row),
   write: {
     mode: 'batch',
     maxBatch: Math.min(MAX_USAGE_ROWS, USAGE_CHUNK_ROWS),
-    local: async ({ db, actor }, rows) => {
-      await recordUsage(db, {
-        actor,
-        rows: rows.map((row) => ({
-          ...accountRef(row),
-          day: text(row.day) ?? '',
-          activeUsers: Number(row.activeUsers),
-          seats: Number(row.seats),
-          keyEvents: row.keyEvents === null || row.keyEvents === undefined ? 0 : Number(row.keyEvents),
-          advancedEvents: row.advancedEvents === null || row.advancedEvents === undefined ? 0 : Number(row.advancedEvents),
-        })),
-      });
+    local: async ({ db, actor }, _rows, checked) => {
+      await recordUsage(db, { actor, rows: checked as UsageRow[] });
       return [];
     },
     mutation: 'mutation Import($rows: [UsageDayInput!]!) { recordUsage(rows: $rows) { written } }',

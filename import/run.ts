@@ -84,6 +84,8 @@ const IMPORT_ACTOR: Actor = Object.freeze({ userId: null, role: 'admin', label: 
 interface PendingRow {
   line: number;
   row: ImportRow;
+  /** The row as the kind's parse returned it (the row itself when the kind has none). */
+  checked: unknown;
   cells: Record<string, unknown>;
 }
 
@@ -189,8 +191,10 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       }
       if (converted.value !== undefined) row[column.name] = converted.value;
     }
+    let checked: unknown = row;
     try {
-      parseInput(kind.schema, row);
+      if (kind.parse) checked = kind.parse(row);
+      else parseInput(kind.schema, row);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       refuse(record.line, error.field, problemOf(error.message, error.field), record.cells);
@@ -201,7 +205,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       refuse(record.line, problem.column, problem.problem, record.cells);
       return undefined;
     }
-    return { line: record.line, row, cells: record.cells };
+    return { line: record.line, row, checked, cells: record.cells };
   };
 
   const signalled = new Set<string>();
@@ -212,7 +216,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     if (kind.write.mode === 'row') {
       for (const pending of batch) {
         try {
-          for (const id of await write([pending.row])) signalled.add(id);
+          for (const id of await write([pending])) signalled.add(id);
           summary.written += 1;
         } catch (error) {
           if (!(error instanceof RowRefused)) throw error;
@@ -224,7 +228,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     let remaining = batch;
     while (remaining.length > 0) {
       try {
-        for (const id of await write(remaining.map((pending) => pending.row))) signalled.add(id);
+        for (const id of await write(remaining)) signalled.add(id);
         summary.written += remaining.length;
         return;
       } catch (error) {
@@ -316,7 +320,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
 }
 
 /** Writes rows; the accounts whose health signals changed come back. Throws RowRefused for a refused row. */
-type Writer = (rows: ImportRow[]) => Promise<string[]>;
+type Writer = (rows: readonly PendingRow[]) => Promise<string[]>;
 
 function localWriter(kind: ImportKind, target: Extract<ImportTarget, { kind: 'local' }>): Writer {
   const context: LocalWriteContext = {
@@ -325,12 +329,18 @@ function localWriter(kind: ImportKind, target: Extract<ImportTarget, { kind: 'lo
     renewalWindowDays: target.renewalWindowDays ?? DEFAULT_RENEWAL_WINDOW_DAYS,
   };
   const write = kind.write;
-  return async (rows) => {
+  return async (pending) => {
     try {
       // Each write is one transaction (a savepoint inside a dry run): a row refused halfway leaves nothing behind.
       return await target.db.transaction((tx) => {
         const inTx = { ...context, db: tx };
-        return write.mode === 'batch' ? write.local(inTx, rows) : write.local(inTx, rows[0] ?? {});
+        return write.mode === 'batch'
+          ? write.local(
+              inTx,
+              pending.map((row) => row.row),
+              pending.map((row) => row.checked),
+            )
+          : write.local(inTx, pending[0]?.row ?? {});
       });
     } catch (error) {
       if (error instanceof DomainError && (error.code === 'BAD_USER_INPUT' || error.code === 'NOT_FOUND')) throw new RowRefused(error.message, error.field);
@@ -371,11 +381,11 @@ function remoteWriter(kind: ImportKind, target: Extract<ImportTarget, { kind: 'r
     throw new ImportError(`${target.url} answered: ${first.message}`);
   };
   const write = kind.write;
-  return async (rows) => {
+  return async (pending) => {
     if (write.mode === 'batch') {
-      await call(write.mutation, { rows });
+      await call(write.mutation, { rows: pending.map((row) => row.row) });
     } else {
-      for (const step of write.remote(rows[0] ?? {})) await call(step.mutation, step.variables);
+      for (const step of write.remote(pending[0]?.row ?? {})) await call(step.mutation, step.variables);
     }
     // The remote Lifeline recomputes the health of the accounts itself.
     return [];
