@@ -222,7 +222,7 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
   return conditions;
 }
 
-/** The lateral subquery of each account's latest renewal (pageQuery), and its columns as the page reads them. */
+/** The lateral subquery of each account's latest renewal (partQuery), and its columns as the page reads them. */
 const LATEST_RENEWAL = 'latest_renewal';
 const renewalPart = rowPart('renewal', getTableColumns(renewals), alias(renewals, LATEST_RENEWAL), 'id');
 const { reasons: healthReasons, components: healthComponents, ...lightHealth } = healthSummaryColumns;
