@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type AccountFilter, type AccountOrder, accountCursor, accountOrders, explainAccountListing, listAccounts } from '../domain/accounts/listing.ts';
+import { type AccountFilter, type AccountOrder, accountCursor, accountListingQuery, accountOrders, explainAccountListing, listAccounts } from '../domain/accounts/listing.ts';
 import { systemReader } from '../domain/actors.ts';
 import { queryValues } from '../db/client.ts';
 import { useTestDatabase } from './support/database.ts';
@@ -65,6 +65,27 @@ async function planOf(order: AccountOrder, filter: AccountFilter, after?: string
   return nodes(root);
 }
 
+/**
+ * The plan of the same statement prepared and run as a generic plan, the one PostgreSQL settles on for a prepared
+ * statement after a few executions: planned without the values of its parameters.
+ */
+async function genericPlanOf(order: AccountOrder, filter: AccountFilter): Promise<PlanNode[]> {
+  const query = accountListingQuery(database.db, { reader: systemReader, first: 50, orderBy: order, filter });
+  const literals = query.params.map((value) => (typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`));
+  const explained = await database.db.transaction(async (tx) => {
+    await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
+    await tx.execute(sql.raw(`prepare listing_plan as ${query.sql}`));
+    const result = await tx.execute(sql.raw(`explain (format json) execute listing_plan${literals.length > 0 ? `(${literals.join(', ')})` : ''}`));
+    await tx.execute(sql`deallocate listing_plan`);
+    const rows: unknown[] = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
+    const [plan] = Object.values(rows[0] as Record<string, unknown>);
+    return (typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: PlanNode }[];
+  });
+  const root = explained[0]?.Plan;
+  if (!root) throw new Error('EXPLAIN returned no plan');
+  return nodes(root);
+}
+
 /** The index that serves each order: its key is exactly the order's key. */
 const orderIndexes: Record<AccountOrder, RegExp> = {
   name: /^accounts_name_id_idx$/,
@@ -84,7 +105,7 @@ const filters: [string, () => AccountFilter][] = [
   ['a renewal window', () => ({ renewalWithinDays: 90 })],
 ];
 
-describe('a page of the account listing is read from the index of its order, not sorted', () => {
+describe('a page of the account listing is read from the index of its order, not sorted, as planned for its values and as a generic plan', () => {
   for (const order of accountOrders) {
     for (const [label, filter] of filters) {
       it(`ordered by ${order}, with ${label}`, async () => {
@@ -94,6 +115,9 @@ describe('a page of the account listing is read from the index of its order, not
         // No sort of the matching accounts, and no parallel plan (which would not keep the parts in order).
         expect(types.filter((type) => /Sort|Gather/.test(type))).toEqual([]);
         expect(plan.some((node) => /Index/.test(node['Node Type']) && orderIndexes[order].test(node['Index Name'] ?? ''))).toBe(true);
+        const generic = await genericPlanOf(order, filter());
+        expect(generic.map((node) => node['Node Type']).filter((type) => /Sort|Gather/.test(type))).toEqual([]);
+        expect(generic.some((node) => /Index/.test(node['Node Type']) && orderIndexes[order].test(node['Index Name'] ?? ''))).toBe(true);
       });
     }
     it(`ordered by ${order}, on the page after a cursor`, async () => {

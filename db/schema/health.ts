@@ -63,9 +63,9 @@ export const healthScores = pgTable(
 export const HEALTH_KEY_MISSING = 1000;
 export const healthListingKeys = {
   /** Lowest score first. */
-  health: (score: AnyPgColumn) => sql`(coalesce(${score}, 1000)::float8)`,
+  health: (score: AnyPgColumn) => sql`(coalesce(${score}, ${sql.raw(String(HEALTH_KEY_MISSING))})::float8)`,
   /** Biggest drop over the last week first; no week-old score means no known drop. */
-  healthDrop: (scoreWeekAgo: AnyPgColumn, score: AnyPgColumn) => sql`((-coalesce(${scoreWeekAgo} - ${score}, -1000))::float8)`,
+  healthDrop: (scoreWeekAgo: AnyPgColumn, score: AnyPgColumn) => sql`((-coalesce(${scoreWeekAgo} - ${score}, -${sql.raw(String(HEALTH_KEY_MISSING))}))::float8)`,
 };
 
 /** The latest score of each account, for listing, filtering and ordering without scanning history. */

@@ -167,6 +167,8 @@ interface ListingConditions {
   /** Conditions on its latest health: an account without a health row matches none. */
   health: SQL[];
   values: ConditionValues;
+  /** Values written into the statement text: part of its shape. */
+  inlined: string[];
 }
 
 /**
@@ -176,7 +178,7 @@ interface ListingConditions {
 function filterConditions(filter: AccountFilter | undefined, reader: Actor, now: Date, order?: AccountOrder): ListingConditions {
   // SECURITY: visibility comes from the reader, never from the filter a client sends.
   const readableAeId = readableOwnerId(reader);
-  const conditions: ListingConditions = { accounts: [], health: [], values: {} };
+  const conditions: ListingConditions = { accounts: [], health: [], values: {}, inlined: [] };
   const where = (condition: SQL | undefined, given: ConditionValues, on: 'accounts' | 'health' = 'accounts') => {
     if (condition) conditions[on].push(condition);
     Object.assign(conditions.values, given);
@@ -195,8 +197,14 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
     if (!Number.isInteger(days) || days < 0 || days > MAX_RENEWAL_WINDOW_DAYS) {
       throw new InvalidInputError(`filter.renewalWithinDays must be a whole number of days from 0 to ${MAX_RENEWAL_WINDOW_DAYS}.`, 'filter.renewalWithinDays');
     }
-    const from = sql`${param('today')}::date`;
-    const to = sql`${param('today')}::date + ${param('days')}::int`;
+    // The window is written into the statement text, not sent as parameters: PostgreSQL plans a range between
+    // parameters for a handful of rows, and its generic plan of a prepared page then sorts the window instead of
+    // reading the order's index. A shape per day and window size; both are checked values, never client text.
+    const today = isoDay(now);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(today)) throw new Error(`Not a day: ${today}`);
+    const from = sql.raw(`date '${today}'`);
+    const to = sql.raw(`(date '${today}' + ${days})`);
+    conditions.inlined.push(`renewal:${today}+${days}`);
     // Ordered by renewal date, the same window on the order's key, so its index reads only the window. (No
     // contract end has the key 1000000, which no window of a few years reaches.) Both conditions together would
     // make PostgreSQL count the window twice, guess a handful of rows and sort them instead.
@@ -204,7 +212,7 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
       order === 'renewal_date'
         ? sql`${orderSpecs.renewal_date.key} between ${accountListingKeys.renewalDate(from)} and ${accountListingKeys.renewalDate(to)}`
         : sql`${accounts.contractEnd} between ${from} and ${to}`;
-    where(window, { today: isoDay(now), days });
+    where(window, {});
   }
   const needle = filter?.search ? requireStorableText(filter.search, 'filter.search').trim() : undefined;
   if (needle) {
@@ -214,7 +222,7 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
   return conditions;
 }
 
-/** The lateral subquery of each account's latest renewal (pageQuery), and its columns as the page reads them. */
+/** The lateral subquery of each account's latest renewal (partQuery), and its columns as the page reads them. */
 const LATEST_RENEWAL = 'latest_renewal';
 const renewalPart = rowPart('renewal', getTableColumns(renewals), alias(renewals, LATEST_RENEWAL), 'id');
 const { reasons: healthReasons, components: healthComponents, ...lightHealth } = healthSummaryColumns;
@@ -399,7 +407,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
       parts = [{ drivenBy, health: 'inner', where: [...filtered, sql`${key} < ${MISSING}`, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }, missing];
     }
   }
-  const shape = `${order}|${Object.keys(values).join(',')}|${limit}|${selectionShape(selection)}|${tail}`;
+  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionShape(selection)}|${tail}`;
   const build = () => {
     const [first, second] = parts.map((part) => partQuery(db, layout, selection, part, limit));
     if (!first) throw new Error('A listing has at least one part');
@@ -424,10 +432,16 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
  * gives it: for checking that each order and filter is read from an index rather than sorted.
  */
 export async function explainAccountListing(db: Db, params: ListAccountsParams): Promise<unknown> {
+  const query = accountListingQuery(db, params);
+  const [[plan] = []] = await queryValues(db, `explain (format json) ${query.sql}`, query.params);
+  return typeof plan === 'string' ? JSON.parse(plan) : plan;
+}
+
+/** The statement listAccounts runs with these parameters and the values of its $n parameters, for EXPLAIN. */
+export function accountListingQuery(db: Db, params: ListAccountsParams): { sql: string; params: unknown[] } {
   const statement = listingStatement(db, params);
   const query = statement.build();
-  const [[plan] = []] = await queryValues(db, `explain (format json) ${query.sql}`, fillPlaceholders(query.params, statement.values));
-  return typeof plan === 'string' ? JSON.parse(plan) : plan;
+  return { sql: query.sql, params: fillPlaceholders(query.params, statement.values) };
 }
 
 export interface CountAccountsParams {
