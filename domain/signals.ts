@@ -35,26 +35,75 @@ export const usageRowSchema = z
 
 export type UsageRowInput = z.input<typeof usageRowSchema>;
 /** A usage row as usageRowSchema leaves it: defaults filled in, text trimmed. */
-export type UsageRow = Readonly<z.output<typeof usageRowSchema>>;
+type UsageRow = Readonly<z.output<typeof usageRowSchema>>;
 
-/** Rows checkUsageRow returned: recordUsage takes these as they are. Only checkUsageRow adds to it. */
-const checkedUsageRows = new WeakSet<object>();
+/**
+ * A usage row checked by usageRowSchema, which recordUsage takes without checking it again. Making one checks the
+ * row, so every one was checked; its fields are private and read-only, so it stays what was checked.
+ */
+class CheckedUsageRow implements UsageRow {
+  readonly #accountId: string | null | undefined;
+  readonly #accountExternalId: string | null | undefined;
+  readonly #day: string;
+  readonly #activeUsers: number;
+  readonly #seats: number;
+  readonly #keyEvents: number;
+  readonly #advancedEvents: number;
+
+  /** Checking is making one: there is no other way to get one. */
+  constructor(input: unknown, field: string) {
+    const row = parseInput(usageRowSchema, input, field);
+    this.#accountId = row.accountId;
+    this.#accountExternalId = row.accountExternalId;
+    this.#day = row.day;
+    this.#activeUsers = row.activeUsers;
+    this.#seats = row.seats;
+    this.#keyEvents = row.keyEvents;
+    this.#advancedEvents = row.advancedEvents;
+  }
+
+  /** True only for a row made by checking (an object merely shaped like one, or made from its prototype, is not). */
+  static holds(row: unknown): row is CheckedUsageRow {
+    return typeof row === 'object' && row !== null && #day in row;
+  }
+
+  get accountId() {
+    return this.#accountId;
+  }
+  get accountExternalId() {
+    return this.#accountExternalId;
+  }
+  get day() {
+    return this.#day;
+  }
+  get activeUsers() {
+    return this.#activeUsers;
+  }
+  get seats() {
+    return this.#seats;
+  }
+  get keyEvents() {
+    return this.#keyEvents;
+  }
+  get advancedEvents() {
+    return this.#advancedEvents;
+  }
+}
+export type { CheckedUsageRow };
 
 /**
  * Checks one usage row with the schema recordUsage applies, for a caller that checks rows as it reads them (the
- * importer, which names a bad row by its line): recordUsage then takes the returned row without checking it again.
- * The row is frozen, so it stays what was checked; every other row given to recordUsage (an API call's) is checked
- * there. `field` prefixes the field named in an error, as in `rows[3]`.
+ * importer, which names a bad row by its line): recordUsage then takes the returned row without checking it again;
+ * every other row given to recordUsage (an API call's) is checked there. `field` prefixes the field named in an
+ * error, as in `rows[3]`.
  */
-export function checkUsageRow(row: unknown, field = ''): UsageRow {
-  const checked = Object.freeze(parseInput(usageRowSchema, row, field));
-  checkedUsageRows.add(checked);
-  return checked;
+export function checkUsageRow(row: unknown, field = ''): CheckedUsageRow {
+  return new CheckedUsageRow(row, field);
 }
 
 export interface RecordUsageParams {
   /** Rows as an API call sends them, or rows checkUsageRow returned. */
-  rows: readonly (UsageRowInput | UsageRow)[];
+  rows: readonly (UsageRowInput | CheckedUsageRow)[];
   actor: Actor;
 }
 
@@ -98,7 +147,7 @@ export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promi
   if (params.rows.length > MAX_USAGE_ROWS) {
     throw new InvalidInputError(`Send at most ${MAX_USAGE_ROWS} usage rows per call; split the load into several calls.`, 'rows');
   }
-  const rows = params.rows.map((row, index) => (checkedUsageRows.has(row) ? (row as UsageRow) : parseInput(usageRowSchema, row, `rows[${index}]`)));
+  const rows: UsageRow[] = params.rows.map((row, index) => (CheckedUsageRow.holds(row) ? row : parseInput(usageRowSchema, row, `rows[${index}]`)));
   // Later rows win for the same account and day (ON CONFLICT cannot touch one row twice in a statement): walking
   // from the end keeps each one's last row, and the kept rows go in call order, so positions follow row indexes.
   const seen = new Set<string>();

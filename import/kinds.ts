@@ -11,7 +11,7 @@ import {
   MAX_TOUCH_ROWS,
   MAX_USAGE_ROWS,
   USAGE_CHUNK_ROWS,
-  type UsageRow,
+  type CheckedUsageRow,
   checkUsageRow,
   recordNps,
   recordTicket,
@@ -191,7 +191,7 @@ const usage: ImportKind = {
     mode: 'batch',
     maxBatch: Math.min(MAX_USAGE_ROWS, USAGE_CHUNK_ROWS),
     local: async ({ db, actor }, _rows, checked) => {
-      await recordUsage(db, { actor, rows: checked as UsageRow[] });
+      await recordUsage(db, { actor, rows: checked as CheckedUsageRow[] });
       return [];
     },
     mutation: 'mutation Import($rows: [UsageDayInput!]!) { recordUsage(rows: $rows) { written } }',

@@ -2,7 +2,7 @@
 // NDJSON (one JSON object a line). Nothing here knows the kinds; cells come back as the file wrote them.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { parse } from 'csv-parse';
+import { Parser } from 'csv-parse';
 
 interface LineRecord {
   line: number;
@@ -58,10 +58,8 @@ export async function* readRecords(options: ReadOptions): AsyncGenerator<FileRec
     }
     return;
   }
-  // Each record comes with the line it ended on (on_record's context): csv-parse's `info` option costs as much
-  // again as the parsing. A record spanning several lines (a quoted newline) is named by its last line.
   const parser = stream.pipe(
-    parse<LineRecord, Record<string, string>>({
+    new LineParser({
       bom: true,
       trim: true,
       skip_empty_lines: true,
@@ -70,8 +68,20 @@ export async function* readRecords(options: ReadOptions): AsyncGenerator<FileRec
         options.onHeader?.(header);
         return header;
       },
-      on_record: (record, context) => ({ line: context.lines, cells: record }),
     }),
   );
   yield* parser as AsyncIterable<LineRecord>;
+}
+
+/**
+ * csv-parse's parser giving each record with the line it ended on, read from the parser's running count as the
+ * record is pushed: csv-parse's `info` option, or `on_record`'s context, copies its whole state for every record
+ * and cost about as much again as the parsing. A record spanning several lines (a quoted newline) is named by its
+ * last line.
+ */
+class LineParser extends Parser {
+  override push(record: unknown, encoding?: BufferEncoding): boolean {
+    const line: LineRecord | null = record === null ? null : { line: this.info.lines, cells: record as Record<string, string> };
+    return super.push(line, encoding);
+  }
 }

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, accounts, renewals, stageTransitions } from '../db/schema.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
+import { USAGE_CHUNK_ROWS, checkUsageRow, recordUsage } from '../domain/signals.ts';
 import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
@@ -108,6 +109,76 @@ describe('recordUsage', () => {
     expect(response.body.errors?.[0]?.message).toMatch(/no account nobody. Create it first with upsertAccounts/);
     const [count] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from usage_daily where day = '2026-05-01'`);
     expect(count?.n).toBe(0);
+  });
+
+  it('names the first row with an unknown account in a call of several statements, among known rows on both sides, and writes nothing', async () => {
+    await api.request(UPSERT, { accounts: crmAccounts(10, 'span') }, integration);
+    const rows = Array.from({ length: USAGE_CHUNK_ROWS * 3 }, (_, index) => ({
+      accountExternalId: `span-${index % 10}`,
+      day: new Date(Date.UTC(2020, 0, 1) + Math.floor(index / 10) * 86_400_000).toISOString().slice(0, 10),
+      activeUsers: 2,
+      seats: 3,
+    }));
+    const first = USAGE_CHUNK_ROWS + 7345;
+    rows[first] = { ...rows[first], accountExternalId: 'span-missing' } as (typeof rows)[number];
+    rows[first + USAGE_CHUNK_ROWS] = { ...rows[first + USAGE_CHUNK_ROWS], accountExternalId: 'span-missing-too' } as (typeof rows)[number];
+    const response = await api.request(USAGE, { rows }, integration);
+    expect(response.body.errors?.[0]).toMatchObject({
+      message: `rows[${first}].accountExternalId: no account span-missing. Create it first with upsertAccounts.`,
+      extensions: { code: 'BAD_USER_INPUT', field: `rows[${first}].accountExternalId` },
+    });
+    // The rows before it, in the call's first statement, are not kept either.
+    const written = () => queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from usage_daily u join accounts a on a.id = u.account_id where a.external_id like 'span-%'`);
+    expect((await written())[0]?.n).toBe(0);
+
+    // A Lifeline account id unknown to Lifeline is named the same way, by its field.
+    const byId = [...rows.slice(0, first), { accountId: '00000000-0000-4000-8000-000000000000', day: '2020-01-01', activeUsers: 1, seats: 1 }];
+    const unknownId = await api.request(USAGE, { rows: byId }, integration);
+    expect(unknownId.body.errors?.[0]).toMatchObject({
+      message: `rows[${first}].accountId: no account 00000000-0000-4000-8000-000000000000. Create it first with upsertAccounts.`,
+      extensions: { code: 'BAD_USER_INPUT', field: `rows[${first}].accountId` },
+    });
+    expect((await written())[0]?.n).toBe(0);
+  });
+
+  it('keeps the last of repeated account-days when they fall in different statements of one call', async () => {
+    await api.request(UPSERT, { accounts: crmAccounts(3, 'repeat') }, integration);
+    const rows = Array.from({ length: USAGE_CHUNK_ROWS + 10 }, (_, index) => ({
+      accountExternalId: `repeat-${index % 3}`,
+      day: new Date(Date.UTC(2020, 0, 1) + Math.floor(index / 3) * 86_400_000).toISOString().slice(0, 10),
+      activeUsers: 1,
+      seats: 5,
+    }));
+    // The first row's account-day again, last in the call: it wins over the first, which went in an earlier statement.
+    rows.push({ ...rows[0], activeUsers: 4 } as (typeof rows)[number]);
+    const response = await api.request(USAGE, { rows }, integration);
+    expect(response.body).toEqual({ data: { recordUsage: { written: USAGE_CHUNK_ROWS + 10 } } });
+    const [totals] = await queryRows<{ days: number; first_day: number }>(
+      database.db,
+      sql`select count(*)::int as days,
+            (select active_users from usage_daily u join accounts a on a.id = u.account_id where a.external_id = 'repeat-0' and day = '2020-01-01') as first_day
+          from usage_daily u join accounts a on a.id = u.account_id where a.external_id like 'repeat-%'`,
+    );
+    expect(totals).toEqual({ days: USAGE_CHUNK_ROWS + 10, first_day: 4 });
+  });
+
+  it('takes rows checked by checkUsageRow as they are, and checks any other row, even one shaped like them', async () => {
+    await api.request(UPSERT, { accounts: crmAccounts(1, 'checked') }, integration);
+    const actor = { userId: null, role: 'integration', label: 'Test import' } as const;
+    const checked = checkUsageRow({ accountExternalId: ' checked-0 ', day: '2026-02-01', activeUsers: 6, seats: 8 });
+    expect([checked.accountExternalId, checked.keyEvents]).toEqual(['checked-0', 0]);
+    expect(() => checkUsageRow({ accountExternalId: 'checked-0', day: '2026-02-30x', activeUsers: 6, seats: 8 }, 'rows[0]')).toThrow(
+      /rows\[0\]\.day: use a calendar date written YYYY-MM-DD/,
+    );
+    expect(await recordUsage(database.db, { actor, rows: [checked] })).toEqual({ written: 1 });
+    // A copy of a checked row's fields is an ordinary row: checked again, so a bad value is refused.
+    const lookalike = { accountExternalId: 'checked-0', day: '2026-02-02', activeUsers: -1, seats: 8, keyEvents: 0, advancedEvents: 0 };
+    await expect(recordUsage(database.db, { actor, rows: [checked, lookalike] })).rejects.toThrow('rows[1].activeUsers: cannot be negative');
+    const [stored] = await queryRows<{ days: number; active: number }>(
+      database.db,
+      sql`select count(*)::int as days, sum(active_users)::int as active from usage_daily u join accounts a on a.id = u.account_id where a.external_id = 'checked-0'`,
+    );
+    expect(stored).toEqual({ days: 1, active: 6 });
   });
 
   it('validates each row with the field that is wrong', async () => {
