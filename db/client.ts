@@ -195,13 +195,26 @@ const unavailableCodes = new Set([
   '08006',
 ]);
 
+/** The error and the errors it wraps (drizzle wraps the driver's), outermost first. */
+function* errorChain(error: unknown): Generator<Error> {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    yield current;
+    current = current.cause;
+  }
+}
+
 /** True when an error means the database is unreachable, so callers can say "try again" instead of "bug". */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+  for (const current of errorChain(error)) {
     const code: unknown = Reflect.get(current, 'code');
     if (typeof code === 'string' && unavailableCodes.has(code)) return true;
     if (/PGlite is closed/i.test(current.message)) return true;
-    current = current.cause;
   }
+  return false;
+}
+
+/** True when the database refused a statement with this SQLSTATE, on PGlite and PostgreSQL alike. */
+export function hasDatabaseCode(error: unknown, sqlState: string): boolean {
+  for (const current of errorChain(error)) if (Reflect.get(current, 'code') === sqlState) return true;
   return false;
 }

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { type Db, type Tx, queryPreparedRows, queryRows } from '../db/client.ts';
+import { type Db, type Tx, hasDatabaseCode, queryPreparedRows, queryRows } from '../db/client.ts';
 import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets, touchKinds } from '../db/schema.ts';
 import { readableOwnerId, requireAccess } from './access.ts';
 import { addDays, isoDay } from './dates.ts';
@@ -170,7 +170,11 @@ export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promi
           : { x: row.accountExternalId, d: row.day, u: row.activeUsers, s: row.seats, k: row.keyEvents, v: row.advancedEvents };
       }),
     );
-    const [answer] = await queryPreparedRows<{ unknown_at: number | null }>(target, upsertUsageChunk(payload));
+    const [answer] = await queryPreparedRows<{ unknown_at: number | null }>(target, upsertUsageChunk(payload)).catch((error: unknown) => {
+      // Rows are told apart by how they name their account; one naming it by id and another by its CRM id on the
+      // same day meet only in the upsert, which PostgreSQL refuses as a cardinality violation.
+      throw hasDatabaseCode(error, '21000') ? sameAccountTwiceError() : error;
+    });
     const unknownAt = answer?.unknown_at;
     // The first miss of the call: chunks go in row order, and rows within a chunk too.
     if (unknownAt !== null && unknownAt !== undefined) throw unknownAccountError(rows, chunk[unknownAt - 1] ?? -1);
@@ -185,6 +189,13 @@ export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promi
     });
   }
   return { written: kept.length };
+}
+
+function sameAccountTwiceError(): InvalidInputError {
+  return new InvalidInputError(
+    'rows: one account has two rows for the same day, one naming it by accountId and one by accountExternalId. Name each account one way within a call; nothing was written.',
+    'rows',
+  );
 }
 
 /** A batch row naming an account Lifeline does not have: which row, which field, and what to do. */

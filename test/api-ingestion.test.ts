@@ -162,6 +162,22 @@ describe('recordUsage', () => {
     expect(totals).toEqual({ days: USAGE_CHUNK_ROWS + 10, first_day: 4 });
   });
 
+  it('explains a call naming one account by its id and by its CRM id on the same day, and writes nothing', async () => {
+    const created = await api.request(UPSERT, { accounts: crmAccounts(1, 'twice') }, integration);
+    const id = (created.body as { data: { upsertAccounts: { accounts: { id: string }[] } } }).data.upsertAccounts.accounts[0]?.id;
+    const rows = [
+      { accountId: id, day: '2020-02-01', activeUsers: 1, seats: 5 },
+      { accountExternalId: 'twice-0', day: '2020-02-01', activeUsers: 2, seats: 5 },
+    ];
+    const response = await api.request(USAGE, { rows }, integration);
+    expect(response.body).toMatchObject({
+      data: null,
+      errors: [{ message: expect.stringContaining('one naming it by accountId and one by accountExternalId'), extensions: { code: 'BAD_USER_INPUT', field: 'rows' } }],
+    });
+    const [written] = await queryRows<{ days: number }>(database.db, sql`select count(*)::int as days from usage_daily where account_id = ${id}`);
+    expect(written).toEqual({ days: 0 });
+  });
+
   it('takes rows checked by checkUsageRow as they are, and checks any other row, even one shaped like them', async () => {
     await api.request(UPSERT, { accounts: crmAccounts(1, 'checked') }, integration);
     const actor = { userId: null, role: 'integration', label: 'Test import' } as const;
