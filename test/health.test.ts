@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { systemReader } from '../domain/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import { accountHealth, healthScores, usageWindowState } from '../db/schema.ts';
+import { accountHealth, healthScores, usageChanges, usageWindowState, usageWindows } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health/model.ts';
@@ -503,6 +503,10 @@ describe('usage windows kept between recomputes', () => {
     const [state] = await db.select().from(usageWindowState);
     return state ?? null;
   }
+  async function windowsOf(db: TestDatabase['db'], generation: number | undefined) {
+    const rows = await db.select().from(usageWindows).where(eq(usageWindows.generation, generation ?? -1));
+    return new Map(rows.map((row) => [row.accountId, row]));
+  }
 
   it('aggregates usage once a day, and again only after usage was written, by ingestion or any other writer', async () => {
     const { db } = database;
@@ -525,10 +529,16 @@ describe('usage windows kept between recomputes', () => {
     const refreshed = await scoreOf(account.id);
     expect(refreshed.components?.usage.detail).toMatch(/^2 of 10 seats active \(14-day average\), -75% vs prior 4 weeks/);
 
-    // ...and the next recompute of every account aggregates the windows anew and keeps the score the refresh wrote.
+    // ...and the next recompute of every account aggregates that account's window anew, in the kept generation
+    // (the other accounts' windows are kept as they are), and keeps the score the refresh wrote.
+    const keptBefore = await windowsOf(db, built?.generation);
     const all = await recomputeHealth(db, { now: at(2) });
     const rebuilt = await kept(db);
-    expect(rebuilt?.generation).toBeGreaterThan(built?.generation ?? Number.POSITIVE_INFINITY);
+    expect(rebuilt?.generation).toBe(built?.generation);
+    const keptAfter = await windowsOf(db, built?.generation);
+    expect(keptAfter.get(account.id)).toMatchObject({ sumRecentUsers: 28, recentDays: 14 });
+    expect(keptBefore.get(account.id)).toMatchObject({ sumRecentUsers: 112, recentDays: 14 });
+    for (const [id, row] of keptBefore) if (id !== account.id) expect(keptAfter.get(id)).toEqual(row);
     expect(all.accounts).toBeGreaterThan(1);
     const recomputed = await scoreOf(account.id);
     expect(recomputed.score).toBe(refreshed.score);
@@ -538,8 +548,11 @@ describe('usage windows kept between recomputes', () => {
     const other = await createAccount(db, { stageKey: 'mature_adoption' });
     await addUsage(db, other.id, NOW, { fromDaysAgo: 3, toDaysAgo: 0, activeUsers: 5, seats: 5 });
     await recomputeHealth(db, { now: at(3) });
-    expect((await kept(db))?.generation).toBeGreaterThan(rebuilt?.generation ?? Number.POSITIVE_INFINITY);
+    expect((await kept(db))?.generation).toBe(rebuilt?.generation);
+    expect((await windowsOf(db, rebuilt?.generation)).get(other.id)).toMatchObject({ sumRecentUsers: 20, recentDays: 4, seats: 5 });
     expect((await scoreOf(other.id)).components?.usage.detail).toMatch(/^5 of 5 seats active/);
+    // Read once: nothing is left to aggregate anew.
+    expect(await db.select().from(usageChanges)).toEqual([]);
   });
 
   it('scores every account the same from kept windows as from usage_daily itself', async () => {

@@ -161,18 +161,17 @@ export const ruleFirings = pgTable(
 );
 
 /**
- * Every change to usage_daily, by day: a trigger on usage_daily appends one row per statement and day written, from
- * whatever writes it (ingestion, COPY, a fixture). Append-only, so the rows counted for a window only grow while
- * its usage changes; days that left every window are pruned when the usage windows are rebuilt.
+ * Every change to usage_daily, by account: a trigger on usage_daily appends one row per statement and account written,
+ * with the first and last day written, from whatever writes it (ingestion, COPY, a fixture). A recompute of every
+ * account aggregates usage anew for the accounts named here whose days fall in its window, and removes the rows it
+ * has read; rows committed after its snapshot stay for the next one.
  */
-export const usageChanges = pgTable(
-  'usage_changes',
-  {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    day: date('day', { mode: 'string' }).notNull(),
-  },
-  (t) => [index('usage_changes_day_idx').on(t.day)],
-);
+export const usageChanges = pgTable('usage_changes', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  accountId: uuid('account_id').notNull(),
+  firstDay: date('first_day', { mode: 'string' }).notNull(),
+  lastDay: date('last_day', { mode: 'string' }).notNull(),
+});
 
 /**
  * Each account's usage over the health model's window (the recent 14 days and the 28 before) as of one day: the
@@ -201,9 +200,8 @@ export const usageWindows = pgTable(
 );
 
 /**
- * The usage windows in effect: their generation, the day they are as of, and how many usage_changes rows of their
- * window there were when they were built, and the model they were derived with. They answer a recompute as of that
- * day, by that model, while that count is unchanged.
+ * The usage windows in effect: their generation, the day they are as of and the model they were derived with. They
+ * answer a recompute as of that day, by that model, for every account without usage_changes in the window.
  */
 export const usageWindowState = pgTable(
   'usage_window_state',
@@ -211,7 +209,6 @@ export const usageWindowState = pgTable(
     id: boolean('id').primaryKey().default(true),
     generation: bigint('generation', { mode: 'number' }).notNull(),
     asOf: date('as_of', { mode: 'string' }).notNull(),
-    changes: bigint('changes', { mode: 'number' }).notNull(),
     /** A hash of the model constants they were derived with. */
     model: bigint('model', { mode: 'bigint' }).notNull(),
   },

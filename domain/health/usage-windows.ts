@@ -1,6 +1,7 @@
 /**
  * The usage component: aggregated from usage_daily, or read from the usage windows a recompute of the whole book
- * kept for the recomputes that follow on the same day. Parts of the recompute statement.
+ * kept for the recomputes that follow on the same day, aggregated anew only for the accounts whose usage was written
+ * since. Parts of the recompute statement.
  */
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
@@ -20,31 +21,42 @@ const USAGE_WINDOW_MODEL = createHash('sha256')
   .toString();
 
 /**
- * For a recompute of every account whose usage windows were aggregated anew: keeps them as the next generation, for
- * the recomputes that follow on the same day, and drops the earlier one. Days that left the window stop counting.
+ * For a recompute of every account: keeps the usage windows for the recomputes that follow on the same day. When
+ * they were aggregated anew (another day, another model, none kept), as the next generation, and the earlier one is
+ * dropped (days that left the window stop counting); otherwise the windows of the accounts whose usage was written
+ * are replaced in the kept generation. Either way the usage_changes read are removed: the windows now include them.
  */
-function keepUsageWindows(today: SQL, window: number): SQL {
+function keepUsageWindows(today: SQL): SQL {
   const rebuilt = sql`not exists (select from usage_kept)`;
   return sql`usage_generation as (
-  -- Above any kept row's, even when the state was dropped (usage_daily truncated) and its rows were not.
-  select coalesce(greatest((select generation from usage_window_state), (select max(generation) from usage_windows)), 0) + 1 as generation
+  -- The kept generation, or one above any kept row's (even when the state was dropped, usage_daily truncated, and
+  -- its rows were not).
+  select coalesce((select generation from usage_kept),
+                  coalesce(greatest((select generation from usage_window_state), (select max(generation) from usage_windows)), 0) + 1) as generation
 ),
 usage_stored as (
   insert into usage_windows (generation, ${sql.raw(USAGE_WINDOW_COLUMNS.join(', '))})
   select g.generation, ${sql.raw(USAGE_WINDOW_COLUMNS.map((column) => `c.${column}`).join(', '))}
   from usage_computed c cross join usage_generation g
+  on conflict (generation, account_id) do update set
+    ${sql.raw(USAGE_WINDOW_COLUMNS.filter((column) => column !== 'account_id').map((column) => `${column} = excluded.${column}`).join(', '))}
 ),
 usage_dropped as (
-  -- The rows inserted above are not seen here: this drops the earlier generations only.
-  delete from usage_windows where ${rebuilt}
+  -- The rows inserted above are not seen here: a new generation drops the earlier ones; the kept one drops the
+  -- windows of written accounts that have no usage left in the window.
+  delete from usage_windows w
+  where ${rebuilt}
+     or w.generation = (select generation from usage_kept) and w.account_id in (select account_id from usage_dirty)
+        and not exists (select from usage_computed c where c.account_id = w.account_id)
 ),
 usage_state as (
-  insert into usage_window_state (id, generation, as_of, changes, model)
-  select true, g.generation, ${today}, b.changes, ${USAGE_WINDOW_MODEL}::int8 from usage_generation g cross join usage_basis b where ${rebuilt}
-  on conflict (id) do update set generation = excluded.generation, as_of = excluded.as_of, changes = excluded.changes, model = excluded.model
+  insert into usage_window_state (id, generation, as_of, model)
+  select true, g.generation, ${today}, ${USAGE_WINDOW_MODEL}::int8 from usage_generation g where ${rebuilt}
+  on conflict (id) do update set generation = excluded.generation, as_of = excluded.as_of, model = excluded.model
 ),
-usage_changes_pruned as (
-  delete from usage_changes where ${rebuilt} and day <= ${today} - ${window}::int
+usage_changes_read as (
+  -- Every change this statement sees is in the windows now; the ones committed after it stay for the next run.
+  delete from usage_changes
 )`;
 }
 
@@ -56,19 +68,30 @@ export function usageComponent(today: SQL, only: (column: SQL) => SQL, wholeBook
   const recent = MODEL.recentDays;
   const window = MODEL.recentDays + MODEL.priorDays;
   const parts = MODEL.usageParts;
-  const usage = sql`usage_basis as materialized (
-  -- How often the window's days were written to (a trigger counts every write to usage_daily).
-  select count(*) as changes from usage_changes where day > ${today} - ${window}::int and day <= ${today}
+  const inWindow = (day: SQL) => sql`${day} > ${today} - ${window}::int and ${day} <= ${today}`;
+  const usage = sql`usage_kept as materialized (
+  -- The kept usage windows answer when they are as of today and were derived by the same model, for every account
+  -- whose usage in the window was not written since.
+  select st.generation from usage_window_state st
+  where st.as_of = ${today} and st.model = ${USAGE_WINDOW_MODEL}::int8
 ),
-usage_kept as materialized (
-  -- The kept usage windows answer when they are as of today, nothing was written to their days since, and they were
-  -- derived by the same model.
-  select st.generation from usage_window_state st cross join usage_basis b
-  where st.as_of = ${today} and st.changes = b.changes and st.model = ${USAGE_WINDOW_MODEL}::int8
+usage_dirty as materialized (
+  -- The accounts whose usage in the window was written since the kept windows (a trigger records every write).
+  select distinct account_id from usage_changes c
+  where exists (select from usage_kept) and c.first_day <= ${today} and c.last_day > ${today} - ${window}::int ${only(sql`c.account_id`)}
+),
+usage_rows as (
+  -- Every account's usage in the window when no kept windows answer (the first recompute of a day), else only the
+  -- written accounts', by the primary key.
+  select u.account_id, u.day, u.active_users, u.seats, u.key_events
+  from usage_daily u
+  where not exists (select from usage_kept) and ${inWindow(sql`u.day`)} ${only(sql`u.account_id`)}
+  union all
+  select u.account_id, u.day, u.active_users, u.seats, u.key_events
+  from usage_dirty d join usage_daily u on u.account_id = d.account_id and ${inWindow(sql`u.day`)}
 ),
 usage_live as (
   -- Sums and counts only: they aggregate in place (no per-account state to allocate), and the averages follow.
-  -- Read only when no kept windows answer (the first recompute of a day, or after new usage).
   select u.account_id,
          sum(u.active_users) filter (where u.day > ${today} - ${recent}::int) as recent_users,
          count(*) filter (where u.day > ${today} - ${recent}::int) as recent_days,
@@ -76,8 +99,7 @@ usage_live as (
          count(*) as window_days,
          max(u.seats) as seats,
          sum(u.key_events) filter (where u.day > ${today} - ${recent}::int) as recent_key_events
-  from usage_daily u
-  where not exists (select from usage_kept) and u.day > ${today} - ${window}::int and u.day <= ${today} ${only(sql`u.account_id`)}
+  from usage_rows u
   group by u.account_id
 ),
 usage_computed as (
@@ -113,8 +135,9 @@ usage_parts as (
   select ${sql.raw(USAGE_WINDOW_COLUMNS.map((column) => `w.${column}`).join(', '))}
   from usage_windows w
   where w.generation = (select generation from usage_kept) ${only(sql`w.account_id`)}
+    and not exists (select from usage_dirty d where d.account_id = w.account_id)
   union all
   select ${sql.raw(USAGE_WINDOW_COLUMNS.join(', '))} from usage_computed
 )`;
-  return wholeBook ? sql.join([usage, keepUsageWindows(today, window)], sql`,\n`) : usage;
+  return wholeBook ? sql.join([usage, keepUsageWindows(today)], sql`,\n`) : usage;
 }
