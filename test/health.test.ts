@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { systemReader } from '../domain/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import { accountHealth, healthScores, usageChanges, usageWindowState, usageWindows } from '../db/schema.ts';
+import { accountHealth, healthScores, healthSignals, signalChanges, usageChanges, usageWindowState, usageWindows } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health/model.ts';
@@ -591,6 +591,58 @@ describe('usage windows kept between recomputes', () => {
     } finally {
       await own.destroy();
     }
+  });
+});
+
+describe('signals kept between recomputes', () => {
+  const HOUR_MS = 3_600_000;
+  const at = (hours: number) => new Date(NOW.getTime() + hours * HOUR_MS);
+  const healthRows = (db: TestDatabase['db']) =>
+    db.select({ accountId: accountHealth.accountId, score: accountHealth.score, reasons: accountHealth.reasons, components: accountHealth.components }).from(accountHealth);
+
+  it('scores every account the same from kept signals as from the signal tables, as tickets age and answers leave the year', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 5 });
+    // 30 days old 6 hours after NOW: from then on it costs its points twice.
+    await addTicket(db, account.id, NOW, { severity: 'normal', openedDaysAgo: 29.75 });
+    await addTicket(db, account.id, NOW, { severity: 'high', openedDaysAgo: 12, resolvedDaysAgo: -0.25 });
+    await addSurvey(db, account.id, NOW, { score: 2, daysAgo: 364.8, email: 'leaving@acme.test', role: 'user' });
+    await addSurvey(db, account.id, NOW, { score: 8, daysAgo: 30, email: 'staying@acme.test', role: 'champion' });
+    await addSurvey(db, account.id, NOW, { score: 6, daysAgo: 3, email: 'recent@acme.test', role: 'user' });
+    await addTouch(db, account.id, NOW, 20);
+
+    await recomputeHealth(db, { now: NOW });
+    expect((await db.select().from(healthSignals).where(eq(healthSignals.accountId, account.id)))[0]).toMatchObject({ openCount: 3, urgentCount: 1, highCount: 1 });
+    // Hours later: the ticket resolved, the 30 days passed and the old answer left the year in between.
+    for (const hours of [2, 5, 7]) {
+      await recomputeHealth(db, { now: at(hours) });
+      const kept = await healthRows(db);
+      await db.delete(healthSignals);
+      const fresh = await recomputeHealth(db, { now: at(hours) });
+      expect(fresh).toMatchObject({ historyRows: 0, rowsWritten: 0 });
+      expect(await healthRows(db)).toEqual(expect.arrayContaining(kept));
+    }
+    expect((await scoreOf(account.id)).components?.nps.detail).toBe('2 respondents in the last year, recent answers weigh more');
+  });
+
+  it('aggregates anew the signals of the accounts written, by any writer, and keeps the others', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTouch(db, account.id, NOW, 2);
+    await recomputeHealth(db, { now: at(8) });
+    const others = (await db.select().from(healthSignals)).filter((row) => row.accountId !== account.id);
+    expect((await scoreOf(account.id)).components?.support.score).toBeNull();
+
+    // A plain insert, not through the ingestion functions: the trigger records it all the same.
+    await db.execute(sql`insert into tickets (account_id, severity, subject, opened_at) values (${account.id}, 'urgent', 'Down', ${daysBefore(NOW, 2).toISOString()})`);
+    expect(await db.select().from(signalChanges)).toEqual([expect.objectContaining({ accountId: account.id })]);
+    await recomputeHealth(db, { now: at(9) });
+    const health = await scoreOf(account.id);
+    expect(health.reasons[0]).toBe('1 open urgent ticket, oldest 2 days');
+    expect(await db.select().from(signalChanges)).toEqual([]);
+    const kept = await db.select().from(healthSignals);
+    for (const row of others) expect(kept).toContainEqual(row);
   });
 });
 

@@ -1,4 +1,4 @@
-import { type AnyPgColumn, bigint, boolean, check, date, doublePrecision, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { accounts, users } from './core.ts';
 
@@ -214,6 +214,59 @@ export const usageWindowState = pgTable(
   },
   (t) => [check('usage_window_state_single_row', sql`${t.id}`)],
 );
+
+/**
+ * Every change to tickets, survey_responses and csm_touches, by account: a trigger on each appends one row per
+ * statement and account written, whoever writes it. A recompute of every account aggregates those accounts' signals
+ * anew (health_signals) and removes the rows it has read; rows committed after its snapshot stay for the next one.
+ */
+export const signalChanges = pgTable('signal_changes', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  accountId: uuid('account_id').notNull(),
+});
+
+/**
+ * Each account's tickets, latest survey answers and CSM touches, aggregated in forms that do not depend on the moment
+ * of a recompute, so the hourly recomputes read them instead of the signal tables (domain/health/scoring.ts): they
+ * hold for any moment from `validFrom` until `validUntil` (the first moment one of the account's signals enters or
+ * leaves what is counted: a ticket opened, resolved or 30 days old, an answer given or a year old, a touch made),
+ * unless the account's signals are written (signal_changes). A cache: dropping it loses nothing.
+ */
+export const healthSignals = pgTable('health_signals', {
+  accountId: uuid('account_id').primaryKey(),
+  /** A hash of the model constants they were derived with. */
+  model: bigint('model', { mode: 'bigint' }).notNull(),
+  validFrom: timestamptz('valid_from').notNull(),
+  validUntil: timestamptz('valid_until'),
+  /** Tickets opened by then; open ones, urgent and high among them, and when the earliest of each was opened. */
+  ticketRows: bigint('ticket_rows', { mode: 'number' }).notNull(),
+  openCount: bigint('open_count', { mode: 'number' }).notNull(),
+  urgentCount: bigint('urgent_count', { mode: 'number' }).notNull(),
+  highCount: bigint('high_count', { mode: 'number' }).notNull(),
+  openFirst: timestamptz('open_first'),
+  urgentFirst: timestamptz('urgent_first'),
+  highFirst: timestamptz('high_first'),
+  /**
+   * The open tickets' penalty: in full (twice the severity's points) for those at least 30 days old, and for the
+   * younger ones the sum of their points and of points times the epoch (seconds) they were opened at, so the penalty
+   * at any moment is exact arithmetic on these.
+   */
+  penaltyFull: doublePrecision('penalty_full').notNull(),
+  penaltyYoung: doublePrecision('penalty_young').notNull(),
+  penaltyYoungEpoch: numeric('penalty_young_epoch').notNull(),
+  /**
+   * The latest answer of each respondent in the last year: how many, the worst (normalized, and its key), and their
+   * decayed average as weighted and weight sums, each answer weighted against the latest one (their ratio is the
+   * decayed average at any moment).
+   */
+  npsResponses: bigint('nps_responses', { mode: 'number' }).notNull(),
+  npsWorst: doublePrecision('nps_worst'),
+  npsWorstKey: doublePrecision('nps_worst_key'),
+  npsWeighted: doublePrecision('nps_weighted'),
+  npsWeight: doublePrecision('nps_weight'),
+  /** The latest CSM touch. */
+  touchLast: timestamptz('touch_last'),
+});
 
 export type HealthScore = typeof healthScores.$inferSelect;
 export type HealthSettingsRow = typeof healthSettings.$inferSelect;

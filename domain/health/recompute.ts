@@ -10,7 +10,8 @@ import { InvalidInputError } from '../errors.ts';
 import { type Ago, agoFlags, agoPoint, agoUntil, earlierScores, spanEndedNow } from './earlier-scores.ts';
 import { type ReasonCandidate, componentsJson, fact, factsArray, reasonCandidates, reasonRanks, reasonsJson, recordedKinds, surveyAnswerKey } from './facts.ts';
 import { HEALTH_MODEL_VERSION, MODEL, loadHealthSettings } from './model.ts';
-import { type ScoringScope, accountsToScore, componentScores, customerSignals, onboardingMilestones } from './scoring.ts';
+import { type ScoringScope, accountsToScore, componentScores, onboardingMilestones } from './scoring.ts';
+import { customerSignals } from './signals-kept.ts';
 import { usageComponent } from './usage-windows.ts';
 import type { WebhookEventData } from '../webhook-events.ts';
 import { queueWebhookEvents } from '../webhooks.ts';
@@ -112,7 +113,7 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
   const steps = [
     accountsToScore(scope, settings),
     usageComponent(scope.today, scope.only, scope.wholeBook),
-    customerSignals(scope),
+    customerSignals(scope, scope.wholeBook),
     onboardingMilestones(scope),
     componentScores(),
     factsAndReasons(scope),
