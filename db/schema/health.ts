@@ -227,7 +227,7 @@ export const signalChanges = pgTable('signal_changes', {
 
 /**
  * Each account's tickets, latest survey answers and CSM touches, aggregated in forms that do not depend on the moment
- * of a recompute, so the hourly recomputes read them instead of the signal tables (domain/health/scoring.ts): they
+ * of a recompute, so the hourly recomputes read them instead of the signal tables (domain/health/signals-kept.ts): they
  * hold for any moment from `validFrom` until `validUntil` (the first moment one of the account's signals enters or
  * leaves what is counted: a ticket opened, resolved or 30 days old, an answer given or a year old, a touch made),
  * unless the account's signals are written (signal_changes). A cache: dropping it loses nothing.

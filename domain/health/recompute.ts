@@ -85,8 +85,11 @@ function recomputeScope(now: Date, ids: string[] | null): RecomputeScope {
 }
 
 /**
- * Recomputes health as one statement over aggregates: each signal table is scanned once with GROUP BY (hash
- * aggregates), the components, score, status and the facts they are said with are derived per account in SQL, and
+ * Recomputes health as one statement over aggregates: each account's usage window and signal sums are read from
+ * what the previous recomputes kept (usage-windows.ts, signals-kept.ts), and aggregated anew, with GROUP BY, only
+ * for the accounts whose signals were written or crossed an edge since (all of them on the first run, and the usage
+ * of all of them on a day's first), the components, score, status and the facts they are said with are derived per
+ * account in SQL, and
  * the same statement appends history and writes account_health for the scores that changed only. No loop over
  * accounts. A score's components and reasons are written out (as text) only when its facts differ from the stored
  * ones; the others are compared as numbers and left alone.
