@@ -555,6 +555,25 @@ describe('usage windows kept between recomputes', () => {
     expect(await db.select().from(usageChanges)).toEqual([]);
   });
 
+  it('drops the kept window of an account whose usage in the window was deleted, and keeps the others', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 3, toDaysAgo: 0, activeUsers: 3, seats: 6 });
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 2 });
+    await recomputeHealth(db, { now: at(3) });
+    const state = await kept(db);
+    expect((await windowsOf(db, state?.generation)).get(account.id)).toMatchObject({ sumRecentUsers: 12, recentDays: 4 });
+    const others = [...(await windowsOf(db, state?.generation))].filter(([id]) => id !== account.id);
+
+    await db.execute(sql`delete from usage_daily where account_id = ${account.id}`);
+    await recomputeHealth(db, { now: at(4) });
+    expect((await kept(db))?.generation).toBe(state?.generation);
+    const after = await windowsOf(db, state?.generation);
+    expect(after.has(account.id)).toBe(false);
+    for (const [id, row] of others) expect(after.get(id)).toEqual(row);
+    expect((await scoreOf(account.id)).components?.usage.score).toBeNull();
+  });
+
   it('scores every account the same from kept windows as from usage_daily itself', async () => {
     const { db } = database;
     await recomputeHealth(db, { now: at(4) });

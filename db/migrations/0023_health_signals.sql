@@ -18,6 +18,7 @@ CREATE TABLE "health_signals" (
 	"nps_worst_key" double precision,
 	"nps_weighted" double precision,
 	"nps_weight" double precision,
+	"nps_worst_said" text,
 	"touch_last" timestamp with time zone
 );
 --> statement-breakpoint

@@ -264,6 +264,8 @@ export const healthSignals = pgTable('health_signals', {
   npsWorstKey: doublePrecision('nps_worst_key'),
   npsWeighted: doublePrecision('nps_weighted'),
   npsWeight: doublePrecision('nps_weight'),
+  /** How the worst answer is said in a reason ("NPS 4 from the champion"), so a reason needs no lookup. */
+  npsWorstSaid: text('nps_worst_said'),
   /** The latest CSM touch. */
   touchLast: timestamptz('touch_last'),
 });

@@ -76,7 +76,7 @@ export function componentScores(): SQL {
          -- Null, not 0, for an account without tickets or answers: the facts say "no data" apart from "none open".
          ${sql.raw(['open_count', 'urgent_count', 'urgent_oldest', 'high_count', 'high_oldest', 'open_oldest'].map((column) => `case when g.ticket_rows > 0 then g.${column} end as ${column}`).join(', '))},
          case when g.ticket_rows > 0 then greatest(0, 100 - g.penalty) end as support_score,
-         g.nps_score, case when g.nps_responses > 0 then g.nps_responses end as nps_responses, g.nps_worst, g.nps_worst_key,
+         g.nps_score, case when g.nps_responses > 0 then g.nps_responses end as nps_responses, g.nps_worst, g.nps_worst_key, g.nps_worst_said,
          g.touch_days,
          -- greatest and least pass over nulls: without a touch there is no touch score.
          case when g.touch_days is not null then

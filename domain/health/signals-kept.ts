@@ -32,7 +32,7 @@ const WIDE_AGGREGATE = 2000;
 const KEPT_COLUMNS = [
   'account_id', 'model', 'valid_from', 'valid_until', 'ticket_rows', 'open_count', 'urgent_count', 'high_count', 'open_first', 'urgent_first',
   'high_first', 'penalty_full', 'penalty_young', 'penalty_young_epoch', 'nps_responses', 'nps_worst', 'nps_worst_key', 'nps_weighted',
-  'nps_weight', 'touch_last',
+  'nps_weight', 'nps_worst_said', 'touch_last',
 ] as const;
 
 /**
@@ -79,7 +79,7 @@ stale_tickets as (
   ${staleRows('tickets', 'account_id, severity, opened_at, resolved_at')}
 ),
 stale_surveys as (
-  ${staleRows('survey_responses', 'id, account_id, kind, score, respondent_email, responded_at')}
+  ${staleRows('survey_responses', 'id, account_id, kind, score, respondent_role, respondent_email, responded_at')}
 ),
 stale_touches as (
   ${staleRows('csm_touches', 'account_id, occurred_at')}
@@ -115,7 +115,9 @@ signal_latest_surveys as (
   -- their bytes ("C"): only equality matters, not a language's order.
   select distinct on (account_id, coalesce(lower(respondent_email), id::text) collate "C")
          account_id, ${surveyAnswerKey('stale_surveys')} as answer_key, responded_at,
-         case kind when 'nps' then score * 10.0 else (score - 1) * 25.0 end::float8 as normalized
+         case kind when 'nps' then score * 10.0 else (score - 1) * 25.0 end::float8 as normalized,
+         -- How the answer is said when it is the worst: the NPS reason names it.
+         upper(kind::text) || ' ' || score || ' from ' || coalesce('the ' || nullif(trim(respondent_role), ''), respondent_email, 'a respondent') as said
   from stale_surveys
   where responded_at <= ${nowTs} and responded_at > ${nowTs} - ${lookback}
   order by account_id, coalesce(lower(respondent_email), id::text) collate "C", responded_at desc
@@ -124,7 +126,7 @@ signal_surveys as (
   -- Each answer weighs half as much every 90 days, here against the account's latest answer: the ratio of the sums
   -- is the decayed average at any later moment.
   select account_id, count(*) as nps_responses, min(normalized) as nps_worst, min(answer_key) as nps_worst_key,
-         sum(normalized * decay) as nps_weighted, sum(decay) as nps_weight
+         sum(normalized * decay) as nps_weighted, sum(decay) as nps_weight, (array_agg(said order by answer_key))[1] as nps_worst_said
   from (
     select s.*, power(0.5, ${daysSince(sql`max(s.responded_at) over (partition by s.account_id)`, sql`s.responded_at`)} / ${MODEL.surveyHalfLifeDays}::float8) as decay
     from signal_latest_surveys s
@@ -150,7 +152,8 @@ signal_computed as (
          coalesce(tk.high_count, 0) as high_count, tk.open_first, tk.urgent_first, tk.high_first,
          coalesce(tk.penalty_full, 0) as penalty_full, coalesce(tk.penalty_young, 0) as penalty_young,
          coalesce(tk.penalty_young_epoch, 0) as penalty_young_epoch,
-         coalesce(sv.nps_responses, 0) as nps_responses, sv.nps_worst, sv.nps_worst_key, sv.nps_weighted, sv.nps_weight, tc.touch_last
+         coalesce(sv.nps_responses, 0) as nps_responses, sv.nps_worst, sv.nps_worst_key, sv.nps_weighted, sv.nps_weight, sv.nps_worst_said,
+         tc.touch_last
   from signal_stale s
   left join signal_tickets tk on tk.account_id = s.account_id
   left join signal_surveys sv on sv.account_id = s.account_id
@@ -173,7 +176,7 @@ signals as (
          urgent_count, ${daysSince(nowTs, sql`urgent_first`)} as urgent_oldest,
          high_count, ${daysSince(nowTs, sql`high_first`)} as high_oldest,
          ${daysSince(nowTs, sql`open_first`)} as open_oldest,
-         nps_weighted / nps_weight as nps_score, nps_responses, nps_worst, nps_worst_key,
+         nps_weighted / nps_weight as nps_score, nps_responses, nps_worst, nps_worst_key, nps_worst_said,
          ${daysSince(nowTs, sql`touch_last`)} as touch_days
   from signal_rows
 )`;
