@@ -503,6 +503,10 @@ describe('usage windows kept between recomputes', () => {
     const [state] = await db.select().from(usageWindowState);
     return state ?? null;
   }
+  async function healthOf(db: TestDatabase['db']) {
+    const rows = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, components: accountHealth.components }).from(accountHealth);
+    return new Map(rows.map((row) => [row.accountId, row]));
+  }
   async function windowsOf(db: TestDatabase['db'], generation: number | undefined) {
     const rows = await db.select().from(usageWindows).where(eq(usageWindows.generation, generation ?? -1));
     return new Map(rows.map((row) => [row.accountId, row]));
@@ -572,6 +576,43 @@ describe('usage windows kept between recomputes', () => {
     expect(after.has(account.id)).toBe(false);
     for (const [id, row] of others) expect(after.get(id)).toEqual(row);
     expect((await scoreOf(account.id)).components?.usage.score).toBeNull();
+  });
+
+  it('rolls the kept windows on by a day to the same sums and scores as aggregating them anew', async () => {
+    const { db } = database;
+    const nextDay = new Date(NOW.getTime() + DAY_MS);
+    // As of the next day, NOW - 41 days leaves the window, NOW - 13 days moves to the prior weeks, NOW + 1 day enters.
+    const mostSeatsLeave = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, mostSeatsLeave.id, NOW, { fromDaysAgo: 40, toDaysAgo: -1, activeUsers: 6, seats: 10, keyEvents: 12 });
+    await addUsage(db, mostSeatsLeave.id, NOW, { fromDaysAgo: 41, toDaysAgo: 41, activeUsers: 9, seats: 12 });
+    const allLeave = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, allLeave.id, NOW, { fromDaysAgo: 41, toDaysAgo: 41, activeUsers: 5, seats: 5 });
+    await addTouch(db, allLeave.id, NOW, 3);
+    const enters = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, enters.id, NOW, { fromDaysAgo: -1, toDaysAgo: -1, activeUsers: 3, seats: 4 });
+    const moves = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, moves.id, NOW, { fromDaysAgo: 20, toDaysAgo: -1, activeUsers: 4, seats: 8, keyEvents: 3 });
+    await addUsage(db, moves.id, NOW, { fromDaysAgo: 13, toDaysAgo: 13, activeUsers: 8, seats: 8, keyEvents: 20 });
+
+    await recomputeHealth(db, { now: NOW });
+    expect(await kept(db)).toMatchObject({ asOf: '2026-11-25' });
+    await recomputeHealth(db, { now: nextDay });
+    const rolled = await kept(db);
+    expect(rolled).toMatchObject({ asOf: '2026-11-26' });
+    const sums = async (generation: number | undefined) =>
+      new Map([...(await windowsOf(db, generation))].map(([id, { generation: _generation, ...row }]) => [id, row]));
+    const rolledSums = await sums(rolled?.generation);
+    expect(rolledSums.get(moves.id)).toMatchObject({ sumRecentUsers: 4 * 14, recentDays: 14, sumPriorUsers: 4 * 7 + 8, priorDays: 8, sumRecentKeyEvents: 3 * 14 });
+    expect(rolledSums.get(mostSeatsLeave.id)).toMatchObject({ seats: 10, recentDays: 14, priorDays: 28 });
+    expect(rolledSums.get(enters.id)).toMatchObject({ sumRecentUsers: 3, recentDays: 1, priorDays: 0 });
+    expect(rolledSums.has(allLeave.id)).toBe(false);
+    const health = await healthOf(db);
+
+    await db.delete(usageWindowState);
+    const fresh = await recomputeHealth(db, { now: nextDay });
+    expect(fresh).toMatchObject({ historyRows: 0, rowsWritten: 0 });
+    expect(await sums((await kept(db))?.generation)).toEqual(rolledSums);
+    expect(await healthOf(db)).toEqual(health);
   });
 
   it('scores every account the same from kept windows as from usage_daily itself', async () => {

@@ -1,7 +1,8 @@
 /**
  * The usage component: aggregated from usage_daily, or read from the usage windows a recompute of the whole book
  * kept for the recomputes that follow on the same day, aggregated anew only for the accounts whose usage was written
- * since. Parts of the recompute statement.
+ * since; on the next day, yesterday's are rolled on by the days that enter and leave. Parts of the recompute
+ * statement.
  */
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
@@ -22,9 +23,9 @@ const USAGE_WINDOW_MODEL = createHash('sha256')
 
 /**
  * For a recompute of every account: keeps the usage windows for the recomputes that follow on the same day. When
- * they were aggregated anew (another day, another model, none kept), as the next generation, and the earlier one is
- * dropped (days that left the window stop counting); otherwise the windows of the accounts whose usage was written
- * are replaced in the kept generation. Either way the usage_changes read are removed: the windows now include them.
+ * they were aggregated anew or rolled on from yesterday's (another day, another model, none kept), as the next
+ * generation, and the earlier one is dropped; otherwise the windows of the accounts whose usage was written are
+ * replaced in the kept generation. Either way the usage_changes read are removed: the windows now include them.
  */
 function keepUsageWindows(today: SQL): SQL {
   const rebuilt = sql`not exists (select from usage_kept)`;
@@ -69,38 +70,90 @@ export function usageComponent(today: SQL, only: (column: SQL) => SQL, wholeBook
   const window = MODEL.recentDays + MODEL.priorDays;
   const parts = MODEL.usageParts;
   const inWindow = (day: SQL) => sql`${day} > ${today} - ${window}::int and ${day} <= ${today}`;
+  const day = (ago: number) => sql`${today} - ${ago}::int`;
   const usage = sql`usage_kept as materialized (
   -- The kept usage windows answer when they are as of today and were derived by the same model, for every account
   -- whose usage in the window was not written since.
   select st.generation from usage_window_state st
   where st.as_of = ${today} and st.model = ${USAGE_WINDOW_MODEL}::int8
 ),
+usage_rolled as materialized (
+  -- Kept as of yesterday by the same model: rolled on by a day, reading only the days that enter the window, move
+  -- from the recent days to the prior ones, or leave it.
+  select st.generation from usage_window_state st
+  where not exists (select from usage_kept) and st.as_of = ${day(1)} and st.model = ${USAGE_WINDOW_MODEL}::int8
+),
 usage_dirty as materialized (
-  -- The accounts whose usage in the window was written since the kept windows (a trigger records every write).
+  -- The accounts whose usage in the window (yesterday's too, when rolled on) was written since the kept windows (a
+  -- trigger records every write).
   select distinct account_id from usage_changes c
-  where exists (select from usage_kept) and c.first_day <= ${today} and c.last_day > ${today} - ${window}::int ${only(sql`c.account_id`)}
+  where (exists (select from usage_kept) or exists (select from usage_rolled))
+    and c.first_day <= ${today} and c.last_day > ${day(window + 1)} ${only(sql`c.account_id`)}
+),
+usage_delta as (
+  -- Rolled on: the day that enters, the one that moves to the prior days and the one that leaves, by account.
+  select u.account_id,
+         coalesce(sum(u.active_users) filter (where u.day = ${today}), 0) as in_users,
+         count(*) filter (where u.day = ${today}) as in_days,
+         coalesce(sum(u.key_events) filter (where u.day = ${today}), 0) as in_key_events,
+         max(u.seats) filter (where u.day = ${today}) as in_seats,
+         coalesce(sum(u.active_users) filter (where u.day = ${day(recent)}), 0) as moved_users,
+         count(*) filter (where u.day = ${day(recent)}) as moved_days,
+         coalesce(sum(u.key_events) filter (where u.day = ${day(recent)}), 0) as moved_key_events,
+         coalesce(sum(u.active_users) filter (where u.day = ${day(window)}), 0) as out_users,
+         count(*) filter (where u.day = ${day(window)}) as out_days,
+         max(u.seats) filter (where u.day = ${day(window)}) as out_seats
+  from usage_daily u
+  where exists (select from usage_rolled) and u.day in (${today}, ${day(recent)}, ${day(window)}) ${only(sql`u.account_id`)}
+  group by u.account_id
+),
+usage_previous as (
+  select w.* from usage_windows w where w.generation = (select generation from usage_rolled) ${only(sql`w.account_id`)}
+),
+usage_fresh as materialized (
+  -- Aggregated from usage_daily: the accounts written since, and, rolled on, those whose most seats may leave with
+  -- the day that leaves (the most of the days left is not known from the kept windows).
+  select account_id from usage_dirty
+  union
+  select d.account_id from usage_delta d join usage_previous w on w.account_id = d.account_id where d.out_seats >= w.seats
 ),
 usage_rows as (
-  -- Every account's usage in the window when no kept windows answer (the first recompute of a day), else only the
-  -- written accounts', by the primary key.
+  -- Every account's usage in the window when no kept windows answer, even rolled on (the first recompute after a day
+  -- or more without one), else only the fresh accounts', by the primary key.
   select u.account_id, u.day, u.active_users, u.seats, u.key_events
   from usage_daily u
-  where not exists (select from usage_kept) and ${inWindow(sql`u.day`)} ${only(sql`u.account_id`)}
+  where not exists (select from usage_kept) and not exists (select from usage_rolled) and ${inWindow(sql`u.day`)} ${only(sql`u.account_id`)}
   union all
   select u.account_id, u.day, u.active_users, u.seats, u.key_events
-  from usage_dirty d join usage_daily u on u.account_id = d.account_id and ${inWindow(sql`u.day`)}
+  from usage_fresh d join usage_daily u on u.account_id = d.account_id and ${inWindow(sql`u.day`)}
 ),
 usage_live as (
   -- Sums and counts only: they aggregate in place (no per-account state to allocate), and the averages follow.
   select u.account_id,
-         sum(u.active_users) filter (where u.day > ${today} - ${recent}::int) as recent_users,
-         count(*) filter (where u.day > ${today} - ${recent}::int) as recent_days,
+         sum(u.active_users) filter (where u.day > ${day(recent)}) as recent_users,
+         count(*) filter (where u.day > ${day(recent)}) as recent_days,
          sum(u.active_users) as window_users,
          count(*) as window_days,
-         max(u.seats) as seats,
-         sum(u.key_events) filter (where u.day > ${today} - ${recent}::int) as recent_key_events
+         max(u.seats)::float8 as seats,
+         sum(u.key_events) filter (where u.day > ${day(recent)}) as recent_key_events
   from usage_rows u
   group by u.account_id
+  union all
+  -- Rolled on: yesterday's sums with the days that entered added and the ones that left taken away.
+  select r.* from (
+    select coalesce(w.account_id, d.account_id) as account_id,
+           coalesce(w.sum_recent_users, 0) + coalesce(d.in_users, 0) - coalesce(d.moved_users, 0) as recent_users,
+           coalesce(w.recent_days, 0) + coalesce(d.in_days, 0) - coalesce(d.moved_days, 0) as recent_days,
+           coalesce(w.sum_recent_users + w.sum_prior_users, 0) + coalesce(d.in_users, 0) - coalesce(d.out_users, 0) as window_users,
+           coalesce(w.recent_days + w.prior_days, 0) + coalesce(d.in_days, 0) - coalesce(d.out_days, 0) as window_days,
+           greatest(w.seats, d.in_seats::float8) as seats,
+           coalesce(w.sum_recent_key_events, 0) + coalesce(d.in_key_events, 0) - coalesce(d.moved_key_events, 0) as recent_key_events
+    from usage_previous w
+    full join usage_delta d on d.account_id = w.account_id
+    where not exists (select from usage_fresh f where f.account_id = coalesce(w.account_id, d.account_id))
+  ) r
+  -- An account whose every day left the window has no usage, as if aggregated.
+  where r.window_days > 0
 ),
 usage_computed as (
   select p.*,
@@ -118,7 +171,7 @@ usage_computed as (
              -- avg(): the numeric quotient of the sum and count, as float8.
              (recent_users::numeric / nullif(recent_days, 0))::float8 as recent_active,
              ((window_users - coalesce(recent_users, 0))::numeric / nullif(window_days - recent_days, 0))::float8 as prior_active,
-             seats::float8 as seats,
+             seats,
              coalesce(recent_key_events, 0)::float8 as recent_key_events,
              coalesce(recent_users, 0)::float8 as recent_user_days,
              -- The same as whole numbers, for the facts.
