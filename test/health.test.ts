@@ -590,6 +590,9 @@ describe('usage windows kept between recomputes', () => {
     await addTouch(db, allLeave.id, NOW, 3);
     const enters = await createAccount(db, { stageKey: 'mature_adoption' });
     await addUsage(db, enters.id, NOW, { fromDaysAgo: -1, toDaysAgo: -1, activeUsers: 3, seats: 4 });
+    // The same seats every day: the day that leaves takes none of them away.
+    const sameSeats = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, sameSeats.id, NOW, { fromDaysAgo: 41, toDaysAgo: -1, activeUsers: 5, seats: 7 });
     const moves = await createAccount(db, { stageKey: 'mature_adoption' });
     await addUsage(db, moves.id, NOW, { fromDaysAgo: 20, toDaysAgo: -1, activeUsers: 4, seats: 8, keyEvents: 3 });
     await addUsage(db, moves.id, NOW, { fromDaysAgo: 13, toDaysAgo: 13, activeUsers: 8, seats: 8, keyEvents: 20 });
@@ -604,6 +607,7 @@ describe('usage windows kept between recomputes', () => {
     const rolledSums = await sums(rolled?.generation);
     expect(rolledSums.get(moves.id)).toMatchObject({ sumRecentUsers: 4 * 14, recentDays: 14, sumPriorUsers: 4 * 7 + 8, priorDays: 8, sumRecentKeyEvents: 3 * 14 });
     expect(rolledSums.get(mostSeatsLeave.id)).toMatchObject({ seats: 10, recentDays: 14, priorDays: 28 });
+    expect(rolledSums.get(sameSeats.id)).toMatchObject({ seats: 7, seatsDay: '2026-11-26', recentDays: 14, priorDays: 28 });
     expect(rolledSums.get(enters.id)).toMatchObject({ sumRecentUsers: 3, recentDays: 1, priorDays: 0 });
     expect(rolledSums.has(allLeave.id)).toBe(false);
     const health = await healthOf(db);

@@ -184,6 +184,8 @@ export const usageWindows = pgTable(
     generation: bigint('generation', { mode: 'number' }).notNull(),
     accountId: uuid('account_id').notNull(),
     seats: doublePrecision('seats').notNull(),
+    /** The latest day of the window with that many seats: rolled on, the most seats leave with it only on that day. */
+    seatsDay: date('seats_day', { mode: 'string' }).notNull(),
     sumRecentUsers: bigint('sum_recent_users', { mode: 'number' }).notNull(),
     recentDays: bigint('recent_days', { mode: 'number' }).notNull(),
     sumPriorUsers: bigint('sum_prior_users', { mode: 'number' }).notNull(),

@@ -10,9 +10,12 @@ import { HEALTH_MODEL_VERSION, MODEL } from './model.ts';
 
 /** What usage_windows keeps of each account's usage: the usage component and the sums its facts are said from. */
 const USAGE_WINDOW_COLUMNS = [
-  'account_id', 'seats', 'sum_recent_users', 'recent_days', 'sum_prior_users', 'prior_days', 'sum_recent_key_events',
+  'account_id', 'seats', 'seats_day', 'sum_recent_users', 'recent_days', 'sum_prior_users', 'prior_days', 'sum_recent_key_events',
   'adoption', 'trend', 'trend_ratio', 'key_events', 'usage_score',
 ] as const;
+
+/** Above the days of the window: seats times it plus a day's place in the window (1-42) keep both in one int8. */
+const DAY_KEY = 1000;
 
 /** The model constants the kept usage windows are derived with, as a 64-bit hash: other constants make them stale. */
 const USAGE_WINDOW_MODEL = createHash('sha256')
@@ -70,7 +73,7 @@ export function usageComponent(today: SQL, only: (column: SQL) => SQL, wholeBook
   const window = MODEL.recentDays + MODEL.priorDays;
   const parts = MODEL.usageParts;
   const inWindow = (day: SQL) => sql`${day} > ${today} - ${window}::int and ${day} <= ${today}`;
-  const day = (ago: number) => sql`${today} - ${ago}::int`;
+  const day = (ago: number) => sql`(${today} - ${ago}::int)`;
   const usage = sql`usage_kept as materialized (
   -- The kept usage windows answer when they are as of today and were derived by the same model, for every account
   -- whose usage in the window was not written since.
@@ -111,11 +114,12 @@ usage_previous as (
   select w.* from usage_windows w where w.generation = (select generation from usage_rolled) ${only(sql`w.account_id`)}
 ),
 usage_fresh as materialized (
-  -- Aggregated from usage_daily: the accounts written since, and, rolled on, those whose most seats may leave with
-  -- the day that leaves (the most of the days left is not known from the kept windows).
+  -- Aggregated from usage_daily: the accounts written since, and, rolled on, those whose most seats leave with the
+  -- day that leaves (no later day had as many: the most of the days left is not known from the kept windows).
   select account_id from usage_dirty
   union
-  select d.account_id from usage_delta d join usage_previous w on w.account_id = d.account_id where d.out_seats >= w.seats
+  select d.account_id from usage_delta d join usage_previous w on w.account_id = d.account_id
+  where d.out_seats >= w.seats and w.seats_day <= ${day(window)}
 ),
 usage_rows as (
   -- Every account's usage in the window when no kept windows answer, even rolled on (the first recompute after a day
@@ -134,7 +138,9 @@ usage_live as (
          count(*) filter (where u.day > ${day(recent)}) as recent_days,
          sum(u.active_users) as window_users,
          count(*) as window_days,
-         max(u.seats)::float8 as seats,
+         -- The most seats and the latest day with as many, in one aggregate: seats, then the day in the window, as one int8.
+         (max(u.seats::int8 * ${DAY_KEY}::int8 + (u.day - ${day(window)})) / ${DAY_KEY}::int8)::float8 as seats,
+         ${day(window)} + (max(u.seats::int8 * ${DAY_KEY}::int8 + (u.day - ${day(window)})) % ${DAY_KEY}::int8)::int as seats_day,
          sum(u.key_events) filter (where u.day > ${day(recent)}) as recent_key_events
   from usage_rows u
   group by u.account_id
@@ -147,6 +153,7 @@ usage_live as (
            coalesce(w.sum_recent_users + w.sum_prior_users, 0) + coalesce(d.in_users, 0) - coalesce(d.out_users, 0) as window_users,
            coalesce(w.recent_days + w.prior_days, 0) + coalesce(d.in_days, 0) - coalesce(d.out_days, 0) as window_days,
            greatest(w.seats, d.in_seats::float8) as seats,
+           case when w.seats is null or d.in_seats >= w.seats then ${today} else w.seats_day end as seats_day,
            coalesce(w.sum_recent_key_events, 0) + coalesce(d.in_key_events, 0) - coalesce(d.moved_key_events, 0) as recent_key_events
     from usage_previous w
     full join usage_delta d on d.account_id = w.account_id
@@ -160,7 +167,7 @@ usage_computed as (
          (${parts.adoption}::float8 * p.adoption + ${parts.keyEvents}::float8 * p.key_events + coalesce(${parts.trend}::float8 * p.trend, 0))
          / (${parts.adoption + parts.keyEvents}::float8 + case when p.trend is null then 0 else ${parts.trend}::float8 end) as usage_score
   from (
-    select account_id, seats, sum_recent_users, recent_days, sum_prior_users, prior_days, sum_recent_key_events,
+    select account_id, seats, seats_day, sum_recent_users, recent_days, sum_prior_users, prior_days, sum_recent_key_events,
            100 * least(1, coalesce(recent_active, 0) / greatest(seats, 1)) as adoption,
            case when prior_active > 0
                 then 100 * greatest(0, least(1, 1 - 2 * (1 - coalesce(recent_active, 0) / prior_active))) end as trend,
@@ -171,7 +178,7 @@ usage_computed as (
              -- avg(): the numeric quotient of the sum and count, as float8.
              (recent_users::numeric / nullif(recent_days, 0))::float8 as recent_active,
              ((window_users - coalesce(recent_users, 0))::numeric / nullif(window_days - recent_days, 0))::float8 as prior_active,
-             seats,
+             seats, seats_day,
              coalesce(recent_key_events, 0)::float8 as recent_key_events,
              coalesce(recent_users, 0)::float8 as recent_user_days,
              -- The same as whole numbers, for the facts.
