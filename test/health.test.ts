@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { systemReader } from '../domain/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import { accountHealth, healthScores, usageWindowState } from '../db/schema.ts';
+import { accountHealth, healthScores, healthSignals, signalChanges, usageChanges, usageWindowState, usageWindows } from '../db/schema.ts';
 import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health/model.ts';
@@ -503,6 +503,14 @@ describe('usage windows kept between recomputes', () => {
     const [state] = await db.select().from(usageWindowState);
     return state ?? null;
   }
+  async function healthOf(db: TestDatabase['db']) {
+    const rows = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, components: accountHealth.components }).from(accountHealth);
+    return new Map(rows.map((row) => [row.accountId, row]));
+  }
+  async function windowsOf(db: TestDatabase['db'], generation: number | undefined) {
+    const rows = await db.select().from(usageWindows).where(eq(usageWindows.generation, generation ?? -1));
+    return new Map(rows.map((row) => [row.accountId, row]));
+  }
 
   it('aggregates usage once a day, and again only after usage was written, by ingestion or any other writer', async () => {
     const { db } = database;
@@ -525,10 +533,16 @@ describe('usage windows kept between recomputes', () => {
     const refreshed = await scoreOf(account.id);
     expect(refreshed.components?.usage.detail).toMatch(/^2 of 10 seats active \(14-day average\), -75% vs prior 4 weeks/);
 
-    // ...and the next recompute of every account aggregates the windows anew and keeps the score the refresh wrote.
+    // ...and the next recompute of every account aggregates that account's window anew, in the kept generation
+    // (the other accounts' windows are kept as they are), and keeps the score the refresh wrote.
+    const keptBefore = await windowsOf(db, built?.generation);
     const all = await recomputeHealth(db, { now: at(2) });
     const rebuilt = await kept(db);
-    expect(rebuilt?.generation).toBeGreaterThan(built?.generation ?? Number.POSITIVE_INFINITY);
+    expect(rebuilt?.generation).toBe(built?.generation);
+    const keptAfter = await windowsOf(db, built?.generation);
+    expect(keptAfter.get(account.id)).toMatchObject({ sumRecentUsers: 28, recentDays: 14 });
+    expect(keptBefore.get(account.id)).toMatchObject({ sumRecentUsers: 112, recentDays: 14 });
+    for (const [id, row] of keptBefore) if (id !== account.id) expect(keptAfter.get(id)).toEqual(row);
     expect(all.accounts).toBeGreaterThan(1);
     const recomputed = await scoreOf(account.id);
     expect(recomputed.score).toBe(refreshed.score);
@@ -538,8 +552,71 @@ describe('usage windows kept between recomputes', () => {
     const other = await createAccount(db, { stageKey: 'mature_adoption' });
     await addUsage(db, other.id, NOW, { fromDaysAgo: 3, toDaysAgo: 0, activeUsers: 5, seats: 5 });
     await recomputeHealth(db, { now: at(3) });
-    expect((await kept(db))?.generation).toBeGreaterThan(rebuilt?.generation ?? Number.POSITIVE_INFINITY);
+    expect((await kept(db))?.generation).toBe(rebuilt?.generation);
+    expect((await windowsOf(db, rebuilt?.generation)).get(other.id)).toMatchObject({ sumRecentUsers: 20, recentDays: 4, seats: 5 });
     expect((await scoreOf(other.id)).components?.usage.detail).toMatch(/^5 of 5 seats active/);
+    // Read once: nothing is left to aggregate anew.
+    expect(await db.select().from(usageChanges)).toEqual([]);
+  });
+
+  it('drops the kept window of an account whose usage in the window was deleted, and keeps the others', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, account.id, NOW, { fromDaysAgo: 3, toDaysAgo: 0, activeUsers: 3, seats: 6 });
+    await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 2 });
+    await recomputeHealth(db, { now: at(3) });
+    const state = await kept(db);
+    expect((await windowsOf(db, state?.generation)).get(account.id)).toMatchObject({ sumRecentUsers: 12, recentDays: 4 });
+    const others = [...(await windowsOf(db, state?.generation))].filter(([id]) => id !== account.id);
+
+    await db.execute(sql`delete from usage_daily where account_id = ${account.id}`);
+    await recomputeHealth(db, { now: at(4) });
+    expect((await kept(db))?.generation).toBe(state?.generation);
+    const after = await windowsOf(db, state?.generation);
+    expect(after.has(account.id)).toBe(false);
+    for (const [id, row] of others) expect(after.get(id)).toEqual(row);
+    expect((await scoreOf(account.id)).components?.usage.score).toBeNull();
+  });
+
+  it('rolls the kept windows on by a day to the same sums and scores as aggregating them anew', async () => {
+    const { db } = database;
+    const nextDay = new Date(NOW.getTime() + DAY_MS);
+    // As of the next day, NOW - 41 days leaves the window, NOW - 13 days moves to the prior weeks, NOW + 1 day enters.
+    const mostSeatsLeave = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, mostSeatsLeave.id, NOW, { fromDaysAgo: 40, toDaysAgo: -1, activeUsers: 6, seats: 10, keyEvents: 12 });
+    await addUsage(db, mostSeatsLeave.id, NOW, { fromDaysAgo: 41, toDaysAgo: 41, activeUsers: 9, seats: 12 });
+    const allLeave = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, allLeave.id, NOW, { fromDaysAgo: 41, toDaysAgo: 41, activeUsers: 5, seats: 5 });
+    await addTouch(db, allLeave.id, NOW, 3);
+    const enters = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, enters.id, NOW, { fromDaysAgo: -1, toDaysAgo: -1, activeUsers: 3, seats: 4 });
+    // The same seats every day: the day that leaves takes none of them away.
+    const sameSeats = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, sameSeats.id, NOW, { fromDaysAgo: 41, toDaysAgo: -1, activeUsers: 5, seats: 7 });
+    const moves = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addUsage(db, moves.id, NOW, { fromDaysAgo: 20, toDaysAgo: -1, activeUsers: 4, seats: 8, keyEvents: 3 });
+    await addUsage(db, moves.id, NOW, { fromDaysAgo: 13, toDaysAgo: 13, activeUsers: 8, seats: 8, keyEvents: 20 });
+
+    await recomputeHealth(db, { now: NOW });
+    expect(await kept(db)).toMatchObject({ asOf: '2026-11-25' });
+    await recomputeHealth(db, { now: nextDay });
+    const rolled = await kept(db);
+    expect(rolled).toMatchObject({ asOf: '2026-11-26' });
+    const sums = async (generation: number | undefined) =>
+      new Map([...(await windowsOf(db, generation))].map(([id, { generation: _generation, ...row }]) => [id, row]));
+    const rolledSums = await sums(rolled?.generation);
+    expect(rolledSums.get(moves.id)).toMatchObject({ sumRecentUsers: 4 * 14, recentDays: 14, sumPriorUsers: 4 * 7 + 8, priorDays: 8, sumRecentKeyEvents: 3 * 14 });
+    expect(rolledSums.get(mostSeatsLeave.id)).toMatchObject({ seats: 10, recentDays: 14, priorDays: 28 });
+    expect(rolledSums.get(sameSeats.id)).toMatchObject({ seats: 7, seatsDay: '2026-11-26', recentDays: 14, priorDays: 28 });
+    expect(rolledSums.get(enters.id)).toMatchObject({ sumRecentUsers: 3, recentDays: 1, priorDays: 0 });
+    expect(rolledSums.has(allLeave.id)).toBe(false);
+    const health = await healthOf(db);
+
+    await db.delete(usageWindowState);
+    const fresh = await recomputeHealth(db, { now: nextDay });
+    expect(fresh).toMatchObject({ historyRows: 0, rowsWritten: 0 });
+    expect(await sums((await kept(db))?.generation)).toEqual(rolledSums);
+    expect(await healthOf(db)).toEqual(health);
   });
 
   it('scores every account the same from kept windows as from usage_daily itself', async () => {
@@ -578,6 +655,58 @@ describe('usage windows kept between recomputes', () => {
     } finally {
       await own.destroy();
     }
+  });
+});
+
+describe('signals kept between recomputes', () => {
+  const HOUR_MS = 3_600_000;
+  const at = (hours: number) => new Date(NOW.getTime() + hours * HOUR_MS);
+  const healthRows = (db: TestDatabase['db']) =>
+    db.select({ accountId: accountHealth.accountId, score: accountHealth.score, reasons: accountHealth.reasons, components: accountHealth.components }).from(accountHealth);
+
+  it('scores every account the same from kept signals as from the signal tables, as tickets age and answers leave the year', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTicket(db, account.id, NOW, { severity: 'urgent', openedDaysAgo: 5 });
+    // 30 days old 6 hours after NOW: from then on it costs its points twice.
+    await addTicket(db, account.id, NOW, { severity: 'normal', openedDaysAgo: 29.75 });
+    await addTicket(db, account.id, NOW, { severity: 'high', openedDaysAgo: 12, resolvedDaysAgo: -0.25 });
+    await addSurvey(db, account.id, NOW, { score: 2, daysAgo: 364.8, email: 'leaving@acme.test', role: 'user' });
+    await addSurvey(db, account.id, NOW, { score: 8, daysAgo: 30, email: 'staying@acme.test', role: 'champion' });
+    await addSurvey(db, account.id, NOW, { score: 6, daysAgo: 3, email: 'recent@acme.test', role: 'user' });
+    await addTouch(db, account.id, NOW, 20);
+
+    await recomputeHealth(db, { now: NOW });
+    expect((await db.select().from(healthSignals).where(eq(healthSignals.accountId, account.id)))[0]).toMatchObject({ openCount: 3, urgentCount: 1, highCount: 1 });
+    // Hours later: the ticket resolved, the 30 days passed and the old answer left the year in between.
+    for (const hours of [2, 5, 7]) {
+      await recomputeHealth(db, { now: at(hours) });
+      const kept = await healthRows(db);
+      await db.delete(healthSignals);
+      const fresh = await recomputeHealth(db, { now: at(hours) });
+      expect(fresh).toMatchObject({ historyRows: 0, rowsWritten: 0 });
+      expect(await healthRows(db)).toEqual(expect.arrayContaining(kept));
+    }
+    expect((await scoreOf(account.id)).components?.nps.detail).toBe('2 respondents in the last year, recent answers weigh more');
+  });
+
+  it('aggregates anew the signals of the accounts written, by any writer, and keeps the others', async () => {
+    const { db } = database;
+    const account = await createAccount(db, { stageKey: 'mature_adoption' });
+    await addTouch(db, account.id, NOW, 2);
+    await recomputeHealth(db, { now: at(8) });
+    const others = (await db.select().from(healthSignals)).filter((row) => row.accountId !== account.id);
+    expect((await scoreOf(account.id)).components?.support.score).toBeNull();
+
+    // A plain insert, not through the ingestion functions: the trigger records it all the same.
+    await db.execute(sql`insert into tickets (account_id, severity, subject, opened_at) values (${account.id}, 'urgent', 'Down', ${daysBefore(NOW, 2).toISOString()})`);
+    expect(await db.select().from(signalChanges)).toEqual([expect.objectContaining({ accountId: account.id })]);
+    await recomputeHealth(db, { now: at(9) });
+    const health = await scoreOf(account.id);
+    expect(health.reasons[0]).toBe('1 open urgent ticket, oldest 2 days');
+    expect(await db.select().from(signalChanges)).toEqual([]);
+    const kept = await db.select().from(healthSignals);
+    for (const row of others) expect(kept).toContainEqual(row);
   });
 });
 

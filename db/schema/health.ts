@@ -1,4 +1,4 @@
-import { type AnyPgColumn, bigint, boolean, check, date, doublePrecision, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { accounts, users } from './core.ts';
 
@@ -179,18 +179,17 @@ export const ruleFirings = pgTable(
 );
 
 /**
- * Every change to usage_daily, by day: a trigger on usage_daily appends one row per statement and day written, from
- * whatever writes it (ingestion, COPY, a fixture). Append-only, so the rows counted for a window only grow while
- * its usage changes; days that left every window are pruned when the usage windows are rebuilt.
+ * Every change to usage_daily, by account: a trigger on usage_daily appends one row per statement and account written,
+ * with the first and last day written, from whatever writes it (ingestion, COPY, a fixture). A recompute of every
+ * account aggregates usage anew for the accounts named here whose days fall in its window, and removes the rows it
+ * has read; rows committed after its snapshot stay for the next one.
  */
-export const usageChanges = pgTable(
-  'usage_changes',
-  {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    day: date('day', { mode: 'string' }).notNull(),
-  },
-  (t) => [index('usage_changes_day_idx').on(t.day)],
-);
+export const usageChanges = pgTable('usage_changes', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  accountId: uuid('account_id').notNull(),
+  firstDay: date('first_day', { mode: 'string' }).notNull(),
+  lastDay: date('last_day', { mode: 'string' }).notNull(),
+});
 
 /**
  * Each account's usage over the health model's window (the recent 14 days and the 28 before) as of one day: the
@@ -203,6 +202,8 @@ export const usageWindows = pgTable(
     generation: bigint('generation', { mode: 'number' }).notNull(),
     accountId: uuid('account_id').notNull(),
     seats: doublePrecision('seats').notNull(),
+    /** The latest day of the window with that many seats: rolled on, the most seats leave with it only on that day. */
+    seatsDay: date('seats_day', { mode: 'string' }).notNull(),
     sumRecentUsers: bigint('sum_recent_users', { mode: 'number' }).notNull(),
     recentDays: bigint('recent_days', { mode: 'number' }).notNull(),
     sumPriorUsers: bigint('sum_prior_users', { mode: 'number' }).notNull(),
@@ -219,9 +220,8 @@ export const usageWindows = pgTable(
 );
 
 /**
- * The usage windows in effect: their generation, the day they are as of, and how many usage_changes rows of their
- * window there were when they were built, and the model they were derived with. They answer a recompute as of that
- * day, by that model, while that count is unchanged.
+ * The usage windows in effect: their generation, the day they are as of and the model they were derived with. They
+ * answer a recompute as of that day, by that model, for every account without usage_changes in the window.
  */
 export const usageWindowState = pgTable(
   'usage_window_state',
@@ -229,12 +229,66 @@ export const usageWindowState = pgTable(
     id: boolean('id').primaryKey().default(true),
     generation: bigint('generation', { mode: 'number' }).notNull(),
     asOf: date('as_of', { mode: 'string' }).notNull(),
-    changes: bigint('changes', { mode: 'number' }).notNull(),
     /** A hash of the model constants they were derived with. */
     model: bigint('model', { mode: 'bigint' }).notNull(),
   },
   (t) => [check('usage_window_state_single_row', sql`${t.id}`)],
 );
+
+/**
+ * Every change to tickets, survey_responses and csm_touches, by account: a trigger on each appends one row per
+ * statement and account written, whoever writes it. A recompute of every account aggregates those accounts' signals
+ * anew (health_signals) and removes the rows it has read; rows committed after its snapshot stay for the next one.
+ */
+export const signalChanges = pgTable('signal_changes', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  accountId: uuid('account_id').notNull(),
+});
+
+/**
+ * Each account's tickets, latest survey answers and CSM touches, aggregated in forms that do not depend on the moment
+ * of a recompute, so the hourly recomputes read them instead of the signal tables (domain/health/signals-kept.ts): they
+ * hold for any moment from `validFrom` until `validUntil` (the first moment one of the account's signals enters or
+ * leaves what is counted: a ticket opened, resolved or 30 days old, an answer given or a year old, a touch made),
+ * unless the account's signals are written (signal_changes). A cache: dropping it loses nothing.
+ */
+export const healthSignals = pgTable('health_signals', {
+  accountId: uuid('account_id').primaryKey(),
+  /** A hash of the model constants they were derived with. */
+  model: bigint('model', { mode: 'bigint' }).notNull(),
+  validFrom: timestamptz('valid_from').notNull(),
+  validUntil: timestamptz('valid_until'),
+  /** Tickets opened by then; open ones, urgent and high among them, and when the earliest of each was opened. */
+  ticketRows: bigint('ticket_rows', { mode: 'number' }).notNull(),
+  openCount: bigint('open_count', { mode: 'number' }).notNull(),
+  urgentCount: bigint('urgent_count', { mode: 'number' }).notNull(),
+  highCount: bigint('high_count', { mode: 'number' }).notNull(),
+  openFirst: timestamptz('open_first'),
+  urgentFirst: timestamptz('urgent_first'),
+  highFirst: timestamptz('high_first'),
+  /**
+   * The open tickets' penalty: in full (twice the severity's points) for those at least 30 days old, and for the
+   * younger ones the sum of their points and of points times the epoch (seconds) they were opened at, so the penalty
+   * at any moment is exact arithmetic on these.
+   */
+  penaltyFull: doublePrecision('penalty_full').notNull(),
+  penaltyYoung: doublePrecision('penalty_young').notNull(),
+  penaltyYoungEpoch: numeric('penalty_young_epoch').notNull(),
+  /**
+   * The latest answer of each respondent in the last year: how many, the worst (normalized, and its key), and their
+   * decayed average as weighted and weight sums, each answer weighted against the latest one (their ratio is the
+   * decayed average at any moment).
+   */
+  npsResponses: bigint('nps_responses', { mode: 'number' }).notNull(),
+  npsWorst: doublePrecision('nps_worst'),
+  npsWorstKey: doublePrecision('nps_worst_key'),
+  npsWeighted: doublePrecision('nps_weighted'),
+  npsWeight: doublePrecision('nps_weight'),
+  /** How the worst answer is said in a reason ("NPS 4 from the champion"), so a reason needs no lookup. */
+  npsWorstSaid: text('nps_worst_said'),
+  /** The latest CSM touch. */
+  touchLast: timestamptz('touch_last'),
+});
 
 export type HealthScore = typeof healthScores.$inferSelect;
 export type HealthSettingsRow = typeof healthSettings.$inferSelect;

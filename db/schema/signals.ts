@@ -105,7 +105,7 @@ export const tickets = pgTable(
     openedAt: timestamptz('opened_at').notNull(),
     resolvedAt: timestamptz('resolved_at'),
   },
-  (t) => [index('tickets_open_idx').on(t.accountId).where(sql`${t.resolvedAt} is null`)],
+  (t) => [index('tickets_open_idx').on(t.accountId).where(sql`${t.resolvedAt} is null`), index('tickets_account_idx').on(t.accountId, t.openedAt)],
 );
 
 export const surveyResponses = pgTable(

@@ -141,7 +141,8 @@ export function reasonCandidates(): ReasonCandidate[] {
       key: 'nps',
       when: sql`s.nps_worst <= 60`,
       impact: sql`s.nps_share * (100 - coalesce(s.nps_score, 100)) + 1`,
-      text: sql`worst.text`,
+      // Said as the kept signals say the worst answer (signals-kept.ts).
+      text: sql`q.nps_worst_said`,
     },
     {
       key: 'touch',

@@ -8,9 +8,10 @@ import { type Db, type Tx, queryRows } from '../../db/client.ts';
 import { isoDay } from '../dates.ts';
 import { InvalidInputError } from '../errors.ts';
 import { type Ago, agoFlags, agoPoint, agoUntil, earlierScores, spanEndedNow } from './earlier-scores.ts';
-import { type ReasonCandidate, componentsJson, fact, factsArray, reasonCandidates, reasonRanks, reasonsJson, recordedKinds, surveyAnswerKey } from './facts.ts';
-import { HEALTH_MODEL_VERSION, MODEL, loadHealthSettings } from './model.ts';
-import { type ScoringScope, accountsToScore, componentScores, customerSignals, onboardingMilestones } from './scoring.ts';
+import { type ReasonCandidate, componentsJson, factsArray, reasonCandidates, reasonRanks, reasonsJson, recordedKinds } from './facts.ts';
+import { HEALTH_MODEL_VERSION, loadHealthSettings } from './model.ts';
+import { type ScoringScope, accountsToScore, componentScores, onboardingMilestones } from './scoring.ts';
+import { customerSignals } from './signals-kept.ts';
 import { usageComponent } from './usage-windows.ts';
 import type { WebhookEventData } from '../webhook-events.ts';
 import { queueWebhookEvents } from '../webhooks.ts';
@@ -84,8 +85,11 @@ function recomputeScope(now: Date, ids: string[] | null): RecomputeScope {
 }
 
 /**
- * Recomputes health as one statement over aggregates: each signal table is scanned once with GROUP BY (hash
- * aggregates), the components, score, status and the facts they are said with are derived per account in SQL, and
+ * Recomputes health as one statement over aggregates: each account's usage window and signal sums are read from
+ * what the previous recomputes kept (usage-windows.ts, signals-kept.ts), and aggregated anew, with GROUP BY, only
+ * for the accounts whose signals were written or crossed an edge since (all of them on the first run, and the usage
+ * of all of them on a day's first), the components, score, status and the facts they are said with are derived per
+ * account in SQL, and
  * the same statement appends history and writes account_health for the scores that changed only. No loop over
  * accounts. A score's components and reasons are written out (as text) only when its facts differ from the stored
  * ones; the others are compared as numbers and left alone.
@@ -112,7 +116,7 @@ export async function recomputeHealth(db: Db | Tx, params: RecomputeHealthParams
   const steps = [
     accountsToScore(scope, settings),
     usageComponent(scope.today, scope.only, scope.wholeBook),
-    customerSignals(scope),
+    customerSignals(scope, scope.wholeBook),
     onboardingMilestones(scope),
     componentScores(),
     factsAndReasons(scope),
@@ -156,7 +160,7 @@ facts as (
   select s.account_id, s.score,
          (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' when s.score is not null then 'critical'
                else 'insufficient_data' end)::health_status as status,
-         s.stage_name, s.usage_share, s.support_share, s.nps_share, s.engagement_share, ${factsArray(candidates)} as facts
+         s.stage_name, s.nps_worst_said, s.usage_share, s.support_share, s.nps_share, s.engagement_share, ${factsArray(candidates)} as facts
   from ranked s
   offset 0 -- built once: compared refers to the facts and the status twice
 )`;
@@ -168,7 +172,7 @@ facts as (
  */
 function comparedWithStored({ version, ago }: RecomputeScope): SQL {
   return sql`compared as (
-  select f.account_id, f.score, f.status, f.stage_name, f.usage_share, f.support_share, f.nps_share, f.engagement_share, f.facts,
+  select f.account_id, f.score, f.status, f.stage_name, f.nps_worst_said, f.usage_share, f.support_share, f.nps_share, f.engagement_share, f.facts,
          p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
          p.computed_at as previous_computed_at, p.facts as previous_facts,
          -- Only these can have other text than the stored one; the rest say exactly what they said.
@@ -189,7 +193,7 @@ pending as materialized (
   select m.existed, m.status, m.previous_status, m.to_write,
          case when m.to_write then m.account_id end as account_id, ${sql.join(
     [
-      'score', 'stage_name', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'recorded', 'comparable',
+      'score', 'stage_name', 'nps_worst_said', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'recorded', 'comparable',
       'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
       'week_looked_up',
     ].map((column) => sql.raw(`case when m.to_write then m.${column} end as ${column}`)),
@@ -213,7 +217,7 @@ pending as materialized (
 }
 
 /** For each account written: its components and reasons (new text where its facts moved), and whether it changed. */
-function decidedWrites({ nowTs, candidates, ago }: RecomputeScope): SQL {
+function decidedWrites({ candidates, ago }: RecomputeScope): SQL {
   return sql`decided as materialized (
   select w.*,
          w.recorded or (w.candidate and not w.comparable and w.reasons <> w.previous_reasons) as changed
@@ -230,20 +234,6 @@ function decidedWrites({ nowTs, candidates, ago }: RecomputeScope): SQL {
       select h.reasons, h.components from account_health h
       where (not q.candidate or not q.comparable and not q.recorded) and h.account_id = q.account_id offset 0
     ) previous on true
-    -- The survey answer the NPS reason names, looked up only for a score written anew that says it.
-    left join lateral (
-      select upper(r.kind::text) || ' ' || r.score || ' from '
-             || coalesce('the ' || nullif(trim(r.respondent_role), ''), r.respondent_email, 'a respondent') as text
-      from (
-        -- The account's answers (by its index), then the one with that key.
-        select * from survey_responses r
-        where q.candidate and ${fact('npsWorst')} is not null and r.account_id = q.account_id
-          and r.responded_at <= ${nowTs} and r.responded_at > ${nowTs} - make_interval(days => ${MODEL.surveyLookbackDays}::int)
-        offset 0
-      ) r
-      where ${surveyAnswerKey('r')}::int8 = ${fact('npsWorst')}
-      limit 1
-    ) worst on true
     where q.to_write
     offset 0 -- written out once: changed compares it, history and account_health store it
   ) w

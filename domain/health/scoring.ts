@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { type Segment, segments } from '../../db/schema.ts';
-import { surveyAnswerKey } from './facts.ts';
 import { MODEL, type ResolvedHealthSettings } from './model.ts';
 import { onboardingMilestoneCounts } from '../plays/playbook-runs.ts';
+import { daysSince } from './signals-kept.ts';
 
 /** The moment a recompute is computed as of, and which accounts it covers. */
 export interface ScoringScope {
@@ -38,14 +38,6 @@ function settingsValues(settings: ResolvedHealthSettings): SQL {
  */
 const CUSTOMER_SIGNAL = sql.raw('c.usage_score is not null or c.support_score is not null or c.nps_score is not null or c.touch_score is not null');
 
-/**
- * Days from a moment to now, in float8: date_part works in float8, while extract() goes through numeric, which
- * costs more than the rest of the expression over every ticket, answer, touch and account.
- */
-function daysSince(nowTs: SQL, from: SQL): SQL {
-  return sql`(date_part('epoch', ${nowTs} - ${from}) / 86400)`;
-}
-
 /** The accounts to score, every one not in a terminal stage, with their stage and their segment's settings. */
 export function accountsToScore({ nowTs, only }: ScoringScope, settings: ResolvedHealthSettings): SQL {
   return sql`settings(segment, w_usage, w_support, w_nps, w_engagement, healthy_min, at_risk_min, weights_key) as (
@@ -63,71 +55,6 @@ target as (
   from accounts a
   join stages s on s.key = a.stage_key
   where true ${only(sql`a.id`)}
-)`;
-}
-
-/** The latest survey answers, tickets and CSM touches of each account, aggregated in one pass. */
-export function customerSignals({ nowTs, only }: ScoringScope): SQL {
-  const penalty = MODEL.ticketPenalty;
-  return sql`latest_surveys as (
-  -- The latest answer of each respondent: someone who answered 3 then 9 is a 9 now. Respondents are told apart by
-  -- their bytes ("C"): only equality matters, not a language's order.
-  select distinct on (account_id, coalesce(lower(respondent_email), id::text) collate "C")
-         account_id, ${surveyAnswerKey('survey_responses')} as answer_key,
-         case kind when 'nps' then score * 10.0 else (score - 1) * 25.0 end::float8 as normalized,
-         power(0.5, ${daysSince(nowTs, sql`responded_at`)} / ${MODEL.surveyHalfLifeDays}::float8) as decay
-  from survey_responses
-  where responded_at <= ${nowTs} and responded_at > ${nowTs} - make_interval(days => ${MODEL.surveyLookbackDays}::int)
-        ${only(sql`account_id`)}
-  order by account_id, coalesce(lower(respondent_email), id::text) collate "C", responded_at desc
-),
-signals as (
-  -- Tickets, the latest survey answers and CSM touches grouped by account in one pass: one hash table and one join
-  -- instead of one of each per table. Each kind of row fills its own columns and leaves the others null, which
-  -- the aggregates pass over.
-  select account_id,
-         count(ticket) as ticket_rows,
-         count(open_age) as open_count,
-         coalesce(sum(penalty), 0) as penalty,
-         count(urgent_age) as urgent_count,
-         max(urgent_age) as urgent_oldest,
-         count(high_age) as high_count,
-         max(high_age) as high_oldest,
-         max(open_age) as open_oldest,
-         sum(weighted) / sum(decay) as nps_score,
-         count(answer) as nps_responses,
-         min(normalized) as nps_worst,
-         min(answer_key) as nps_worst_key,
-         ${daysSince(nowTs, sql`max(occurred_at)`)} as touch_days
-  from (
-    select account_id, 1 as ticket, age_days as open_age,
-           -- least() passes over a null age: a resolved ticket is left out here, not charged in full.
-           case when age_days is not null then
-             case severity when 'urgent' then ${penalty.urgent}::float8 when 'high' then ${penalty.high}::float8
-                           when 'normal' then ${penalty.normal}::float8 else ${penalty.low}::float8 end
-             * (1 + least(age_days, ${MODEL.ticketAgeFullDays}::float8) / ${MODEL.ticketAgeFullDays}::float8)
-           end as penalty,
-           case when severity = 'urgent' then age_days end as urgent_age,
-           case when severity = 'high' then age_days end as high_age,
-           null::int as answer, null::float8 as weighted, null::float8 as decay, null::float8 as normalized, null::float8 as answer_key,
-           null::timestamptz as occurred_at
-    from (
-      -- The age of open tickets only (null for resolved ones, which cost nothing), once per ticket.
-      select account_id, severity,
-             case when resolved_at is null or resolved_at > ${nowTs} then ${daysSince(nowTs, sql`opened_at`)} end as age_days
-      from tickets
-      where opened_at <= ${nowTs} ${only(sql`account_id`)}
-      offset 0
-    ) t
-    union all
-    select account_id, null, null, null, null, null, 1, normalized * decay, decay, normalized, answer_key, null
-    from latest_surveys
-    union all
-    select account_id, null, null, null, null, null, null, null, null, null, null, occurred_at
-    from csm_touches
-    where occurred_at <= ${nowTs} ${only(sql`account_id`)}
-  ) x
-  group by account_id
 )`;
 }
 
@@ -149,7 +76,7 @@ export function componentScores(): SQL {
          -- Null, not 0, for an account without tickets or answers: the facts say "no data" apart from "none open".
          ${sql.raw(['open_count', 'urgent_count', 'urgent_oldest', 'high_count', 'high_oldest', 'open_oldest'].map((column) => `case when g.ticket_rows > 0 then g.${column} end as ${column}`).join(', '))},
          case when g.ticket_rows > 0 then greatest(0, 100 - g.penalty) end as support_score,
-         g.nps_score, case when g.nps_responses > 0 then g.nps_responses end as nps_responses, g.nps_worst, g.nps_worst_key,
+         g.nps_score, case when g.nps_responses > 0 then g.nps_responses end as nps_responses, g.nps_worst, g.nps_worst_key, g.nps_worst_said,
          g.touch_days,
          -- greatest and least pass over nulls: without a touch there is no touch score.
          case when g.touch_days is not null then
