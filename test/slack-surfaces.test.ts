@@ -46,12 +46,16 @@ import {
 import { cardBlockIdIn, field } from './support/slack-answers.ts';
 import { type SlackHarness, startSlackHarness, useSlackHarness } from './support/slack-harness.ts';
 
-// Every action Lifeline renders, on every surface it appears on (bot/views, bot/ids.ts):
-//   account_open          ephemeral (the chooser), message (alerts, renewal notes), Home tab
-//   account_stage_select  ephemeral card, card shared in a conversation (message), card in a modal (from Home)
+// Every action Lifeline renders, on every surface it appears on (bot/views, bot/ids.ts). The last describe derives
+// the (action, surface) pairs from the views as rendered and fails on a pair without a test clicking it there:
+//   account_open          ephemeral (the chooser), message (alerts, renewal checkpoints), Home tab
+//   account_stage_select, account_set_sentiment, account_playbook_start
+//                         ephemeral card, card shared in a conversation (message), card in a modal (from Home)
 //   account_card_share    ephemeral card only
+//   task_menu             ephemeral (/lifeline tasks, the card), message (morning DM, notes), modal card, Home tab
 //   digest_*              message (the posted digest) and ephemeral (`/lifeline at-risk`, "Show more")
-//   handoff_*             message only (the handoff message in the handoff channel): test/bot-handoffs.test.ts
+//   renewal_*             message (the checkpoint) and Home tab
+//   handoff_*, lead_*     message only (test/bot-handoffs.test.ts, test/bot-leads.test.ts)
 // Clicks on the Home tab and in modals carry no response_url: the answers there are views and DMs.
 
 const HANDOFF_CHANNEL = 'C0HANDOFF9';
@@ -728,7 +732,7 @@ describe('every action, on every surface it is shown on', () => {
     });
   }
 
-  it('Record outcome… on the home opens the form with views.open, and once recorded App Home is published again saying so', async () => {
+  it('Record outcome… on the home opens the form with views.open, and once recorded App Home is published again saying so; a call on the old tab is refused by DM', async () => {
     const blocks = await publishedHome();
     await renewalClick('home', ActionIds.renewalRecordOutcome, { blocks });
     const [opened] = await fake.waitForCalls('views.open', 1);
@@ -764,6 +768,16 @@ describe('every action, on every surface it is shown on', () => {
     expect(JSON.stringify(view)).not.toContain(renewalActionsBlockId(book.renewalId));
     const [outcome] = await database.db.select().from(renewalOutcomes).where(eq(renewalOutcomes.renewalId, book.renewalId));
     expect(outcome?.outcome).toBe('renewed');
+    expect(fake.callsTo('response_url')).toEqual([]);
+
+    // A call clicked on the Home tab as it was before (no response_url there) is refused and explained by DM.
+    fake.reset();
+    const callsBefore = await database.db.select().from(renewalCalls).where(eq(renewalCalls.renewalId, book.renewalId));
+    await renewalClick('home', ActionIds.renewalCallCommit, { blocks });
+    const [told] = await fake.waitForCalls('chat.postMessage', 1);
+    expect(told?.body.channel).toBe(slackId(csm));
+    expect(String(told?.body.text)).toMatch(/Every Surface Co's renewal of .* is closed \(renewed\); forecast calls are for renewals still to decide/);
+    expect(await database.db.select().from(renewalCalls).where(eq(renewalCalls.renewalId, book.renewalId))).toHaveLength(callsBefore.length);
     expect(fake.callsTo('response_url')).toEqual([]);
   });
 
