@@ -525,7 +525,10 @@ describe('every action, on every surface it is shown on', () => {
     return found;
   }
 
-  /** Where each (action, surface) pair is clicked end to end: a test file and the name of its test. */
+  /**
+   * Where each (action, surface) pair is clicked end to end: a test file and (part of) the name of its test, as the
+   * source writes it, so a test named by a template over its surfaces is matched by the template's text.
+   */
   const cases: Record<string, { file: string; test: string }> = {
     [`${ActionIds.stageSelect} on ephemeral`]: { file: 'test/slack.test.ts', test: 'moves the stage, records one transition, and redraws the ephemeral card in place' },
     [`${ActionIds.stageSelect} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'a card a viewer shared in a DM does not pull the audit notes in' },
@@ -574,7 +577,7 @@ describe('every action, on every surface it is shown on', () => {
     ),
   };
 
-  let book: { account: Account; renewalId: string; chooserTwin: Account };
+  let book: { account: Account; renewalId: string };
 
   beforeAll(async () => {
     const db = database.db;
@@ -585,7 +588,7 @@ describe('every action, on every surface it is shown on', () => {
       { name: 'Every Surface Co', csmId: csm.id, stageKey: 'mature_adoption', arrCents: 1_200_000, contractEnd: isoDay(addDays(new Date(), 5)) },
       { score: 30, status: 'critical', scoreDayAgo: 60, reasons: ['Fewer logins'] },
     );
-    const chooserTwin = await createAccount(db, { name: 'Every Surface Two', csmId: csm.id, stageKey: 'onboarding' });
+    await createAccount(db, { name: 'Every Surface Two', csmId: csm.id, stageKey: 'onboarding' });
     // More accounts at risk than a digest page holds, so the digest offers its next page.
     for (let index = 0; index < DIGEST_PAGE_SIZE; index += 1) {
       await createAccountWithHealth(db, { name: `Every Surface Risk ${index}`, csmId: csm.id, stageKey: 'mature_adoption' }, { score: 35, status: 'critical', scoreDayAgo: 50, reasons: ['Fewer logins'] });
@@ -595,7 +598,7 @@ describe('every action, on every surface it is shown on', () => {
     const [renewal] = await db.select().from(renewals).where(eq(renewals.accountId, account.id));
     if (!renewal) throw new Error('no renewal was opened');
     await createTask(db, { accountId: account.id, title: 'Call the champion', dueOn: isoDay(new Date()), actor: actorFromUser(csm), now: new Date() });
-    book = { account, renewalId: renewal.id, chooserTwin };
+    book = { account, renewalId: renewal.id };
   });
 
   /** What `user` is shown on each surface, drawn by the bot itself where it can be asked, by the builders otherwise. */
