@@ -1,12 +1,27 @@
+import { readFileSync } from 'node:fs';
 import type { Block } from '@slack/types';
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, cardBlockId } from '../bot/ids.ts';
+import { ActionIds, CallbackIds, FieldIds, INPUT_ACTION, RenewalCallActions, cardBlockId, renewalActionsBlockId } from '../bot/ids.ts';
+import { renderRenewal } from '../bot/renewal-surfaces.ts';
+import { loadDueTasks } from '../bot/task-lists.ts';
+import { handoffMessage } from '../bot/views/handoff.ts';
+import { leadMessage } from '../bot/views/leads.ts';
+import { alertMessage } from '../bot/views/notifications.ts';
+import { taskNoteMessage } from '../bot/views/tasks.ts';
 import { SHARE_NEEDS_A_CONVERSATION } from '../bot/listeners/actions/card-buttons.ts';
 import { SLACK_BUSY_MESSAGE } from '../bot/replies.ts';
-import { encodeDigestValue, escalationMessage } from '../bot/views/digest.ts';
+import { DIGEST_PAGE_SIZE, atRiskDigest, encodeDigestValue, escalationMessage } from '../bot/views/digest.ts';
 import { appHome, renewalsMessage } from '../bot/views/home.ts';
-import { type Account, type User, accountHealth, slackMessages } from '../db/schema.ts';
+import { type Account, type Lead, type User, accountHealth, outbox, renewalCalls, renewalOutcomes, renewals, slackMessages } from '../db/schema.ts';
+import { actorFromUser } from '../domain/actors.ts';
+import { addDays, isoDay } from '../domain/dates.ts';
+import { listDigestItems } from '../domain/digest.ts';
+import { userTarget } from '../domain/notifications.ts';
+import { enqueueNotification } from '../domain/outbox.ts';
+import { createTask } from '../domain/plays/tasks.ts';
+import { openDueRenewals } from '../domain/renewals/window.ts';
+import { recordRevenueChange } from '../domain/revenue.ts';
 import type { Book } from '../domain/accounts/book.ts';
 import { defaultStages } from '../domain/lifecycle/stages.ts';
 import type { Lifeline } from '../server.ts';
@@ -15,9 +30,10 @@ import { createAccount, createUser } from './support/factories.ts';
 import { validateBlocks, validateView } from './support/block-kit.ts';
 import type { FakeSlack, RecordedCall } from './support/fake-slack.ts';
 import { createAccountWithHealth } from './support/health.ts';
-import { accountRow, handoffRow, rowId } from './support/rows.ts';
+import { accountRow, handoffRow, leadRow, rowId } from './support/rows.ts';
 import {
   type SlackRequestClient,
+  appHomeOpenedEvent,
   clickedButton,
   clickedStaticSelect,
   ephemeralBlockAction,
@@ -30,12 +46,16 @@ import {
 import { cardBlockIdIn, field } from './support/slack-answers.ts';
 import { type SlackHarness, startSlackHarness, useSlackHarness } from './support/slack-harness.ts';
 
-// Every action Lifeline renders, on every surface it appears on (bot/views, bot/ids.ts):
-//   account_open          ephemeral (the chooser), message (alerts, renewal notes), Home tab
-//   account_stage_select  ephemeral card, card shared in a conversation (message), card in a modal (from Home)
+// Every action Lifeline renders, on every surface it appears on (bot/views, bot/ids.ts). The last describe derives
+// the (action, surface) pairs from the views as rendered and fails on a pair without a test clicking it there:
+//   account_open          ephemeral (the chooser), message (alerts, renewal checkpoints), Home tab
+//   account_stage_select, account_set_sentiment, account_playbook_start
+//                         ephemeral card, card shared in a conversation (message), card in a modal (from Home)
 //   account_card_share    ephemeral card only
+//   task_menu             ephemeral (/lifeline tasks, the card), message (morning DM, notes), modal card, Home tab
 //   digest_*              message (the posted digest) and ephemeral (`/lifeline at-risk`, "Show more")
-//   handoff_*             message only (the handoff message in the handoff channel): test/bot-handoffs.test.ts
+//   renewal_*             message (the checkpoint) and Home tab
+//   handoff_*, lead_*     message only (test/bot-handoffs.test.ts, test/bot-leads.test.ts)
 // Clicks on the Home tab and in modals carry no response_url: the answers there are views and DMs.
 
 const HANDOFF_CHANNEL = 'C0HANDOFF9';
@@ -485,4 +505,283 @@ describe('lists say what they left out', () => {
     const { shown, counted } = accounted(message.blocks, accounts.map((account) => account.name), /…and (\d+) more: today's at-risk digest lists them all/);
     expect(shown + counted).toBe(200);
   });
+});
+
+describe('every action, on every surface it is shown on', () => {
+  // The cases come from the views themselves: each is rendered from a realistic book (the real bot's answers where
+  // it draws them, the builders for notifications), and every action id found on a surface needs a case below that
+  // clicks it there with that surface's payload through the signed receiver. A new button, or an old one on a new
+  // surface, fails here until it has one.
+  type Surface = 'message' | 'ephemeral' | 'modal' | 'home';
+  const knownActions = new Set<string>(Object.values(ActionIds));
+
+  function actionIdsIn(value: unknown, found = new Set<string>()): Set<string> {
+    if (Array.isArray(value)) for (const item of value) actionIdsIn(item, found);
+    else if (typeof value === 'object' && value !== null) {
+      const id = Reflect.get(value, 'action_id');
+      if (typeof id === 'string' && knownActions.has(id)) found.add(id);
+      for (const child of Object.values(value)) actionIdsIn(child, found);
+    }
+    return found;
+  }
+
+  /**
+   * Where each (action, surface) pair is clicked end to end: a test file and (part of) the name of its test, as the
+   * source writes it, so a test named by a template over its surfaces is matched by the template's text.
+   */
+  const cases: Record<string, { file: string; test: string }> = {
+    [`${ActionIds.stageSelect} on ephemeral`]: { file: 'test/slack.test.ts', test: 'moves the stage, records one transition, and redraws the ephemeral card in place' },
+    [`${ActionIds.stageSelect} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'a card a viewer shared in a DM does not pull the audit notes in' },
+    [`${ActionIds.stageSelect} on modal`]: { file: 'test/slack-surfaces.test.ts', test: 'moves the stage and redraws the card in that modal' },
+    [`${ActionIds.shareCard} on ephemeral`]: { file: 'test/slack-surfaces.test.ts', test: 'from a card in a DM the bot is not in, posts it for everyone' },
+    [`${ActionIds.setSentiment} on ephemeral`]: { file: 'test/bot-sentiment.test.ts', test: 'from an ephemeral card: the form opens' },
+    [`${ActionIds.setSentiment} on message`]: { file: 'test/bot-sentiment.test.ts', test: 'from a card shared in a conversation: its CSM sets it' },
+    [`${ActionIds.setSentiment} on modal`]: { file: 'test/bot-sentiment.test.ts', test: 'from a card in a modal opened from App Home' },
+    [`${ActionIds.startPlaybook} on ephemeral`]: { file: 'test/bot-playbooks.test.ts', test: 'answered to /lifeline account' },
+    [`${ActionIds.startPlaybook} on message`]: { file: 'test/bot-playbooks.test.ts', test: 'shared in a channel' },
+    [`${ActionIds.startPlaybook} on modal`]: { file: 'test/bot-playbooks.test.ts', test: 'in a modal opened from App Home' },
+    [`${ActionIds.openAccount} on ephemeral`]: { file: 'test/slack-surfaces.test.ts', test: 'in the account chooser replaces the chooser with the card' },
+    [`${ActionIds.openAccount} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'on an alert posted in a DM shows the card beside it' },
+    [`${ActionIds.openAccount} on home`]: { file: 'test/slack-surfaces.test.ts', test: 'on the Home tab opens the card in a modal' },
+    [`${ActionIds.taskMenu} on ephemeral`]: { file: 'test/bot-tasks.test.ts', test: 'on the ${surface}: done, snooze a day' },
+    [`${ActionIds.taskMenu} on message`]: { file: 'test/bot-tasks.test.ts', test: 'on the ${surface}: done, snooze a day' },
+    [`${ActionIds.taskMenu} on modal`]: { file: 'test/bot-tasks.test.ts', test: 'on the ${surface}: done, snooze a day' },
+    [`${ActionIds.taskMenu} on home`]: { file: 'test/bot-tasks.test.ts', test: 'on the ${surface}: done, snooze a day' },
+    [`${ActionIds.digestAcknowledge} on ephemeral`]: { file: 'test/slack-surfaces.test.ts', test: 'digest: acknowledge and snooze redraw it in place' },
+    [`${ActionIds.digestAcknowledge} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'digest: acknowledge and snooze redraw it in place' },
+    [`${ActionIds.digestSnooze} on ephemeral`]: { file: 'test/slack-surfaces.test.ts', test: 'digest: acknowledge and snooze redraw it in place' },
+    [`${ActionIds.digestSnooze} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'digest: acknowledge and snooze redraw it in place' },
+    [`${ActionIds.digestMoveStage} on ephemeral`]: { file: 'test/slack-surfaces.test.ts', test: 'move stage opens a form' },
+    [`${ActionIds.digestMoveStage} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'move stage opens a form' },
+    [`${ActionIds.digestOpenAccount} on ephemeral`]: { file: 'test/slack-surfaces.test.ts', test: 'open shows the card beside it' },
+    [`${ActionIds.digestOpenAccount} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'open shows the card beside it' },
+    [`${ActionIds.digestShowMore} on ephemeral`]: { file: 'test/slack-surfaces.test.ts', test: 'show more pages' },
+    [`${ActionIds.digestShowMore} on message`]: { file: 'test/slack-surfaces.test.ts', test: 'show more pages' },
+    [`${ActionIds.handoffConfirm} on message`]: { file: 'test/bot-handoffs.test.ts', test: 'advances in place as the AE confirms, the CSM accepts and picks a kickoff date' },
+    [`${ActionIds.handoffEdit} on message`]: { file: 'test/bot-handoffs.test.ts', test: 'Edit context opens a modal whose required fields are enforced' },
+    [`${ActionIds.handoffAccept} on message`]: { file: 'test/bot-handoffs.test.ts', test: 'advances in place as the AE confirms, the CSM accepts and picks a kickoff date' },
+    [`${ActionIds.handoffKickoff} on message`]: { file: 'test/bot-handoffs.test.ts', test: 'advances in place as the AE confirms, the CSM accepts and picks a kickoff date' },
+    [`${ActionIds.leadQualify} on message`]: { file: 'test/bot-leads.test.ts', test: 'the CSM qualifies the signal from its DM' },
+    [`${ActionIds.leadAccept} on message`]: { file: 'test/bot-leads.test.ts', test: 'and the AE accepts it from theirs' },
+    [`${ActionIds.leadDecline} on message`]: { file: 'test/bot-leads.test.ts', test: 'the AE declines with a reason, and the CSM hears why' },
+    ...Object.fromEntries(
+      (['message', 'home'] as const).flatMap((surface) => [
+        ...Object.values(RenewalCallActions).map((actionId) => [`${actionId} on ${surface}`, { file: 'test/slack-surfaces.test.ts', test: 'the four forecast calls on the ${surface} each record the call' }]),
+        [
+          `${ActionIds.renewalRecordOutcome} on ${surface}`,
+          surface === 'home'
+            ? { file: 'test/slack-surfaces.test.ts', test: 'Record outcome… on the home opens the form with views.open' }
+            : { file: 'test/bot-renewal-calls.test.ts', test: 'opens the form; churned without a reason is a field error' },
+        ],
+      ]),
+    ),
+  };
+
+  let book: { account: Account; renewalId: string };
+
+  beforeAll(async () => {
+    const db = database.db;
+    // A CSM's realistic book: an account at risk, renewing in 5 days (so App Home gives it call buttons), with an
+    // open task of theirs due today, and a second account of a similar name for the chooser.
+    const account = await createAccountWithHealth(
+      db,
+      { name: 'Every Surface Co', csmId: csm.id, stageKey: 'mature_adoption', arrCents: 1_200_000, contractEnd: isoDay(addDays(new Date(), 5)) },
+      { score: 30, status: 'critical', scoreDayAgo: 60, reasons: ['Fewer logins'] },
+    );
+    await createAccount(db, { name: 'Every Surface Two', csmId: csm.id, stageKey: 'onboarding' });
+    // More accounts at risk than a digest page holds, so the digest offers its next page.
+    for (let index = 0; index < DIGEST_PAGE_SIZE; index += 1) {
+      await createAccountWithHealth(db, { name: `Every Surface Risk ${index}`, csmId: csm.id, stageKey: 'mature_adoption' }, { score: 35, status: 'critical', scoreDayAgo: 50, reasons: ['Fewer logins'] });
+    }
+    await recordRevenueChange(db, { accountId: account.id, kind: 'new', mrrDeltaCents: 100_000, effectiveDate: isoDay(addDays(new Date(), -300)), actor: { userId: null, role: 'admin', label: 'Test admin' } });
+    await openDueRenewals(db, { windowDays: 90, accountIds: [account.id] });
+    const [renewal] = await db.select().from(renewals).where(eq(renewals.accountId, account.id));
+    if (!renewal) throw new Error('no renewal was opened');
+    await createTask(db, { accountId: account.id, title: 'Call the champion', dueOn: isoDay(new Date()), actor: actorFromUser(csm), now: new Date() });
+    book = { account, renewalId: renewal.id };
+  });
+
+  /** What `user` is shown on each surface, drawn by the bot itself where it can be asked, by the builders otherwise. */
+  async function renderedSurfaces(): Promise<{ view: string; surface: Surface; blocks: unknown }[]> {
+    const { account } = book;
+    const shown: { view: string; surface: Surface; blocks: unknown }[] = [];
+    const command = async (text: string): Promise<unknown> => {
+      const id = nextId('inventory');
+      await slack.command(slashCommand({ text, user_id: slackId(csm), response_url: fake.responseUrl(id) }));
+      const [answer] = await answerTo(id);
+      return answer?.body.blocks;
+    };
+
+    fake.reset();
+    await slack.event(appHomeOpenedEvent({ userId: slackId(csm) }));
+    const [home] = await fake.waitForCalls('views.publish', 1);
+    shown.push({ view: 'App Home', surface: 'home', blocks: field(field(home?.body, 'view'), 'blocks') });
+    fake.reset();
+
+    const card = await ephemeralCard(csm, account.name);
+    const cardBlocks = await command(`account ${account.name}`);
+    shown.push({ view: 'account card (/lifeline account)', surface: 'ephemeral', blocks: cardBlocks });
+    shown.push({ view: 'account chooser', surface: 'ephemeral', blocks: await command('account Every Surface') });
+    shown.push({ view: '/lifeline at-risk', surface: 'ephemeral', blocks: await command('at-risk') });
+    shown.push({ view: '/lifeline tasks', surface: 'ephemeral', blocks: await command('tasks') });
+
+    const shareId = card.responseId;
+    fake.reset();
+    await slack.blockAction(
+      ephemeralBlockAction({ userId: slackId(csm), channelId: 'C0SURFINV', responseUrl: card.responseUrl }, clickedButton({ actionId: ActionIds.shareCard, blockId: card.blockId, value: account.id })),
+    );
+    const [shared] = await answerTo(shareId);
+    shown.push({ view: 'account card shared in a conversation', surface: 'message', blocks: shared?.body.blocks });
+    fake.reset();
+
+    shown.push({ view: 'account card in a modal (from App Home)', surface: 'modal', blocks: (await cardModalFromHome(csm, account)).blocks });
+
+    // Notifications, posted by delivery as messages.
+    const now = new Date();
+    const reader = actorFromUser(csm);
+    const items = await listDigestItems(database.db, { now, csmId: csm.id, reader });
+    const tasks = await loadDueTasks(database.db, { reader, ownerId: csm.id, now });
+    shown.push({ view: 'the morning DM (digest with tasks)', surface: 'message', blocks: atRiskDigest(items, { day: isoDay(now), now, csmId: csm.id, tasks }).blocks });
+    shown.push({ view: 'the renewal checkpoint', surface: 'message', blocks: (await renderRenewal({ db: database.db }, book.renewalId, reader)).blocks });
+    shown.push({ view: 'an expansion alert', surface: 'message', blocks: alertMessage({ account, rule: 'expansion_signal', reason: 'seats near the plan limit', owner: csm, audience: 'owner', firingId: 1 }).blocks });
+    const firstTask = tasks.items[0];
+    if (!firstTask) throw new Error('the book has no due task');
+    shown.push({ view: 'a task given to someone', surface: 'message', blocks: taskNoteMessage({ item: firstTask, now, list: { kind: 'assigned' }, intro: 'A task now with you:', emoji: ':inbox_tray:' }).blocks });
+    for (const status of ['pending', 'confirmed', 'accepted'] as const) {
+      const handoff = handoffRow({ accountId: account.id, status });
+      shown.push({ view: `the handoff message (${status})`, surface: 'message', blocks: handoffMessage({ handoff, account, ae: csm, csm, confirmedBy: null, acceptedBy: null, now }).blocks });
+    }
+    const lead: Lead = leadRow({ accountId: account.id });
+    shown.push({ view: 'a lead for its AE', surface: 'message', blocks: leadMessage({ lead, account, qualifiedBy: csm, ae: csm }).blocks });
+    return shown;
+  }
+
+  it('every action rendered on a surface has a case that clicks it there, and every case is of a button still shown there', async () => {
+    const pairs = new Map<string, string[]>();
+    for (const { view, surface, blocks } of await renderedSurfaces()) {
+      const actionIds = actionIdsIn(blocks);
+      // Each view drawn here carries buttons: one without any means it was not drawn as the person sees it.
+      expect(actionIds.size, `${view} shows no action`).toBeGreaterThan(0);
+      for (const actionId of actionIds) pairs.set(`${actionId} on ${surface}`, [...(pairs.get(`${actionId} on ${surface}`) ?? []), view]);
+    }
+    // The inventory found what the views are known to hold, so an empty or partial rendering cannot pass.
+    expect(pairs.has(`${ActionIds.renewalRecordOutcome} on home`)).toBe(true);
+    expect(pairs.has(`${ActionIds.taskMenu} on modal`)).toBe(true);
+    const missing = [...pairs.keys()].filter((pair) => !(pair in cases)).map((pair) => `${pair} (in ${pairs.get(pair)?.join(', ')})`);
+    expect(missing, 'actions shown on a surface with no test clicking them there').toEqual([]);
+    const stale = Object.keys(cases).filter((pair) => !pairs.has(pair));
+    expect(stale, 'cases for actions no view shows on that surface').toEqual([]);
+    for (const [pair, { file, test }] of Object.entries(cases)) {
+      const source = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
+      const named = source.split('\n').some((line) => /\bit\(/.test(line) && line.includes(test));
+      expect(named, `${pair}: no test in ${file} is named like “${test}”`).toBe(true);
+    }
+  });
+
+  /** App Home as published for the CSM now, and its blocks. */
+  async function publishedHome(): Promise<unknown[]> {
+    fake.reset();
+    await slack.event(appHomeOpenedEvent({ userId: slackId(csm) }));
+    const [home] = await fake.waitForCalls('views.publish', 1);
+    const blocks = field(field(home?.body, 'view'), 'blocks');
+    fake.reset();
+    return Array.isArray(blocks) ? blocks : [];
+  }
+
+  /** The renewal checkpoint as delivered to the CSM's DM: its blocks, channel and ts. */
+  async function postedCheckpoint(): Promise<{ blocks: unknown[]; channel: string; ts: string }> {
+    const dedupeKey = nextId(`renewal_checkpoint:${book.account.id}`);
+    await enqueueNotification(database.db, { kind: 'renewal_checkpoint', dedupeKey, target: userTarget(csm.id), payload: { accountId: book.account.id, renewalId: book.renewalId, daysLeft: 5, reason: '5-day checkpoint' } });
+    fake.reset();
+    await lifeline.delivery.drainOnce();
+    const [row] = await database.db.select().from(outbox).where(eq(outbox.dedupeKey, dedupeKey));
+    const [posted] = fake.callsTo('chat.postMessage');
+    if (!row?.slackChannel || !row.slackTs || !posted) throw new Error(`the checkpoint was not delivered: ${row?.lastError}`);
+    fake.reset();
+    return { blocks: Array.isArray(posted.body.blocks) ? posted.body.blocks : [], channel: row.slackChannel, ts: row.slackTs };
+  }
+
+  function renewalClick(surface: 'message' | 'home', actionId: string, where: { blocks: unknown[]; channel?: string; ts?: string }) {
+    const button = clickedButton({ actionId, blockId: renewalActionsBlockId(book.renewalId), value: book.renewalId });
+    if (surface === 'home') return slack.blockAction(homeBlockAction({ userId: slackId(csm), blocks: where.blocks.filter(isBlock) }, button));
+    return slack.blockAction(
+      messageBlockAction({ userId: slackId(csm), channelId: where.channel ?? '', messageTs: where.ts ?? '', responseUrl: fake.responseUrl(nextId('renewal')), blocks: where.blocks, text: 'renewal' }, button),
+    );
+  }
+
+  /** The renewal's buttons in `blocks`, the call marked as current first. */
+  function markedCall(blocks: unknown): string | undefined {
+    const actions = (Array.isArray(blocks) ? blocks : []).find((block) => field(block, 'block_id') === renewalActionsBlockId(book.renewalId));
+    const elements = field(actions, 'elements');
+    const marked = (Array.isArray(elements) ? elements : []).find((element) => field(element, 'style') === 'primary');
+    return marked === undefined ? undefined : String(field(marked, 'action_id'));
+  }
+
+  for (const surface of ['message', 'home'] as const) {
+    it(`the four forecast calls on the ${surface} each record the call and redraw the renewal there with it marked`, async () => {
+      for (const [call, actionId] of Object.entries(RenewalCallActions)) {
+        const where: { blocks: unknown[]; channel?: string; ts?: string } = surface === 'home' ? { blocks: await publishedHome() } : await postedCheckpoint();
+        expect(markedCall(where.blocks)).not.toBe(actionId);
+        await renewalClick(surface, actionId, where);
+        const [redrawn] = await fake.waitForCalls(surface === 'home' ? 'views.publish' : 'chat.update', 1);
+        expect(redrawn?.outcome).toBe('ok');
+        const blocks = surface === 'home' ? field(field(redrawn?.body, 'view'), 'blocks') : redrawn?.body.blocks;
+        if (surface === 'message') expect(redrawn?.body).toMatchObject({ channel: where.channel, ts: where.ts });
+        expect(markedCall(blocks)).toBe(actionId);
+        const [latest] = await database.db.select().from(renewalCalls).where(eq(renewalCalls.renewalId, book.renewalId)).orderBy(desc(renewalCalls.calledAt), desc(renewalCalls.id)).limit(1);
+        expect(latest?.call).toBe(call);
+        expect(fake.callsTo('response_url')).toEqual([]);
+      }
+    });
+  }
+
+  it('Record outcome… on the home opens the form with views.open, and once recorded App Home is published again saying so; a call on the old tab is refused by DM', async () => {
+    const blocks = await publishedHome();
+    await renewalClick('home', ActionIds.renewalRecordOutcome, { blocks });
+    const [opened] = await fake.waitForCalls('views.open', 1);
+    expect(opened?.outcome).toBe('ok');
+    expect(fake.callsTo('views.push')).toEqual([]);
+    const form = field(opened?.body, 'view');
+    expect(validateView(form)).toEqual([]);
+    expect(field(form, 'callback_id')).toBe(CallbackIds.renewalOutcome);
+    expect(JSON.stringify(form)).toContain('Every Surface Co');
+    fake.reset();
+
+    const submitted = await slack.viewSubmission(
+      viewSubmissionPayload({
+        userId: slackId(csm),
+        callbackId: CallbackIds.renewalOutcome,
+        privateMetadata: String(field(form, 'private_metadata')),
+        values: {
+          [FieldIds.outcome]: { [INPUT_ACTION]: { type: 'radio_buttons', selected_option: { text: { type: 'plain_text', text: 'Renewed' }, value: 'renewed' } } },
+          [FieldIds.newContractEnd]: { [INPUT_ACTION]: { type: 'datepicker', selected_date: isoDay(addDays(new Date(), 370)) } },
+          [FieldIds.newArrCents]: { [INPUT_ACTION]: { type: 'number_input', value: '12000' } },
+        },
+      }),
+    );
+    expect(submitted.status).toBe(200);
+    const [published] = await fake.waitForCalls('views.publish', 1);
+    expect(published?.outcome).toBe('ok');
+    expect(published?.body.user_id).toBe(slackId(csm));
+    const view = field(published?.body, 'view');
+    expect(validateView(view)).toEqual([]);
+    expect(JSON.stringify(view)).toContain("Recorded the renewal's outcome: renewed.");
+    // Closed, the renewal no longer takes calls on Home.
+    expect(markedCall(field(view, 'blocks'))).toBeUndefined();
+    expect(JSON.stringify(view)).not.toContain(renewalActionsBlockId(book.renewalId));
+    const [outcome] = await database.db.select().from(renewalOutcomes).where(eq(renewalOutcomes.renewalId, book.renewalId));
+    expect(outcome?.outcome).toBe('renewed');
+    expect(fake.callsTo('response_url')).toEqual([]);
+
+    // A call clicked on the Home tab as it was before (no response_url there) is refused and explained by DM.
+    fake.reset();
+    const callsBefore = await database.db.select().from(renewalCalls).where(eq(renewalCalls.renewalId, book.renewalId));
+    await renewalClick('home', ActionIds.renewalCallCommit, { blocks });
+    const [told] = await fake.waitForCalls('chat.postMessage', 1);
+    expect(told?.body.channel).toBe(slackId(csm));
+    expect(String(told?.body.text)).toMatch(/Every Surface Co's renewal of .* is closed \(renewed\); forecast calls are for renewals still to decide/);
+    expect(await database.db.select().from(renewalCalls).where(eq(renewalCalls.renewalId, book.renewalId))).toHaveLength(callsBefore.length);
+    expect(fake.callsTo('response_url')).toEqual([]);
+  });
+
 });

@@ -1,6 +1,6 @@
 // Rows as the database returns them, built in memory for the pure Block Kit builders in bot/views: a view test needs
 // no database, only the rows a builder reads. Each test overrides what its view shows.
-import type { Account, Handoff, HealthSummary } from '../../db/schema.ts';
+import type { Account, Handoff, HealthSummary, Lead } from '../../db/schema.ts';
 import { HEALTH_MODEL_VERSION } from '../../domain/health/model.ts';
 
 /** When the rows were written, unless a test says otherwise. */
@@ -59,6 +59,37 @@ export function handoffRow(overrides: Partial<Handoff> = {}): Handoff {
     version: 1,
     createdAt: ROWS_WRITTEN_AT,
     updatedAt: ROWS_WRITTEN_AT,
+    ...overrides,
+  };
+}
+
+export function leadRow(overrides: Partial<Lead> = {}): Lead {
+  return {
+    id: '00000000-0000-4000-8000-00000000bbbb',
+    accountId: 'a',
+    firingId: null,
+    signalAt: ROWS_WRITTEN_AT,
+    wants: 'Twenty more seats for the support team',
+    estimatedMrrCents: 50_000,
+    urgency: 'medium',
+    status: 'qualified',
+    createdBy: null,
+    createdByLabel: 'A CSM',
+    aeId: null,
+    acceptedAt: null,
+    acceptedBy: null,
+    declinedAt: null,
+    declinedBy: null,
+    declineReason: null,
+    wonAt: null,
+    wonOpportunityId: null,
+    wonMrrCents: null,
+    lostAt: null,
+    lostBy: null,
+    lostReason: null,
+    createdAt: ROWS_WRITTEN_AT,
+    updatedAt: ROWS_WRITTEN_AT,
+    version: 1,
     ...overrides,
   };
 }
