@@ -27,6 +27,7 @@ import { type Database, type Db, openDatabase, queryRows } from '../db/client.ts
 import { queueDailyDigest } from '../domain/digest.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { enqueueNotification } from '../domain/outbox.ts';
+import { currentSendRate } from '../domain/send-rate.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
 import { type FakeSlack, type RecordedCall, startFakeSlack } from '../test/support/fake-slack.ts';
 import { signSlackRequest, staticSelectAction } from '../test/support/slack-requests.ts';
@@ -353,6 +354,8 @@ async function runFanOut(database: Database, fake: FakeSlack): Promise<void> {
     print(`  delivered ${digest.delivered}/${digest.expected}, lost ${digest.lost}, duplicates ${digest.duplicates}, parked ${digest.parked}; 429s served: ${digest.workspace429s} workspace, ${digest.channel429s} channel`);
     const atLimit = digest.perSecond >= AT_THE_LIMIT * WORKSPACE_RATE;
     const met = atLimit && digest.lost === 0 && digest.duplicates === 0 && total429 <= HANDFUL;
+    const learned = await currentSendRate(database.db);
+    print(`  send rate learned from Slack's answers: ${learned?.ratePerSecond.toFixed(1) ?? 'none'} messages/s (ceiling ${learned?.ceilingPerSecond?.toFixed(1) ?? 'none'})`);
     print(`  goal at the limit (≥ ${AT_THE_LIMIT * 100}% of it), 0 lost, 0 duplicates, a handful of 429s (≤ ${HANDFUL}): ${met ? 'met' : 'NOT met'}`);
 
     // --- 3. the next morning: 120 digest DMs at the rate learned above ------------------------------------------

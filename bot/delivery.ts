@@ -15,7 +15,7 @@ import {
   retryNotificationLater,
 } from '../domain/outbox.ts';
 import { notificationTargetForms, parseNotificationTarget } from '../domain/notifications.ts';
-import { recordRateLimited, reserveSendSlot, sendPausedUntil } from '../domain/send-rate.ts';
+import { type SlotAnswer, recordRateLimited, reserveSendSlots, sendPausedUntil } from '../domain/send-rate.ts';
 import { getUsersByIds } from '../domain/users.ts';
 import type { SlackMessage } from './views/account-card.ts';
 import type { WebhookSender } from './webhooks.ts';
@@ -218,9 +218,41 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
    * Waits for this call's workspace-wide slot (domain/send-rate.ts), shared with every replica, and returns when
    * it may go out. Throws Paced when the slot is further off than this process should hold the row.
    */
+  /** Lanes waiting for a slot: one reservation in the database serves every lane waiting at that moment. */
+  const slotRequests: { resolve: (answer: SlotAnswer) => void; reject: (error: unknown) => void }[] = [];
+  let reserving = false;
+
+  async function reserveForWaitingLanes(): Promise<void> {
+    reserving = true;
+    try {
+      while (slotRequests.length > 0) {
+        const batch = slotRequests.splice(0);
+        try {
+          const answers = await reserveSendSlots(db, { now: clock(), maxWaitMs: maxSlotWaitMs, count: batch.length });
+          for (const [index, request] of batch.entries()) {
+            const answer = answers[index];
+            if (answer) request.resolve(answer);
+            else request.reject(new Error('no slot answer for a waiting lane'));
+          }
+        } catch (error) {
+          for (const request of batch) request.reject(error);
+        }
+      }
+    } finally {
+      reserving = false;
+    }
+  }
+
+  function reserveSlotForLane(): Promise<SlotAnswer> {
+    return new Promise((resolve, reject) => {
+      slotRequests.push({ resolve, reject });
+      if (!reserving) void reserveForWaitingLanes();
+    });
+  }
+
   async function takeSendSlot(): Promise<Date> {
     for (;;) {
-      const reservation = await reserveSendSlot(db, { now: clock(), maxWaitMs: maxSlotWaitMs });
+      const reservation = await reserveSlotForLane();
       if (!reservation.granted) throw new Paced(reservation.notBefore);
       const wait = reservation.slot.getTime() - clock().getTime();
       if (wait > 0) {

@@ -13,8 +13,8 @@ import { type SlackSendRateRow, slackSendRate } from '../db/schema.ts';
 //   the second before it, the ceiling, if halving is not enough) and remembers that ceiling. 429s for posts sent before that cut belong to the same overload: they
 //   extend the pause but cut nothing more, so a burst of in-flight refusals does not collapse the rate.
 // - While posts go out back to back (the rate, not the work, is what limits them), each one raises the rate:
-//   by one message a second per post (doubling every second) up to 90% of the ceiling, then by one message a
-//   second per second, creeping up on the ceiling. Posts that trickle in below the rate raise nothing, so a quiet
+//   by one message a second per post (doubling every second) up to 90% of the ceiling, then by a tenth of a
+//   message a second per second, creeping up on the ceiling. Posts that trickle in below the rate raise nothing, so a quiet
 //   week does not leave a rate Slack never confirmed.
 
 export const SEND_RATE_SCOPE = 'workspace';
@@ -30,6 +30,11 @@ export const SEND_RATE_POLICY = {
   decrease: 0.5,
   /** Fast growth stops at this share of the ceiling. */
   fastGrowthUpTo: 0.9,
+  /**
+   * Above it the rate creeps up by this many messages a second for each second of back-to-back posting: each
+   * 429 costs a whole Retry-After of silence, so it probes for a higher limit slowly rather than often.
+   */
+  probePerSecond: 0.1,
   /** Posts accepted in the second before a 429 that make it evidence of the workspace's limit. */
   ceilingEvidence: 5,
   /** The window in which sends are counted, Slack's "per second". */
@@ -81,7 +86,8 @@ export function sendsInLastSecond(state: SendRate, now: Date): number {
 
 function grown(state: SendRate): number {
   const { ratePerSecond: rate, ceilingPerSecond: ceiling } = state;
-  const step = ceiling === null || rate < ceiling * SEND_RATE_POLICY.fastGrowthUpTo ? 1 : 1 / rate;
+  // Per post: +1 doubles the rate every second; +probe/rate adds `probe` messages a second every second.
+  const step = ceiling === null || rate < ceiling * SEND_RATE_POLICY.fastGrowthUpTo ? 1 : SEND_RATE_POLICY.probePerSecond / rate;
   return Math.min(rate + step, SEND_RATE_POLICY.maxPerSecond);
 }
 
@@ -137,13 +143,14 @@ function fromRow(row: SlackSendRateRow): SendRate {
 }
 
 /** Reads the workspace's row for update (creating it on first use), applies `change` and writes the result. */
-async function changeSendRate<T>(db: Db, now: Date, change: (state: SendRate) => { state?: SendRate; result: T }): Promise<T> {
+async function changeSendRate<T>(db: Db, change: (state: SendRate) => { state?: SendRate; result: T }): Promise<T> {
   return db.transaction(async (tx) => {
-    await tx
-      .insert(slackSendRate)
-      .values({ scope: SEND_RATE_SCOPE, ...initialSendRate() })
-      .onConflictDoNothing({ target: slackSendRate.scope });
-    const [row] = await tx.select().from(slackSendRate).where(eq(slackSendRate.scope, SEND_RATE_SCOPE)).for('update');
+    const locked = () => tx.select().from(slackSendRate).where(eq(slackSendRate.scope, SEND_RATE_SCOPE)).for('update');
+    let [row] = await locked();
+    if (!row) {
+      await tx.insert(slackSendRate).values({ scope: SEND_RATE_SCOPE, ...initialSendRate() }).onConflictDoNothing({ target: slackSendRate.scope });
+      [row] = await locked();
+    }
     if (!row) throw new Error('slack_send_rate: the workspace row vanished inside its own transaction');
     const { state, result } = change(fromRow(row));
     if (state) await tx.update(slackSendRate).set(state).where(eq(slackSendRate.scope, SEND_RATE_SCOPE));
@@ -151,19 +158,39 @@ async function changeSendRate<T>(db: Db, now: Date, change: (state: SendRate) =>
   });
 }
 
-/** Reserves the next workspace-wide slot for a post (see reserveSlot). */
 export type SlotAnswer = { granted: true; slot: Date } | { granted: false; notBefore: Date };
 
-export function reserveSendSlot(db: Db, params: { now: Date; maxWaitMs: number }): Promise<SlotAnswer> {
-  return changeSendRate<SlotAnswer>(db, params.now, (state) => {
-    const reservation = reserveSlot(state, params);
-    return reservation.granted ? { state: reservation.state, result: { granted: true, slot: reservation.slot } } : { result: reservation };
+/**
+ * Reserves the next `count` workspace-wide slots in one transaction (see reserveSlot), for as many posts waiting
+ * side by side: the row is every replica's, so it is locked as briefly and as rarely as possible.
+ */
+export function reserveSendSlots(db: Db, params: { now: Date; maxWaitMs: number; count: number }): Promise<SlotAnswer[]> {
+  return changeSendRate<SlotAnswer[]>(db, (initial) => {
+    let state = initial;
+    const answers: SlotAnswer[] = [];
+    for (let index = 0; index < params.count; index += 1) {
+      const reservation = reserveSlot(state, params);
+      if (!reservation.granted) {
+        answers.push(reservation);
+        continue;
+      }
+      state = reservation.state;
+      answers.push({ granted: true, slot: reservation.slot });
+    }
+    return { state, result: answers };
   });
+}
+
+/** Reserves the next workspace-wide slot for a post (see reserveSlot). */
+export async function reserveSendSlot(db: Db, params: { now: Date; maxWaitMs: number }): Promise<SlotAnswer> {
+  const [answer] = await reserveSendSlots(db, { ...params, count: 1 });
+  if (!answer) throw new Error('reserveSendSlots answered nothing');
+  return answer;
 }
 
 /** Records Slack's 429 for every replica (see rateLimited). */
 export function recordRateLimited(db: Db, params: { now: Date; sentAt: Date; retryAfterMs: number }): Promise<void> {
-  return changeSendRate(db, params.now, (state) => ({ state: rateLimited(state, params), result: undefined }));
+  return changeSendRate(db, (state) => ({ state: rateLimited(state, params), result: undefined }));
 }
 
 /** The end of the current pause, if a 429 holds every post back at `now`. */
