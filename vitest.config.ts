@@ -14,6 +14,9 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     // Each file opens its own database (a PGlite copy or a PostgreSQL database): keep it in its own process.
     pool: 'forks',
+    // One file per core. Vitest's default keeps a core free for itself (one file at a time on two cores), but the
+    // main process only gathers results, and the files wait on PostgreSQL, child processes and the browser too.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },
