@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { databaseIndependentFiles, onPostgres } from './test/support/suites.ts';
 
 export default defineConfig({
   resolve: {
@@ -8,10 +9,14 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', '**/*.unit.test.ts'],
-    exclude: ['node_modules/**', '.data/**'],
+    // On PostgreSQL, the files that open no database are left to the PGlite run (global-setup says so).
+    exclude: ['node_modules/**', '.data/**', ...(onPostgres ? databaseIndependentFiles : [])],
     globalSetup: ['test/support/global-setup.ts'],
     // Each file opens its own database (a PGlite copy or a PostgreSQL database): keep it in its own process.
     pool: 'forks',
+    // One file per core. Vitest's default keeps a core free for itself (one file at a time on two cores), but the
+    // main process only gathers results, and the files wait on PostgreSQL, child processes and the browser too.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

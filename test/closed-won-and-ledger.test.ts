@@ -7,7 +7,7 @@ import { seedDemoBook } from '../demo/book.ts';
 import { getBook } from '../domain/accounts/book.ts';
 import { type RecordClosedWonParams, recordClosedWon } from '../domain/handoffs/closed-won.ts';
 import { recordRevenueChange } from '../domain/revenue.ts';
-import { createTestDatabase, useTestDatabase } from './support/database.ts';
+import { DEMO_BOOK_TIMEOUT, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { signCrmWebhook, CRM_SIGNATURE_HEADER, CRM_TIMESTAMP_HEADER } from '../api/webhooks/crm.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
@@ -296,7 +296,7 @@ describe('the revenue ledger refuses movements that cannot happen', () => {
     } finally {
       await demo.destroy();
     }
-  });
+  }, DEMO_BOOK_TIMEOUT);
 });
 
 describe('the configured renewal window holds on every surface', () => {

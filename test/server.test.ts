@@ -7,7 +7,7 @@ import { accounts, lifecycleStages, users } from '../db/schema.ts';
 import { seedDemoBook } from '../demo/book.ts';
 import { healthCalibration } from '../domain/health/calibration.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
-import { createTestDatabase, useTestDatabase } from './support/database.ts';
+import { DEMO_BOOK_TIMEOUT, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { silentLogger } from './support/graphql.ts';
 
 const database = useTestDatabase();
@@ -200,7 +200,7 @@ describe('the demo book', () => {
     } finally {
       await demo.destroy();
     }
-  });
+  }, DEMO_BOOK_TIMEOUT);
 });
 
 describe('readiness', () => {

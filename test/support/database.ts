@@ -14,6 +14,12 @@ export interface TestDatabase extends Database {
   url?: string;
 }
 
+/**
+ * For a test that seeds the whole demo book into a database copy of its own, the heaviest single test there is: test
+ * files run side by side (one per core), so on a busy machine it can take longer than the usual 30 s.
+ */
+export const DEMO_BOOK_TIMEOUT = 120_000;
+
 /** Counts SQL statements, for tests that pin how many a request costs. */
 export class StatementCounter implements Logger {
   statements: string[] = [];

@@ -5,6 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
 import { openDatabase } from '../../db/client.ts';
 import type { TestProject } from 'vitest/node';
+import { PGLITE_RUN_ONLY, databaseIndependentFiles } from './suites.ts';
 import { databaseUrlWithName, pgliteTemplateFile, postgresTemplateName } from './template.ts';
 
 /**
@@ -14,6 +15,7 @@ import { databaseUrlWithName, pgliteTemplateFile, postgresTemplateName } from '.
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const url = process.env.TEST_DATABASE_URL;
   if (url) {
+    console.log(`Files that open no database ${PGLITE_RUN_ONLY}: ${databaseIndependentFiles.join(', ')}`);
     const templateName = postgresTemplateName();
     const admin = postgres(url, { max: 1, onnotice: () => {} });
     try {
