@@ -193,12 +193,13 @@ describe('cost of a dashboard page', () => {
     const large = await api.request(DASHBOARD, { first: 100 }, token);
     expect(large.body.errors).toBeUndefined();
     expect((large.body.data as { accounts: { edges: unknown[] } }).accounts.edges).toHaveLength(100);
-    // Whatever the page size; and the token, just looked up, comes from this process's cache.
-    expect(counter.statements).toEqual(pageStatements());
-    expect(counter.statements).toHaveLength(2);
+    // Whatever the page size; the token, just looked up, normally comes from this process's cache (for
+    // TOKEN_CACHE_TTL_MS, which a slow machine can outlast between the two requests).
+    expect(pageStatements()).toHaveLength(2);
+    expect(counter.statements.length).toBeLessThanOrEqual(3);
     // The page size is written into the statement, not sent as a parameter: PostgreSQL would re-plan a prepared
     // `limit $1` on every request (db/account-rows.ts, inlineLimit).
-    expect(counter.statements[0]).toMatch(/ limit 101$/);
+    expect(pageStatements()[0]).toMatch(/ limit 101$/);
   });
 });
 
