@@ -184,7 +184,7 @@ describe('a champion who leaves', () => {
 
     const token = await createToken(database.db, 'viewer', viewer);
     const response = await api.request(
-      'query ($id: ID!) { account(id: $id) { health { score reasons } } atRisk(first: 100) { account { id } reasons } }',
+      'query ($id: ID!) { account(id: $id) { health { score reasons } } atRisk(first: 100) { account { id } reasons } accounts(first: 100, orderBy: health) { edges { node { id health { reasons } } } } }',
       { id: account.id },
       token,
     );
@@ -193,6 +193,9 @@ describe('a champion who leaves', () => {
     expect(health).toEqual({ score: 55, reasons: ['active users down 20% vs prior 4 weeks', 'champion left 12 days ago (Dana Reyes)'] });
     const listed = (response.body.data?.atRisk as { account: { id: string }; reasons: string[] }[]).find((item) => item.account.id === account.id);
     expect(listed?.reasons).toContain('champion left 12 days ago (Dana Reyes)');
+    // The accounts page reads the departures in its own statement: the same words as the account's own health.
+    const edges = (response.body.data?.accounts as { edges: { node: { id: string; health: { reasons: string[] } | null } }[] }).edges;
+    expect(edges.find((edge) => edge.node.id === account.id)?.node.health?.reasons).toEqual(health.reasons);
     const [stored] = await database.db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
     expect(stored?.score).toBe(55);
     expect(stored?.reasons).toEqual(['active users down 20% vs prior 4 weeks']);

@@ -173,6 +173,8 @@ builder.queryFields((t) => ({
       for (const row of page.rows) {
         ctx.loaders.listed.set(row.account, row);
         ctx.loaders.account.prime(row.account.id, row.account);
+        // Read with the page when its health reasons are shown: no second statement for the page's contacts.
+        if (row.relationshipReasons) ctx.loaders.relationshipReasons.prime(row.account.id, row.relationshipReasons);
       }
       return {
         edges: page.rows.map((row) => ({ node: row.account, order: page.order, row })),

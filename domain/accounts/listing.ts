@@ -22,6 +22,7 @@ import {
   type Segment,
   type User,
   accounts,
+  contacts,
 } from '../../db/schema.ts';
 import type { Actor } from '../actors.ts';
 import { readableOwnerId } from '../access.ts';
@@ -29,6 +30,7 @@ import { InvalidInputError } from '../errors.ts';
 import { MAX_RENEWAL_WINDOW_DAYS } from '../renewals/window.ts';
 import { escapeLike, isUuid, requireStorableText } from '../validation.ts';
 import { isoDay } from '../dates.ts';
+import { championDeparturesSince, championLeftReason, recentChampionDeparture } from '../people/relationship.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
 export type AccountOrder = (typeof accountOrders)[number];
@@ -89,6 +91,8 @@ export interface AccountPageRow {
   ae: User | null | undefined;
   /** The renewal of the latest contract end. */
   renewal: Renewal | null | undefined;
+  /** What the account's people say beside the health reasons ("champion left 12 days ago"), read with them. */
+  relationshipReasons: string[] | undefined;
   /** The account's key in the listing's order; accountCursor() turns it into a cursor when one is asked for. */
   sortKey: string | number;
 }
@@ -239,10 +243,27 @@ const healthParts: Record<HealthVariant, RowPart<ListedHealth>> = {
 
 /** The columns a page reads for a selection, and how a statement row turns back into a page row. */
 interface PageLayout {
-  fields: Record<string, PgColumn | SQL.Aliased>;
+  fields: Record<string, PgColumn | SQL | SQL.Aliased>;
   /** The health columns the page reads (the light ones when it shows none: the keys and the filter read them). */
   healthColumns: Record<string, PgColumn>;
-  decode: (values: readonly unknown[]) => Omit<AccountPageRow, 'sortKey'> & { sortKey: unknown };
+  decode: (values: readonly unknown[], now: Date) => Omit<AccountPageRow, 'sortKey'> & { sortKey: unknown };
+}
+
+/**
+ * The champions who left lately, said beside the health reasons (domain/people/relationship.ts), read for each
+ * account of a page that shows the reasons: a lateral lookup in the contacts index, as a JSON list.
+ */
+const DEPARTURES = 'champion_departures';
+const departuresWindow = { now: sql.placeholder('departuresNow'), since: sql.placeholder('departuresSince') };
+
+function departuresOf(value: unknown, now: Date): string[] {
+  const list: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  if (!Array.isArray(list)) throw new Error('The page statement returned champion departures that are not a list');
+  // Newest first, as relationshipReasons says them; sorted here, a few at most, so the plan has no Sort.
+  return list
+    .map((departure: { name: string; leftAt: string }) => ({ name: departure.name, leftAt: new Date(departure.leftAt) }))
+    .sort((a, b) => b.leftAt.getTime() - a.leftAt.getTime())
+    .map((departure) => championLeftReason(departure, now));
 }
 
 function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
@@ -265,8 +286,12 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
   if (selection.renewal) parts.push(renewalPart);
   return {
     healthColumns: healthColumns[variant ?? 'light'],
-    fields: { ...partFields(Object.fromEntries(parts.map((part, index) => [index, part]))), sortKey: sql<string | number>`${sortKey}`.as('sort_key') },
-    decode(values) {
+    fields: {
+      ...partFields(Object.fromEntries(parts.map((part, index) => [index, part]))),
+      ...(variant === 'reasons' || variant === 'full' ? { departures: sql.raw(`"${DEPARTURES}"."list"`) } : {}),
+      sortKey: sql<string | number>`${sortKey}`.as('sort_key'),
+    },
+    decode(values, now) {
       let offset = 0;
       const read = <Row>(part: RowPart<Row>): Row | null => {
         const row = part.decode(values, offset);
@@ -280,6 +305,7 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
         csm: selection.csm ? read(csm) : undefined,
         ae: selection.ae ? read(ae) : undefined,
         renewal: selection.renewal ? read(renewalPart) : undefined,
+        relationshipReasons: variant === 'reasons' || variant === 'full' ? departuresOf(values[offset++], now) : undefined,
       };
       if (!row.account || row.stage === null) throw new Error('The page statement returned a row without its account or stage');
       return { ...row, account: row.account, stage: row.stage, sortKey: values[offset] };
@@ -347,6 +373,14 @@ function partQuery(db: Db, layout: PageLayout, selection: ListingSelection, part
     const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
     query = query.leftJoinLateral(renewal, sql`true`);
   }
+  if (selection.health && selection.health.reasons) {
+    const departures = db
+      .select({ list: sql`coalesce(json_agg(json_build_object('name', ${contacts.name}, 'leftAt', ${contacts.leftAt})), '[]'::json)`.as('list') })
+      .from(contacts)
+      .where(and(eq(contacts.accountId, accounts.id), recentChampionDeparture(departuresWindow)))
+      .as(DEPARTURES);
+    query = query.leftJoinLateral(departures, sql`true`);
+  }
   return query
     .where(and(...part.where))
     .orderBy(...part.orderBy)
@@ -361,6 +395,8 @@ interface ListingStatement {
   layout: PageLayout;
   order: AccountOrder;
   first: number;
+  /** The moment the page is read at: the relationship reasons count days to it. */
+  now: Date;
 }
 
 const afterPlaceholders = { key: sql.placeholder('afterKey'), id: sql.placeholder('afterId') };
@@ -374,8 +410,12 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
   const order = params.orderBy ?? 'name';
   const { key, drivenBy } = orderSpecs[order];
   const selection = params.select ?? fullListingSelection;
-  const conditions = filterConditions(params.filter, params.reader, params.now ?? new Date(), order);
-  const values = { ...conditions.values };
+  const now = params.now ?? new Date();
+  const conditions = filterConditions(params.filter, params.reader, now, order);
+  const values: ConditionValues = { ...conditions.values };
+  if (selection.health && selection.health.reasons) {
+    Object.assign(values, { departuresNow: now.toISOString(), departuresSince: championDeparturesSince(now).toISOString() });
+  }
   const cursor = params.after ? decodeCursor(params.after, order) : undefined;
   if (cursor) Object.assign(values, { afterKey: cursor.key, afterId: cursor.id });
   const after = (id: PgColumn) =>
@@ -413,7 +453,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
     if (!first) throw new Error('A listing has at least one part');
     return second ? first.unionAll(second).limit(inlineLimit(limit, MAX_PAGE_SIZE + 1)).toSQL() : first.toSQL();
   };
-  return { shape, build, values, layout, order, first: params.first };
+  return { shape, build, values, layout, order, first: params.first, now };
 }
 
 export async function listAccounts(db: Db, params: ListAccountsParams): Promise<AccountPage> {
@@ -421,7 +461,7 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
   const rows = await pageStatements.run(db, statement.shape, statement.build, statement.values);
   const page: AccountPageRow[] = [];
   for (const values of rows.slice(0, statement.first)) {
-    const row = statement.layout.decode(values);
+    const row = statement.layout.decode(values, statement.now);
     page.push({ ...row, sortKey: statement.order === 'name' ? String(row.sortKey) : Number(row.sortKey) });
   }
   return { order: statement.order, rows: page, hasNextPage: rows.length > statement.first };

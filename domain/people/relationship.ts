@@ -4,7 +4,7 @@
  * read, so the days count on without a recompute. They are not part of the score: no health component owns the
  * relationship, and a score that jumped the day someone clicked "left" would hide what usage and support say.
  */
-import { and, desc, gt, inArray, isNotNull, lte, eq } from 'drizzle-orm';
+import { type SQL, type SQLWrapper, and, desc, gt, inArray, isNotNull, lte, eq } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { contacts } from '../../db/schema.ts';
 import { DAY_MS, daysBetween } from '../dates.ts';
@@ -20,6 +20,19 @@ export interface ChampionDeparture {
   leftAt: Date;
 }
 
+/** Where the departures said at `now` begin: CHAMPION_LEFT_REASON_DAYS before it. */
+export function championDeparturesSince(now: Date): Date {
+  return new Date(now.getTime() - CHAMPION_LEFT_REASON_DAYS * DAY_MS);
+}
+
+/**
+ * The contacts whose leaving is said beside a score at `now`: champions who left after `since` and by `now`
+ * (championDeparturesSince). Values, or placeholders for a statement built once and run with them.
+ */
+export function recentChampionDeparture(window: { now: Date | SQLWrapper; since: Date | SQLWrapper }): SQL {
+  return and(eq(contacts.role, 'champion'), isNotNull(contacts.leftAt), lte(contacts.leftAt, window.now), gt(contacts.leftAt, window.since)) as SQL;
+}
+
 /**
  * Champions who left in the last CHAMPION_LEFT_REASON_DAYS, newest first, for these accounts. Not checked against a
  * reader: callers pass accounts their reader already read (a score, a card).
@@ -30,15 +43,7 @@ export async function recentChampionDepartures(db: Db | Tx, params: { accountIds
   const rows = await db
     .select({ accountId: contacts.accountId, contactId: contacts.id, name: contacts.name, leftAt: contacts.leftAt })
     .from(contacts)
-    .where(
-      and(
-        inArray(contacts.accountId, ids),
-        eq(contacts.role, 'champion'),
-        isNotNull(contacts.leftAt),
-        lte(contacts.leftAt, params.now),
-        gt(contacts.leftAt, new Date(params.now.getTime() - CHAMPION_LEFT_REASON_DAYS * DAY_MS)),
-      ),
-    )
+    .where(and(inArray(contacts.accountId, ids), recentChampionDeparture({ now: params.now, since: championDeparturesSince(params.now) })))
     .orderBy(desc(contacts.leftAt));
   return rows.flatMap((row) => (row.leftAt ? [{ ...row, leftAt: row.leftAt }] : []));
 }
