@@ -105,7 +105,8 @@ export const dashboardVariants: DashboardVariant[] = [
     postgraphile: {
       unsupported: 'PostGraphile 4 orders by columns only; the drop (score_week_ago − score) of a related table is neither (it would need a computed column and a plugin)',
     },
-    sql: pageSql({ page: 'accounts a left join account_health h on h.account_id = a.id', key: 'coalesce(h.score_week_ago - h.score, -1000)', descending: true }),
+    // Every bench account has a health row, so the drop is read from account_health alone, in its index's order.
+    sql: pageSql({ page: '(select account_id as id, score_week_ago, score from account_health) d', key: 'coalesce(d.score_week_ago - d.score, -1000)', descending: true }),
   },
   {
     key: 'renewal_date',
