@@ -20,6 +20,7 @@ import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
+import { runAutocannon } from './autocannon.ts';
 import { generateBenchBook } from './book.ts';
 import { type DashboardVariant, dashboardVariant, dashboardVariants } from './dashboard-queries.ts';
 
@@ -158,8 +159,6 @@ async function checkSamePage(variant: DashboardVariant, targets: Target[]): Prom
   }
 }
 
-const AUTOCANNON = fileURLToPath(new URL('./node_modules/autocannon/autocannon.js', import.meta.url));
-
 interface Measured {
   served: number;
   failed: number;
@@ -172,29 +171,22 @@ interface Measured {
  * Closed-loop load at fixed concurrency from autocannon in its own process, so the time it spends sending requests
  * and reading responses is not taken from the servers' or this process's event loop.
  */
-function load(target: Target, seconds: number): Promise<Measured> {
-  const headers = Object.entries({ 'content-type': 'application/json', ...target.headers }).flatMap(([name, value]) => ['-H', `${name}=${value}`]);
-  const args = [AUTOCANNON, '--json', '-c', String(CONCURRENCY), '-d', String(seconds), '-m', 'POST', ...headers, '-b', target.body];
-  const child = spawn(process.execPath, [...args, `http://127.0.0.1:${ports[target.kind]}/graphql`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let errors = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited with ${code}: ${errors.slice(-400)}`));
-      const result: unknown = JSON.parse(output);
-      const number = (value: unknown) => (typeof value === 'number' ? value : Number.NaN);
-      resolve({
-        served: number(field(result, '2xx')),
-        failed: number(field(result, 'non2xx')) + number(field(result, 'errors')) + number(field(result, 'timeouts')),
-        seconds: number(field(result, 'duration')),
-        p50: number(field(field(result, 'latency'), 'p50')),
-        p99: number(field(field(result, 'latency'), 'p99')),
-      });
-    });
+async function load(target: Target, seconds: number): Promise<Measured> {
+  const result = await runAutocannon({
+    url: `http://127.0.0.1:${ports[target.kind]}/graphql`,
+    connections: CONCURRENCY,
+    seconds,
+    headers: { 'content-type': 'application/json', ...target.headers },
+    body: target.body,
   });
+  const number = (value: unknown) => (typeof value === 'number' ? value : Number.NaN);
+  return {
+    served: number(field(result, '2xx')),
+    failed: number(field(result, 'non2xx')) + number(field(result, 'errors')) + number(field(result, 'timeouts')),
+    seconds: number(field(result, 'duration')),
+    p50: number(field(field(result, 'latency'), 'p50')),
+    p99: number(field(field(result, 'latency'), 'p99')),
+  };
 }
 
 function loadAverage(): string {

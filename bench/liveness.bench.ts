@@ -14,6 +14,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { runAutocannon } from './autocannon.ts';
 import { generateBenchBook } from './book.ts';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -30,7 +31,6 @@ const PROBE_TIMEOUT_MS = 10_000;
 
 const AT_RISK_PAGE =
   '{ accounts(first: 50, orderBy: health, filter: { healthStatus: at_risk }) { totalCount edges { node { id name health { score status reasons } } } } }';
-const AUTOCANNON = fileURLToPath(new URL('./node_modules/autocannon/autocannon.js', import.meta.url));
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 
 function loadAverage(): string {
@@ -104,30 +104,18 @@ interface Burst {
 }
 
 /** Closed-loop load from autocannon in its own process, so sending and reading takes nothing from ours or Lifeline's loop. */
-function hammer(url: string, token: string, connections: number, seconds: number): Promise<Burst> {
-  const args = [AUTOCANNON, '--json', '-c', String(connections), '-d', String(seconds), '-m', 'POST'];
-  args.push('-H', 'content-type=application/json', '-H', `authorization=Bearer ${token}`, '-b', JSON.stringify({ query: AT_RISK_PAGE }));
-  const child = spawn(process.execPath, [...args, `${url}/graphql`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  let errors = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited with ${code}: ${errors.slice(-400)}`));
-      const result: unknown = JSON.parse(output);
-      const stats = field(result, 'statusCodeStats');
-      const byStatus = new Map<string, number>();
-      for (const [status, value] of Object.entries(typeof stats === 'object' && stats !== null ? stats : {})) byStatus.set(status, Number(field(value, 'count')));
-      resolve({
-        byStatus,
-        errors: Number(field(result, 'errors')) - Number(field(result, 'timeouts')),
-        timeouts: Number(field(result, 'timeouts')),
-        seconds: Number(field(result, 'duration')),
-      });
-    });
-  });
+async function hammer(url: string, token: string, connections: number, seconds: number): Promise<Burst> {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const result = await runAutocannon({ url: `${url}/graphql`, connections, seconds, headers, body: JSON.stringify({ query: AT_RISK_PAGE }) });
+  const stats = field(result, 'statusCodeStats');
+  const byStatus = new Map<string, number>();
+  for (const [status, value] of Object.entries(typeof stats === 'object' && stats !== null ? stats : {})) byStatus.set(status, Number(field(value, 'count')));
+  return {
+    byStatus,
+    errors: Number(field(result, 'errors')) - Number(field(result, 'timeouts')),
+    timeouts: Number(field(result, 'timeouts')),
+    seconds: Number(field(result, 'duration')),
+  };
 }
 
 /** Asks /healthz every PROBE_MS until `until` settles; each probe's latency in ms, Infinity for a failed one. */
