@@ -214,10 +214,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
   /** Retry-After of a 429 this worker has heard and not yet written to the database, for its other lanes. */
   let localPauseUntil = 0;
 
-  /**
-   * Waits for this call's workspace-wide slot (domain/send-rate.ts), shared with every replica, and returns when
-   * it may go out. Throws Paced when the slot is further off than this process should hold the row.
-   */
   /** Lanes waiting for a slot: one reservation in the database serves every lane waiting at that moment. */
   const slotRequests: { resolve: (answer: SlotAnswer) => void; reject: (error: unknown) => void }[] = [];
   let reserving = false;
@@ -250,6 +246,10 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
     });
   }
 
+  /**
+   * Waits for this call's workspace-wide slot (domain/send-rate.ts), shared with every replica, and returns when
+   * it may go out. Throws Paced when the slot is further off than this process should hold the row.
+   */
   async function takeSendSlot(): Promise<Date> {
     for (;;) {
       const reservation = await reserveSlotForLane();
@@ -270,7 +270,6 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
       await sleep(pausedFor);
     }
   }
-
 
   async function resolveTarget(target: string): Promise<string> {
     const parsed = parseNotificationTarget(target);
