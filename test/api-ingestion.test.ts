@@ -178,6 +178,30 @@ describe('recordUsage', () => {
     expect(written).toEqual({ days: 0 });
   });
 
+  it('finds accounts by CRM ids holding quotes, backslashes, commas, braces and the word NULL, beside rows naming accounts by id', async () => {
+    const awkward = ['say "hi", {now}', 'C:\\crm\\7', 'NULL', ' spaced  inside ', 'ünï-cødé'];
+    const created = await api.request(
+      UPSERT,
+      { accounts: [...awkward.map((externalId, index) => ({ ...crmAccounts(1, 'awkward')[0], externalId, name: `Awkward ${index}` })), ...crmAccounts(1, 'plain-id')] },
+      integration,
+    );
+    const byExternalId = new Map(
+      (created.body as { data: { upsertAccounts: { accounts: { externalId: string; id: string }[] } } }).data.upsertAccounts.accounts.map((account) => [account.externalId, account.id]),
+    );
+    const plainId = byExternalId.get('plain-id-0');
+    const rows = [
+      ...awkward.map((externalId, index) => ({ accountExternalId: externalId, day: '2020-03-01', activeUsers: index + 1, seats: 10 })),
+      { accountId: plainId, day: '2020-03-01', activeUsers: 9, seats: 10 },
+    ];
+    expect((await api.request(USAGE, { rows }, integration)).body).toEqual({ data: { recordUsage: { written: 6 } } });
+    const stored = await queryRows<{ external_id: string; active_users: number }>(
+      database.db,
+      sql`select a.external_id, u.active_users from usage_daily u join accounts a on a.id = u.account_id where u.day = '2020-03-01' and (a.name like 'Awkward %' or a.external_id = 'plain-id-0') order by u.active_users`,
+    );
+    // The CRM id is trimmed on the way in, as every text field is.
+    expect(stored).toEqual([...awkward.map((externalId, index) => ({ external_id: externalId.trim(), active_users: index + 1 })), { external_id: 'plain-id-0', active_users: 9 }]);
+  });
+
   it('takes rows checked by checkUsageRow as they are, and checks any other row, even one shaped like them', async () => {
     await api.request(UPSERT, { accounts: crmAccounts(1, 'checked') }, integration);
     const actor = { userId: null, role: 'integration', label: 'Test import' } as const;

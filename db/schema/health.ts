@@ -182,10 +182,10 @@ export const ruleFirings = pgTable(
  * Every change to usage_daily, by account: a trigger on usage_daily appends one row per statement and account written,
  * with the first and last day written, from whatever writes it (ingestion, COPY, a fixture). A recompute of every
  * account aggregates usage anew for the accounts named here whose days fall in its window, and removes the rows it
- * has read; rows committed after its snapshot stay for the next one.
+ * has read; rows committed after its snapshot stay for the next one. No key: rows are only appended and read or
+ * deleted whole, and a key would cost every usage write a sequence step and an index entry per account.
  */
 export const usageChanges = pgTable('usage_changes', {
-  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
   accountId: uuid('account_id').notNull(),
   firstDay: date('first_day', { mode: 'string' }).notNull(),
   lastDay: date('last_day', { mode: 'string' }).notNull(),
@@ -239,9 +239,9 @@ export const usageWindowState = pgTable(
  * Every change to tickets, survey_responses and csm_touches, by account: a trigger on each appends one row per
  * statement and account written, whoever writes it. A recompute of every account aggregates those accounts' signals
  * anew (health_signals) and removes the rows it has read; rows committed after its snapshot stay for the next one.
+ * No key, as usage_changes.
  */
 export const signalChanges = pgTable('signal_changes', {
-  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
   accountId: uuid('account_id').notNull(),
 });
 
