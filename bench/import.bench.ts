@@ -1,5 +1,5 @@
 // Bulk import benchmark: one CSV file of daily usage rows (BENCH_ROWS, default 1M) imported by `npm run import`'s
-// code path into the local PostgreSQL, against PostgreSQL's COPY of the same file into the same table, in one run;
+// code path (its write lanes included) into the local PostgreSQL, against PostgreSQL's COPY of the same file into the same table, in one run;
 // then the same kind of file through a Lifeline on loopback over GraphQL (BENCH_REMOTE_ROWS, default 200k).
 import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { createReadStream } from 'node:fs';
@@ -11,7 +11,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { parseConfig } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
-import { importFile } from '../import/run.ts';
+import { importFile, localWriteLanes } from '../import/run.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { startLifeline } from '../server.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
@@ -68,7 +68,7 @@ async function viaCopy(): Promise<number> {
 async function viaImport(): Promise<number> {
   await sql`truncate usage_daily`;
   const started = performance.now();
-  const summary = await importFile({ kind: 'usage', file, target: { kind: 'local', db: database.db }, batchRows: 10_000 });
+  const summary = await importFile({ kind: 'usage', file, target: { kind: 'local', db: database.db, writeLanes: localWriteLanes(database.kind) }, batchRows: 10_000 });
   if (summary.refused > 0) throw new Error(`the import refused ${summary.refused} rows`);
   return performance.now() - started;
 }

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrReport } from '../config.ts';
 import { type Database, openDatabase } from '../db/client.ts';
 import { IMPORT_KINDS, importKinds, isImportKind } from './kinds.ts';
-import { type ImportProgress, type ImportSummary, type ImportTarget, ImportError, describeRefusal, importFile } from './run.ts';
+import { type ImportProgress, type ImportSummary, type ImportTarget, ImportError, describeRefusal, importFile, localWriteLanes } from './run.ts';
 
 const usage = `Usage: npm run import -- <kind> <file> [options]
 
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
     database = await openDatabase(config.database);
     await database.migrate();
     await ensureInstallDefaults(database.db);
-    target = { kind: 'local', db: database.db, renewalWindowDays };
+    target = { kind: 'local', db: database.db, renewalWindowDays, writeLanes: localWriteLanes(database.kind) };
   }
 
   const bar = process.stderr.isTTY ? progressBar() : undefined;

@@ -88,6 +88,11 @@ export interface ImportKind {
   /** A problem of the row the domain schema cannot see because it lies between two calls; undefined when none. */
   check?: (row: ImportRow) => { column: string; problem: string } | undefined;
   write: BatchWrite | RowWrite;
+  /**
+   * How a row names the account it writes to, for kinds whose rows of different accounts never touch one another:
+   * a local import may then write them in several lanes at once, each account's rows in one lane in file order.
+   */
+  accountOf?: (row: ImportRow) => { by: 'id' | 'externalId'; key: string } | undefined;
 }
 
 const text = (value: ImportRow[string] | undefined) => (value === null || value === undefined ? null : String(value));
@@ -96,6 +101,13 @@ const accountColumns: ImportColumn[] = [
   { name: 'accountId', type: 'text', required: false, example: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', description: 'The Lifeline account id.' },
 ];
 const accountRef = (row: ImportRow) => ({ accountId: text(row.accountId), accountExternalId: text(row.accountExternalId) });
+/** A checked row names its account one way: the domain's schema refuses both and neither. */
+const accountOf = (row: ImportRow): { by: 'id' | 'externalId'; key: string } | undefined => {
+  const id = text(row.accountId);
+  if (id) return { by: 'id', key: id.toLowerCase() };
+  const externalId = text(row.accountExternalId);
+  return externalId ? { by: 'externalId', key: externalId.trim() } : undefined;
+};
 
 const accounts: ImportKind = {
   name: 'accounts',
@@ -196,6 +208,8 @@ const usage: ImportKind = {
     },
     mutation: 'mutation Import($rows: [UsageDayInput!]!) { recordUsage(rows: $rows) { written } }',
   },
+  // An account's days are its own rows: two accounts' usage never meets in one row, index entry or lock.
+  accountOf,
 };
 
 const touches: ImportKind = {

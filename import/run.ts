@@ -15,7 +15,14 @@ import { type FileRecord, type ImportFormat, formatOf, readRecords } from './rea
 export const DEFAULT_BATCH_ROWS = 5000;
 
 export type ImportTarget =
-  | { kind: 'local'; db: Db; actor?: Actor; renewalWindowDays?: number }
+  | {
+      kind: 'local';
+      db: Db;
+      actor?: Actor;
+      renewalWindowDays?: number;
+      /** Lanes that may write at once (localWriteLanes); one when omitted. */
+      writeLanes?: number;
+    }
   | { kind: 'remote'; url: string; token: string; fetch?: typeof fetch };
 
 export interface ImportOptions {
@@ -79,6 +86,15 @@ export class ImportError extends Error {
 }
 
 const KEPT_REFUSALS = 1000;
+/**
+ * Lanes writing at once to a local database, for kinds whose accounts' rows never meet (kind.accountOf). One
+ * statement keeps one PostgreSQL backend busy and leaves the machine's other cores idle; two keep a second one
+ * writing meanwhile, which COPY of one file cannot. More mostly wait on each other on a small machine. PGlite is one
+ * connection in this process: one lane.
+ */
+export function localWriteLanes(database: 'postgres' | 'pglite'): number {
+  return database === 'postgres' ? 2 : 1;
+}
 const IMPORT_ACTOR: Actor = Object.freeze({ userId: null, role: 'admin', label: 'Import' });
 
 interface PendingRow {
@@ -163,7 +179,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     const known = column ? columns.get(column) : undefined;
     const refusal: Refusal = { line, column, value: column && cells ? describeCell(cells[column]) : undefined, problem, expected: known?.example };
     summary.refused += 1;
-    if (summary.refusals.length < KEPT_REFUSALS) summary.refusals.push(refusal);
+    keepFirst(summary.refusals, refusal);
     options.onRefusal?.(refusal);
   };
 
@@ -247,9 +263,37 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     }
   };
 
-  const run = async (write: Writer) => {
-    let batch: PendingRow[] = [];
-    let inFlight: Promise<void> = Promise.resolve();
+  const run = async (write: Writer, laneCount: number) => {
+    // Each lane writes one batch while the next is read and checked; a lane's batches are written in file order.
+    const lanes = Array.from({ length: laneCount }, () => ({ batch: [] as PendingRow[], inFlight: Promise.resolve() }));
+    // Rows go to the lane of their account, so an account's rows keep their file order. That holds while rows name
+    // accounts one way: an account named by its id in one row and by its CRM id in another could land in two lanes,
+    // so on the first row naming its account the other way every lane finishes and the rest go through one.
+    let namedBy: 'id' | 'externalId' | undefined;
+    let laned = laneCount > 1 && kind.accountOf !== undefined;
+    const dispatch = async (lane: (typeof lanes)[number]) => {
+      const full = lane.batch;
+      lane.batch = [];
+      await lane.inFlight;
+      lane.inFlight = writeBatch(full, write);
+      lane.inFlight.catch(() => {});
+    };
+    const laneOf = (pending: PendingRow): (typeof lanes)[number] => {
+      const first = lanes[0] as (typeof lanes)[number];
+      const account = laned ? kind.accountOf?.(pending.row) : undefined;
+      if (!account) return first;
+      namedBy ??= account.by;
+      if (account.by !== namedBy) {
+        laned = false;
+        return first;
+      }
+      return lanes[hashOf(account.key) % lanes.length] ?? first;
+    };
+    const finish = async () => {
+      const settled = await Promise.allSettled(lanes.map((lane) => lane.inFlight));
+      const failed = settled.find((outcome) => outcome.status === 'rejected');
+      if (failed) throw failed.reason;
+    };
     let headerChecked = format === 'ndjson';
     const records = readRecords({
       file: options.file,
@@ -268,45 +312,50 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
         summary.rowsRead += 1;
         progress.rowsRead = summary.rowsRead;
         const pending = toRow(record);
-        if (pending) batch.push(pending);
-        if (batch.length >= batchRows) {
-          // One batch is written while the next is read and checked; batches are still written in file order.
-          const full = batch;
-          batch = [];
-          await inFlight;
-          inFlight = writeBatch(full, write);
-          inFlight.catch(() => {});
+        if (!pending) continue;
+        const wasLaned = laned;
+        const lane = laneOf(pending);
+        if (wasLaned && !laned) {
+          // Everything read so far is written before this row and the rows after it.
+          for (const other of lanes) if (other.batch.length > 0) await dispatch(other);
+          await finish();
+        }
+        lane.batch.push(pending);
+        if (lane.batch.length >= batchRows) {
+          await dispatch(lane);
           options.onProgress?.(progress);
         }
       }
-      await inFlight;
+      for (const lane of lanes) if (lane.batch.length > 0) await dispatch(lane);
+      await finish();
     } catch (error) {
+      // No write is left running when the import ends, whatever ended it.
+      await Promise.allSettled(lanes.map((lane) => lane.inFlight));
       if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('CSV_')) {
         throw new ImportError(`${options.file} is not a readable CSV file: ${error.message}`);
       }
       throw error;
     }
-    if (batch.length > 0) await writeBatch(batch, write);
     options.onProgress?.(progress);
   };
 
   const dryRemote = options.dryRun && options.target.kind === 'remote';
   if (dryRemote) {
     // Nothing to write to: every row is checked here against the same schemas the remote Lifeline uses.
-    await run(async () => []);
+    await run(async () => [], 1);
   } else if (options.target.kind === 'local' && (options.dryRun || options.allOrNothing)) {
     // One transaction; each write runs in its own savepoint so a refused row leaves the others in place.
     const target = options.target;
     try {
       await target.db.transaction(async (tx) => {
-        await run(localWriter(kind, { ...target, db: tx }));
+        await run(localWriter(kind, { ...target, db: tx }), 1);
         if (options.dryRun || summary.refused > 0) throw new RollBack();
       });
     } catch (error) {
       if (!(error instanceof RollBack)) throw error;
     }
   } else {
-    await run(writer);
+    await run(writer, options.target.kind === 'local' ? Math.max(1, options.target.writeLanes ?? 1) : 1);
   }
 
   const wroteNothing = options.dryRun || (options.allOrNothing && summary.refused > 0);
@@ -317,6 +366,27 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     await recomputeHealth(options.target.db, { accountIds: [...signalled] });
   }
   return summary;
+}
+
+/**
+ * Keeps the KEPT_REFUSALS refusals of the lowest lines, in line order. Lanes refuse rows a little out of file order,
+ * so a refusal is put in its place from the end (a step or two), and one past the limit still displaces the kept
+ * refusal of the highest line when it comes earlier in the file.
+ */
+function keepFirst(kept: Refusal[], refusal: Refusal): void {
+  const last = kept.at(-1);
+  if (kept.length >= KEPT_REFUSALS && last && last.line <= refusal.line) return;
+  let at = kept.length;
+  while (at > 0 && (kept[at - 1] as Refusal).line > refusal.line) at -= 1;
+  kept.splice(at, 0, refusal);
+  if (kept.length > KEPT_REFUSALS) kept.pop();
+}
+
+/** A lane number for an account key: FNV-1a, so an account's rows always take the same lane. */
+function hashOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < key.length; index += 1) hash = Math.imul(hash ^ key.charCodeAt(index), 0x01000193);
+  return hash >>> 0;
 }
 
 /** Writes rows; the accounts whose health signals changed come back. Throws RowRefused for a refused row. */

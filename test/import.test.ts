@@ -165,6 +165,77 @@ describe('a file with bad rows', () => {
   });
 });
 
+describe('writing a usage file in two lanes', () => {
+  let ids: Map<string, string>;
+
+  beforeAll(async () => {
+    const accounts = ['externalId,name,segment,arrCents', ...Array.from({ length: 12 }, (_, index) => `lane-${index},Lane ${index},smb,100000`)];
+    await local('accounts', await fileWith('lane-accounts.csv', `${accounts.join('\n')}\n`));
+    const rows = await queryRows<{ id: string; external_id: string }>(database.db, sql`select id, external_id from accounts where external_id like 'lane-%' order by external_id`);
+    ids = new Map(rows.map((row) => [row.external_id, row.id]));
+  });
+
+  const laned = (file: string, options: Partial<ImportOptions> = {}) =>
+    local('usage', file, { target: { kind: 'local', db: database.db, writeLanes: 2 }, batchRows: 2, ...options });
+
+  async function usersOn(day: string): Promise<Record<string, number>> {
+    const rows = await queryRows<{ external_id: string; active_users: number }>(
+      database.db,
+      sql`select a.external_id, u.active_users from usage_daily u join accounts a on a.id = u.account_id where u.day = ${day}`,
+    );
+    return Object.fromEntries(rows.map((row) => [row.external_id, row.active_users]));
+  }
+
+  it('keeps the last row of each account and day in file order, across many batches of both lanes', async () => {
+    const accounts = [...ids.keys()];
+    expect(accounts).toHaveLength(12);
+    // Every account's day written five times, round after round: the fifth value must win in every lane.
+    const lines = ['accountExternalId,day,activeUsers,seats'];
+    for (let round = 1; round <= 5; round += 1) for (const account of accounts) lines.push(`${account},2025-06-01,${round},10`);
+    const summary = await laned(await fileWith('laned.csv', `${lines.join('\n')}\n`));
+    expect([summary.written, summary.refused]).toEqual([accounts.length * 5, 0]);
+    expect(await usersOn('2025-06-01')).toEqual(Object.fromEntries(accounts.map((account) => [account, 5])));
+  });
+
+  it('goes on in one lane from the first row naming its account the other way, so the later row still wins', async () => {
+    const [first, second] = [...ids.entries()];
+    if (!first || !second) throw new Error('the sample accounts are missing');
+    const lines = [
+      'accountExternalId,accountId,day,activeUsers,seats',
+      `${first[0]},,2025-06-02,1,10`,
+      `${second[0]},,2025-06-02,1,10`,
+      `${first[0]},,2025-06-03,1,10`,
+      // The same accounts and day named by their Lifeline ids: these are later in the file, so they win.
+      `,${first[1]},2025-06-02,7,10`,
+      `,${second[1]},2025-06-02,8,10`,
+      `${second[0]},,2025-06-03,9,10`,
+    ];
+    const summary = await laned(await fileWith('mixed.csv', `${lines.join('\n')}\n`));
+    expect([summary.written, summary.refused]).toEqual([6, 0]);
+    expect(await usersOn('2025-06-02')).toMatchObject({ [first[0]]: 7, [second[0]]: 8 });
+    expect(await usersOn('2025-06-03')).toMatchObject({ [first[0]]: 1, [second[0]]: 9 });
+  });
+
+  it('reports rows refused in either lane in file order, and writes every good row', async () => {
+    const accounts = [...ids.keys()];
+    const lines = ['accountExternalId,day,activeUsers,seats'];
+    const unknown: number[] = [];
+    for (let index = 0; index < 40; index += 1) {
+      // Every fifth row names an account nobody has; its line is index + 2 (the header is line 1).
+      if (index % 5 === 4) {
+        lines.push(`crm-missing-${index},2025-06-04,1,10`);
+        unknown.push(index + 2);
+      } else {
+        lines.push(`${accounts[index % accounts.length]},2025-06-0${5 + (index % 4)},${index},10`);
+      }
+    }
+    const summary = await laned(await fileWith('laned-refusals.csv', `${lines.join('\n')}\n`));
+    expect([summary.rowsRead, summary.written, summary.refused]).toEqual([40, 32, 8]);
+    expect(summary.refusals.map((refusal) => refusal.line)).toEqual(unknown);
+    expect(summary.refusals.every((refusal) => refusal.column === 'accountExternalId' && refusal.problem.includes('no account crm-missing-'))).toBe(true);
+  });
+});
+
 describe('importing into a remote Lifeline over GraphQL', () => {
   let lifeline: Lifeline;
   let integration: string;
