@@ -77,11 +77,21 @@ export async function* readRecords(options: ReadOptions): AsyncGenerator<FileRec
  * csv-parse's parser giving each record with the line it ended on, read from the parser's running count as the
  * record is pushed: csv-parse's `info` option, or `on_record`'s context, copies its whole state for every record
  * and cost about as much again as the parsing. A record spanning several lines (a quoted newline) is named by its
- * last line.
+ * last line. csv-parse counts a CRLF inside a quoted cell as two lines (a spreadsheet's multi-line cell, saved on
+ * Windows), which would shift every later line by one; each one seen in a cell is taken off the count.
  */
 class LineParser extends Parser {
+  #overcounted = 0;
+
   override push(record: unknown, encoding?: BufferEncoding): boolean {
-    const line: LineRecord | null = record === null ? null : { line: this.info.lines, cells: record as Record<string, string> };
+    if (record === null) return super.push(null, encoding);
+    const cells = record as Record<string, string>;
+    for (const key in cells) {
+      const cell = cells[key];
+      if (typeof cell !== 'string') continue;
+      for (let at = cell.indexOf('\r\n'); at !== -1; at = cell.indexOf('\r\n', at + 2)) this.#overcounted += 1;
+    }
+    const line: LineRecord = { line: this.info.lines - this.#overcounted, cells };
     return super.push(line, encoding);
   }
 }

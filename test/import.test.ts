@@ -123,6 +123,23 @@ describe('a file with bad rows', () => {
     expect([await usageOn('2026-04-01'), await usageOn('2026-04-02')]).toEqual([1, 1]);
   });
 
+  it('names the right lines in a Windows file whose quoted cells hold line breaks', async () => {
+    const lines = [
+      'accountExternalId,externalId,severity,subject,openedAt',
+      'crm-1001,crlf-1,high,"Export fails\r\nafter the upgrade\r\n",2026-03-01T09:00:00Z',
+      'crm-1001,crlf-2,sev-9,Wrong severity,2026-03-01T09:00:00Z',
+      'crm-1002,crlf-3,low,"One\nbreak, Unix style",2026-03-02T09:00:00Z',
+      'crm-1002,crlf-4,high,Bad time,yesterday',
+    ];
+    const summary = await local('tickets', await fileWith('crlf-tickets.csv', `${lines.join('\r\n')}\r\n`));
+    // The first ticket spans lines 2–4; the refused ones sit on lines 5 and 8 (the third spans 6–7).
+    expect(summary.refusals.map((refusal) => [refusal.line, refusal.column])).toEqual([
+      [5, 'severity'],
+      [8, 'openedAt'],
+    ]);
+    expect([summary.rowsRead, summary.written]).toEqual([4, 2]);
+  });
+
   it('with --all-or-nothing writes none of the rows when one is refused', async () => {
     const file = await fileWith('bad-usage-2.csv', badUsage.replaceAll('2026-04-0', '2026-05-0'));
     const summary = await local('usage', file, { allOrNothing: true });
