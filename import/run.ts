@@ -23,7 +23,14 @@ export type ImportTarget =
       /** Lanes that may write at once (localWriteLanes); one when omitted. */
       writeLanes?: number;
     }
-  | { kind: 'remote'; url: string; token: string; fetch?: typeof fetch };
+  | {
+      kind: 'remote';
+      url: string;
+      token: string;
+      fetch?: typeof fetch;
+      /** Requests in flight at once (REMOTE_WRITE_LANES when omitted). */
+      writeLanes?: number;
+    };
 
 export interface ImportOptions {
   kind: ImportKindName;
@@ -95,6 +102,12 @@ const KEPT_REFUSALS = 1000;
 export function localWriteLanes(database: 'postgres' | 'pglite'): number {
   return database === 'postgres' ? 2 : 1;
 }
+
+/**
+ * Lanes sending at once to a remote Lifeline, as for a local PostgreSQL: one request is parsed and written while
+ * the other travels. Well under the requests its API lane works on at once, so an import leaves room for dashboards.
+ */
+export const REMOTE_WRITE_LANES = 2;
 const IMPORT_ACTOR: Actor = Object.freeze({ userId: null, role: 'admin', label: 'Import' });
 
 interface PendingRow {
@@ -355,7 +368,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       if (!(error instanceof RollBack)) throw error;
     }
   } else {
-    await run(writer, options.target.kind === 'local' ? Math.max(1, options.target.writeLanes ?? 1) : 1);
+    await run(writer, Math.max(1, options.target.writeLanes ?? (options.target.kind === 'local' ? 1 : REMOTE_WRITE_LANES)));
   }
 
   const wroteNothing = options.dryRun || (options.allOrNothing && summary.refused > 0);
