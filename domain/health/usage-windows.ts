@@ -14,6 +14,13 @@ const USAGE_WINDOW_COLUMNS = [
   'adoption', 'trend', 'trend_ratio', 'key_events', 'usage_score',
 ] as const;
 
+/**
+ * Above this many accounts whose usage is aggregated anew while kept windows answer for the rest (a large import,
+ * a day whose leaving seats touch many), the window is scanned whole; below it, each account's days are read by the
+ * primary key.
+ */
+const WIDE_AGGREGATE = 2000;
+
 /** Above the days of the window: seats times it plus a day's place in the window (1-42) keep both in one int8. */
 const DAY_KEY = 1000;
 
@@ -121,15 +128,29 @@ usage_fresh as materialized (
   select d.account_id from usage_delta d join usage_previous w on w.account_id = d.account_id
   where d.out_seats >= w.seats and w.seats_day <= ${day(window)}
 ),
+usage_fresh_wide as materialized (
+  select count(*) > ${WIDE_AGGREGATE}::int as wide from usage_fresh
+),
 usage_rows as (
   -- Every account's usage in the window when no kept windows answer, even rolled on (the first recompute after a day
-  -- or more without one), else only the fresh accounts', by the primary key.
+  -- or more without one), else only the fresh accounts': the window scanned and matched by hash when many are, else
+  -- each account's days read by the primary key. The planner cannot tell which from its estimate of usage_fresh
+  -- (far too many), and would hash the whole window for the 1% of accounts an hour brings.
   select u.account_id, u.day, u.active_users, u.seats, u.key_events
   from usage_daily u
   where not exists (select from usage_kept) and not exists (select from usage_rolled) and ${inWindow(sql`u.day`)} ${only(sql`u.account_id`)}
   union all
   select u.account_id, u.day, u.active_users, u.seats, u.key_events
-  from usage_fresh d join usage_daily u on u.account_id = d.account_id and ${inWindow(sql`u.day`)}
+  from usage_daily u
+  where (select wide from usage_fresh_wide) and u.account_id in (select account_id from usage_fresh) and ${inWindow(sql`u.day`)}
+  union all
+  select u.account_id, u.day, u.active_users, u.seats, u.key_events
+  from usage_fresh d
+  cross join lateral (
+    select u.account_id, u.day, u.active_users, u.seats, u.key_events from usage_daily u
+    where u.account_id = d.account_id and ${inWindow(sql`u.day`)} offset 0
+  ) u
+  where not (select wide from usage_fresh_wide)
 ),
 usage_live as (
   -- Sums and counts only: they aggregate in place (no per-account state to allocate), and the averages follow.
