@@ -7,6 +7,7 @@ import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { authenticateToken } from '../domain/tokens.ts';
 import { type ProcessJobs, createCoreJobs } from '../jobs/registry.ts';
+import { usePricedDocuments } from './builder.ts';
 import { type ApiContext, createApiContext } from './context.ts';
 import { GRAPHQL_BODY_LIMIT, queryDocumentLimitPlugins, useRequestBodyBound } from './limits.ts';
 import { useNulCharacterRefusal, useVariableCoercionErrors } from './variables.ts';
@@ -172,7 +173,7 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     // parse and validate, before execution; the Pothos complexity check wraps the root resolvers, which the
     // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that
     // graphql-jit refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
-    plugins: [useOperationMetrics(), useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), useGraphQlJit(), useRequestBodyBound(GRAPHQL_BODY_LIMIT)],
+    plugins: [useOperationMetrics(), useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), usePricedDocuments(), useGraphQlJit(), useRequestBodyBound(GRAPHQL_BODY_LIMIT)],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {
