@@ -171,8 +171,9 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     // graphql-jit compiles each distinct document once (cached beside Yoga's parse cache) and cut the CPU of a
     // dashboard page by about a third (bench/dashboard-profile.ts). The limits still hold: graphql-armor runs on
     // parse and validate, before execution; the Pothos complexity check wraps the root resolvers, which the
-    // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that
-    // graphql-jit refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
+    // compiled query calls (an operation without variables is priced once per document: usePricedDocuments);
+    // error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that graphql-jit
+    // refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
     plugins: [useOperationMetrics(), useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), usePricedDocuments(), useGraphQlJit(), useRequestBodyBound(GRAPHQL_BODY_LIMIT)],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
