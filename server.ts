@@ -24,7 +24,7 @@ import { meteredSlackFetch, processRegistry } from './metrics.ts';
 import { type HealthRefresher, createHealthRefresher } from './domain/health/refresh.ts';
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { STRICT_PAGE_CSP, sendStaticFile } from './static-files.ts';
-import { BodyTooLargeError, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
+import { BodyTooLargeError, ReadBody, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
 import { Lane, LaneFullError, LeftWhileQueuedError, refuseBusy } from './admission.ts';
 
 export interface LifelineOptions {
@@ -239,14 +239,14 @@ export async function startLifeline(options: LifelineOptions): Promise<Lifeline>
     if (path === '/graphql') {
       if (req.method === 'OPTIONS') return yoga(req, res);
       if (req.method === 'GET' || req.method === 'HEAD') return inLane(apiLane, req, res, true, () => yoga(req, res));
-      // Yoga would read the body without a bound; it is read here, up to the bound, and handed over the way Yoga's
-      // Node adapter takes a body a framework has already read (as `req.body`, like Express's body parsers). It is
+      // The body is read here, up to the bound, and handed over the way Yoga's Node adapter takes a body a framework
+      // has already read (as `req.body`, like Express's body parsers; see ReadBody and useRequestBodyBound). It is
       // read before the request waits in its lane, so a slow sender never holds a slot; the line's memory is
       // bounded by the queue limit times GRAPHQL_BODY_LIMIT.
       // A request that would be refused anyway is refused before its body is read: under a flood, refusals are
       // most of the requests, so they must cost as little as possible.
       if (apiLane.full) return refuseBusy(req, res, apiLane.refusal(), true);
-      const body = await readBoundedBody(req, bodyLimit);
+      const body = new ReadBody(await readBoundedBody(req, bodyLimit));
       return inLane(apiLane, req, res, true, () => yoga(Object.assign(req, { body }), res));
     }
     if (path.startsWith(GRAPHIQL_ASSETS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {

@@ -1,9 +1,11 @@
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { type Plugin, createGraphQLError } from 'graphql-yoga';
 import { MAX_USAGE_ROWS } from '../domain/signals.ts';
+import { ReadBody } from '../request-body.ts';
 
 /**
  * Limits applied before a query runs. The Pothos complexity plugin (api/builder.ts) prices schema fields; these
@@ -19,6 +21,68 @@ export const QUERY_DOCUMENT_LIMITS = { tokens: 5_000, aliases: 50, depth: 15, ne
  * Anything larger is refused with 413 before it is read into memory.
  */
 export const GRAPHQL_BODY_LIMIT = MAX_USAGE_ROWS * 320;
+
+/** The answers Yoga's own body limit gives, kept word for word. */
+function bodyTooLarge(): GraphQLError {
+  return createGraphQLError('Request body too large', { extensions: { http: { status: 413 }, code: 'REQUEST_ENTITY_TOO_LARGE' } });
+}
+function invalidContentLength(): GraphQLError {
+  return createGraphQLError('Content-Length header is invalid.', { extensions: { http: { status: 400 }, code: 'BAD_REQUEST' } });
+}
+
+/** A single non-negative integer; anything else (a list, as in request smuggling) is refused. */
+const CONTENT_LENGTH = /^\d+$/;
+
+/**
+ * Whether the body is already known to end within `limit`: read whole by server.ts within its bound (ReadBody), or
+ * streamed by Node's HTTP server under a Content-Length at most `limit` (checked before this is asked). Node's
+ * parser delivers exactly that many bytes and refuses a request that also says Transfer-Encoding, so no more can come.
+ */
+function boundedAlready(serverContext: object): boolean {
+  const req: unknown = 'req' in serverContext ? serverContext.req : undefined;
+  if (!(req instanceof IncomingMessage)) return false;
+  if ('body' in req) return req.body instanceof ReadBody;
+  return req.headers['content-length'] !== undefined;
+}
+
+/**
+ * The body bound, in place of Yoga's own (maxRequestBodySize: false in api/yoga.ts), which makes the same checks but
+ * passes every body through a counting stream, even one already in memory or bounded by its Content-Length: that
+ * stream, with the request it rebuilds and the AbortController its pipe aborts when done, was about 4% of the CPU of
+ * a dashboard page (bench/dashboard.bench.ts). A body nothing bounds yet (chunked, or handed to `yoga.fetch` as a
+ * stream) is still counted as it is read and refused past `limit`.
+ */
+export function useRequestBodyBound(limit: number): Plugin {
+  return {
+    onRequestParse({ request, requestParser, setRequestParser, serverContext, fetchAPI }) {
+      const declared = request.headers.get('content-length');
+      if (declared !== null) {
+        if (!CONTENT_LENGTH.test(declared)) throw invalidContentLength();
+        if (Number(declared) > limit) throw bodyTooLarge();
+      }
+      const body = request.body;
+      if (!requestParser || !body || boundedAlready(serverContext)) return;
+      const parse = requestParser;
+      setRequestParser((unbounded) => {
+        let read = 0;
+        // A native stream pipes only into a native TransformStream, a ponyfilled one into the ponyfill's (as Yoga does).
+        const Transform = body instanceof ReadableStream ? globalThis.TransformStream : fetchAPI.TransformStream;
+        const counted = body.pipeThrough(
+          new Transform<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              read += chunk.byteLength;
+              if (read > limit) controller.error(bodyTooLarge());
+              else controller.enqueue(chunk);
+            },
+          }),
+        );
+        // A streamed body needs `duplex`, which TypeScript's RequestInit does not know yet.
+        const init: RequestInit & { duplex: 'half' } = { method: unbounded.method, headers: unbounded.headers, signal: unbounded.signal, body: counted, duplex: 'half' };
+        return parse(new fetchAPI.Request(unbounded.url, init));
+      });
+    },
+  };
+}
 
 /**
  * The deepest bracket nesting in a document, skipping strings and comments. graphql-js parses recursively, so a

@@ -65,10 +65,22 @@ interface NulCharacterFound {
  * `extensions.field`. Variables no argument uses, and variable defaults, are checked too, named `$variable…`.
  */
 export function useNulCharacterRefusal(): Plugin {
+  // An operation without variables has all its input in the document, which Yoga's parse cache hands over as the
+  // same object each time it is sent: the dashboard's page query is walked once, not on every request.
+  const clean = new WeakMap<DocumentNode, Set<string | undefined>>();
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const found = findNulInOperation(args.document, args.operationName ?? undefined, args.variableValues ?? {});
-      if (!found) return;
+      const operationName = args.operationName ?? undefined;
+      if (clean.get(args.document)?.has(operationName)) return;
+      const found = findNulInOperation(args.document, operationName, args.variableValues ?? {});
+      if (!found) {
+        if (!getOperationAST(args.document, operationName)?.variableDefinitions?.length) {
+          const names = clean.get(args.document) ?? new Set();
+          names.add(operationName);
+          clean.set(args.document, names);
+        }
+        return;
+      }
       setResultAndStopExecution({
         errors: [new GraphQLError(nulCharacterMessage(found.field), { nodes: found.node, extensions: { code: 'BAD_USER_INPUT', field: found.field } })],
       });

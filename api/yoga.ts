@@ -7,8 +7,9 @@ import { type Db, isDatabaseUnavailable } from '../db/client.ts';
 import { DomainError } from '../domain/errors.ts';
 import { authenticateToken } from '../domain/tokens.ts';
 import { type ProcessJobs, createCoreJobs } from '../jobs/registry.ts';
+import { usePricedDocuments } from './builder.ts';
 import { type ApiContext, createApiContext } from './context.ts';
-import { queryDocumentLimitPlugins } from './limits.ts';
+import { GRAPHQL_BODY_LIMIT, queryDocumentLimitPlugins, useRequestBodyBound } from './limits.ts';
 import { useNulCharacterRefusal, useVariableCoercionErrors } from './variables.ts';
 import { schema } from './schema.ts';
 import { renderGraphiqlPage, useGraphiqlSecurityHeaders } from './graphiql.ts';
@@ -165,12 +166,15 @@ export function createGraphqlServer(options: GraphqlOptions): YogaServerInstance
     // Served from the installed package, not a CDN, under a Content-Security-Policy (api/graphiql.ts).
     renderGraphiQL: renderGraphiqlPage,
     maskedErrors: { maskError: toClientError },
+    // Bounded by useRequestBodyBound instead, with the same checks and answers (api/limits.ts).
+    maxRequestBodySize: false,
     // graphql-jit compiles each distinct document once (cached beside Yoga's parse cache) and cut the CPU of a
     // dashboard page by about a third (bench/dashboard-profile.ts). The limits still hold: graphql-armor runs on
     // parse and validate, before execution; the Pothos complexity check wraps the root resolvers, which the
-    // compiled query calls; error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that
-    // graphql-jit refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
-    plugins: [useOperationMetrics(), useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), useGraphQlJit()],
+    // compiled query calls (an operation without variables is priced once per document: usePricedDocuments);
+    // error masking is Yoga's and sees the same errors (test/graphql*.test.ts). Variables that graphql-jit
+    // refuses are checked again by graphql-js, for its clearer messages (api/variables.ts).
+    plugins: [useOperationMetrics(), useGraphiqlSecurityHeaders(), ...queryDocumentLimitPlugins(), useNulCharacterRefusal(), useVariableCoercionErrors(), usePricedDocuments(), useGraphQlJit(), useRequestBodyBound(GRAPHQL_BODY_LIMIT)],
     context: async ({ request }) => {
       const header = request.headers.get('authorization');
       if (!header) {

@@ -4,8 +4,9 @@
 import { type RequestListener, createServer } from 'node:http';
 import pino from 'pino';
 import postgres from 'postgres';
-import { createGraphqlServer } from '../api/yoga.ts';
+import { parseConfig } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
+import { startLifeline } from '../server.ts';
 import { dashboardVariant } from './dashboard-queries.ts';
 
 const [kindArg, portText, urlArg] = process.argv.slice(2);
@@ -19,9 +20,12 @@ const POOL = 10;
 
 async function start(): Promise<void> {
   if (kind === 'lifeline') {
+    // Lifeline's own HTTP server, as a deployment runs it: its body bounds and API lane in front of Yoga. Slack
+    // stays in local mode and no loop is started (main.ts starts delivery and the jobs), so only requests cost CPU.
     const database = await openDatabase({ kind: 'postgres', url, max: POOL });
-    const yoga = createGraphqlServer({ db: database.db, logger: pino({ level: 'silent' }) });
-    createServer(yoga).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
+    const config = parseConfig({ PORT: String(port), DATABASE_URL: url, LOG_LEVEL: 'silent' });
+    await startLifeline({ config, database, logger: pino({ level: 'silent' }), host: '127.0.0.1', printLocal: () => {} });
+    process.stdout.write('ready\n');
     return;
   }
   if (kind === 'postgraphile') {

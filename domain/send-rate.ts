@@ -9,9 +9,10 @@ import { type SlackSendRateRow, slackSendRate } from '../db/schema.ts';
 // told to one of them holds back all of them.
 //
 // - Every post reserves the next slot: slots are 1/rate apart, none before a Retry-After pause ends.
-// - A 429 pauses everything until Retry-After, halves the rate (and takes it below what Slack had let through in
-//   the second before it, the ceiling, if halving is not enough) and remembers that ceiling. 429s for posts sent before that cut belong to the same overload: they
-//   extend the pause but cut nothing more, so a burst of in-flight refusals does not collapse the rate.
+// - A 429 pauses everything until Retry-After and remembers what Slack had let through in the second before it,
+//   the ceiling; the rate goes just under that ceiling, or is halved when the 429 came after too few posts to
+//   measure one. 429s for posts sent before that cut belong to the same overload: they extend the pause but cut
+//   nothing more, so a burst of in-flight refusals does not collapse the rate.
 // - While posts go out back to back (the rate, not the work, is what limits them), each one raises the rate:
 //   by one message a second per post (doubling every second) up to 90% of the ceiling, then by a tenth of a
 //   message a second per second, creeping up on the ceiling. Posts that trickle in below the rate raise nothing, so a quiet
@@ -77,6 +78,11 @@ function rollWindow(state: SendRate, now: number): Pick<SendRate, 'windowStarted
   return { windowStartedAt: state.windowStartedAt, windowSends: state.windowSends, previousWindowSends: state.previousWindowSends };
 }
 
+/** Slots reserved after `at`: they are one interval apart, up to nextSlotAt, the first one still free. */
+function slotsReservedAfter(state: SendRate, at: Date): number {
+  return Math.max(0, Math.ceil((state.nextSlotAt.getTime() - at.getTime()) / intervalMs(state.ratePerSecond)) - 1);
+}
+
 /** Sends in the second before `now`, estimated from the current and the previous window. */
 export function sendsInLastSecond(state: SendRate, now: Date): number {
   const window = rollWindow(state, now.getTime());
@@ -119,19 +125,27 @@ export function rateLimited(state: SendRate, params: { now: Date; sentAt: Date; 
   const nextSlotAt = state.nextSlotAt > pausedUntil ? state.nextSlotAt : pausedUntil;
   if (state.limitedAt && params.sentAt < state.limitedAt) return { ...state, pausedUntil, nextSlotAt };
   // What Slack let through just before refusing: in a burst this is far closer to its limit than our own rate.
+  // The windows count slots as they are reserved, and lanes reserve theirs ahead: the slots after this post were
+  // not sent when Slack refused it, and counting them put the ceiling above Slack's limit (51.6 for 50 a second
+  // in bench/slack.bench.ts), so the rate settled where jitter alone earned a second 429.
   // A refusal after a handful of posts (one channel's own limit, say) says nothing about the workspace's: it
   // pauses and cuts, but the ceiling stays what it was.
-  const allowed = sendsInLastSecond(state, params.sentAt) - 1;
-  const ceilingPerSecond = allowed >= SEND_RATE_POLICY.ceilingEvidence ? Math.min(state.ratePerSecond, allowed) : state.ceilingPerSecond;
+  const allowed = sendsInLastSecond(state, params.sentAt) - 1 - slotsReservedAfter(state, params.sentAt);
+  const evidence = allowed >= SEND_RATE_POLICY.ceilingEvidence;
+  const ceilingPerSecond = evidence ? Math.min(state.ratePerSecond, allowed) : state.ceilingPerSecond;
   return {
     ...state,
     pausedUntil,
     nextSlotAt,
     limitedAt: params.now,
     ceilingPerSecond,
-    // Halved, and no faster than what Slack just let through: halving an overshoot can still leave it above that.
+    // With Slack's answer measured (the ceiling just taken), the rate goes just under it: halving it as well cost
+    // the fan-out a second or more of growing back. Without that evidence, halved, and no faster than the ceiling
+    // known from before.
     ratePerSecond: Math.max(
-      Math.min(state.ratePerSecond * SEND_RATE_POLICY.decrease, (ceilingPerSecond ?? Number.POSITIVE_INFINITY) * SEND_RATE_POLICY.fastGrowthUpTo),
+      evidence && ceilingPerSecond !== null
+        ? ceilingPerSecond * SEND_RATE_POLICY.fastGrowthUpTo
+        : Math.min(state.ratePerSecond * SEND_RATE_POLICY.decrease, (ceilingPerSecond ?? Number.POSITIVE_INFINITY) * SEND_RATE_POLICY.fastGrowthUpTo),
       SEND_RATE_POLICY.minPerSecond,
     ),
   };

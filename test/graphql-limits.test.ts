@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { QUERY_DOCUMENT_LIMITS, maxNesting } from '../api/limits.ts';
+import { GRAPHQL_BODY_LIMIT, QUERY_DOCUMENT_LIMITS, maxNesting } from '../api/limits.ts';
 import { useTestDatabase } from './support/database.ts';
 import { createGraphqlClient } from './support/graphql.ts';
 
@@ -44,5 +44,70 @@ describe('query document limits', () => {
     const response = await api.request(`{ __schema { types { name fields { name type { ${ofType(7)} } } } } }`, {}, ADMIN);
     expect(response.body.errors).toBeUndefined();
     expect(JSON.stringify(response.body.data)).toContain('MoveAccountStagePayload');
+  });
+});
+
+describe('request body bound, for every caller of the API', () => {
+  const send = (body: BodyInit, headers: Record<string, string> = {}) => {
+    // A streamed body needs `duplex`, which TypeScript's RequestInit does not know yet.
+    const init: RequestInit & { duplex: 'half' } = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}`, ...headers },
+      body,
+      duplex: 'half',
+    };
+    return api.yoga.fetch('http://lifeline.test/graphql', init);
+  };
+
+  it('a body that declares more than GRAPHQL_BODY_LIMIT bytes is refused with 413 before it is read', async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        controller.enqueue(new TextEncoder().encode('{"query":"{ __typename }"}'));
+        controller.close();
+      },
+    });
+    const response = await send(body, { 'content-length': String(GRAPHQL_BODY_LIMIT + 1) });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ errors: [{ message: 'Request body too large', extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }] });
+    expect(pulled).toBeLessThanOrEqual(1);
+  });
+
+  it('a Content-Length that is not one whole number is refused with 400', async () => {
+    const response = await send('{"query":"{ __typename }"}', { 'content-length': '26, 26' });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ errors: [{ message: 'Content-Length header is invalid.' }] });
+  });
+
+  it('a streamed body with no length is read only until it passes the bound, then refused with 413', async () => {
+    const chunk = new Uint8Array(1024 * 1024).fill(0x20);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"query":"{ __typename }"'));
+      },
+      pull(controller) {
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+        if (sent > GRAPHQL_BODY_LIMIT * 4) controller.close();
+      },
+    });
+    const response = await send(body);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ errors: [{ extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }] });
+    expect(sent).toBeLessThan(GRAPHQL_BODY_LIMIT * 2);
+  });
+
+  it('a streamed body within the bound is answered', async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"query":"{ __typename }"}'));
+        controller.close();
+      },
+    });
+    const response = await send(body);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
   });
 });

@@ -164,6 +164,17 @@ describe('reading accounts', () => {
     expect(response.body.data ?? null).toBeNull();
   });
 
+  it('prices a document written without variables the same on every run: a cheap one always answers, a costly one never', async () => {
+    const cheap = '{ accounts(first: 5) { edges { node { csm { name } transitions { actor { name } } } } } }';
+    const costly = '{ accounts(first: 100) { edges { node { transitions(first: 100) { id actor { name } } } } } }';
+    for (let run = 0; run < 3; run += 1) {
+      expect((await api.request(cheap, {}, managerToken)).body.errors).toBeUndefined();
+      const response = await api.request(costly, {}, managerToken);
+      expect(response.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'complexity' });
+      expect(response.body.data ?? null).toBeNull();
+    }
+  });
+
   it('prices page sizes passed as variables the same as written ones, on every run of the same document', async () => {
     const query = 'query ($first: Int, $nested: Int) { accounts(first: $first) { edges { node { transitions(first: $nested) { id } } } } }';
     expect((await api.request(query, { first: 5, nested: 5 }, managerToken)).body.errors).toBeUndefined();

@@ -39,14 +39,14 @@ describe('the workspace send rate', () => {
     expect(state.ratePerSecond).toBe(SEND_RATE_POLICY.initialPerSecond);
   });
 
-  it('a 429 pauses every slot until Retry-After and halves the rate once per overload, remembering what Slack let through', () => {
+  it('a 429 pauses every slot until Retry-After and cuts the rate once per overload, to just under what Slack let through', () => {
     const busy = sendBackToBack(initialSendRate(), 15);
     const sentAt = at(busy.slots.at(-1) ?? 0);
     const rate = busy.state.ratePerSecond;
     const limited = rateLimited(busy.state, { now: sentAt, sentAt, retryAfterMs: 2_000 });
     const ceiling = limited.ceilingPerSecond ?? Number.NaN;
-    // Halved, or taken below what Slack let through if halving the overshoot was not enough.
-    expect(limited.ratePerSecond).toBe(Math.min(rate / 2, ceiling * SEND_RATE_POLICY.fastGrowthUpTo));
+    // Slack's answer measured a ceiling: the rate goes just under it, not halved on top.
+    expect(limited.ratePerSecond).toBe(ceiling * SEND_RATE_POLICY.fastGrowthUpTo);
     expect(limited.pausedUntil).toEqual(new Date(sentAt.getTime() + 2_000));
     expect(limited.ceilingPerSecond).toBeGreaterThanOrEqual(SEND_RATE_POLICY.ceilingEvidence);
     expect(limited.ceilingPerSecond).toBeLessThanOrEqual(rate);
@@ -60,6 +60,23 @@ describe('the workspace send rate', () => {
     expect(reserveSlot(again, { now: sentAt, maxWaitMs: 1_000 })).toEqual({ granted: false, notBefore: again.pausedUntil });
     const next = reserveSlot(again, { now: sentAt, maxWaitMs: 5_000 });
     expect(next.granted && next.slot.getTime()).toBeGreaterThanOrEqual(again.pausedUntil?.getTime() ?? Number.POSITIVE_INFINITY);
+  });
+
+  it('takes the ceiling from the posts sent before the refused one, not from slots other posts reserved after it', () => {
+    const busy = sendBackToBack(initialSendRate(), 40);
+    const refused = busy.slots[29] ?? 0;
+    const sentBefore = busy.slots.filter((slot) => slot > refused - 1_000 && slot < refused).length;
+    const limited = rateLimited(busy.state, { now: at(refused + 20), sentAt: at(refused), retryAfterMs: 1_000 });
+    expect(limited.ceilingPerSecond).toBeLessThanOrEqual(sentBefore + 1);
+    expect(limited.ceilingPerSecond).toBeGreaterThanOrEqual(sentBefore * 0.8);
+  });
+
+  it('halves the rate when a 429 comes after too few posts to measure what Slack allows', () => {
+    const few = sendBackToBack(initialSendRate(), 3);
+    const sentAt = at(few.slots.at(-1) ?? 0);
+    const limited = rateLimited(few.state, { now: sentAt, sentAt, retryAfterMs: 1_000 });
+    expect(limited.ceilingPerSecond).toBeNull();
+    expect(limited.ratePerSecond).toBe(few.state.ratePerSecond * SEND_RATE_POLICY.decrease);
   });
 
   it('never falls below one message a second, however many overloads in a row', () => {
