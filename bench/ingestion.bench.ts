@@ -1,6 +1,7 @@
 // Ingestion benchmark: 1M daily usage rows written through recordUsage in batches (the code path of the
 // `recordUsage` mutation, minus HTTP) against PostgreSQL's COPY of the same rows into the same table, in one run.
-// BENCH_USAGE_ACCOUNTS (default 10000) × BENCH_USAGE_DAYS (default 100) rows; BENCH_USAGE_BATCH rows per call (default 10000).
+// BENCH_USAGE_ACCOUNTS (default 10000) × BENCH_USAGE_DAYS (default 100) rows; BENCH_USAGE_BATCH rows per call (default 10000);
+// BENCH_INGEST_DB names the database it creates and drops (default lifeline_bench_ingest).
 import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +14,7 @@ const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0
 const ACCOUNTS = Number(process.env.BENCH_USAGE_ACCOUNTS ?? 10_000);
 const DAYS = Number(process.env.BENCH_USAGE_DAYS ?? 100);
 const BATCH = Number(process.env.BENCH_USAGE_BATCH ?? 10_000);
-const BENCH_DB = 'lifeline_bench_ingest';
+const BENCH_DB = process.env.BENCH_INGEST_DB ?? 'lifeline_bench_ingest';
 const url = databaseUrlWithName(serverUrl, BENCH_DB);
 
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
