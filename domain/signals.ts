@@ -1,4 +1,5 @@
 import { type SQL, and, eq, isNull, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Db, type Tx, hasDatabaseCode, queryPreparedRows, queryRows } from '../db/client.ts';
 import { type SurveyResponse, type Ticket, firstValues, surveyKinds, surveyResponses, ticketSeverities, tickets, touchKinds } from '../db/schema.ts';
@@ -12,6 +13,8 @@ import { isUuid, parseInput } from './validation.ts';
 export const USAGE_CHUNK_ROWS = 10_000;
 /** One call may carry this many days; larger loads are split by the caller. */
 export const MAX_USAGE_ROWS = 100_000;
+/** PostgreSQL's SQLSTATE for a row whose foreign key names no row. */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 const accountRef = {
   accountId: z.uuid('must be a Lifeline account id').nullish(),
@@ -132,9 +135,9 @@ function arrayLiteral(values: readonly (string | number | null | undefined)[], q
 /**
  * One chunk of usage rows (one array per column) upserted in one statement, which answers with the position
  * (1-based) of the first row whose account Lifeline does not have, null when there is none. The join that resolves
- * each row's account flags a miss as a null account in the same pass; a chunk with a miss writes nothing. A chunk
- * whose rows all name their account by id (an integration's usual call, and every import by id) has no CRM ids to
- * look up and skips that join. The texts never change, so a connection prepares and plans each once.
+ * each row's account flags a miss as a null account in the same pass; a chunk with a miss writes nothing. Chunks that
+ * name accounts by CRM id need it; a chunk naming every account by id is written by insertUsageChunkById, and comes
+ * here only to name the row its foreign key refused. The texts never change, so a connection prepares each once.
  */
 function upsertUsageChunk(rows: readonly UsageRow[]): SQL {
   const byExternalId = rows.some((row) => !row.accountId);
@@ -169,10 +172,28 @@ function upsertUsageChunk(rows: readonly UsageRow[]): SQL {
 }
 
 /**
+ * A chunk whose rows all name their account by id (an integration's usual call, and every import by id), upserted
+ * straight from the arrays: the foreign key to accounts refuses the statement if one of them is unknown, so nothing
+ * else looks the accounts up. Skipping the join and the materialised input that upsertUsageChunk needs to answer
+ * with the unknown row makes such a chunk cost less; the refusal itself does not say which row, so the caller asks
+ * upsertUsageChunk then.
+ */
+function insertUsageChunkById(rows: readonly UsageRow[]): SQL {
+  const column = (pick: (row: UsageRow) => string | number | null | undefined) => arrayLiteral(rows.map(pick), false);
+  return sql`
+  insert into usage_daily (account_id, day, active_users, seats, key_events, advanced_events)
+  select * from unnest(${column((row) => row.accountId)}::uuid[], ${column((row) => row.day)}::date[], ${column((row) => row.activeUsers)}::int[],
+                       ${column((row) => row.seats)}::int[], ${column((row) => row.keyEvents)}::int[], ${column((row) => row.advancedEvents)}::int[])
+  on conflict (account_id, day) do update set
+    active_users = excluded.active_users, seats = excluded.seats,
+    key_events = excluded.key_events, advanced_events = excluded.advanced_events`;
+}
+
+/**
  * Daily product usage, idempotent on account and day: re-sending a day replaces it. All or nothing: a row naming
  * an account Lifeline does not have rejects the call, naming the row. Set-based: each chunk of USAGE_CHUNK_ROWS is
- * one INSERT … SELECT over json_to_recordset, which both PGlite and PostgreSQL run as a single statement; a call of
- * one chunk is that statement alone, a longer one runs its chunks in one transaction.
+ * one INSERT … SELECT over unnested column arrays, which both PGlite and PostgreSQL run as a single statement; a call
+ * of one chunk is that statement alone, a longer one runs its chunks in one transaction.
  */
 export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promise<UsageResult> {
   requireAccess(params.actor, 'ingest');
@@ -192,8 +213,8 @@ export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promi
     kept.push(index);
   }
   kept.reverse();
-  const writeChunk = async (target: Db | Tx, start: number) => {
-    const chunk = kept.slice(start, start + USAGE_CHUNK_ROWS);
+  // Resolves each row's account in the statement, answering with the first unknown one (the chunk then writes nothing).
+  const upsertResolving = async (target: Db | Tx, chunk: readonly number[]) => {
     const [answer] = await queryPreparedRows<{ unknown_at: number | null }>(target, upsertUsageChunk(chunk.map((index) => rows[index] as UsageRow))).catch((error: unknown) => {
       // Rows are told apart by how they name their account; one naming it by id and another by its CRM id on the
       // same day meet only in the upsert, which PostgreSQL refuses as a cardinality violation.
@@ -202,6 +223,22 @@ export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promi
     const unknownAt = answer?.unknown_at;
     // The first miss of the call: chunks go in row order, and rows within a chunk too.
     if (unknownAt !== null && unknownAt !== undefined) throw unknownAccountError(rows, chunk[unknownAt - 1] ?? -1);
+  };
+  const writeChunk = async (target: Db | Tx, start: number) => {
+    const chunk = kept.slice(start, start + USAGE_CHUNK_ROWS);
+    const chunkRows = chunk.map((index) => rows[index] as UsageRow);
+    if (chunkRows.some((row) => !row.accountId)) return upsertResolving(target, chunk);
+    const byId = insertUsageChunkById(chunkRows);
+    try {
+      // A refused statement outside a transaction leaves nothing behind; inside one it would end the transaction
+      // (the caller's, or the call's own across chunks), so there it runs in a savepoint the refusal rolls back.
+      if (target instanceof PgTransaction) await target.transaction((savepoint) => queryPreparedRows(savepoint, byId));
+      else await queryPreparedRows(target, byId);
+    } catch (error) {
+      if (!hasDatabaseCode(error, FOREIGN_KEY_VIOLATION)) throw error;
+      // An account is unknown: the resolving statement names the row, as the call's answer must.
+      await upsertResolving(target, chunk);
+    }
   };
   if (kept.length <= USAGE_CHUNK_ROWS) {
     // One statement is all or nothing by itself.

@@ -141,6 +141,76 @@ describe('recordUsage', () => {
     expect((await written())[0]?.n).toBe(0);
   });
 
+  it('names the unknown account id in a call naming every account by id, in one statement or several, and writes nothing', async () => {
+    const created = await api.request(UPSERT, { accounts: crmAccounts(10, 'by-id') }, integration);
+    const ids = (created.body as { data: { upsertAccounts: { accounts: { id: string }[] } } }).data.upsertAccounts.accounts.map((account) => account.id);
+    const unknown = '00000000-0000-4000-8000-00000000beef';
+    const daysOf = (count: number, from: number) =>
+      Array.from({ length: count }, (_, index) => ({
+        accountId: ids[index % 10],
+        day: new Date(Date.UTC(2019, 0, 1) + Math.floor((from + index) / 10) * 86_400_000).toISOString().slice(0, 10),
+        activeUsers: 3,
+        seats: 4,
+      }));
+    const written = async () =>
+      (await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from usage_daily u join accounts a on a.id = u.account_id where a.external_id like 'by-id-%'`))[0]?.n;
+
+    // One statement: the unknown id among known ones on both sides.
+    const one = daysOf(500, 0);
+    one[321] = { ...one[321], accountId: unknown } as (typeof one)[number];
+    const alone = await api.request(USAGE, { rows: one }, integration);
+    expect(alone.body.errors?.[0]).toMatchObject({
+      message: `rows[321].accountId: no account ${unknown}. Create it first with upsertAccounts.`,
+      extensions: { code: 'BAD_USER_INPUT', field: 'rows[321].accountId' },
+    });
+    expect(await written()).toBe(0);
+
+    // Several statements: the first two unknown ids fall in the second and third; the first statement's rows go too.
+    const several = daysOf(USAGE_CHUNK_ROWS * 3, 0);
+    const first = USAGE_CHUNK_ROWS + 4321;
+    several[first] = { ...several[first], accountId: unknown } as (typeof several)[number];
+    several[first + USAGE_CHUNK_ROWS] = { ...several[first + USAGE_CHUNK_ROWS], accountId: '00000000-0000-4000-8000-00000000f00d' } as (typeof several)[number];
+    const spread = await api.request(USAGE, { rows: several }, integration);
+    expect(spread.body.errors?.[0]).toMatchObject({
+      message: `rows[${first}].accountId: no account ${unknown}. Create it first with upsertAccounts.`,
+      extensions: { code: 'BAD_USER_INPUT', field: `rows[${first}].accountId` },
+    });
+    expect(await written()).toBe(0);
+
+    // Without the unknown ids the same calls write every row.
+    expect((await api.request(USAGE, { rows: daysOf(USAGE_CHUNK_ROWS * 3, 0) }, integration)).body).toEqual({ data: { recordUsage: { written: USAGE_CHUNK_ROWS * 3 } } });
+    expect(await written()).toBe(USAGE_CHUNK_ROWS * 3);
+  });
+
+  it("refuses an unknown account id inside the caller's transaction without ending it: the caller's other writes still commit", async () => {
+    const created = await api.request(UPSERT, { accounts: crmAccounts(2, 'caller-tx') }, integration);
+    const [known, other] = (created.body as { data: { upsertAccounts: { accounts: { id: string }[] } } }).data.upsertAccounts.accounts.map((account) => account.id);
+    const actor = { userId: null, role: 'integration', label: 'Test import' } as const;
+    const unknown = '00000000-0000-4000-8000-0000000c0ffe';
+    await database.db.transaction(async (tx) => {
+      expect(await recordUsage(tx, { actor, rows: [{ accountId: known, day: '2019-06-01', activeUsers: 1, seats: 2 }] })).toEqual({ written: 1 });
+      await expect(
+        recordUsage(tx, {
+          actor,
+          rows: [
+            { accountId: other, day: '2019-06-02', activeUsers: 1, seats: 2 },
+            { accountId: unknown, day: '2019-06-02', activeUsers: 1, seats: 2 },
+          ],
+        }),
+      ).rejects.toThrow(`rows[1].accountId: no account ${unknown}. Create it first with upsertAccounts.`);
+      // The transaction goes on: a refused call is the caller's to handle, as a refused row is the importer's.
+      expect(await recordUsage(tx, { actor, rows: [{ accountId: other, day: '2019-06-03', activeUsers: 5, seats: 2 }] })).toEqual({ written: 1 });
+    });
+    const stored = await queryRows<{ account_id: string; day: string }>(
+      database.db,
+      sql`select account_id, day::text from usage_daily where account_id in (${known}, ${other}) order by day`,
+    );
+    expect(stored).toEqual([
+      { account_id: known, day: '2019-06-01' },
+      { account_id: other, day: '2019-06-03' },
+    ]);
+  });
+
   it('keeps the last of repeated account-days when they fall in different statements of one call', async () => {
     await api.request(UPSERT, { accounts: crmAccounts(3, 'repeat') }, integration);
     const rows = Array.from({ length: USAGE_CHUNK_ROWS + 10 }, (_, index) => ({
