@@ -24,7 +24,9 @@ const hasAccount = (row: { accountId?: string | null | undefined; accountExterna
   Boolean(row.accountId) !== Boolean(row.accountExternalId);
 const accountMessage = 'give exactly one of accountId (Lifeline id) or accountExternalId (CRM id)';
 
-const count = z.number().int('must be a whole number').min(0, 'cannot be negative').max(2_000_000_000);
+/** The most a usage count may be: well inside PostgreSQL's integer. */
+const MAX_COUNT = 2_000_000_000;
+const count = z.number().int('must be a whole number').min(0, 'cannot be negative').max(MAX_COUNT);
 export const usageRowSchema = z
   .object({
     ...accountRef,
@@ -39,6 +41,43 @@ export const usageRowSchema = z
 export type UsageRowInput = z.input<typeof usageRowSchema>;
 /** A usage row as usageRowSchema leaves it: defaults filled in, text trimmed. */
 type UsageRow = Readonly<z.output<typeof usageRowSchema>>;
+
+/** The patterns usageRowSchema checks an account id and a day with, read from it so that the two cannot drift. */
+const accountIdPattern = usageRowSchema.shape.accountId.unwrap().unwrap().def.pattern;
+const dayPattern = usageRowSchema.shape.day.def.pattern;
+const usageRowFields: ReadonlySet<string> = new Set(Object.keys(usageRowSchema.shape));
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_COUNT;
+
+/**
+ * The usual row of a bulk call (an account by id, a day, whole counts, no other field) recognised without zod, or
+ * undefined for any other row, which usageRowSchema then checks. It admits only rows the schema admits and gives
+ * what the schema would: zod takes about 1.5 µs a row, a tenth of a 10,000-row chunk's time, this a fraction of
+ * that. A field the schema does not know sends the row to the schema too, as parseInput looks at it for NULs.
+ */
+function usualUsageRow(input: unknown): UsageRow | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || !accountIdPattern || !dayPattern) return undefined;
+  for (const key of Object.keys(input)) if (!usageRowFields.has(key)) return undefined;
+  const read = (field: keyof UsageRow): unknown => Reflect.get(input, field);
+  const accountId = read('accountId');
+  const accountExternalId = read('accountExternalId');
+  const day = read('day');
+  const activeUsers = read('activeUsers');
+  const seats = read('seats');
+  // As the schema's defaults: a count left out (undefined, not null) is 0.
+  const orZero = (value: unknown) => (value === undefined ? 0 : value);
+  const keyEvents = orZero(read('keyEvents'));
+  const advancedEvents = orZero(read('advancedEvents'));
+  if (typeof accountId !== 'string' || !accountIdPattern.test(accountId) || (accountExternalId !== undefined && accountExternalId !== null)) return undefined;
+  if (typeof day !== 'string' || !dayPattern.test(day)) return undefined;
+  if (!isCount(activeUsers) || !isCount(seats) || !isCount(keyEvents) || !isCount(advancedEvents)) return undefined;
+  return { accountId, accountExternalId, day, activeUsers, seats, keyEvents, advancedEvents };
+}
+
+/** A usage row as usageRowSchema leaves it, or the InvalidInputError it raises, `field` prefixing the field named. */
+function checkedUsageRow(input: unknown, field: string): UsageRow {
+  return usualUsageRow(input) ?? parseInput(usageRowSchema, input, field);
+}
 
 /**
  * A usage row checked by usageRowSchema, which recordUsage takes without checking it again. Making one checks the
@@ -55,7 +94,7 @@ class CheckedUsageRow implements UsageRow {
 
   /** Checking is making one: there is no other way to get one. */
   constructor(input: unknown, field: string) {
-    const row = parseInput(usageRowSchema, input, field);
+    const row = checkedUsageRow(input, field);
     this.#accountId = row.accountId;
     this.#accountExternalId = row.accountExternalId;
     this.#day = row.day;
@@ -200,7 +239,7 @@ export async function recordUsage(db: Db | Tx, params: RecordUsageParams): Promi
   if (params.rows.length > MAX_USAGE_ROWS) {
     throw new InvalidInputError(`Send at most ${MAX_USAGE_ROWS} usage rows per call; split the load into several calls.`, 'rows');
   }
-  const rows: UsageRow[] = params.rows.map((row, index) => (CheckedUsageRow.holds(row) ? row : parseInput(usageRowSchema, row, `rows[${index}]`)));
+  const rows: UsageRow[] = params.rows.map((row, index) => (CheckedUsageRow.holds(row) ? row : checkedUsageRow(row, `rows[${index}]`)));
   // Later rows win for the same account and day (ON CONFLICT cannot touch one row twice in a statement): walking
   // from the end keeps each one's last row, and the kept rows go in call order, so positions follow row indexes.
   const seen = new Set<string>();

@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, accounts, renewals, stageTransitions } from '../db/schema.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
-import { USAGE_CHUNK_ROWS, checkUsageRow, recordUsage } from '../domain/signals.ts';
+import { USAGE_CHUNK_ROWS, type UsageRowInput, checkUsageRow, recordUsage, usageRowSchema } from '../domain/signals.ts';
+import { parseInput } from '../domain/validation.ts';
 import { type TestDatabase, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
@@ -289,6 +290,71 @@ describe('recordUsage', () => {
       sql`select count(*)::int as days, sum(active_users)::int as active from usage_daily u join accounts a on a.id = u.account_id where a.external_id = 'checked-0'`,
     );
     expect(stored).toEqual({ days: 1, active: 6 });
+  });
+
+  it('takes or refuses each row exactly as usageRowSchema does, whatever the row holds, and stores what the schema gives', async () => {
+    const created = await api.request(UPSERT, { accounts: crmAccounts(1, 'schema-parity') }, integration);
+    const id = (created.body as { data: { upsertAccounts: { accounts: { id: string }[] } } }).data.upsertAccounts.accounts[0]?.id ?? '';
+    const actor = { userId: null, role: 'integration', label: 'Test' } as const;
+    const usual = { accountId: id, day: '2024-02-29', activeUsers: 3, seats: 4 };
+    const typed: UsageRowInput[] = [
+      usual,
+      { ...usual, accountId: id.toUpperCase(), keyEvents: 7, advancedEvents: 0 },
+      { ...usual, keyEvents: undefined, advancedEvents: undefined },
+      { ...usual, activeUsers: -0, seats: 2_000_000_000 },
+      { ...usual, seats: 2_000_000_001 },
+      { ...usual, seats: 1.5 },
+      { ...usual, seats: Number.NaN },
+      { ...usual, seats: Number.POSITIVE_INFINITY },
+      { ...usual, activeUsers: -1 },
+      { ...usual, day: '2023-02-29' },
+      { ...usual, day: '2024-04-31' },
+      { ...usual, day: ' 2024-02-01' },
+      { ...usual, day: '2024-2-01' },
+      { ...usual, accountId: '00000000-0000-0000-0000-000000000000' },
+      { ...usual, accountId: '6ba7b810-9dad-91d1-80b4-00c04fd430c8' },
+      { ...usual, accountId: `${id} ` },
+      { ...usual, accountId: `${id}\u0000` },
+      { ...usual, accountId: null },
+      { ...usual, accountId: undefined, accountExternalId: 'schema-parity-0' },
+      { ...usual, accountExternalId: null },
+      { ...usual, accountExternalId: 'schema-parity-0' },
+      { ...usual, accountExternalId: '' },
+    ];
+    // Rows as parsed JSON may hold them, whatever their types, and with fields the schema does not know.
+    const untyped: UsageRowInput[] = JSON.parse(
+      JSON.stringify([
+        { ...usual, keyEvents: null },
+        { ...usual, seats: '4' },
+        { ...usual, day: 20240201 },
+        { ...usual, note: 'a field the schema does not know' },
+        { ...usual, note: 'holding a NUL \u0000' },
+        { accountId: id, activeUsers: 3, seats: 4 },
+      ]),
+    );
+    const rows = [...typed, ...untyped];
+    // Each row alone, its outcome (what is stored, or the refusal) beside the schema's own verdict on it.
+    for (const [index, row] of rows.entries()) {
+      await database.db.execute(sql`delete from usage_daily where account_id = ${id}`);
+      let expected: unknown;
+      try {
+        const parsed = parseInput(usageRowSchema, row, 'rows[0]');
+        expected = parsed.accountId && parsed.accountId.toLowerCase() !== id ? 'unknown account' : [{ day: parsed.day, counts: [parsed.activeUsers, parsed.seats, parsed.keyEvents, parsed.advancedEvents].map((count) => count + 0) }];
+      } catch (error) {
+        expected = error instanceof Error ? error.message : error;
+      }
+      const outcome = await recordUsage(database.db, { actor, rows: [row] }).then(
+        async () =>
+          (
+            await queryRows<{ day: string; counts: number[] }>(
+              database.db,
+              sql`select day::text, array[active_users, seats, key_events, advanced_events] as counts from usage_daily where account_id = ${id}`,
+            )
+          ).map((stored) => ({ day: stored.day, counts: stored.counts })),
+        (error: unknown) => (error instanceof Error && / no account /.test(error.message) ? 'unknown account' : error instanceof Error ? error.message : error),
+      );
+      expect([index, outcome]).toEqual([index, expected]);
+    }
   });
 
   it('validates each row with the field that is wrong', async () => {
