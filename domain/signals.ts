@@ -58,16 +58,9 @@ const isCount = (value: unknown): value is number => typeof value === 'number' &
 function usualUsageRow(input: unknown): UsageRow | undefined {
   if (typeof input !== 'object' || input === null || Array.isArray(input) || !accountIdPattern || !dayPattern) return undefined;
   for (const key of Object.keys(input)) if (!usageRowFields.has(key)) return undefined;
-  const read = (field: keyof UsageRow): unknown => Reflect.get(input, field);
-  const accountId = read('accountId');
-  const accountExternalId = read('accountExternalId');
-  const day = read('day');
-  const activeUsers = read('activeUsers');
-  const seats = read('seats');
+  const fields: { readonly [field in keyof UsageRow]?: unknown } = input;
   // As the schema's defaults: a count left out (undefined, not null) is 0.
-  const orZero = (value: unknown) => (value === undefined ? 0 : value);
-  const keyEvents = orZero(read('keyEvents'));
-  const advancedEvents = orZero(read('advancedEvents'));
+  const { accountId, accountExternalId, day, activeUsers, seats, keyEvents = 0, advancedEvents = 0 } = fields;
   if (typeof accountId !== 'string' || !accountIdPattern.test(accountId) || (accountExternalId !== undefined && accountExternalId !== null)) return undefined;
   if (typeof day !== 'string' || !dayPattern.test(day)) return undefined;
   if (!isCount(activeUsers) || !isCount(seats) || !isCount(keyEvents) || !isCount(advancedEvents)) return undefined;
