@@ -15,9 +15,10 @@ import { type SlackSendRateRow, slackSendRate } from '../db/schema.ts';
 //   to the same overload: they extend the pause but cut nothing more, so a burst of in-flight refusals does not
 //   collapse the rate.
 // - While posts go out back to back (the rate, not the work, is what limits them), each one raises the rate by a
-//   share of itself: with no ceiling known the rate climbs steeply, from where it was last left, until Slack's
-//   first 429 measures its limit; below 95% of a known ceiling it climbs as steeply but stops there; above it,
-//   it creeps up by a tenth of a message a second per second. Posts that trickle in below the rate raise
+//   share of itself, but never past twice what went out in the last second: with no ceiling known the rate
+//   climbs steeply, from where it was last left, until Slack's first 429 measures its limit; below 90% of a
+//   known ceiling it climbs as steeply but stops there; above it, it creeps up by a tenth of a message a second
+//   per second. Posts that trickle in below the rate raise
 //   nothing, so a quiet week does not leave a rate Slack never confirmed.
 
 export const SEND_RATE_SCOPE = 'workspace';
@@ -38,9 +39,10 @@ export const SEND_RATE_POLICY = {
   growthPerPost: 0.05,
   /**
    * Fast growth stops at this share of the ceiling, and a 429 that measured the ceiling sets the rate here: just
-   * under Slack's limit, with room for the jitter of posts that leave a little late and arrive together.
+   * under Slack's limit, with room for the jitter of posts that leave a little late and arrive together (at 95%
+   * of it, a loaded machine's jitter earned a second 429, and its second of silence, in most fan-outs measured).
    */
-  fastGrowthUpTo: 0.95,
+  fastGrowthUpTo: 0.9,
   /**
    * Above it the rate creeps up by this many messages a second for each second of back-to-back posting: each
    * 429 costs a whole Retry-After of silence, so it probes for a higher limit slowly rather than often.
@@ -92,12 +94,18 @@ export function sendsInSecondTo(state: SendRate, at: Date): number {
   return state.recentSlots.filter((slot) => slot > start && slot <= end).length;
 }
 
-function grown(state: SendRate): number {
+function grown(state: SendRate, slot: number): number {
   const { ratePerSecond: rate, ceilingPerSecond: ceiling } = state;
-  const { growthPerPost, fastGrowthUpTo, probePerSecond, maxPerSecond } = SEND_RATE_POLICY;
-  if (ceiling === null) return Math.min(rate * (1 + growthPerPost), maxPerSecond);
+  const { growthPerPost, fastGrowthUpTo, probePerSecond, maxPerSecond, initialPerSecond } = SEND_RATE_POLICY;
+  // Steep growth only as far as the posts keep up with it: lanes slowed by their own work (a loaded database,
+  // say) still ask for slots back to back, and a rate grown far past what they sent would let them out in one
+  // burst once they catch up, into a volley of 429s. So it stays within twice what went out in the last second
+  // (plus the first rate, so a climb can start).
+  const keptUp = initialPerSecond + 2 * sendsInSecondTo(state, new Date(slot));
+  const steep = Math.max(rate, Math.min(rate * (1 + growthPerPost), keptUp));
+  if (ceiling === null) return Math.min(steep, maxPerSecond);
   const near = ceiling * fastGrowthUpTo;
-  if (rate < near) return Math.min(rate * (1 + growthPerPost), near);
+  if (rate < near) return Math.min(steep, near);
   // Per post, +probe/rate adds `probe` messages a second every second.
   return Math.min(rate + probePerSecond / rate, maxPerSecond);
 }
@@ -114,7 +122,7 @@ export function reserveSlot(state: SendRate, params: { now: Date; maxWaitMs: num
   if (slot - now > params.maxWaitMs) return { granted: false, notBefore: new Date(slot) };
   // Back to back: this post asks for a slot no later than one interval after the last one was free.
   const busy = state.nextSlotAt.getTime() >= now - intervalMs(state.ratePerSecond);
-  const ratePerSecond = busy ? grown(state) : state.ratePerSecond;
+  const ratePerSecond = busy ? grown(state, slot) : state.ratePerSecond;
   const forgetBefore = now - SEND_RATE_POLICY.keepSlotsMs;
   const recentSlots = [...state.recentSlots.filter((kept) => kept > forgetBefore), slot];
   return {

@@ -98,6 +98,13 @@ describe('the workspace send rate', () => {
     expect(slots.at(-1)).toBeLessThan(1_000);
   });
 
+  it('does not grow past twice what went out in the last second, however back to back the slots are asked for', () => {
+    // Lanes slowed by their own work: the rate is already far above the few posts that went out.
+    const behind: SendRate = { ...initialSendRate(), ratePerSecond: 80, nextSlotAt: at(0), recentSlots: [at(-500).getTime(), at(-200).getTime()] };
+    const { state } = sendBackToBack(behind, 10);
+    expect(state.ratePerSecond).toBe(80);
+  });
+
   it('with a ceiling known, climbs steeply only up to just under it, then creeps up on it', () => {
     const learned: SendRate = { ...initialSendRate(), ratePerSecond: 10, ceilingPerSecond: 50 };
     const near = 50 * SEND_RATE_POLICY.fastGrowthUpTo;
