@@ -11,7 +11,8 @@
 //  3. The next morning: 120 digest DMs with the rate learned in part 2. Reports the busiest second and the 429s.
 //     Goal: no 429 storm (the busiest second within the workspace rate, ≤ 5 429s).
 // BENCH_SLACK_ACCOUNTS (accounts with 30 days of usage for the recompute, default 20000), BENCH_SLACK_ROUNDS (default 6),
-// BENCH_SLACK_ONLY=fanout skips the ack-latency part.
+// BENCH_SLACK_ONLY=fanout skips the ack-latency part, BENCH_SLACK_CONCURRENCY sets the fan-out's delivery lanes (default 16).
+// Each fan-out prints its timeline: the first post's delay, when each 429 was served, posts accepted per half second.
 import { ensureInstallDefaults } from '../domain/install-defaults.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
@@ -264,6 +265,8 @@ interface FanOutReport {
   busiestSecond: number;
   /** Most posts to one channel: a channel with k needs k-1 seconds at one a second. */
   busiestChannel: number;
+  /** Where the time went: the first post's delay, when each 429 was served, posts accepted in each half second. */
+  timeline: string;
 }
 
 /** Delivers every pending outbox row with the server's own worker and counts what the fake Slack saw. */
@@ -272,6 +275,7 @@ async function deliverPending(database: Database, fake: FakeSlack, lifeline: Lif
   const expectedIds = new Set(pending.map((row) => String(row.id)));
   fake.reset();
   const started = performance.now();
+  const startedAt = Date.now();
   lifeline.delivery.start();
   for (;;) {
     const [{ waiting } = { waiting: 0 }] = await queryRows<{ waiting: number | string }>(
@@ -312,7 +316,22 @@ async function deliverPending(database: Database, fake: FakeSlack, lifeline: Lif
     perSecond: accepted.length / seconds,
     busiestSecond,
     busiestChannel: Math.max(0, ...perChannel.values()),
+    timeline: timelineOf(posts, startedAt),
   };
+}
+
+function timelineOf(posts: RecordedCall[], startedAt: number): string {
+  const since = (call: RecordedCall) => call.at - startedAt;
+  const first = posts[0];
+  const refused = posts.filter((call) => call.outcome === 'rate_limited').map((call) => `${(since(call) / 1000).toFixed(2)} s`);
+  const halves: number[] = [];
+  for (const call of posts) {
+    if (call.outcome !== 'ok') continue;
+    const half = Math.floor(since(call) / 500);
+    while (halves.length <= half) halves.push(0);
+    halves[half] = (halves[half] ?? 0) + 1;
+  }
+  return `first post after ${first ? since(first).toFixed(0) : '-'} ms; 429s at ${refused.join(', ') || 'none'}; posts accepted per half second: ${halves.join(' ')}`;
 }
 
 function outboxIdOf(call: RecordedCall): string {
@@ -330,7 +349,7 @@ async function runFanOut(database: Database, fake: FakeSlack): Promise<void> {
     logger: pino({ level: 'silent' }),
     host: '127.0.0.1',
     slackRetryConfig: { retries: 0 },
-    delivery: { pollMs: 20, concurrency: 16 },
+    delivery: { pollMs: 20, concurrency: Number(process.env.BENCH_SLACK_CONCURRENCY ?? 16) },
   });
   try {
     await database.db.execute(sql`delete from outbox`);
@@ -354,6 +373,7 @@ async function runFanOut(database: Database, fake: FakeSlack): Promise<void> {
     print(`  delivered ${digest.delivered}/${digest.expected}, lost ${digest.lost}, duplicates ${digest.duplicates}, parked ${digest.parked}; 429s served: ${digest.workspace429s} workspace, ${digest.channel429s} channel`);
     const atLimit = digest.perSecond >= AT_THE_LIMIT * WORKSPACE_RATE;
     const met = atLimit && digest.lost === 0 && digest.duplicates === 0 && total429 <= HANDFUL;
+    print(`  ${digest.timeline}`);
     const learned = await currentSendRate(database.db);
     print(`  send rate learned from Slack's answers: ${learned?.ratePerSecond.toFixed(1) ?? 'none'} messages/s (ceiling ${learned?.ceilingPerSecond?.toFixed(1) ?? 'none'})`);
     print(`  goal at the limit (≥ ${AT_THE_LIMIT * 100}% of it), 0 lost, 0 duplicates, a handful of 429s (≤ ${HANDFUL}): ${met ? 'met' : 'NOT met'}`);
@@ -368,6 +388,7 @@ async function runFanOut(database: Database, fake: FakeSlack): Promise<void> {
     const morning429 = morning.workspace429s + morning.channel429s;
     print(`${morning.expected} digest DMs the next morning, with the rate learned above, load average ${loadavg()[0]?.toFixed(1)}:`);
     print(`  took ${morning.seconds.toFixed(1)} s = ${morning.perSecond.toFixed(1)} messages/s; busiest second ${morning.busiestSecond} (workspace rate ${WORKSPACE_RATE}); 429s served: ${morning.workspace429s} workspace, ${morning.channel429s} channel; lost ${morning.lost}, duplicates ${morning.duplicates}`);
+    print(`  ${morning.timeline}`);
     print(`  goal no 429 storm (busiest second ≤ ${WORKSPACE_RATE}, ≤ ${HANDFUL} 429s): ${morning.busiestSecond <= WORKSPACE_RATE && morning429 <= HANDFUL ? 'met' : 'NOT met'}`);
     if (digest.lost + digest.duplicates + morning.lost + morning.duplicates > 0) throw new Error('fan-out lost or duplicated messages');
   } finally {

@@ -9,14 +9,17 @@ import { type SlackSendRateRow, slackSendRate } from '../db/schema.ts';
 // told to one of them holds back all of them.
 //
 // - Every post reserves the next slot: slots are 1/rate apart, none before a Retry-After pause ends.
-// - A 429 pauses everything until Retry-After and remembers what Slack had let through in the second before it,
-//   the ceiling; the rate goes just under that ceiling, or is halved when the 429 came after too few posts to
-//   measure one. 429s for posts sent before that cut belong to the same overload: they extend the pause but cut
-//   nothing more, so a burst of in-flight refusals does not collapse the rate.
-// - While posts go out back to back (the rate, not the work, is what limits them), each one raises the rate:
-//   by one message a second per post (doubling every second) up to 90% of the ceiling, then by a tenth of a
-//   message a second per second, creeping up on the ceiling. Posts that trickle in below the rate raise nothing, so a quiet
-//   week does not leave a rate Slack never confirmed.
+// - A 429 pauses everything until Retry-After and remembers what Slack had let through in the second before it
+//   (the posts sent in that second, counted one by one), the ceiling; the rate goes just under that ceiling, or
+//   is halved when the 429 came after too few posts to measure one. 429s for posts sent before that cut belong
+//   to the same overload: they extend the pause but cut nothing more, so a burst of in-flight refusals does not
+//   collapse the rate.
+// - While posts go out back to back (the rate, not the work, is what limits them), each one raises the rate by a
+//   share of itself, but never past twice what went out in the last second: with no ceiling known the rate
+//   climbs steeply, from where it was last left, until Slack's first 429 measures its limit; below 90% of a
+//   known ceiling it climbs as steeply but stops there; above it, it creeps up by a tenth of a message a second
+//   per second. Posts that trickle in below the rate raise
+//   nothing, so a quiet week does not leave a rate Slack never confirmed.
 
 export const SEND_RATE_SCOPE = 'workspace';
 
@@ -27,9 +30,18 @@ export const SEND_RATE_POLICY = {
   minPerSecond: 1,
   /** A guard against a runaway value, far above any Slack workspace rate; Slack's answers set the real pace. */
   maxPerSecond: 1000,
-  /** A 429 multiplies the rate by this. */
+  /** A 429 that measured nothing multiplies the rate by this. */
   decrease: 0.5,
-  /** Fast growth stops at this share of the ceiling. */
+  /**
+   * Each post sent back to back raises the rate by this share of it, so the climb steepens as it goes: from 20 a
+   * second it passes 50 within about 20 posts (half a second) instead of a second and a half of adding one a post.
+   */
+  growthPerPost: 0.05,
+  /**
+   * Fast growth stops at this share of the ceiling, and a 429 that measured the ceiling sets the rate here: just
+   * under Slack's limit, with room for the jitter of posts that leave a little late and arrive together (at 95%
+   * of it, a loaded machine's jitter earned a second 429, and its second of silence, in most fan-outs measured).
+   */
   fastGrowthUpTo: 0.9,
   /**
    * Above it the rate creeps up by this many messages a second for each second of back-to-back posting: each
@@ -40,6 +52,11 @@ export const SEND_RATE_POLICY = {
   ceilingEvidence: 5,
   /** The window in which sends are counted, Slack's "per second". */
   windowMs: 1000,
+  /**
+   * How long a reserved slot is remembered: a 429 counts the second before the refused post, and its answer may
+   * reach the rate after later reservations were made, so the slots of one more second are kept.
+   */
+  keepSlotsMs: 2000,
 } as const;
 
 export interface SendRate {
@@ -48,9 +65,8 @@ export interface SendRate {
   nextSlotAt: Date;
   pausedUntil: Date | null;
   limitedAt: Date | null;
-  windowStartedAt: Date | null;
-  windowSends: number;
-  previousWindowSends: number;
+  /** Slots (epoch ms) reserved from keepSlotsMs ago on, ascending. */
+  recentSlots: number[];
 }
 
 export function initialSendRate(): SendRate {
@@ -61,40 +77,37 @@ export function initialSendRate(): SendRate {
     nextSlotAt: new Date(0),
     pausedUntil: null,
     limitedAt: null,
-    windowStartedAt: null,
-    windowSends: 0,
-    previousWindowSends: 0,
+    recentSlots: [],
   };
 }
 
 const intervalMs = (rate: number) => 1000 / rate;
 
-/** Rolls the send-count window to `now` (a window left unused for two seconds counts as empty). */
-function rollWindow(state: SendRate, now: number): Pick<SendRate, 'windowStartedAt' | 'windowSends' | 'previousWindowSends'> {
-  const started = state.windowStartedAt?.getTime();
-  const { windowMs } = SEND_RATE_POLICY;
-  if (started === undefined || now - started >= 2 * windowMs) return { windowStartedAt: new Date(now), windowSends: 0, previousWindowSends: 0 };
-  if (now - started >= windowMs) return { windowStartedAt: new Date(started + windowMs), windowSends: 0, previousWindowSends: state.windowSends };
-  return { windowStartedAt: state.windowStartedAt, windowSends: state.windowSends, previousWindowSends: state.previousWindowSends };
+/**
+ * Posts sent in the second up to `at` (slots in (at - 1 s, at]). Every slot is counted where it is, so a climb,
+ * whose posts crowd the end of the second, is counted as steeply as it went; slots reserved after `at` were not
+ * sent by then.
+ */
+export function sendsInSecondTo(state: SendRate, at: Date): number {
+  const end = at.getTime();
+  const start = end - SEND_RATE_POLICY.windowMs;
+  return state.recentSlots.filter((slot) => slot > start && slot <= end).length;
 }
 
-/** Slots reserved after `at`: they are one interval apart, up to nextSlotAt, the first one still free. */
-function slotsReservedAfter(state: SendRate, at: Date): number {
-  return Math.max(0, Math.ceil((state.nextSlotAt.getTime() - at.getTime()) / intervalMs(state.ratePerSecond)) - 1);
-}
-
-/** Sends in the second before `now`, estimated from the current and the previous window. */
-export function sendsInLastSecond(state: SendRate, now: Date): number {
-  const window = rollWindow(state, now.getTime());
-  const into = Math.max(0, now.getTime() - (window.windowStartedAt?.getTime() ?? now.getTime()));
-  return window.windowSends + window.previousWindowSends * Math.max(0, 1 - into / SEND_RATE_POLICY.windowMs);
-}
-
-function grown(state: SendRate): number {
+function grown(state: SendRate, slot: number): number {
   const { ratePerSecond: rate, ceilingPerSecond: ceiling } = state;
-  // Per post: +1 doubles the rate every second; +probe/rate adds `probe` messages a second every second.
-  const step = ceiling === null || rate < ceiling * SEND_RATE_POLICY.fastGrowthUpTo ? 1 : SEND_RATE_POLICY.probePerSecond / rate;
-  return Math.min(rate + step, SEND_RATE_POLICY.maxPerSecond);
+  const { growthPerPost, fastGrowthUpTo, probePerSecond, maxPerSecond, initialPerSecond } = SEND_RATE_POLICY;
+  // Steep growth only as far as the posts keep up with it: lanes slowed by their own work (a loaded database,
+  // say) still ask for slots back to back, and a rate grown far past what they sent would let them out in one
+  // burst once they catch up, into a volley of 429s. So it stays within twice what went out in the last second
+  // (plus the first rate, so a climb can start).
+  const keptUp = initialPerSecond + 2 * sendsInSecondTo(state, new Date(slot));
+  const steep = Math.max(rate, Math.min(rate * (1 + growthPerPost), keptUp));
+  if (ceiling === null) return Math.min(steep, maxPerSecond);
+  const near = ceiling * fastGrowthUpTo;
+  if (rate < near) return Math.min(steep, near);
+  // Per post, +probe/rate adds `probe` messages a second every second.
+  return Math.min(rate + probePerSecond / rate, maxPerSecond);
 }
 
 export type Reservation = { granted: true; slot: Date; state: SendRate } | { granted: false; notBefore: Date };
@@ -109,12 +122,13 @@ export function reserveSlot(state: SendRate, params: { now: Date; maxWaitMs: num
   if (slot - now > params.maxWaitMs) return { granted: false, notBefore: new Date(slot) };
   // Back to back: this post asks for a slot no later than one interval after the last one was free.
   const busy = state.nextSlotAt.getTime() >= now - intervalMs(state.ratePerSecond);
-  const ratePerSecond = busy ? grown(state) : state.ratePerSecond;
-  const window = rollWindow(state, slot);
+  const ratePerSecond = busy ? grown(state, slot) : state.ratePerSecond;
+  const forgetBefore = now - SEND_RATE_POLICY.keepSlotsMs;
+  const recentSlots = [...state.recentSlots.filter((kept) => kept > forgetBefore), slot];
   return {
     granted: true,
     slot: new Date(slot),
-    state: { ...state, ...window, windowSends: window.windowSends + 1, ratePerSecond, nextSlotAt: new Date(slot + intervalMs(ratePerSecond)) },
+    state: { ...state, recentSlots, ratePerSecond, nextSlotAt: new Date(slot + intervalMs(ratePerSecond)) },
   };
 }
 
@@ -125,14 +139,15 @@ export function rateLimited(state: SendRate, params: { now: Date; sentAt: Date; 
   const nextSlotAt = state.nextSlotAt > pausedUntil ? state.nextSlotAt : pausedUntil;
   if (state.limitedAt && params.sentAt < state.limitedAt) return { ...state, pausedUntil, nextSlotAt };
   // What Slack let through just before refusing: in a burst this is far closer to its limit than our own rate.
-  // The windows count slots as they are reserved, and lanes reserve theirs ahead: the slots after this post were
-  // not sent when Slack refused it, and counting them put the ceiling above Slack's limit (51.6 for 50 a second
-  // in bench/slack.bench.ts), so the rate settled where jitter alone earned a second 429.
+  // Counted from the slots themselves: an estimate from per-second totals assumed posts spread evenly over the
+  // previous second and, in a climb, counted 45 where Slack had let 50 through, so the rate settled 10% lower
+  // than it needed to. Lanes reserve slots ahead: those after this post were not sent when Slack refused it.
   // A refusal after a handful of posts (one channel's own limit, say) says nothing about the workspace's: it
   // pauses and cuts, but the ceiling stays what it was.
-  const allowed = sendsInLastSecond(state, params.sentAt) - 1 - slotsReservedAfter(state, params.sentAt);
+  // The refused post's own slot is among them (it went out at its slot or a little after): Slack let the others through.
+  const allowed = Math.max(0, sendsInSecondTo(state, params.sentAt) - 1);
   const evidence = allowed >= SEND_RATE_POLICY.ceilingEvidence;
-  const ceilingPerSecond = evidence ? Math.min(state.ratePerSecond, allowed) : state.ceilingPerSecond;
+  const ceilingPerSecond = evidence ? allowed : state.ceilingPerSecond;
   return {
     ...state,
     pausedUntil,

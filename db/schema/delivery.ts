@@ -72,10 +72,11 @@ export const slackSendRate = pgTable('slack_send_rate', {
   pausedUntil: timestamptz('paused_until'),
   /** When the rate was last cut: 429s for posts sent before it belong to the same overload and cut nothing more. */
   limitedAt: timestamptz('limited_at'),
-  /** Posts sent in the current second and the one before: what Slack let through when it said 429. */
-  windowStartedAt: timestamptz('window_started_at'),
-  windowSends: integer('window_sends').notNull().default(0),
-  previousWindowSends: integer('previous_window_sends').notNull().default(0),
+  /**
+   * The slots (epoch ms) reserved in the last two seconds and ahead: a 429 counts exactly how many posts went out
+   * in the second before the refused one, which is what Slack let through.
+   */
+  recentSlots: bigint('recent_slots', { mode: 'number' }).array().notNull().default(sql`'{}'::bigint[]`),
 });
 
 export type SlackSendRateRow = typeof slackSendRate.$inferSelect;
