@@ -1,4 +1,4 @@
-import { type AnyPgColumn, bigint, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, customType, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { accounts, users } from './core.ts';
 
@@ -28,6 +28,18 @@ export interface HealthComponent {
 }
 export type HealthComponents = Record<HealthComponentName, HealthComponent>;
 
+/**
+ * A score's facts (domain/health/facts.ts): an int8[] whose null elements mean "not said", so they read as null, not
+ * as 0 (drizzle's bigint array maps every element through Number).
+ */
+const factsColumn = customType<{ data: (number | null)[]; driverData: string | readonly (string | number | bigint | null)[] }>({
+  dataType: () => 'bigint[]',
+  fromDriver: (value) => {
+    const items = typeof value === 'string' ? value.replace(/^\{|\}$/g, '').split(',').filter((item) => item !== '') : value;
+    return items.map((item) => (item === null || item === 'NULL' ? null : Number(item)));
+  },
+});
+
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** A score exactly when the status is one of a score (as text: see healthStatuses on using the value in a migration). */
@@ -53,7 +65,7 @@ export const healthScores = pgTable(
     modelVersion: integer('model_version').notNull(),
     computedAt: timestamptz('computed_at').notNull().defaultNow(),
     /** The numbers the point is said with, and the words the numbers cannot hold: as account_health's. */
-    facts: bigint('facts', { mode: 'number' }).array(),
+    facts: factsColumn('facts'),
     stageName: text('stage_name'),
     npsWorstSaid: text('nps_worst_said'),
   },
@@ -107,7 +119,7 @@ export const accountHealth = pgTable(
      * and writes numbers, and readers put them into words (domain/health/words.ts). Null before the first recompute
      * that stored them.
      */
-    facts: bigint('facts', { mode: 'number' }).array(),
+    facts: factsColumn('facts'),
     /** What the words need that numbers cannot hold: the stage's name (said with its SLA) and the worst survey answer as said. */
     stageName: text('stage_name'),
     npsWorstSaid: text('nps_worst_said'),

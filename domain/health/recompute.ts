@@ -195,7 +195,7 @@ pending as materialized (
   select m.existed, m.status, m.previous_status, m.to_write,
          case when m.to_write then m.account_id end as account_id, ${sql.join(
     [
-      'score', 'stage_name', 'nps_worst_said', 'facts', 'candidate', 'recorded', 'comparable',
+      'score', 'stage_name', 'nps_worst_said', 'facts', 'recorded',
       'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
       'week_looked_up',
     ].map((column) => sql.raw(`case when m.to_write then m.${column} end as ${column}`)),
@@ -207,22 +207,21 @@ pending as materialized (
             or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score) as to_write,
            -- Worth a history point, from the numbers alone: a new score, status or model, or other reasons said.
            not m.existed or m.score is distinct from m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
-           or m.candidate and ${kindsComparable('m.previous_facts')} and ${recordedKinds('m.previous_facts')} <> ${recordedKinds('m.facts')} as recorded,
-           -- The stored facts name their kinds where these do: compared above. Otherwise (stored before facts were
-           -- kept) the score is recorded anew.
-           ${kindsComparable('m.previous_facts')} as comparable
+           -- Stored facts that name their kinds where these do are compared by kinds; a score stored before facts
+           -- were kept is a point only when it moved.
+           or m.candidate and ${kindsComparable('m.previous_facts')} and ${recordedKinds('m.previous_facts')} <> ${recordedKinds('m.facts')} as recorded
     from moved m
     offset 0
   ) m
 )`;
 }
 
-/** Each account written, and whether it changed: worth a history point, or stored before facts were kept. */
+/** Each account written, and whether it changed (worth a history point). */
 function decidedWrites({ ago }: RecomputeScope): SQL {
   return sql`decided as materialized (
   select q.account_id, q.existed, q.score, q.status, q.previous_status, q.facts, q.stage_name, q.nps_worst_said,
          q.previous_computed_at, q.day_score, q.day_from, q.week_score, q.week_from, ${sql.join(ago.map(agoUntil), sql`, `)},
-         q.recorded or (q.candidate and not q.comparable) as changed
+         q.recorded as changed
   from pending q
   where q.to_write
   offset 0 -- decided once: history and account_health store it
