@@ -87,7 +87,7 @@ export function kindsComparable(facts: string): SQL {
  * reads them, in every version from RECORDED_KINDS_SINCE on.
  */
 export function storedComponentScore(h: string, component: 'usage' | 'support' | 'nps' | 'engagement'): SQL {
-  const name = (`${component}Score`) as FactName;
+  const name: FactName = `${component}Score` as const;
   return sql.raw(
     `case when ${h}.facts is not null then ${h}.facts[${FACT_NAMES.indexOf(name) + 1}]::numeric
           when jsonb_typeof(${h}.components -> '${component}' -> 'score') = 'number' then (${h}.components -> '${component}' ->> 'score')::numeric end`,

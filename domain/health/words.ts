@@ -40,7 +40,7 @@ function currentFacts(source: Pick<HealthWordsSource, 'facts'>): Facts | null {
   return source.facts && source.facts[0] === FACTS_VERSION ? factsOf(source.facts) : null;
 }
 
-/** What a score that did not weigh a component lost to it. */
+/** Whether no component had data: no customer signal, so no score (insufficient_data). */
 function noCustomerSignal(f: Facts): boolean {
   return f.usageScore === null && f.supportScore === null && f.npsScore === null && f.engagementScore === null;
 }
@@ -50,6 +50,7 @@ type Words = Pick<HealthWordsSource, 'stageName' | 'npsWorstSaid'>;
 function reasonWords(key: ReasonKey, f: Facts, words: Words): string | null {
   switch (key) {
     case 'usageDown':
+      // round(100 * (1 - r)) is exactly -round(100 * (r - 1)): float negation and numeric rounding are symmetric.
       return said('active users down ', f.trendPercent === null ? null : -f.trendPercent, '% vs prior 4 weeks');
     case 'adoption':
       return said('only ', f.recentActive, ' of ', f.seats, ' seats active');
