@@ -310,7 +310,10 @@ function runInTurn(db: Db | Tx, statement: SQL, now: Date): Promise<Counts | und
     await queueWebhookEvents(
       tx,
       changes.map(({ facts, stageName, npsWorstSaid, ...change }) => {
-        const data: WebhookEventData<typeof HEALTH_CHANGED> = { ...change, ...healthWords({ facts, stageName, npsWorstSaid, reasons: null, components: null }) };
+        const { reasons, components } = healthWords({ facts, stageName, npsWorstSaid, reasons: null, components: null });
+        // Keys in the order jsonb kept them when the statement built the whole event: the body sent reads as before.
+        const { crmId, score, status, accountId, accountName, previousStatus } = change;
+        const data: WebhookEventData<typeof HEALTH_CHANGED> = { crmId, score, status, reasons, accountId, components, accountName, previousStatus };
         return { type: HEALTH_CHANGED, occasion: `${data.accountId}:${now.toISOString()}`, at: now, data };
       }),
     );
