@@ -11,6 +11,7 @@ import {
 import { readableOwnerId } from './access.ts';
 import { type Actor, systemReader } from './actors.ts';
 import { type AtRiskItem, onAtRiskList, scoreDropSql } from './health/queries.ts';
+import { healthReasons } from './health/words.ts';
 import { allManagerIds, escalationManagers } from './escalations.ts';
 import { type NotificationTarget, atRiskChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
@@ -78,7 +79,7 @@ export async function listDigestItems(db: Db | Tx, params: ListDigestParams): Pr
         status: health.status,
         scoreDayAgo: health.scoreDayAgo,
         drop: Number(row.drop),
-        reasons: health.reasons,
+        reasons: healthReasons(health),
         renewalDate: row.account.contractEnd,
         csm: row.csm,
         followUp,

@@ -6,6 +6,8 @@ import { EARLY_ADOPTION_STAGE, IMPLEMENTATION_STAGE, ONBOARDING_STAGE } from './
 import { type AtRiskChannelTarget, type NotificationTarget, type UserTarget, atRiskChannelTarget, handoffChannelTarget, userTarget } from './notifications.ts';
 import { enqueueNotification } from './outbox.ts';
 import { createFiringTasks } from './plays/trigger-tasks.ts';
+import { healthWordsJson, healthWordsOf, withFirstReason } from './health/words.ts';
+import type { HealthWordsSource } from '../db/schema.ts';
 
 export const ruleNames = [
   'no_first_key_action',
@@ -87,6 +89,22 @@ order by f.account_id`,
   }));
 }
 
+/** A firing worked out before it is recorded, e.g. one said with a score's reasons. */
+export interface ProposedFiring {
+  rule: string;
+  accountId: string;
+  occasion: string;
+  reason: string;
+  extra: Record<string, unknown>;
+}
+
+/** Firings worked out beforehand, as a candidate query for recordFirings. */
+export function proposedFirings(firings: ProposedFiring[]): SQL {
+  const rows = firings.map((firing) => ({ rule: firing.rule, account_id: firing.accountId, occasion: firing.occasion, reason: firing.reason, extra: firing.extra }));
+  return sql`select c.rule, c.account_id, c.occasion, c.reason, c.extra
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as c(rule text, account_id uuid, occasion text, reason text, extra jsonb)`;
+}
+
 /** The account's CSM as a direct message, or the at-risk channel when nobody owns the account. */
 export function csmTarget(csmId: string | null): UserTarget | AtRiskChannelTarget {
   return csmId ? userTarget(csmId) : atRiskChannelTarget;
@@ -140,7 +158,11 @@ const activeAccounts = sql`accounts a join lifecycle_stages s on s.key = a.stage
 /** Rules that only record a firing and alert; handoff_sla and first_value do more and run after them. */
 const setBasedRules = ['no_first_key_action', 'usage_drop', 'health_worsened', 'expansion_signal', 'stage_sla'] as const;
 
-const candidateQueries: Record<(typeof setBasedRules)[number], (p: RuleSql) => SQL> = {
+/**
+ * Each rule's candidate query (shaped as for recordFirings). One said with a score's reasons reads the scores first
+ * and proposes its firings as values, since the reasons are put into words in TypeScript (health/words.ts).
+ */
+const candidateQueries: Record<(typeof setBasedRules)[number], (p: RuleSql, tx: Tx) => SQL | Promise<SQL>> = {
   no_first_key_action: ({ nowTs, today, settings }) => sql`
     select 'no_first_key_action', a.id, to_char(a.stage_entered_at at time zone 'UTC', 'YYYY-MM-DD'),
            format('no key action in the %s days since onboarding started on %s',
@@ -171,29 +193,42 @@ const candidateQueries: Record<(typeof setBasedRules)[number], (p: RuleSql) => S
     join ${activeAccounts} on a.id = u.account_id
     where u.prior > 0 and coalesce(u.recent, 0) <= u.prior * (1 - ${settings.usageDropPercent}::float8 / 100)`,
 
-  health_worsened: ({ nowTs }) => sql`
-    select 'health_worsened', l.account_id, l.id::text,
-           format('health fell from %s (%s) to %s (%s)%s',
-                  case l.prev_status when 'healthy' then 'Healthy' when 'at_risk' then 'At risk' else 'Critical' end, l.prev_score,
-                  case l.status when 'healthy' then 'Healthy' when 'at_risk' then 'At risk' else 'Critical' end, l.score,
-                  coalesce(': ' || (l.reasons ->> 0), '')),
-           jsonb_build_object('status', l.status)
-    from (
-      select distinct on (h.account_id) h.account_id, h.id, h.status, h.score, h.reasons, p.status as prev_status, p.score as prev_score
-      from health_scores h
-      cross join lateral (
-        -- The latest point with a score: insufficient_data (no score) is neither better nor worse than a status.
-        select status, score from health_scores p
-        where p.account_id = h.account_id and p.computed_at < h.computed_at and p.status <> 'insufficient_data'
-        order by p.computed_at desc limit 1
-      ) p
-      where h.computed_at <= ${nowTs} and h.computed_at > ${nowTs} - interval '2 days'
-      order by h.account_id, h.computed_at desc
-    ) l
-    join ${activeAccounts} on a.id = l.account_id
-    -- health_status is declared healthy, at_risk, critical (then insufficient_data, left out on both sides): a greater
-    -- value is a worse status.
-    where l.status <> 'insufficient_data' and l.status > l.prev_status`,
+  health_worsened: async ({ nowTs }, tx) => {
+    const worsened = await queryRows<{ account_id: string; id: string | number; status: string; reason: string; words: HealthWordsSource | string }>(
+      tx,
+      sql`
+      select l.account_id, l.id, l.status,
+             format('health fell from %s (%s) to %s (%s)',
+                    case l.prev_status when 'healthy' then 'Healthy' when 'at_risk' then 'At risk' else 'Critical' end, l.prev_score,
+                    case l.status when 'healthy' then 'Healthy' when 'at_risk' then 'At risk' else 'Critical' end, l.score) as reason,
+             ${healthWordsJson('l')} as words
+      from (
+        select distinct on (h.account_id) h.account_id, h.id, h.status, h.score, h.facts, h.stage_name, h.nps_worst_said, h.reasons, h.components, p.status as prev_status, p.score as prev_score
+        from health_scores h
+        cross join lateral (
+          -- The latest point with a score: insufficient_data (no score) is neither better nor worse than a status.
+          select status, score from health_scores p
+          where p.account_id = h.account_id and p.computed_at < h.computed_at and p.status <> 'insufficient_data'
+          order by p.computed_at desc limit 1
+        ) p
+        where h.computed_at <= ${nowTs} and h.computed_at > ${nowTs} - interval '2 days'
+        order by h.account_id, h.computed_at desc
+      ) l
+      join ${activeAccounts} on a.id = l.account_id
+      -- health_status is declared healthy, at_risk, critical (then insufficient_data, left out on both sides): a greater
+      -- value is a worse status.
+      where l.status <> 'insufficient_data' and l.status > l.prev_status`,
+    );
+    return proposedFirings(
+      worsened.map((row) => ({
+        rule: 'health_worsened',
+        accountId: row.account_id,
+        occasion: String(row.id),
+        reason: withFirstReason(row.reason, healthWordsOf(row.words)),
+        extra: { status: row.status },
+      })),
+    );
+  },
 
   expansion_signal: ({ today, settings }) => sql`
     select 'expansion_signal', u.account_id, to_char(${today}, 'YYYY-MM'),
@@ -242,7 +277,7 @@ export async function runRules(db: Db, params: RunRulesParams = {}): Promise<Run
 
   for (const rule of setBasedRules) {
     result[rule] = await db.transaction(async (tx) => {
-      const firings = await recordFirings(tx, now, candidateQueries[rule](ruleSql));
+      const firings = await recordFirings(tx, now, await candidateQueries[rule](ruleSql, tx));
       for (const firing of firings) await alert(tx, firing);
       await createFiringTasks(tx, firings, now);
       return firings.length;

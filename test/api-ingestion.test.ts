@@ -1,7 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import { accountHealth, accounts, renewals, stageTransitions } from '../db/schema.ts';
+import { accounts, renewals, stageTransitions } from '../db/schema.ts';
+import { storedHealthOf } from './support/health.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { USAGE_CHUNK_ROWS, type UsageRowInput, checkUsageRow, recordUsage, usageRowSchema } from '../domain/signals.ts';
 import { parseInput } from '../domain/validation.ts';
@@ -479,7 +480,7 @@ describe('recordTouches', () => {
     const summary = await api.request('query ($id: ID!) { account(id: $id) { signals { lastTouchAt } } }', { id: account.id }, manager);
     expect(summary.body.data).toEqual({ account: { signals: { lastTouchAt: '2026-11-10T12:00:00.000Z' } } });
     await recomputeHealth(database.db, { now: new Date('2026-11-25T12:00:00Z'), accountIds: [account.id] });
-    const [health] = await database.db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
+    const health = await storedHealthOf(database.db, account.id);
     expect(health?.components?.engagement.detail).toMatch(/^last CSM touch 15 days ago/);
     expect(health?.reasons).toContain('no CSM touch in 15 days');
   });

@@ -3,6 +3,7 @@ import { systemReader } from '../domain/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { accountHealth, healthScores, healthSignals, signalChanges, usageChanges, usageWindowState, usageWindows } from '../db/schema.ts';
+import { saidHealthRows, storedHealthOf } from './support/health.ts';
 import { getAccountHealth, listAtRisk } from '../domain/health/queries.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { resetHealthSettings, updateHealthSettings } from '../domain/health/model.ts';
@@ -444,7 +445,7 @@ describe('what a score says, compared without writing it out', () => {
     }
   });
 
-  it('a score stored without its facts (before they were kept) is compared by its text: no history point, computedAt kept', async () => {
+  it('a score stored without its facts (before they were kept) is stored again with them, a history point only when it moved: computedAt kept', async () => {
     const { db } = database;
     const account = await createAccount(db, { stageKey: 'mature_adoption' });
     await addTicket(db, account.id, NOW, { severity: 'low', openedDaysAgo: 40, resolvedDaysAgo: 30 });
@@ -504,7 +505,7 @@ describe('usage windows kept between recomputes', () => {
     return state ?? null;
   }
   async function healthOf(db: TestDatabase['db']) {
-    const rows = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, components: accountHealth.components }).from(accountHealth);
+    const rows = await saidHealthRows(db);
     return new Map(rows.map((row) => [row.accountId, row]));
   }
   async function windowsOf(db: TestDatabase['db'], generation: number | undefined) {
@@ -622,13 +623,13 @@ describe('usage windows kept between recomputes', () => {
   it('scores every account the same from kept windows as from usage_daily itself', async () => {
     const { db } = database;
     await recomputeHealth(db, { now: at(4) });
-    const before = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, components: accountHealth.components }).from(accountHealth);
+    const before = await saidHealthRows(db);
     // Dropping the state makes the next recompute aggregate from usage_daily; it must find nothing to change.
     await db.delete(usageWindowState);
     const fresh = await recomputeHealth(db, { now: at(4) });
     expect(fresh.historyRows).toBe(0);
     expect(fresh.rowsWritten).toBe(0);
-    const after = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, components: accountHealth.components }).from(accountHealth);
+    const after = await saidHealthRows(db);
     expect(after).toEqual(expect.arrayContaining(before));
     expect(after).toHaveLength(before.length);
   });
@@ -650,7 +651,7 @@ describe('usage windows kept between recomputes', () => {
       await own.db.execute(sql`truncate usage_daily`);
       expect(await kept(own.db)).toBeNull();
       await recomputeHealth(own.db, { now: NOW });
-      const [health] = await own.db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
+      const health = await storedHealthOf(own.db, account.id);
       expect(health?.components?.usage.score).toBeNull();
     } finally {
       await own.destroy();
@@ -661,8 +662,7 @@ describe('usage windows kept between recomputes', () => {
 describe('signals kept between recomputes', () => {
   const HOUR_MS = 3_600_000;
   const at = (hours: number) => new Date(NOW.getTime() + hours * HOUR_MS);
-  const healthRows = (db: TestDatabase['db']) =>
-    db.select({ accountId: accountHealth.accountId, score: accountHealth.score, reasons: accountHealth.reasons, components: accountHealth.components }).from(accountHealth);
+  const healthRows = (db: TestDatabase['db']) => saidHealthRows(db);
 
   it('scores every account the same from kept signals as from the signal tables, as tickets age and answers leave the year', async () => {
     const { db } = database;

@@ -3,9 +3,10 @@ import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../config.ts';
 import { queryRows } from '../db/client.ts';
-import { accounts, lifecycleStages, users } from '../db/schema.ts';
+import { type HealthWordsSource, accounts, lifecycleStages, users } from '../db/schema.ts';
 import { seedDemoBook } from '../demo/book.ts';
 import { healthCalibration } from '../domain/health/calibration.ts';
+import { healthReasons, healthWordsJson, healthWordsOf } from '../domain/health/words.ts';
 import { type Lifeline, startLifeline } from '../server.ts';
 import { DEMO_BOOK_TIMEOUT, createTestDatabase, useTestDatabase } from './support/database.ts';
 import { silentLogger } from './support/graphql.ts';
@@ -114,18 +115,23 @@ describe('the demo book', () => {
       expect(backward[0]?.total).toBeGreaterThan(0);
 
       // Signals behind every kind of health: every live account has a score, and those at risk say why.
-      const health = await queryRows<{ status: string; accounts: number; with_reasons: number }>(
+      const scores = await queryRows<{ status: string; words: HealthWordsSource | string }>(
         demo.db,
-        sql`select h.status, count(*)::int as accounts, count(*) filter (where jsonb_array_length(h.reasons) > 0)::int as with_reasons
+        sql`select h.status, ${healthWordsJson('h')} as words
             from account_health h join accounts a on a.id = h.account_id join lifecycle_stages s on s.key = a.stage_key
-            where not s.terminal group by h.status`,
+            where not s.terminal`,
       );
+      const health = [...new Set(scores.map((score) => score.status))].map((status) => {
+        const ofStatus = scores.filter((score) => score.status === status);
+        return { status, accounts: ofStatus.length, with_reasons: ofStatus.filter((score) => healthReasons(healthWordsOf(score.words)).length > 0).length };
+      });
       const byStatus = Object.fromEntries(health.map((row) => [row.status, row]));
       expect(health.reduce((sum, row) => sum + row.accounts, 0)).toBe(37);
       expect(byStatus.healthy?.accounts).toBeGreaterThan(20);
       expect((byStatus.at_risk?.accounts ?? 0) + (byStatus.critical?.accounts ?? 0)).toBeGreaterThanOrEqual(3);
       for (const row of health.filter((entry) => entry.status !== 'healthy')) expect(row.with_reasons, `${row.status} accounts with reasons`).toBe(row.accounts);
-      const [falling] = await queryRows<{ reasons: string[] }>(demo.db, sql`select reasons from account_health order by score limit 1`);
+      const [lowest] = await queryRows<{ words: HealthWordsSource | string }>(demo.db, sql`select ${healthWordsJson('h')} as words from account_health h order by score limit 1`);
+      const falling = lowest && { reasons: healthReasons(healthWordsOf(lowest.words)) };
       expect(falling?.reasons.join(' ')).toMatch(/active users down \d+% vs prior 4 weeks/);
       // Handoffs at every step, one still pending past its SLA; renewals in and ahead of their window.
       const handoffs = await queryRows<{ status: string; overdue: boolean }>(demo.db, sql`select status, sla_due_at < ${'2026-11-25T09:00:00Z'}::timestamptz as overdue from handoffs`);

@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postWebhook } from '../bot/webhooks.ts';
-import { type User, accountHealth, outbox } from '../db/schema.ts';
+import { type User, outbox } from '../db/schema.ts';
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { CLAIM_LEASE_MS, claimDueNotifications } from '../domain/outbox.ts';
 import { webhookBody } from '../domain/webhook-events.ts';
@@ -12,7 +12,7 @@ import { webhookEventTypes } from '../domain/webhook-events.ts';
 import type { Lifeline } from '../server.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
-import { createAccountWithHealth } from './support/health.ts';
+import { createAccountWithHealth, storedHealthOf } from './support/health.ts';
 import { addTicket } from './support/signals.ts';
 import { useSlackHarness } from './support/slack-harness.ts';
 
@@ -330,7 +330,7 @@ describe('webhook delivery through the outbox', () => {
     expect(hook.received).toHaveLength(1);
     const event = verified(secret, hook.received[0] as Received);
     expect(event).toMatchObject({ type: 'account.health_changed', version: 1, data: { accountId: account.id, accountName: 'Sliding Co', previousStatus: 'healthy' } });
-    const [health] = await database.db.select().from(accountHealth).where(eq(accountHealth.accountId, account.id));
+    const health = await storedHealthOf(database.db, account.id);
     expect(event.data).toMatchObject({ status: health?.status, score: health?.score, reasons: health?.reasons, components: health?.components });
     expect(health?.status).not.toBe('healthy');
   });

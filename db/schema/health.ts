@@ -1,4 +1,4 @@
-import { type AnyPgColumn, bigint, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, customType, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { accounts, users } from './core.ts';
 
@@ -28,6 +28,18 @@ export interface HealthComponent {
 }
 export type HealthComponents = Record<HealthComponentName, HealthComponent>;
 
+/**
+ * A score's facts (domain/health/facts.ts): an int8[] whose null elements mean "not said", so they read as null, not
+ * as 0 (drizzle's bigint array maps every element through Number).
+ */
+const factsColumn = customType<{ data: (number | null)[]; driverData: string | readonly (string | number | bigint | null)[] }>({
+  dataType: () => 'bigint[]',
+  fromDriver: (value) => {
+    const items = typeof value === 'string' ? value.replace(/^\{|\}$/g, '').split(',').filter((item) => item !== '') : value;
+    return items.map((item) => (item === null || item === 'NULL' ? null : Number(item)));
+  },
+});
+
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** A score exactly when the status is one of a score (as text: see healthStatuses on using the value in a migration). */
@@ -44,10 +56,18 @@ export const healthScores = pgTable(
     /** Null exactly when the status is insufficient_data. */
     score: integer('score'),
     status: healthStatus('status').notNull(),
-    components: jsonb('components').$type<HealthComponents>().notNull(),
-    reasons: jsonb('reasons').$type<string[]>().notNull(),
+    /**
+     * The components and reasons as words, in points recorded before the facts were kept (see account_health.facts);
+     * null since: they are said from the facts when read (domain/health/words.ts).
+     */
+    components: jsonb('components').$type<HealthComponents>(),
+    reasons: jsonb('reasons').$type<string[]>(),
     modelVersion: integer('model_version').notNull(),
     computedAt: timestamptz('computed_at').notNull().defaultNow(),
+    /** The numbers the point is said with, and the words the numbers cannot hold: as account_health's. */
+    facts: factsColumn('facts'),
+    stageName: text('stage_name'),
+    npsWorstSaid: text('nps_worst_said'),
   },
   (t) => [
     index('health_scores_account_time_idx').on(t.accountId, t.computedAt),
@@ -81,7 +101,11 @@ export const accountHealth = pgTable(
     /** Score in effect a day and a week before the latest recompute, for "drop since yesterday / last week". */
     scoreDayAgo: integer('score_day_ago'),
     scoreWeekAgo: integer('score_week_ago'),
-    reasons: jsonb('reasons').$type<string[]>().notNull(),
+    /**
+     * The reasons and components as words, for a row stored before the facts of the current version (below): null
+     * once a recompute stored those, and the words are said from them when read (domain/health/words.ts).
+     */
+    reasons: jsonb('reasons').$type<string[]>(),
     /**
      * When the current score was computed: its last change, the time of the newest history point. A recompute that
      * finds the same health leaves the row alone; when health was last recomputed is the health job's run time.
@@ -89,14 +113,16 @@ export const accountHealth = pgTable(
     computedAt: timestamptz('computed_at').notNull(),
     modelVersion: integer('model_version').notNull(),
     note: text('note'),
-    /** The components of the current score, so a card shows them without reading history. */
     components: jsonb('components').$type<HealthComponents>(),
     /**
-     * The numbers the components and reasons are written from (domain/health/facts.ts lists them), so a recompute
-     * compares numbers and writes text only for the scores that changed. Null before the first recompute that stored
-     * them.
+     * The numbers the components and reasons are said with (domain/health/facts.ts lists them): a recompute compares
+     * and writes numbers, and readers put them into words (domain/health/words.ts). Null before the first recompute
+     * that stored them.
      */
-    facts: bigint('facts', { mode: 'number' }).array(),
+    facts: factsColumn('facts'),
+    /** What the words need that numbers cannot hold: the stage's name (said with its SLA) and the worst survey answer as said. */
+    stageName: text('stage_name'),
+    npsWorstSaid: text('nps_worst_said'),
     /**
      * The history points `scoreDayAgo` / `scoreWeekAgo` hold between: each stays the score in effect for any moment
      * from `…From` (null: since the first point) until `…Until` (null: until the next change), so a recompute looks
@@ -119,9 +145,21 @@ export const accountHealth = pgTable(
   ],
 );
 
+/** The columns an account's components and reasons are said from (domain/health/words.ts). */
+export const healthWordsColumns = {
+  facts: accountHealth.facts,
+  stageName: accountHealth.stageName,
+  npsWorstSaid: accountHealth.npsWorstSaid,
+  reasons: accountHealth.reasons,
+  components: accountHealth.components,
+};
+/** What the words of a score are said from: its facts, or the words stored before facts were kept. */
+export type HealthWordsSource = Pick<AccountHealth, keyof typeof healthWordsColumns>;
+
 /**
- * What readers of an account's health see: the score, its status, trend and reasons. The rest of the row is the
- * recompute's own bookkeeping (facts, history spans), read only by domain/health/recompute.ts.
+ * What readers of an account's health read: the score, its status, trend, and what its reasons and components are
+ * said from. The rest of the row is the recompute's own bookkeeping (history spans), read only by
+ * domain/health/recompute.ts.
  */
 export const healthSummaryColumns = {
   accountId: accountHealth.accountId,
@@ -129,13 +167,18 @@ export const healthSummaryColumns = {
   status: accountHealth.status,
   scoreDayAgo: accountHealth.scoreDayAgo,
   scoreWeekAgo: accountHealth.scoreWeekAgo,
-  reasons: accountHealth.reasons,
   computedAt: accountHealth.computedAt,
   modelVersion: accountHealth.modelVersion,
   note: accountHealth.note,
-  components: accountHealth.components,
+  ...healthWordsColumns,
 };
-export type HealthSummary = Pick<AccountHealth, keyof typeof healthSummaryColumns>;
+/** An account's latest health as read (healthSummaryColumns). */
+export type StoredHealthSummary = Pick<AccountHealth, keyof typeof healthSummaryColumns>;
+/** An account's latest health as readers see it: its reasons and components in words. */
+export type HealthSummary = Omit<StoredHealthSummary, keyof typeof healthWordsColumns> & {
+  reasons: string[];
+  components: HealthComponents | null;
+};
 
 /** Component weights of the model; they need not sum to 100, the score divides by the weights present. */
 export type HealthWeights = Record<HealthComponentName, number>;

@@ -11,7 +11,8 @@ import { isoDay } from '../dates.ts';
 
 export interface BookAccount {
   account: Account;
-  health: AccountHealth | null;
+  /** The score as the Home tab shows it beside the account, without its words. */
+  health: Pick<AccountHealth, 'accountId' | 'score' | 'status' | 'scoreDayAgo' | 'scoreWeekAgo' | 'computedAt'> | null;
 }
 
 export interface Book {

@@ -31,6 +31,7 @@ import { MAX_RENEWAL_WINDOW_DAYS } from '../renewals/window.ts';
 import { escapeLike, isUuid, requireStorableText } from '../validation.ts';
 import { isoDay } from '../dates.ts';
 import { championDeparturesSince, championLeftReason, recentChampionDeparture } from '../people/relationship.ts';
+import { healthComponents, healthReasons, healthWords } from '../health/words.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
 export type AccountOrder = (typeof accountOrders)[number];
@@ -229,16 +230,29 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
 /** The lateral subquery of each account's latest renewal (partQuery), and its columns as the page reads them. */
 const LATEST_RENEWAL = 'latest_renewal';
 const renewalPart = rowPart('renewal', getTableColumns(renewals), alias(renewals, LATEST_RENEWAL), 'id');
-const { reasons: healthReasons, components: healthComponents, ...lightHealth } = healthSummaryColumns;
+const { facts, stageName, npsWorstSaid, reasons: storedReasons, components: storedComponents, ...lightHealth } = healthSummaryColumns;
 type HealthVariant = 'light' | 'reasons' | 'components' | 'full';
-const withReasons = { ...lightHealth, reasons: healthReasons };
-const withComponents = { ...lightHealth, components: healthComponents };
+// The reasons and the components are said from the facts, and from the words they cannot hold (words.ts).
+const withReasons = { ...lightHealth, facts, stageName, npsWorstSaid, reasons: storedReasons };
+const withComponents = { ...lightHealth, facts, stageName, components: storedComponents };
 const healthColumns: Record<HealthVariant, Record<string, PgColumn>> = { light: lightHealth, reasons: withReasons, components: withComponents, full: healthSummaryColumns };
+
+/** A health part whose rows are put into words as they are decoded. */
+function saidHealth<Row extends ListedHealth | Omit<ListedHealth, 'reasons' | 'components'>>(part: RowPart<Row>, say: (row: Row) => Partial<Pick<HealthSummary, 'reasons' | 'components'>>): RowPart<ListedHealth> {
+  return {
+    ...part,
+    decode: (values, offset) => {
+      const row = part.decode(values, offset);
+      return row && { ...row, ...say(row) };
+    },
+  };
+}
+
 const healthParts: Record<HealthVariant, RowPart<ListedHealth>> = {
   light: rowPart('health', lightHealth, accountHealth, 'accountId'),
-  reasons: rowPart('health', withReasons, accountHealth, 'accountId'),
-  components: rowPart('health', withComponents, accountHealth, 'accountId'),
-  full: rowPart('health', healthSummaryColumns, accountHealth, 'accountId'),
+  reasons: saidHealth(rowPart('health', withReasons, accountHealth, 'accountId'), (row) => ({ reasons: healthReasons(row) })),
+  components: saidHealth(rowPart('health', withComponents, accountHealth, 'accountId'), (row) => ({ components: healthComponents(row) })),
+  full: saidHealth(rowPart('health', healthSummaryColumns, accountHealth, 'accountId'), healthWords),
 };
 
 /** The columns a page reads for a selection, and how a statement row turns back into a page row. */

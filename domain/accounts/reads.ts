@@ -8,6 +8,7 @@ import { type Account, type HealthSummary, type LifecycleStage, type StageTransi
 import type { Actor } from '../actors.ts';
 import { readableOwnerId, requireReadAccount } from '../access.ts';
 import { escapeLike, isUuid, requireStorableText } from '../validation.ts';
+import { healthSummaryOf } from '../health/queries.ts';
 
 /**
  * One account, or undefined when there is none or the reader may not read it: an account executive asking for
@@ -103,5 +104,5 @@ export async function getAccountOverview(db: Db, params: { accountId: string; re
   const { account, stage, csm, ae, health, lastTransition } = decodeParts(overviewParts, values).rows;
   if (!account || !stage) throw new Error(`The overview of account ${params.accountId} came back without its account or stage`);
   requireReadAccount(params.reader, account);
-  return { account, stage, csm, ae, health, lastTransition };
+  return { account, stage, csm, ae, health: health ? healthSummaryOf(health) : null, lastTransition };
 }

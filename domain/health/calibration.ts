@@ -12,6 +12,7 @@ import { DAY_MS, addDaysToDay, isoDay } from '../dates.ts';
 import { CHURNED_STAGE } from '../lifecycle/stages.ts';
 import { type Numeric, num, ratio } from '../metrics.ts';
 import { parseInput } from '../validation.ts';
+import { storedComponentScore } from './facts.ts';
 
 export const calibrationSamples = ['daily', 'weekly'] as const;
 export type CalibrationSample = (typeof calibrationSamples)[number];
@@ -143,7 +144,10 @@ export async function healthCalibration(db: Db, params: HealthCalibrationParams)
   const horizonDays = input.horizonDays ?? DEFAULT_CALIBRATION_HORIZON_DAYS;
   const sample = input.sample ?? 'weekly';
   const step = sample === 'daily' ? '1 day' : '7 days';
-  const components = sql.raw(`array[${healthComponentNames.map((name) => `'${name}'`).join(', ')}]::text[]`);
+  const lowComponents = sql.join(
+    healthComponentNames.map((name) => sql`case when ${storedComponentScore('h', name)} < ${LOW_COMPONENT_SCORE} then ${sql.raw(`'${name}'`)} end`),
+    sql`, `,
+  );
 
   const rows = await queryRows<CountRow>(
     db,
@@ -157,7 +161,7 @@ export async function healthCalibration(db: Db, params: HealthCalibrationParams)
           select account_id, (occurred_at at time zone 'UTC')::date from stage_transitions where to_stage = ${CHURNED_STAGE}
         ),
         account_days as (
-          select dd.day, a.id as account_id, hs.status::text as status, hs.components,
+          select dd.day, a.id as account_id, hs.status::text as status, hs.low_components,
             exists (select 1 from churns c where c.account_id = a.id and c.day > dd.day and c.day <= dd.day + ${horizonDays}::int) as churned,
             exists (
               select 1 from revenue_changes rc
@@ -166,7 +170,8 @@ export async function healthCalibration(db: Db, params: HealthCalibrationParams)
           from days dd
           cross join accounts a
           join lateral (
-            select h.status, h.components from health_scores h
+            -- The components scored low, from the point's facts (or the components stored in words before them).
+            select h.status, array_remove(array[${lowComponents}], null) as low_components from health_scores h
             where h.account_id = a.id and h.computed_at < dd.day_end
             order by h.computed_at desc, h.id desc limit 1
           ) hs on true
@@ -195,9 +200,7 @@ export async function healthCalibration(db: Db, params: HealthCalibrationParams)
         union all
         select 'component', comp.name, count(*), count(distinct account_id), count(*) filter (where churned), count(*) filter (where contracted), null, null
         from account_days
-        cross join unnest(${components}) as comp(name)
-        where jsonb_typeof(components -> comp.name -> 'score') = 'number'
-          and (components -> comp.name ->> 'score')::numeric < ${LOW_COMPONENT_SCORE}
+        cross join unnest(low_components) as comp(name)
         group by comp.name`,
   );
 

@@ -1,19 +1,19 @@
 /**
- * The facts a score is said with, the reasons that may explain it, and the component details and reasons written
- * from those facts. Parts of the recompute statement.
+ * The facts a score is said with and the reasons that may explain it: parts of the recompute statement. The words
+ * are said from the facts when read (words.ts).
  */
 import { type SQL, sql } from 'drizzle-orm';
 import { MODEL } from './model.ts';
 
 /**
- * What a score says, as numbers: the component details and the reasons are written from these alone (and from the
- * segment's weights, the stage name and the survey answer that three of them stand for), so a recompute compares
- * facts, not sentences, and writes text only for the scores whose facts moved. Stored in account_health.facts, in
- * this order. Which reasons and components they name decides whether a change is a new history point (recordedKinds).
- * Changing what a fact holds, or how the text below is written from it, must bump FACTS_VERSION (the first fact):
- * every score is then compared anew.
+ * What a score says, as numbers: the component details and the reasons are said from these alone (and from the stage
+ * name and the survey answer as said, kept beside them in stage_name and nps_worst_said), so a recompute compares
+ * and writes numbers, and words.ts puts them into words when they are read. Stored in account_health.facts and
+ * health_scores.facts, in this order. Which reasons and components they name decides whether a change is a new
+ * history point (recordedKinds). Changing what a fact holds or where, or how words.ts says it, must bump
+ * FACTS_VERSION (the first fact): every score is then compared anew, and words.ts says only facts of its version.
  */
-const FACT_NAMES = [
+export const FACT_NAMES = [
   'version',
   'usageScore',
   'recentActive',
@@ -40,15 +40,18 @@ const FACT_NAMES = [
   'ticketKind',
   'ticketCount',
   'ticketOldestDays',
-  /** The segment's weights (a hash): with which component scores are null, they give the weights shown. */
-  'weights',
+  /** Each component's share of the score as shown, in tenths of a percent (0 without data). */
+  'usageWeight',
+  'supportWeight',
+  'npsWeight',
+  'engagementWeight',
   /** The survey reason, when said: which answer is the worst (see surveyAnswerKey). */
   'npsWorst',
   /** Onboarding milestones due and reached on time: only when the account has any due (they replace the SLA then). */
   'milestonesDue',
   'milestonesOnTime',
 ] as const;
-type FactName = (typeof FACT_NAMES)[number];
+export type FactName = (typeof FACT_NAMES)[number];
 
 /**
  * What a history point records besides the score and status, from a facts array (an SQL expression): which reasons
@@ -64,20 +67,40 @@ export function recordedKinds(facts: string): SQL {
   return sql.raw(`array[${kinds.join(', ')}]`);
 }
 
-const FACTS_VERSION = 2;
+export const FACTS_VERSION = 3;
 
 /**
- * num / den rounded half away from zero, in integers (den > 0). The averages the text shows are ratios of whole
+ * The first facts version that holds the reasons said, the ticket kind and the component scores where recordedKinds
+ * reads them: stored facts from it on are compared by kinds across a version bump. Moving those facts must raise it
+ * to the new FACTS_VERSION.
+ */
+const RECORDED_KINDS_SINCE = 2;
+
+/** Whether stored facts (an SQL expression) name their kinds as recordedKinds reads them, so kinds can be compared. */
+export function kindsComparable(facts: string): SQL {
+  return sql.raw(`coalesce(${facts}[1] >= ${RECORDED_KINDS_SINCE}, false)`);
+}
+
+/**
+ * A component's score (0-100, null without data) in a row of account_health or health_scores (alias `h`): from its
+ * facts, or from the components stored in words before facts were kept. Component scores sit where recordedKinds
+ * reads them, in every version from RECORDED_KINDS_SINCE on.
+ */
+export function storedComponentScore(h: string, component: 'usage' | 'support' | 'nps' | 'engagement'): SQL {
+  const name: FactName = `${component}Score` as const;
+  return sql.raw(
+    `case when ${h}.facts is not null then ${h}.facts[${FACT_NAMES.indexOf(name) + 1}]::numeric
+          when jsonb_typeof(${h}.components -> '${component}' -> 'score') = 'number' then (${h}.components -> '${component}' ->> 'score')::numeric end`,
+  );
+}
+
+/**
+ * num / den rounded half away from zero, in integers (den > 0). The averages the words show are ratios of whole
  * counts; written as round(x::numeric) of their float8 value they come out the same (numeric keeps 15 digits, which
  * puts a ratio of small counts on the same side of a half), without a numeric conversion for every account.
  */
 function roundedRatio(num: SQL, den: SQL): SQL {
   return sql`(sign(${num}) * ((2 * abs(${num}) + ${den}) / (2 * ${den})))::int8`;
-}
-
-/** One fact of the row being written (alias `q`), by name. */
-export function fact(name: FactName): SQL {
-  return sql.raw(`q.facts[${FACT_NAMES.indexOf(name) + 1}]`);
 }
 
 /**
@@ -91,88 +114,66 @@ export function surveyAnswerKey(r: string): SQL {
   return sql`(${normalized} * ${span} + ${span} - round(date_part('epoch', ${sql.raw(r)}.responded_at) * 1000))`;
 }
 
-type ReasonKey = 'usageDown' | 'adoption' | 'keyEvents' | 'tickets' | 'nps' | 'touch' | 'sla' | 'usageUp' | 'milestones';
-
 /**
- * A fact that may explain a score: said when `when` holds, ranked by the points it cost (`impact`); both read the
- * scored row (alias `s`). `text` writes it from the facts (alias `q`).
+ * Every fact the model can name, in tie-break order: a reason fact (reason1..3) holds its index here, and words.ts
+ * says it by this key.
  */
+export const REASON_KEYS = ['usageDown', 'adoption', 'keyEvents', 'tickets', 'nps', 'touch', 'sla', 'usageUp', 'milestones'] as const;
+export type ReasonKey = (typeof REASON_KEYS)[number];
+
+/** A fact that may explain a score: said when `when` holds, ranked by the points it cost (`impact`); both read the scored row (alias `s`). */
 export interface ReasonCandidate {
   key: ReasonKey;
   when: SQL;
   impact: SQL;
-  text: SQL;
 }
 
-/** Every fact the model can name, in tie-break order. */
+/** Every fact the model can name, in REASON_KEYS order. */
 export function reasonCandidates(): ReasonCandidate[] {
   const parts = MODEL.usageParts;
-  const plural = (count: SQL) => sql`case when ${count} = 1 then '' else 's' end`;
-  return [
-    {
-      key: 'usageDown',
+  const candidates: Record<ReasonKey, Omit<ReasonCandidate, 'key'>> = {
+    usageDown: {
       when: sql`s.trend_ratio <= ${1 - MODEL.usageTrendReasonPercent / 100}::float8`,
       impact: sql`s.usage_share * ${parts.trend}::float8 * (100 - coalesce(s.trend, 100)) + 1`,
-      // round(100 * (1 - r)) is exactly -round(100 * (r - 1)): float negation and numeric rounding are symmetric.
-      text: sql`'active users down ' || -${fact('trendPercent')} || '% vs prior 4 weeks'`,
     },
-    {
-      key: 'adoption',
+    adoption: {
       when: sql`s.adoption < 50`,
       impact: sql`s.usage_share * ${parts.adoption}::float8 * (100 - coalesce(s.adoption, 100))`,
-      text: sql`'only ' || ${fact('recentActive')} || ' of ' || ${fact('seats')} || ' seats active'`,
     },
-    {
-      key: 'keyEvents',
+    keyEvents: {
       when: sql`s.key_events < 50`,
       impact: sql`s.usage_share * ${parts.keyEvents}::float8 * (100 - coalesce(s.key_events, 100))`,
-      text: sql`${fact('keyEventsTenths')} * 0.1 || ' key events per active user a day, target ' || ${MODEL.keyEventsPerUserDayTarget}::int`,
     },
-    {
-      key: 'tickets',
+    tickets: {
       when: sql`(s.urgent_count > 0 or s.high_count > 0 or s.support_score < 70)`,
       impact: sql`s.support_share * (100 - coalesce(s.support_score, 100)) + 1`,
-      text: sql`case ${fact('ticketKind')}
-                  when 1 then ${fact('ticketCount')} || ' open urgent ticket' || ${plural(fact('ticketCount'))} || ', oldest ' || ${fact('ticketOldestDays')} || ' days'
-                  when 2 then ${fact('ticketCount')} || ' open high-severity ticket' || ${plural(fact('ticketCount'))} || ', oldest ' || ${fact('ticketOldestDays')} || ' days'
-                  else ${fact('ticketCount')} || ' open tickets, oldest ' || ${fact('ticketOldestDays')} || ' days' end`,
     },
-    {
-      key: 'nps',
+    nps: {
       when: sql`s.nps_worst <= 60`,
       impact: sql`s.nps_share * (100 - coalesce(s.nps_score, 100)) + 1`,
-      // Said as the kept signals say the worst answer (signals-kept.ts).
-      text: sql`q.nps_worst_said`,
     },
-    {
-      key: 'touch',
+    touch: {
       when: sql`s.touch_days > ${MODEL.touchFreshDays}::int`,
       impact: sql`s.engagement_share * (100 - coalesce(s.touch_score, 100)) / 2`,
-      text: sql`'no CSM touch in ' || ${fact('touchDays')} || ' days'`,
     },
-    {
-      key: 'sla',
+    sla: {
       when: sql`s.sla_days > 0 and s.days_in_stage > s.sla_days and s.milestone_score is null`,
       impact: sql`s.engagement_share * (100 - coalesce(s.sla_score, 100)) / 2`,
-      text: sql`${fact('daysInStage')} || ' days in ' || q.stage_name || ', past its ' || ${fact('slaDays')} || '-day SLA'`,
     },
-    {
-      key: 'usageUp',
+    usageUp: {
       when: sql`s.trend_ratio >= ${1 + MODEL.usageTrendReasonPercent / 100}::float8`,
       impact: sql`0::float8`,
-      text: sql`'active users up ' || ${fact('trendPercent')} || '% vs prior 4 weeks'`,
     },
-    {
-      key: 'milestones',
+    milestones: {
       when: sql`s.milestone_score < 100`,
       impact: sql`s.engagement_share * (100 - s.milestone_score) / 2`,
-      text: sql`${fact('milestonesOnTime')} || ' of ' || ${fact('milestonesDue')} || ' onboarding milestones reached on time'`,
     },
-  ];
+  };
+  return REASON_KEYS.map((key) => ({ key, ...candidates[key] }));
 }
 
 /** How many reasons a score states, costliest first (the note on missing components comes after them). */
-const REASONS_SHOWN = 3;
+export const REASONS_SHOWN = 3;
 
 /**
  * Each candidate's place among the reasons, counted from the other impacts (ties go to the earlier candidate), so
@@ -206,7 +207,10 @@ export function factsArray(candidates: ReasonCandidate[]): SQL {
   const trendDenominator = sql`(s.recent_days * s.sum_prior_users)`;
   const facts: Record<FactName, SQL> = {
     version: sql`${FACTS_VERSION}::int8`,
-    weights: sql`s.weights_key`,
+    // As shown: round((100 * share)::numeric, 1), in tenths.
+    ...(Object.fromEntries(
+      (['usage', 'support', 'nps', 'engagement'] as const).map((name) => [`${name}Weight`, sql.raw(`(10 * round((100 * s.${name}_share)::numeric, 1))::int8`)]),
+    ) as Record<'usageWeight' | 'supportWeight' | 'npsWeight' | 'engagementWeight', SQL>),
     usageScore: sql`round(s.usage_score)::int8`,
     // The averages are sums over counts of days: recent_active is recent_users / recent_days (0 without recent days).
     recentActive: withUsage(sql`case when s.recent_days > 0 then ${roundedRatio(sql`s.sum_recent_users`, sql`s.recent_days`)} else 0 end`),
@@ -245,73 +249,12 @@ export function factsArray(candidates: ReasonCandidate[]): SQL {
   )}]::int8[]`;
 }
 
-/** Whether the facts of `q` have no component with data: no customer signal, so no score (insufficient_data). */
-function noCustomerSignal(): SQL {
-  return sql`(${sql.join(
-    (['usageScore', 'supportScore', 'npsScore', 'engagementScore'] as const).map((name) => sql`${fact(name)} is null`),
-    sql` and `,
-  )})`;
-}
-
-/** The components as stored (jsonb), written from the facts of `q`. */
-export function componentsJson(): SQL {
-  const weight = (share: string) => sql`round((100 * q.${sql.raw(share)})::numeric, 1)`;
-  const score = (name: FactName) => sql`${fact(name)}::int`;
-  // What became of a component without data: its weight went to the others, or there were none to score.
-  const leftOut = sql`case when ${noCustomerSignal()} then ': not enough data for a score' else ': left out, its weight shared by the others' end`;
-  return sql`jsonb_build_object(
-    'usage', jsonb_build_object(
-      'score', ${score('usageScore')}, 'weight', ${weight('usage_share')},
-      'detail', case when ${fact('usageScore')} is null then 'no usage data in the last 6 weeks' || ${leftOut}
-                     else ${fact('recentActive')} || ' of ' || ${fact('seats')} || ' seats active (14-day average)'
-                          || case when ${fact('trendPercent')} is null then ', no earlier weeks to compare'
-                                  else ', ' || to_char(${fact('trendPercent')}, 'FMSG999990') || '% vs prior 4 weeks' end
-                          || ', ' || ${fact('keyEventsTenths')} * 0.1 || ' key events per active user a day' end),
-    'support', jsonb_build_object(
-      'score', ${score('supportScore')}, 'weight', ${weight('support_share')},
-      'detail', case when ${fact('supportScore')} is null then 'no tickets on record' || ${leftOut}
-                     when ${fact('openTickets')} = 0 then 'no open tickets'
-                     else ${fact('openTickets')} || ' open ticket' || case when ${fact('openTickets')} = 1 then '' else 's' end
-                          || ', oldest ' || ${fact('openOldestDays')} || ' days' end),
-    'nps', jsonb_build_object(
-      'score', ${score('npsScore')}, 'weight', ${weight('nps_share')},
-      'detail', case when ${fact('npsScore')} is null then 'no NPS or CSAT answer in the last year' || ${leftOut}
-                     else ${fact('npsRespondents')} || ' respondent' || case when ${fact('npsRespondents')} = 1 then '' else 's' end
-                          || ' in the last year, recent answers weigh more' end),
-    'engagement', jsonb_build_object(
-      'score', ${score('engagementScore')}, 'weight', ${weight('engagement_share')},
-      'detail', case when ${fact('engagementScore')} is null then
-                       case when ${fact('slaDays')} > 0
-                            then 'no CSM touch recorded; time in stage alone is not scored (' || ${fact('daysInStage')} || ' days in ' || q.stage_name
-                                 || ', SLA ' || ${fact('slaDays')} || ' days)'
-                            else 'no CSM touch and no stage SLA' end || ${leftOut}
-                     else concat_ws('; ',
-                            case when ${fact('touchDays')} is null then 'no CSM touch recorded' else 'last CSM touch ' || ${fact('touchDays')} || ' days ago' end,
-                            case when ${fact('milestonesDue')} is not null
-                                 then ${fact('milestonesOnTime')} || ' of ' || ${fact('milestonesDue')} || ' onboarding milestones reached on time'
-                                 when ${fact('slaDays')} > 0 then ${fact('daysInStage')} || ' days in ' || q.stage_name || ' (SLA ' || ${fact('slaDays')} || ' days)' end) end)
-  )`;
-}
-
-/** The reasons as a jsonb array, written from the facts of `q`: the ones said, costliest first, then the note on missing components. */
-export function reasonsJson(candidates: ReasonCandidate[]): SQL {
-  const positions = (['reason1', 'reason2', 'reason3'] as const).slice(0, REASONS_SHOWN).map(
-    (name) =>
-      sql`case ${fact(name)} ${sql.join(
-        candidates.map((candidate, i) => sql`when ${sql.raw(String(i))} then ${candidate.text}`),
-        sql` `,
-      )} end`,
-  );
-  const missing = (name: FactName) => sql`${fact(name)} is null`;
-  const present = (name: FactName) => sql`${fact(name)} is not null`;
-  const coverageNote = sql`case when ${noCustomerSignal()}
-    then 'not enough data for a score: no usage in the last 6 weeks, tickets, NPS/CSAT answers or CSM touches'
-    when ${missing('usageScore')} or ${missing('supportScore')} or ${missing('npsScore')} or ${missing('engagementScore')}
-    then 'no ' || array_to_string(array[case when ${missing('usageScore')} then 'usage' end, case when ${missing('supportScore')} then 'support' end,
-                                        case when ${missing('npsScore')} then 'NPS/CSAT' end, case when ${missing('engagementScore')} then 'engagement' end], ' or ')
-         || ' data: scored on '
-         || array_to_string(array[case when ${present('usageScore')} then 'usage' end, case when ${present('supportScore')} then 'support' end,
-                                  case when ${present('npsScore')} then 'NPS/CSAT' end, case when ${present('engagementScore')} then 'engagement' end], ', ')
-    end`;
-  return sql`to_jsonb(array_remove(array[${sql.join(positions, sql`, `)}, ${coverageNote}]::text[], null))`;
+/**
+ * The words a row (alias `s`, ranked) keeps beside its facts, where the facts say them: the stage's name with its SLA,
+ * the worst survey answer as said when the NPS reason is.
+ */
+export function wordsKept(candidates: ReasonCandidate[]): SQL {
+  const npsRank = sql.raw(`s.rank_${candidates.findIndex((candidate) => candidate.key === 'nps')}`);
+  return sql`case when s.sla_days > 0 then s.stage_name end as stage_name,
+         case when ${npsRank} < ${sql.raw(String(REASONS_SHOWN))} then s.nps_worst_said end as nps_worst_said`;
 }

@@ -10,6 +10,7 @@ import {
   type HealthComponents,
   type HealthStatus,
   type HealthSummary,
+  type StoredHealthSummary,
   type ScoredHealthStatus,
   type User,
   accountHealth,
@@ -24,6 +25,7 @@ import { readableOwnerId } from '../access.ts';
 import type { Actor } from '../actors.ts';
 import { DAY_MS } from '../dates.ts';
 import { isUuid } from '../validation.ts';
+import { healthComponents, healthReasons, healthWords } from './words.ts';
 
 export interface AtRiskItem {
   account: Account;
@@ -101,7 +103,7 @@ export async function listAtRisk(db: Db | Tx, params: ListAtRiskParams): Promise
       status: health.status,
       scoreDayAgo: health.scoreDayAgo,
       drop: Number(row.drop),
-      reasons: health.reasons,
+      reasons: healthReasons(health),
       renewalDate: account.contractEnd,
       csm: account.csmId ? (csmById.get(account.csmId) ?? null) : null,
     });
@@ -163,7 +165,15 @@ export async function getAccountHealth(db: Db | Tx, params: GetAccountHealthPara
   const { current } = row;
   const since = new Date((params.now ?? current.computedAt).getTime() - (params.historyDays ?? 90) * DAY_MS);
   const history = await db
-    .select({ score: healthScores.score, status: healthScores.status, computedAt: healthScores.computedAt, reasons: healthScores.reasons })
+    .select({
+      score: healthScores.score,
+      status: healthScores.status,
+      computedAt: healthScores.computedAt,
+      facts: healthScores.facts,
+      stageName: healthScores.stageName,
+      npsWorstSaid: healthScores.npsWorstSaid,
+      reasons: healthScores.reasons,
+    })
     .from(healthScores)
     .where(and(eq(healthScores.accountId, accountId), gte(healthScores.computedAt, since)))
     .orderBy(desc(healthScores.computedAt))
@@ -178,15 +188,15 @@ export async function getAccountHealth(db: Db | Tx, params: GetAccountHealthPara
     accountId,
     score: current.score,
     status: current.status,
-    components: current.components,
-    reasons: current.reasons,
+    components: healthComponents(current),
+    reasons: healthReasons(current),
     computedAt: current.computedAt,
     modelVersion: current.modelVersion,
     scoreDayAgo: current.scoreDayAgo,
     scoreWeekAgo: current.scoreWeekAgo,
     dropSinceYesterday: scoreDrop(current.scoreDayAgo, current.score),
     dropSinceLastWeek: scoreDrop(current.scoreWeekAgo, current.score),
-    history,
+    history: history.map(({ score, status, computedAt, ...words }) => ({ score, status, computedAt, reasons: healthReasons(words) })),
     sentiment: sentiment ?? null,
   };
 }
@@ -196,9 +206,16 @@ export async function getHealthSummariesByAccountIds(db: Db, params: { accountId
   const readableAeId = readableOwnerId(params.reader);
   const ids = params.accountIds.filter(isUuid);
   if (ids.length === 0) return [];
-  return db
+  const rows = await db
     .select(healthSummaryColumns)
     .from(accountHealth)
     .innerJoin(accounts, eq(accounts.id, accountHealth.accountId))
     .where(and(inArray(accountHealth.accountId, ids), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
+  return rows.map(healthSummaryOf);
+}
+
+/** An account's latest health as read (healthSummaryColumns), its reasons and components in words. */
+export function healthSummaryOf(row: StoredHealthSummary): HealthSummary {
+  const { facts: _facts, stageName: _stageName, npsWorstSaid: _npsWorstSaid, ...summary } = row;
+  return { ...summary, ...healthWords(row) };
 }

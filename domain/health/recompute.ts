@@ -8,12 +8,14 @@ import { type Db, type Tx, queryRows } from '../../db/client.ts';
 import { isoDay } from '../dates.ts';
 import { InvalidInputError } from '../errors.ts';
 import { type Ago, agoFlags, agoPoint, agoUntil, earlierScores, spanEndedNow } from './earlier-scores.ts';
-import { type ReasonCandidate, componentsJson, factsArray, reasonCandidates, reasonRanks, reasonsJson, recordedKinds } from './facts.ts';
+import { type ReasonCandidate, factsArray, kindsComparable, reasonCandidates, reasonRanks, recordedKinds, wordsKept } from './facts.ts';
 import { HEALTH_MODEL_VERSION, loadHealthSettings } from './model.ts';
 import { type ScoringScope, accountsToScore, componentScores, onboardingMilestones } from './scoring.ts';
 import { customerSignals } from './signals-kept.ts';
 import { usageComponent } from './usage-windows.ts';
 import type { WebhookEventData } from '../webhook-events.ts';
+import { healthWords } from './words.ts';
+import type { HealthStatus, HealthWordsSource } from '../../db/schema.ts';
 import { queueWebhookEvents } from '../webhooks.ts';
 
 export interface RecomputeHealthParams {
@@ -47,7 +49,7 @@ export interface RecomputeHealthResult {
   /**
    * account_health rows inserted or rewritten: a new or changed score, or a day- or week-old score that moved on
    * (or whose span had to be looked up in history), or a row whose stored facts are renewed without a change (the
-   * first recompute after the facts were added or their version bumped). An account whose health is the same is
+   * first recompute after their version was bumped). An account whose health is the same is
    * not written at all.
    */
   rowsWritten: number;
@@ -91,8 +93,8 @@ function recomputeScope(now: Date, ids: string[] | null): RecomputeScope {
  * of all of them on a day's first), the components, score, status and the facts they are said with are derived per
  * account in SQL, and
  * the same statement appends history and writes account_health for the scores that changed only. No loop over
- * accounts. A score's components and reasons are written out (as text) only when its facts differ from the stored
- * ones; the others are compared as numbers and left alone.
+ * accounts. Only numbers are written: the facts a score's components and reasons are said with (and the stage name
+ * and survey answer they name), put into words when read (words.ts).
  *
  * History records moves: a new score, status or model, or other reasons said. The current row always says what the
  * latest facts say: when only their numbers moved (days since a touch, a component's own score), it is rewritten
@@ -160,22 +162,22 @@ facts as (
   select s.account_id, s.score,
          (case when s.score >= s.healthy_min then 'healthy' when s.score >= s.at_risk_min then 'at_risk' when s.score is not null then 'critical'
                else 'insufficient_data' end)::health_status as status,
-         s.stage_name, s.nps_worst_said, s.usage_share, s.support_share, s.nps_share, s.engagement_share, ${factsArray(candidates)} as facts
+         ${wordsKept(candidates)}, ${factsArray(candidates)} as facts
   from ranked s
   offset 0 -- built once: compared refers to the facts and the status twice
 )`;
 }
 
 /**
- * Each account's new facts against its stored health: whether its text may read otherwise, whether it is worth a
+ * Each account's new facts against its stored health: whether its words may read otherwise, whether it is worth a
  * history point, and its day- and week-old scores.
  */
 function comparedWithStored({ version, ago }: RecomputeScope): SQL {
   return sql`compared as (
-  select f.account_id, f.score, f.status, f.stage_name, f.nps_worst_said, f.usage_share, f.support_share, f.nps_share, f.engagement_share, f.facts,
+  select f.account_id, f.score, f.status, f.stage_name, f.nps_worst_said, f.facts,
          p.account_id is not null as existed, p.score as previous_score, p.status as previous_status, p.model_version as previous_model_version,
          p.computed_at as previous_computed_at, p.facts as previous_facts,
-         -- Only these can have other text than the stored one; the rest say exactly what they said.
+         -- Only these can have other words than the stored ones; the rest say exactly what they said.
          (p.account_id is null or p.score is distinct from f.score or p.status <> f.status or p.model_version <> ${version}
           or p.facts is distinct from f.facts) as candidate,
          ${sql.join(ago.map(agoFlags), sql`, `)}
@@ -193,7 +195,7 @@ pending as materialized (
   select m.existed, m.status, m.previous_status, m.to_write,
          case when m.to_write then m.account_id end as account_id, ${sql.join(
     [
-      'score', 'stage_name', 'nps_worst_said', 'usage_share', 'support_share', 'nps_share', 'engagement_share', 'facts', 'candidate', 'recorded', 'comparable',
+      'score', 'stage_name', 'nps_worst_said', 'facts', 'recorded',
       'previous_computed_at', 'day_score', 'day_from', 'day_until_known', 'day_looked_up', 'week_score', 'week_from', 'week_until_known',
       'week_looked_up',
     ].map((column) => sql.raw(`case when m.to_write then m.${column} end as ${column}`)),
@@ -205,38 +207,24 @@ pending as materialized (
             or m.day_score is distinct from m.day_stored_score or m.week_score is distinct from m.week_stored_score) as to_write,
            -- Worth a history point, from the numbers alone: a new score, status or model, or other reasons said.
            not m.existed or m.score is distinct from m.previous_score or m.status <> m.previous_status or m.previous_model_version <> ${version}
-           or m.candidate and coalesce(m.previous_facts[1] = m.facts[1]
-                                       and ${recordedKinds('m.previous_facts')} <> ${recordedKinds('m.facts')}, false) as recorded,
-           -- The stored facts are of the same version: compared above. Otherwise (stored before facts were kept, or
-           -- by an earlier version of them) the reasons are compared as text.
-           coalesce(m.previous_facts[1] = m.facts[1], false) as comparable
+           -- Stored facts that name their kinds where these do are compared by kinds; a score stored before facts
+           -- were kept is a point only when it moved.
+           or m.candidate and ${kindsComparable('m.previous_facts')} and ${recordedKinds('m.previous_facts')} <> ${recordedKinds('m.facts')} as recorded
     from moved m
     offset 0
   ) m
 )`;
 }
 
-/** For each account written: its components and reasons (new text where its facts moved), and whether it changed. */
-function decidedWrites({ candidates, ago }: RecomputeScope): SQL {
+/** Each account written, and whether it changed (worth a history point). */
+function decidedWrites({ ago }: RecomputeScope): SQL {
   return sql`decided as materialized (
-  select w.*,
-         w.recorded or (w.candidate and not w.comparable and w.reasons <> w.previous_reasons) as changed
-  from (
-    select q.account_id, q.existed, q.score, q.status, q.previous_status, q.facts, q.candidate, q.recorded, q.comparable,
-           q.previous_computed_at, previous.reasons as previous_reasons,
-           q.day_score, q.day_from, q.week_score, q.week_from, ${sql.join(ago.map(agoUntil), sql`, `)},
-           case when q.candidate then ${componentsJson()} else previous.components end as components,
-           case when q.candidate then ${reasonsJson(candidates)} else previous.reasons end as reasons
-    from pending q
-    -- The stored text, read only where it is kept (a day- or week-old score moved on, nothing else) or where the
-    -- reasons are compared as text (stored facts of another version, and no new score).
-    left join lateral (
-      select h.reasons, h.components from account_health h
-      where (not q.candidate or not q.comparable and not q.recorded) and h.account_id = q.account_id offset 0
-    ) previous on true
-    where q.to_write
-    offset 0 -- written out once: changed compares it, history and account_health store it
-  ) w
+  select q.account_id, q.existed, q.score, q.status, q.previous_status, q.facts, q.stage_name, q.nps_worst_said,
+         q.previous_computed_at, q.day_score, q.day_from, q.week_score, q.week_from, ${sql.join(ago.map(agoUntil), sql`, `)},
+         q.recorded as changed
+  from pending q
+  where q.to_write
+  offset 0 -- decided once: history and account_health store it
 )`;
 }
 
@@ -244,17 +232,18 @@ function decidedWrites({ candidates, ago }: RecomputeScope): SQL {
 function historyAndHealthWritten({ nowTs, version }: RecomputeScope): SQL {
   const endedNow = (name: 'day' | 'week') => spanEndedNow(name, nowTs);
   return sql`history as (
-  insert into health_scores (account_id, score, status, components, reasons, model_version, computed_at)
-  select account_id, score, status, components, reasons, ${version}, ${nowTs}
+  insert into health_scores (account_id, score, status, facts, stage_name, nps_worst_said, model_version, computed_at)
+  select account_id, score, status, facts, stage_name, nps_worst_said, ${version}, ${nowTs}
   from decided
   where changed
   returning account_id
 ),
 written as (
   insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, computed_at, model_version, facts,
-                              score_day_ago_from, score_day_ago_until, score_week_ago_from, score_week_ago_until)
-  select account_id, score, status, day_score, week_score, reasons, components,
-         case when changed then ${nowTs} else previous_computed_at end, ${version}, facts,
+                              stage_name, nps_worst_said, score_day_ago_from, score_day_ago_until, score_week_ago_from, score_week_ago_until)
+  -- No words: they are said from the facts when read, and the ones stored before facts were kept are cleared.
+  select account_id, score, status, day_score, week_score, null, null,
+         case when changed then ${nowTs} else previous_computed_at end, ${version}, facts, stage_name, nps_worst_said,
          day_from, ${endedNow('day')}, week_from, ${endedNow('week')}
   from decided
   on conflict (account_id) do update set
@@ -262,7 +251,7 @@ written as (
     score_week_ago = excluded.score_week_ago, reasons = excluded.reasons, components = excluded.components,
     -- Decided above (only a changed score moves computedAt): recomputes take turns, so the row is the one compared.
     computed_at = excluded.computed_at,
-    model_version = excluded.model_version, facts = excluded.facts,
+    model_version = excluded.model_version, facts = excluded.facts, stage_name = excluded.stage_name, nps_worst_said = excluded.nps_worst_said,
     score_day_ago_from = excluded.score_day_ago_from, score_day_ago_until = excluded.score_day_ago_until,
     score_week_ago_from = excluded.score_week_ago_from, score_week_ago_until = excluded.score_week_ago_until
   returning account_id
@@ -277,10 +266,10 @@ function countsReported(): SQL {
        (select count(*) from pending where existed and previous_status <> status) as status_changes,
        (select count(*) from history) as history_rows,
        (select count(*) from written) as rows_written,
-       -- Status changes, for webhook endpoints subscribed to them (built only when one is).
+       -- Status changes, for webhook endpoints subscribed to them (built only when one is), put into words below.
        (select coalesce(jsonb_agg(jsonb_build_object(
                   'accountId', d.account_id, 'accountName', a.name, 'crmId', a.external_id, 'previousStatus', d.previous_status,
-                  'status', d.status, 'score', d.score, 'components', d.components, 'reasons', d.reasons)), '[]'::jsonb)
+                  'status', d.status, 'score', d.score, 'facts', d.facts, 'stageName', d.stage_name, 'npsWorstSaid', d.nps_worst_said)), '[]'::jsonb)
         from decided d join accounts a on a.id = d.account_id
         where d.existed and d.status <> d.previous_status
           and exists (select 1 from webhook_endpoints w where w.active and ${HEALTH_CHANGED} = any(w.event_types))) as health_changes`;
@@ -295,8 +284,12 @@ type Counts = {
   status_changes: number | string;
   history_rows: number | string;
   rows_written: number | string;
-  health_changes: WebhookEventData<typeof HEALTH_CHANGED>[] | string | null;
+  health_changes: HealthChange[] | string | null;
 };
+
+/** A status change as the statement reports it: the event's data but for its words, and the facts they are said from. */
+type HealthChange = Omit<WebhookEventData<typeof HEALTH_CHANGED>, 'components' | 'reasons'> &
+  Pick<HealthWordsSource, 'facts' | 'stageName' | 'npsWorstSaid'> & { status: HealthStatus };
 
 // Recomputes take turns (a transaction-level advisory lock, released at commit): a run that overlaps another, a
 // slow hourly fire and the next one or a refresh after new signals, takes its snapshot after the other committed,
@@ -313,10 +306,16 @@ function runInTurn(db: Db | Tx, statement: SQL, now: Date): Promise<Counts | und
     );
     const [counts] = await queryRows<Counts>(tx, statement);
     // The status changes' events commit with the scores that made them.
-    const changes = typeof counts?.health_changes === 'string' ? (JSON.parse(counts.health_changes) as WebhookEventData<typeof HEALTH_CHANGED>[]) : (counts?.health_changes ?? []);
+    const changes = typeof counts?.health_changes === 'string' ? (JSON.parse(counts.health_changes) as HealthChange[]) : (counts?.health_changes ?? []);
     await queueWebhookEvents(
       tx,
-      changes.map((data) => ({ type: HEALTH_CHANGED, occasion: `${data.accountId}:${now.toISOString()}`, at: now, data })),
+      changes.map(({ facts, stageName, npsWorstSaid, ...change }) => {
+        const { reasons, components } = healthWords({ facts, stageName, npsWorstSaid, reasons: null, components: null });
+        // Keys in the order jsonb kept them when the statement built the whole event: the body sent reads as before.
+        const { crmId, score, status, accountId, accountName, previousStatus } = change;
+        const data: WebhookEventData<typeof HEALTH_CHANGED> = { crmId, score, status, reasons, accountId, components, accountName, previousStatus };
+        return { type: HEALTH_CHANGED, occasion: `${data.accountId}:${now.toISOString()}`, at: now, data };
+      }),
     );
     if (before) await tx.execute(sql`select set_config('jit', ${before.jit}, true), set_config('work_mem', ${before.work_mem}, true)`);
     return counts;

@@ -2,7 +2,6 @@
  * The model in SQL: each account's component scores from its usage, tickets, survey answers and CSM touches, the
  * weights its segment gives them, and the score they make. Parts of the recompute statement.
  */
-import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { type Segment, segments } from '../../db/schema.ts';
 import { MODEL, type ResolvedHealthSettings } from './model.ts';
@@ -16,17 +15,11 @@ export interface ScoringScope {
   only: (column: SQL) => SQL;
 }
 
-/**
- * Per-segment weights and thresholds as a VALUES list, so one statement scores every segment. Each row also names
- * its weights with a 64-bit hash: the weights shown with a score follow from them and from which components had
- * data, so the hash stands for them among the facts.
- */
+/** Per-segment weights and thresholds as a VALUES list, so one statement scores every segment. */
 function settingsValues(settings: ResolvedHealthSettings): SQL {
   const rows = segments.map((segment: Segment) => {
     const s = settings[segment];
-    const weights = [s.weights.usage, s.weights.support, s.weights.nps, s.weights.engagement];
-    const weightsKey = createHash('sha256').update(JSON.stringify(weights)).digest().readBigInt64BE(0).toString();
-    return sql`(${segment}::segment, ${s.weights.usage}::float8, ${s.weights.support}::float8, ${s.weights.nps}::float8, ${s.weights.engagement}::float8, ${s.healthyMin}::int, ${s.atRiskMin}::int, ${weightsKey}::int8)`;
+    return sql`(${segment}::segment, ${s.weights.usage}::float8, ${s.weights.support}::float8, ${s.weights.nps}::float8, ${s.weights.engagement}::float8, ${s.healthyMin}::int, ${s.atRiskMin}::int)`;
   });
   return sql.join(rows, sql`, `);
 }
@@ -40,7 +33,7 @@ const CUSTOMER_SIGNAL = sql.raw('c.usage_score is not null or c.support_score is
 
 /** The accounts to score, every one not in a terminal stage, with their stage and their segment's settings. */
 export function accountsToScore({ nowTs, only }: ScoringScope, settings: ResolvedHealthSettings): SQL {
-  return sql`settings(segment, w_usage, w_support, w_nps, w_engagement, healthy_min, at_risk_min, weights_key) as (
+  return sql`settings(segment, w_usage, w_support, w_nps, w_engagement, healthy_min, at_risk_min) as (
   values ${settingsValues(settings)}
 ),
 stages as materialized (
@@ -85,7 +78,7 @@ export function componentScores(): SQL {
          case when t.sla_days > 0 then 100 * greatest(0, least(1, 2 - t.days_in_stage / t.sla_days)) end as sla_score,
          m.milestones_due, m.milestones_on_time,
          case when m.milestones_due > 0 then 100.0 * m.milestones_on_time / m.milestones_due end::float8 as milestone_score,
-         s.w_usage, s.w_support, s.w_nps, s.w_engagement, s.healthy_min, s.at_risk_min, s.weights_key
+         s.w_usage, s.w_support, s.w_nps, s.w_engagement, s.healthy_min, s.at_risk_min
   from target t
   join settings s on s.segment = t.segment
   left join usage_parts up on up.account_id = t.account_id

@@ -1,10 +1,12 @@
 // The daily renewal pass: records and opens the renewals the window reaches, reminds the CSM at each checkpoint
 // before contract end, and escalates open renewals of unhealthy accounts.
 import { sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import { type Db, queryRows } from '../../db/client.ts';
+import type { HealthWordsSource } from '../../db/schema.ts';
 import { enqueueNotification } from '../outbox.ts';
 import { atRiskChannelTarget } from '../notifications.ts';
-import { csmTarget, recordFirings } from '../rules.ts';
+import { csmTarget, proposedFirings, recordFirings } from '../rules.ts';
+import { healthWordsJson, healthWordsOf, withFirstReason } from '../health/words.ts';
 import { createCheckpointTasks, createFiringTasks } from '../plays/trigger-tasks.ts';
 import { isoDay } from '../dates.ts';
 import { DEFAULT_RENEWAL_WINDOW_DAYS, openDueRenewals } from './window.ts';
@@ -75,18 +77,31 @@ export async function runRenewals(db: Db, params: RunRenewalsParams = {}): Promi
       });
     }
 
-    const escalations = await recordFirings(
+    // Said with the score's first reason, put into words here (health/words.ts).
+    const atRisk = await queryRows<{ account_id: string; occasion: string; reason: string; renewal_id: string; words: HealthWordsSource | string }>(
       tx,
-      now,
       sql`
-      select 'renewal_at_risk', r.account_id, r.id::text || ':' || h.status,
-             format('renewal of %s on %s, %s days left, and health is %s (%s)%s', a.name, r.contract_end, r.contract_end - ${today},
-                    case h.status when 'at_risk' then 'At risk' else 'Critical' end, h.score, coalesce(': ' || (h.reasons ->> 0), '')),
-             jsonb_build_object('renewalId', r.id)
+      select r.account_id, r.id::text || ':' || h.status as occasion,
+             format('renewal of %s on %s, %s days left, and health is %s (%s)', a.name, r.contract_end, r.contract_end - ${today},
+                    case h.status when 'at_risk' then 'At risk' else 'Critical' end, h.score) as reason,
+             r.id::text as renewal_id, ${healthWordsJson('h')} as words
       from renewals r
       join accounts a on a.id = r.account_id
       join account_health h on h.account_id = r.account_id
       where r.status = 'open' and r.contract_end >= ${today} and h.status in ('at_risk', 'critical')`,
+    );
+    const escalations = await recordFirings(
+      tx,
+      now,
+      proposedFirings(
+        atRisk.map((row) => ({
+          rule: 'renewal_at_risk',
+          accountId: row.account_id,
+          occasion: row.occasion,
+          reason: withFirstReason(row.reason, healthWordsOf(row.words)),
+          extra: { renewalId: row.renewal_id },
+        })),
+      ),
     );
     await createFiringTasks(tx, escalations, now);
     for (const firing of escalations) {

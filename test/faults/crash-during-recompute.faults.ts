@@ -277,10 +277,9 @@ describe('crash during recompute', () => {
     const [duplicates] = await queryRows<{ total: number | string }>(
       db,
       sql`select count(*) as total from (
-            select score, status, components, reasons, lag(score) over w as p_score, lag(status) over w as p_status,
-                   lag(components) over w as p_components, lag(reasons) over w as p_reasons
+            select score, status, facts, lag(score) over w as p_score, lag(status) over w as p_status, lag(facts) over w as p_facts
             from health_scores window w as (partition by account_id order by computed_at, id)) h
-          where score is not distinct from p_score and status = p_status and components = p_components and reasons = p_reasons`,
+          where score is not distinct from p_score and status = p_status and facts = p_facts`,
     );
     // A killed recompute's server side finishes its statement, finds its client gone and rolls back: its slot
     // has no history, unless the kill came after the commit, and then all of it.

@@ -163,11 +163,10 @@ describe('replicas', () => {
     const [repeated] = await queryRows<{ total: number | string }>(
       db,
       sql`select count(*) as total from (
-            select score, status, components, reasons, model_version,
-                   lag(score) over w as p_score, lag(status) over w as p_status, lag(components) over w as p_components,
-                   lag(reasons) over w as p_reasons, lag(model_version) over w as p_model_version
+            select score, status, facts, model_version,
+                   lag(score) over w as p_score, lag(status) over w as p_status, lag(facts) over w as p_facts, lag(model_version) over w as p_model_version
             from health_scores window w as (partition by account_id order by computed_at, id)) h
-          where score is not distinct from p_score and (status, model_version) = (p_status, p_model_version) and components = p_components and reasons = p_reasons`,
+          where score is not distinct from p_score and (status, model_version) = (p_status, p_model_version) and facts = p_facts`,
     );
     const historyDuplicates = Number(sameMoment?.total ?? 0) + Number(repeated?.total ?? 0);
 

@@ -3,7 +3,9 @@
 // a score, status and reasons of its own choosing, which no set of signals produces exactly, and history points in
 // the past, which a recompute never writes. A test about the score itself adds signals and runs recomputeHealth.
 import type { Db } from '../../db/client.ts';
-import { type Account, type HealthComponents, type HealthStatus, accountHealth, healthScores } from '../../db/schema.ts';
+import { eq } from 'drizzle-orm';
+import { type Account, type HealthComponents, type HealthStatus, accountHealth, healthScores, healthWordsColumns } from '../../db/schema.ts';
+import { healthWords } from '../../domain/health/words.ts';
 import { HEALTH_MODEL_VERSION } from '../../domain/health/model.ts';
 import { createAccount } from './factories.ts';
 
@@ -54,4 +56,16 @@ export async function addHealthHistory(db: Db, accountId: string, points: Health
       computedAt: point.at,
     })),
   );
+}
+
+/** Each account's stored health as readers see it: the score, and its reasons and components in words. */
+export async function saidHealthRows(db: Db): Promise<{ accountId: string; score: number | null; reasons: string[]; components: HealthComponents | null }[]> {
+  const rows = await db.select({ accountId: accountHealth.accountId, score: accountHealth.score, ...healthWordsColumns }).from(accountHealth);
+  return rows.map(({ accountId, score, ...source }) => ({ accountId, score, ...healthWords(source) }));
+}
+
+/** An account's stored health row, its reasons and components in words as readers see them. */
+export async function storedHealthOf(db: Db, accountId: string) {
+  const [row] = await db.select().from(accountHealth).where(eq(accountHealth.accountId, accountId));
+  return row && { ...row, ...healthWords(row) };
 }
