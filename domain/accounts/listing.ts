@@ -4,7 +4,7 @@
 // them from the CRM (crm-upsert.ts), and a person's book (book.ts).
 import { type Query, type SQL, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, or, sql } from 'drizzle-orm';
 import { type PgColumn, alias } from 'drizzle-orm/pg-core';
-import { type RowPart, accountRelationParts, aeUser, csmUser, inlineLimit, partFields, rowPart, statementCache } from '../../db/account-rows.ts';
+import { type PartialRow, type RowPart, aeUser, csmUser, inlineLimit, partFields, partialRowPart, pickColumns, statementCache } from '../../db/account-rows.ts';
 import { type Db, queryValues } from '../../db/client.ts';
 import {
   type Account,
@@ -23,6 +23,7 @@ import {
   type User,
   accounts,
   contacts,
+  users,
 } from '../../db/schema.ts';
 import type { Actor } from '../actors.ts';
 import { readableOwnerId } from '../access.ts';
@@ -61,36 +62,56 @@ export interface ListAccountsParams {
 }
 
 /**
- * What a listing reads beside each account. A page reads only what its reader shows: the GraphQL API passes what
- * the query selects; without it, everything is read.
+ * What a listing reads of each account and beside it, column by column. A page reads only what its reader shows:
+ * the GraphQL API passes what the query selects; without it, everything is read. Each row always carries its key
+ * (the account's id, the stage's key, a user's or a renewal's id, the health's account id); a table given `false`
+ * is not joined. Decoding the columns a page does not show cost more CPU than the rest of a dashboard request.
  */
 export interface ListingSelection {
-  stage: boolean;
-  csm: boolean;
-  ae: boolean;
+  account: readonly (keyof Account)[];
+  stage: false | readonly (keyof LifecycleStage)[];
+  csm: false | readonly (keyof User)[];
+  ae: false | readonly (keyof User)[];
   /** The renewal of the latest contract end. */
-  renewal: boolean;
-  /** The latest health, with or without its two large columns; false: no health. */
-  health: false | { reasons: boolean; components: boolean };
+  renewal: false | readonly (keyof Renewal)[];
+  /** The latest health; with `reasons`, what the account's people say beside them (relationshipReasons) too. */
+  health: false | readonly (keyof HealthSummary)[];
 }
 
-export const fullListingSelection: ListingSelection = { stage: true, csm: true, ae: true, renewal: true, health: { reasons: true, components: true } };
+const columnNames = <Row>(columns: { [Column in keyof Row]: unknown }) => Object.keys(columns) as (keyof Row)[];
+const stageColumns: { [Column in keyof LifecycleStage]: PgColumn } = getTableColumns(lifecycleStages);
+const userColumns: { [Column in keyof User]: PgColumn } = getTableColumns(users);
+const renewalColumns: { [Column in keyof Renewal]: PgColumn } = getTableColumns(renewals);
+const accountColumns: { [Column in keyof Account]: PgColumn } = getTableColumns(accounts);
 
-/** The latest health as a listing read it: the reasons and components only when they were asked for. */
-export type ListedHealth = Omit<HealthSummary, 'reasons' | 'components'> & Partial<Pick<HealthSummary, 'reasons' | 'components'>>;
+export const fullListingSelection: ListingSelection = {
+  account: columnNames<Account>(accountColumns),
+  stage: columnNames<LifecycleStage>(stageColumns),
+  csm: columnNames<User>(userColumns),
+  ae: columnNames<User>(userColumns),
+  renewal: columnNames<Renewal>(renewalColumns),
+  health: columnNames<HealthSummary>(healthSummaryColumns),
+};
+
+/** Rows as a listing reads them: the key, and the other columns its selection asked for (PartialRow). */
+export type ListedAccount = PartialRow<Account, 'id'>;
+export type ListedStage = PartialRow<LifecycleStage, 'key'>;
+export type ListedUser = PartialRow<User, 'id'>;
+export type ListedRenewal = PartialRow<Renewal, 'id'>;
+export type ListedHealth = PartialRow<HealthSummary, 'accountId'>;
 
 /**
  * An account of a listing with what the listing joined beside it: its stage, latest health, owners and renewal.
  * Undefined: not read (not in the listing's selection); null: the account has none.
  */
 export interface AccountPageRow {
-  account: Account;
-  stage: LifecycleStage | undefined;
+  account: ListedAccount;
+  stage: ListedStage | undefined;
   health: ListedHealth | null | undefined;
-  csm: User | null | undefined;
-  ae: User | null | undefined;
+  csm: ListedUser | null | undefined;
+  ae: ListedUser | null | undefined;
   /** The renewal of the latest contract end. */
-  renewal: Renewal | null | undefined;
+  renewal: ListedRenewal | null | undefined;
   /** What the account's people say beside the health reasons ("champion left 12 days ago"), read with them. */
   relationshipReasons: string[] | undefined;
   /** The account's key in the listing's order; accountCursor() turns it into a cursor when one is asked for. */
@@ -228,24 +249,17 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
 
 /** The lateral subquery of each account's latest renewal (partQuery), and its columns as the page reads them. */
 const LATEST_RENEWAL = 'latest_renewal';
-const renewalPart = rowPart('renewal', getTableColumns(renewals), alias(renewals, LATEST_RENEWAL), 'id');
-const { reasons: healthReasons, components: healthComponents, ...lightHealth } = healthSummaryColumns;
-type HealthVariant = 'light' | 'reasons' | 'components' | 'full';
-const withReasons = { ...lightHealth, reasons: healthReasons };
-const withComponents = { ...lightHealth, components: healthComponents };
-const healthColumns: Record<HealthVariant, Record<string, PgColumn>> = { light: lightHealth, reasons: withReasons, components: withComponents, full: healthSummaryColumns };
-const healthParts: Record<HealthVariant, RowPart<ListedHealth>> = {
-  light: rowPart('health', lightHealth, accountHealth, 'accountId'),
-  reasons: rowPart('health', withReasons, accountHealth, 'accountId'),
-  components: rowPart('health', withComponents, accountHealth, 'accountId'),
-  full: rowPart('health', healthSummaryColumns, accountHealth, 'accountId'),
-};
+const latestRenewal = alias(renewals, LATEST_RENEWAL);
+/** The health columns the order keys and the health filter read (orderSpecs, filterConditions). */
+const healthKeyColumns: readonly (keyof HealthSummary)[] = ['score', 'status', 'scoreWeekAgo'];
 
 /** The columns a page reads for a selection, and how a statement row turns back into a page row. */
 interface PageLayout {
   fields: Record<string, PgColumn | SQL | SQL.Aliased>;
   /** The health columns the page reads (the light ones when it shows none: the keys and the filter read them). */
   healthColumns: Record<string, PgColumn>;
+  /** The renewal columns the page reads: the lateral subquery of the latest renewal selects only these. */
+  renewalColumns: Record<string, PgColumn>;
   decode: (values: readonly unknown[], now: Date) => Omit<AccountPageRow, 'sortKey'> & { sortKey: unknown };
 }
 
@@ -266,29 +280,29 @@ function departuresOf(value: unknown, now: Date): string[] {
     .map((departure) => championLeftReason(departure, now));
 }
 
+/** Whether a listing with this selection reads the champions who left beside the health reasons. */
+const readsDepartures = (selection: ListingSelection) => selection.health !== false && selection.health.includes('reasons');
+
 function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
-  const variant: HealthVariant | undefined = selection.health
-    ? selection.health.reasons
-      ? selection.health.components
-        ? 'full'
-        : 'reasons'
-      : selection.health.components
-        ? 'components'
-        : 'light'
-    : undefined;
-  const health = variant ? healthParts[variant] : undefined;
-  const { account, stage, csm, ae } = accountRelationParts;
+  const account = partialRowPart<Account, 'id'>('account', accountColumns, accounts, 'id', selection.account);
+  const stage = selection.stage && partialRowPart<LifecycleStage, 'key'>('stage', stageColumns, lifecycleStages, 'key', selection.stage);
+  const health = selection.health && partialRowPart<HealthSummary, 'accountId'>('health', healthSummaryColumns, accountHealth, 'accountId', selection.health);
+  const csm = selection.csm && partialRowPart<User, 'id'>('csm', userColumns, csmUser, 'id', selection.csm);
+  const ae = selection.ae && partialRowPart<User, 'id'>('ae', userColumns, aeUser, 'id', selection.ae);
+  const renewal = selection.renewal && partialRowPart<Renewal, 'id'>('renewal', renewalColumns, latestRenewal, 'id', selection.renewal);
+  const departures = readsDepartures(selection);
   const parts: RowPart<unknown>[] = [account];
-  if (selection.stage) parts.push(stage);
+  if (stage) parts.push(stage);
   if (health) parts.push(health);
-  if (selection.csm) parts.push(csm);
-  if (selection.ae) parts.push(ae);
-  if (selection.renewal) parts.push(renewalPart);
+  if (csm) parts.push(csm);
+  if (ae) parts.push(ae);
+  if (renewal) parts.push(renewal);
   return {
-    healthColumns: healthColumns[variant ?? 'light'],
+    healthColumns: pickColumns(healthSummaryColumns, ['accountId', ...healthKeyColumns, ...(selection.health || [])]),
+    renewalColumns: pickColumns(renewalColumns, ['id', ...(selection.renewal || [])]),
     fields: {
       ...partFields(Object.fromEntries(parts.map((part, index) => [index, part]))),
-      ...(variant === 'reasons' || variant === 'full' ? { departures: sql.raw(`"${DEPARTURES}"."list"`) } : {}),
+      ...(departures ? { departures: sql.raw(`"${DEPARTURES}"."list"`) } : {}),
       sortKey: sql<string | number>`${sortKey}`.as('sort_key'),
     },
     decode(values, now) {
@@ -300,12 +314,12 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
       };
       const row = {
         account: read(account),
-        stage: selection.stage ? read(stage) : undefined,
+        stage: stage ? read(stage) : undefined,
         health: health ? read(health) : undefined,
-        csm: selection.csm ? read(csm) : undefined,
-        ae: selection.ae ? read(ae) : undefined,
-        renewal: selection.renewal ? read(renewalPart) : undefined,
-        relationshipReasons: variant === 'reasons' || variant === 'full' ? departuresOf(values[offset++], now) : undefined,
+        csm: csm ? read(csm) : undefined,
+        ae: ae ? read(ae) : undefined,
+        renewal: renewal ? read(renewal) : undefined,
+        relationshipReasons: departures ? departuresOf(values[offset++], now) : undefined,
       };
       if (!row.account || row.stage === null) throw new Error('The page statement returned a row without its account or stage');
       return { ...row, account: row.account, stage: row.stage, sortKey: values[offset] };
@@ -313,22 +327,49 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
   };
 }
 
-/** Layouts by order and selection shape: a handful, built once each. */
+/** Layouts by order and selection shape, built once each; as many as the statements kept (pageStatements). */
 const pageLayouts = new Map<string, PageLayout>();
+const MAX_SHAPES = 256;
 
-function cachedPageLayout(order: AccountOrder, selection: ListingSelection): PageLayout {
-  const key = `${order}|${selectionShape(selection)}`;
+function cachedPageLayout(order: AccountOrder, shape: string, selection: ListingSelection): PageLayout {
+  const key = `${order}|${shape}`;
   let layout = pageLayouts.get(key);
   if (!layout) {
     layout = pageLayout(selection, orderSpecs[order].key);
+    if (pageLayouts.size >= MAX_SHAPES) pageLayouts.delete(pageLayouts.keys().next().value ?? '');
     pageLayouts.set(key, layout);
   }
   return layout;
 }
 
+/** Each table's columns as bits by position: the same columns asked in any order give the same shape. */
+function columnBits<Row>(columns: { [Column in keyof Row]: unknown }): Map<keyof Row, number> {
+  return new Map(columnNames<Row>(columns).map((column, index) => [column, 2 ** index]));
+}
+const shapeBits = {
+  account: columnBits<Account>(accountColumns),
+  stage: columnBits<LifecycleStage>(stageColumns),
+  user: columnBits<User>(userColumns),
+  renewal: columnBits<Renewal>(renewalColumns),
+  health: columnBits<HealthSummary>(healthSummaryColumns),
+};
+
+function columnsShape<Row>(bits: Map<keyof Row, number>, columns: false | readonly (keyof Row)[]): string {
+  if (columns === false) return '-';
+  let sum = 0;
+  for (const column of new Set(columns)) sum += bits.get(column) ?? 0;
+  return sum.toString(36);
+}
+
 function selectionShape(selection: ListingSelection): string {
-  const health = selection.health ? `h${selection.health.reasons ? 'r' : ''}${selection.health.components ? 'c' : ''}` : '';
-  return `${selection.stage ? 's' : ''}${selection.csm ? 'c' : ''}${selection.ae ? 'a' : ''}${selection.renewal ? 'r' : ''}${health}`;
+  return [
+    columnsShape(shapeBits.account, selection.account),
+    columnsShape(shapeBits.stage, selection.stage),
+    columnsShape(shapeBits.user, selection.csm),
+    columnsShape(shapeBits.user, selection.ae),
+    columnsShape(shapeBits.renewal, selection.renewal),
+    columnsShape(shapeBits.health, selection.health),
+  ].join('.');
 }
 
 /** Statements of the listing shapes seen: order, filters set, cursor, page size, selection. */
@@ -370,10 +411,10 @@ function partQuery(db: Db, layout: PageLayout, selection: ListingSelection, part
   if (selection.ae) query = query.leftJoin(aeUser, eq(aeUser.id, accounts.aeId));
   if (selection.renewal) {
     // The latest renewal of each account, found by a lateral lookup in the renewals index.
-    const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
+    const renewal = db.select(layout.renewalColumns).from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
     query = query.leftJoinLateral(renewal, sql`true`);
   }
-  if (selection.health && selection.health.reasons) {
+  if (readsDepartures(selection)) {
     const departures = db
       .select({ list: sql`coalesce(json_agg(json_build_object('name', ${contacts.name}, 'leftAt', ${contacts.leftAt})), '[]'::json)`.as('list') })
       .from(contacts)
@@ -413,7 +454,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
   const now = params.now ?? new Date();
   const conditions = filterConditions(params.filter, params.reader, now, order);
   const values: ConditionValues = { ...conditions.values };
-  if (selection.health && selection.health.reasons) {
+  if (readsDepartures(selection)) {
     Object.assign(values, { departuresNow: now.toISOString(), departuresSince: championDeparturesSince(now).toISOString() });
   }
   const cursor = params.after ? decodeCursor(params.after, order) : undefined;
@@ -424,7 +465,8 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
       : sql`(${key}, ${id}) > (${afterPlaceholders.key}::float8, ${afterPlaceholders.id}::uuid)`;
   const filtered = [...conditions.accounts, ...conditions.health];
   const limit = params.first + 1;
-  const layout = cachedPageLayout(order, selection);
+  const selectionKey = selectionShape(selection);
+  const layout = cachedPageLayout(order, selectionKey, selection);
 
   let parts: PagePart[];
   let tail = '';
@@ -447,7 +489,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
       parts = [{ drivenBy, health: 'inner', where: [...filtered, sql`${key} < ${MISSING}`, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }, missing];
     }
   }
-  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionShape(selection)}|${tail}`;
+  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionKey}|${tail}`;
   const build = () => {
     const [first, second] = parts.map((part) => partQuery(db, layout, selection, part, limit));
     if (!first) throw new Error('A listing has at least one part');
