@@ -267,18 +267,20 @@ describe('what a page reads', () => {
     }
   });
 
-  it('answers every field the same from a page that read only its columns as from the whole account', async () => {
+  it('answers every field the same from a page that read only its columns as from the whole account', { timeout: 120_000 }, async () => {
     // A manager above the CSM, so a user's `manager` has something to answer.
     const manager = await createUser(database.db, { role: 'manager', name: 'Mira Castellanos' });
     await database.db.update(users).set({ managerId: manager.id }).where(eq(users.id, csm.id));
     const admin = await createToken(database.db, 'admin', await createUser(database.db, { role: 'admin' }));
-    const PAGE = 'accounts(first: 20, orderBy: renewal_date)';
+    const PAGE = 'accounts(first: 10, orderBy: renewal_date)';
     // A renewal with an outcome on the page, so the renewal's fields have something to answer.
     const first = await api.request(`{ ${PAGE} { edges { node { id } } } }`, {}, admin);
     const [onPage] = (first.body.data as { accounts: { edges: { node: { id: string } }[] } }).accounts.edges;
     if (!onPage) throw new Error('an empty page');
     await database.db.insert(renewals).values({ accountId: onPage.node.id, contractEnd: '2030-06-30', windowOpensOn: '2030-04-01', status: 'open', outcome: 'asked for a discount' });
-    // Each field of Account alone, and each field of its joined types alone under it: the narrowest reads a page makes.
+    // Each field of Account alone, and each field of the types a listing joins alone under it: the narrowest reads a
+    // page makes. Other fields of object type read only the account's id; one leaf each.
+    const joined = new Set(['stage', 'csm', 'ae', 'renewal', 'health']);
     const leafOf = (type: GraphQLNamedType): string => {
       if (!isObjectType(type)) return '';
       const leaf = Object.values(type.getFields()).find((field) => isLeafType(getNamedType(field.type)) && field.args.every((arg) => !isNonNullType(arg.type)));
@@ -292,6 +294,10 @@ describe('what a page reads', () => {
       const type = getNamedType(field.type);
       if (!isObjectType(type)) {
         selections.push(field.name);
+        continue;
+      }
+      if (!joined.has(field.name)) {
+        selections.push(`${field.name}${leafOf(type)}`);
         continue;
       }
       for (const sub of Object.values(type.getFields())) {

@@ -260,7 +260,7 @@ interface PageLayout {
   healthColumns: Record<string, PgColumn>;
   /** The renewal columns the page reads: the lateral subquery of the latest renewal selects only these. */
   renewalColumns: Record<string, PgColumn>;
-  decode: (values: readonly unknown[], now: Date) => Omit<AccountPageRow, 'sortKey'> & { sortKey: unknown };
+  decode: (values: readonly unknown[], now: Date) => AccountPageRow;
 }
 
 /**
@@ -283,7 +283,8 @@ function departuresOf(value: unknown, now: Date): string[] {
 /** Whether a listing with this selection reads the champions who left beside the health reasons. */
 const readsDepartures = (selection: ListingSelection) => selection.health !== false && selection.health.includes('reasons');
 
-function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
+function pageLayout(selection: ListingSelection, order: AccountOrder): PageLayout {
+  const sortKey = orderSpecs[order].key;
   const account = partialRowPart<Account, 'id'>('account', accountColumns, accounts, 'id', selection.account);
   const stage = selection.stage && partialRowPart<LifecycleStage, 'key'>('stage', stageColumns, lifecycleStages, 'key', selection.stage);
   const health = selection.health && partialRowPart<HealthSummary, 'accountId'>('health', healthSummaryColumns, accountHealth, 'accountId', selection.health);
@@ -312,17 +313,19 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
         offset += part.width;
         return row;
       };
-      const row = {
-        account: read(account),
-        stage: stage ? read(stage) : undefined,
+      const listed = read(account);
+      const listedStage = stage ? read(stage) : undefined;
+      if (!listed || listedStage === null) throw new Error('The page statement returned a row without its account or stage');
+      return {
+        account: listed,
+        stage: listedStage,
         health: health ? read(health) : undefined,
         csm: csm ? read(csm) : undefined,
         ae: ae ? read(ae) : undefined,
         renewal: renewal ? read(renewal) : undefined,
         relationshipReasons: departures ? departuresOf(values[offset++], now) : undefined,
+        sortKey: order === 'name' ? String(values[offset]) : Number(values[offset]),
       };
-      if (!row.account || row.stage === null) throw new Error('The page statement returned a row without its account or stage');
-      return { ...row, account: row.account, stage: row.stage, sortKey: values[offset] };
     },
   };
 }
@@ -335,7 +338,7 @@ function cachedPageLayout(order: AccountOrder, shape: string, selection: Listing
   const key = `${order}|${shape}`;
   let layout = pageLayouts.get(key);
   if (!layout) {
-    layout = pageLayout(selection, orderSpecs[order].key);
+    layout = pageLayout(selection, order);
     if (pageLayouts.size >= MAX_SHAPES) pageLayouts.delete(pageLayouts.keys().next().value ?? '');
     pageLayouts.set(key, layout);
   }
@@ -503,8 +506,7 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
   const rows = await pageStatements.run(db, statement.shape, statement.build, statement.values);
   const page: AccountPageRow[] = [];
   for (const values of rows.slice(0, statement.first)) {
-    const row = statement.layout.decode(values, statement.now);
-    page.push({ ...row, sortKey: statement.order === 'name' ? String(row.sortKey) : Number(row.sortKey) });
+    page.push(statement.layout.decode(values, statement.now));
   }
   return { order: statement.order, rows: page, hasNextPage: rows.length > statement.first };
 }
