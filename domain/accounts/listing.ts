@@ -2,7 +2,7 @@
 // page with what a dashboard shows beside each account, and the count of a filtered listing.
 // domain/accounts/ owns accounts: listing them, reading one or a few (reads.ts), creating one (create.ts), writing
 // them from the CRM (crm-upsert.ts), and a person's book (book.ts).
-import { type Query, type SQL, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, or, sql } from 'drizzle-orm';
+import { type Query, type SQL, and, asc, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, or, sql } from 'drizzle-orm';
 import { type PgColumn, alias } from 'drizzle-orm/pg-core';
 import { type PartialRow, type RowPart, aeUser, csmUser, inlineLimit, partFields, partialRowPart, pickColumns, statementCache } from '../../db/account-rows.ts';
 import { type Db, queryValues } from '../../db/client.ts';
@@ -541,13 +541,21 @@ export interface CountAccountsParams {
  */
 export async function countAccounts(db: Db, params: CountAccountsParams): Promise<number> {
   const conditions = filterConditions(params.filter, params.reader, params.now ?? new Date());
-  const total = { total: count() };
-  const query =
-    conditions.health.length === 0
-      ? db.select(total).from(accounts).where(and(...conditions.accounts))
-      : conditions.accounts.length === 0
-        ? db.select(total).from(accountHealth).where(and(...conditions.health))
-        : db.select(total).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).where(and(...conditions.accounts, ...conditions.health));
-  const [row] = await query.prepare('count_accounts').execute(conditions.values);
-  return row?.total ?? 0;
+  // Built once per shape (the filters set), as a page is: building the statement cost more CPU than running it.
+  const shape = `${Object.keys(conditions.values).join(',')}|${conditions.inlined.join(',')}|${conditions.accounts.length}|${conditions.health.length}`;
+  const build = () => {
+    const total = { total: sql<number>`count(*)::int` };
+    const query =
+      conditions.health.length === 0
+        ? db.select(total).from(accounts).where(and(...conditions.accounts))
+        : conditions.accounts.length === 0
+          ? db.select(total).from(accountHealth).where(and(...conditions.health))
+          : db.select(total).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).where(and(...conditions.accounts, ...conditions.health));
+    return query.toSQL();
+  };
+  const [[total] = []] = await countStatements.run(db, shape, build, conditions.values);
+  return Number(total ?? 0);
 }
+
+/** Count statements of the filter shapes seen. */
+const countStatements = statementCache(64);
