@@ -256,7 +256,7 @@ const healthKeyColumns: readonly (keyof HealthSummary)[] = ['score', 'status', '
 /** The columns a page reads for a selection, and how a statement row turns back into a page row. */
 interface PageLayout {
   fields: Record<string, PgColumn | SQL | SQL.Aliased>;
-  /** The health columns the page reads (the light ones when it shows none: the keys and the filter read them). */
+  /** The health columns the page reads: those selected, and those the order keys and the filter read. */
   healthColumns: Record<string, PgColumn>;
   /** The renewal columns the page reads: the lateral subquery of the latest renewal selects only these. */
   renewalColumns: Record<string, PgColumn>;
