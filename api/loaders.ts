@@ -1,12 +1,12 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/client.ts';
 import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, RenewalCall, RenewalOutcome, SlackEmailLookup, User } from '../db/schema.ts';
-import type { AccountPageRow } from '../domain/accounts/listing.ts';
+import type { AccountPageRow, ListedAccount } from '../domain/accounts/listing.ts';
 import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
 import { getHealthSummariesByAccountIds } from '../domain/health/queries.ts';
-import { getLatestRenewalsByAccountIds } from '../domain/renewals/queries.ts';
+import { getLatestRenewalsByAccountIds, getRenewalsByIds } from '../domain/renewals/queries.ts';
 import { listRenewalCalls } from '../domain/renewals/calls.ts';
 import { listRenewalOutcomes } from '../domain/renewals/outcomes.ts';
 import { getLatestHandoffsByAccountIds } from '../domain/handoffs/handoffs.ts';
@@ -27,6 +27,7 @@ export interface Loaders {
   health: DataLoader<string, HealthSummary | null>;
   handoffByAccount: DataLoader<string, Handoff | null>;
   renewalByAccount: DataLoader<string, Renewal | null>;
+  renewal: DataLoader<string, Renewal | null>;
   signals: DataLoader<string, SignalsSummary | null>;
   openTasksByAccount: DataLoader<string, TaskItem[]>;
   contactsByAccount: DataLoader<string, Contact[]>;
@@ -45,7 +46,7 @@ export interface Loaders {
    * What a listing joined beside each of its accounts (stage, health, owners, renewal), keyed by the account object
    * it returned: its fields answer from here without a load, and so without a promise each.
    */
-  listed: WeakMap<Account, AccountPageRow>;
+  listed: WeakMap<ListedAccount, AccountPageRow>;
 }
 
 function groupedBy<V>(rows: readonly V[], keyOf: (row: V) => string, keys: readonly string[]): V[][] {
@@ -82,6 +83,7 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     health: new DataLoader(async (ids) => byKey(await getHealthSummariesByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     handoffByAccount: new DataLoader(async (ids) => byKey(await getLatestHandoffsByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     renewalByAccount: new DataLoader(async (ids) => byKey(await getLatestRenewalsByAccountIds(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
+    renewal: new DataLoader(async (ids) => byKey(await getRenewalsByIds(db, { ids, reader }), (row) => row.id, ids)),
     signals: new DataLoader(async (ids) => byKey(await getSignalsSummaries(db, { accountIds: ids, reader }), (row) => row.accountId, ids)),
     openTasksByAccount: new DataLoader(async (ids) => {
       const byAccount = new Map<string, TaskItem[]>();

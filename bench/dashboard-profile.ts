@@ -2,7 +2,7 @@
 // bench keeps (BENCH_KEEP=1 npm run bench -- dashboard, once):
 //   node --import tsx bench/dashboard-profile.ts            phase timings (medians over BENCH_REQUESTS)
 //   node --cpu-prof --import tsx bench/dashboard-profile.ts  the same, plus a .cpuprofile to open in DevTools
-// BENCH_VARIANT picks the page (a key of dashboard-queries.ts; default at-risk, the 50 at-risk accounts by health).
+// BENCH_DASHBOARD_DB names the kept database as the bench does. BENCH_VARIANT picks the page (a key of dashboard-queries.ts; default at-risk, the 50 at-risk accounts by health).
 // Not a *.bench.ts file, so `npm run bench` does not run it.
 import pino from 'pino';
 import postgres from 'postgres';
@@ -15,7 +15,7 @@ import { databaseUrlWithName } from '../test/support/template.ts';
 import { dashboardVariant } from './dashboard-queries.ts';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const url = databaseUrlWithName(serverUrl, 'lifeline_bench_dashboard');
+const url = databaseUrlWithName(serverUrl, process.env.BENCH_DASHBOARD_DB ?? 'lifeline_bench_dashboard');
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 const variant = dashboardVariant(process.env.BENCH_VARIANT ?? 'at-risk');
 

@@ -12,6 +12,8 @@
 // (comma-separated page keys, say at-risk,name; default all, see dashboard-queries.ts). BENCH_COMPARE_DIR: another
 // Lifeline checkout (say, before a change) measured in the same rounds against the same database, as
 // "Lifeline (compare)". BENCH_KEEP=1 keeps the database; BENCH_REUSE=1 measures a kept one without generating it.
+// BENCH_DASHBOARD_DB names the database (default lifeline_bench_dashboard); BENCH_PORT is the first of the four
+// ports the servers listen on (default 4301).
 import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +32,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);
-const BENCH_DB = 'lifeline_bench_dashboard';
+// BENCH_DASHBOARD_DB and BENCH_PORT let two runs share a database server and a machine without meeting.
+const BENCH_DB = process.env.BENCH_DASHBOARD_DB ?? 'lifeline_bench_dashboard';
+if (!/^[a-z_][a-z0-9_]*$/.test(BENCH_DB)) throw new Error(`BENCH_DASHBOARD_DB must be a plain lower-case name, not ${BENCH_DB}`);
+const PORT = Number(process.env.BENCH_PORT ?? 4301);
 const benchUrl = databaseUrlWithName(serverUrl, BENCH_DB);
 
 async function prepareDatabase(): Promise<string> {
@@ -48,7 +53,7 @@ async function reuseDatabase(): Promise<string> {
 
 type ServerKind = 'lifeline' | 'compare' | 'postgraphile' | 'sql';
 const COMPARE_DIR = process.env.BENCH_COMPARE_DIR;
-const ports: Record<ServerKind, number> = { lifeline: 4301, postgraphile: 4302, sql: 4303, compare: 4304 };
+const ports: Record<ServerKind, number> = { lifeline: PORT, postgraphile: PORT + 1, sql: PORT + 2, compare: PORT + 3 };
 
 function startServer(kind: ServerKind): Promise<ChildProcess> {
   const script =

@@ -54,6 +54,36 @@ export function rowPart<Columns extends Record<string, Column>>(name: string, co
   };
 }
 
+/**
+ * A row read with only some of its columns: always its key; any other column undefined when it was not read (a
+ * column read as NULL is null). What reads it must fall back to the whole row for a column it does not carry.
+ */
+export type PartialRow<Row, Key extends keyof Row> = Pick<Row, Key> & Partial<Omit<Row, Key>>;
+
+/**
+ * The part of a table read with its key and the `selected` columns only, taken in the table's column order so that
+ * the same columns asked in another order make the same part.
+ */
+export function partialRowPart<Row, Key extends keyof Row & string>(
+  name: string,
+  columns: { [Column in keyof Row]: PgColumn },
+  source: Table,
+  key: Key,
+  selected: readonly (keyof Row)[],
+): RowPart<PartialRow<Row, Key>> {
+  const part = rowPart(name, pickColumns(columns, [key, ...selected]), source, key);
+  // The decoded row holds exactly the picked columns, each converted as drizzle reads it: a partial Row.
+  return { ...part, decode: (values, offset) => part.decode(values, offset) as PartialRow<Row, Key> | null };
+}
+
+/** These of a table's columns, in the table's column order. */
+export function pickColumns<Row>(columns: { [Column in keyof Row]: PgColumn }, wanted: readonly (keyof Row)[]): Record<string, PgColumn> {
+  const set = new Set<unknown>(wanted);
+  const picked: Record<string, PgColumn> = {};
+  for (const [column, definition] of Object.entries<PgColumn>(columns)) if (set.has(column)) picked[column] = definition;
+  return picked;
+}
+
 type PartRows<Parts extends Record<string, RowPart<unknown>>> = { [Key in keyof Parts]: ReturnType<Parts[Key]['decode']> };
 
 /** The select list of several parts, in the order of `parts`: decodeParts reads them back in the same order. */

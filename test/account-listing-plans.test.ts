@@ -163,7 +163,7 @@ describe('paging through the health orders', () => {
         const listed: string[] = [];
         let after: string | null = null;
         for (;;) {
-          const page = await listAccounts(database.db, { reader: systemReader, first: 100, orderBy: order, filter, after, select: { stage: false, csm: false, ae: false, renewal: false, health: false } });
+          const page = await listAccounts(database.db, { reader: systemReader, first: 100, orderBy: order, filter, after, select: { account: [], stage: false, csm: false, ae: false, renewal: false, health: false } });
           listed.push(...page.rows.map((row) => row.account.id));
           const last = page.rows.at(-1);
           if (!page.hasNextPage || !last) break;

@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type GraphQLNamedType, getNamedType, isLeafType, isNonNullType, isObjectType } from 'graphql';
+import { schema } from '../api/schema.ts';
 import { systemReader } from '../domain/actors.ts';
 import { count, desc, eq, inArray } from 'drizzle-orm';
 import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
@@ -249,6 +251,75 @@ describe('what a page reads', () => {
     expect(fragments.body.data).toEqual(direct.body.data);
     const edges = (direct.body.data as { accounts: { edges: { node: { health: { components: unknown[] } | null } }[] } }).accounts.edges;
     expect(edges.some((edge) => (edge.node.health?.components.length ?? 0) > 0)).toBe(true);
+  });
+
+  it('reads only the columns of the fields the query selects', async () => {
+    counter.reset();
+    const page = await api.request(
+      '{ accounts(first: 10, orderBy: health) { edges { node { name stage { name } csm { name } renewal { status } health { score status } } } } }',
+      {},
+      token,
+    );
+    expect(page.body.errors).toBeUndefined();
+    for (const column of ['"name"', '"status"', '"score"']) expect(pageStatement()).toContain(column);
+    for (const column of ['"external_id"', '"domain"', '"arr_cents"', '"email"', '"role"', '"entry_criteria"', '"window_opens_on"', '"outcome"', '"reasons"', '"components"']) {
+      expect(pageStatement()).not.toContain(column);
+    }
+  });
+
+  it('answers every field the same from a page that read only its columns as from the whole account', { timeout: 120_000 }, async () => {
+    // A manager above the CSM, so a user's `manager` has something to answer.
+    const manager = await createUser(database.db, { role: 'manager', name: 'Mira Castellanos' });
+    await database.db.update(users).set({ managerId: manager.id }).where(eq(users.id, csm.id));
+    const admin = await createToken(database.db, 'admin', await createUser(database.db, { role: 'admin' }));
+    const PAGE = 'accounts(first: 10, orderBy: renewal_date)';
+    // A renewal with an outcome on the page, so the renewal's fields have something to answer.
+    const first = await api.request(`{ ${PAGE} { edges { node { id } } } }`, {}, admin);
+    const [onPage] = (first.body.data as { accounts: { edges: { node: { id: string } }[] } }).accounts.edges;
+    if (!onPage) throw new Error('an empty page');
+    await database.db.insert(renewals).values({ accountId: onPage.node.id, contractEnd: '2030-06-30', windowOpensOn: '2030-04-01', status: 'open', outcome: 'asked for a discount' });
+    // Each field of Account alone, and each field of the types a listing joins alone under it: the narrowest reads a
+    // page makes. Other fields of object type read only the account's id; one leaf each.
+    const joined = new Set(['stage', 'csm', 'ae', 'renewal', 'health']);
+    const leafOf = (type: GraphQLNamedType): string => {
+      if (!isObjectType(type)) return '';
+      const leaf = Object.values(type.getFields()).find((field) => isLeafType(getNamedType(field.type)) && field.args.every((arg) => !isNonNullType(arg.type)));
+      return leaf ? ` { ${leaf.name} }` : ' { __typename }';
+    };
+    const account = schema.getType('Account');
+    if (!isObjectType(account)) throw new Error('Account is not an object type');
+    const selections: string[] = [];
+    for (const field of Object.values(account.getFields())) {
+      if (field.args.some((arg) => isNonNullType(arg.type))) continue;
+      const type = getNamedType(field.type);
+      if (!isObjectType(type)) {
+        selections.push(field.name);
+        continue;
+      }
+      if (!joined.has(field.name)) {
+        selections.push(`${field.name}${leafOf(type)}`);
+        continue;
+      }
+      for (const sub of Object.values(type.getFields())) {
+        if (sub.args.some((arg) => isNonNullType(arg.type))) continue;
+        selections.push(`${field.name} { ${sub.name}${leafOf(getNamedType(sub.type))} }`);
+      }
+    }
+    expect(selections).toEqual(expect.arrayContaining(['name', 'stage { entryCriteria }', 'health { dropOverWeek }', 'renewal { windowOpensOn }']));
+    const managerSelection = selections.find((selection) => selection.startsWith('csm { manager {'));
+    if (!managerSelection) throw new Error('User has no manager field to check');
+    const answered = new Set<string>();
+    for (const selection of selections) {
+      const listed = await api.request(`{ ${PAGE} { edges { node { id ${selection} } } } }`, {}, admin);
+      expect(listed.body.errors, selection).toBeUndefined();
+      const nodes = (listed.body.data as { accounts: { edges: { node: Record<string, unknown> }[] } }).accounts.edges.map((edge) => edge.node);
+      const whole = await api.request(`{ ${nodes.map((node, index) => `a${index}: account(id: "${String(node.id)}") { id ${selection} }`).join(' ')} }`, {}, admin);
+      expect(whole.body.errors, selection).toBeUndefined();
+      expect(nodes, selection).toEqual(nodes.map((_node, index) => (whole.body.data as Record<string, unknown>)[`a${index}`]));
+      if (nodes.some((node) => JSON.stringify(Object.values(node)[1] ?? null).replace(/null|\{|\}|"[a-zA-Z]+":|\[|\]|,/g, '') !== '')) answered.add(selection);
+    }
+    // The comparison is between answers, not between nulls: the joined rows' fields have values on this book.
+    expect([...answered]).toEqual(expect.arrayContaining(['name', managerSelection, 'csm { email }', 'stage { entryCriteria }', 'health { reasons }', 'health { dropOverWeek }', 'renewal { windowOpensOn }', 'renewal { outcome }']));
   });
 
   it('counts a health status from account_health alone, and without a health filter from accounts alone', async () => {

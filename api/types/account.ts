@@ -4,10 +4,12 @@ import {
   type AccountFilter,
   type AccountOrder,
   type AccountPageRow,
+  type ListedAccount,
   type ListingSelection,
   MAX_PAGE_SIZE,
   accountCursor,
   countAccounts,
+  fullListingSelection,
   listAccounts,
 } from '../../domain/accounts/listing.ts';
 import { type BreakdownCell, getAccountBreakdown } from '../../domain/accounts/breakdown.ts';
@@ -18,55 +20,74 @@ import { AccountOrderEnum, HealthStatusEnum, SegmentEnum } from './enums.ts';
 import { StageRef } from './stage.ts';
 import { TransitionRef } from './transition.ts';
 import { UserRef } from './user.ts';
+import { accountFieldColumns, healthFieldColumns, renewalFieldColumns, stageFieldColumns, userFieldColumns } from '../field-columns.ts';
 import { DAY_MS } from '../../domain/dates.ts';
 import { type Selected, selectedAt, selectedFields } from '../selection.ts';
+import { type FieldColumns, type MaybePromise, columnOf, required, selectedColumns, wholeRow } from '../partial-rows.ts';
 
-async function loadStage(ctx: ApiContext, account: Account): Promise<LifecycleStage> {
-  const stage = await ctx.loaders.stage.load(account.stageKey);
-  if (!stage) throw new Error(`Stage ${account.stageKey} of account ${account.id} is missing`);
-  return stage;
+/** A column of an account a listing may have read in part (ListedAccount), else of the whole account. */
+function accountColumn<Column extends keyof Account>(ctx: ApiContext, account: ListedAccount, column: Column): MaybePromise<Account[Column]> {
+  return columnOf(account, column, () => required(ctx.loaders.account.load(account.id), `Account ${account.id}`));
 }
 
-export const AccountRef = builder.objectRef<Account>('Account').implement({
+function then<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): MaybePromise<R> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+async function loadStage(ctx: ApiContext, stageKey: string): Promise<LifecycleStage> {
+  return required(ctx.loaders.stage.load(stageKey), `Stage ${stageKey}`);
+}
+
+export const AccountRef = builder.objectRef<ListedAccount>('Account').implement({
   description: 'A customer account and where it stands in the lifecycle.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    externalId: t.exposeString('externalId', { nullable: true, description: 'The CRM id of the account.' }),
-    name: t.exposeString('name'),
-    domain: t.exposeString('domain', { nullable: true }),
-    segment: t.expose('segment', { type: SegmentEnum }),
-    arrCents: t.exposeFloat('arrCents', {
+    externalId: t.string({ nullable: true, description: 'The CRM id of the account.', resolve: (account, _args, ctx) => accountColumn(ctx, account, 'externalId') }),
+    name: t.string({ resolve: (account, _args, ctx) => accountColumn(ctx, account, 'name') }),
+    domain: t.string({ nullable: true, resolve: (account, _args, ctx) => accountColumn(ctx, account, 'domain') }),
+    segment: t.field({ type: SegmentEnum, resolve: (account, _args, ctx) => accountColumn(ctx, account, 'segment') }),
+    arrCents: t.float({
       description: 'Annual recurring revenue in cents: an integer, typed Float because GraphQL Int is 32-bit.',
+      resolve: (account, _args, ctx) => accountColumn(ctx, account, 'arrCents'),
     }),
     stage: t.field({
       type: StageRef,
-      resolve: (account, _args, ctx) => ctx.loaders.listed.get(account)?.stage ?? loadStage(ctx, account),
+      resolve: (account, _args, ctx) => ctx.loaders.listed.get(account)?.stage ?? then(accountColumn(ctx, account, 'stageKey'), (key) => loadStage(ctx, key)),
     }),
-    stageEnteredAt: t.expose('stageEnteredAt', { type: 'DateTime' }),
+    stageEnteredAt: t.field({ type: 'DateTime', resolve: (account, _args, ctx) => accountColumn(ctx, account, 'stageEnteredAt') }),
     daysInStage: t.int({
       description: 'Whole days since the account entered its current stage (time in stage).',
-      resolve: (account) => Math.floor((Date.now() - account.stageEnteredAt.getTime()) / DAY_MS),
+      resolve: (account, _args, ctx) => then(accountColumn(ctx, account, 'stageEnteredAt'), (enteredAt) => Math.floor((Date.now() - enteredAt.getTime()) / DAY_MS)),
     }),
     csm: t.field({
       type: UserRef,
       nullable: true,
-      resolve: (account, _args, ctx) => (account.csmId ? (ctx.loaders.listed.get(account)?.csm ?? ctx.loaders.user.load(account.csmId)) : null),
+      resolve: (account, _args, ctx) => {
+        // Null from a listing that joined the owners: the account has none.
+        const listed = ctx.loaders.listed.get(account)?.csm;
+        return listed !== undefined ? listed : then(accountColumn(ctx, account, 'csmId'), (id) => (id ? ctx.loaders.user.load(id) : null));
+      },
     }),
     ae: t.field({
       type: UserRef,
       nullable: true,
       description: 'The account executive who sold the deal.',
-      resolve: (account, _args, ctx) => (account.aeId ? (ctx.loaders.listed.get(account)?.ae ?? ctx.loaders.user.load(account.aeId)) : null),
+      resolve: (account, _args, ctx) => {
+        const listed = ctx.loaders.listed.get(account)?.ae;
+        return listed !== undefined ? listed : then(accountColumn(ctx, account, 'aeId'), (id) => (id ? ctx.loaders.user.load(id) : null));
+      },
     }),
-    contractStart: t.expose('contractStart', { type: 'Date', nullable: true }),
-    contractEnd: t.expose('contractEnd', { type: 'Date', nullable: true }),
-    renewalDate: t.expose('contractEnd', {
+    contractStart: t.field({ type: 'Date', nullable: true, resolve: (account, _args, ctx) => accountColumn(ctx, account, 'contractStart') }),
+    contractEnd: t.field({ type: 'Date', nullable: true, resolve: (account, _args, ctx) => accountColumn(ctx, account, 'contractEnd') }),
+    renewalDate: t.field({
       type: 'Date',
       nullable: true,
       description: 'The date the contract renews or ends (its end date).',
+      resolve: (account, _args, ctx) => accountColumn(ctx, account, 'contractEnd'),
     }),
-    version: t.exposeInt('version', {
+    version: t.int({
       description: 'Changes with every stage move; pass it as `expectedVersion` so a stale view cannot overwrite a newer move.',
+      resolve: (account, _args, ctx) => accountColumn(ctx, account, 'version'),
     }),
     transitions: t.field({
       type: [TransitionRef],
@@ -89,7 +110,7 @@ export const PageInfoRef = builder
   });
 
 /** A listed account; its cursor is encoded only when asked for. */
-type AccountEdge = { node: Account; order: AccountOrder; row: AccountPageRow };
+type AccountEdge = { node: ListedAccount; order: AccountOrder; row: AccountPageRow };
 
 const AccountEdgeRef = builder.objectRef<AccountEdge>('AccountEdge').implement({
   fields: (t) => ({
@@ -128,18 +149,23 @@ const AccountFilterInput = builder.inputType('AccountFilter', {
   }),
 });
 
-/** What a listing reads beside each account: what the query selects under `edges { node }`. */
+/** What a listing reads of each account and beside it: the columns of what the query selects under `edges { node }`. */
 function listingSelection(connection: Selected): ListingSelection {
   const node = selectedAt(connection, 'edges', 'node');
-  const health = node.get('health');
+  const joined = <Row>(field: string, columns: FieldColumns<Row>): false | (keyof Row)[] => {
+    const under = node.get(field);
+    return under ? selectedColumns(under, columns) : false;
+  };
   return {
-    stage: node.has('stage'),
-    csm: node.has('csm'),
-    ae: node.has('ae'),
-    renewal: node.has('renewal'),
-    health: health ? { reasons: health.has('reasons'), components: health.has('components') } : false,
+    account: selectedColumns(node, accountFieldColumns),
+    stage: joined('stage', stageFieldColumns),
+    csm: joined('csm', userFieldColumns),
+    ae: joined('ae', userFieldColumns),
+    renewal: joined('renewal', renewalFieldColumns),
+    health: joined('health', healthFieldColumns),
   };
 }
+
 
 builder.queryFields((t) => ({
   accounts: t.field({
@@ -172,7 +198,8 @@ builder.queryFields((t) => ({
       const last = page.rows.at(-1);
       for (const row of page.rows) {
         ctx.loaders.listed.set(row.account, row);
-        ctx.loaders.account.prime(row.account.id, row.account);
+        // Only a whole account answers later loads of it in this request.
+        if (wholeRow(row.account, fullListingSelection.account)) ctx.loaders.account.prime(row.account.id, row.account);
         // Read with the page when its health reasons are shown: no second statement for the page's contacts.
         if (row.relationshipReasons) ctx.loaders.relationshipReasons.prime(row.account.id, row.relationshipReasons);
       }

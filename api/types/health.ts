@@ -1,10 +1,12 @@
-import type { CsmSentiment, HealthComponentName } from '../../db/schema.ts';
+import type { CsmSentiment, HealthComponentName, HealthSummary } from '../../db/schema.ts';
 import type { ListedHealth } from '../../domain/accounts/listing.ts';
 import { healthComponentNames, sentiments } from '../../db/schema.ts';
 import { type AtRiskItem, type HealthPoint, getAccountHealth, listAtRisk, scoreDrop } from '../../domain/health/queries.ts';
 import { type HealthModelSettings, getHealthSettings, updateHealthSettings } from '../../domain/health/model.ts';
 import { withRelationshipReasons } from '../../domain/people/relationship.ts';
 import { builder } from '../builder.ts';
+import type { ApiContext } from '../context.ts';
+import { type MaybePromise, columnOf, required } from '../partial-rows.ts';
 import { AccountRef } from './account.ts';
 import { HealthStatusEnum } from './enums.ts';
 import { UserRef } from './user.ts';
@@ -52,40 +54,49 @@ export const CsmSentimentRef = builder.objectRef<CsmSentiment>('CsmSentiment').i
   }),
 });
 
+/** A column of a health a listing may have read in part (an account's latest), else of the whole health summary. */
+function healthColumn<Column extends keyof HealthSummary>(ctx: ApiContext, health: ListedHealth, column: Column): MaybePromise<HealthSummary[Column]> {
+  return columnOf(health, column, () => required(ctx.loaders.health.load(health.accountId), `Health of account ${health.accountId}`));
+}
+
 export const AccountHealthRef = builder.objectRef<ListedHealth>('AccountHealth').implement({
   description:
     "An account's latest computed health and why it is what it is. Status `insufficient_data` with a null score: the account was recomputed and has no customer signal to score.",
   fields: (t) => ({
-    score: t.exposeInt('score', { nullable: true, description: '0-100; null when the status is `insufficient_data` (not enough data for a score).' }),
-    status: t.expose('status', { type: HealthStatusEnum }),
-    scoreDayAgo: t.exposeInt('scoreDayAgo', { nullable: true }),
-    scoreWeekAgo: t.exposeInt('scoreWeekAgo', { nullable: true }),
+    score: t.int({
+      nullable: true,
+      description: '0-100; null when the status is `insufficient_data` (not enough data for a score).',
+      resolve: (health, _args, ctx) => healthColumn(ctx, health, 'score'),
+    }),
+    status: t.field({ type: HealthStatusEnum, resolve: (health, _args, ctx) => healthColumn(ctx, health, 'status') }),
+    scoreDayAgo: t.int({ nullable: true, resolve: (health, _args, ctx) => healthColumn(ctx, health, 'scoreDayAgo') }),
+    scoreWeekAgo: t.int({ nullable: true, resolve: (health, _args, ctx) => healthColumn(ctx, health, 'scoreWeekAgo') }),
     dropSinceYesterday: t.int({
       nullable: true,
       description: 'scoreDayAgo − score: positive when health fell since yesterday; null without a day-old score or a score now.',
-      resolve: (health) => scoreDrop(health.scoreDayAgo, health.score),
+      resolve: async (health, _args, ctx) => scoreDrop(await healthColumn(ctx, health, 'scoreDayAgo'), await healthColumn(ctx, health, 'score')),
     }),
     dropOverWeek: t.int({
       nullable: true,
       description: 'scoreWeekAgo − score: positive when health fell over the last week; null without a week-old score or a score now.',
-      resolve: (health) => scoreDrop(health.scoreWeekAgo, health.score),
+      resolve: async (health, _args, ctx) => scoreDrop(await healthColumn(ctx, health, 'scoreWeekAgo'), await healthColumn(ctx, health, 'score')),
     }),
     reasons: t.stringList({
       description:
         'What moved the score, in words (or why there is none), then what the account’s people say beside it (e.g. “champion left 12 days ago”), which is not part of the score.',
-      resolve: async (health, _args, ctx) => {
-        // A listing reads the reasons only when its query asks for them; otherwise they are loaded here.
-        const reasons = health.reasons ?? (await ctx.loaders.health.load(health.accountId))?.reasons ?? [];
-        return withRelationshipReasons(reasons, await ctx.loaders.relationshipReasons.load(health.accountId));
-      },
+      resolve: async (health, _args, ctx) =>
+        withRelationshipReasons(await healthColumn(ctx, health, 'reasons'), await ctx.loaders.relationshipReasons.load(health.accountId)),
     }),
-    computedAt: t.expose('computedAt', { type: 'DateTime', description: 'When the score last moved: the newest point of its history.' }),
-    modelVersion: t.exposeInt('modelVersion', { description: 'The version of the health model that computed it.' }),
+    computedAt: t.field({
+      type: 'DateTime',
+      description: 'When the score last moved: the newest point of its history.',
+      resolve: (health, _args, ctx) => healthColumn(ctx, health, 'computedAt'),
+    }),
+    modelVersion: t.int({ description: 'The version of the health model that computed it.', resolve: (health, _args, ctx) => healthColumn(ctx, health, 'modelVersion') }),
     components: t.field({
       type: [HealthComponentRef],
       resolve: async (health, _args, ctx) => {
-        // As the reasons: read by a listing only when asked for.
-        const components = health.components !== undefined ? health.components : (await ctx.loaders.health.load(health.accountId))?.components;
+        const components = await healthColumn(ctx, health, 'components');
         return healthComponentNames.map((name) => {
           const component = components?.[name];
           return { name, score: component?.score ?? null, weight: component?.weight ?? 0, detail: component?.detail ?? 'not computed yet' };

@@ -1,29 +1,42 @@
 import type { Renewal } from '../../db/schema.ts';
+import type { ListedRenewal } from '../../domain/accounts/listing.ts';
 import type { SignalsSummary } from '../../domain/signals.ts';
 import { listRenewals } from '../../domain/renewals/queries.ts';
 import { daysBetween, isoDay, startOfDay } from '../../domain/dates.ts';
 import { builder } from '../builder.ts';
+import type { ApiContext } from '../context.ts';
+import { type MaybePromise, columnOf, required } from '../partial-rows.ts';
 import { AccountRef } from './account.ts';
 import { RenewalStatusEnum } from './enums.ts';
 
-export const RenewalRef = builder.objectRef<Renewal>('Renewal').implement({
+/** A column of a renewal a listing may have read in part (an account's latest), else of the whole renewal. */
+function renewalColumn<Column extends keyof Renewal>(ctx: ApiContext, renewal: ListedRenewal, column: Column): MaybePromise<Renewal[Column]> {
+  return columnOf(renewal, column, () => required(ctx.loaders.renewal.load(renewal.id), `Renewal ${renewal.id}`));
+}
+
+export const RenewalRef = builder.objectRef<ListedRenewal>('Renewal').implement({
   description: 'A contract end and its renewal window.',
   fields: (t) => ({
     id: t.exposeID('id'),
     account: t.field({
       type: AccountRef,
       resolve: async (renewal, _args, ctx) => {
-        const account = await ctx.loaders.account.load(renewal.accountId);
-        if (!account) throw new Error(`Account ${renewal.accountId} of renewal ${renewal.id} is missing`);
+        const accountId = await renewalColumn(ctx, renewal, 'accountId');
+        const account = await ctx.loaders.account.load(accountId);
+        if (!account) throw new Error(`Account ${accountId} of renewal ${renewal.id} is missing`);
         return account;
       },
     }),
-    contractEnd: t.expose('contractEnd', { type: 'Date' }),
-    windowOpensOn: t.expose('windowOpensOn', { type: 'Date', description: 'Contract end minus the renewal window (LIFELINE_RENEWAL_WINDOW_DAYS, 90 days by default).' }),
-    status: t.expose('status', { type: RenewalStatusEnum }),
-    outcome: t.exposeString('outcome', { nullable: true }),
+    contractEnd: t.field({ type: 'Date', resolve: (renewal, _args, ctx) => renewalColumn(ctx, renewal, 'contractEnd') }),
+    windowOpensOn: t.field({
+      type: 'Date',
+      description: 'Contract end minus the renewal window (LIFELINE_RENEWAL_WINDOW_DAYS, 90 days by default).',
+      resolve: (renewal, _args, ctx) => renewalColumn(ctx, renewal, 'windowOpensOn'),
+    }),
+    status: t.field({ type: RenewalStatusEnum, resolve: (renewal, _args, ctx) => renewalColumn(ctx, renewal, 'status') }),
+    outcome: t.string({ nullable: true, resolve: (renewal, _args, ctx) => renewalColumn(ctx, renewal, 'outcome') }),
     daysUntilContractEnd: t.int({
-      resolve: (renewal) => daysBetween(startOfDay(isoDay(new Date())), startOfDay(renewal.contractEnd)),
+      resolve: async (renewal, _args, ctx) => daysBetween(startOfDay(isoDay(new Date())), startOfDay(await renewalColumn(ctx, renewal, 'contractEnd'))),
     }),
   }),
 });

@@ -1,16 +1,24 @@
 import type { SlackEmailLookup, User } from '../../db/schema.ts';
+import type { ListedUser } from '../../domain/accounts/listing.ts';
 import { can } from '../../domain/access.ts';
 import { builder } from '../builder.ts';
+import type { ApiContext } from '../context.ts';
+import { type MaybePromise, columnOf, required } from '../partial-rows.ts';
 import { SlackEmailLookupStatusEnum, UserRoleEnum } from './enums.ts';
 
-export const UserRef = builder.objectRef<User>('User').implement({
+/** A column of a user a listing may have read in part (an account's owner), else of the whole user. */
+function userColumn<Column extends keyof User>(ctx: ApiContext, user: ListedUser, column: Column): MaybePromise<User[Column]> {
+  return columnOf(user, column, () => required(ctx.loaders.user.load(user.id), `User ${user.id}`));
+}
+
+export const UserRef = builder.objectRef<ListedUser>('User').implement({
   description: 'A person using Lifeline: CSM, account executive, manager, admin or viewer.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    email: t.exposeString('email'),
-    role: t.expose('role', { type: UserRoleEnum }),
-    slackUserId: t.exposeString('slackUserId', { nullable: true, description: 'The linked Slack user (U…), if any.' }),
+    name: t.string({ resolve: (user, _args, ctx) => userColumn(ctx, user, 'name') }),
+    email: t.string({ resolve: (user, _args, ctx) => userColumn(ctx, user, 'email') }),
+    role: t.field({ type: UserRoleEnum, resolve: (user, _args, ctx) => userColumn(ctx, user, 'role') }),
+    slackUserId: t.string({ nullable: true, description: 'The linked Slack user (U…), if any.', resolve: (user, _args, ctx) => userColumn(ctx, user, 'slackUserId') }),
   }),
 });
 
@@ -19,7 +27,10 @@ builder.objectField(UserRef, 'manager', (t) =>
     type: UserRef,
     nullable: true,
     description: 'Whom this person reports to: escalations about their accounts (overdue handoffs, unacknowledged at-risk items) go there.',
-    resolve: (user, _args, ctx) => (user.managerId ? ctx.loaders.user.load(user.managerId) : null),
+    resolve: async (user, _args, ctx) => {
+      const managerId = await userColumn(ctx, user, 'managerId');
+      return managerId ? ctx.loaders.user.load(managerId) : null;
+    },
   }),
 );
 

@@ -2,13 +2,14 @@
 // page with what a dashboard shows beside each account, and the count of a filtered listing.
 // domain/accounts/ owns accounts: listing them, reading one or a few (reads.ts), creating one (create.ts), writing
 // them from the CRM (crm-upsert.ts), and a person's book (book.ts).
-import { type Query, type SQL, and, asc, count, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, or, sql } from 'drizzle-orm';
+import { type Query, type SQL, and, asc, desc, eq, fillPlaceholders, getTableColumns, getTableName, ilike, or, sql } from 'drizzle-orm';
 import { type PgColumn, alias } from 'drizzle-orm/pg-core';
-import { type RowPart, accountRelationParts, aeUser, csmUser, inlineLimit, partFields, rowPart, statementCache } from '../../db/account-rows.ts';
+import { type PartialRow, type RowPart, aeUser, csmUser, inlineLimit, partFields, partialRowPart, pickColumns, statementCache } from '../../db/account-rows.ts';
 import { type Db, queryValues } from '../../db/client.ts';
 import {
   type Account,
   type HealthSummary,
+  type StoredHealthSummary,
   type HealthStatus,
   type Renewal,
   HEALTH_KEY_MISSING,
@@ -23,6 +24,7 @@ import {
   type User,
   accounts,
   contacts,
+  users,
 } from '../../db/schema.ts';
 import type { Actor } from '../actors.ts';
 import { readableOwnerId } from '../access.ts';
@@ -31,7 +33,7 @@ import { MAX_RENEWAL_WINDOW_DAYS } from '../renewals/window.ts';
 import { escapeLike, isUuid, requireStorableText } from '../validation.ts';
 import { isoDay } from '../dates.ts';
 import { championDeparturesSince, championLeftReason, recentChampionDeparture } from '../people/relationship.ts';
-import { healthComponents, healthReasons, healthWords } from '../health/words.ts';
+import { healthComponents, healthReasons } from '../health/words.ts';
 
 export const accountOrders = ['name', 'health', 'health_drop', 'renewal_date', 'arr', 'time_in_stage'] as const;
 export type AccountOrder = (typeof accountOrders)[number];
@@ -62,36 +64,87 @@ export interface ListAccountsParams {
 }
 
 /**
- * What a listing reads beside each account. A page reads only what its reader shows: the GraphQL API passes what
- * the query selects; without it, everything is read.
+ * What a listing reads of each account and beside it, column by column. A page reads only what its reader shows:
+ * the GraphQL API passes what the query selects; without it, everything is read. Each row always carries its key
+ * (the account's id, the stage's key, a user's or a renewal's id, the health's account id); a table given `false`
+ * is not joined. Decoding the columns a page does not show cost more CPU than the rest of a dashboard request.
  */
 export interface ListingSelection {
-  stage: boolean;
-  csm: boolean;
-  ae: boolean;
+  account: readonly (keyof Account)[];
+  stage: false | readonly (keyof LifecycleStage)[];
+  csm: false | readonly (keyof User)[];
+  ae: false | readonly (keyof User)[];
   /** The renewal of the latest contract end. */
-  renewal: boolean;
-  /** The latest health, with or without its two large columns; false: no health. */
-  health: false | { reasons: boolean; components: boolean };
+  renewal: false | readonly (keyof Renewal)[];
+  /** The latest health; with `reasons`, what the account's people say beside them (relationshipReasons) too. */
+  health: false | readonly (keyof HealthSummary)[];
 }
 
-export const fullListingSelection: ListingSelection = { stage: true, csm: true, ae: true, renewal: true, health: { reasons: true, components: true } };
+const columnNames = <Row>(columns: { [Column in keyof Row]: unknown }) => Object.keys(columns) as (keyof Row)[];
+const stageColumns: { [Column in keyof LifecycleStage]: PgColumn } = getTableColumns(lifecycleStages);
+const userColumns: { [Column in keyof User]: PgColumn } = getTableColumns(users);
+const renewalColumns: { [Column in keyof Renewal]: PgColumn } = getTableColumns(renewals);
+const accountColumns: { [Column in keyof Account]: PgColumn } = getTableColumns(accounts);
+/** The health columns a listing may be asked for: the stored ones, with the reasons and components said in words. */
+const healthReadColumns: readonly (keyof HealthSummary)[] = ['score', 'status', 'scoreDayAgo', 'scoreWeekAgo', 'reasons', 'computedAt', 'modelVersion', 'note', 'components'];
 
-/** The latest health as a listing read it: the reasons and components only when they were asked for. */
-export type ListedHealth = Omit<HealthSummary, 'reasons' | 'components'> & Partial<Pick<HealthSummary, 'reasons' | 'components'>>;
+/**
+ * The stored columns a selection of health reads: the reasons and the components are said from the facts and the
+ * words they cannot hold (health/words.ts), or read as stored for a score kept before its facts were.
+ */
+function storedHealthColumns(selected: readonly (keyof HealthSummary)[]): (keyof StoredHealthSummary)[] {
+  return selected.flatMap((column): (keyof StoredHealthSummary)[] => {
+    if (column === 'reasons') return ['facts', 'stageName', 'npsWorstSaid', 'reasons'];
+    if (column === 'components') return ['facts', 'stageName', 'components'];
+    return [column];
+  });
+}
+
+/** A health part whose rows come out with their reasons and components (those selected) in words. */
+function saidHealthPart(selected: readonly (keyof HealthSummary)[]): RowPart<ListedHealth> {
+  const part = partialRowPart<StoredHealthSummary, 'accountId'>('health', healthSummaryColumns, accountHealth, 'accountId', storedHealthColumns(selected));
+  const reasons = selected.includes('reasons');
+  const components = selected.includes('components');
+  return {
+    ...part,
+    decode: (values, offset) => {
+      const stored = part.decode(values, offset);
+      if (!stored) return null;
+      const { facts, stageName, npsWorstSaid, reasons: storedReasons, components: storedComponents, ...rest } = stored;
+      const source = { facts: facts ?? null, stageName: stageName ?? null, npsWorstSaid: npsWorstSaid ?? null, reasons: storedReasons ?? null, components: storedComponents ?? null };
+      return { ...rest, ...(reasons ? { reasons: healthReasons(source) } : {}), ...(components ? { components: healthComponents(source) } : {}) };
+    },
+  };
+}
+
+export const fullListingSelection: ListingSelection = {
+  account: columnNames<Account>(accountColumns),
+  stage: columnNames<LifecycleStage>(stageColumns),
+  csm: columnNames<User>(userColumns),
+  ae: columnNames<User>(userColumns),
+  renewal: columnNames<Renewal>(renewalColumns),
+  health: healthReadColumns,
+};
+
+/** Rows as a listing reads them: the key, and the other columns its selection asked for (PartialRow). */
+export type ListedAccount = PartialRow<Account, 'id'>;
+export type ListedStage = PartialRow<LifecycleStage, 'key'>;
+export type ListedUser = PartialRow<User, 'id'>;
+export type ListedRenewal = PartialRow<Renewal, 'id'>;
+export type ListedHealth = PartialRow<HealthSummary, 'accountId'>;
 
 /**
  * An account of a listing with what the listing joined beside it: its stage, latest health, owners and renewal.
  * Undefined: not read (not in the listing's selection); null: the account has none.
  */
 export interface AccountPageRow {
-  account: Account;
-  stage: LifecycleStage | undefined;
+  account: ListedAccount;
+  stage: ListedStage | undefined;
   health: ListedHealth | null | undefined;
-  csm: User | null | undefined;
-  ae: User | null | undefined;
+  csm: ListedUser | null | undefined;
+  ae: ListedUser | null | undefined;
   /** The renewal of the latest contract end. */
-  renewal: Renewal | null | undefined;
+  renewal: ListedRenewal | null | undefined;
   /** What the account's people say beside the health reasons ("champion left 12 days ago"), read with them. */
   relationshipReasons: string[] | undefined;
   /** The account's key in the listing's order; accountCursor() turns it into a cursor when one is asked for. */
@@ -229,38 +282,18 @@ function filterConditions(filter: AccountFilter | undefined, reader: Actor, now:
 
 /** The lateral subquery of each account's latest renewal (partQuery), and its columns as the page reads them. */
 const LATEST_RENEWAL = 'latest_renewal';
-const renewalPart = rowPart('renewal', getTableColumns(renewals), alias(renewals, LATEST_RENEWAL), 'id');
-const { facts, stageName, npsWorstSaid, reasons: storedReasons, components: storedComponents, ...lightHealth } = healthSummaryColumns;
-type HealthVariant = 'light' | 'reasons' | 'components' | 'full';
-// The reasons and the components are said from the facts, and from the words they cannot hold (words.ts).
-const withReasons = { ...lightHealth, facts, stageName, npsWorstSaid, reasons: storedReasons };
-const withComponents = { ...lightHealth, facts, stageName, components: storedComponents };
-const healthColumns: Record<HealthVariant, Record<string, PgColumn>> = { light: lightHealth, reasons: withReasons, components: withComponents, full: healthSummaryColumns };
-
-/** A health part whose rows are put into words as they are decoded. */
-function saidHealth<Row extends ListedHealth | Omit<ListedHealth, 'reasons' | 'components'>>(part: RowPart<Row>, say: (row: Row) => Partial<Pick<HealthSummary, 'reasons' | 'components'>>): RowPart<ListedHealth> {
-  return {
-    ...part,
-    decode: (values, offset) => {
-      const row = part.decode(values, offset);
-      return row && { ...row, ...say(row) };
-    },
-  };
-}
-
-const healthParts: Record<HealthVariant, RowPart<ListedHealth>> = {
-  light: rowPart('health', lightHealth, accountHealth, 'accountId'),
-  reasons: saidHealth(rowPart('health', withReasons, accountHealth, 'accountId'), (row) => ({ reasons: healthReasons(row) })),
-  components: saidHealth(rowPart('health', withComponents, accountHealth, 'accountId'), (row) => ({ components: healthComponents(row) })),
-  full: saidHealth(rowPart('health', healthSummaryColumns, accountHealth, 'accountId'), healthWords),
-};
+const latestRenewal = alias(renewals, LATEST_RENEWAL);
+/** The health columns the order keys and the health filter read (orderSpecs, filterConditions). */
+const healthKeyColumns: readonly (keyof HealthSummary)[] = ['score', 'status', 'scoreWeekAgo'];
 
 /** The columns a page reads for a selection, and how a statement row turns back into a page row. */
 interface PageLayout {
   fields: Record<string, PgColumn | SQL | SQL.Aliased>;
-  /** The health columns the page reads (the light ones when it shows none: the keys and the filter read them). */
+  /** The health columns the page reads: those selected, and those the order keys and the filter read. */
   healthColumns: Record<string, PgColumn>;
-  decode: (values: readonly unknown[], now: Date) => Omit<AccountPageRow, 'sortKey'> & { sortKey: unknown };
+  /** The renewal columns the page reads: the lateral subquery of the latest renewal selects only these. */
+  renewalColumns: Record<string, PgColumn>;
+  decode: (values: readonly unknown[], now: Date) => AccountPageRow;
 }
 
 /**
@@ -280,29 +313,30 @@ function departuresOf(value: unknown, now: Date): string[] {
     .map((departure) => championLeftReason(departure, now));
 }
 
-function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
-  const variant: HealthVariant | undefined = selection.health
-    ? selection.health.reasons
-      ? selection.health.components
-        ? 'full'
-        : 'reasons'
-      : selection.health.components
-        ? 'components'
-        : 'light'
-    : undefined;
-  const health = variant ? healthParts[variant] : undefined;
-  const { account, stage, csm, ae } = accountRelationParts;
+/** Whether a listing with this selection reads the champions who left beside the health reasons. */
+const readsDepartures = (selection: ListingSelection) => selection.health !== false && selection.health.includes('reasons');
+
+function pageLayout(selection: ListingSelection, order: AccountOrder): PageLayout {
+  const sortKey = orderSpecs[order].key;
+  const account = partialRowPart<Account, 'id'>('account', accountColumns, accounts, 'id', selection.account);
+  const stage = selection.stage && partialRowPart<LifecycleStage, 'key'>('stage', stageColumns, lifecycleStages, 'key', selection.stage);
+  const health = selection.health && saidHealthPart(selection.health);
+  const csm = selection.csm && partialRowPart<User, 'id'>('csm', userColumns, csmUser, 'id', selection.csm);
+  const ae = selection.ae && partialRowPart<User, 'id'>('ae', userColumns, aeUser, 'id', selection.ae);
+  const renewal = selection.renewal && partialRowPart<Renewal, 'id'>('renewal', renewalColumns, latestRenewal, 'id', selection.renewal);
+  const departures = readsDepartures(selection);
   const parts: RowPart<unknown>[] = [account];
-  if (selection.stage) parts.push(stage);
+  if (stage) parts.push(stage);
   if (health) parts.push(health);
-  if (selection.csm) parts.push(csm);
-  if (selection.ae) parts.push(ae);
-  if (selection.renewal) parts.push(renewalPart);
+  if (csm) parts.push(csm);
+  if (ae) parts.push(ae);
+  if (renewal) parts.push(renewal);
   return {
-    healthColumns: healthColumns[variant ?? 'light'],
+    healthColumns: pickColumns(healthSummaryColumns, ['accountId', ...healthKeyColumns, ...storedHealthColumns(selection.health || [])]),
+    renewalColumns: pickColumns(renewalColumns, ['id', ...(selection.renewal || [])]),
     fields: {
       ...partFields(Object.fromEntries(parts.map((part, index) => [index, part]))),
-      ...(variant === 'reasons' || variant === 'full' ? { departures: sql.raw(`"${DEPARTURES}"."list"`) } : {}),
+      ...(departures ? { departures: sql.raw(`"${DEPARTURES}"."list"`) } : {}),
       sortKey: sql<string | number>`${sortKey}`.as('sort_key'),
     },
     decode(values, now) {
@@ -312,37 +346,66 @@ function pageLayout(selection: ListingSelection, sortKey: SQL): PageLayout {
         offset += part.width;
         return row;
       };
-      const row = {
-        account: read(account),
-        stage: selection.stage ? read(stage) : undefined,
+      const listed = read(account);
+      const listedStage = stage ? read(stage) : undefined;
+      if (!listed || listedStage === null) throw new Error('The page statement returned a row without its account or stage');
+      return {
+        account: listed,
+        stage: listedStage,
         health: health ? read(health) : undefined,
-        csm: selection.csm ? read(csm) : undefined,
-        ae: selection.ae ? read(ae) : undefined,
-        renewal: selection.renewal ? read(renewalPart) : undefined,
-        relationshipReasons: variant === 'reasons' || variant === 'full' ? departuresOf(values[offset++], now) : undefined,
+        csm: csm ? read(csm) : undefined,
+        ae: ae ? read(ae) : undefined,
+        renewal: renewal ? read(renewal) : undefined,
+        relationshipReasons: departures ? departuresOf(values[offset++], now) : undefined,
+        sortKey: order === 'name' ? String(values[offset]) : Number(values[offset]),
       };
-      if (!row.account || row.stage === null) throw new Error('The page statement returned a row without its account or stage');
-      return { ...row, account: row.account, stage: row.stage, sortKey: values[offset] };
     },
   };
 }
 
-/** Layouts by order and selection shape: a handful, built once each. */
+/** Layouts by order and selection shape, built once each; as many as the statements kept (pageStatements). */
 const pageLayouts = new Map<string, PageLayout>();
+const MAX_SHAPES = 256;
 
-function cachedPageLayout(order: AccountOrder, selection: ListingSelection): PageLayout {
-  const key = `${order}|${selectionShape(selection)}`;
+function cachedPageLayout(order: AccountOrder, shape: string, selection: ListingSelection): PageLayout {
+  const key = `${order}|${shape}`;
   let layout = pageLayouts.get(key);
   if (!layout) {
-    layout = pageLayout(selection, orderSpecs[order].key);
+    layout = pageLayout(selection, order);
+    if (pageLayouts.size >= MAX_SHAPES) pageLayouts.delete(pageLayouts.keys().next().value ?? '');
     pageLayouts.set(key, layout);
   }
   return layout;
 }
 
+/** Each table's columns as bits by position: the same columns asked in any order give the same shape. */
+function columnBits<Row>(columns: { [Column in keyof Row]: unknown }): Map<keyof Row, number> {
+  return new Map(columnNames<Row>(columns).map((column, index) => [column, 2 ** index]));
+}
+const shapeBits = {
+  account: columnBits<Account>(accountColumns),
+  stage: columnBits<LifecycleStage>(stageColumns),
+  user: columnBits<User>(userColumns),
+  renewal: columnBits<Renewal>(renewalColumns),
+  health: new Map(healthReadColumns.map((column, index) => [column, 2 ** index])),
+};
+
+function columnsShape<Row>(bits: Map<keyof Row, number>, columns: false | readonly (keyof Row)[]): string {
+  if (columns === false) return '-';
+  let sum = 0;
+  for (const column of new Set(columns)) sum += bits.get(column) ?? 0;
+  return sum.toString(36);
+}
+
 function selectionShape(selection: ListingSelection): string {
-  const health = selection.health ? `h${selection.health.reasons ? 'r' : ''}${selection.health.components ? 'c' : ''}` : '';
-  return `${selection.stage ? 's' : ''}${selection.csm ? 'c' : ''}${selection.ae ? 'a' : ''}${selection.renewal ? 'r' : ''}${health}`;
+  return [
+    columnsShape(shapeBits.account, selection.account),
+    columnsShape(shapeBits.stage, selection.stage),
+    columnsShape(shapeBits.user, selection.csm),
+    columnsShape(shapeBits.user, selection.ae),
+    columnsShape(shapeBits.renewal, selection.renewal),
+    columnsShape(shapeBits.health, selection.health),
+  ].join('.');
 }
 
 /** Statements of the listing shapes seen: order, filters set, cursor, page size, selection. */
@@ -384,10 +447,10 @@ function partQuery(db: Db, layout: PageLayout, selection: ListingSelection, part
   if (selection.ae) query = query.leftJoin(aeUser, eq(aeUser.id, accounts.aeId));
   if (selection.renewal) {
     // The latest renewal of each account, found by a lateral lookup in the renewals index.
-    const renewal = db.select().from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
+    const renewal = db.select(layout.renewalColumns).from(renewals).where(eq(renewals.accountId, accounts.id)).orderBy(desc(renewals.contractEnd)).limit(1).as(LATEST_RENEWAL);
     query = query.leftJoinLateral(renewal, sql`true`);
   }
-  if (selection.health && selection.health.reasons) {
+  if (readsDepartures(selection)) {
     const departures = db
       .select({ list: sql`coalesce(json_agg(json_build_object('name', ${contacts.name}, 'leftAt', ${contacts.leftAt})), '[]'::json)`.as('list') })
       .from(contacts)
@@ -427,7 +490,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
   const now = params.now ?? new Date();
   const conditions = filterConditions(params.filter, params.reader, now, order);
   const values: ConditionValues = { ...conditions.values };
-  if (selection.health && selection.health.reasons) {
+  if (readsDepartures(selection)) {
     Object.assign(values, { departuresNow: now.toISOString(), departuresSince: championDeparturesSince(now).toISOString() });
   }
   const cursor = params.after ? decodeCursor(params.after, order) : undefined;
@@ -438,7 +501,8 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
       : sql`(${key}, ${id}) > (${afterPlaceholders.key}::float8, ${afterPlaceholders.id}::uuid)`;
   const filtered = [...conditions.accounts, ...conditions.health];
   const limit = params.first + 1;
-  const layout = cachedPageLayout(order, selection);
+  const selectionKey = selectionShape(selection);
+  const layout = cachedPageLayout(order, selectionKey, selection);
 
   let parts: PagePart[];
   let tail = '';
@@ -461,7 +525,7 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
       parts = [{ drivenBy, health: 'inner', where: [...filtered, sql`${key} < ${MISSING}`, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }, missing];
     }
   }
-  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionShape(selection)}|${tail}`;
+  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionKey}|${tail}`;
   const build = () => {
     const [first, second] = parts.map((part) => partQuery(db, layout, selection, part, limit));
     if (!first) throw new Error('A listing has at least one part');
@@ -475,8 +539,7 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
   const rows = await pageStatements.run(db, statement.shape, statement.build, statement.values);
   const page: AccountPageRow[] = [];
   for (const values of rows.slice(0, statement.first)) {
-    const row = statement.layout.decode(values, statement.now);
-    page.push({ ...row, sortKey: statement.order === 'name' ? String(row.sortKey) : Number(row.sortKey) });
+    page.push(statement.layout.decode(values, statement.now));
   }
   return { order: statement.order, rows: page, hasNextPage: rows.length > statement.first };
 }
@@ -511,13 +574,21 @@ export interface CountAccountsParams {
  */
 export async function countAccounts(db: Db, params: CountAccountsParams): Promise<number> {
   const conditions = filterConditions(params.filter, params.reader, params.now ?? new Date());
-  const total = { total: count() };
-  const query =
-    conditions.health.length === 0
-      ? db.select(total).from(accounts).where(and(...conditions.accounts))
-      : conditions.accounts.length === 0
-        ? db.select(total).from(accountHealth).where(and(...conditions.health))
-        : db.select(total).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).where(and(...conditions.accounts, ...conditions.health));
-  const [row] = await query.prepare('count_accounts').execute(conditions.values);
-  return row?.total ?? 0;
+  // Built once per shape (the filters set), as a page is: building the statement cost more CPU than running it.
+  const shape = `${Object.keys(conditions.values).join(',')}|${conditions.inlined.join(',')}|${conditions.accounts.length}|${conditions.health.length}`;
+  const build = () => {
+    const total = { total: sql<number>`count(*)::int` };
+    const query =
+      conditions.health.length === 0
+        ? db.select(total).from(accounts).where(and(...conditions.accounts))
+        : conditions.accounts.length === 0
+          ? db.select(total).from(accountHealth).where(and(...conditions.health))
+          : db.select(total).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).where(and(...conditions.accounts, ...conditions.health));
+    return query.toSQL();
+  };
+  const [[total] = []] = await countStatements.run(db, shape, build, conditions.values);
+  return Number(total ?? 0);
 }
+
+/** Count statements of the filter shapes seen. */
+const countStatements = statementCache(64);

@@ -56,6 +56,19 @@ export async function getLatestRenewalsByAccountIds(db: Db, params: { accountIds
   return rows.map((row) => row.renewal);
 }
 
+/** The renewals of these ids whose account the reader may read, in one statement (for loaders); the others are left out. */
+export async function getRenewalsByIds(db: Db, params: { ids: readonly string[]; reader: Actor }): Promise<Renewal[]> {
+  const readableAeId = readableOwnerId(params.reader);
+  const ids = params.ids.filter(isUuid);
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ renewal: renewals })
+    .from(renewals)
+    .innerJoin(accounts, eq(accounts.id, renewals.accountId))
+    .where(and(inArray(renewals.id, ids), readableAeId ? eq(accounts.aeId, readableAeId) : undefined));
+  return rows.map((row) => row.renewal);
+}
+
 /** A renewal as a person acting on it sees it: its account, every forecast call (oldest first), its current outcome. */
 export interface RenewalDesk {
   renewal: Renewal;
