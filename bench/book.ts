@@ -51,8 +51,11 @@ export async function generateBenchBook(options: BenchBookOptions): Promise<{ ur
       (array['pre_onboarding', 'onboarding', 'implementation', 'early_adoption', 'mature_adoption'])[1 + g % 5],
       date_trunc('milliseconds', now()) - make_interval(days => g % 200, secs => (g * 7919) % 86400), date '2026-01-01', date '2026-06-01' + (g % 700), 1
     from generate_series(1, ${ACCOUNTS}) g, csms, aes`);
-  // Health the size the demo book's recompute writes (components ≈ 430-530 characters of JSON, three reasons ≈ 100,
-  // a facts array), with the shares a real book has: ~30% at risk, ~10% critical, ~2% without enough data.
+  // Health the size the demo book's recompute writes, with the shares a real book has: ~30% at risk, ~10% critical,
+  // ~2% without enough data. Lifeline says the reasons and components from the facts (domain/health/words.ts); the
+  // same words are also stored as text (components ≈ 430-530 characters of JSON, three reasons ≈ 100) for the
+  // baselines, which read them as they are. Lifeline reads that text column too, as the fallback for scores kept
+  // before their facts: it is null in a recomputed book, so Lifeline's page here reads more than it does there.
   await sql.unsafe(`
     with base as (
       select a.id, abs(hashtext(a.id::text)) as k, abs(hashtext(a.id::text || '/w')) as w, s.name as stage_name
@@ -66,7 +69,7 @@ export async function generateBenchBook(options: BenchBookOptions): Promise<{ ur
         (w % 71)::int - 40 as trend, 10 + k % 40 as events_tenths, k % 90 as days_in_stage
       from graded
     )
-    insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, facts, computed_at, model_version)
+    insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, facts, stage_name, nps_worst_said, computed_at, model_version)
     select id, score, status::health_status,
       case when score is not null then least(100, greatest(0, score + (k % 7)::int - 3)) end,
       case when score is not null and w % 20 <> 0 then least(100, greatest(0, score + (w % 31)::int - 8)) end,
@@ -91,8 +94,17 @@ export async function generateBenchBook(options: BenchBookOptions): Promise<{ ur
             respondents || ' respondent' || case when respondents = 1 then '' else 's' end || ' in the last year, recent answers weigh more'),
           'engagement', jsonb_build_object('score', least(100, greatest(0, score + (w % 25)::int - 12)), 'weight', 20, 'detail',
             'last CSM touch ' || touch || ' days ago; ' || days_in_stage || ' days in ' || stage_name || ' (SLA 30 days)')) end,
-      array[1, score, seats * coalesce(score, 0) / 100, seats, trend, events_tenths, score, tickets, oldest, score, respondents, score, touch,
-        days_in_stage, 30, k % 100000, 1, 4, 6, 1, tickets, oldest, w % 100000, k % 1000]::bigint[],
+      -- The facts Lifeline says the same words from (domain/health/facts.ts, FACTS_VERSION 3): reasons adoption,
+      -- tickets and NPS; weights in tenths of a percent.
+      case when score is null then
+        array[3, null, null, null, null, null, null, null, null, null, null, null, null, days_in_stage, 30, k % 100000,
+              null, null, null, null, null, null, 0, 0, 0, 0, null, null, null]::bigint[]
+      else
+        array[3, least(100, greatest(0, score + (k % 21)::int - 10)), seats * score / 100, seats, trend, events_tenths,
+              least(100, greatest(0, score + (w % 21)::int - 10)), tickets, oldest, least(100, greatest(0, score + (k % 15)::int - 7)), respondents,
+              least(100, greatest(0, score + (w % 25)::int - 12)), touch, days_in_stage, 30, k % 100000, 1, 3, 4, 1, tickets, oldest,
+              400, 200, 200, 200, w % 100000, null, null]::bigint[] end,
+      stage_name, case when score is not null then 'NPS ' || w % 11 || ' from the champion' end,
       now() - make_interval(hours => (k % 72)::int), 1
     from scored`);
   await sql.unsafe(`
