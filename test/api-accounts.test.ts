@@ -5,6 +5,7 @@ import { systemReader } from '../domain/actors.ts';
 import { count, desc, eq, inArray } from 'drizzle-orm';
 import { type Account, type HealthStatus, type User, accountHealth, accounts, healthSummaryColumns, lifecycleStages, renewals, users } from '../db/schema.ts';
 import { listAccounts } from '../domain/accounts/listing.ts';
+import { healthWords } from '../domain/health/words.ts';
 import { type TestDatabase, createTestDatabase, StatementCounter, useTestDatabase } from './support/database.ts';
 import { createAccount, createToken, createUser } from './support/factories.ts';
 import { createGraphqlClient } from './support/graphql.ts';
@@ -146,8 +147,11 @@ describe('the page query', () => {
     const ids = page.rows.map((row) => row.account.id);
     const byId = new Map((await database.db.select().from(accounts).where(inArray(accounts.id, ids))).map((row) => [row.id, row]));
     expect(page.rows.map((row) => row.account)).toEqual(ids.map((id) => byId.get(id)));
+    // As readers see it: the stored columns, the reasons and components in words (said from the facts, or as stored).
     const healthById = new Map(
-      (await database.db.select(healthSummaryColumns).from(accountHealth).where(inArray(accountHealth.accountId, ids))).map((row) => [row.accountId, row]),
+      (await database.db.select(healthSummaryColumns).from(accountHealth).where(inArray(accountHealth.accountId, ids))).map(
+        ({ facts, stageName, npsWorstSaid, reasons, components, ...row }) => [row.accountId, { ...row, ...healthWords({ facts, stageName, npsWorstSaid, reasons, components }) }],
+      ),
     );
     expect(page.rows.some((row) => row.health?.components)).toBe(true);
     expect(page.rows.map((row) => row.health)).toEqual(ids.map((id) => healthById.get(id) ?? null));
