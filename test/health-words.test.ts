@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { accountHealth, healthScores } from '../db/schema.ts';
+import { type HealthSummary, accountHealth, healthScores } from '../db/schema.ts';
 import { systemReader } from '../domain/actors.ts';
 import { healthCalibration } from '../domain/health/calibration.ts';
 import { FACTS_VERSION } from '../domain/health/facts.ts';
@@ -8,6 +8,7 @@ import { getAccountHealth, getHealthSummariesByAccountIds } from '../domain/heal
 import { recomputeHealth } from '../domain/health/recompute.ts';
 import { healthComponents, healthReasons } from '../domain/health/words.ts';
 import { isoDay } from '../domain/dates.ts';
+import { fullListingSelection, listAccounts } from '../domain/accounts/listing.ts';
 import { useTestDatabase } from './support/database.ts';
 import { createAccount } from './support/factories.ts';
 import { addHealthHistory, setHealth } from './support/health.ts';
@@ -48,6 +49,15 @@ describe('health said from its facts', () => {
     expect(health?.components?.support.detail).toBe('1 open ticket, oldest 9 days');
     const [summary] = await getHealthSummariesByAccountIds(db, { accountIds: [account.id], reader: systemReader });
     expect(summary).toMatchObject({ reasons: health?.reasons, components: health?.components });
+    // A listing that reads only the reasons, only the components, or every column says the same words.
+    const selections: (keyof HealthSummary)[][] = [['score', 'reasons'], ['components'], [...(fullListingSelection.health || [])]];
+    for (const columns of selections) {
+      const page = await listAccounts(db, { reader: systemReader, first: 5, now: NOW, select: { ...fullListingSelection, health: columns } });
+      const listed = page.rows.find((row) => row.account.id === account.id)?.health;
+      if (columns.includes('reasons')) expect(listed?.reasons).toEqual(health?.reasons);
+      if (columns.includes('components')) expect(listed?.components).toEqual(health?.components);
+      expect(listed).not.toHaveProperty('facts');
+    }
   });
 
   it('a score stored in words, before facts of this version were kept, reads as it was stored until a recompute stores its facts', async () => {
