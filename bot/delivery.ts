@@ -57,7 +57,7 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   channels: DeliveryChannels;
   render: NotificationRenderer;
-  /** Rows claimed at a time; each claim holds at most one row per target. */
+  /** Rows claimed per round; each round holds at most one row per target. */
   batchSize?: number;
   /** Rows posted at the same time (to different targets). */
   concurrency?: number;
@@ -483,75 +483,27 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWo
 
   async function drainOnce(): Promise<DrainResult> {
     const result: DrainResult = { sent: 0, retried: 0, parked: 0 };
-    // Rows claimed and not yet taken by a lane. Each claim holds at most one row per target, and none of a target
-    // whose earlier row is still pending (in a lane, say): the outbox itself keeps a target's messages in order,
-    // so the next claim may run while lanes still post, and no lane sits idle between batches.
-    const queue: OutboxRow[] = [];
-    let claiming: Promise<void> | undefined;
-    let claims = 0;
-    /** The last claim filled its batch: more rows are probably due, so the next is claimed before lanes run dry. */
-    let more = true;
-    let failure: { error: unknown } | undefined;
-    const lanes = new Set<Promise<void>>();
-
-    function claim(): Promise<void> {
-      claiming ??= (async () => {
-        try {
-          // Keep going until nothing is due, so one drain also delivers a target's second and third messages.
-          if (claims >= 10_000 || failure) {
-            more = false;
-            return;
+    // Each round claims at most one row per target; keep going until nothing is due, so one drain also
+    // delivers a target's second and third messages, in order.
+    for (let round = 0; round < 10_000; round += 1) {
+      const rows = await claimDueNotifications(db, { now: clock(), limit: batchSize });
+      if (rows.length === 0) break;
+      let next = 0;
+      const lanes = Array.from({ length: Math.min(concurrency, rows.length) }, async () => {
+        while (next < rows.length) {
+          const row = rows[next++];
+          if (!row) break;
+          const settled = await settle(row, await deliverOne(row));
+          if (settled !== 'paced') {
+            result[settled] += 1;
+            const target = parseNotificationTarget(row.target)?.form === 'webhook' ? 'webhook' : 'slack';
+            deliveryAttempts.inc({ target, outcome: settled });
+            if (settled !== 'sent') deliveryFailures.inc({ target });
           }
-          claims += 1;
-          const rows = await claimDueNotifications(db, { now: clock(), limit: batchSize });
-          more = rows.length === batchSize;
-          queue.push(...rows);
-          for (let spare = Math.min(concurrency - lanes.size, queue.length); spare > 0; spare -= 1) startLane();
-        } catch (error) {
-          failure ??= { error };
-          more = false;
-        } finally {
-          claiming = undefined;
         }
-      })();
-      return claiming;
+      });
+      await Promise.all(lanes);
     }
-
-    async function deliverQueued(row: OutboxRow): Promise<void> {
-      const settled = await settle(row, await deliverOne(row));
-      if (settled === 'paced') return;
-      result[settled] += 1;
-      const target = parseNotificationTarget(row.target)?.form === 'webhook' ? 'webhook' : 'slack';
-      deliveryAttempts.inc({ target, outcome: settled });
-      if (settled !== 'sent') deliveryFailures.inc({ target });
-    }
-
-    function startLane(): void {
-      const lane = (async () => {
-        for (;;) {
-          let row = queue.shift();
-          if (!row) {
-            // Claimed only now, after this lane's last row settled: what that settling made due is seen too.
-            await claim();
-            row = queue.shift();
-            if (!row) return;
-          } else if (more && !claiming && queue.length < concurrency) {
-            void claim();
-          }
-          await deliverQueued(row);
-        }
-      })()
-        .catch((error: unknown) => {
-          failure ??= { error };
-        })
-        .finally(() => lanes.delete(lane));
-      lanes.add(lane);
-    }
-
-    await claim();
-    // Lanes start lanes (after a claim), so wait until the set stays empty.
-    while (lanes.size > 0 || claiming) await Promise.all([...lanes, claiming]);
-    if (failure) throw failure.error;
     return result;
   }
 
