@@ -14,6 +14,12 @@ export const BASELINE_INDEXES = `
   create index if not exists bench_accounts_stage_entered on accounts (stage_entered_at, id);
   create index if not exists bench_health_drop on account_health ((coalesce(score_week_ago - score, -1000)) desc, account_id);`;
 
+/**
+ * The words of each score as the baselines keep them: stored text, where Lifeline keeps the facts it says them from.
+ * PostGraphile 4 serves them as `baselineReasons` and `baselineComponents`.
+ */
+export const BASELINE_WORDS = `alter table account_health add column if not exists baseline_reasons jsonb, add column if not exists baseline_components jsonb`;
+
 export interface BenchBookOptions {
   /** A PostgreSQL server URL the benchmark may create databases on. */
   serverUrl: string;
@@ -52,10 +58,11 @@ export async function generateBenchBook(options: BenchBookOptions): Promise<{ ur
       date_trunc('milliseconds', now()) - make_interval(days => g % 200, secs => (g * 7919) % 86400), date '2026-01-01', date '2026-06-01' + (g % 700), 1
     from generate_series(1, ${ACCOUNTS}) g, csms, aes`);
   // Health the size the demo book's recompute writes, with the shares a real book has: ~30% at risk, ~10% critical,
-  // ~2% without enough data. Lifeline says the reasons and components from the facts (domain/health/words.ts); the
-  // same words are also stored as text (components ≈ 430-530 characters of JSON, three reasons ≈ 100) for the
-  // baselines, which read them as they are. Lifeline reads that text column too, as the fallback for scores kept
-  // before their facts: it is null in a recomputed book, so Lifeline's page here reads more than it does there.
+  // ~2% without enough data. Lifeline says the reasons and components from the facts (domain/health/words.ts), as
+  // it does for every score a recompute stored: their stored words are null. The baselines store words instead: the
+  // same words, as text (components ≈ 430-530 characters of JSON, three reasons ≈ 100), in columns of their own that
+  // they read as they are (BASELINE_WORDS).
+  await sql.unsafe(BASELINE_WORDS);
   await sql.unsafe(`
     with base as (
       select a.id, abs(hashtext(a.id::text)) as k, abs(hashtext(a.id::text || '/w')) as w, s.name as stage_name
@@ -69,7 +76,7 @@ export async function generateBenchBook(options: BenchBookOptions): Promise<{ ur
         (w % 71)::int - 40 as trend, 10 + k % 40 as events_tenths, k % 90 as days_in_stage
       from graded
     )
-    insert into account_health (account_id, score, status, score_day_ago, score_week_ago, reasons, components, facts, stage_name, nps_worst_said, computed_at, model_version)
+    insert into account_health (account_id, score, status, score_day_ago, score_week_ago, baseline_reasons, baseline_components, facts, stage_name, nps_worst_said, computed_at, model_version)
     select id, score, status::health_status,
       case when score is not null then least(100, greatest(0, score + (k % 7)::int - 3)) end,
       case when score is not null and w % 20 <> 0 then least(100, greatest(0, score + (w % 31)::int - 8)) end,

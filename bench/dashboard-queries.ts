@@ -36,7 +36,7 @@ const PG_ACCOUNT_FIELDS = `id name segment arrCents stageEnteredAt
 function postgraphileAccounts(orderBy: string): { query: string; connection: 'allAccounts' } {
   return {
     query: `{ allAccounts(first: 50, orderBy: [${orderBy}, ID_ASC]) { nodes { ${PG_ACCOUNT_FIELDS}
-      accountHealthByAccountId { score status reasons } } } }`,
+      accountHealthByAccountId { score status baselineReasons } } } }`,
     connection: 'allAccounts',
   };
 }
@@ -48,7 +48,7 @@ function postgraphileAccounts(orderBy: string): { query: string; connection: 'al
 function postgraphileAtRisk(options: { totalCount?: boolean; components?: boolean }): { query: string; connection: 'allAccountHealths' } {
   return {
     query: `{ allAccountHealths(first: 50, condition: { status: AT_RISK }, orderBy: [SCORE_ASC, ACCOUNT_ID_ASC]) { ${options.totalCount ? 'totalCount ' : ''}nodes {
-      score status reasons${options.components ? ' components' : ''} accountByAccountId { ${PG_ACCOUNT_FIELDS} } } } }`,
+      score status baselineReasons${options.components ? ' baselineComponents' : ''} accountByAccountId { ${PG_ACCOUNT_FIELDS} } } } }`,
     connection: 'allAccountHealths',
   };
 }
@@ -58,7 +58,7 @@ function postgraphileAtRisk(options: { totalCount?: boolean; components?: boolea
  * need, an index where the database has one), then what the dashboard shows beside each, for those 50 only.
  */
 function pageSql(options: { page: string; key: string; descending?: boolean; totalCount?: boolean; components?: boolean }): string {
-  const health = `json_build_object('score', h.score, 'status', h.status, 'reasons', h.reasons${options.components ? ", 'components', h.components" : ''})`;
+  const health = `json_build_object('score', h.score, 'status', h.status, 'reasons', h.baseline_reasons${options.components ? ", 'components', h.baseline_components" : ''})`;
   const direction = options.descending ? 'desc' : 'asc';
   return `
   select a.id, a.name, a.segment, a.arr_cents as "arrCents", a.stage_entered_at as "stageEnteredAt",
