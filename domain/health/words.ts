@@ -31,12 +31,24 @@ function signed(value: Fact): string | null {
 
 const plural = (count: Fact) => (count === 1 ? '' : 's');
 
+/** A stored facts array read by name: each fact a getter over the array, so reading a row's facts copies nothing. */
+class StoredFacts {
+  readonly values: readonly (number | null)[];
+  constructor(values: readonly (number | null)[]) {
+    this.values = values;
+  }
+}
+for (const [index, name] of FACT_NAMES.entries()) {
+  Object.defineProperty(StoredFacts.prototype, name, {
+    get(this: StoredFacts): Fact {
+      return this.values[index] ?? null;
+    },
+  });
+}
+
 function factsOf(stored: readonly (number | null)[]): Facts {
-  // Written key by key in FACT_NAMES order, so every row's facts share one object shape: a page says the words of
-  // each of its rows, and building the object through entries arrays was the larger part of that.
-  const facts: Partial<Facts> = {};
-  for (let i = 0; i < FACT_NAMES.length; i += 1) facts[FACT_NAMES[i] as FactName] = stored[i] ?? null;
-  return facts as Facts;
+  // StoredFacts has a getter for every name of FACT_NAMES (above).
+  return new StoredFacts(stored) as unknown as Facts;
 }
 
 /** Whether a row's words are said from its facts: stored by a recompute of this facts version. */
