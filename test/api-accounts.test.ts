@@ -345,3 +345,113 @@ describe('what a page reads', () => {
     expect((all.body.data as unknown as ListData).accounts.totalCount).toBe(accountRows?.total);
   });
 });
+
+describe('totalCount beside the page', () => {
+  let seller: User;
+  let sellerToken: string;
+
+  beforeAll(async () => {
+    seller = await createUser(database.db, { role: 'ae', name: 'Tess Mbeki' });
+    sellerToken = await createToken(database.db, 'ae', seller);
+    // Accounts spread over segments, stages, owners, renewals and health statuses, so every filter below matches
+    // some and not all, and counts apart from the page size.
+    const statuses: (HealthStatus | null)[] = ['at_risk', 'critical', 'healthy', null];
+    for (let index = 0; index < 12; index += 1) {
+      const account = await createAccount(database.db, {
+        name: `Tally ${String(index).padStart(2, '0')}`,
+        segment: index % 3 === 0 ? 'enterprise' : 'smb',
+        stageKey: index % 2 === 0 ? 'implementation' : 'onboarding',
+        contractEnd: inDays(index * 9),
+        csmId: index % 4 === 0 ? csm.id : null,
+        aeId: index % 3 !== 1 ? seller.id : null,
+      });
+      const status = statuses[index % statuses.length];
+      if (status) await withHealth(account, 20 + index * 5, status, null);
+    }
+  });
+
+  /** The accounts a filter matches for a reader, counted from the rows themselves rather than by the listing's SQL. */
+  async function realCount(filter: Record<string, unknown>, reader: User | null): Promise<number> {
+    const rows = await database.db.select({ account: accounts, status: accountHealth.status }).from(accounts).leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id));
+    const today = new Date().toISOString().slice(0, 10);
+    return rows.filter(({ account, status }) => {
+      if (reader && account.aeId !== reader.id) return false;
+      if (filter.healthStatus && status !== filter.healthStatus) return false;
+      if (filter.ownerId && account.csmId !== filter.ownerId && account.aeId !== filter.ownerId) return false;
+      if (filter.segment && account.segment !== filter.segment) return false;
+      if (filter.stage && account.stageKey !== filter.stage) return false;
+      if (typeof filter.renewalWithinDays === 'number') {
+        if (!account.contractEnd || account.contractEnd < today || account.contractEnd > inDays(filter.renewalWithinDays)) return false;
+      }
+      if (typeof filter.search === 'string' && !account.name.toLowerCase().includes(filter.search.toLowerCase())) return false;
+      return true;
+    }).length;
+  }
+
+  const filters = (): [string, Record<string, unknown>][] => [
+    ['no filter', {}],
+    ['health status', { healthStatus: 'at_risk' }],
+    ['health status and segment', { healthStatus: 'critical', segment: 'enterprise' }],
+    ['owner', { ownerId: csm.id }],
+    ['segment', { segment: 'enterprise' }],
+    ['stage', { stage: 'implementation' }],
+    ['renewal window', { renewalWithinDays: 45 }],
+    ['name search', { search: 'TALLY 0' }],
+  ];
+  const pageStatements = () => counter.statements.filter((statement) => !statement.includes('"api_tokens"'));
+
+  it('equals the real count for each filter and reader, with the page, with pageInfo only and alone; with the page in one statement', async () => {
+    for (const [label, filter] of filters()) {
+      for (const [reader, readerToken] of [[null, token], [seller, sellerToken]] as const) {
+        const expected = await realCount(filter, reader);
+        expect(expected, label).toBeGreaterThan(0);
+        for (const orderBy of ['name', 'health', 'renewal_date']) {
+          const what = `${label}, ${reader ? 'an AE' : 'a viewer'}, by ${orderBy}`;
+          for (const selection of ['totalCount edges { node { id name } }', 'totalCount pageInfo { hasNextPage }', 'totalCount']) {
+            counter.reset();
+            const response = await api.request(
+              `query ($filter: AccountFilter, $orderBy: AccountOrder) { accounts(first: 2, filter: $filter, orderBy: $orderBy) { ${selection} } }`,
+              { filter, orderBy },
+              readerToken,
+            );
+            expect(response.body.errors, what).toBeUndefined();
+            expect((response.body.data as { accounts: { totalCount: number } }).accounts.totalCount, `${what}: ${selection}`).toBe(expected);
+            // Asked with the page, the count is read by the page's own statement.
+            if (selection !== 'totalCount') {
+              expect(pageStatements(), `${what}: ${selection}`).toHaveLength(1);
+              expect(pageStatements()[0], what).toContain('count(');
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('counts an empty page past the end', async () => {
+    for (const [label, filter] of filters()) {
+      for (const orderBy of ['name', 'health']) {
+        const what = `${label}, by ${orderBy}`;
+        let after: string | null = null;
+        for (;;) {
+          const response = await api.request(
+            'query ($filter: AccountFilter, $orderBy: AccountOrder, $after: String) { accounts(first: 100, filter: $filter, orderBy: $orderBy, after: $after) { pageInfo { hasNextPage endCursor } } }',
+            { filter, orderBy, after },
+            token,
+          );
+          const { pageInfo } = (response.body.data as { accounts: { pageInfo: { hasNextPage: boolean; endCursor: string | null } } }).accounts;
+          after = pageInfo.endCursor;
+          if (!pageInfo.hasNextPage) break;
+        }
+        const past = await api.request(
+          'query ($filter: AccountFilter, $orderBy: AccountOrder, $after: String) { accounts(first: 5, filter: $filter, orderBy: $orderBy, after: $after) { totalCount edges { node { id } } } }',
+          { filter, orderBy, after },
+          token,
+        );
+        expect(past.body.errors, what).toBeUndefined();
+        const connection = (past.body.data as { accounts: { totalCount: number; edges: unknown[] } }).accounts;
+        expect(connection.edges, what).toEqual([]);
+        expect(connection.totalCount, what).toBe(await realCount(filter, null));
+      }
+    }
+  });
+});

@@ -61,6 +61,11 @@ export interface ListAccountsParams {
   now?: Date;
   /** What to read beside each account; everything by default. */
   select?: ListingSelection;
+  /**
+   * Also count the accounts the filter matches across all pages (AccountPage.totalCount), in the page's own
+   * statement: a second statement cost the request about as much Node CPU as the page.
+   */
+  count?: boolean;
 }
 
 /**
@@ -155,6 +160,8 @@ export interface AccountPage {
   order: AccountOrder;
   rows: AccountPageRow[];
   hasNextPage: boolean;
+  /** How many accounts match the filter across all pages, when the listing was asked to `count`. */
+  totalCount?: number;
 }
 
 /** Where the page after this row starts: pass it as `after`. */
@@ -428,11 +435,13 @@ interface PagePart {
  * The statement of one part: the page's accounts read in the driving index's order, and what the selection asks
  * for beside each by primary-key lookups, so the cost stays flat in the size of the book.
  */
-function partQuery(db: Db, layout: PageLayout, selection: ListingSelection, part: PagePart, limit: number) {
+function partQuery(db: Db, layout: PageLayout, selection: ListingSelection, part: PagePart, limit: number, total: SQL.Aliased<number> | undefined) {
+  // The count, when asked for, is the last column of every row (listAccounts reads it from any one).
+  const fields = total ? { ...layout.fields, total } : layout.fields;
   const base =
     part.drivenBy === 'health'
-      ? db.select(layout.fields).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).$dynamic()
-      : db.select(layout.fields).from(accounts).$dynamic();
+      ? db.select(fields).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).$dynamic()
+      : db.select(fields).from(accounts).$dynamic();
   let query = base;
   if (part.drivenBy === 'accounts' && part.health === 'left') query = query.leftJoin(accountHealth, eq(accountHealth.accountId, accounts.id));
   if (part.drivenBy === 'accounts' && part.health === 'inner') query = query.innerJoin(accountHealth, eq(accountHealth.accountId, accounts.id));
@@ -472,6 +481,8 @@ interface ListingStatement {
   layout: PageLayout;
   order: AccountOrder;
   first: number;
+  /** Whether each row ends with the count of the accounts the filter matches. */
+  counts: boolean;
   /** The moment the page is read at: the relationship reasons count days to it. */
   now: Date;
 }
@@ -525,13 +536,18 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
       parts = [{ drivenBy, health: 'inner', where: [...filtered, sql`${key} < ${MISSING}`, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }, missing];
     }
   }
-  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionKey}|${tail}`;
+  const counts = params.count === true;
+  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionKey}|${tail}|${counts ? 'count' : ''}`;
   const build = () => {
-    const [first, second] = parts.map((part) => partQuery(db, layout, selection, part, limit));
+    // The count is the one countAccounts runs, an uncorrelated subquery PostgreSQL runs once beside the page (an
+    // InitPlan): it names its tables as the page does, and inside it they are its own. Its conditions are the
+    // filter's without the order, over the same placeholders, so the page's values fill them.
+    const total = counts ? sql<number>`${countQuery(db, filterConditions(params.filter, params.reader, now))}`.as('total') : undefined;
+    const [first, second] = parts.map((part) => partQuery(db, layout, selection, part, limit, total));
     if (!first) throw new Error('A listing has at least one part');
     return second ? first.unionAll(second).limit(inlineLimit(limit, MAX_PAGE_SIZE + 1)).toSQL() : first.toSQL();
   };
-  return { shape, build, values, layout, order, first: params.first, now };
+  return { shape, build, values, layout, order, first: params.first, counts, now };
 }
 
 export async function listAccounts(db: Db, params: ListAccountsParams): Promise<AccountPage> {
@@ -541,7 +557,13 @@ export async function listAccounts(db: Db, params: ListAccountsParams): Promise<
   for (const values of rows.slice(0, statement.first)) {
     page.push(statement.layout.decode(values, statement.now));
   }
-  return { order: statement.order, rows: page, hasNextPage: rows.length > statement.first };
+  const listed: AccountPage = { order: statement.order, rows: page, hasNextPage: rows.length > statement.first };
+  if (statement.counts) {
+    // Every row carries the count; a page past the end has no row to carry it, so it is counted on its own.
+    const [row] = rows;
+    listed.totalCount = row ? Number(row.at(-1)) : await countAccounts(db, { reader: params.reader, ...(params.filter ? { filter: params.filter } : {}), now: statement.now });
+  }
+  return listed;
 }
 
 /**
@@ -568,26 +590,27 @@ export interface CountAccountsParams {
   now?: Date;
 }
 
-/**
- * How many accounts a listing with this filter holds, read from the smallest table that answers: account_health
- * alone for a health filter only (every health row has its account), accounts alone without a health filter.
- */
+/** How many accounts a listing with this filter holds (countQuery says from which table). */
 export async function countAccounts(db: Db, params: CountAccountsParams): Promise<number> {
   const conditions = filterConditions(params.filter, params.reader, params.now ?? new Date());
   // Built once per shape (the filters set), as a page is: building the statement cost more CPU than running it.
   const shape = `${Object.keys(conditions.values).join(',')}|${conditions.inlined.join(',')}|${conditions.accounts.length}|${conditions.health.length}`;
-  const build = () => {
-    const total = { total: sql<number>`count(*)::int` };
-    const query =
-      conditions.health.length === 0
-        ? db.select(total).from(accounts).where(and(...conditions.accounts))
-        : conditions.accounts.length === 0
-          ? db.select(total).from(accountHealth).where(and(...conditions.health))
-          : db.select(total).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).where(and(...conditions.accounts, ...conditions.health));
-    return query.toSQL();
-  };
-  const [[total] = []] = await countStatements.run(db, shape, build, conditions.values);
+  const [[total] = []] = await countStatements.run(db, shape, () => countQuery(db, conditions).toSQL(), conditions.values);
   return Number(total ?? 0);
+}
+
+/**
+ * The count of the accounts matching these conditions, read from the smallest table that answers: account_health
+ * alone for a health filter only (every health row has its account), accounts alone without a health filter. Run
+ * alone (countAccounts) or beside a page (listAccounts with `count`).
+ */
+function countQuery(db: Db, conditions: ListingConditions) {
+  const total = { total: sql<number>`count(*)::int` };
+  return conditions.health.length === 0
+    ? db.select(total).from(accounts).where(and(...conditions.accounts))
+    : conditions.accounts.length === 0
+      ? db.select(total).from(accountHealth).where(and(...conditions.health))
+      : db.select(total).from(accountHealth).innerJoin(accounts, eq(accounts.id, accountHealth.accountId)).where(and(...conditions.accounts, ...conditions.health));
 }
 
 /** Count statements of the filter shapes seen. */
