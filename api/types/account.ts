@@ -134,7 +134,7 @@ const AccountConnectionRef = builder.objectRef<AccountConnection>('AccountConnec
     pageInfo: t.field({ type: PageInfoRef, resolve: (connection) => connection.pageInfo }),
     totalCount: t.int({
       description: 'Accounts matching the filter, across all pages.',
-      resolve: (connection, _args, ctx) => countAccounts(ctx.db, { filter: connection.filter, reader: ctx.actor }),
+      resolve: (connection, _args, ctx) => connection.totalCount ?? countAccounts(ctx.db, { filter: connection.filter, reader: ctx.actor }),
     }),
   }),
 });
