@@ -510,40 +510,42 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
     typeof cursor?.key === 'string'
       ? sql`(${key}, ${id}) > (${afterPlaceholders.key}, ${afterPlaceholders.id}::uuid)`
       : sql`(${key}, ${id}) > (${afterPlaceholders.key}::float8, ${afterPlaceholders.id}::uuid)`;
-  const filtered = [...conditions.accounts, ...conditions.health];
   const limit = params.first + 1;
   const selectionKey = selectionShape(selection);
   const layout = cachedPageLayout(order, selectionKey, selection);
 
-  let parts: PagePart[];
-  let tail = '';
-  if (drivenBy === 'accounts') {
-    const health = conditions.health.length > 0 ? 'inner' : selection.health ? 'left' : 'none';
-    parts = [{ drivenBy, health, where: [...filtered, ...(cursor ? [after(accounts.id)] : [])], orderBy: [key, asc(accounts.id)] }];
-  } else if (conditions.health.length > 0) {
-    // A health filter matches only accounts with a health row: account_health alone, in its (status, key) index.
-    parts = [{ drivenBy, health: 'inner', where: [...filtered, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }];
-  } else {
+  // Past the valued accounts of a health order, the page reads only those without the value (see pageParts).
+  const tail = drivenBy === 'health' && conditions.health.length === 0 && typeof cursor?.key === 'number' && cursor.key >= HEALTH_KEY_MISSING;
+  // The statement's parts, built with its text only when its shape is first seen: the SQL objects of every
+  // condition cost each request CPU for a text that is already kept.
+  const pageParts = (): PagePart[] => {
+    const filtered = [...conditions.accounts, ...conditions.health];
+    if (drivenBy === 'accounts') {
+      const health = conditions.health.length > 0 ? 'inner' : selection.health ? 'left' : 'none';
+      return [{ drivenBy, health, where: [...filtered, ...(cursor ? [after(accounts.id)] : [])], orderBy: [key, asc(accounts.id)] }];
+    }
+    if (conditions.health.length > 0) {
+      // A health filter matches only accounts with a health row: account_health alone, in its (status, key) index.
+      return [{ drivenBy, health: 'inner', where: [...filtered, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }];
+    }
     // Accounts without the value, those without a health row among them, share the last key: they follow the
     // valued ones (read from account_health's index) by id (read from the accounts key). The second part runs
     // only when the first leaves the page short (UNION ALL is read in order, and the LIMIT stops it early).
     const missing: PagePart = { drivenBy: 'accounts', health: 'lateral', where: [...filtered, sql`${key} >= ${MISSING}`], orderBy: [asc(accounts.id)] };
-    if (cursor && typeof cursor.key === 'number' && cursor.key >= HEALTH_KEY_MISSING) {
-      tail = 'tail';
+    if (tail) {
       missing.where.push(sql`${accounts.id} > ${afterPlaceholders.id}::uuid`);
-      parts = [missing];
-    } else {
-      parts = [{ drivenBy, health: 'inner', where: [...filtered, sql`${key} < ${MISSING}`, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }, missing];
+      return [missing];
     }
-  }
+    return [{ drivenBy, health: 'inner', where: [...filtered, sql`${key} < ${MISSING}`, ...(cursor ? [after(accountHealth.accountId)] : [])], orderBy: [key, asc(accountHealth.accountId)] }, missing];
+  };
   const counts = params.count === true;
-  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionKey}|${tail}|${counts ? 'count' : ''}`;
+  const shape = `${order}|${Object.keys(values).join(',')}|${conditions.inlined.join(',')}|${limit}|${selectionKey}|${tail ? 'tail' : ''}|${counts ? 'count' : ''}`;
   const build = () => {
     // The count is the one countAccounts runs, an uncorrelated subquery PostgreSQL runs once beside the page (an
     // InitPlan): it names its tables as the page does, and inside it they are its own. Its conditions are the
     // filter's without the order, over the same placeholders, so the page's values fill them.
     const total = counts ? sql<number>`${countQuery(db, filterConditions(params.filter, params.reader, now))}`.as('total') : undefined;
-    const [first, second] = parts.map((part) => partQuery(db, layout, selection, part, limit, total));
+    const [first, second] = pageParts().map((part) => partQuery(db, layout, selection, part, limit, total));
     if (!first) throw new Error('A listing has at least one part');
     return second ? first.unionAll(second).limit(inlineLimit(limit, MAX_PAGE_SIZE + 1)).toSQL() : first.toSQL();
   };
