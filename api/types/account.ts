@@ -211,7 +211,13 @@ builder.queryFields((t) => ({
       }
       return {
         edges: page.rows.map((row) => ({ node: row.account, order: page.order, row })),
-        pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? accountCursor(page.order, last) : null },
+        // The cursor is encoded only when the query asks for it, as each edge's is.
+        pageInfo: {
+          hasNextPage: page.hasNextPage,
+          get endCursor() {
+            return last ? accountCursor(page.order, last) : null;
+          },
+        },
         filter,
         totalCount: page.totalCount,
       };
