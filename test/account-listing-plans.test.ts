@@ -51,6 +51,7 @@ beforeAll(async () => {
 interface PlanNode {
   'Node Type': string;
   'Index Name'?: string;
+  'Parent Relationship'?: string;
   Plans?: PlanNode[];
 }
 
@@ -58,8 +59,8 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
-async function planOf(order: AccountOrder, filter: AccountFilter, after?: string | null): Promise<PlanNode[]> {
-  const explained = (await explainAccountListing(database.db, { reader: systemReader, first: 50, orderBy: order, filter, after: after ?? null })) as { Plan: PlanNode }[];
+async function planOf(order: AccountOrder, filter: AccountFilter, after?: string | null, count = false): Promise<PlanNode[]> {
+  const explained = (await explainAccountListing(database.db, { reader: systemReader, first: 50, orderBy: order, filter, after: after ?? null, count })) as { Plan: PlanNode }[];
   const root = explained[0]?.Plan;
   if (!root) throw new Error('EXPLAIN returned no plan');
   return nodes(root);
@@ -69,8 +70,8 @@ async function planOf(order: AccountOrder, filter: AccountFilter, after?: string
  * The plan of the same statement prepared and run as a generic plan, the one PostgreSQL settles on for a prepared
  * statement after a few executions: planned without the values of its parameters.
  */
-async function genericPlanOf(order: AccountOrder, filter: AccountFilter): Promise<PlanNode[]> {
-  const query = accountListingQuery(database.db, { reader: systemReader, first: 50, orderBy: order, filter });
+async function genericPlanOf(order: AccountOrder, filter: AccountFilter, count = false): Promise<PlanNode[]> {
+  const query = accountListingQuery(database.db, { reader: systemReader, first: 50, orderBy: order, filter, count });
   const literals = query.params.map((value) => (typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`));
   const explained = await database.db.transaction(async (tx) => {
     await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
@@ -127,6 +128,28 @@ describe('a page of the account listing is read from the index of its order, not
       const types = (await planOf(order, {}, accountCursor(order, last))).map((node) => node['Node Type']);
       expect(types.filter((type) => /Sort|Gather/.test(type))).toEqual([]);
     });
+  }
+});
+
+/** The nodes of a plan outside its InitPlans: the page's own, without the count read beside it. */
+function pageNodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).filter((child) => child['Parent Relationship'] !== 'InitPlan').flatMap(pageNodes)];
+}
+
+describe('a page with its count is read as without it, the count beside it once', () => {
+  for (const order of accountOrders) {
+    for (const [label, filter] of filters) {
+      it(`ordered by ${order}, with ${label}`, async () => {
+        for (const plan of [await planOf(order, filter(), null, true), await genericPlanOf(order, filter(), true)]) {
+          const [root] = plan;
+          if (!root) throw new Error('an empty plan');
+          const page = pageNodes(root);
+          expect(page.map((node) => node['Node Type']).filter((type) => /Sort|Gather/.test(type))).toEqual([]);
+          expect(page.some((node) => /Index/.test(node['Node Type']) && orderIndexes[order].test(node['Index Name'] ?? ''))).toBe(true);
+          expect(plan.filter((node) => node['Parent Relationship'] === 'InitPlan').length).toBeGreaterThan(0);
+        }
+      });
+    }
   }
 });
 
