@@ -63,7 +63,7 @@ export interface ListAccountsParams {
   select?: ListingSelection;
   /**
    * Also count the accounts the filter matches across all pages (AccountPage.totalCount), in the page's own
-   * statement: a second statement cost the request about as much Node CPU as the page.
+   * statement: a second statement costs the request another round trip, and Node its sending and decoding.
    */
   count?: boolean;
 }
@@ -549,7 +549,9 @@ function listingStatement(db: Db, params: ListAccountsParams): ListingStatement 
   const build = () => {
     // The count is the one countAccounts runs, an uncorrelated subquery PostgreSQL runs once beside the page (an
     // InitPlan): it names its tables as the page does, and inside it they are its own. Its conditions are the
-    // filter's without the order, over the same placeholders, so the page's values fill them.
+    // filter's without the order, over the same placeholders, so the page's values fill them. In a health order
+    // without a health filter each part carries it; the second runs (and counts again) only on the one page that
+    // crosses from the valued accounts to those without the value.
     const total = counts ? sql<number>`${countQuery(db, filterConditions(params.filter, params.reader, now))}`.as('total') : undefined;
     const [first, second] = pageParts().map((part) => partQuery(db, layout, selection, part, limit, total));
     if (!first) throw new Error('A listing has at least one part');
