@@ -171,3 +171,41 @@ export function refuseBusy(req: IncomingMessage, res: ServerResponse, error: Lan
   });
   res.end(body);
 }
+
+/**
+ * Runs `work` in a slot of `lane`. A request that finds the lane full is refused at once; one whose client
+ * disconnects while it waits leaves the line unanswered (nobody is there to read an answer).
+ *
+ * The slot comes back when the work is done or the connection closes, whichever is first. A client that leaves in
+ * the middle of a large answer (a load balancer's timeout, a closed tab, a benchmark's end) leaves the GraphQL
+ * server's writer waiting for a 'drain' the closed socket never emits: its promise never settles, and a slot held
+ * until then would be lost for good; a few such clients would leave the lane full and every later request refused.
+ */
+export async function inLane(lane: Lane, req: IncomingMessage, res: ServerResponse, graphql: boolean, work: () => Promise<void> | void): Promise<void> {
+  const left = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) left.abort();
+  };
+  res.once('close', onClose);
+  let release: () => void;
+  try {
+    release = await lane.acquire(left.signal);
+  } catch (error) {
+    if (error instanceof LaneFullError) return refuseBusy(req, res, error, graphql);
+    if (error instanceof LeftWhileQueuedError) return;
+    throw error;
+  } finally {
+    res.off('close', onClose);
+  }
+  const closed = new Promise<void>((resolve) => {
+    if (res.closed) resolve();
+    else res.once('close', () => resolve());
+  });
+  try {
+    // After the connection closed nobody reads the answer; an error of the work's that comes later is the work's
+    // own to report (the GraphQL server logs its errors), not this request's.
+    await Promise.race([Promise.resolve().then(work), closed]);
+  } finally {
+    release();
+  }
+}

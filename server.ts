@@ -25,7 +25,7 @@ import { type HealthRefresher, createHealthRefresher } from './domain/health/ref
 import { type ProcessJobs, createCoreJobs } from './jobs/registry.ts';
 import { STRICT_PAGE_CSP, sendStaticFile } from './static-files.ts';
 import { BodyTooLargeError, ReadBody, declaresBodyOver, readBoundedBody, refuseBodyTooLarge } from './request-body.ts';
-import { Lane, LaneFullError, LeftWhileQueuedError, refuseBusy } from './admission.ts';
+import { Lane, inLane, refuseBusy } from './admission.ts';
 
 export interface LifelineOptions {
   config: Config;
@@ -65,33 +65,6 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<voi
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
-}
-
-/**
- * Runs `work` in a slot of `lane`. A request that finds the lane full is refused at once; one whose client
- * disconnects while it waits leaves the line unanswered (nobody is there to read an answer).
- */
-async function inLane(lane: Lane, req: IncomingMessage, res: ServerResponse, graphql: boolean, work: () => Promise<void> | void): Promise<void> {
-  const left = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) left.abort();
-  };
-  res.once('close', onClose);
-  let release: () => void;
-  try {
-    release = await lane.acquire(left.signal);
-  } catch (error) {
-    if (error instanceof LaneFullError) return refuseBusy(req, res, error, graphql);
-    if (error instanceof LeftWhileQueuedError) return;
-    throw error;
-  } finally {
-    res.off('close', onClose);
-  }
-  try {
-    await work();
-  } finally {
-    release();
-  }
 }
 
 /** Paths that read no body (health, metrics, redirects, 404s) still refuse a large one instead of draining it. */
