@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Db } from '../db/client.ts';
 import type { Account, Handoff, HealthSummary, LifecycleStage, Renewal, RenewalCall, RenewalOutcome, SlackEmailLookup, User } from '../db/schema.ts';
-import type { AccountPageRow, ListedAccount } from '../domain/accounts/listing.ts';
+import type { AccountPageRow, ListedAccount, ListedHealth } from '../domain/accounts/listing.ts';
 import { getAccountsByIds } from '../domain/accounts/reads.ts';
 import type { Actor } from '../domain/actors.ts';
 import { isUuid } from '../domain/validation.ts';
@@ -47,6 +47,12 @@ export interface Loaders {
    * it returned: its fields answer from here without a load, and so without a promise each.
    */
   listed: WeakMap<ListedAccount, AccountPageRow>;
+  /**
+   * What the account's people say beside the health reasons, read with the listing that returned this health: the
+   * reasons field answers from here without a promise (a load each, for each row of a page, cost more CPU than the
+   * words themselves).
+   */
+  listedRelationshipReasons: WeakMap<ListedHealth, string[]>;
 }
 
 function groupedBy<V>(rows: readonly V[], keyOf: (row: V) => string, keys: readonly string[]): V[][] {
@@ -117,5 +123,6 @@ export function createLoaders(db: Db, reader: Actor): Loaders {
     renewalOutcomes: new DataLoader(async (ids) => groupedBy(await listRenewalOutcomes(db, { renewalIds: ids, reader }), (outcome) => outcome.renewalId, ids)),
     slackEmailLookup: new DataLoader(async (ids) => byKey(await getSlackEmailLookups(db, { userIds: ids, reader }), (row) => row.userId, ids)),
     listed: new WeakMap(),
+    listedRelationshipReasons: new WeakMap(),
   };
 }

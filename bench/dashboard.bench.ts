@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { openDatabase } from '../db/client.ts';
+import { LIFELINE_NODE_FLAGS } from '../node-flags.ts';
 import { createApiToken } from '../domain/tokens.ts';
 import { databaseUrlWithName } from '../test/support/template.ts';
 import { runAutocannon } from './autocannon.ts';
@@ -61,7 +62,10 @@ function startServer(kind: ServerKind): Promise<ChildProcess> {
       ? path.join(path.resolve(COMPARE_DIR), 'bench', 'dashboard-server.ts')
       : fileURLToPath(new URL('./dashboard-server.ts', import.meta.url));
   const serverKind = kind === 'compare' ? 'lifeline' : kind;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, serverKind, String(ports[kind]), benchUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Every server with the flags Lifeline runs with (node-flags.ts): the baselines get the same young generation.
+  const child = spawn(process.execPath, [...LIFELINE_NODE_FLAGS, '--import', 'tsx', script, serverKind, String(ports[kind]), benchUrl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} server did not start within 60 s`)), 60_000);
     child.stdout?.on('data', (chunk: Buffer) => {

@@ -14,6 +14,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { LIFELINE_NODE_FLAGS } from '../node-flags.ts';
 import { runAutocannon } from './autocannon.ts';
 import { generateBenchBook } from './book.ts';
 
@@ -58,7 +59,7 @@ function startLifeline(databaseUrl: string, port: number, lanes: Record<string, 
     LOG_LEVEL: 'warn',
     ...lanes,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...LIFELINE_NODE_FLAGS, '--import', 'tsx', MAIN], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('Lifeline did not start within 60 s')), 60_000);
     let output = '';

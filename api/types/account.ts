@@ -207,7 +207,10 @@ builder.queryFields((t) => ({
         // Only a whole account answers later loads of it in this request.
         if (wholeRow(row.account, fullListingSelection.account)) ctx.loaders.account.prime(row.account.id, row.account);
         // Read with the page when its health reasons are shown: no second statement for the page's contacts.
-        if (row.relationshipReasons) ctx.loaders.relationshipReasons.prime(row.account.id, row.relationshipReasons);
+        if (row.relationshipReasons) {
+          ctx.loaders.relationshipReasons.prime(row.account.id, row.relationshipReasons);
+          if (row.health) ctx.loaders.listedRelationshipReasons.set(row.health, row.relationshipReasons);
+        }
       }
       return {
         edges: page.rows.map((row) => ({ node: row.account, order: page.order, row })),

@@ -59,6 +59,10 @@ function healthColumn<Column extends keyof HealthSummary>(ctx: ApiContext, healt
   return columnOf(health, column, () => required(ctx.loaders.health.load(health.accountId), `Health of account ${health.accountId}`));
 }
 
+async function relationshipReasonsOf(ctx: ApiContext, health: ListedHealth): Promise<string[]> {
+  return withRelationshipReasons(await healthColumn(ctx, health, 'reasons'), await ctx.loaders.relationshipReasons.load(health.accountId));
+}
+
 export const AccountHealthRef = builder.objectRef<ListedHealth>('AccountHealth').implement({
   description:
     "An account's latest computed health and why it is what it is. Status `insufficient_data` with a null score: the account was recomputed and has no customer signal to score.",
@@ -84,8 +88,13 @@ export const AccountHealthRef = builder.objectRef<ListedHealth>('AccountHealth')
     reasons: t.stringList({
       description:
         'What moved the score, in words (or why there is none), then what the account’s people say beside it (e.g. “champion left 12 days ago”), which is not part of the score.',
-      resolve: async (health, _args, ctx) =>
-        withRelationshipReasons(await healthColumn(ctx, health, 'reasons'), await ctx.loaders.relationshipReasons.load(health.accountId)),
+      resolve: (health, _args, ctx) => {
+        // A listed health carries its reasons and the relationship reasons read beside it: answered at once.
+        const reasons = health.reasons;
+        const relationship = ctx.loaders.listedRelationshipReasons.get(health);
+        if (reasons !== undefined && relationship !== undefined) return withRelationshipReasons(reasons, relationship);
+        return relationshipReasonsOf(ctx, health);
+      },
     }),
     computedAt: t.field({
       type: 'DateTime',

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { LIFELINE_NODE_FLAGS } from '../../../node-flags.ts';
 
 const projectRoot = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -36,7 +37,7 @@ let started = 0;
 export async function startReplica(options: ReplicaOptions): Promise<Replica> {
   started += 1;
   const botToken = options.env?.SLACK_BOT_TOKEN ?? `xoxb-fault-suite-${process.pid}-${started}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+  const child = spawn(process.execPath, [...LIFELINE_NODE_FLAGS, '--import', 'tsx', 'main.ts'], {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH ?? '',
