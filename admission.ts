@@ -115,6 +115,17 @@ export class Lane {
     });
   }
 
+  /**
+   * Takes a free slot at once and returns the function that gives it back, or undefined when every slot is taken
+   * (then acquire waits in the line). A slot is free only while nobody waits: a slot given back passes to the first
+   * in line, so taking it here never jumps the line.
+   */
+  tryAcquire(): (() => void) | undefined {
+    if (this.inFlight >= this.limits.maxInFlight) return undefined;
+    this.take();
+    return this.releaser();
+  }
+
   /** Runs `work` in a slot of this lane (see acquire). */
   async run<T>(work: () => Promise<T>, left?: AbortSignal): Promise<T> {
     const release = await this.acquire(left);
@@ -182,20 +193,23 @@ export function refuseBusy(req: IncomingMessage, res: ServerResponse, error: Lan
  * until then would be lost for good; a few such clients would leave the lane full and every later request refused.
  */
 export async function inLane(lane: Lane, req: IncomingMessage, res: ServerResponse, graphql: boolean, work: () => Promise<void> | void): Promise<void> {
-  const left = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) left.abort();
-  };
-  res.once('close', onClose);
-  let release: () => void;
-  try {
-    release = await lane.acquire(left.signal);
-  } catch (error) {
-    if (error instanceof LaneFullError) return refuseBusy(req, res, error, graphql);
-    if (error instanceof LeftWhileQueuedError) return;
-    throw error;
-  } finally {
-    res.off('close', onClose);
+  // A free slot is taken at once; only a request that must wait in the line watches for its client leaving.
+  let release = lane.tryAcquire();
+  if (!release) {
+    const left = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) left.abort();
+    };
+    res.once('close', onClose);
+    try {
+      release = await lane.acquire(left.signal);
+    } catch (error) {
+      if (error instanceof LaneFullError) return refuseBusy(req, res, error, graphql);
+      if (error instanceof LeftWhileQueuedError) return;
+      throw error;
+    } finally {
+      res.off('close', onClose);
+    }
   }
   const closed = new Promise<void>((resolve) => {
     if (res.closed) resolve();
