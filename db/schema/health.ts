@@ -32,9 +32,13 @@ export type HealthComponents = Record<HealthComponentName, HealthComponent>;
  * A score's facts (domain/health/facts.ts): an int8[] whose null elements mean "not said", so they read as null, not
  * as 0 (drizzle's bigint array maps every element through Number).
  */
-const factsColumn = customType<{ data: (number | null)[]; driverData: string | readonly (string | number | bigint | null)[] }>({
+const isFactValue = (item: unknown): item is number | null => item === null || typeof item === 'number';
+
+const factsColumn = customType<{ data: readonly (number | null)[]; driverData: string | readonly (string | number | bigint | null)[] }>({
   dataType: () => 'bigint[]',
   fromDriver: (value) => {
+    // Read as JSON (db/account-rows.ts), the array already holds numbers and nulls: used as it is, not copied.
+    if (typeof value !== 'string' && value.every(isFactValue)) return value;
     const items = typeof value === 'string' ? value.replace(/^\{|\}$/g, '').split(',').filter((item) => item !== '') : value;
     return items.map((item) => (item === null || item === 'NULL' ? null : Number(item)));
   },
