@@ -4,10 +4,10 @@
 //
 // --max-semi-space-size=32: V8's young generation, in MB per semi-space (16 by default). A GraphQL request allocates
 // a few hundred KB (rows, their words, the result, its JSON) that live until the answer is written; with the
-// default, objects of requests still in flight were copied at each scavenge and most then promoted, to die later in
-// the old generation. Twice the room scavenges half as often, while fewer requests are in flight: the dashboard's
-// at-risk page spent about half as much CPU in garbage collection (bench/dashboard.bench.ts). It costs up to 64 MB of
-// memory more (two semi-spaces of 32 MB instead of 16).
+// default, the objects of the requests still in flight were copied at each scavenge (every ~50 ms under load) and
+// most then promoted, to die later in the old generation. Twice the room scavenges half as often: the process CPU
+// of each request of the dashboard's at-risk page fell by about a tenth (bench/dashboard.bench.ts's page, CPU time
+// per request over alternating rounds). It costs up to 32 MB of memory more (a young generation of 2 × 32 MB).
 import { readFileSync } from 'node:fs';
 
 interface PackageJson {
