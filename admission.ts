@@ -91,10 +91,8 @@ export class Lane {
    */
   enter(left?: AbortSignal): Promise<() => void> {
     if (left?.aborted) return Promise.reject(new LeftWhileQueuedError(this.name));
-    if (this.inFlight < this.limits.maxInFlight) {
-      this.take();
-      return Promise.resolve(this.releaser());
-    }
+    const release = this.tryAcquire();
+    if (release) return Promise.resolve(release);
     if (this.full) throw this.refusal();
     return new Promise((resolve, reject) => {
       const onLeft = () => {
